@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages edgefit's build and tests need. Idempotent, non-interactive.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build ccache pkg-config
+      libgtest-dev libgmock-dev libbenchmark-dev
+      nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev libeigen3-dev
+      clang libclang-rt-14-dev)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

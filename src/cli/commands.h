@@ -1,0 +1,13 @@
+// Every `edgefit <command>` registers itself through one function here; main.cpp calls them all.
+// A command's callback throws edgefit::Error for bad input (exit 1) and UsageError for bad
+// arguments (exit 2); main() turns them into one "edgefit: error: …" line on stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace edgefit::cli {
+
+void add_inspect_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+
+}  // namespace edgefit::cli

@@ -1,0 +1,44 @@
+// edgefit: compress language models to fit edge devices, and prove they still work.
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"edgefit: fit language models onto edge devices and validate them"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "edgefit 0.1.0");
+  int threads = 0;
+  app.add_option("-t,--threads", threads, "worker threads (default: all cores)");
+  app.parse_complete_callback([&] {
+    if (threads > 0) edgefit::ThreadPool::set_global_threads(threads);
+  });
+
+  // One line per command; keep alphabetical.
+  edgefit::cli::add_inspect_command(app);
+  edgefit::cli::add_tokenize_command(app);
+
+  try {
+    app.parse(argc, argv);  // runs the chosen command's callback
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help / --version
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const edgefit::UsageError& e) {
+    std::fprintf(stderr, "edgefit: usage error: %s\n", e.what());
+    return 2;
+  } catch (const edgefit::Error& e) {
+    std::fprintf(stderr, "edgefit: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "edgefit: error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "edgefit: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

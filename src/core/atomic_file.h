@@ -1,0 +1,41 @@
+// Output files that appear whole or not at all: bytes go to "<path>.tmp-<pid>" and commit()
+// renames it over <path>. If the writer is destroyed without commit (an error, a kill between
+// writes), the temp file is removed and <path> is untouched.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace edgefit {
+
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void write(const void* data, size_t n);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  void write_zeros(size_t n);
+  uint64_t offset() const { return offset_; }  // bytes written so far
+  // Flush, fsync and rename into place. Throws Error on failure (temp file removed).
+  void commit();
+
+ private:
+  std::string path_;       // final destination
+  std::string tmp_path_;   // where bytes go until commit
+  std::FILE* file_ = nullptr;
+  uint64_t offset_ = 0;
+  bool committed_ = false;
+};
+
+// Convenience: write a whole string atomically.
+void write_file_atomic(const std::string& path, std::string_view contents);
+// Read a whole (small) file into a string; throws Error naming the file.
+std::string read_file(const std::string& path);
+
+}  // namespace edgefit

@@ -1,0 +1,34 @@
+// Read-only memory map of a whole file. Model files are several GB: we map them and let the
+// kernel page in what is touched, so `inspect` reads only headers and inference reads weights
+// straight from the page cache without a copy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace edgefit {
+
+class MappedFile {
+ public:
+  // Maps `path` read-only; throws Error naming the file when it cannot be opened or mapped.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+
+  const uint8_t* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  std::span<const uint8_t> bytes() const { return {data_, static_cast<size_t>(size_)}; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;              // for error messages
+  const uint8_t* data_ = nullptr; // mapped bytes (nullptr for an empty file)
+  uint64_t size_ = 0;             // file size in bytes
+};
+
+}  // namespace edgefit

@@ -1,0 +1,81 @@
+#include "formats/gguf_arch.h"
+
+#include "core/error.h"
+
+namespace edgefit {
+
+ArchConfig arch_config_from_gguf(const GgufFile& f) {
+  ArchConfig c;
+  c.architecture = f.get_string("general.architecture");
+  check_supported_architecture(c.architecture, f.path());
+  const std::string a = c.architecture + ".";
+  auto geti = [&](const std::string& k) {
+    const int64_t v = f.get_int(a + k);
+    if (v < 0 || v > (1 << 30)) throw Error("metadata '" + a + k + "' is out of range", f.path());
+    return static_cast<int>(v);
+  };
+  c.n_layers = geti("block_count");
+  c.d_model = geti("embedding_length");
+  c.d_ff = geti("feed_forward_length");
+  c.n_heads = geti("attention.head_count");
+  c.n_kv_heads = f.find(a + "attention.head_count_kv") ? geti("attention.head_count_kv") : c.n_heads;
+  if (c.n_heads == 0 || c.n_kv_heads == 0 || c.n_heads % c.n_kv_heads != 0)
+    throw Error("head_count must be a positive multiple of head_count_kv", f.path());
+  c.head_dim = f.find(a + "attention.key_length") ? geti("attention.key_length") : c.d_model / c.n_heads;
+  c.max_context = f.find(a + "context_length") ? geti("context_length") : 2048;
+  c.rms_eps = static_cast<float>(f.get_double_opt(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
+  c.rope_theta = static_cast<float>(f.get_double_opt(a + "rope.freq_base").value_or(10000.0));
+  if (auto t = f.get_string_opt(a + "rope.scaling.type"); t && *t != "none") {
+    c.rope_scaling.type = *t;
+    c.rope_scaling.factor = static_cast<float>(f.get_double_opt(a + "rope.scaling.factor").value_or(1.0));
+    c.rope_scaling.original_max_position =
+        static_cast<int>(f.get_int_opt(a + "rope.scaling.original_context_length").value_or(8192));
+  }
+  if (const GgufTensorInfo* emb = f.find_tensor("token_embd.weight"))
+    c.vocab_size = static_cast<int>(emb->ne.size() > 1 ? emb->ne[1] : 0);
+  else if (auto v = f.get_int_opt(a + "vocab_size"))
+    c.vocab_size = static_cast<int>(*v);
+  c.tied_embeddings = f.find_tensor("output.weight") == nullptr;
+  c.qkv_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
+  c.qk_norm = f.find_tensor("blk.0.attn_q_norm.weight") != nullptr;
+  // llama.cpp's converter permutes llama-family q/k rows; qwen2/qwen3 keep HF's layout and use
+  // NEOX-style (rotate-half) RoPE.
+  c.rope_interleaved = c.architecture == "llama" || c.architecture == "mistral";
+  c.bos_id = static_cast<int>(f.get_int_opt("tokenizer.ggml.bos_token_id").value_or(-1));
+  c.eos_id = static_cast<int>(f.get_int_opt("tokenizer.ggml.eos_token_id").value_or(-1));
+  return c;
+}
+
+std::string gguf_arch_name(const ArchConfig& c) {
+  return c.architecture == "mistral" ? "llama" : c.architecture;
+}
+
+std::vector<GgufKV> arch_config_to_gguf(const ArchConfig& c) {
+  const std::string arch = gguf_arch_name(c);
+  const std::string a = arch + ".";
+  std::vector<GgufKV> kv;
+  kv.push_back({"general.architecture", GgufValue::make_string(arch)});
+  kv.push_back({a + "block_count", GgufValue::make_u32(c.n_layers)});
+  kv.push_back({a + "context_length", GgufValue::make_u32(c.max_context)});
+  kv.push_back({a + "embedding_length", GgufValue::make_u32(c.d_model)});
+  kv.push_back({a + "feed_forward_length", GgufValue::make_u32(c.d_ff)});
+  kv.push_back({a + "attention.head_count", GgufValue::make_u32(c.n_heads)});
+  kv.push_back({a + "attention.head_count_kv", GgufValue::make_u32(c.n_kv_heads)});
+  kv.push_back({a + "rope.freq_base", GgufValue::make_f32(c.rope_theta)});
+  kv.push_back({a + "attention.layer_norm_rms_epsilon", GgufValue::make_f32(c.rms_eps)});
+  if (c.head_dim * c.n_heads != c.d_model || c.architecture == "qwen3") {
+    kv.push_back({a + "attention.key_length", GgufValue::make_u32(c.head_dim)});
+    kv.push_back({a + "attention.value_length", GgufValue::make_u32(c.head_dim)});
+  }
+  if (arch == "llama") {
+    kv.push_back({a + "vocab_size", GgufValue::make_u32(c.vocab_size)});
+    kv.push_back({a + "rope.dimension_count", GgufValue::make_u32(c.head_dim)});
+  }
+  if (c.rope_scaling.type == "linear") {
+    kv.push_back({a + "rope.scaling.type", GgufValue::make_string("linear")});
+    kv.push_back({a + "rope.scaling.factor", GgufValue::make_f32(c.rope_scaling.factor)});
+  }
+  return kv;
+}
+
+}  // namespace edgefit
