@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/utf8.h"
 #include "formats/byte_reader.h"
 
 namespace edgefit {
@@ -183,6 +184,7 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
     const uint64_t at = r.pos();
     GgufKV kv;
     kv.key = read_string(r, "metadata key");
+    if (kv.key.empty() || !is_valid_utf8(kv.key)) r.fail_at(at, "metadata key is empty or not valid UTF-8");
     const uint32_t t = r.read<uint32_t>("metadata value type");
     if (!valid_type(t)) r.fail_at(at, "metadata '" + kv.key + "' has unknown type " + std::to_string(t));
     kv.value = read_value(r, static_cast<GgufType>(t), 0);
@@ -203,6 +205,8 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
     GgufTensorInfo t;
     t.info_offset = r.pos();
     t.name = read_string(r, "tensor name");
+    if (t.name.empty() || !is_valid_utf8(t.name))
+      r.fail_at(t.info_offset, "tensor name is empty or not valid UTF-8");
     const uint32_t n_dims = r.read<uint32_t>("tensor dims");
     if (n_dims == 0 || n_dims > kMaxGgufDims)
       r.fail_at(t.info_offset, "tensor '" + t.name + "' has " + std::to_string(n_dims) + " dimensions (1-4 allowed)");

@@ -102,7 +102,9 @@ void GgufWriter::write(const std::string& path) const {
     put<uint64_t>(w, offset);
     offset = align(offset + tensor_bytes(t));
   }
-  w.write_zeros(align(w.offset()) - w.offset());
+  // llama.cpp pads the header to the alignment only when tensor data follows (vocab-only files
+  // end right after the metadata).
+  if (!tensors_.empty()) w.write_zeros(align(w.offset()) - w.offset());
   const uint64_t data_start = w.offset();
   for (const auto& t : tensors_) {
     const uint64_t before = w.offset();

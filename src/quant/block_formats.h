@@ -4,9 +4,9 @@
 // k-quant super-blocks) stored in a fixed number of bytes. Scales are IEEE fp16 kept as raw
 // uint16_t bits (convert with edgefit::fp16_to_fp32 / fp32_to_fp16 from core/fp16.h), so the
 // structs have no padding: every member is a byte array or a 2-byte scale, and the k-quant
-// activation block Q8_K (float first, 292 = 4·73 bytes) also packs without holes. The static_asserts
-// pin both the size and the absence of padding; the multi-byte fields are little-endian, which is
-// the only byte order ggml writes.
+// activation block Q8_K (float first, 292 = 4·73 bytes) also packs without holes. The
+// static_asserts pin both the size and the absence of padding; the multi-byte fields are
+// little-endian, which is the only byte order ggml writes.
 #pragma once
 
 #include <cstddef>
@@ -14,7 +14,7 @@
 
 namespace edgefit::quant {
 
-inline constexpr int kQK = 32;    // weights per block of the 32-wide formats (QK4_0, QK8_0, QK4_NL…)
+inline constexpr int kQK = 32;  // weights per block of the 32-wide formats (QK4_0, QK8_0, QK4_NL…)
 inline constexpr int kQK_K = 256;  // weights per k-quant super-block (QK_K)
 
 // ---------------------------------------------------------------- 32-weight "legacy" formats
@@ -89,20 +89,20 @@ static_assert(sizeof(BlockQ3_K) == 110);
 
 // Q4_K: 8 sub-blocks of 32 weights, value = d*sc*q - dmin*m, q in 0..15.
 struct BlockQ4_K {
-  uint16_t d;                // fp16 super-scale of the sub-block scales
-  uint16_t dmin;             // fp16 super-scale of the sub-block mins
-  uint8_t scales[12];        // 8 six-bit scales and 8 six-bit mins (see get_scale_min_k4)
-  uint8_t qs[kQK_K / 2];     // nibbles: each 32-byte group holds 64 weights, low nibbles first
+  uint16_t d;             // fp16 super-scale of the sub-block scales
+  uint16_t dmin;          // fp16 super-scale of the sub-block mins
+  uint8_t scales[12];     // 8 six-bit scales and 8 six-bit mins (see get_scale_min_k4)
+  uint8_t qs[kQK_K / 2];  // nibbles: each 32-byte group holds 64 weights, low nibbles first
 };
 static_assert(sizeof(BlockQ4_K) == 144);
 
 // Q5_K: as Q4_K plus a 5th bit per weight, q in 0..31.
 struct BlockQ5_K {
-  uint16_t d;                // fp16 super-scale of the sub-block scales
-  uint16_t dmin;             // fp16 super-scale of the sub-block mins
-  uint8_t scales[12];        // packed like Q4_K
-  uint8_t qh[kQK_K / 8];     // byte l, bit b = 5th bit of weight 32*b + l
-  uint8_t qs[kQK_K / 2];     // low 4 bits, packed like Q4_K
+  uint16_t d;             // fp16 super-scale of the sub-block scales
+  uint16_t dmin;          // fp16 super-scale of the sub-block mins
+  uint8_t scales[12];     // packed like Q4_K
+  uint8_t qh[kQK_K / 8];  // byte l, bit b = 5th bit of weight 32*b + l
+  uint8_t qs[kQK_K / 2];  // low 4 bits, packed like Q4_K
 };
 static_assert(sizeof(BlockQ5_K) == 176);
 
@@ -118,8 +118,8 @@ static_assert(sizeof(BlockQ6_K) == 210);
 
 // Q8_K: the activation format the k-quant dot products pair with (not written to GGUF files).
 struct BlockQ8_K {
-  float d;                   // fp32 scale (not fp16: activations need the precision)
-  int8_t qs[kQK_K];          // signed quants
+  float d;                    // fp32 scale (not fp16: activations need the precision)
+  int8_t qs[kQK_K];           // signed quants
   int16_t bsums[kQK_K / 16];  // sum of each group of 16 quants, for the min terms of dot products
 };
 static_assert(sizeof(BlockQ8_K) == 292);

@@ -22,7 +22,8 @@ namespace {
 constexpr int kSub = 16;               // weights per sub-block
 constexpr int kNumSub = kQK_K / kSub;  // sub-blocks per super-block
 
-// 2-bit levels L[0..256) into qs: byte l of 32-byte group g holds weights 128g + l + 32k at bits 2k.
+// 2-bit levels L[0..256) into qs: byte l of 32-byte group g holds weights 128g + l + 32k at bits
+// 2k.
 void pack_2bit(const uint8_t* L, uint8_t* qs) {
   for (int j = 0; j < kQK_K; j += 128) {
     for (int l = 0; l < 32; ++l) {
@@ -63,7 +64,8 @@ void q2_k_reference(const float* x, BlockQ2_K* y, int64_t n) {
     }
     if (max_scale > 0) {
       const float iscale = q4scale / max_scale;
-      for (int j = 0; j < kNumSub; ++j) y[i].scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+      for (int j = 0; j < kNumSub; ++j)
+        y[i].scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
       y[i].d = fp32_to_fp16(max_scale / q4scale);
     } else {
       std::memset(y[i].scales, 0, sizeof(y[i].scales));
@@ -72,7 +74,8 @@ void q2_k_reference(const float* x, BlockQ2_K* y, int64_t n) {
     if (max_min > 0) {
       const float iscale = q4scale / max_min;
       for (int j = 0; j < kNumSub; ++j)
-        y[i].scales[j] = static_cast<uint8_t>(y[i].scales[j] | (nearest_int(iscale * mins[j]) << 4));
+        y[i].scales[j] =
+            static_cast<uint8_t>(y[i].scales[j] | (nearest_int(iscale * mins[j]) << 4));
       y[i].dmin = fp32_to_fp16(max_min / q4scale);
     } else {
       y[i].dmin = fp32_to_fp16(0.f);
@@ -91,7 +94,8 @@ void q2_k_search(const float* x, BlockQ2_K* y, int64_t n, const float* qw) {
     const float sigma2 = sumx2 / kQK_K;
     for (int j = 0; j < kNumSub; ++j) {
       const float* w = qw + kQK_K * i + kSub * j;
-      for (int l = 0; l < kSub; ++l) weight[l] = w[l] * std::sqrt(sigma2 + x[kSub * j + l] * x[kSub * j + l]);
+      for (int l = 0; l < kSub; ++l)
+        weight[l] = w[l] * std::sqrt(sigma2 + x[kSub * j + l] * x[kSub * j + l]);
       sw[j] = 0;
       for (int l = 0; l < kSub; ++l) sw[j] += weight[l];
       scales[j] = make_qkx3_quants(kSub, 3, x + kSub * j, weight, L + kSub * j, &mins[j], Laux,
@@ -189,7 +193,8 @@ void q3_k_search(const float* x, BlockQ3_K* y, int64_t n, const float* qw) {
     const float sigma2 = 2 * sumx2 / kQK_K;
     for (int j = 0; j < kNumSub; ++j) {
       const float* w = qw + kQK_K * i + kSub * j;
-      for (int l = 0; l < kSub; ++l) weight[l] = w[l] * std::sqrt(sigma2 + x[kSub * j + l] * x[kSub * j + l]);
+      for (int l = 0; l < kSub; ++l)
+        weight[l] = w[l] * std::sqrt(sigma2 + x[kSub * j + l] * x[kSub * j + l]);
       float sumw = 0;
       for (int l = 0; l < kSub; ++l) sumw += weight[l];
       sw[j] = sumw;

@@ -71,7 +71,8 @@ void q8_0_reference(const float* x, BlockQ8_0* y, int64_t n) {
     const float d = amax / ((1 << 7) - 1);
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = fp32_to_fp16(d);
-    for (int j = 0; j < kQK; ++j) y[i].qs[j] = static_cast<int8_t>(trunc_to_int(std::round(x[j] * id)));
+    for (int j = 0; j < kQK; ++j)
+      y[i].qs[j] = static_cast<int8_t>(trunc_to_int(std::round(x[j] * id)));
   }
 }
 
@@ -81,7 +82,8 @@ void q4_0_reference(const float* x, BlockQ4_0* y, int64_t n) {
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = fp32_to_fp16(d);
     for (int j = 0; j < kQK / 2; ++j) {
-      const int q0 = std::min(15, static_cast<int>(static_cast<int8_t>(trunc_to_int(x[j] * id + 8.5f))));
+      const int q0 =
+          std::min(15, static_cast<int>(static_cast<int8_t>(trunc_to_int(x[j] * id + 8.5f))));
       const int q1 = std::min(
           15, static_cast<int>(static_cast<int8_t>(trunc_to_int(x[j + kQK / 2] * id + 8.5f))));
       y[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
@@ -131,7 +133,8 @@ void q5_1_reference(const float* x, BlockQ5_1* y, int64_t n) {
     y[i].d = fp32_to_fp16(d);
     y[i].m = fp32_to_fp16(min);
     // No clamp here (ggml has none either): the top level rounds to exactly 31.
-    for (int j = 0; j < kQK; ++j) levels[j] = static_cast<uint8_t>(trunc_to_int((x[j] - min) * id + 0.5f));
+    for (int j = 0; j < kQK; ++j)
+      levels[j] = static_cast<uint8_t>(trunc_to_int((x[j] - min) * id + 0.5f));
     pack_q5(levels, y[i].qs, y[i].qh);
   }
 }

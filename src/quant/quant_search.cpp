@@ -84,7 +84,8 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, 
   }
   float scale = suml2 ? sumlx / suml2 : 0.0f;
   if (return_early) return suml2 > 0 ? 0.5f * (scale + 1 / iscale) : 1 / iscale;
-  // Try 18 nearby inverse scales; keep the one whose least-squares fit explains most (sumlx²/suml2).
+  // Try 18 nearby inverse scales; keep the one whose least-squares fit explains most
+  // (sumlx²/suml2).
   float best = scale * sumlx;
   for (int is = -9; is <= 9; ++is) {
     if (is == 0) continue;

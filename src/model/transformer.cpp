@@ -1,0 +1,259 @@
+#include "model/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "model/matmul.h"
+
+namespace edgefit {
+namespace {
+
+// Checks a weight's shape and type up front, so a bad file fails at load, not mid-forward.
+const TensorView* bind_matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols) {
+  const ModelTensor& t = m.get(name);
+  const TensorView& v = t.view;
+  if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols)
+    throw Error("tensor '" + name + "' has shape " + v.shape_string() + ", expected [" +
+                    std::to_string(rows) + ", " + std::to_string(cols) + "]",
+                t.source);
+  if (!can_dequantize(v.dtype))
+    throw Error("tensor '" + name + "' has type " + std::string(dtype_name(v.dtype)) +
+                    ", which the forward pass cannot read",
+                t.source);
+  return &v;
+}
+
+// Small 1-D tensors (norm gains, biases) are converted to f32 once.
+std::vector<float> load_vector(const Model& m, const std::string& name, int64_t n) {
+  const ModelTensor& t = m.get(name);
+  if (t.view.numel() != n)
+    throw Error("tensor '" + name + "' has shape " + t.view.shape_string() + ", expected [" +
+                    std::to_string(n) + "]",
+                t.source);
+  if (!can_dequantize(t.view.dtype))
+    throw Error("tensor '" + name + "' has unsupported type " +
+                    std::string(dtype_name(t.view.dtype)),
+                t.source);
+  std::vector<float> out(static_cast<size_t>(n));
+  // Flatten to one row so a {1, n} or {n} view dequantizes the same way.
+  TensorView flat = TensorView::contiguous(t.view.dtype, std::vector<int64_t>{n}, t.view.data);
+  dequantize_row(flat, 0, out.data());
+  return out;
+}
+
+std::vector<float> load_optional(const Model& m, const std::string& name, int64_t n) {
+  return m.find(name) ? load_vector(m, name, n) : std::vector<float>{};
+}
+
+Rope make_rope(const Model& m) {
+  // Llama-3 GGUFs carry their frequency factors as a tensor instead of metadata.
+  std::vector<float> factors;
+  if (m.find("rope_freqs.weight"))
+    factors = load_vector(m, "rope_freqs.weight", m.config.head_dim / 2);
+  return Rope(m.config, std::move(factors));
+}
+
+// y = x / sqrt(mean(x²) + eps) · g, over one row of n floats (accumulated in double).
+inline void rms_norm(const float* x, const float* g, float* y, int64_t n, float eps) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * g[i];
+}
+
+void grow(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+}
+
+}  // namespace
+
+Transformer::Transformer(const Model& model)
+    : model_(&model), cfg_(model.config), rope_(make_rope(model)) {
+  const ArchConfig& c = cfg_;
+  if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
+      c.head_dim <= 0 || c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 ||
+      c.n_heads % c.n_kv_heads != 0)
+    throw Error("model hyperparameters are inconsistent", model.path);
+  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
+                kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+  tok_embd_ = bind_matrix(model, "token_embd.weight", c.vocab_size, d);
+  output_ = model.find("output.weight") ? bind_matrix(model, "output.weight", c.vocab_size, d)
+                                        : tok_embd_;
+  output_norm_ = load_vector(model, "output_norm.weight", d);
+  layers_.resize(static_cast<size_t>(c.n_layers));
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LayerWeights& w = layers_[static_cast<size_t>(l)];
+    w.attn_norm = load_vector(model, p + "attn_norm.weight", d);
+    w.wq = bind_matrix(model, p + "attn_q.weight", q_dim, d);
+    w.wk = bind_matrix(model, p + "attn_k.weight", kv_dim, d);
+    w.wv = bind_matrix(model, p + "attn_v.weight", kv_dim, d);
+    w.wo = bind_matrix(model, p + "attn_output.weight", d, q_dim);
+    w.bq = load_optional(model, p + "attn_q.bias", q_dim);
+    w.bk = load_optional(model, p + "attn_k.bias", kv_dim);
+    w.bv = load_optional(model, p + "attn_v.bias", kv_dim);
+    w.q_norm = load_optional(model, p + "attn_q_norm.weight", c.head_dim);
+    w.k_norm = load_optional(model, p + "attn_k_norm.weight", c.head_dim);
+    w.ffn_norm = load_vector(model, p + "ffn_norm.weight", d);
+    w.w_gate = bind_matrix(model, p + "ffn_gate.weight", c.d_ff, d);
+    w.w_up = bind_matrix(model, p + "ffn_up.weight", c.d_ff, d);
+    w.w_down = bind_matrix(model, p + "ffn_down.weight", d, c.d_ff);
+  }
+}
+
+KVCache Transformer::make_cache(int64_t max_tokens) const {
+  return KVCache(cfg_.n_layers, max_tokens, int64_t{cfg_.n_kv_heads} * cfg_.head_dim);
+}
+
+std::vector<float> Transformer::forward(std::span<const int32_t> tokens, KVCache& cache,
+                                        int64_t logits_from) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  std::vector<float> out(static_cast<size_t>(std::max<int64_t>(0, n - logits_from) * cfg_.vocab_size));
+  forward(tokens, cache, out.data(), logits_from);
+  return out;
+}
+
+void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float* logits,
+                          int64_t logits_from) {
+  const ArchConfig& c = cfg_;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return;
+  if (logits_from < 0 || logits_from > n) throw Error("forward: logits_from is out of range");
+  const int64_t n_past = cache.size();
+  if (n_past + n > cache.capacity())
+    throw Error("context full: " + std::to_string(n_past + n) + " positions needed, the cache holds " +
+                std::to_string(cache.capacity()));
+  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
+                kv_dim = int64_t{c.n_kv_heads} * c.head_dim, hd = c.head_dim;
+  grow(x_, n * d);
+  grow(xn_, n * d);
+  grow(q_, n * q_dim);
+  grow(k_, n * kv_dim);
+  grow(v_, n * kv_dim);
+  grow(att_, n * q_dim);
+  grow(gate_, n * c.d_ff);
+  grow(up_, n * c.d_ff);
+  grow(tmp_, n * d);
+  ThreadPool& pool = ThreadPool::global();
+
+  for (int64_t t = 0; t < n; ++t) {
+    const int32_t id = tokens[static_cast<size_t>(t)];
+    if (id < 0 || id >= c.vocab_size)
+      throw Error("token id " + std::to_string(id) + " is outside the vocabulary (" +
+                  std::to_string(c.vocab_size) + ")");
+    dequantize_row(*tok_embd_, id, x_.data() + t * d);
+  }
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& w = layers_[static_cast<size_t>(l)];
+    // --- attention ---
+    pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t)
+        rms_norm(x_.data() + t * d, w.attn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
+    });
+    matmul(*w.wq, xn_.data(), n, q_.data());
+    matmul(*w.wk, xn_.data(), n, k_.data());
+    matmul(*w.wv, xn_.data(), n, v_.data());
+    pool.parallel_for(n, 4, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        float* q = q_.data() + t * q_dim;
+        float* k = k_.data() + t * kv_dim;
+        float* v = v_.data() + t * kv_dim;
+        if (!w.bq.empty())
+          for (int64_t i = 0; i < q_dim; ++i) q[i] += w.bq[static_cast<size_t>(i)];
+        if (!w.bk.empty())
+          for (int64_t i = 0; i < kv_dim; ++i) k[i] += w.bk[static_cast<size_t>(i)];
+        if (!w.bv.empty())
+          for (int64_t i = 0; i < kv_dim; ++i) v[i] += w.bv[static_cast<size_t>(i)];
+        // qwen3 normalises each head of q and k before rotating it.
+        if (!w.q_norm.empty())
+          for (int h = 0; h < c.n_heads; ++h)
+            rms_norm(q + h * hd, w.q_norm.data(), q + h * hd, hd, c.rms_eps);
+        if (!w.k_norm.empty())
+          for (int h = 0; h < c.n_kv_heads; ++h)
+            rms_norm(k + h * hd, w.k_norm.data(), k + h * hd, hd, c.rms_eps);
+        rope_.apply(q, c.n_heads, n_past + t);
+        rope_.apply(k, c.n_kv_heads, n_past + t);
+        std::copy(k, k + kv_dim, cache.k(l, n_past + t));
+        std::copy(v, v + kv_dim, cache.v(l, n_past + t));
+      }
+    });
+    attention(l, n, n_past, cache);
+    matmul(*w.wo, att_.data(), n, tmp_.data());
+    for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
+
+    // --- SwiGLU feed-forward ---
+    pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t)
+        rms_norm(x_.data() + t * d, w.ffn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
+    });
+    matmul(*w.w_gate, xn_.data(), n, gate_.data());
+    matmul(*w.w_up, xn_.data(), n, up_.data());
+    const int64_t nf = n * c.d_ff;
+    pool.parallel_for(nf, 4096, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const float g = gate_[static_cast<size_t>(i)];
+        gate_[static_cast<size_t>(i)] = g / (1.0f + std::exp(-g)) * up_[static_cast<size_t>(i)];
+      }
+    });
+    matmul(*w.w_down, gate_.data(), n, tmp_.data());
+    for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
+  }
+  cache.advance(n);
+
+  // --- output head, only for the rows the caller wants ---
+  const int64_t n_out = n - logits_from;
+  if (n_out == 0) return;
+  for (int64_t t = 0; t < n_out; ++t)
+    rms_norm(x_.data() + (logits_from + t) * d, output_norm_.data(), xn_.data() + t * d, d,
+             c.rms_eps);
+  matmul(*output_, xn_.data(), n_out, logits);
+}
+
+void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache) {
+  const ArchConfig& c = cfg_;
+  const int64_t hd = c.head_dim, q_dim = int64_t{c.n_heads} * hd;
+  const int group = c.n_heads / c.n_kv_heads;  // query heads sharing one key/value head
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const KVCache& kv = cache;
+  // One task per (query token, head); work grows with the position, the pool balances it.
+  ThreadPool::global().parallel_for(n * c.n_heads, 1, [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> scores;
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t t = task / c.n_heads;
+      const int h = static_cast<int>(task % c.n_heads);
+      const int64_t kvh = h / group;
+      const int64_t n_keys = n_past + t + 1;  // causal: keys up to and including this position
+      const float* q = q_.data() + t * q_dim + h * hd;
+      if (static_cast<int64_t>(scores.size()) < n_keys) scores.resize(static_cast<size_t>(n_keys));
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float* k = kv.k(layer, j) + kvh * hd;
+        float s = 0;
+        for (int64_t i = 0; i < hd; ++i) s += q[i] * k[i];
+        s *= scale;
+        scores[static_cast<size_t>(j)] = s;
+        mx = std::max(mx, s);
+      }
+      double sum = 0;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float p = std::exp(scores[static_cast<size_t>(j)] - mx);
+        scores[static_cast<size_t>(j)] = p;
+        sum += p;
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      float* out = att_.data() + t * q_dim + h * hd;
+      std::fill(out, out + hd, 0.0f);
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float p = scores[static_cast<size_t>(j)] * inv;
+        const float* v = kv.v(layer, j) + kvh * hd;
+        for (int64_t i = 0; i < hd; ++i) out[i] += p * v[i];
+      }
+    }
+  });
+}
+
+}  // namespace edgefit

@@ -1,0 +1,83 @@
+// The Llama-family decoder (llama, mistral, qwen2, qwen3) run straight from a loaded Model:
+// embeddings → n × [RMSNorm → GQA attention with RoPE → residual → RMSNorm → SwiGLU → residual]
+// → RMSNorm → output head. Architecture differences are data, not code paths: q/k/v biases
+// (qwen2), per-head q/k RMSNorm before RoPE (qwen3), tied embeddings, the RoPE layout of the file.
+//
+// A call to forward() processes a batch of consecutive tokens at once (prefill: matrix × matrix
+// products) and appends their keys/values to a KVCache, so the same function also does one-token
+// incremental decoding. Weights are used in place (views into the model's mmaps); quantized ones
+// are dequantized row by row inside matmul().
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "formats/model.h"
+#include "model/kv_cache.h"
+#include "model/rope.h"
+
+namespace edgefit {
+
+// The tensors of one transformer block, bound by name; optional ones are nullptr when absent.
+struct LayerWeights {
+  std::vector<float> attn_norm;         // [d_model] RMSNorm gain before attention
+  const TensorView* wq = nullptr;       // {n_heads·head_dim, d_model}
+  const TensorView* wk = nullptr;       // {n_kv_heads·head_dim, d_model}
+  const TensorView* wv = nullptr;       // {n_kv_heads·head_dim, d_model}
+  const TensorView* wo = nullptr;       // {d_model, n_heads·head_dim}
+  std::vector<float> bq, bk, bv;        // qwen2 biases (empty when the model has none)
+  std::vector<float> q_norm, k_norm;    // qwen3 per-head RMSNorm gains [head_dim] (empty if none)
+  std::vector<float> ffn_norm;          // [d_model] RMSNorm gain before the FFN
+  const TensorView* w_gate = nullptr;   // {d_ff, d_model}
+  const TensorView* w_up = nullptr;     // {d_ff, d_model}
+  const TensorView* w_down = nullptr;   // {d_model, d_ff}
+};
+
+class Transformer {
+ public:
+  // Binds the weights of `model`, which must outlive the Transformer. Throws Error when a tensor
+  // is missing, has the wrong shape, or has a type that cannot be dequantized.
+  explicit Transformer(const Model& model);
+
+  const ArchConfig& config() const { return cfg_; }
+  int vocab_size() const { return cfg_.vocab_size; }
+
+  // A cache with room for `max_tokens` positions of this model.
+  KVCache make_cache(int64_t max_tokens) const;
+
+  // Runs tokens at positions cache.size() … cache.size()+n-1 and appends them to the cache.
+  // Logits are written for the tokens with index >= logits_from (row i - logits_from of
+  // `logits`, each vocab_size floats); logits_from == n skips the output head entirely.
+  // Throws Error when a token id is out of range or the cache is full. Not thread-safe: one
+  // forward at a time per Transformer (it owns its scratch buffers); it uses the global pool.
+  void forward(std::span<const int32_t> tokens, KVCache& cache, float* logits,
+               int64_t logits_from = 0);
+  // Same, returning [n - logits_from, vocab_size] logits.
+  std::vector<float> forward(std::span<const int32_t> tokens, KVCache& cache,
+                             int64_t logits_from = 0);
+
+ private:
+  void attention(int layer, int64_t n, int64_t n_past, KVCache& cache);
+
+  const Model* model_;                 // weights' owner
+  ArchConfig cfg_;                     // hyperparameters (copied; cheap)
+  const TensorView* tok_embd_;         // {vocab, d_model} token embeddings
+  const TensorView* output_;           // {vocab, d_model} output head (tok_embd_ when tied)
+  std::vector<float> output_norm_;     // [d_model] final RMSNorm gain
+  std::vector<LayerWeights> layers_;   // one per block
+  Rope rope_;                          // position encoding matching the file's q/k layout
+
+  // Scratch, sized for the largest batch seen so far ([n, width] row-major).
+  std::vector<float> x_;     // residual stream [n, d_model]
+  std::vector<float> xn_;    // normalised input of the current sub-layer [n, d_model]
+  std::vector<float> q_;     // queries [n, n_heads·head_dim]
+  std::vector<float> k_;     // new keys [n, kv_dim]
+  std::vector<float> v_;     // new values [n, kv_dim]
+  std::vector<float> att_;   // attention output [n, n_heads·head_dim]
+  std::vector<float> gate_;  // FFN gate, then SiLU(gate)·up [n, d_ff]
+  std::vector<float> up_;    // FFN up projection [n, d_ff]
+  std::vector<float> tmp_;   // projection back to d_model [n, d_model]
+};
+
+}  // namespace edgefit
