@@ -1,6 +1,8 @@
 // Paths to the ../shared data folder and a scratch directory for tests.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -11,10 +13,11 @@ inline std::string shared_path(const std::string& rel) {
   return std::string(EDGEFIT_SHARED_DIR) + "/" + rel;
 }
 
-// A fresh, empty directory under the build tree for one test's output files.
+// A fresh, empty directory under the build tree for one test's output files. The process id is
+// part of the name because ctest runs test cases as parallel processes.
 inline std::string scratch_dir(const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path p = fs::path(EDGEFIT_BINARY_DIR) / "test-scratch" / name;
+  fs::path p = fs::path(EDGEFIT_BINARY_DIR) / "test-scratch" / (name + "-" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();

@@ -61,13 +61,25 @@ int first_id(const json& j, const char* key) {
 
 }  // namespace
 
+static ArchConfig parse_hf_config_fields(const json& j, const std::string& file);
+
 ArchConfig parse_hf_config(const std::string& text, const std::string& file) {
   json j;
   try {
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(std::string("config.json is not valid JSON: ") + e.what(), file, e.byte);
+  } catch (const json::exception& e) {  // e.g. a number too large for any type
+    throw Error(std::string("config.json is not valid JSON: ") + e.what(), file);
   }
+  try {
+    return parse_hf_config_fields(j, file);
+  } catch (const json::exception& e) {  // a field of the wrong JSON type
+    throw Error(std::string("config.json has a field of the wrong type: ") + e.what(), file);
+  }
+}
+
+static ArchConfig parse_hf_config_fields(const json& j, const std::string& file) {
   if (!j.is_object()) throw Error("config.json is not a JSON object", file);
   if (!j.contains("model_type") || !j["model_type"].is_string())
     throw Error("config.json lacks 'model_type'", file);

@@ -43,6 +43,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
     header = nlohmann::json::parse(file_->data() + 8, file_->data() + 8 + n);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(std::string("header is not valid JSON: ") + e.what(), path, 8 + e.byte);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("header is not valid JSON: ") + e.what(), path, 8);
   }
   if (!header.is_object()) throw Error("header is not a JSON object", path, 8);
   const uint64_t data_size = size - header_size_;

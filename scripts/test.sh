@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds edgefit and runs the whole test suite (ctest; every label, the slow ones included).
+#   scripts/test.sh              Release build in build/
+#   scripts/test.sh --sanitize   ASan + UBSan build in build-asan/
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/scripts/setup.sh"
+build=build
+flags=(-DCMAKE_BUILD_TYPE=Release)
+if [[ ${1:-} == --sanitize ]]; then
+  build=build-asan
+  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEFIT_SANITIZE=ON -DEDGEFIT_BENCH=OFF)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+cmake -S "$root" -B "$root/$build" -G Ninja "${flags[@]}"
+cmake --build "$root/$build" -j"$(nproc)"
+cd "$root/$build"
+ctest --output-on-failure -j"$(nproc)"
