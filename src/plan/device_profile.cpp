@@ -1,0 +1,165 @@
+#include "plan/device_profile.h"
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
+namespace edgefit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+template <typename T>
+T field(const json& j, const char* key, const std::string& file) {
+  if (!j.contains(key)) throw Error(std::string("device profile lacks '") + key + "'", file);
+  try {
+    return j[key].get<T>();
+  } catch (const json::exception&) {
+    throw Error(std::string("device profile field '") + key + "' has the wrong type", file);
+  }
+}
+
+}  // namespace
+
+std::string devices_dir() {
+  if (const char* env = std::getenv("EDGEFIT_DEVICES_DIR")) return env;
+  return EDGEFIT_DEVICES_DIR;  // compiled in: <source>/devices
+}
+
+DeviceProfile parse_device(const std::string& text, const std::string& file) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(std::string("device profile is not valid JSON: ") + e.what(), file);
+  }
+  if (!j.is_object()) throw Error("device profile is not a JSON object", file);
+  DeviceProfile d;
+  d.source = file;
+  d.id = field<std::string>(j, "id", file);
+  d.name = field<std::string>(j, "name", file);
+  d.ram_bytes = field<uint64_t>(j, "ram_bytes", file);
+  d.storage_bytes = field<uint64_t>(j, "storage_bytes", file);
+  d.bandwidth_gbs = field<double>(j, "bandwidth_gbs", file);
+  d.cores = field<int>(j, "cores", file);
+  d.accelerator = j.value("accelerator", std::string());
+  d.measured = j.value("measured", false);
+  const json isa = j.value("isa", json::object());
+  d.isa.neon = isa.value("neon", false);
+  d.isa.dotprod = isa.value("dotprod", false);
+  d.isa.i8mm = isa.value("i8mm", false);
+  d.isa.avx2 = isa.value("avx2", false);
+  d.isa.avx512_vnni = isa.value("avx512_vnni", false);
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (it.key().ends_with("_note") && it.value().is_string())
+      d.notes.emplace_back(it.key().substr(0, it.key().size() - 5), it.value().get<std::string>());
+  if (!d.measured && (d.ram_bytes == 0 || d.storage_bytes == 0 || d.bandwidth_gbs <= 0 || d.cores <= 0))
+    throw Error("device profile needs positive ram_bytes, storage_bytes, bandwidth_gbs and cores", file);
+  return d;
+}
+
+std::vector<DeviceProfile> list_devices() {
+  std::vector<DeviceProfile> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(devices_dir(), ec))
+    if (e.path().extension() == ".json")
+      out.push_back(parse_device(read_file(e.path().string()), e.path().string()));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+double measure_read_bandwidth_gbs(int threads) {
+  const size_t n = (256u << 20) / sizeof(uint64_t);
+  std::vector<uint64_t> buf(n, 1);
+  ThreadPool pool(threads);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    std::vector<uint64_t> partial(64 * static_cast<size_t>(threads), 0);
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(threads, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        const size_t lo = n * t / threads, hi = n * (t + 1) / threads;
+        uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;  // 4 chains keep loads in flight
+        for (size_t i = lo; i + 4 <= hi; i += 4) {
+          s0 += buf[i];
+          s1 += buf[i + 1];
+          s2 += buf[i + 2];
+          s3 += buf[i + 3];
+        }
+        partial[64 * t] = s0 + s1 + s2 + s3;
+      }
+    });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    volatile uint64_t sink = 0;
+    for (uint64_t p : partial) sink = sink + p;
+    best = std::max(best, n * sizeof(uint64_t) / s / 1e9);
+  }
+  return best;
+}
+
+IsaFeatures detect_host_isa() {
+  IsaFeatures f;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  f.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  f.avx512_vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#elif defined(__aarch64__)
+  f.neon = true;
+  const unsigned long hw = getauxval(AT_HWCAP);
+  f.dotprod = (hw & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
+  const unsigned long hw2 = getauxval(AT_HWCAP2);
+  f.i8mm = (hw2 & (1ul << 13)) != 0;  // HWCAP2_I8MM
+#endif
+  return f;
+}
+
+uint64_t host_available_ram() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+DeviceProfile load_device(const std::string& id_or_path, const std::string& output_dir) {
+  std::string path = id_or_path;
+  if (!id_or_path.ends_with(".json")) {
+    path = devices_dir() + "/" + id_or_path + ".json";
+    if (!fs::exists(path)) {
+      std::string ids;
+      for (const auto& d : list_devices()) ids += (ids.empty() ? "" : ", ") + d.id;
+      throw Error("unknown device '" + id_or_path + "' (known: " + ids + "; or pass a .json profile)");
+    }
+  }
+  DeviceProfile d = parse_device(read_file(path), path);
+  if (d.measured) {
+    const int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    d.cores = threads;
+    d.ram_bytes = host_available_ram();
+    struct statvfs st {};
+    d.storage_bytes = ::statvfs(output_dir.c_str(), &st) == 0 ? st.f_bavail * st.f_frsize : 0;
+    d.bandwidth_gbs = measure_read_bandwidth_gbs(threads);
+    d.isa = detect_host_isa();
+  }
+  return d;
+}
+
+}  // namespace edgefit

@@ -1,0 +1,195 @@
+#include "report/svg_chart.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace edgefit {
+namespace {
+
+constexpr int kLeft = 64, kRight = 16, kTop = 32, kBottom = 56;  // plot margins in pixels
+const char* kPalette[] = {"#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b7791f", "#c53030", "#319795"};
+const char* kWarn = "#c53030";
+
+std::string num(double v) {
+  char buf[32];
+  const double a = std::fabs(v);
+  if (a != 0 && (a < 1e-3 || a >= 1e5)) std::snprintf(buf, sizeof buf, "%.2e", v);
+  else if (a < 0.1) std::snprintf(buf, sizeof buf, "%.4f", v);
+  else std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+// Maps data ranges onto the plot rectangle and draws the frame, ticks and labels.
+struct Frame {
+  double x0, x1, y0, y1;  // data range
+  int w, h;               // svg size
+  double px(double x) const { return kLeft + (x - x0) / (x1 - x0) * (w - kLeft - kRight); }
+  double py(double y) const { return h - kBottom - (y - y0) / (y1 - y0) * (h - kTop - kBottom); }
+};
+
+void pad_range(double& lo, double& hi) {
+  if (!(hi > lo)) {
+    const double d = std::fabs(lo) > 0 ? std::fabs(lo) * 0.1 : 1.0;
+    lo -= d;
+    hi += d;
+  }
+  const double m = (hi - lo) * 0.08;
+  lo -= m;
+  hi += m;
+}
+
+std::string open_svg(const ChartAxes& a) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%d\" height=\"%d\" "
+                "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"11\">"
+                "<title>%s</title><rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>"
+                "<text x=\"%d\" y=\"18\" font-size=\"13\" font-weight=\"bold\">%s</text>",
+                a.width, a.height, a.width, a.height, xml_escape(a.title).c_str(), kLeft,
+                xml_escape(a.title).c_str());
+  return buf;
+}
+
+std::string axes_svg(const Frame& f, const ChartAxes& a, bool x_ticks) {
+  std::string s;
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>"
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>",
+                kLeft, kTop, kLeft, f.h - kBottom, kLeft, f.h - kBottom, f.w - kRight, f.h - kBottom);
+  s += buf;
+  for (int i = 0; i <= 4; ++i) {
+    const double v = f.y0 + (f.y1 - f.y0) * i / 4;
+    std::snprintf(buf, sizeof buf,
+                  "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                  "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>",
+                  kLeft, f.py(v), f.w - kRight, f.py(v), kLeft - 4, f.py(v) + 4, num(v).c_str());
+    s += buf;
+    if (x_ticks) {
+      const double x = f.x0 + (f.x1 - f.x0) * i / 4;
+      std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>",
+                    f.px(x), f.h - kBottom + 16, num(x).c_str());
+      s += buf;
+    }
+  }
+  std::snprintf(buf, sizeof buf,
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>"
+                "<text transform=\"translate(14,%d) rotate(-90)\" text-anchor=\"middle\">%s</text>",
+                (kLeft + f.w - kRight) / 2, f.h - 8, xml_escape(a.x_label).c_str(),
+                (kTop + f.h - kBottom) / 2, xml_escape(a.y_label).c_str());
+  return s + buf;
+}
+
+}  // namespace
+
+std::string xml_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+std::string svg_bar_chart(const std::vector<BarItem>& bars, const ChartAxes& a, const double* ref,
+                          const std::string& ref_label) {
+  double lo = 0, hi = 0;
+  for (const auto& b : bars) lo = std::min(lo, b.value), hi = std::max(hi, b.value);
+  if (ref) lo = std::min(lo, *ref), hi = std::max(hi, *ref);
+  pad_range(lo, hi);
+  if (lo > 0) lo = 0;
+  const Frame f{0, static_cast<double>(std::max<size_t>(bars.size(), 1)), lo, hi, a.width, a.height};
+  std::string s = open_svg(a) + axes_svg(f, a, false);
+  char buf[512];
+  const double slot = (f.px(1) - f.px(0));
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const double x = f.px(static_cast<double>(i)) + slot * 0.15;
+    const double y_top = f.py(std::max(0.0, bars[i].value)), y_bot = f.py(std::min(0.0, bars[i].value));
+    std::snprintf(buf, sizeof buf,
+                  "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+                  "<title>%s: %s</title></rect>"
+                  "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\" transform=\"rotate(-35 %.1f %d)\">%s</text>",
+                  x, y_top, slot * 0.7, std::max(0.5, y_bot - y_top), bars[i].highlight ? kWarn : kPalette[0],
+                  xml_escape(bars[i].label).c_str(), num(bars[i].value).c_str(), x + slot * 0.35,
+                  a.height - kBottom + 14, x + slot * 0.35, a.height - kBottom + 14,
+                  xml_escape(bars[i].label).c_str());
+    s += buf;
+  }
+  if (ref) {
+    std::snprintf(buf, sizeof buf,
+                  "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\" stroke-dasharray=\"5,4\"/>"
+                  "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\" fill=\"%s\">%s</text>",
+                  kLeft, f.py(*ref), a.width - kRight, f.py(*ref), kWarn, a.width - kRight,
+                  f.py(*ref) - 4, kWarn, xml_escape(ref_label).c_str());
+    s += buf;
+  }
+  return s + "</svg>";
+}
+
+std::string svg_scatter_chart(const std::vector<ScatterPoint>& pts, const ChartAxes& a) {
+  double x0 = std::numeric_limits<double>::max(), x1 = -x0, y0 = x0, y1 = -x0;
+  for (const auto& p : pts) {
+    x0 = std::min(x0, p.x), x1 = std::max(x1, p.x);
+    y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
+  }
+  if (pts.empty()) x0 = y0 = 0, x1 = y1 = 1;
+  pad_range(x0, x1);
+  pad_range(y0, y1);
+  const Frame f{x0, x1, y0, y1, a.width, a.height};
+  std::string s = open_svg(a) + axes_svg(f, a, true);
+  char buf[512];
+  for (const auto& p : pts) {
+    std::snprintf(buf, sizeof buf,
+                  "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\"><title>%s: (%s, %s)</title></circle>"
+                  "<text x=\"%.1f\" y=\"%.1f\">%s</text>",
+                  f.px(p.x), f.py(p.y), p.highlight ? 6 : 4, p.highlight ? kWarn : kPalette[0],
+                  xml_escape(p.label).c_str(), num(p.x).c_str(), num(p.y).c_str(), f.px(p.x) + 7,
+                  f.py(p.y) - 5, xml_escape(p.label).c_str());
+    s += buf;
+  }
+  return s + "</svg>";
+}
+
+std::string svg_line_chart(const std::vector<LineSeries>& series, const ChartAxes& a) {
+  double x0 = std::numeric_limits<double>::max(), x1 = -x0, y0 = x0, y1 = -x0;
+  for (const auto& l : series)
+    for (size_t i = 0; i < l.x.size() && i < l.y.size(); ++i) {
+      x0 = std::min(x0, l.x[i]), x1 = std::max(x1, l.x[i]);
+      y0 = std::min(y0, l.y[i]), y1 = std::max(y1, l.y[i]);
+    }
+  if (x0 > x1) x0 = y0 = 0, x1 = y1 = 1;
+  pad_range(x0, x1);
+  pad_range(y0, y1);
+  const Frame f{x0, x1, y0, y1, a.width, a.height};
+  std::string s = open_svg(a) + axes_svg(f, a, true);
+  char buf[512];
+  for (size_t k = 0; k < series.size(); ++k) {
+    const auto& l = series[k];
+    const char* color = kPalette[k % std::size(kPalette)];
+    std::string pts, markers;  // markers make single-point series (e.g. one measurement) visible
+    for (size_t i = 0; i < l.x.size() && i < l.y.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%.1f,%.1f ", f.px(l.x[i]), f.py(l.y[i]));
+      pts += buf;
+      std::snprintf(buf, sizeof buf, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", f.px(l.x[i]),
+                    f.py(l.y[i]), color);
+      markers += buf;
+    }
+    s += "<polyline class=\"series\" fill=\"none\" stroke-width=\"2\" stroke=\"" + std::string(color) + "\"" +
+         (l.dashed ? " stroke-dasharray=\"6,4\"" : "") + " points=\"" + pts + "\"/>" + markers;
+    std::snprintf(buf, sizeof buf,
+                  "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>",
+                  a.width - kRight - 150, kTop + 4 + 14 * static_cast<int>(k), color, a.width - kRight - 136,
+                  kTop + 13 + 14 * static_cast<int>(k), xml_escape(l.name).c_str());
+    s += buf;
+  }
+  return s + "</svg>";
+}
+
+}  // namespace edgefit

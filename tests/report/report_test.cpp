@@ -1,0 +1,110 @@
+// The compress report: JSON fields the issue names, and the HTML page rendered in headless
+// Chromium (Debian's chromium package) — it must load without console errors and show all charts.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "core/atomic_file.h"
+#include "report/compress_report.h"
+#include "report/svg_chart.h"
+#include "test_data.h"
+
+namespace edgefit {
+namespace {
+
+CompressReport sample_report() {
+  CompressReport r;
+  r.model = "polyglot <test> & co";
+  r.architecture = "llama";
+  r.n_params = 8916224;
+  r.device = load_device("raspberry-pi-5");
+  r.context = 2048;
+  r.max_ppl_increase_pct = 5;
+  r.baseline = {100, 1, 0, 0, 1, 5000};
+  for (const char* lang : {"deu", "eng-US", "jpn", "tha"}) r.baseline_languages[lang] = {100, 1, 0, 0, 1, 1000};
+  const char* recipes[] = {"q2_k", "q4_k_m", "q8_0"};
+  const double bits[] = {2.9, 4.8, 8.5};
+  for (int i = 0; i < 3; ++i) {
+    CandidateResult c;
+    c.recipe = recipes[i];
+    c.method = "imatrix";
+    c.file = std::string("out/") + recipes[i] + ".gguf";
+    c.built = true;
+    c.cost.file_bytes = static_cast<uint64_t>(bits[i] * 1.1e6);
+    c.cost.bits_per_weight = bits[i];
+    c.cost.roofline_tps = 1000 / bits[i];
+    c.cost.predicted_tps = 800 / bits[i];
+    c.cost.fits_ram = c.cost.fits_storage = true;
+    c.measured_tps = i == 1 ? 150 : -1;
+    c.overall = {100 + 10.0 / (i + 1), 1, 0.03 / (i + 1), 0.1, 0.9, 5000};
+    for (const char* lang : {"deu", "eng-US", "jpn", "tha"})
+      c.languages[lang] = {100 + (lang[0] == 't' ? 9.0 : 2.0) / (i + 1), 1, 0.01, 0.1, 0.95, 1000};
+    c.max_dppl_pct = 9.0 / (i + 1);
+    for (int l = 0; l < 6; ++l)
+      for (const char* k : {"attn_q", "ffn_down"})
+        c.tensor_bits.emplace_back("blk." + std::to_string(l) + "." + k + ".weight", bits[i] + (k[0] == 'f' ? 1 : 0));
+    r.candidates.push_back(c);
+  }
+  r.chosen = 1;
+  r.warnings = {"language tha: ΔPPL +4.50 % is more than twice the mean"};
+  return r;
+}
+
+TEST(CompressReport, JsonHasTheDocumentedFields) {
+  const auto j = report_to_json(sample_report());
+  EXPECT_EQ(j["device"]["id"], "raspberry-pi-5");
+  for (const char* k : {"recipe", "file", "file_bytes", "bits_per_weight", "fits"}) EXPECT_TRUE(j["chosen"].contains(k)) << k;
+  EXPECT_EQ(j["chosen"]["recipe"], "q4_k_m");
+  ASSERT_EQ(j["candidates"].size(), 3u);
+  for (const auto& c : j["candidates"])
+    for (const char* k : {"recipe", "file_bytes", "kld_mean", "ppl"}) EXPECT_TRUE(c.contains(k)) << k;
+  ASSERT_EQ(j["languages"].size(), 4u);
+  for (const char* k : {"ppl_base", "ppl", "dppl_pct", "kld_mean"}) EXPECT_TRUE(j["languages"]["tha"].contains(k)) << k;
+  EXPECT_NEAR(j["languages"]["tha"]["dppl_pct"].get<double>(), 4.5, 1e-9);
+  EXPECT_EQ(j["warnings"].size(), 1u);
+}
+
+TEST(CompressReport, HtmlEscapesAndIsSelfContained) {
+  const std::string html = report_to_html(sample_report());
+  EXPECT_NE(html.find("polyglot &lt;test&gt; &amp; co"), std::string::npos);
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  size_t svgs = 0;
+  for (size_t at = html.find("<svg "); at != std::string::npos; at = html.find("<svg ", at + 1)) ++svgs;
+  EXPECT_EQ(svgs, 5u);
+}
+
+// Renders the page as a person would see it.
+TEST(CompressReport, RendersInHeadlessChromiumWithEveryChart) {
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium")) << "install Debian's chromium (scripts/setup.sh)";
+  const std::string dir = test::scratch_dir("report_html");
+  write_file_atomic(dir + "/report.html", report_to_html(sample_report()));
+  const std::string flags =
+      "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
+      "--disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir=" + dir + "/profile "
+      "--enable-logging=stderr --v=0 --virtual-time-budget=3000 ";
+  const std::string url = "file://" + dir + "/report.html";
+  ASSERT_EQ(std::system(("/usr/bin/chromium " + flags + "--window-size=1200,2400 --screenshot=" + dir +
+                         "/report.png " + url + " > " + dir + "/shot.log 2>&1").c_str()), 0)
+      << read_file(dir + "/shot.log");
+  ASSERT_TRUE(std::filesystem::exists(dir + "/report.png"));
+  EXPECT_GT(std::filesystem::file_size(dir + "/report.png"), 20000u) << "screenshot looks blank";
+  ASSERT_EQ(std::system(("/usr/bin/chromium " + flags + "--dump-dom " + url + " > " + dir + "/dom.html 2> " + dir +
+                         "/dom.log").c_str()), 0);
+  const std::string dom = read_file(dir + "/dom.html");
+  const std::string log = read_file(dir + "/shot.log") + read_file(dir + "/dom.log");
+  EXPECT_EQ(log.find("CONSOLE"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Uncaught"), std::string::npos) << log;
+  for (const char* title : {"File size vs KL-divergence", "File size vs perplexity", "ΔPPL per language",
+                            "Bits per weight across layers", "Decode speed vs the memory-bandwidth roofline"})
+    EXPECT_NE(dom.find(std::string("<title>") + title), std::string::npos) << title;
+  EXPECT_NE(dom.find("class=\"bar\""), std::string::npos);
+  EXPECT_NE(dom.find("class=\"point\""), std::string::npos);
+  EXPECT_NE(dom.find("class=\"series\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgefit
