@@ -17,7 +17,13 @@ int main(int argc, char** argv) {
   });
 
   // One line per command; keep alphabetical.
+  edgefit::cli::add_eval_command(app);
+  edgefit::cli::add_generate_command(app);
+  edgefit::cli::add_compress_command(app);
+  edgefit::cli::add_imatrix_command(app);
+  edgefit::cli::add_devices_command(app);
   edgefit::cli::add_inspect_command(app);
+  edgefit::cli::add_quantize_command(app);
   edgefit::cli::add_tokenize_command(app);
 
   try {

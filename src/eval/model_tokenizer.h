@@ -12,7 +12,8 @@ namespace edgefit {
 
 // Path of the tokenizer file/folder for `model_path`, or `override_path` when non-empty.
 // Throws Error when none can be found.
-std::string tokenizer_path_for_model(const std::string& model_path, const std::string& override_path);
+std::string tokenizer_path_for_model(const std::string& model_path,
+                                     const std::string& override_path);
 
 // load_tokenizer(tokenizer_path_for_model(…)), checked to fit a vocabulary of `model_vocab` ids
 // (a tokenizer with more ids than the model's embedding would produce out-of-range tokens).

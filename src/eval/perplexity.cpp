@@ -10,7 +10,9 @@
 
 namespace edgefit {
 
-double NllStats::ppl() const { return count ? std::exp(sum / static_cast<double>(count)) : NAN; }
+double NllStats::ppl() const {
+  return count ? std::exp(sum / static_cast<double>(count)) : NAN;
+}
 
 double NllStats::ppl_stderr() const {
   if (count < 2) return NAN;
@@ -99,12 +101,14 @@ KldPoint compare_rows(std::span<const float> model, std::span<const float> base,
   double kld = 0;
   for (size_t i = 0; i < lm.size(); ++i) kld += std::exp(lb[i]) * (lb[i] - lm[i]);
   const size_t t = static_cast<size_t>(target);
-  return {static_cast<float>(std::max(0.0, kld)), am == ab, std::fabs(std::exp(lm[t]) - std::exp(lb[t]))};
+  return {static_cast<float>(std::max(0.0, kld)), am == ab,
+          std::fabs(std::exp(lm[t]) - std::exp(lb[t]))};
 }
 
 }  // namespace
 
-void check_comparable(const Transformer& model, const Transformer& base, const std::string& base_path) {
+void check_comparable(const Transformer& model, const Transformer& base,
+                      const std::string& base_path) {
   if (model.vocab_size() != base.vocab_size())
     throw Error("base model has a vocabulary of " + std::to_string(base.vocab_size()) +
                     " tokens but the model has " + std::to_string(model.vocab_size()) +
@@ -114,7 +118,8 @@ void check_comparable(const Transformer& model, const Transformer& base, const s
 
 EvalResult evaluate_tokens(Transformer& model, Transformer* base, std::span<const int32_t> tokens,
                            int32_t bos, const EvalOptions& opt) {
-  if (opt.ctx < 4) throw Error("--ctx must be at least 4 tokens (got " + std::to_string(opt.ctx) + ")");
+  if (opt.ctx < 4)
+    throw Error("--ctx must be at least 4 tokens (got " + std::to_string(opt.ctx) + ")");
   if (base) check_comparable(model, *base, "");
   const int64_t ctx = opt.ctx;
   const int64_t n_tok = static_cast<int64_t>(tokens.size());
@@ -124,7 +129,7 @@ EvalResult evaluate_tokens(Transformer& model, Transformer* base, std::span<cons
                 std::to_string(ctx) + " (lower --ctx or use a longer text)");
   if (opt.max_chunks > 0) n_chunks = std::min(n_chunks, opt.max_chunks);
 
-  const int64_t first = ctx / 2;          // first position whose logits are scored
+  const int64_t first = ctx / 2;             // first position whose logits are scored
   const int64_t n_scored = ctx - 1 - first;  // positions first … ctx-2
   const size_t V = static_cast<size_t>(model.vocab_size());
   EvalResult res;
@@ -188,7 +193,8 @@ EvalResult evaluate_tokens(Transformer& model, Transformer* base, std::span<cons
 EvalResult evaluate_text(Transformer& model, Transformer* base, const Tokenizer& tok,
                          std::string_view text, const std::string& origin, const EvalOptions& opt) {
   if (text.empty()) throw Error("text is empty", origin);
-  const std::vector<int32_t> tokens = tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
+  const std::vector<int32_t> tokens =
+      tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
   const int32_t bos = tok.add_bos() ? tok.bos_id() : -1;
   try {
     return evaluate_tokens(model, base, tokens, bos, opt);

@@ -23,9 +23,9 @@ namespace edgefit {
 
 // Running sums of per-token negative log-likelihoods; mergeable across texts.
 struct NllStats {
-  double sum = 0;      // Σ nll (nats)
-  double sum_sq = 0;   // Σ nll², for the standard error
-  int64_t count = 0;   // tokens scored
+  double sum = 0;     // Σ nll (nats)
+  double sum_sq = 0;  // Σ nll², for the standard error
+  int64_t count = 0;  // tokens scored
 
   void add(double nll) {
     sum += nll;
@@ -37,16 +37,16 @@ struct NllStats {
     sum_sq += o.sum_sq;
     count += o.count;
   }
-  double ppl() const;     // exp(mean nll)
+  double ppl() const;  // exp(mean nll)
   // llama.cpp's "± " figure: ppl · sqrt(var(nll) / (count − 1)), var from the raw moments.
   double ppl_stderr() const;
 };
 
 // Per-token comparison of MODEL with BASE; mergeable across texts.
 struct KldStats {
-  std::vector<float> kld;   // KL(base ‖ model) per scored token (nats)
-  int64_t top1_same = 0;    // tokens where both models' argmax agree
-  double abs_dp_sum = 0;    // Σ |p_model(correct) − p_base(correct)|
+  std::vector<float> kld;  // KL(base ‖ model) per scored token (nats)
+  int64_t top1_same = 0;   // tokens where both models' argmax agree
+  double abs_dp_sum = 0;   // Σ |p_model(correct) − p_base(correct)|
 
   void merge(const KldStats& o);
   int64_t count() const { return static_cast<int64_t>(kld.size()); }
@@ -57,18 +57,18 @@ struct KldStats {
 };
 
 struct EvalOptions {
-  int ctx = 512;              // window length in tokens
-  int64_t max_chunks = 0;     // evaluate at most this many windows (0 = all)
-  std::string label;          // shown on the progress line ("eng-US", the file name, …)
-  bool progress = true;       // draw a progress line on stderr
+  int ctx = 512;           // window length in tokens
+  int64_t max_chunks = 0;  // evaluate at most this many windows (0 = all)
+  std::string label;       // shown on the progress line ("eng-US", the file name, …)
+  bool progress = true;    // draw a progress line on stderr
 };
 
 struct EvalResult {
-  NllStats model;                 // MODEL's perplexity statistics
-  std::optional<NllStats> base;   // BASE's, when a base was given
-  std::optional<KldStats> kld;    // MODEL vs BASE, when a base was given
-  int64_t n_text_tokens = 0;      // tokens the text tokenized to (BOS included)
-  int64_t n_chunks = 0;           // windows evaluated
+  NllStats model;                // MODEL's perplexity statistics
+  std::optional<NllStats> base;  // BASE's, when a base was given
+  std::optional<KldStats> kld;   // MODEL vs BASE, when a base was given
+  int64_t n_text_tokens = 0;     // tokens the text tokenized to (BOS included)
+  int64_t n_chunks = 0;          // windows evaluated
 
   void merge(const EvalResult& o);  // pool two texts (e.g. all languages)
 };
@@ -87,6 +87,7 @@ EvalResult evaluate_text(Transformer& model, Transformer* base, const Tokenizer&
                          std::string_view text, const std::string& origin, const EvalOptions& opt);
 
 // Throws Error when BASE cannot be compared with MODEL (different vocabulary size).
-void check_comparable(const Transformer& model, const Transformer& base, const std::string& base_path);
+void check_comparable(const Transformer& model, const Transformer& base,
+                      const std::string& base_path);
 
 }  // namespace edgefit

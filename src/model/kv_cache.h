@@ -20,11 +20,11 @@ class KVCache {
     v_.assign(static_cast<size_t>(n_layers), std::vector<float>(per_layer));
   }
 
-  int n_layers() const { return n_layers_; }          // layers cached
-  int64_t size() const { return n_past_; }            // positions filled so far
-  int64_t capacity() const { return max_tokens_; }    // positions it can hold
-  int64_t kv_dim() const { return kv_dim_; }          // floats per position per layer
-  void clear() { n_past_ = 0; }                       // start a new sequence (memory kept)
+  int n_layers() const { return n_layers_; }        // layers cached
+  int64_t size() const { return n_past_; }          // positions filled so far
+  int64_t capacity() const { return max_tokens_; }  // positions it can hold
+  int64_t kv_dim() const { return kv_dim_; }        // floats per position per layer
+  void clear() { n_past_ = 0; }                     // start a new sequence (memory kept)
   // Drops positions >= n (e.g. to re-run a window's tail); n must not exceed size().
   void truncate(int64_t n) {
     if (n < 0 || n > n_past_) throw Error("KVCache::truncate beyond the filled positions");
@@ -44,12 +44,12 @@ class KVCache {
   void advance(int64_t n) { n_past_ += n; }
 
  private:
-  int n_layers_;                        // layers cached
-  int64_t max_tokens_;                  // positions each layer has room for
-  int64_t kv_dim_;                      // n_kv_heads · head_dim
-  int64_t n_past_ = 0;                  // positions already filled
-  std::vector<std::vector<float>> k_;   // per layer: [max_tokens][kv_dim] rotated keys
-  std::vector<std::vector<float>> v_;   // per layer: [max_tokens][kv_dim] values
+  int n_layers_;                       // layers cached
+  int64_t max_tokens_;                 // positions each layer has room for
+  int64_t kv_dim_;                     // n_kv_heads · head_dim
+  int64_t n_past_ = 0;                 // positions already filled
+  std::vector<std::vector<float>> k_;  // per layer: [max_tokens][kv_dim] rotated keys
+  std::vector<std::vector<float>> v_;  // per layer: [max_tokens][kv_dim] values
 };
 
 }  // namespace edgefit

@@ -21,8 +21,12 @@ using MatmulFn = void (*)(const TensorView& w, const float* x, int64_t n_tokens,
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
 // Plain f32 reference kernel with per-row dequantization (matmul_ref.cpp).
 void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y);
-// Installs `fn` as the kernel behind matmul(); nullptr restores matmul_ref.
+// Installs `fn` as the kernel behind matmul(); nullptr restores the default, the runtime SIMD
+// kernels (kernels/kernels.h). Tests install matmul_ref to compare against the reference path.
 void set_matmul_kernel(MatmulFn fn);
+
+// Σ a[i]·b[i] over n floats (vectorised; used by attention for q·k).
+float dot_f32(const float* a, const float* b, int64_t n);
 
 // True when rows of this dtype can be converted to f32 (F32/F16/BF16 always; block formats once
 // src/quant provides their dequantizer).

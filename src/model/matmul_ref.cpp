@@ -7,50 +7,58 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "model/matmul.h"
 
-#if __has_include("quant/quant_traits.h")
+#include "kernels/kernels.h"
 #include "quant/quant_traits.h"
-#define EDGEFIT_HAVE_QUANT_TRAITS 1
-#endif
 
 namespace edgefit {
 namespace {
 
-std::atomic<MatmulFn> g_kernel{nullptr};  // installed kernel; nullptr = matmul_ref
+std::atomic<MatmulFn> g_kernel{nullptr};  // installed kernel; nullptr = the SIMD kernels
 
-constexpr int kLanes = 8;         // independent accumulators per dot product (vectorisable)
 constexpr int64_t kRowChunk = 16;  // weight rows dequantized together by one task
 constexpr int64_t kTokBlock = 32;  // activation rows kept hot while a chunk of rows sweeps them
 
-// Four dot products of length n sharing one x: rows w0…w3 against x.
-inline void dot4(const float* w0, const float* w1, const float* w2, const float* w3,
-                 const float* x, int64_t n, float out[4]) {
-  float a0[kLanes] = {}, a1[kLanes] = {}, a2[kLanes] = {}, a3[kLanes] = {};
+// Four floats as one GCC/Clang vector: compiles to whatever SIMD the target has (an SSE register
+// on baseline x86-64, NEON on ARM), without intrinsics. Loads go through memcpy (any alignment).
+typedef float v4 __attribute__((vector_size(16)));
+
+inline v4 load4(const float* p) {
+  v4 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+inline float hsum(v4 a, v4 b) {
+  const v4 s = a + b;
+  return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+// Four dot products of length n sharing one x: rows w0…w3 against x. Two accumulators per row
+// hide the add latency.
+inline void dot4(const float* w0, const float* w1, const float* w2, const float* w3, const float* x,
+                 int64_t n, float out[4]) {
+  v4 a0 = {}, b0 = {}, a1 = {}, b1 = {}, a2 = {}, b2 = {}, a3 = {}, b3 = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int l = 0; l < kLanes; ++l) {
-      const float xv = x[i + l];
-      a0[l] += w0[i + l] * xv;
-      a1[l] += w1[i + l] * xv;
-      a2[l] += w2[i + l] * xv;
-      a3[l] += w3[i + l] * xv;
-    }
+  for (; i + 8 <= n; i += 8) {
+    const v4 xa = load4(x + i), xb = load4(x + i + 4);
+    a0 += load4(w0 + i) * xa;
+    b0 += load4(w0 + i + 4) * xb;
+    a1 += load4(w1 + i) * xa;
+    b1 += load4(w1 + i + 4) * xb;
+    a2 += load4(w2 + i) * xa;
+    b2 += load4(w2 + i + 4) * xb;
+    a3 += load4(w3 + i) * xa;
+    b3 += load4(w3 + i + 4) * xb;
   }
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  float s0 = hsum(a0, b0), s1 = hsum(a1, b1), s2 = hsum(a2, b2), s3 = hsum(a3, b3);
   for (; i < n; ++i) {
     s0 += w0[i] * x[i];
     s1 += w1[i] * x[i];
     s2 += w2[i] * x[i];
     s3 += w3[i] * x[i];
-  }
-  for (int l = 0; l < kLanes; ++l) {
-    s0 += a0[l];
-    s1 += a1[l];
-    s2 += a2[l];
-    s3 += a3[l];
   }
   out[0] = s0;
   out[1] = s1;
@@ -59,59 +67,40 @@ inline void dot4(const float* w0, const float* w1, const float* w2, const float*
 }
 
 inline float dot1(const float* w, const float* x, int64_t n) {
-  float a[kLanes] = {};
+  v4 a = {}, b = {};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) a[l] += w[i + l] * x[i + l];
-  float s = 0;
+  for (; i + 8 <= n; i += 8) {
+    a += load4(w + i) * load4(x + i);
+    b += load4(w + i + 4) * load4(x + i + 4);
+  }
+  float s = hsum(a, b);
   for (; i < n; ++i) s += w[i] * x[i];
-  for (int l = 0; l < kLanes; ++l) s += a[l];
   return s;
 }
 
 }  // namespace
 
+float dot_f32(const float* a, const float* b, int64_t n) {
+  return dot1(a, b, n);
+}
+
 bool can_dequantize(DType t) {
-  if (t == DType::F32 || t == DType::F16 || t == DType::BF16) return true;
-#ifdef EDGEFIT_HAVE_QUANT_TRAITS
   const QuantTraits* q = quant_traits(t);
   return q != nullptr && q->dequantize_row != nullptr;
-#else
-  return false;
-#endif
 }
 
 void dequantize_row(const TensorView& w, int64_t row, float* dst) {
   const int64_t n = w.row_size();
   const uint8_t* src = w.row(row);
-  switch (w.dtype) {
-    case DType::F32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * 4);
-      return;
-    case DType::F16:
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = fp16_to_fp32(h);
-      }
-      return;
-    case DType::BF16:
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = bf16_to_fp32(h);
-      }
-      return;
-    default:
-      break;
-  }
-#ifdef EDGEFIT_HAVE_QUANT_TRAITS
-  if (const QuantTraits* q = quant_traits(w.dtype); q != nullptr && q->dequantize_row != nullptr) {
-    q->dequantize_row(src, dst, n);
+  if (w.dtype == DType::F32) {  // the common case needs no conversion
+    std::memcpy(dst, src, static_cast<size_t>(n) * 4);
     return;
   }
-#endif
-  throw Error("cannot dequantize weights of type " + std::string(dtype_name(w.dtype)));
+  // F16, BF16 and every block format: the traits table's converter (bit-exact with ggml).
+  const QuantTraits* q = quant_traits(w.dtype);
+  if (q == nullptr || q->dequantize_row == nullptr)
+    throw Error("cannot dequantize weights of type " + std::string(dtype_name(w.dtype)));
+  q->dequantize_row(src, dst, n);
 }
 
 void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
@@ -146,7 +135,8 @@ void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y)
           }
         }
         for (; r < nr; ++r)
-          for (int64_t t = t0; t < t1; ++t) y[t * n_out + r0 + r] = dot1(rows[r], x + t * n_in, n_in);
+          for (int64_t t = t0; t < t1; ++t)
+            y[t * n_out + r0 + r] = dot1(rows[r], x + t * n_in, n_in);
       }
     }
   });
@@ -154,9 +144,13 @@ void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y)
 
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
   const MatmulFn fn = g_kernel.load(std::memory_order_acquire);
-  (fn ? fn : matmul_ref)(w, x, n_tokens, y);
+  // By default the runtime kernels (activations quantized to 8 bits, integer dot products,
+  // chosen per ISA at start-up); matmul_ref is the dequantize-then-f32 reference.
+  (fn ? fn : kernels_matmul)(w, x, n_tokens, y);
 }
 
-void set_matmul_kernel(MatmulFn fn) { g_kernel.store(fn, std::memory_order_release); }
+void set_matmul_kernel(MatmulFn fn) {
+  g_kernel.store(fn, std::memory_order_release);
+}
 
 }  // namespace edgefit

@@ -22,7 +22,7 @@ class Sampler {
   int32_t sample(std::span<const float> logits);
 
  private:
-  SamplerConfig cfg_;  // settings
+  SamplerConfig cfg_;    // settings
   std::mt19937_64 rng_;  // seeded generator (deterministic across platforms)
 };
 

@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -11,14 +12,32 @@
 namespace edgefit {
 namespace {
 
+std::atomic<W8A8MatmulFn> g_w8a8{nullptr};  // installed W8A8 kernel (methods/w8a8_gemm.cpp)
+
+// The f32 per-output-channel scales of an I8 (W8A8) weight, or nullptr for any other weight.
+const float* bind_w8a8_scale(const Model& m, const std::string& name, const TensorView& v) {
+  if (v.dtype != DType::I8) return nullptr;
+  const ModelTensor* s = m.find(name + "_scale");
+  if (!s || s->view.dtype != DType::F32 || s->view.numel() != v.shape[0])
+    throw Error("I8 tensor '" + name + "' needs an F32 '" + name + "_scale' of " +
+                    std::to_string(v.shape[0]) + " per-channel scales (W8A8)",
+                m.get(name).source);
+  if (!g_w8a8.load())
+    throw Error("tensor '" + name + "' is W8A8 (SmoothQuant); no W8A8 kernel is installed",
+                m.get(name).source);
+  return reinterpret_cast<const float*>(s->view.data);
+}
+
 // Checks a weight's shape and type up front, so a bad file fails at load, not mid-forward.
-const TensorView* bind_matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols) {
+const TensorView* bind_matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols,
+                              const float** w8a8_scale = nullptr) {
   const ModelTensor& t = m.get(name);
   const TensorView& v = t.view;
   if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols)
     throw Error("tensor '" + name + "' has shape " + v.shape_string() + ", expected [" +
                     std::to_string(rows) + ", " + std::to_string(cols) + "]",
                 t.source);
+  if (w8a8_scale && (*w8a8_scale = bind_w8a8_scale(m, name, v))) return &v;
   if (!can_dequantize(v.dtype))
     throw Error("tensor '" + name + "' has type " + std::string(dtype_name(v.dtype)) +
                     ", which the forward pass cannot read",
@@ -34,9 +53,9 @@ std::vector<float> load_vector(const Model& m, const std::string& name, int64_t 
                     std::to_string(n) + "]",
                 t.source);
   if (!can_dequantize(t.view.dtype))
-    throw Error("tensor '" + name + "' has unsupported type " +
-                    std::string(dtype_name(t.view.dtype)),
-                t.source);
+    throw Error(
+        "tensor '" + name + "' has unsupported type " + std::string(dtype_name(t.view.dtype)),
+        t.source);
   std::vector<float> out(static_cast<size_t>(n));
   // Flatten to one row so a {1, n} or {n} view dequantizes the same way.
   TensorView flat = TensorView::contiguous(t.view.dtype, std::vector<int64_t>{n}, t.view.data);
@@ -70,38 +89,47 @@ void grow(std::vector<float>& v, int64_t n) {
 
 }  // namespace
 
+void set_w8a8_kernel(W8A8MatmulFn fn) { g_w8a8.store(fn); }
+W8A8MatmulFn w8a8_kernel() { return g_w8a8.load(); }
+
 Transformer::Transformer(const Model& model)
     : model_(&model), cfg_(model.config), rope_(make_rope(model)) {
   const ArchConfig& c = cfg_;
-  if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
-      c.head_dim <= 0 || c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 ||
-      c.n_heads % c.n_kv_heads != 0)
+  if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
+      c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 || c.n_heads % c.n_kv_heads != 0)
     throw Error("model hyperparameters are inconsistent", model.path);
-  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
-                kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+  const int64_t d = c.d_model;
   tok_embd_ = bind_matrix(model, "token_embd.weight", c.vocab_size, d);
   output_ = model.find("output.weight") ? bind_matrix(model, "output.weight", c.vocab_size, d)
                                         : tok_embd_;
   output_norm_ = load_vector(model, "output_norm.weight", d);
   layers_.resize(static_cast<size_t>(c.n_layers));
-  for (int l = 0; l < c.n_layers; ++l) {
-    const std::string p = "blk." + std::to_string(l) + ".";
-    LayerWeights& w = layers_[static_cast<size_t>(l)];
-    w.attn_norm = load_vector(model, p + "attn_norm.weight", d);
-    w.wq = bind_matrix(model, p + "attn_q.weight", q_dim, d);
-    w.wk = bind_matrix(model, p + "attn_k.weight", kv_dim, d);
-    w.wv = bind_matrix(model, p + "attn_v.weight", kv_dim, d);
-    w.wo = bind_matrix(model, p + "attn_output.weight", d, q_dim);
-    w.bq = load_optional(model, p + "attn_q.bias", q_dim);
-    w.bk = load_optional(model, p + "attn_k.bias", kv_dim);
-    w.bv = load_optional(model, p + "attn_v.bias", kv_dim);
-    w.q_norm = load_optional(model, p + "attn_q_norm.weight", c.head_dim);
-    w.k_norm = load_optional(model, p + "attn_k_norm.weight", c.head_dim);
-    w.ffn_norm = load_vector(model, p + "ffn_norm.weight", d);
-    w.w_gate = bind_matrix(model, p + "ffn_gate.weight", c.d_ff, d);
-    w.w_up = bind_matrix(model, p + "ffn_up.weight", c.d_ff, d);
-    w.w_down = bind_matrix(model, p + "ffn_down.weight", d, c.d_ff);
-  }
+  for (int l = 0; l < c.n_layers; ++l) rebind_layer(l);
+}
+
+void Transformer::rebind_layer(int l) {
+  const ArchConfig& c = cfg_;
+  const Model& model = *model_;
+  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
+                kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+  const std::string p = "blk." + std::to_string(l) + ".";
+  LayerWeights w;
+  auto& sc = w.w8a8_scale;
+  w.attn_norm = load_vector(model, p + "attn_norm.weight", d);
+  w.wq = bind_matrix(model, p + "attn_q.weight", q_dim, d, &sc[0]);
+  w.wk = bind_matrix(model, p + "attn_k.weight", kv_dim, d, &sc[1]);
+  w.wv = bind_matrix(model, p + "attn_v.weight", kv_dim, d, &sc[2]);
+  w.wo = bind_matrix(model, p + "attn_output.weight", d, q_dim, &sc[3]);
+  w.bq = load_optional(model, p + "attn_q.bias", q_dim);
+  w.bk = load_optional(model, p + "attn_k.bias", kv_dim);
+  w.bv = load_optional(model, p + "attn_v.bias", kv_dim);
+  w.q_norm = load_optional(model, p + "attn_q_norm.weight", c.head_dim);
+  w.k_norm = load_optional(model, p + "attn_k_norm.weight", c.head_dim);
+  w.ffn_norm = load_vector(model, p + "ffn_norm.weight", d);
+  w.w_gate = bind_matrix(model, p + "ffn_gate.weight", c.d_ff, d, &sc[4]);
+  w.w_up = bind_matrix(model, p + "ffn_up.weight", c.d_ff, d, &sc[5]);
+  w.w_down = bind_matrix(model, p + "ffn_down.weight", d, c.d_ff, &sc[6]);
+  layers_.at(static_cast<size_t>(l)) = std::move(w);
 }
 
 KVCache Transformer::make_cache(int64_t max_tokens) const {
@@ -111,9 +139,35 @@ KVCache Transformer::make_cache(int64_t max_tokens) const {
 std::vector<float> Transformer::forward(std::span<const int32_t> tokens, KVCache& cache,
                                         int64_t logits_from) {
   const int64_t n = static_cast<int64_t>(tokens.size());
-  std::vector<float> out(static_cast<size_t>(std::max<int64_t>(0, n - logits_from) * cfg_.vocab_size));
+  std::vector<float> out(
+      static_cast<size_t>(std::max<int64_t>(0, n - logits_from) * cfg_.vocab_size));
   forward(tokens, cache, out.data(), logits_from);
   return out;
+}
+
+void Transformer::grow_scratch(int64_t n) {
+  const ArchConfig& c = cfg_;
+  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
+                kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+  grow(x_, n * d);
+  grow(xn_, n * d);
+  grow(q_, n * q_dim);
+  grow(k_, n * kv_dim);
+  grow(v_, n * kv_dim);
+  grow(att_, n * q_dim);
+  grow(gate_, n * c.d_ff);
+  grow(up_, n * c.d_ff);
+  grow(tmp_, n * d);
+}
+
+void Transformer::linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
+                         float* y) {
+  if (w8a8_scale) {
+    g_w8a8.load()(reinterpret_cast<const int8_t*>(w.data), w8a8_scale, w.shape[0], w.shape[1], x,
+                  n, y);
+    return;
+  }
+  matmul(w, x, n, y);
 }
 
 void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float* logits,
@@ -124,20 +178,10 @@ void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float
   if (logits_from < 0 || logits_from > n) throw Error("forward: logits_from is out of range");
   const int64_t n_past = cache.size();
   if (n_past + n > cache.capacity())
-    throw Error("context full: " + std::to_string(n_past + n) + " positions needed, the cache holds " +
-                std::to_string(cache.capacity()));
-  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
-                kv_dim = int64_t{c.n_kv_heads} * c.head_dim, hd = c.head_dim;
-  grow(x_, n * d);
-  grow(xn_, n * d);
-  grow(q_, n * q_dim);
-  grow(k_, n * kv_dim);
-  grow(v_, n * kv_dim);
-  grow(att_, n * q_dim);
-  grow(gate_, n * c.d_ff);
-  grow(up_, n * c.d_ff);
-  grow(tmp_, n * d);
-  ThreadPool& pool = ThreadPool::global();
+    throw Error("context full: " + std::to_string(n_past + n) +
+                " positions needed, the cache holds " + std::to_string(cache.capacity()));
+  const int64_t d = c.d_model;
+  grow_scratch(n);
 
   for (int64_t t = 0; t < n; ++t) {
     const int32_t id = tokens[static_cast<size_t>(t)];
@@ -147,61 +191,7 @@ void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float
     dequantize_row(*tok_embd_, id, x_.data() + t * d);
   }
 
-  for (int l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& w = layers_[static_cast<size_t>(l)];
-    // --- attention ---
-    pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t)
-        rms_norm(x_.data() + t * d, w.attn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
-    });
-    matmul(*w.wq, xn_.data(), n, q_.data());
-    matmul(*w.wk, xn_.data(), n, k_.data());
-    matmul(*w.wv, xn_.data(), n, v_.data());
-    pool.parallel_for(n, 4, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        float* q = q_.data() + t * q_dim;
-        float* k = k_.data() + t * kv_dim;
-        float* v = v_.data() + t * kv_dim;
-        if (!w.bq.empty())
-          for (int64_t i = 0; i < q_dim; ++i) q[i] += w.bq[static_cast<size_t>(i)];
-        if (!w.bk.empty())
-          for (int64_t i = 0; i < kv_dim; ++i) k[i] += w.bk[static_cast<size_t>(i)];
-        if (!w.bv.empty())
-          for (int64_t i = 0; i < kv_dim; ++i) v[i] += w.bv[static_cast<size_t>(i)];
-        // qwen3 normalises each head of q and k before rotating it.
-        if (!w.q_norm.empty())
-          for (int h = 0; h < c.n_heads; ++h)
-            rms_norm(q + h * hd, w.q_norm.data(), q + h * hd, hd, c.rms_eps);
-        if (!w.k_norm.empty())
-          for (int h = 0; h < c.n_kv_heads; ++h)
-            rms_norm(k + h * hd, w.k_norm.data(), k + h * hd, hd, c.rms_eps);
-        rope_.apply(q, c.n_heads, n_past + t);
-        rope_.apply(k, c.n_kv_heads, n_past + t);
-        std::copy(k, k + kv_dim, cache.k(l, n_past + t));
-        std::copy(v, v + kv_dim, cache.v(l, n_past + t));
-      }
-    });
-    attention(l, n, n_past, cache);
-    matmul(*w.wo, att_.data(), n, tmp_.data());
-    for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
-
-    // --- SwiGLU feed-forward ---
-    pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t)
-        rms_norm(x_.data() + t * d, w.ffn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
-    });
-    matmul(*w.w_gate, xn_.data(), n, gate_.data());
-    matmul(*w.w_up, xn_.data(), n, up_.data());
-    const int64_t nf = n * c.d_ff;
-    pool.parallel_for(nf, 4096, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const float g = gate_[static_cast<size_t>(i)];
-        gate_[static_cast<size_t>(i)] = g / (1.0f + std::exp(-g)) * up_[static_cast<size_t>(i)];
-      }
-    });
-    matmul(*w.w_down, gate_.data(), n, tmp_.data());
-    for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
-  }
+  for (int l = 0; l < c.n_layers; ++l) run_block(l, n, n_past, cache);
   cache.advance(n);
 
   // --- output head, only for the rows the caller wants ---
@@ -210,7 +200,111 @@ void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float
   for (int64_t t = 0; t < n_out; ++t)
     rms_norm(x_.data() + (logits_from + t) * d, output_norm_.data(), xn_.data() + t * d, d,
              c.rms_eps);
+  observe({&output_name_}, xn_.data(), n_out, d);
   matmul(*output_, xn_.data(), n_out, logits);
+}
+
+void Transformer::forward_block(int layer, float* x, int64_t n, KVCache& cache) {
+  if (layer < 0 || layer >= cfg_.n_layers) throw Error("forward_block: layer out of range");
+  if (n == 0) return;
+  const int64_t n_past = cache.size();
+  if (n_past + n > cache.capacity())
+    throw Error("context full: " + std::to_string(n_past + n) +
+                " positions needed, the cache holds " + std::to_string(cache.capacity()));
+  const int64_t d = cfg_.d_model;
+  grow_scratch(n);
+  std::copy(x, x + n * d, x_.begin());
+  run_block(layer, n, n_past, cache);
+  std::copy(x_.begin(), x_.begin() + n * d, x);
+}
+
+void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
+  const ArchConfig& c = cfg_;
+  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
+                kv_dim = int64_t{c.n_kv_heads} * c.head_dim, hd = c.head_dim;
+  ThreadPool& pool = ThreadPool::global();
+  const LayerWeights& w = layers_[static_cast<size_t>(l)];
+  const auto& sc = w.w8a8_scale;
+  // --- attention ---
+  pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t)
+      rms_norm(x_.data() + t * d, w.attn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
+  });
+  // Observed weight names exist only once an observer was installed.
+  const std::array<std::string, 7>* names =
+      observer_ ? &weight_names_[static_cast<size_t>(l)] : nullptr;
+  const auto& nm = names ? *names : kNoNames;
+  observe({&nm[0], &nm[1], &nm[2]}, xn_.data(), n, d);
+  linear(*w.wq, sc[0], xn_.data(), n, q_.data());
+  linear(*w.wk, sc[1], xn_.data(), n, k_.data());
+  linear(*w.wv, sc[2], xn_.data(), n, v_.data());
+  pool.parallel_for(n, 4, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      float* q = q_.data() + t * q_dim;
+      float* k = k_.data() + t * kv_dim;
+      float* v = v_.data() + t * kv_dim;
+      if (!w.bq.empty())
+        for (int64_t i = 0; i < q_dim; ++i) q[i] += w.bq[static_cast<size_t>(i)];
+      if (!w.bk.empty())
+        for (int64_t i = 0; i < kv_dim; ++i) k[i] += w.bk[static_cast<size_t>(i)];
+      if (!w.bv.empty())
+        for (int64_t i = 0; i < kv_dim; ++i) v[i] += w.bv[static_cast<size_t>(i)];
+      // qwen3 normalises each head of q and k before rotating it.
+      if (!w.q_norm.empty())
+        for (int h = 0; h < c.n_heads; ++h)
+          rms_norm(q + h * hd, w.q_norm.data(), q + h * hd, hd, c.rms_eps);
+      if (!w.k_norm.empty())
+        for (int h = 0; h < c.n_kv_heads; ++h)
+          rms_norm(k + h * hd, w.k_norm.data(), k + h * hd, hd, c.rms_eps);
+      rope_.apply(q, c.n_heads, n_past + t);
+      rope_.apply(k, c.n_kv_heads, n_past + t);
+      std::copy(k, k + kv_dim, cache.k(l, n_past + t));
+      std::copy(v, v + kv_dim, cache.v(l, n_past + t));
+    }
+  });
+  attention(l, n, n_past, cache);
+  observe({&nm[3]}, att_.data(), n, q_dim);
+  linear(*w.wo, sc[3], att_.data(), n, tmp_.data());
+  for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
+
+  // --- SwiGLU feed-forward ---
+  pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t)
+      rms_norm(x_.data() + t * d, w.ffn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
+  });
+  observe({&nm[4], &nm[5]}, xn_.data(), n, d);
+  linear(*w.w_gate, sc[4], xn_.data(), n, gate_.data());
+  linear(*w.w_up, sc[5], xn_.data(), n, up_.data());
+  const int64_t nf = n * c.d_ff;
+  pool.parallel_for(nf, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float g = gate_[static_cast<size_t>(i)];
+      gate_[static_cast<size_t>(i)] = g / (1.0f + std::exp(-g)) * up_[static_cast<size_t>(i)];
+    }
+  });
+  observe({&nm[6]}, gate_.data(), n, c.d_ff);
+  linear(*w.w_down, sc[6], gate_.data(), n, tmp_.data());
+  for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
+}
+
+const std::array<std::string, 7> Transformer::kNoNames{};
+
+void Transformer::set_activation_observer(ActivationObserver observer) {
+  observer_ = std::move(observer);
+  // Names are built once here, so forward() does no string work when nobody observes.
+  if (weight_names_.empty())
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+      const std::string p = "blk." + std::to_string(l) + ".";
+      weight_names_.push_back({p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight",
+                               p + "attn_output.weight", p + "ffn_gate.weight", p + "ffn_up.weight",
+                               p + "ffn_down.weight"});
+    }
+}
+
+void Transformer::observe(std::initializer_list<const std::string*> names, const float* x, int64_t n,
+                          int64_t width) const {
+  if (!observer_) return;
+  for (const std::string* name : names) observer_(*name, x, n, width);
 }
 
 void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache) {
@@ -232,9 +326,7 @@ void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache
       float mx = -INFINITY;
       for (int64_t j = 0; j < n_keys; ++j) {
         const float* k = kv.k(layer, j) + kvh * hd;
-        float s = 0;
-        for (int64_t i = 0; i < hd; ++i) s += q[i] * k[i];
-        s *= scale;
+        const float s = dot_f32(q, k, hd) * scale;
         scores[static_cast<size_t>(j)] = s;
         mx = std::max(mx, s);
       }

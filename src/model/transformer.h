@@ -9,7 +9,10 @@
 // are dequantized row by row inside matmul().
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -21,18 +24,36 @@ namespace edgefit {
 
 // The tensors of one transformer block, bound by name; optional ones are nullptr when absent.
 struct LayerWeights {
-  std::vector<float> attn_norm;         // [d_model] RMSNorm gain before attention
-  const TensorView* wq = nullptr;       // {n_heads·head_dim, d_model}
-  const TensorView* wk = nullptr;       // {n_kv_heads·head_dim, d_model}
-  const TensorView* wv = nullptr;       // {n_kv_heads·head_dim, d_model}
-  const TensorView* wo = nullptr;       // {d_model, n_heads·head_dim}
-  std::vector<float> bq, bk, bv;        // qwen2 biases (empty when the model has none)
-  std::vector<float> q_norm, k_norm;    // qwen3 per-head RMSNorm gains [head_dim] (empty if none)
-  std::vector<float> ffn_norm;          // [d_model] RMSNorm gain before the FFN
-  const TensorView* w_gate = nullptr;   // {d_ff, d_model}
-  const TensorView* w_up = nullptr;     // {d_ff, d_model}
-  const TensorView* w_down = nullptr;   // {d_model, d_ff}
+  std::vector<float> attn_norm;        // [d_model] RMSNorm gain before attention
+  const TensorView* wq = nullptr;      // {n_heads·head_dim, d_model}
+  const TensorView* wk = nullptr;      // {n_kv_heads·head_dim, d_model}
+  const TensorView* wv = nullptr;      // {n_kv_heads·head_dim, d_model}
+  const TensorView* wo = nullptr;      // {d_model, n_heads·head_dim}
+  std::vector<float> bq, bk, bv;       // qwen2 biases (empty when the model has none)
+  std::vector<float> q_norm, k_norm;   // qwen3 per-head RMSNorm gains [head_dim] (empty if none)
+  std::vector<float> ffn_norm;         // [d_model] RMSNorm gain before the FFN
+  const TensorView* w_gate = nullptr;  // {d_ff, d_model}
+  const TensorView* w_up = nullptr;    // {d_ff, d_model}
+  const TensorView* w_down = nullptr;  // {d_model, d_ff}
+  // W8A8 (SmoothQuant) layers: per-output-channel f32 scales of an I8 weight, in the order
+  // q, k, v, o, gate, up, down; nullptr for a weight that goes through matmul() as usual.
+  std::array<const float*, 7> w8a8_scale{};
 };
+
+// W8A8 linear layer: y[t, o] = Σ_i dequant(x[t]) · w[o, i] · w_scale[o], where w is int8
+// {n_out, n_in} and the activations x[n_tokens, n_in] are quantized to int8 per token at run time.
+// The kernel lives above this room (methods/w8a8_gemm.cpp), so it is installed at run time.
+using W8A8MatmulFn = void (*)(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in,
+                              const float* x, int64_t n_tokens, float* y);
+// Installs the kernel for W8A8 layers (nullptr removes it). A model with an I8 weight and its
+// "<weight>_scale" tensor binds only while a kernel is installed.
+void set_w8a8_kernel(W8A8MatmulFn fn);
+W8A8MatmulFn w8a8_kernel();
+
+// Sees the input of every linear layer just before its product: the rows x[0 … n_tokens) of
+// `width` floats each. Calibration (imatrix, GPTQ Hessians) is built on it.
+using ActivationObserver =
+    std::function<void(const std::string& weight_name, const float* x, int64_t n_tokens, int64_t width)>;
 
 class Transformer {
  public:
@@ -41,6 +62,8 @@ class Transformer {
   explicit Transformer(const Model& model);
 
   const ArchConfig& config() const { return cfg_; }
+  // Installs (or, with an empty function, removes) the observer of linear-layer inputs.
+  void set_activation_observer(ActivationObserver observer);
   int vocab_size() const { return cfg_.vocab_size; }
 
   // A cache with room for `max_tokens` positions of this model.
@@ -57,16 +80,40 @@ class Transformer {
   std::vector<float> forward(std::span<const int32_t> tokens, KVCache& cache,
                              int64_t logits_from = 0);
 
+  // Runs block `layer` alone on the hidden states x[n, d_model] (in place: the block's output
+  // replaces its input) at positions cache.size() … cache.size()+n-1, writing that layer's keys
+  // and values into the cache. It does NOT advance the cache: forward() advances once after all
+  // layers, and layer-by-layer callers (calibration) clear the cache per sequence. The observer
+  // sees this block's linear inputs exactly as during forward().
+  void forward_block(int layer, float* x, int64_t n, KVCache& cache);
+  // Re-reads block `layer` from the model: a caller that pointed the model's tensor views at new
+  // bytes (compressed weights, rescaled norm gains) calls this so the next forward uses them.
+  // The model's `tensors` vector must not have been resized (views are bound by address).
+  void rebind_layer(int layer);
+
  private:
   void attention(int layer, int64_t n, int64_t n_past, KVCache& cache);
+  // Runs block `layer` on x_[0 … n·d) (the residual stream in the scratch buffer).
+  void run_block(int layer, int64_t n, int64_t n_past, KVCache& cache);
+  // y = x · Wᵀ through matmul(), or the W8A8 kernel when `w8a8_scale` is set.
+  static void linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
+                     float* y);
+  void grow_scratch(int64_t n);
+  // Calls the observer, if any, for the weights `names` fed by x[n, width].
+  void observe(std::initializer_list<const std::string*> names, const float* x, int64_t n, int64_t width) const;
 
-  const Model* model_;                 // weights' owner
-  ArchConfig cfg_;                     // hyperparameters (copied; cheap)
-  const TensorView* tok_embd_;         // {vocab, d_model} token embeddings
-  const TensorView* output_;           // {vocab, d_model} output head (tok_embd_ when tied)
-  std::vector<float> output_norm_;     // [d_model] final RMSNorm gain
-  std::vector<LayerWeights> layers_;   // one per block
-  Rope rope_;                          // position encoding matching the file's q/k layout
+  const Model* model_;                // weights' owner
+  ArchConfig cfg_;                    // hyperparameters (copied; cheap)
+  const TensorView* tok_embd_;        // {vocab, d_model} token embeddings
+  const TensorView* output_;          // {vocab, d_model} output head (tok_embd_ when tied)
+  std::vector<float> output_norm_;    // [d_model] final RMSNorm gain
+  std::vector<LayerWeights> layers_;  // one per block
+  Rope rope_;                         // position encoding matching the file's q/k layout
+  ActivationObserver observer_;       // linear-layer input hook (empty: none)
+  // Per layer, the weight names the observer reports: q, k, v, o, gate, up, down.
+  std::vector<std::array<std::string, 7>> weight_names_;
+  static const std::array<std::string, 7> kNoNames;  // stand-in while no observer is installed
+  std::string output_name_ = "output.weight";  // the head's name for the observer
 
   // Scratch, sized for the largest batch seen so far ([n, width] row-major).
   std::vector<float> x_;     // residual stream [n, d_model]

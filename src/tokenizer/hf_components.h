@@ -3,9 +3,8 @@
 // throws Error naming the JSON path of the bad field (e.g. "pre_tokenizer.pretokenizers[0].type").
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -57,7 +56,8 @@ struct PreTokenizerSummary {
 PreTokenizerSummary summarize_pre_tokenizer(const nlohmann::json& j);
 
 // Shared JSON accessors that throw Error("<where>.<key>: ...").
-const nlohmann::json& json_field(const nlohmann::json& j, const char* key, const std::string& where);
+const nlohmann::json& json_field(const nlohmann::json& j, const char* key,
+                                 const std::string& where);
 std::string json_string(const nlohmann::json& j, const char* key, const std::string& where);
 bool json_bool(const nlohmann::json& j, const char* key, const std::string& where, bool dflt);
 

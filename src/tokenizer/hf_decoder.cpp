@@ -169,7 +169,8 @@ class MetaspaceDecoder : public Decoder {
 
 class WordPieceDecoder : public Decoder {
  public:
-  WordPieceDecoder(std::string prefix, bool cleanup) : prefix_(std::move(prefix)), cleanup_(cleanup) {}
+  WordPieceDecoder(std::string prefix, bool cleanup)
+      : prefix_(std::move(prefix)), cleanup_(cleanup) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string& t = tokens[i];
@@ -177,7 +178,7 @@ class WordPieceDecoder : public Decoder {
         if (t.compare(0, prefix_.size(), prefix_) == 0) {
           t.erase(0, prefix_.size());
         } else {
-          t.insert(0, " ");
+          prepend(t, " ");
         }
       }
       if (cleanup_) t = cleanup(t);
@@ -187,9 +188,9 @@ class WordPieceDecoder : public Decoder {
  private:
   static std::string cleanup(const std::string& s) {
     static const std::pair<const char*, const char*> kRules[] = {
-        {" .", "."},   {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
-        {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"},
-        {" 're", "'re"}};
+        {" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
+        {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
+        {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
     std::string r = s;
     for (auto [from, to] : kRules) {
       std::string out;

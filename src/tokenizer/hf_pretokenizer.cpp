@@ -48,7 +48,7 @@ class ByteLevel : public PreTokenizer {
   void apply(std::vector<HfPiece>& pieces) const override {
     if (add_prefix_space_) {
       for (auto& p : pieces)
-        if (p.text.empty() || p.text[0] != ' ') p.text.insert(0, " ");
+        if (p.text.empty() || p.text[0] != ' ') prepend(p.text, " ");
     }
     if (re_) split_pieces(pieces, re_.get(), "", SplitBehavior::Isolated, false);
     for (auto& p : pieces) p.text = bytes_to_byte_level(p.text);
@@ -91,7 +91,7 @@ class Metaspace : public PreTokenizer {
         }
       }
       const bool starts = t.compare(0, rep_.size(), rep_) == 0;
-      if (!starts && (scheme_ == "always" || (scheme_ == "first" && p.first))) t.insert(0, rep_);
+      if (!starts && (scheme_ == "always" || (scheme_ == "first" && p.first))) prepend(t, rep_);
       p.text.swap(t);
     }
     if (split_) split_pieces(pieces, nullptr, rep_, SplitBehavior::MergedWithNext, false);
@@ -172,8 +172,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
         R"(\p{N})", individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous, false);
   }
   if (type == "Punctuation") {
-    return std::make_unique<RegexSplit>(R"([\p{P}!-/:-@\[-`{-~])", parse_behavior(j, where),
-                                        false);
+    return std::make_unique<RegexSplit>(R"([\p{P}!-/:-@\[-`{-~])", parse_behavior(j, where), false);
   }
   if (type == "Whitespace") {
     return std::make_unique<RegexSplit>(R"(\w+|[^\w\s]+)", SplitBehavior::Removed, true);

@@ -114,7 +114,7 @@ class Prepend : public Normalizer {
   explicit Prepend(std::string p) : prefix_(std::move(p)) {}
   // HF prepends only to a non-empty string.
   void apply(std::string& t) const override {
-    if (!t.empty()) t.insert(0, prefix_);
+    if (!t.empty()) prepend(t, prefix_);
   }
 
  private:

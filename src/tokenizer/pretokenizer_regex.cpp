@@ -45,9 +45,9 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   PCRE2_SIZE err_off = 0;
   // DOLLAR_ENDONLY: `$` means end of subject, as in Rust/Oniguruma/std::regex (not "before a
   // final newline").
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err, &err_off,
-                                   nullptr);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                    PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err, &err_off, nullptr);
   if (!code) {
     throw Error("bad pre-tokenizer regex at offset " + std::to_string(err_off) + ": " +
                 pcre2_message(err) + " in \"" + pattern + "\"");
@@ -56,7 +56,9 @@ Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   code_ = code;
 }
 
-Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
+Regex::~Regex() {
+  pcre2_code_free(static_cast<pcre2_code*>(code_));
+}
 
 std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view subject) const {
   std::vector<std::pair<size_t, size_t>> out;
@@ -65,8 +67,8 @@ std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view subject)
   const auto* s = reinterpret_cast<PCRE2_SPTR>(subject.data());
   size_t start = 0;
   while (start <= subject.size()) {
-    const int rc = pcre2_match(code, s, subject.size(), start, PCRE2_NO_UTF_CHECK, md,
-                               thread_match_context());
+    const int rc =
+        pcre2_match(code, s, subject.size(), start, PCRE2_NO_UTF_CHECK, md, thread_match_context());
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) {
       pcre2_match_data_free(md);
@@ -174,12 +176,15 @@ namespace {
 // The patterns of llama.cpp's llm_tokenizer_bpe (b4748), written for PCRE2. Where llama.cpp
 // rewrote a (?i:...) group as explicit [sS] classes, so do we: a caseless match would also accept
 // U+017F for 's' and U+212A for 'k', which llama.cpp does not.
-const char* const kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
+const char* const kGpt2 =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
 const char* const kContractions = R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]))";
-const std::string kLlama3 = std::string(kContractions) +
-                            R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-const std::string kQwen2 = std::string(kContractions) +
-                           R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const std::string kLlama3 =
+    std::string(kContractions) +
+    R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const std::string kQwen2 =
+    std::string(kContractions) +
+    R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 const char* const kCjk = "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+";
 
 bool is_one_of(const std::string& s, std::initializer_list<const char*> names) {
@@ -202,22 +207,26 @@ LlamaPreType llamacpp_pre_type(const std::string& pre) {
     t.regexes = {kLlama3};
   } else if (pre == "deepseek-llm") {
     // llama.cpp lists the cased letters (Lu/Ll/Lt) range by range; \p{L&} is that set.
-    t.regexes = {"[\r\n]", R"(\s?\p{L&}+)",
-                 "\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+", R"(\s+$)",
-                 kCjk, R"(\p{N}+)"};
+    t.regexes = {"[\r\n]",
+                 R"(\s?\p{L&}+)",
+                 "\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+",
+                 R"(\s+$)",
+                 kCjk,
+                 R"(\p{N}+)"};
     t.clean_spaces = false;
   } else if (pre == "deepseek-coder") {
     t.regexes = {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjk, R"(\p{N})"};
     t.clean_spaces = false;
   } else if (pre == "deepseek-v3") {
-    t.regexes = {R"(\p{N}{1,3})", "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
-                 R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+    t.regexes = {
+        R"(\p{N}{1,3})", "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+        R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
     t.clean_spaces = false;
   } else if (pre == "falcon") {
     t.regexes = {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, "[0-9][0-9][0-9]"};
-  } else if (is_one_of(pre, {"mpt", "olmo", "jais", "gpt-2", "phi-2", "jina-es", "jina-de",
-                             "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
-                             "jina-v2-code", "roberta-bpe"})) {
+  } else if (is_one_of(pre,
+                       {"mpt", "olmo", "jais", "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat",
+                        "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code", "roberta-bpe"})) {
     t.regexes = {kGpt2};
   } else if (is_one_of(pre, {"starcoder", "refact", "codeshell", "exaone", "minerva-7b"})) {
     t.regexes = {R"(\p{N})", kGpt2};
@@ -236,19 +245,23 @@ LlamaPreType llamacpp_pre_type(const std::string& pre) {
     t.regexes = {" ?[^(\\s|.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c)]+", R"(\p{N})"};
     t.clean_spaces = false;
   } else if (pre == "chatglm-bpe") {
-    t.regexes = {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+    t.regexes = {
+        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
   } else if (pre == "tekken") {
-    t.regexes = {R"([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+    t.regexes = {
+        R"([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
     t.ignore_merges = true;
     t.force_add_bos = true;
     t.clean_spaces = false;
   } else if (pre == "chameleon") {
-    t.regexes = {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z",
-                 "([\\t\\n]|    |  )", R"(\p{N})", R"([\p{P}!-/:-@\[-`{-~])", kGpt2};
+    t.regexes = {"<sentinel:[0-9]+>",       "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z",
+                 "([\\t\\n]|    |  )",      R"(\p{N})",
+                 R"([\p{P}!-/:-@\[-`{-~])", kGpt2};
     t.force_add_bos = true;
     t.clean_spaces = false;
   } else if (pre == "gpt-4o") {
-    t.regexes = {R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+    t.regexes = {
+        R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
   } else {
     throw Error("unsupported tokenizer.ggml.pre \"" + pre + "\"");
   }

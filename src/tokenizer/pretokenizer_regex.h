@@ -24,7 +24,7 @@ class Regex {
   const std::string& pattern() const { return pattern_; }
 
  private:
-  std::string pattern_;  // source, for error messages
+  std::string pattern_;   // source, for error messages
   void* code_ = nullptr;  // pcre2_code_8*
 };
 
@@ -41,8 +41,9 @@ std::vector<std::pair<size_t, size_t>> split_with_behavior(std::string_view text
 struct LlamaPreType {
   std::vector<std::string> regexes;  // applied in turn, each splitting every piece (Isolated)
   bool ignore_merges = false;        // a word that is a whole token is not merged (llama3, tekken)
-  bool clean_spaces = true;          // detokenize removes " ," " ." " 's" ... (clean_up_tokenization_spaces)
-  bool force_add_bos = false;        // the family sets add_bos before GGUF keys may override it
+  bool clean_spaces =
+      true;  // detokenize removes " ," " ." " 's" ... (clean_up_tokenization_spaces)
+  bool force_add_bos = false;  // the family sets add_bos before GGUF keys may override it
 };
 // Throws Error for a name llama.cpp b4748 does not know.
 LlamaPreType llamacpp_pre_type(const std::string& pre);

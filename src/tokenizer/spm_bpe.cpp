@@ -1,8 +1,10 @@
 // SentencePiece-style BPE driven by token scores, as llama.cpp's llm_tokenizer_spm and
 // SentencePiece's bpe_model do it: start from UTF-8 characters, repeatedly merge the adjacent pair
 // whose concatenation is the highest-scoring token (leftmost on ties), then emit each symbol,
-// re-splitting symbols that are not tokens along the merges that built them, and finally
-// falling back to <0xNN> byte tokens.
+// falling back to <0xNN> byte tokens for symbols that are not tokens.
+//
+// llama.cpp also records each merge to re-split a final symbol that is not a token, but a merge
+// is only made when the merged text is a token, so that path can never trigger; it is left out.
 #include <queue>
 #include <unordered_map>
 
@@ -69,41 +71,32 @@ class SpmSession {
  private:
   void try_add_bigram(int left, int right) {
     if (left == -1 || right == -1) return;
-    const std::string text(symbols_[left].text, symbols_[left].n + symbols_[right].n);
+    const std::string_view text(symbols_[left].text, symbols_[left].n + symbols_[right].n);
     const int32_t id = s_.find(text);
     if (id < 0) return;
     queue_.push({left, right, s_.tokens[id].score, text.size()});
-    rev_merge_[text] = {left, right};
   }
 
   void resegment(const Symbol& sym, std::vector<int32_t>& out) {
-    const std::string text(sym.text, sym.n);
+    const std::string_view text(sym.text, sym.n);
     const int32_t id = s_.find(text);
     if (id >= 0) {
       out.push_back(id);
       return;
     }
-    auto it = rev_merge_.find(text);
-    if (it == rev_merge_.end()) {
-      for (char c : text) {
-        const int32_t b = s_.byte_token[static_cast<uint8_t>(c)];
-        if (b >= 0) {
-          out.push_back(b);
-        } else if (s_.unk >= 0) {
-          out.push_back(s_.unk);
-        }
+    for (char c : text) {
+      const int32_t b = s_.byte_token[static_cast<uint8_t>(c)];
+      if (b >= 0) {
+        out.push_back(b);
+      } else if (s_.unk >= 0) {
+        out.push_back(s_.unk);
       }
-      return;
     }
-    const auto [l, r] = it->second;
-    resegment(symbols_[l], out);
-    resegment(symbols_[r], out);
   }
 
   const State& s_;
   std::vector<Symbol> symbols_;
   std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue_;
-  std::unordered_map<std::string, std::pair<int, int>> rev_merge_;  // merged text -> its parts
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Tokenizers that reproduce the reference implementations token for token:
 //  * llama.cpp (b4748) for GGUF vocabularies: SPM ("llama"), byte-level BPE ("gpt2") with the
 //    pre-tokenizer regexes named by `tokenizer.ggml.pre`, and WordPiece ("bert");
-//  * SentencePiece for tokenizer.model and llama2.c tokenizer.bin (same algorithm as llama.cpp's SPM);
+//  * SentencePiece for tokenizer.model and llama2.c tokenizer.bin (same algorithm as llama.cpp's
+//  SPM);
 //  * Hugging Face `tokenizers` for tokenizer.json (normalizers, pre-tokenizers, BPE with merges,
 //    added tokens, post-processor, decoders).
 // Which behaviour a Tokenizer follows is fixed by the file it was loaded from (`flavor()`), because
@@ -66,19 +67,20 @@ class Tokenizer {
   // The bytes one token contributes in the middle of a text (no leading-space rule), for streaming.
   std::string token_to_bytes(int32_t id) const;
 
-  std::string token_piece(int32_t id) const;  // raw token text as in the vocabulary ("" if out of range)
-  float token_score(int32_t id) const;        // SPM score (0 where the format has none)
+  std::string token_piece(
+      int32_t id) const;                // raw token text as in the vocabulary ("" if out of range)
+  float token_score(int32_t id) const;  // SPM score (0 where the format has none)
   TokenType token_type(int32_t id) const;
   int32_t token_id(std::string_view piece) const;  // -1 if not in the vocabulary
 
   int32_t n_vocab() const;
-  int32_t bos_id() const;  // -1 if none
-  int32_t eos_id() const;  // -1 if none
-  int32_t unk_id() const;  // -1 if none
-  int32_t pad_id() const;  // -1 if none
-  int32_t eot_id() const;  // end-of-turn (<|eot_id|>, <|im_end|>, ...); -1 if none
-  bool add_bos() const;    // encode(add_special=true) starts with BOS
-  bool add_eos() const;    // encode(add_special=true) ends with EOS
+  int32_t bos_id() const;         // -1 if none
+  int32_t eos_id() const;         // -1 if none
+  int32_t unk_id() const;         // -1 if none
+  int32_t pad_id() const;         // -1 if none
+  int32_t eot_id() const;         // end-of-turn (<|eot_id|>, <|im_end|>, ...); -1 if none
+  bool add_bos() const;           // encode(add_special=true) starts with BOS
+  bool add_eos() const;           // encode(add_special=true) ends with EOS
   bool is_eog(int32_t id) const;  // ends generation (EOS or EOT)
 
   TokenizerModel model() const;

@@ -18,8 +18,8 @@
 namespace edgefit::tok {
 
 struct TokenData {
-  std::string text;                    // piece as stored (SPM: "▁" for space; BPE: byte-level chars)
-  float score = 0;                     // SPM merge priority (higher merges first)
+  std::string text;  // piece as stored (SPM: "▁" for space; BPE: byte-level chars)
+  float score = 0;   // SPM merge priority (higher merges first)
   TokenType type = TokenType::Normal;  // GGUF token type; decides special matching and rendering
   bool lstrip = false;                 // HF added token: swallows whitespace on its left
   bool rstrip = false;                 // HF added token: swallows whitespace on its right
@@ -34,27 +34,33 @@ struct PostItem {
   std::vector<int32_t> ids;  // ids of a SpecialToken item
 };
 
+// Hash that lets unordered_map<std::string, ...> be searched with a string_view (no allocation).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 struct State {
   // ---- loaded ----
-  TokenizerModel model = TokenizerModel::Spm;           // algorithm
-  TokenizerFlavor flavor = TokenizerFlavor::LlamaCpp;   // whose rules encode/decode follow
-  std::vector<TokenData> tokens;                        // by id
+  TokenizerModel model = TokenizerModel::Spm;               // algorithm
+  TokenizerFlavor flavor = TokenizerFlavor::LlamaCpp;       // whose rules encode/decode follow
+  std::vector<TokenData> tokens;                            // by id
   std::vector<std::pair<std::string, std::string>> merges;  // BPE merges in rank order
-  std::string pre;           // GGUF tokenizer.ggml.pre name ("" if unknown)
-  std::string origin;        // file it came from, for messages
-  int32_t bos = -1;          // beginning of sequence (BERT: CLS)
-  int32_t eos = -1;          // end of sequence
-  int32_t unk = -1;          // unknown token
-  int32_t pad = -1;          // padding
-  int32_t sep = -1;          // separator (BERT)
-  int32_t eot = -1;          // end of turn
-  bool add_bos = false;      // encode(add_special) prepends BOS
-  bool add_eos = false;      // encode(add_special) appends EOS
-  bool add_sep = false;      // encode(add_special) appends SEP (WPM)
+  std::string pre;                // GGUF tokenizer.ggml.pre name ("" if unknown)
+  std::string origin;             // file it came from, for messages
+  int32_t bos = -1;               // beginning of sequence (BERT: CLS)
+  int32_t eos = -1;               // end of sequence
+  int32_t unk = -1;               // unknown token
+  int32_t pad = -1;               // padding
+  int32_t sep = -1;               // separator (BERT)
+  int32_t eot = -1;               // end of turn
+  bool add_bos = false;           // encode(add_special) prepends BOS
+  bool add_eos = false;           // encode(add_special) appends EOS
+  bool add_sep = false;           // encode(add_special) appends SEP (WPM)
   bool add_space_prefix = false;  // SPM: a space before text at the start / after a special token
   bool remove_extra_whitespaces = false;  // SentencePiece normalizer option
-  bool clean_spaces = false;  // llama.cpp detokenize clean-up (" ," -> ",")
-  bool ignore_merges = false; // BPE: a word that is a token is emitted whole
+  bool clean_spaces = false;              // llama.cpp detokenize clean-up (" ," -> ",")
+  bool ignore_merges = false;             // BPE: a word that is a token is emitted whole
   // HF BPE model options
   bool byte_fallback = false;  // unknown chars become <0xNN> tokens
   bool fuse_unk = false;       // consecutive unknowns give one <unk>
@@ -67,11 +73,12 @@ struct State {
   std::string hf_pre_tokenizer_json;  // pre_tokenizer JSON, kept for pre-name detection
 
   // ---- derived by finalize() ----
-  std::unordered_map<std::string, int32_t> text_to_id;  // every token text to its id
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> text_to_id;  // text -> id
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merge_table;  // (l,r) -> (rank, id)
   std::vector<std::unique_ptr<Regex>> pre_regexes;  // llama.cpp BPE word splitting
   std::vector<int32_t> special_cache;  // llama.cpp: matchable specials, longest text first
   std::vector<int32_t> added_ids;      // HF: added tokens, matched leftmost-longest
+  std::array<std::vector<int32_t>, 256> added_by_byte;  // HF: added tokens by first byte
   std::array<int32_t, 256> byte_token{};  // byte -> its token (<0xNN> or byte-level char), -1
   size_t max_token_len = 0;               // longest token text in bytes
   std::vector<std::string> merges_text;   // "left right" view of `merges`
@@ -79,7 +86,7 @@ struct State {
   // Derives the tables above; throws Error for an inconsistent vocabulary.
   void finalize();
   int32_t find(std::string_view text) const {
-    auto it = text_to_id.find(std::string(text));
+    auto it = text_to_id.find(text);
     return it == text_to_id.end() ? -1 : it->second;
   }
   bool valid(int32_t id) const { return id >= 0 && id < static_cast<int32_t>(tokens.size()); }
@@ -94,7 +101,8 @@ struct Fragment {
 
 // llama.cpp's tokenizer_st_partition: split at control/user-defined/unknown token texts.
 std::vector<Fragment> partition_llamacpp(const State& s, std::string_view text, bool parse_special);
-// HF added-token split: leftmost-longest over all added tokens, honouring lstrip/rstrip/single_word.
+// HF added-token split: leftmost-longest over all added tokens, honouring
+// lstrip/rstrip/single_word.
 std::vector<Fragment> partition_hf(const State& s, std::string_view text);
 
 // Algorithms (append to `out`).

@@ -161,9 +161,13 @@ const ByteLevelTables& byte_tables() {
 
 }  // namespace
 
-const std::string& byte_to_unicode(uint8_t b) { return byte_tables().to_unicode[b]; }
+const std::string& byte_to_unicode(uint8_t b) {
+  return byte_tables().to_unicode[b];
+}
 
-int unicode_to_byte(uint32_t cpt) { return cpt < 512 ? byte_tables().to_byte[cpt] : -1; }
+int unicode_to_byte(uint32_t cpt) {
+  return cpt < 512 ? byte_tables().to_byte[cpt] : -1;
+}
 
 std::string bytes_to_byte_level(std::string_view s) {
   const auto& t = byte_tables();
@@ -175,8 +179,8 @@ std::string bytes_to_byte_level(std::string_view s) {
 
 bool is_whitespace_cpt(uint32_t c) {
   return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-         c == 0x205F || c == 0x3000;
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
 }
 
 uint32_t to_lower_cpt(uint32_t cpt) {

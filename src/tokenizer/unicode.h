@@ -43,7 +43,16 @@ int unicode_to_byte(uint32_t cpt);
 std::string bytes_to_byte_level(std::string_view s);
 
 // Unicode properties needed outside the regex engine (via utf8proc).
-bool is_whitespace_cpt(uint32_t cpt);  // Unicode White_Space
+bool is_whitespace_cpt(uint32_t cpt);
+
+// s = p + s (written out because GCC 12 raises a false -Wrestrict on std::string::insert(0, "x")).
+inline void prepend(std::string& s, std::string_view p) {
+  std::string r;
+  r.reserve(p.size() + s.size());
+  r.append(p);
+  r.append(s);
+  s.swap(r);
+}  // Unicode White_Space
 uint32_t to_lower_cpt(uint32_t cpt);
 
 }  // namespace edgefit::tok

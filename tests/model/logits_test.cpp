@@ -42,9 +42,10 @@ nlohmann::json read_json(const std::string& path) {
 }
 
 struct Result {
-  double max_err = 0;    // largest |Δ| over all logits
-  int argmax_miss = 0;   // positions whose argmax differs from the reference
-  int positions = 0;     // positions compared
+  double max_err = 0;   // largest |Δ| over all logits
+  double max_ref = 0;   // largest |reference logit|, the scale max_err is relative to
+  int argmax_miss = 0;  // positions whose argmax differs from the reference
+  int positions = 0;    // positions compared
 };
 
 // Runs every sequence of ref/logits/<ref> through `model_path` and compares.
@@ -64,7 +65,10 @@ Result compare(const std::string& ref, const std::string& model_path) {
     const size_t V = static_cast<size_t>(tf.vocab_size());
     for (size_t p = 0; p < ids.size(); ++p) {
       std::span<const float> g(got.data() + p * V, V), w(want.data() + p * V, V);
-      for (size_t i = 0; i < V; ++i) r.max_err = std::max(r.max_err, double(std::fabs(g[i] - w[i])));
+      for (size_t i = 0; i < V; ++i) {
+        r.max_err = std::max(r.max_err, double(std::fabs(g[i] - w[i])));
+        r.max_ref = std::max(r.max_ref, double(std::fabs(w[i])));
+      }
       if (argmax(g) != argmax(w)) ++r.argmax_miss;
       ++r.positions;
     }
@@ -77,13 +81,16 @@ class LogitsTest : public ::testing::TestWithParam<Case> {};
 TEST_P(LogitsTest, MatchesLlamaCpp) {
   const Case& c = GetParam();
   const Result r = compare(c.ref, c.model);
-  std::printf("[logits] %-22s %-55s max|err| %.3g, argmax misses %d/%d\n", c.ref.c_str(),
-              c.model.c_str(), r.max_err, r.argmax_miss, r.positions);
+  std::printf("[logits] %-22s %-55s max|err| %.3g (rel %.2g), argmax misses %d/%d\n", c.ref.c_str(),
+              c.model.c_str(), r.max_err, r.max_err / r.max_ref, r.argmax_miss, r.positions);
   EXPECT_GT(r.positions, 0);
   if (c.argmax_ok)
     EXPECT_TRUE(r.max_err <= c.tol || r.argmax_miss == 0) << r.max_err;
   else
     EXPECT_LE(r.max_err, c.tol);
+  if (c.tol <= 1e-4) {
+    EXPECT_LE(r.max_err / r.max_ref, 1e-4);  // f32: also relative to the logit scale
+  }
 }
 
 const char* kStoriesGguf = "models/stories260K/gguf/";
@@ -95,28 +102,38 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"stories260K", std::string(kStoriesGguf) + "stories260K-f32.gguf", 1e-4, false},
         Case{"stories260K", "models/stories260K/hf", 1e-4, false},
         Case{"stories260K", "models/stories260K/llama2c/stories260K.bin", 1e-4, false},
-        Case{"tiny-llama", std::string(kRefModels) + "tiny-llama/gguf/tiny-llama-f32.gguf", 1e-4, false},
+        Case{"tiny-llama", std::string(kRefModels) + "tiny-llama/gguf/tiny-llama-f32.gguf", 1e-4,
+             false},
         Case{"tiny-llama", std::string(kRefModels) + "tiny-llama/hf", 1e-4, false},
-        Case{"tiny-qwen2", std::string(kRefModels) + "tiny-qwen2/gguf/tiny-qwen2-f32.gguf", 1e-4, false},
+        Case{"tiny-qwen2", std::string(kRefModels) + "tiny-qwen2/gguf/tiny-qwen2-f32.gguf", 1e-4,
+             false},
         Case{"tiny-qwen2", std::string(kRefModels) + "tiny-qwen2/hf", 1e-4, false},
-        Case{"tiny-qwen3", std::string(kRefModels) + "tiny-qwen3/gguf/tiny-qwen3-f32.gguf", 1e-4, false},
+        Case{"tiny-qwen3", std::string(kRefModels) + "tiny-qwen3/gguf/tiny-qwen3-f32.gguf", 1e-4,
+             false},
         Case{"tiny-qwen3", std::string(kRefModels) + "tiny-qwen3/hf", 1e-4, false}));
 
-INSTANTIATE_TEST_SUITE_P(
-    F16, LogitsTest,
-    ::testing::Values(Case{"stories260K-f16", std::string(kStoriesGguf) + "stories260K-f16.gguf",
-                           0.05, false}));
+INSTANTIATE_TEST_SUITE_P(F16, LogitsTest,
+                         ::testing::Values(Case{"stories260K-f16",
+                                                std::string(kStoriesGguf) + "stories260K-f16.gguf",
+                                                0.05, false}));
 
 INSTANTIATE_TEST_SUITE_P(
     Quantized, LogitsTest,
     ::testing::Values(
-        Case{"stories260K-Q6_K", std::string(kStoriesGguf) + "quantized/stories260K-Q6_K.gguf", 0.5, true},
-        Case{"stories260K-Q4_K_M", std::string(kStoriesGguf) + "quantized/stories260K-Q4_K_M.gguf", 0.5, true},
-        Case{"stories260K-Q2_K", std::string(kStoriesGguf) + "quantized/stories260K-Q2_K.gguf", 0.5, true},
-        Case{"tiny-llama-Q8_0", std::string(kRefModels) + "tiny-llama/gguf/tiny-llama-Q8_0.gguf", 0.5, true},
-        Case{"tiny-llama-Q4_K_M", std::string(kRefModels) + "tiny-llama/gguf/tiny-llama-Q4_K_M.gguf", 0.5, true},
-        Case{"tiny-qwen3-Q8_0", std::string(kRefModels) + "tiny-qwen3/gguf/tiny-qwen3-Q8_0.gguf", 0.5, true},
-        Case{"tiny-qwen3-Q4_K_M", std::string(kRefModels) + "tiny-qwen3/gguf/tiny-qwen3-Q4_K_M.gguf", 0.5, true}));
+        Case{"stories260K-Q6_K", std::string(kStoriesGguf) + "quantized/stories260K-Q6_K.gguf", 0.5,
+             true},
+        Case{"stories260K-Q4_K_M", std::string(kStoriesGguf) + "quantized/stories260K-Q4_K_M.gguf",
+             0.5, true},
+        Case{"stories260K-Q2_K", std::string(kStoriesGguf) + "quantized/stories260K-Q2_K.gguf", 0.5,
+             true},
+        Case{"tiny-llama-Q8_0", std::string(kRefModels) + "tiny-llama/gguf/tiny-llama-Q8_0.gguf",
+             0.5, true},
+        Case{"tiny-llama-Q4_K_M",
+             std::string(kRefModels) + "tiny-llama/gguf/tiny-llama-Q4_K_M.gguf", 0.5, true},
+        Case{"tiny-qwen3-Q8_0", std::string(kRefModels) + "tiny-qwen3/gguf/tiny-qwen3-Q8_0.gguf",
+             0.5, true},
+        Case{"tiny-qwen3-Q4_K_M",
+             std::string(kRefModels) + "tiny-qwen3/gguf/tiny-qwen3-Q4_K_M.gguf", 0.5, true}));
 
 // Incremental decoding (one token at a time, and a prefill split in two) must give the logits
 // of one batched pass over the whole sequence.
@@ -132,7 +149,8 @@ void check_incremental(const std::string& model_path, const std::vector<int32_t>
   for (size_t p = 0; p < ids.size(); ++p) {
     const std::vector<float> row = tf.forward(std::span(ids).subspan(p, 1), inc);
     ASSERT_EQ(row.size(), V);
-    for (size_t i = 0; i < V; ++i) max_err = std::max(max_err, double(std::fabs(row[i] - batched[p * V + i])));
+    for (size_t i = 0; i < V; ++i)
+      max_err = std::max(max_err, double(std::fabs(row[i] - batched[p * V + i])));
   }
   EXPECT_EQ(inc.size(), static_cast<int64_t>(ids.size()));
   EXPECT_LE(max_err, 1e-5) << model_path;
@@ -151,18 +169,21 @@ void check_incremental(const std::string& model_path, const std::vector<int32_t>
 }
 
 std::vector<int32_t> manifest_ids(const std::string& ref, const std::string& seq) {
-  return read_json(shared_path("ref/logits/" + ref + "/manifest.json"))["sequences"][seq]["token_ids"]
+  return read_json(
+             shared_path("ref/logits/" + ref + "/manifest.json"))["sequences"][seq]["token_ids"]
       .get<std::vector<int32_t>>();
 }
 
 TEST(KVCache, IncrementalEqualsBatchedLlama) {
-  check_incremental("models/stories260K/gguf/stories260K-f32.gguf", manifest_ids("stories260K", "s32"));
+  check_incremental("models/stories260K/gguf/stories260K-f32.gguf",
+                    manifest_ids("stories260K", "s32"));
 }
 TEST(KVCache, IncrementalEqualsBatchedQwen2) {
   check_incremental("ref/models/tiny-qwen2/hf", manifest_ids("tiny-qwen2", "s32"));
 }
 TEST(KVCache, IncrementalEqualsBatchedQwen3) {
-  check_incremental("ref/models/tiny-qwen3/gguf/tiny-qwen3-f32.gguf", manifest_ids("tiny-qwen3", "s32"));
+  check_incremental("ref/models/tiny-qwen3/gguf/tiny-qwen3-f32.gguf",
+                    manifest_ids("tiny-qwen3", "s32"));
 }
 
 TEST(KVCache, FullCacheAndBadTokenAreErrors) {

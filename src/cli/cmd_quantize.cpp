@@ -1,0 +1,193 @@
+// `edgefit quantize IN OUT.gguf --type q4_k_m [--imatrix F] [--tensor-type PATTERN=TYPE …]
+//  [--token-embedding-type T] [--output-tensor-type T] [--pure] [--no-provenance] [--dry-run]`:
+// quantizes a GGUF or Hugging Face model into a GGUF llama.cpp loads, with llama.cpp's per-tensor
+// type rules (quant/presets.h). Prints one line per tensor as it is written (or a progress bar
+// with --quiet), then the file size and bits per weight.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "methods/imatrix_file.h"
+#include "methods/quantize_model.h"
+#include "quant/presets.h"
+
+namespace edgefit::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct QuantizeCliOptions {
+  std::string input;                      // model to quantize
+  std::string output;                     // GGUF to write
+  std::string type_positional;            // optional third positional: llama-quantize's TYPE
+  std::string type;                       // --type preset name
+  std::string imatrix;                    // --imatrix file (.dat or GGUF)
+  std::vector<std::string> tensor_types;  // --tensor-type PATTERN=TYPE, in order
+  std::string token_embedding_type;       // --token-embedding-type
+  std::string output_tensor_type;         // --output-tensor-type
+  bool pure = false;                      // --pure
+  bool no_provenance = false;             // --no-provenance
+  bool dry_run = false;                   // --dry-run: list the plan, write nothing
+  bool quiet = false;                     // --quiet: progress bar instead of per-tensor lines
+  bool json = false;                      // --json: one JSON object on stdout
+};
+
+std::string shape_string(const std::vector<uint64_t>& ne) {
+  std::string s = "[";
+  for (size_t i = ne.size(); i-- > 0;) {
+    s += std::to_string(ne[i]);
+    if (i) s += ", ";
+  }
+  return s + "]";
+}
+
+void print_tensor_line(size_t index, size_t count, const QuantizedTensor& t) {
+  std::string extra = t.used_imatrix ? "imatrix" : "";
+  if (!t.note.empty()) extra += (extra.empty() ? "" : ", ") + t.note;
+  std::printf("[%4zu/%4zu] %-32s %-13s %6s -> %-6s %10llu B%s%s\n", index, count, t.name.c_str(),
+              shape_string(t.ne).c_str(), std::string(dtype_name(t.from)).c_str(),
+              std::string(dtype_name(t.to)).c_str(), static_cast<unsigned long long>(t.bytes),
+              extra.empty() ? "" : "  ", extra.c_str());
+  std::fflush(stdout);
+}
+
+nlohmann::ordered_json tensor_json(const QuantizedTensor& t) {
+  return {{"name", t.name},
+          {"ne", t.ne},
+          {"from", std::string(dtype_name(t.from))},
+          {"to", std::string(dtype_name(t.to))},
+          {"bytes", t.bytes},
+          {"imatrix", t.used_imatrix},
+          {"note", t.note}};
+}
+
+void run_quantize(const QuantizeCliOptions& c) {
+  std::string type = c.type;
+  if (!c.type_positional.empty()) {
+    if (!type.empty() && type != c.type_positional)
+      throw UsageError("type given twice: '" + c.type_positional + "' and --type '" + type + "'");
+    type = c.type_positional;
+  }
+  if (type.empty()) throw UsageError("--type is required (one of: " + quant_preset_names() + ")");
+  if (!find_quant_preset(type))
+    throw UsageError("unknown quantization type '" + type + "' (known: " + quant_preset_names() +
+                     ")");
+  if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
+  if (c.output.empty() && !c.dry_run) throw UsageError("the output GGUF path is missing");
+
+  QuantizeOptions o;
+  o.preset = type;
+  o.pure = c.pure;
+  o.tensor_types = c.tensor_types;
+  if (!c.token_embedding_type.empty())
+    o.token_embedding_type = parse_quant_type(c.token_embedding_type);
+  if (!c.output_tensor_type.empty()) o.output_tensor_type = parse_quant_type(c.output_tensor_type);
+  o.provenance = !c.no_provenance;
+  std::unique_ptr<Imatrix> imatrix;
+  if (!c.imatrix.empty()) {
+    imatrix = std::make_unique<Imatrix>(read_imatrix(c.imatrix));
+    o.imatrix = imatrix.get();
+    o.imatrix_path = c.imatrix;
+  }
+
+  if (c.dry_run) {
+    const QuantizePlan plan = plan_quantization(c.input, o);
+    uint64_t bytes = 0, params = 0;
+    nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+    for (size_t i = 0; i < plan.tensors.size(); ++i) {
+      const auto& t = plan.tensors[i];
+      bytes += t.bytes;
+      uint64_t n = 1;
+      for (uint64_t e : t.ne) n *= e;
+      params += n;
+      if (c.json)
+        tensors.push_back(tensor_json(t));
+      else
+        print_tensor_line(i + 1, plan.tensors.size(), t);
+    }
+    const double bpw = params ? 8.0 * static_cast<double>(bytes) / static_cast<double>(params) : 0;
+    if (c.json) {
+      nlohmann::ordered_json j = {{"input", c.input},      {"type", type},
+                                  {"ftype", plan.ftype},   {"tensors", tensors},
+                                  {"tensor_bytes", bytes}, {"n_params", params},
+                                  {"bits_per_weight", bpw}};
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::printf(
+          "plan: %zu tensors, tensor data %.2f MiB, %.3f bits per weight (nothing written)\n",
+          plan.tensors.size(), static_cast<double>(bytes) / 1048576.0, bpw);
+    }
+    return;
+  }
+
+  o.show_progress = c.quiet && !c.json;
+  size_t index = 0, count = 0;
+  if (!c.quiet && !c.json) {
+    count = plan_quantization(c.input, o).tensors.size();
+  }
+  const QuantizeResult r = quantize_model(c.input, c.output, o, [&](const QuantizedTensor& t) {
+    ++index;
+    if (!c.quiet && !c.json) print_tensor_line(index, count, t);
+  });
+  const double mb_per_s = r.seconds > 0 ? static_cast<double>(r.input_bytes) / 1e6 / r.seconds : 0;
+  if (c.json) {
+    nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+    for (const auto& t : r.tensors) tensors.push_back(tensor_json(t));
+    nlohmann::ordered_json j = {{"input", c.input},
+                                {"output", c.output},
+                                {"type", type},
+                                {"ftype", r.ftype},
+                                {"tensors", tensors},
+                                {"n_params", r.n_params},
+                                {"tensor_bytes", r.tensor_bytes},
+                                {"file_bytes", r.file_bytes},
+                                {"bits_per_weight", r.bits_per_weight()},
+                                {"seconds", r.seconds},
+                                {"input_mb_per_s", mb_per_s}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf(
+      "wrote %s: %zu tensors, %.2f MiB (tensor data %.2f MiB), %.3f bits per weight, %s in %s "
+      "(%.1f MB/s)\n",
+      c.output.c_str(), r.tensors.size(), static_cast<double>(r.file_bytes) / 1048576.0,
+      static_cast<double>(r.tensor_bytes) / 1048576.0, r.bits_per_weight(), type.c_str(),
+      format_duration(r.seconds).c_str(), mb_per_s);
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App& app) {
+  auto opts = std::make_shared<QuantizeCliOptions>();
+  CLI::App* cmd = app.add_subcommand("quantize", "quantize a model to a GGUF file llama.cpp loads");
+  cmd->add_option("input", opts->input, "GGUF file or Hugging Face folder (or .safetensors)")
+      ->required();
+  cmd->add_option("output", opts->output, "GGUF file to write (not needed with --dry-run)");
+  cmd->add_option("type_arg", opts->type_positional,
+                  "quantization type, as llama-quantize takes it (same as --type)");
+  cmd->add_option("--type", opts->type, "preset: " + quant_preset_names());
+  cmd->add_option("--imatrix", opts->imatrix, "importance matrix: llama.cpp .dat or GGUF");
+  cmd->add_option("--tensor-type", opts->tensor_types,
+                  "PATTERN=TYPE: tensors whose name matches PATTERN (regex; a plain name is a "
+                  "substring) get TYPE; "
+                  "repeatable, later ones win")
+      ->allow_extra_args(false);
+  cmd->add_option("--token-embedding-type", opts->token_embedding_type,
+                  "type of token_embd.weight");
+  cmd->add_option("--output-tensor-type", opts->output_tensor_type, "type of output.weight");
+  cmd->add_flag("--pure", opts->pure,
+                "no per-tensor rules: every weight matrix gets the preset's base type");
+  cmd->add_flag("--no-provenance", opts->no_provenance,
+                "write no edgefit.* keys (the output then equals llama-quantize's byte for byte)");
+  cmd->add_flag("--dry-run", opts->dry_run,
+                "list the per-tensor types and the size; write nothing");
+  cmd->add_flag("-q,--quiet", opts->quiet, "a progress bar instead of one line per tensor");
+  cmd->add_flag("--json", opts->json, "print one JSON object (tensors, sizes, bits per weight)");
+  cmd->callback([opts] { run_quantize(*opts); });
+}
+
+}  // namespace edgefit::cli

@@ -1,0 +1,640 @@
+// AVX-512 (F, BW, VL, VNNI) kernels; this file alone is compiled with those flags and only runs
+// after the CPUID check. Integer formats run on panels (panel.h): one 512-bit vpdpbusd per group
+// adds 4 byte products into each of 16 lanes, one lane per sub-block, so a chunk of 16 sub-blocks
+// needs G vpdpbusd and no horizontal sums. Weight levels are stored as u8 (level + offset), the
+// activations as s8; the offset comes back out through the prepared activation sums.
+//
+// No std:: templates or core/ inline helpers are used here: an out-of-line copy compiled with
+// AVX-512 flags could be picked by the linker for code that runs on any CPU.
+// GCC 12's AVX-512 headers self-initialize "undefined" registers (__Y = __Y), which -Wuninitialized
+// reports at every inlined use (GCC bug 105593, fixed in 13): silence it for the header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include "kernels/isa_tables.h"
+
+namespace edgefit::kernels::detail {
+namespace {
+
+// Offset added to each weight level so the u8 operand of vpdpbusd can hold it.
+constexpr int weight_offset(QFormat f) {
+  switch (f) {
+    case QFormat::kQ8_0:
+      return 128;
+    case QFormat::kQ4_0:
+      return 8;
+    case QFormat::kQ6_K:
+      return 32;
+    default:
+      return 0;
+  }
+}
+
+constexpr int kTileRows = 4;       // weight rows per register tile (each its own vpdpbusd operand)
+constexpr int kTileTokens = 3;     // tokens per register tile: 4×3 int + 4×3 float accumulators
+constexpr int64_t kTokBlock = 64;  // tokens sharing one unpacked 4-row panel (fits in L2)
+
+inline __m128i ld128(const uint8_t* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+// 128-bit lane i of the result = 16 bytes at p[i].
+inline __m512i load4x128(const uint8_t* p0, const uint8_t* p1, const uint8_t* p2,
+                         const uint8_t* p3) {
+  __m512i z = _mm512_castsi128_si512(ld128(p0));
+  z = _mm512_inserti32x4(z, ld128(p1), 1);
+  z = _mm512_inserti32x4(z, ld128(p2), 2);
+  return _mm512_inserti32x4(z, ld128(p3), 3);
+}
+
+// 4×4 dword transpose inside each 128-bit lane: afterwards z[d] dword k of lane i = old z[k]
+// dword d of lane i. With z[k] lane i = block 4i+k, z[d] position 4i+k = dword d of block 4i+k.
+inline void transpose4(__m512i* z) {
+  const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
+  z[0] = _mm512_unpacklo_epi64(t0, t2);
+  z[1] = _mm512_unpackhi_epi64(t0, t2);
+  z[2] = _mm512_unpacklo_epi64(t1, t3);
+  z[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// Word permute indices picking the fp16 scale of block i (at byte S·i) out of the 128-byte
+// window [128·P, 128·P + 128) of a chunk; `mask` marks the blocks whose scale lies in the window.
+template <int S, int P>
+struct ScaleWindow {
+  alignas(64) uint16_t idx[32] = {};  // word index within the window, per result lane
+  uint32_t mask = 0;                  // result lanes taken from this window
+  constexpr ScaleWindow() {
+    for (int i = 0; i < 16; ++i) {
+      const int word = i * S / 2;
+      if (word >= 64 * P && word < 64 * P + 64) {
+        idx[i] = static_cast<uint16_t>(word - 64 * P);
+        mask |= 1u << i;
+      }
+    }
+  }
+};
+
+// 64 bytes at p of which only `avail` may be read (a masked load never touches the others).
+inline __m512i load_upto(const uint8_t* p, int avail) {
+  if (avail >= 64) return _mm512_loadu_si512(p);
+  if (avail <= 0) return _mm512_setzero_si512();
+  return _mm512_maskz_loadu_epi8((~0ull) >> (64 - avail), p);
+}
+
+template <int S, int P>
+inline __m512i scales_from_window(const uint8_t* b, __m512i acc) {
+  static constexpr ScaleWindow<S, P> kW;
+  const __m512i lo = load_upto(b + 128 * P, 16 * S - 128 * P);
+  const __m512i hi = load_upto(b + 128 * P + 64, 16 * S - 128 * P - 64);
+  const __m512i v = _mm512_permutex2var_epi16(lo, _mm512_load_si512(kW.idx), hi);
+  return _mm512_mask_mov_epi16(acc, kW.mask, v);
+}
+
+// The fp16 scales (first 2 bytes) of 16 consecutive S-byte blocks at b, as floats. Two-table
+// word permutes over the chunk's bytes: much cheaper than a 16-lane gather.
+template <int S>
+inline __m512 chunk_scales(const uint8_t* b) {
+  __m512i w = _mm512_setzero_si512();
+  w = scales_from_window<S, 0>(b, w);
+  w = scales_from_window<S, 1>(b, w);
+  w = scales_from_window<S, 2>(b, w);
+  if constexpr (15 * S >= 384) w = scales_from_window<S, 3>(b, w);
+  return _mm512_cvtph_ps(_mm512_castsi512_si256(w));
+}
+
+// Lanes 0-7 = fp16 a, lanes 8-15 = fp16 b.
+inline __m512 two_halves(const uint8_t* a, const uint8_t* b) {
+  uint16_t ha, hb;
+  __builtin_memcpy(&ha, a, 2);
+  __builtin_memcpy(&hb, b, 2);
+  const __m256i h = _mm256_set_m128i(_mm_set1_epi16(static_cast<short>(hb)),
+                                     _mm_set1_epi16(static_cast<short>(ha)));
+  return _mm512_cvtph_ps(h);
+}
+
+// One chunk of weights in registers: what WChunk holds in memory.
+template <int G>
+struct WRegs {
+  __m512i q[G];  // group g: weights 4g..4g+3 of each lane's sub-block, level + offset as u8
+  __m512 d;      // lane scales
+  __m512 dmin;   // lane min scales (Q4_K, Q5_K)
+  __m512i sc;    // lane integer scales (k-quants)
+  __m512i m;     // lane integer mins (Q4_K, Q5_K)
+};
+
+template <int G>
+inline void set_params(WRegs<G>& w, __m512 d, __m512 dmin, __m512i sc, __m512i m) {
+  w.d = d;
+  w.dmin = dmin;
+  w.sc = sc;
+  w.m = m;
+}
+
+template <int G>
+inline void store_regs(const WRegs<G>& w, WChunk<G>* out) {
+  for (int g = 0; g < G; ++g) _mm512_store_si512(out->q[g], w.q[g]);
+  _mm512_store_ps(out->d, w.d);
+  _mm512_store_ps(out->dmin, w.dmin);
+  _mm512_store_si512(out->sc, w.sc);
+  _mm512_store_si512(out->m, w.m);
+}
+
+template <int G>
+inline void load_regs(const WChunk<G>& in, WRegs<G>& w) {
+  for (int g = 0; g < G; ++g) w.q[g] = _mm512_load_si512(in.q[g]);
+  set_params(w, _mm512_load_ps(in.d), _mm512_load_ps(in.dmin), _mm512_load_si512(in.sc),
+             _mm512_load_si512(in.m));
+}
+
+// ---------------------------------------------------------------- weight unpackers (full chunks)
+
+#define EDGEFIT_INLINE inline __attribute__((always_inline))
+
+EDGEFIT_INLINE void unpack_q8_0(const uint8_t* b, WRegs<8>& w) {  // 16 blocks of 34 bytes
+  __m512i lo[4], hi[4];
+  for (int k = 0; k < 4; ++k) {
+    const uint8_t* q = b + 34 * k + 2;
+    lo[k] = load4x128(q, q + 34 * 4, q + 34 * 8, q + 34 * 12);
+    hi[k] = load4x128(q + 16, q + 34 * 4 + 16, q + 34 * 8 + 16, q + 34 * 12 + 16);
+  }
+  transpose4(lo);
+  transpose4(hi);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));  // level + 128 as u8
+  for (int g = 0; g < 4; ++g) {
+    w.q[g] = _mm512_xor_si512(lo[g], flip);
+    w.q[g + 4] = _mm512_xor_si512(hi[g], flip);
+  }
+  set_params(w, chunk_scales<34>(b), _mm512_setzero_ps(), _mm512_set1_epi32(1),
+             _mm512_setzero_si512());
+}
+
+EDGEFIT_INLINE void unpack_q4_0(const uint8_t* b, WRegs<8>& w) {  // 16 blocks of 18 bytes
+  __m512i z[4];
+  for (int k = 0; k < 4; ++k) {
+    const uint8_t* q = b + 18 * k + 2;
+    z[k] = load4x128(q, q + 18 * 4, q + 18 * 8, q + 18 * 12);
+  }
+  transpose4(z);  // z[g] = qs dword g of all 16 blocks: low nibbles group g, high group g+4
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int g = 0; g < 4; ++g) {
+    w.q[g] = _mm512_and_si512(z[g], m4);
+    w.q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(z[g], 4), m4);
+  }
+  set_params(w, chunk_scales<18>(b), _mm512_setzero_ps(), _mm512_set1_epi32(1),
+             _mm512_setzero_si512());
+}
+
+// ggml's 12-byte scale decode: 8 six-bit scales → *sc, 8 six-bit mins → *m (one byte each).
+EDGEFIT_INLINE void decode_k4_scales(const uint8_t* s, uint64_t* sc, uint64_t* m) {
+  uint32_t u[3];
+  __builtin_memcpy(u, s, 12);
+  const uint32_t k1 = 0x3f3f3f3f, k2 = 0x0f0f0f0f, k3 = 0x03030303;
+  const uint32_t m_hi = ((u[2] >> 4) & k2) | (((u[1] >> 6) & k3) << 4);
+  const uint32_t m_lo = u[1] & k1;
+  const uint32_t s_hi = (u[2] & k2) | (((u[0] >> 6) & k3) << 4);
+  const uint32_t s_lo = u[0] & k1;
+  *sc = s_lo | (uint64_t{s_hi} << 32);
+  *m = m_lo | (uint64_t{m_hi} << 32);
+}
+
+// Q4_K / Q5_K: two super-blocks (bytes b0, b1); lane 8s + j = sub-block j of super-block s.
+// Sub-block j = 2k + h sits in the h-th nibble of qs bytes 32k … 32k+31.
+template <bool kQ5>
+EDGEFIT_INLINE void unpack_k4(const uint8_t* b0, const uint8_t* b1, WRegs<8>& w) {
+  constexpr int kQsOff = kQ5 ? 48 : 16;  // d, dmin, scales[12] (, qh[32]) precede qs
+  const __m512i q00 = _mm512_loadu_si512(b0 + kQsOff), q01 = _mm512_loadu_si512(b0 + kQsOff + 64);
+  const __m512i q10 = _mm512_loadu_si512(b1 + kQsOff), q11 = _mm512_loadu_si512(b1 + kQsOff + 64);
+  const __m512i base = _mm512_setr_epi32(0, 0, 8, 8, 16, 16, 24, 24, 0, 0, 8, 8, 16, 16, 24, 24);
+  const __m512i nib_shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512i qh = _mm512_setzero_si512();
+  const __m512i qh_base = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 8, 8, 8, 8, 8, 8, 8, 8);
+  const __m512i qh_shift = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+  if constexpr (kQ5) {
+    qh = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + 16))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1 + 16)), 1);
+  }
+  for (int g = 0; g < 8; ++g) {
+    const __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(g));
+    const __m512i v0 = _mm512_permutex2var_epi32(q00, idx, q01);
+    const __m512i v1 = _mm512_permutex2var_epi32(q10, idx, q11);
+    __m512i v = _mm512_mask_blend_epi32(0xFF00, v0, v1);
+    v = _mm512_and_si512(_mm512_srlv_epi32(v, nib_shift), m4);
+    if constexpr (kQ5) {  // bit j of qh byte e is the 5th bit of weight e of sub-block j
+      __m512i h = _mm512_permutexvar_epi32(_mm512_add_epi32(qh_base, _mm512_set1_epi32(g)), qh);
+      h = _mm512_and_si512(_mm512_srlv_epi32(h, qh_shift), _mm512_set1_epi8(1));
+      v = _mm512_or_si512(v, _mm512_slli_epi32(h, 4));
+    }
+    w.q[g] = v;
+  }
+  uint64_t sc0, m0, sc1, m1;
+  decode_k4_scales(b0 + 4, &sc0, &m0);
+  decode_k4_scales(b1 + 4, &sc1, &m1);
+  const __m512i sc = _mm512_cvtepu8_epi32(
+      _mm_set_epi64x(static_cast<long long>(sc1), static_cast<long long>(sc0)));
+  const __m512i m =
+      _mm512_cvtepu8_epi32(_mm_set_epi64x(static_cast<long long>(m1), static_cast<long long>(m0)));
+  set_params(w, two_halves(b0, b1), two_halves(b0 + 2, b1 + 2), sc, m);
+}
+
+// Q6_K: one super-block; lane j = sub-block of 16 weights (h = j/8 half, jj = j%8 within it).
+EDGEFIT_INLINE void unpack_q6_k(const uint8_t* b, WRegs<4>& w) {
+  const __m512i ql0 = _mm512_loadu_si512(b), ql1 = _mm512_loadu_si512(b + 64);
+  const __m512i qh = _mm512_loadu_si512(b + 128);
+  // ql dword of group 0 = 16h + 4·(jj%4); its nibble = jj/4. qh dword = 8h + 4·(jj%2), bits
+  // 2·(jj/2).
+  const __m512i ql_idx =
+      _mm512_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12, 16, 20, 24, 28, 16, 20, 24, 28);
+  const __m512i ql_shift = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4);
+  const __m512i qh_idx = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 8, 12, 8, 12, 8, 12, 8, 12);
+  const __m512i qh_shift = _mm512_setr_epi32(0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(0x03);
+  for (int g = 0; g < 4; ++g) {
+    const __m512i gg = _mm512_set1_epi32(g);
+    __m512i lo = _mm512_permutex2var_epi32(ql0, _mm512_add_epi32(ql_idx, gg), ql1);
+    lo = _mm512_and_si512(_mm512_srlv_epi32(lo, ql_shift), m4);
+    __m512i hi = _mm512_permutexvar_epi32(_mm512_add_epi32(qh_idx, gg), qh);
+    hi = _mm512_and_si512(_mm512_srlv_epi32(hi, qh_shift), m2);
+    w.q[g] = _mm512_or_si512(lo, _mm512_slli_epi32(hi, 4));  // level + 32
+  }
+  uint16_t d;
+  __builtin_memcpy(&d, b + 208, 2);
+  const __m512i sc = _mm512_cvtepi8_epi32(ld128(b + 192));
+  set_params(w, _mm512_set1_ps(_cvtsh_ss(d)), _mm512_setzero_ps(), sc, _mm512_setzero_si512());
+}
+
+template <QFormat F>
+constexpr int kG = qformat_info(F).groups;
+template <QFormat F>
+using WChunkOf = WChunk<kG<F>>;
+template <QFormat F>
+using AChunkOf = AChunk<kG<F>>;
+template <QFormat F>
+using WRegsOf = WRegs<kG<F>>;
+
+// Chunk c of a row into registers: SIMD for full chunks, the portable reference for a partial
+// last one (through memory; it happens once per row at most).
+template <QFormat F>
+EDGEFIT_INLINE void unpack_regs(const uint8_t* row, int64_t n, int64_t c, WRegsOf<F>& w) {
+  constexpr QFormatInfo fi = qformat_info(F);
+  if ((c + 1) * chunk_elems(F) > n) [[unlikely]] {
+    WChunkOf<F> tmp;
+    unpack_chunk_ref(F, row, n, c, weight_offset(F), &tmp);
+    load_regs(tmp, w);
+    return;
+  }
+  const uint8_t* b = row + c * (chunk_elems(F) / fi.block_elems) * fi.block_bytes;
+  if constexpr (F == QFormat::kQ8_0) unpack_q8_0(b, w);
+  if constexpr (F == QFormat::kQ4_0) unpack_q4_0(b, w);
+  if constexpr (F == QFormat::kQ4_K) unpack_k4<false>(b, b + 144, w);
+  if constexpr (F == QFormat::kQ5_K) unpack_k4<true>(b, b + 176, w);
+  if constexpr (F == QFormat::kQ6_K) unpack_q6_k(b, w);
+}
+
+// ---------------------------------------------------------------- dot + epilogue
+
+inline float hsum(__m512 v) {  // reduce16's order: 16 → 8 → 4 → 2 → 1
+  const __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
+}
+
+// Turns 16 exact sub-block sums x into the canonical float lane update (kernels.h).
+template <QFormat F>
+EDGEFIT_INLINE __m512 epilogue(__m512i x, __m512 wd, __m512 wdmin, __m512i wsc, __m512i wm,
+                               __m512 ad, __m512i as, __m512 facc) {
+  constexpr QFormatInfo fi = qformat_info(F);
+  if constexpr (weight_offset(F) != 0) x = _mm512_sub_epi32(x, as);
+  if constexpr (fi.has_scale) x = _mm512_mullo_epi32(x, wsc);
+  facc = _mm512_fmadd_ps(_mm512_mul_ps(wd, ad), _mm512_cvtepi32_ps(x), facc);
+  if constexpr (fi.has_min) {
+    const __m512i mt = _mm512_mullo_epi32(wm, as);
+    facc = _mm512_fnmadd_ps(_mm512_mul_ps(wdmin, ad), _mm512_cvtepi32_ps(mt), facc);
+  }
+  return facc;
+}
+
+template <QFormat F>
+constexpr int64_t kChunkBytes = chunk_elems(F) /
+                                qformat_info(F).block_elems* qformat_info(F).block_bytes;
+
+// Gemv: one row against one token, each chunk unpacked straight into registers. Rows are walked
+// one after the other so the weights stream in address order (4 interleaved rows measured 2×
+// slower from DRAM: the prefetcher loses short streams), and each chunk prefetches the bytes
+// kPrefetchRows rows ahead, which the hardware prefetcher alone does not keep up with.
+constexpr int kPrefetchRows = 4;
+
+template <QFormat F>
+float gemv_row(const uint8_t* row, size_t w_stride, int64_t n, const AChunkOf<F>* a, int64_t nc) {
+  __m512 facc = _mm512_setzero_ps();
+  for (int64_t c = 0; c < nc; ++c) {
+    const uint8_t* ahead = row + kPrefetchRows * w_stride + c * kChunkBytes<F>;
+#pragma GCC unroll 16
+    for (int off = 0; off < kChunkBytes<F>; off += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+    }
+    const AChunkOf<F>& ac = a[c];
+    WRegsOf<F> w;
+    unpack_regs<F>(row, n, c, w);
+    // Two chains: halves the vpdpbusd latency chain; int32 sums are exact in any order.
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int g = 0; g < kG<F>; g += 2) {
+      acc0 = _mm512_dpbusd_epi32(acc0, w.q[g], _mm512_load_si512(ac.q[g]));
+      acc1 = _mm512_dpbusd_epi32(acc1, w.q[g + 1], _mm512_load_si512(ac.q[g + 1]));
+    }
+    facc = epilogue<F>(_mm512_add_epi32(acc0, acc1), w.d, w.dmin, w.sc, w.m, _mm512_load_ps(ac.d),
+                       _mm512_load_si512(ac.sum), facc);
+  }
+  return hsum(facc);
+}
+
+// Gemm register tile: R panel rows × T tokens over all nc chunks; G vpdpbusd per (row, token)
+// per chunk, the weights and activations each loaded once per chunk.
+template <QFormat F, int R, int T>
+void tile(const WChunkOf<F>* const* wr, const AChunkOf<F>* const* at, int64_t nc, float* y,
+          int64_t ys) {
+  __m512 facc[R][T];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) facc[r][t] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < nc; ++c) {
+    __m512i acc[R][T];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int g = 0; g < kG<F>; ++g) {
+      __m512i wv[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) wv[r] = _mm512_load_si512(wr[r][c].q[g]);
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        const __m512i av = _mm512_load_si512(at[t][c].q[g]);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], wv[r], av);
+      }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const __m512 ad = _mm512_load_ps(at[t][c].d);
+      const __m512i as = _mm512_load_si512(at[t][c].sum);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const WChunkOf<F>& wc = wr[r][c];
+        facc[r][t] =
+            epilogue<F>(acc[r][t], _mm512_load_ps(wc.d), _mm512_load_ps(wc.dmin),
+                        _mm512_load_si512(wc.sc), _mm512_load_si512(wc.m), ad, as, facc[r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) y[t * ys + r] = hsum(facc[r][t]);
+}
+
+template <QFormat F, int R>
+void tile_rows(int tn, const WChunkOf<F>* const* wr, const AChunkOf<F>* const* at, int64_t nc,
+               float* y, int64_t ys) {
+  switch (tn) {
+    case 1:
+      tile<F, R, 1>(wr, at, nc, y, ys);
+      break;
+    case 2:
+      tile<F, R, 2>(wr, at, nc, y, ys);
+      break;
+    default:
+      tile<F, R, 3>(wr, at, nc, y, ys);
+      break;
+  }
+}
+
+template <QFormat F>
+void gemv_q(int64_t n, const uint8_t* wb, size_t w_stride, int64_t n_rows, const AChunkOf<F>* a,
+            float* y) {
+  const int64_t nc = n_chunks(F, n);
+  for (int64_t r = 0; r < n_rows; ++r) y[r] = gemv_row<F>(wb + r * w_stride, w_stride, n, a, nc);
+}
+
+template <QFormat F>
+void gemm_q(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+            size_t act_stride, int64_t n_tok, float* y, int64_t ys) {
+  using WC = WChunkOf<F>;
+  using AC = AChunkOf<F>;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(act);
+  if (n_tok == 1) {
+    gemv_q<F>(n, wb, w_stride, n_rows, reinterpret_cast<const AC*>(ab), y);
+    return;
+  }
+  // Unpack 4 whole rows once per token block; every token tile of the block reuses them.
+  const int64_t nc = n_chunks(F, n);
+  auto* panel = static_cast<WC*>(thread_scratch(kTileRows * nc * sizeof(WC)));
+  for (int64_t t0 = 0; t0 < n_tok; t0 += kTokBlock) {
+    const int64_t t1 = t0 + kTokBlock < n_tok ? t0 + kTokBlock : n_tok;
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kTileRows) {
+      const int rn = n_rows - r0 < kTileRows ? static_cast<int>(n_rows - r0) : kTileRows;
+      const WC* wr[kTileRows];
+      for (int r = 0; r < rn; ++r) {
+        const uint8_t* row = wb + (r0 + r) * w_stride;
+        for (int64_t c = 0; c < nc; ++c) {
+          WRegsOf<F> regs;
+          unpack_regs<F>(row, n, c, regs);
+          store_regs(regs, panel + r * nc + c);
+        }
+        wr[r] = panel + r * nc;
+      }
+      for (int64_t t = t0; t < t1; t += kTileTokens) {
+        const int tn = t1 - t < kTileTokens ? static_cast<int>(t1 - t) : kTileTokens;
+        const AC* at[kTileTokens];
+        for (int i = 0; i < tn; ++i) at[i] = reinterpret_cast<const AC*>(ab + (t + i) * act_stride);
+        float* yt = y + t * ys + r0;
+        switch (rn) {
+          case 1:
+            tile_rows<F, 1>(tn, wr, at, nc, yt, ys);
+            break;
+          case 2:
+            tile_rows<F, 2>(tn, wr, at, nc, yt, ys);
+            break;
+          case 3:
+            tile_rows<F, 3>(tn, wr, at, nc, yt, ys);
+            break;
+          default:
+            tile_rows<F, 4>(tn, wr, at, nc, yt, ys);
+            break;
+        }
+      }
+    }
+  }
+}
+
+template <QFormat F>
+float vec_dot_q(int64_t n, const void* w, const void* act) {
+  float y;
+  gemm_q<F>(n, w, 0, 1, act, 0, 1, &y, 1);
+  return y;
+}
+
+template <QFormat F>
+void unpack_chunk(const uint8_t* row, int64_t n, int64_t c, WChunkOf<F>* out) {
+  WRegsOf<F> regs;
+  unpack_regs<F>(row, n, c, regs);
+  store_regs(regs, out);
+}
+
+// ---------------------------------------------------------------- float weights
+
+// 16 weights at p as floats.
+template <DType W>
+inline __m512 load_w16(const void* p, __mmask16 k = 0xFFFF) {
+  if constexpr (W == DType::F32) return _mm512_maskz_loadu_ps(k, p);
+  if constexpr (W == DType::F16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, p));
+  // BF16: the upper half of an f32.
+  return _mm512_castsi512_ps(
+      _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, p)), 16));
+}
+
+template <DType W>
+constexpr int64_t wsize() {
+  return W == DType::F32 ? 4 : 2;
+}
+
+// R rows × T tokens; lane i mod 16 of each accumulator, as the scalar reference.
+template <DType W, int R, int T>
+void ftile(int64_t n, const uint8_t* w, size_t w_stride, const float* const* x, float* y,
+           int64_t ys) {
+  __m512 acc[R][T];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 wv[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) wv[r] = load_w16<W>(w + r * w_stride + i * wsize<W>());
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const __m512 xv = _mm512_loadu_ps(x[t] + i);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+    }
+  }
+  if (i < n) {  // masked tail: lanes past n keep their value exactly
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = load_w16<W>(w + r * w_stride + i * wsize<W>(), k);
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        acc[r][t] = _mm512_mask3_fmadd_ps(wv, _mm512_maskz_loadu_ps(k, x[t] + i), acc[r][t], k);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) y[t * ys + r] = hsum(acc[r][t]);
+}
+
+template <DType W>
+void gemm_f(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+            size_t act_stride, int64_t n_tok, float* y, int64_t ys) {
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (int64_t t0 = 0; t0 < n_tok; t0 += kTokBlock) {
+    const int64_t t1 = t0 + kTokBlock < n_tok ? t0 + kTokBlock : n_tok;
+    for (int64_t r = 0; r < n_rows; r += 4) {
+      for (int64_t t = t0; t < t1; t += 4) {
+        const float* x[4];
+        const int tn = t1 - t < 4 ? static_cast<int>(t1 - t) : 4;
+        for (int i = 0; i < tn; ++i) {
+          x[i] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) +
+                                                (t + i) * act_stride);
+        }
+        const uint8_t* wr = wb + r * w_stride;
+        float* yt = y + t * ys + r;
+        if (n_rows - r >= 4 && tn == 4) {
+          ftile<W, 4, 4>(n, wr, w_stride, x, yt, ys);
+        } else {  // edges: one (row, token) at a time, same lane order
+          for (int64_t rr = r; rr < n_rows && rr < r + 4; ++rr) {
+            for (int i = 0; i < tn; ++i) {
+              ftile<W, 1, 1>(n, wb + rr * w_stride, 0, x + i, y + (t + i) * ys + rr, ys);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+template <DType W>
+float vec_dot_f(int64_t n, const void* w, const void* x) {
+  float y;
+  const float* xp = static_cast<const float*>(x);
+  ftile<W, 1, 1>(n, static_cast<const uint8_t*>(w), 0, &xp, &y, 1);
+  return y;
+}
+
+void unpack_any(QFormat f, const void* row, int64_t n, int64_t c, void* out) {
+  const auto* r = static_cast<const uint8_t*>(row);
+  switch (f) {
+    case QFormat::kQ8_0:
+      unpack_chunk<QFormat::kQ8_0>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ4_0:
+      unpack_chunk<QFormat::kQ4_0>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ4_K:
+      unpack_chunk<QFormat::kQ4_K>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ5_K:
+      unpack_chunk<QFormat::kQ5_K>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ6_K:
+      unpack_chunk<QFormat::kQ6_K>(r, n, c, static_cast<WChunk<4>*>(out));
+      break;
+  }
+}
+
+template <QFormat F>
+constexpr FormatKernels qk(DType wt, DType at, int bs, ActRowBytesFn bytes, PrepareActFn prep) {
+  return {wt, at, bs, bytes, prep, vec_dot_q<F>, gemm_q<F>};
+}
+template <DType W>
+constexpr FormatKernels fk() {
+  return {W, DType::F32, 1, f32_act_bytes, copy_f32_act, vec_dot_f<W>, gemm_f<W>};
+}
+
+}  // namespace
+
+UnpackChunkFn avx512vnni_unpack() {
+  return unpack_any;
+}
+
+const KernelDispatch& avx512vnni_dispatch() {
+  static const KernelDispatch kd = {
+      Isa::kAvx512Vnni,
+      "avx512vnni",
+      qk<QFormat::kQ8_0>(DType::Q8_0, DType::Q8_0, 32, panel_act_bytes_q8_0, prep_panel_q8_0_s128),
+      qk<QFormat::kQ4_0>(DType::Q4_0, DType::Q8_0, 32, panel_act_bytes_q8_0, prep_panel_q8_0_s8),
+      qk<QFormat::kQ4_K>(DType::Q4_K, DType::Q8_K, 256, panel_act_bytes_k32, prep_panel_k32_s1),
+      qk<QFormat::kQ5_K>(DType::Q5_K, DType::Q8_K, 256, panel_act_bytes_k32, prep_panel_k32_s1),
+      qk<QFormat::kQ6_K>(DType::Q6_K, DType::Q8_K, 256, panel_act_bytes_k16, prep_panel_k16_s32),
+      fk<DType::F16>(),
+      fk<DType::BF16>(),
+      fk<DType::F32>(),
+  };
+  return kd;
+}
+
+}  // namespace edgefit::kernels::detail

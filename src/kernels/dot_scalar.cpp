@@ -1,0 +1,180 @@
+// Scalar reference kernels: they define the result every SIMD kernel must reproduce bit for bit.
+// Integer sums per sub-block are exact; float appears only in the scale products and the lane
+// accumulation, in the canonical order described in kernels.h. Activations are ggml's own blocks
+// (BlockQ8_0 / BlockQ8_K), so these also document the math on the unregrouped data.
+#include <cmath>
+#include <cstring>
+
+#include "core/fp16.h"
+#include "kernels/isa_tables.h"
+#include "kernels/kernels.h"
+#include "kernels/panel.h"
+
+namespace edgefit::kernels::detail {
+
+using quant::BlockQ4_0;
+using quant::BlockQ4_K;
+using quant::BlockQ5_K;
+using quant::BlockQ6_K;
+using quant::BlockQ8_0;
+using quant::BlockQ8_K;
+
+namespace {
+
+// lane += s · isum as one rounding, like the SIMD fmadd.
+inline void lane_fma(float* lane, float s, int32_t isum) {
+  *lane = std::fma(s, static_cast<float>(isum), *lane);
+}
+
+template <typename Block, int (*Level)(const Block&, int)>
+float dot_32blocks(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_0*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t b = 0; b < n / quant::kQK; ++b) {
+    int32_t isum = 0;
+    for (int i = 0; i < quant::kQK; ++i) isum += Level(w[b], i) * a[b].qs[i];
+    const float s = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
+    lane_fma(&acc[b % kLanes], s, isum);
+  }
+  return reduce16(acc);
+}
+
+// Q4_K and Q5_K: lane = 8·(super-block mod 2) + sub-block; scale term, then min term.
+template <typename Block, int (*Level)(const Block&, int)>
+float dot_k4(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
+    const float d = fp16_to_fp32(w[b].d) * a[b].d;
+    const float dmin = fp16_to_fp32(w[b].dmin) * a[b].d;
+    for (int j = 0; j < 8; ++j) {
+      int32_t dot = 0;
+      for (int i = 0; i < 32; ++i) dot += Level(w[b], 32 * j + i) * a[b].qs[32 * j + i];
+      int sc, m;
+      scale_min_k4(j, w[b].scales, &sc, &m);
+      float* lane = &acc[8 * (b % 2) + j];
+      lane_fma(lane, d, sc * dot);
+      lane_fma(lane, -dmin, m * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]));
+    }
+  }
+  return reduce16(acc);
+}
+
+float dot_q6_k(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const BlockQ6_K*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
+    const float d = fp16_to_fp32(w[b].d) * a[b].d;
+    for (int j = 0; j < 16; ++j) {
+      int32_t dot = 0;
+      for (int i = 0; i < 16; ++i) dot += level_q6_k(w[b], 16 * j + i) * a[b].qs[16 * j + i];
+      lane_fma(&acc[j], d, w[b].scales[j] * dot);
+    }
+  }
+  return reduce16(acc);
+}
+
+// Float weights: 16 FMA lanes (element i in lane i mod 16) and reduce16, as the AVX-512 kernel.
+template <float (*ToF32)(uint16_t)>
+float dot_half(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const uint16_t*>(w_row);
+  const auto* x = static_cast<const float*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t i = 0; i < n; ++i) acc[i % kLanes] = std::fma(ToF32(w[i]), x[i], acc[i % kLanes]);
+  return reduce16(acc);
+}
+
+float dot_f32(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const float*>(w_row);
+  const auto* x = static_cast<const float*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t i = 0; i < n; ++i) acc[i % kLanes] = std::fma(w[i], x[i], acc[i % kLanes]);
+  return reduce16(acc);
+}
+
+size_t q8_0_bytes(int64_t n) {
+  return static_cast<size_t>(n / quant::kQK) * sizeof(BlockQ8_0);
+}
+size_t q8_k_bytes(int64_t n) {
+  return static_cast<size_t>(n / quant::kQK_K) * sizeof(BlockQ8_K);
+}
+
+void prep_q8_0(const float* x, int64_t n, void* out) {
+  quantize_act_q8_0(x, static_cast<BlockQ8_0*>(out), n);
+}
+void prep_q8_k(const float* x, int64_t n, void* out) {
+  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+}
+
+template <VecDotFn Dot>
+void gemm_loop(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+               size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const void* a = static_cast<const uint8_t*>(act) + t * act_stride;
+    for (int64_t r = 0; r < n_rows; ++r) {
+      y[t * y_stride + r] = Dot(n, static_cast<const uint8_t*>(w) + r * w_stride, a);
+    }
+  }
+}
+
+template <VecDotFn Dot>
+constexpr FormatKernels quant_kernels(DType wt, DType at, int bs, ActRowBytesFn bytes,
+                                      PrepareActFn prep) {
+  return {wt, at, bs, bytes, prep, Dot, gemm_loop<Dot>};
+}
+
+}  // namespace
+
+size_t f32_act_bytes(int64_t n) {
+  return static_cast<size_t>(n) * sizeof(float);
+}
+
+void copy_f32_act(const float* x, int64_t n, void* out) {
+  std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float));
+}
+
+float ref_dot_q8_0(int64_t n, const void* w, const void* a) {
+  return dot_32blocks<BlockQ8_0, level_q8_0>(n, w, a);
+}
+float ref_dot_q4_0(int64_t n, const void* w, const void* a) {
+  return dot_32blocks<BlockQ4_0, level_q4_0>(n, w, a);
+}
+float ref_dot_q4_k(int64_t n, const void* w, const void* a) {
+  return dot_k4<BlockQ4_K, level_q4_k>(n, w, a);
+}
+float ref_dot_q5_k(int64_t n, const void* w, const void* a) {
+  return dot_k4<BlockQ5_K, level_q5_k>(n, w, a);
+}
+float ref_dot_q6_k(int64_t n, const void* w, const void* a) {
+  return dot_q6_k(n, w, a);
+}
+float ref_dot_f16(int64_t n, const void* w, const void* a) {
+  return dot_half<fp16_to_fp32>(n, w, a);
+}
+float ref_dot_bf16(int64_t n, const void* w, const void* a) {
+  return dot_half<bf16_to_fp32>(n, w, a);
+}
+float ref_dot_f32(int64_t n, const void* w, const void* a) {
+  return dot_f32(n, w, a);
+}
+
+const KernelDispatch& scalar_dispatch() {
+  static const KernelDispatch kd = {
+      Isa::kScalar,
+      "scalar",
+      quant_kernels<ref_dot_q8_0>(DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
+      quant_kernels<ref_dot_q4_0>(DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
+      quant_kernels<ref_dot_q4_k>(DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
+      quant_kernels<ref_dot_q5_k>(DType::Q5_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
+      quant_kernels<ref_dot_q6_k>(DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
+      quant_kernels<ref_dot_f16>(DType::F16, DType::F32, 1, f32_act_bytes, copy_f32_act),
+      quant_kernels<ref_dot_bf16>(DType::BF16, DType::F32, 1, f32_act_bytes, copy_f32_act),
+      quant_kernels<ref_dot_f32>(DType::F32, DType::F32, 1, f32_act_bytes, copy_f32_act),
+  };
+  return kd;
+}
+
+}  // namespace edgefit::kernels::detail

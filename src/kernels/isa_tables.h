@@ -1,0 +1,59 @@
+// Internal to src/kernels: the per-ISA tables and the pieces tests reach directly (the scalar
+// reference dots, each ISA's fast weight unpacker, which must equal unpack_chunk_ref).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+#include "kernels/panel.h"
+
+namespace edgefit::kernels::detail {
+
+// One table per ISA source file. Only called after the CPU check says the ISA runs here; the
+// files of ISAs not built for this architecture are not linked, so dispatch.cpp guards on macros.
+const KernelDispatch& scalar_dispatch();
+const KernelDispatch& avx2_dispatch();
+const KernelDispatch& avx512vnni_dispatch();
+const KernelDispatch& neon_dispatch();
+const KernelDispatch& neon_dotprod_dispatch();
+
+// Unpacks chunk c of a weight row the way one ISA's kernels do (fast path for full chunks, the
+// reference for a partial one); the bytes equal unpack_chunk_ref with that ISA's offset.
+using UnpackChunkFn = void (*)(QFormat f, const void* row, int64_t n, int64_t c, void* out);
+UnpackChunkFn avx2_unpack();
+UnpackChunkFn avx512vnni_unpack();
+// The offset an ISA stores weight levels with (PanelEncoding::offset).
+int isa_weight_offset(Isa isa, QFormat f);
+
+// Scalar references on ggml's own activation blocks (BlockQ8_0 / BlockQ8_K / f32).
+float ref_dot_q8_0(int64_t n, const void* w, const void* a);
+float ref_dot_q4_0(int64_t n, const void* w, const void* a);
+float ref_dot_q4_k(int64_t n, const void* w, const void* a);
+float ref_dot_q5_k(int64_t n, const void* w, const void* a);
+float ref_dot_q6_k(int64_t n, const void* w, const void* a);
+float ref_dot_f16(int64_t n, const void* w, const void* a);
+float ref_dot_bf16(int64_t n, const void* w, const void* a);
+float ref_dot_f32(int64_t n, const void* w, const void* a);
+
+// Shared by every table: f32 activations are used as they are.
+void copy_f32_act(const float* x, int64_t n, void* out);
+size_t f32_act_bytes(int64_t n);
+
+// Panel activation preparation per (format family, sum multiplier), defined in panel.cpp so no
+// ISA-flagged file instantiates them.
+void prep_panel_q8_0_s1(const float* x, int64_t n, void* out);
+void prep_panel_q8_0_s8(const float* x, int64_t n, void* out);
+void prep_panel_q8_0_s128(const float* x, int64_t n, void* out);
+void prep_panel_k32_s1(const float* x, int64_t n, void* out);
+void prep_panel_k16_s1(const float* x, int64_t n, void* out);
+void prep_panel_k16_s32(const float* x, int64_t n, void* out);
+size_t panel_act_bytes_q8_0(int64_t n);
+size_t panel_act_bytes_k32(int64_t n);
+size_t panel_act_bytes_k16(int64_t n);
+
+// A 64-byte aligned per-thread scratch of at least `bytes` (grows, never shrinks). Defined in a
+// portable file so no ISA-flagged code instantiates allocator templates.
+void* thread_scratch(size_t bytes);
+
+}  // namespace edgefit::kernels::detail

@@ -1,0 +1,120 @@
+// Fast CPU matrix products for the forward pass: activation quantization on the fly (ggml's Q8_0 /
+// Q8_K), integer dot products per weight format and ISA, and a threaded, tiled matmul.
+//
+// One `KernelDispatch` table of function pointers exists per instruction set (ONNX Runtime MLAS
+// style). `kernel_dispatch()` picks the best one the CPU supports once, at first use (or the one
+// named by EDGEFIT_ISA=scalar|avx2|avx512vnni|neon|neon-dotprod); `kernel_dispatch_for()` gives any
+// supported one in-process, so one test binary checks every path against the scalar reference.
+//
+// Numerics. Each quantized kernel computes, per sub-block of 32 (16 for Q6_K) weights, the exact
+// integer dot product of the weight levels with the int8 activations, then accumulates in float in
+// ONE canonical order that every ISA and every tile shape reproduces bit for bit: sub-block k of a
+// row goes to float lane k % 16 (k-quants: lane = sub-block index within a 2-super-block chunk),
+// lane += (weight scale · activation scale) · isum as one fused multiply-add (k-quants: then
+// lane -= (dmin · activation scale) · Σ min·act-sum, also fused), and the 16 lanes are folded in
+// halves the way a 512-bit register is reduced: 16 → 8 → 4 → 2 → 1 (panel.h reduce16). So the
+// scalar, AVX2, AVX-512 VNNI and NEON kernels give identical floats, the gemv and gemm paths agree,
+// and the thread count never changes a result. Float weights (F32/F16/BF16) use plain FMA dot
+// products whose summation order differs per ISA (results agree to ~1e-6 relative).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "quant/block_formats.h"
+
+namespace edgefit {
+
+class ThreadPool;
+
+namespace kernels {
+
+// Instruction sets with a kernel table. Ordered from least to most capable per architecture.
+enum class Isa : int {
+  kScalar = 0,       // portable C++: the bit-exact reference
+  kAvx2 = 1,         // x86-64 AVX2 + FMA + F16C (maddubs/madd int8 dots)
+  kAvx512Vnni = 2,   // x86-64 AVX-512 F/BW/VL + VNNI (512-bit vpdpbusd)
+  kNeon = 3,         // aarch64 Advanced SIMD without the dot-product extension
+  kNeonDotprod = 4,  // aarch64 with ARMv8.2 dotprod (sdot / vdotq_s32)
+};
+
+inline constexpr int kNumIsas = 5;
+
+// "scalar", "avx2", "avx512vnni", "neon", "neon-dotprod".
+const char* isa_name(Isa isa);
+// Inverse of isa_name; nullopt for an unknown name.
+std::optional<Isa> isa_from_name(std::string_view name);
+// True when this binary has kernels for `isa` AND the running CPU can execute them.
+bool isa_supported(Isa isa);
+// The most capable supported ISA.
+Isa best_isa();
+
+// Bytes of one prepared activation row of n elements (see FormatKernels::prepare_act).
+using ActRowBytesFn = size_t (*)(int64_t n);
+// Quantizes (or copies) n floats into one prepared activation row, laid out for this ISA's kernels.
+using PrepareActFn = void (*)(const float* x, int64_t n, void* act_row);
+// Dot product of one weight row (n elements, the format's raw bytes) with one prepared activation.
+using VecDotFn = float (*)(int64_t n, const void* w_row, const void* act_row);
+// y[t * y_stride + r] = dot(weight row r, activation row t) for r < n_rows, t < n_tok. Weight rows
+// are w_stride bytes apart, prepared activation rows act_stride bytes apart (from prepare_act).
+// Single-threaded: the caller splits rows over threads. Results equal vec_dot's bit for bit.
+using GemmFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+                        size_t act_stride, int64_t n_tok, float* y, int64_t y_stride);
+
+// The kernels of one weight format on one ISA.
+struct FormatKernels {
+  DType weight_type = DType::F32;         // the weight format these kernels read
+  DType act_type = DType::F32;            // activation format ggml pairs with it (Q8_0, Q8_K, F32)
+  int block_size = 1;                     // n must be a multiple of this (the weight block size)
+  ActRowBytesFn act_row_bytes = nullptr;  // size of a prepared activation row
+  PrepareActFn prepare_act = nullptr;     // f32 → prepared activation row
+  VecDotFn vec_dot = nullptr;             // one row · one activation row
+  GemmFn gemm = nullptr;                  // rows × tokens, tiled
+};
+
+// Every kernel of one ISA. Chosen once at start-up; never changes afterwards.
+struct KernelDispatch {
+  Isa isa = Isa::kScalar;           // which instruction set this table uses
+  const char* isa_name = "scalar";  // isa_name(isa), for logs and benchmarks
+  FormatKernels q8_0;               // Q8_0 weights × Q8_0 activations
+  FormatKernels q4_0;               // Q4_0 weights × Q8_0 activations
+  FormatKernels q4_k;               // Q4_K weights × Q8_K activations
+  FormatKernels q5_k;               // Q5_K weights × Q8_K activations
+  FormatKernels q6_k;               // Q6_K weights × Q8_K activations
+  FormatKernels f16;                // F16 weights × F32 activations
+  FormatKernels bf16;               // BF16 weights × F32 activations
+  FormatKernels f32;                // F32 weights × F32 activations
+
+  // The kernels for a weight type, or nullptr when this table has none (other formats fall back
+  // to dequantize-then-f32 inside kernels_matmul).
+  const FormatKernels* find(DType weight_type) const;
+};
+
+// The process-wide table: EDGEFIT_ISA if set (throws edgefit::Error when that ISA is unknown or
+// unsupported here), else best_isa(). Selected once, on first call.
+const KernelDispatch& kernel_dispatch();
+// The table of a specific ISA; throws edgefit::Error when it is not supported on this CPU/binary.
+const KernelDispatch& kernel_dispatch_for(Isa isa);
+
+// ggml's CPU activation quantizers (x86 path of ggml-cpu-quants.c, b4748):
+// Q8_0: per 32 values d = amax/127, q = round-half-even(x · (127/amax)), d stored as fp16;
+// Q8_K: ggml's quantize_row_q8_K_ref (iscale = -127/max, nearest_int, bsums). n: whole blocks.
+void quantize_act_q8_0(const float* x, quant::BlockQ8_0* y, int64_t n);
+void quantize_act_q8_k(const float* x, quant::BlockQ8_K* y, int64_t n);
+
+// kernels_matmul with an explicit table and pool (tests, benchmarks). pool == nullptr: the global
+// pool. Falls back to dequantize + f32 for formats the table has no kernels for.
+void matmul_with(const KernelDispatch& kd, const TensorView& w, const float* x, int64_t n_tokens,
+                 float* y, ThreadPool* pool = nullptr);
+
+}  // namespace kernels
+
+// y[t * n_out + o] = Σ_i W[o, i] · x[t * n_in + i]: the forward pass's MatmulFn (model/matmul.h),
+// on kernel_dispatch() and ThreadPool::global(). Install with set_matmul_kernel(kernels_matmul).
+void kernels_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
+
+}  // namespace edgefit

@@ -1,0 +1,321 @@
+// Dot-product kernels and activation quantizers: every SIMD path equals the scalar reference
+// exactly (integer formats: bit for bit, by the canonical order of kernels.h; float formats within
+// 1e-5), on random rows and on ggml's reference blocks; the SIMD weight unpackers write exactly the
+// reference panel bytes; the activation quantizers equal ggml's.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "kernel_test_util.h"
+#include "kernels/isa_tables.h"
+#include "kernels/kernels.h"
+#include "kernels/panel.h"
+#include "quant/block_formats.h"
+#include "quant/quant_traits.h"
+
+namespace edgefit::kernels {
+namespace {
+
+using namespace test_util;
+using quant::BlockQ8_0;
+using quant::BlockQ8_K;
+
+// ---------------------------------------------------------------- ggml's activation quantizers
+
+// ggml b4748 ggml-cpu-quants.c quantize_row_q8_0, AVX2 branch, written out per element:
+// amax via max of |x|, d = amax / 127, id = 127 / amax, _mm256_round_ps(x·id, nearest-even).
+void ggml_q8_0_x86(const float* x, BlockQ8_0* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[32 * b + j]));
+    const float d = amax / 127.f;
+    y[b].d = fp32_to_fp16(d);
+    const float id = amax != 0.f ? 127.f / amax : 0.f;
+    for (int j = 0; j < 32; ++j) {
+      const float v = x[32 * b + j] * id;
+      y[b].qs[j] = static_cast<int8_t>(std::lrint(v));  // default mode: to nearest, ties even
+    }
+  }
+}
+
+// ggml's nearest_int (magic-number rounding: ties to even).
+int ggml_nearest_int(float f) {
+  float val = f + 12582912.f;
+  int i;
+  std::memcpy(&i, &val, 4);
+  return (i & 0x007fffff) - 0x00400000;
+}
+
+// ggml b4748 ggml-quants.c quantize_row_q8_K_ref.
+void ggml_q8_k_ref(const float* x, BlockQ8_K* y, int64_t n) {
+  for (int64_t b = 0; b < n / 256; ++b, x += 256) {
+    float max = 0, amax = 0;
+    for (int j = 0; j < 256; ++j) {
+      if (std::fabs(x[j]) > amax) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    if (amax == 0) {
+      y[b].d = 0;
+      std::memset(y[b].qs, 0, sizeof y[b].qs);
+      std::memset(y[b].bsums, 0, sizeof y[b].bsums);
+      continue;
+    }
+    const float iscale = -127.f / max;
+    for (int j = 0; j < 256; ++j)
+      y[b].qs[j] = static_cast<int8_t>(std::min(127, ggml_nearest_int(iscale * x[j])));
+    for (int j = 0; j < 16; ++j) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += y[b].qs[16 * j + i];
+      y[b].bsums[j] = static_cast<int16_t>(sum);
+    }
+    y[b].d = 1 / iscale;
+  }
+}
+
+std::vector<float> activation_cases(std::mt19937& rng) {
+  std::vector<float> x = random_floats(rng, 4096);
+  // Exact ties of x·127/amax (amax = 127 → id = 1): k + 0.5 must round to even.
+  for (int j = 0; j < 32; ++j) x[j] = j == 0 ? 127.f : -63.5f + static_cast<float>(j);
+  std::fill(x.begin() + 256, x.begin() + 512, 0.f);  // an all-zero super-block
+  return x;
+}
+
+TEST(ActQuant, Q8_0EqualsGgmlX86Path) {
+  std::mt19937 rng(1);
+  for (int rep = 0; rep < 20; ++rep) {
+    const std::vector<float> x = activation_cases(rng);
+    const int64_t nb = static_cast<int64_t>(x.size()) / 32;
+    std::vector<BlockQ8_0> got(nb), want(nb);
+    quantize_act_q8_0(x.data(), got.data(), static_cast<int64_t>(x.size()));
+    ggml_q8_0_x86(x.data(), want.data(), static_cast<int64_t>(x.size()));
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), nb * sizeof(BlockQ8_0))) << "rep " << rep;
+  }
+}
+
+TEST(ActQuant, Q8_0CloseToGgmlReferenceQuantizer) {
+  // src/quant's quantize_row_q8_0 is ggml's _ref (1/d and roundf): same scales, and quants that
+  // differ only at rounding ties, by one.
+  const RefMatrix& m = kRefMatrices[0];
+  const std::vector<float> x = read_ref_input(m);
+  const int64_t n = m.rows * m.cols, nb = n / 32;
+  std::vector<BlockQ8_0> got(nb), ref(nb);
+  quantize_act_q8_0(x.data(), got.data(), n);
+  quant_traits(DType::Q8_0)->quantize_row(x.data(), ref.data(), n, nullptr);
+  int64_t differ = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    ASSERT_EQ(got[b].d, ref[b].d);
+    for (int j = 0; j < 32; ++j) {
+      ASSERT_LE(std::abs(got[b].qs[j] - ref[b].qs[j]), 1);
+      differ += got[b].qs[j] != ref[b].qs[j];
+    }
+  }
+  EXPECT_LE(differ, n / 1000);
+  // And the ggml reference bytes of the same input (ref/quant/<m>/Q8_0.bin).
+  const std::vector<uint8_t> ggml = read_ref(std::string(m.name) + "/Q8_0.bin");
+  ASSERT_EQ(ggml.size(), nb * sizeof(BlockQ8_0));
+  EXPECT_EQ(0, std::memcmp(ggml.data(), ref.data(), ggml.size()));
+}
+
+TEST(ActQuant, Q8_KEqualsGgmlReference) {
+  std::mt19937 rng(2);
+  for (int rep = 0; rep < 20; ++rep) {
+    const std::vector<float> x = activation_cases(rng);
+    const int64_t nb = static_cast<int64_t>(x.size()) / 256;
+    std::vector<BlockQ8_K> got(nb), want(nb);
+    quantize_act_q8_k(x.data(), got.data(), static_cast<int64_t>(x.size()));
+    ggml_q8_k_ref(x.data(), want.data(), static_cast<int64_t>(x.size()));
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), nb * sizeof(BlockQ8_K))) << "rep " << rep;
+  }
+}
+
+// ---------------------------------------------------------------- dispatch
+
+TEST(Dispatch, NamesRoundTripAndUnsupportedIsAnError) {
+  for (int i = 0; i < kNumIsas; ++i) {
+    const Isa isa = static_cast<Isa>(i);
+    ASSERT_EQ(isa_from_name(isa_name(isa)), isa);
+    if (isa_supported(isa)) {
+      EXPECT_EQ(kernel_dispatch_for(isa).isa, isa);
+      EXPECT_STREQ(kernel_dispatch_for(isa).isa_name, isa_name(isa));
+    } else {
+      EXPECT_THROW(kernel_dispatch_for(isa), Error);
+    }
+  }
+  EXPECT_FALSE(isa_from_name("sse9"));
+  EXPECT_TRUE(isa_supported(Isa::kScalar));
+  EXPECT_EQ(kernel_dispatch().isa, best_isa());  // EDGEFIT_ISA is not set under ctest
+  std::printf("[ info     ] best ISA here: %s\n", isa_name(best_isa()));
+}
+
+// ---------------------------------------------------------------- unpackers
+
+TEST(Unpack, SimdUnpackersEqualReference) {
+#if defined(__x86_64__)
+  using detail::QFormat;
+  const std::pair<Isa, detail::UnpackChunkFn> paths[] = {
+      {Isa::kAvx2, detail::avx2_unpack()}, {Isa::kAvx512Vnni, detail::avx512vnni_unpack()}};
+  const std::pair<DType, QFormat> formats[] = {{DType::Q8_0, QFormat::kQ8_0},
+                                               {DType::Q4_0, QFormat::kQ4_0},
+                                               {DType::Q4_K, QFormat::kQ4_K},
+                                               {DType::Q5_K, QFormat::kQ5_K},
+                                               {DType::Q6_K, QFormat::kQ6_K}};
+  std::mt19937 rng(3);
+  for (auto [isa, unpack] : paths) {
+    if (!isa_supported(isa)) continue;
+    for (auto [dt, f] : formats) {
+      for (int64_t n : {512, 768, 2048, 256 * 7}) {
+        const std::vector<uint8_t> w = random_byte_rows(dt, 1, n, rng);
+        const int off = detail::isa_weight_offset(isa, f);
+        alignas(64) uint8_t got[768], want[768];
+        for (int64_t c = 0; c < detail::n_chunks(f, n); ++c) {
+          std::memset(got, 0xAB, sizeof got);
+          std::memset(want, 0xCD, sizeof want);
+          unpack(f, w.data(), n, c, got);
+          detail::unpack_chunk_ref(f, w.data(), n, c, off, want);
+          const size_t bytes = detail::qformat_info(f).groups == 8 ? 768 : 512;
+          ASSERT_EQ(0, std::memcmp(got, want, bytes))
+              << isa_name(isa) << " " << dtype_name(dt) << " n=" << n << " chunk " << c;
+        }
+      }
+    }
+  }
+#else
+  GTEST_SKIP() << "x86-64 only";
+#endif
+}
+
+// ---------------------------------------------------------------- dot products
+
+// ggml-style activation row for the scalar reference.
+std::vector<uint8_t> reference_act(DType wt, const std::vector<float>& x) {
+  const KernelDispatch& sc = kernel_dispatch_for(Isa::kScalar);
+  const FormatKernels* fk = sc.find(wt);
+  std::vector<uint8_t> a(fk->act_row_bytes(static_cast<int64_t>(x.size())));
+  fk->prepare_act(x.data(), static_cast<int64_t>(x.size()), a.data());
+  return a;
+}
+
+// SIMD dot of `rows` rows of w against x on `isa`, compared with the scalar reference.
+void check_rows(Isa isa, DType wt, const uint8_t* w, int64_t rows, int64_t n,
+                const std::vector<float>& x, const std::string& what) {
+  const FormatKernels* ref = kernel_dispatch_for(Isa::kScalar).find(wt);
+  const FormatKernels* fk = kernel_dispatch_for(isa).find(wt);
+  ASSERT_NE(fk, nullptr);
+  const std::vector<uint8_t> ra = reference_act(wt, x);
+  std::vector<uint8_t> buf(fk->act_row_bytes(n) + 64);
+  uint8_t* a = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+  fk->prepare_act(x.data(), n, a);
+  const size_t rb = quant_row_size(wt, n);
+  const bool exact = !(wt == DType::F16 || wt == DType::BF16 || wt == DType::F32);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float want = ref->vec_dot(n, w + r * rb, ra.data());
+    const float got = fk->vec_dot(n, w + r * rb, a);
+    if (exact) {
+      ASSERT_EQ(got, want) << isa_name(isa) << " " << dtype_name(wt) << " " << what << " row " << r;
+    } else {
+      ASSERT_NEAR(got, want, 1e-5 * std::max(1.f, std::fabs(want)))
+          << isa_name(isa) << " " << dtype_name(wt) << " " << what << " row " << r;
+    }
+  }
+}
+
+TEST(Dot, SimdEqualsScalarOnRandomRows) {
+  std::mt19937 rng(4);
+  for (Isa isa : simd_isas()) {
+    for (DType t : kQuantTypes) {
+      for (int64_t n : {256, 512, 768, 2048, 5632}) {
+        const std::vector<float> x = random_floats(rng, n);
+        const std::vector<uint8_t> wq = quantized_rows(t, 6, n, rng);
+        check_rows(isa, t, wq.data(), 6, n, x, "quantized n=" + std::to_string(n));
+        const std::vector<uint8_t> wr = random_byte_rows(t, 6, n, rng);
+        check_rows(isa, t, wr.data(), 6, n, x, "random bytes n=" + std::to_string(n));
+      }
+    }
+    for (DType t : kFloatTypes) {
+      for (int64_t n : {1, 15, 16, 17, 100, 2048}) {
+        const std::vector<float> x = random_floats(rng, n);
+        const std::vector<uint8_t> w = random_byte_rows(t, 4, n, rng);
+        check_rows(isa, t, w.data(), 4, n, x, "n=" + std::to_string(n));
+      }
+    }
+  }
+}
+
+TEST(Dot, SimdEqualsScalarOnGgmlReferenceBlocks) {
+  for (const RefMatrix& m : kRefMatrices) {
+    const std::vector<float> input = read_ref_input(m);
+    for (DType t : kQuantTypes) {
+      const std::vector<uint8_t> w =
+          read_ref(std::string(m.name) + "/" + std::string(dtype_name(t)) + ".bin");
+      ASSERT_EQ(w.size(), quant_row_size(t, m.cols) * m.rows);
+      // Activations: rows of the input itself (outliers, zeros, 1e4, 1e-6: the edge cases).
+      for (int64_t xr : {int64_t{0}, m.rows / 2, m.rows - 1}) {
+        const std::vector<float> x(input.begin() + xr * m.cols, input.begin() + (xr + 1) * m.cols);
+        for (Isa isa : simd_isas()) {
+          check_rows(isa, t, w.data(), m.rows, m.cols, x, std::string(m.name));
+        }
+        // And the reference itself against the f64 dot of ggml's dequantized weights with the
+        // dequantized activations: equal up to float rounding.
+        const std::vector<uint8_t> deq =
+            read_ref(std::string(m.name) + "/" + std::string(dtype_name(t)) + ".dequant.f32.bin");
+        const std::vector<float> xq = as_kernels_see(t, x.data(), m.cols);
+        const std::vector<uint8_t> ra = reference_act(t, x);
+        const FormatKernels* ref = kernel_dispatch_for(Isa::kScalar).find(t);
+        for (int64_t r = 0; r < m.rows; ++r) {
+          double exact = 0, mag = 0;
+          for (int64_t i = 0; i < m.cols; ++i) {
+            float wf;
+            std::memcpy(&wf, deq.data() + 4 * (r * m.cols + i), 4);
+            exact += double{wf} * xq[i];
+            mag += std::fabs(double{wf} * xq[i]);
+          }
+          const float got =
+              ref->vec_dot(m.cols, w.data() + r * quant_row_size(t, m.cols), ra.data());
+          ASSERT_NEAR(got, exact, 1e-5 * mag + 1e-30)
+              << m.name << " " << dtype_name(t) << " row " << r;
+        }
+      }
+    }
+  }
+}
+
+TEST(Dot, GemmEqualsVecDotOnEveryPath) {
+  std::mt19937 rng(5);
+  const int64_t n = 768, rows = 9, toks = 7;
+  for (Isa isa : supported_isas()) {
+    const KernelDispatch& kd = kernel_dispatch_for(isa);
+    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16,
+                    DType::BF16, DType::F32}) {
+      const FormatKernels* fk = kd.find(t);
+      const std::vector<uint8_t> w = random_byte_rows(t, rows, n, rng);
+      const size_t stride = (fk->act_row_bytes(n) + 63) / 64 * 64;
+      std::vector<uint8_t> buf(stride * toks + 64);
+      uint8_t* a = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+      for (int64_t tk = 0; tk < toks; ++tk) {
+        const std::vector<float> x = random_floats(rng, n);
+        fk->prepare_act(x.data(), n, a + tk * stride);
+      }
+      const size_t rb = quant_row_size(t, n);
+      std::vector<float> y(rows * toks);
+      fk->gemm(n, w.data(), rb, rows, a, stride, toks, y.data(), rows);
+      for (int64_t tk = 0; tk < toks; ++tk) {
+        for (int64_t r = 0; r < rows; ++r) {
+          ASSERT_EQ(y[tk * rows + r], fk->vec_dot(n, w.data() + r * rb, a + tk * stride))
+              << isa_name(isa) << " " << dtype_name(t) << " row " << r << " token " << tk;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace edgefit::kernels
