@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# The main job on the default model: inspect and evaluate ../shared's stories260K.
-# (Replaced by `edgefit compress` on the polyglot model once the pipeline lands.)
+# The main job: compress ../shared's multilingual polyglot model for a Raspberry Pi 5, with the
+# NTREX calibration text (12 languages) and per-language validation on the NTREX eval text.
+# Writes out/polyglot-rpi5/{<recipe>.gguf, report.html, report.json}. Re-running reuses
+# finished stages. Pass another device id as $1 (see `build/edgefit devices`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared="$root/../shared"
+device=${1:-raspberry-pi-5}
 bash "$root/scripts/setup.sh"
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$root/build" -j"$(nproc)" --target edgefit
-edgefit="$root/build/edgefit"
-model="$shared/models/stories260K/gguf/stories260K-f32.gguf"
-"$edgefit" inspect "$model"
-if "$edgefit" eval --help >/dev/null 2>&1; then
-  "$edgefit" eval "$model" --text "$shared/text/tinystories/TinyStories-valid.head31k.txt" --ctx 128
-fi
+"$root/build/edgefit" compress "$shared/models/polyglot/hf" --device "$device" \
+  --calib "$shared"/text/ntrex128/calib/*.txt --langs "$shared/text/ntrex128/eval" \
+  --eval-ctx 256 --max-chunks 16 --evaluate-all -o "$root/out/polyglot-$device"

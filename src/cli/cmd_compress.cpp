@@ -28,7 +28,7 @@ void run(const CompressOptions& o_in, const std::string& bound) {
     const auto& c = r.candidates[i];
     if (!c.built) {
       std::printf("%-8s %10s %6.2f %9s %10s %12s  %s\n", c.recipe.c_str(), format_bytes(c.cost.file_bytes).c_str(),
-                  c.cost.bits_per_weight, "-", "-", "-", c.cost.fits() ? "not needed" : "does not fit");
+                  c.cost.bits_per_weight, "-", "-", "-", c.cost.fits() ? "not built (a smaller one passed)" : "does not fit");
       continue;
     }
     std::printf("%-8s %10s %6.2f %9.3f %10.5f %+11.2f%%  %s\n", c.recipe.c_str(), format_bytes(c.cost.file_bytes).c_str(),
@@ -62,6 +62,7 @@ void add_compress_command(CLI::App& app) {
   cmd->add_option("--calib-tokens", opts->calib_tokens, "calibration tokens per file (default 16384)");
   cmd->add_option("--recipes", opts->recipes, "presets to consider (default q2_k … q8_0)")->delimiter(',');
   cmd->add_option("--tokenizer", opts->tokenizer, "tokenizer file or folder (default: the model's)");
+  cmd->add_flag("--evaluate-all", opts->evaluate_all, "validate every candidate that fits, for a fuller report");
   cmd->callback([opts, bound] { run(*opts, *bound); });
 }
 

@@ -7,13 +7,15 @@
 
 namespace edgefit::cli {
 
+void add_bench_command(CLI::App& app);
+void add_compress_command(CLI::App& app);
+void add_devices_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
-void add_compress_command(CLI::App& app);
 void add_imatrix_command(CLI::App& app);
-void add_devices_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 
 }  // namespace edgefit::cli

@@ -3,10 +3,12 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 
 int main(int argc, char** argv) {
+  edgefit::remove_temp_files_on_signals();  // Ctrl-C never leaves half-written outputs behind
   CLI::App app{"edgefit: fit language models onto edge devices and validate them"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgefit 0.1.0");
@@ -17,13 +19,15 @@ int main(int argc, char** argv) {
   });
 
   // One line per command; keep alphabetical.
+  edgefit::cli::add_bench_command(app);
+  edgefit::cli::add_compress_command(app);
+  edgefit::cli::add_devices_command(app);
   edgefit::cli::add_eval_command(app);
   edgefit::cli::add_generate_command(app);
-  edgefit::cli::add_compress_command(app);
   edgefit::cli::add_imatrix_command(app);
-  edgefit::cli::add_devices_command(app);
   edgefit::cli::add_inspect_command(app);
   edgefit::cli::add_quantize_command(app);
+  edgefit::cli::add_synth_command(app);
   edgefit::cli::add_tokenize_command(app);
 
   try {

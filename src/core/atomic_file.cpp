@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -11,16 +14,54 @@
 #include "core/error.h"
 
 namespace edgefit {
+namespace {
+
+// Temp files of open writers, for the signal handler. A fixed table of C strings, because a
+// handler may only call async-signal-safe functions (unlink) and must not allocate.
+constexpr int kMaxOpen = 64;
+char g_open_paths[kMaxOpen][4096];
+std::atomic<bool> g_slot_used[kMaxOpen];
+
+int register_temp(const std::string& path) {
+  if (path.size() >= sizeof g_open_paths[0]) return -1;
+  for (int i = 0; i < kMaxOpen; ++i) {
+    bool expected = false;
+    if (g_slot_used[i].compare_exchange_strong(expected, true)) {
+      std::memcpy(g_open_paths[i], path.c_str(), path.size() + 1);
+      return i;
+    }
+  }
+  return -1;  // more than kMaxOpen writers: that one just is not cleaned on signals
+}
+
+void unregister_temp(int slot) {
+  if (slot >= 0) g_slot_used[slot] = false;
+}
+
+extern "C" void remove_temps_and_reraise(int sig) {
+  for (int i = 0; i < kMaxOpen; ++i)
+    if (g_slot_used[i]) ::unlink(g_open_paths[i]);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+}  // namespace
+
+void remove_temp_files_on_signals() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, remove_temps_and_reraise);
+}
 
 AtomicFileWriter::AtomicFileWriter(std::string path)
     : path_(std::move(path)), tmp_path_(path_ + ".tmp-" + std::to_string(::getpid())) {
   file_ = std::fopen(tmp_path_.c_str(), "wb");
   if (!file_) throw Error(std::string("cannot create: ") + std::strerror(errno), tmp_path_);
+  slot_ = register_temp(tmp_path_);
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
   if (file_) std::fclose(file_);
   if (!committed_) std::remove(tmp_path_.c_str());
+  unregister_temp(slot_);
 }
 
 void AtomicFileWriter::write(const void* data, size_t n) {

@@ -31,7 +31,13 @@ class AtomicFileWriter {
   std::FILE* file_ = nullptr;
   uint64_t offset_ = 0;
   bool committed_ = false;
+  int slot_ = -1;          // entry in the signal handler's table of temp files
 };
+
+// Installs SIGINT/SIGTERM/SIGHUP handlers that delete the temp files of writers still open, then
+// let the signal end the process as before (Ctrl-C leaves no "<path>.tmp-<pid>" behind).
+// SIGKILL cannot be caught: long pipelines also clear stale temp files when they restart.
+void remove_temp_files_on_signals();
 
 // Convenience: write a whole string atomically.
 void write_file_atomic(const std::string& path, std::string_view contents);

@@ -98,7 +98,8 @@ void run_chunk(RowChunk& c) {
     }
     if (i2 < C) {
       // Lazy batch update: the columns after the batch get all of its errors in one product.
-      CMapMat Ub(U + i1 * C + i2, nb, C - i2, Eigen::OuterStride<>(C));
+      Eigen::Map<const RowMat, 0, Eigen::OuterStride<>> Ub(U + i1 * C + i2, nb, C - i2,
+                                                           Eigen::OuterStride<>(C));
       W.block(0, i2, R, C - i2).noalias() -= err.leftCols(nb) * Ub;
     }
   }

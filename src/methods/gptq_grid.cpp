@@ -188,17 +188,17 @@ void pack_q6_k(void* b, const uint8_t* L) {
 // Codes: Q8_0 keeps ggml's symmetric [-127, 127]; Q3_K's level is q − 4 (q = 2 low bits + high
 // bit); Q6_K's q − 32.
 const FormatGrid kGrids[] = {
-    {DType::Q4_0, kQK, sizeof(BlockQ4_0), 0, 15, 8, nullptr, decode_q4_0, pack_q4_0},
-    {DType::Q4_1, kQK, sizeof(BlockQ4_1), 0, 15, 0, nullptr, decode_q4_1, pack_q4_1},
-    {DType::Q5_0, kQK, sizeof(BlockQ5_0), 0, 31, 16, nullptr, decode_q5_0, pack_q5_0},
-    {DType::Q5_1, kQK, sizeof(BlockQ5_1), 0, 31, 0, nullptr, decode_q5_1, pack_q5_1},
-    {DType::Q8_0, kQK, sizeof(BlockQ8_0), 1, 255, 128, nullptr, decode_q8_0, pack_q8_0},
-    {DType::IQ4_NL, kQK, sizeof(BlockIQ4_NL), 0, 15, 0, kIQ4NLValues, decode_iq4_nl, pack_iq4_nl},
-    {DType::Q2_K, kQK_K, sizeof(BlockQ2_K), 0, 3, 0, nullptr, decode_q2_k, pack_q2_k},
-    {DType::Q3_K, kQK_K, sizeof(BlockQ3_K), 0, 7, 4, nullptr, decode_q3_k, pack_q3_k},
-    {DType::Q4_K, kQK_K, sizeof(BlockQ4_K), 0, 15, 0, nullptr, decode_k4<BlockQ4_K>, pack_q4_k},
-    {DType::Q5_K, kQK_K, sizeof(BlockQ5_K), 0, 31, 0, nullptr, decode_k4<BlockQ5_K>, pack_q5_k},
-    {DType::Q6_K, kQK_K, sizeof(BlockQ6_K), 0, 63, 32, nullptr, decode_q6_k, pack_q6_k},
+    {DType::Q4_0, kQK, sizeof(BlockQ4_0), 0, 15, 8, nullptr, false, decode_q4_0, pack_q4_0},
+    {DType::Q4_1, kQK, sizeof(BlockQ4_1), 0, 15, 0, nullptr, true, decode_q4_1, pack_q4_1},
+    {DType::Q5_0, kQK, sizeof(BlockQ5_0), 0, 31, 16, nullptr, false, decode_q5_0, pack_q5_0},
+    {DType::Q5_1, kQK, sizeof(BlockQ5_1), 0, 31, 0, nullptr, true, decode_q5_1, pack_q5_1},
+    {DType::Q8_0, kQK, sizeof(BlockQ8_0), 1, 255, 128, nullptr, false, decode_q8_0, pack_q8_0},
+    {DType::IQ4_NL, kQK, sizeof(BlockIQ4_NL), 0, 15, 0, kIQ4NLValues, false, decode_iq4_nl, pack_iq4_nl},
+    {DType::Q2_K, kQK_K, sizeof(BlockQ2_K), 0, 3, 0, nullptr, true, decode_q2_k, pack_q2_k},
+    {DType::Q3_K, kQK_K, sizeof(BlockQ3_K), 0, 7, 4, nullptr, false, decode_q3_k, pack_q3_k},
+    {DType::Q4_K, kQK_K, sizeof(BlockQ4_K), 0, 15, 0, nullptr, true, decode_k4<BlockQ4_K>, pack_q4_k},
+    {DType::Q5_K, kQK_K, sizeof(BlockQ5_K), 0, 31, 0, nullptr, true, decode_k4<BlockQ5_K>, pack_q5_k},
+    {DType::Q6_K, kQK_K, sizeof(BlockQ6_K), 0, 63, 32, nullptr, false, decode_q6_k, pack_q6_k},
 };
 
 }  // namespace

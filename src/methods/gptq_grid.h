@@ -26,6 +26,8 @@ struct FormatGrid {
   int q_min, q_max;     // codes a weight may take (inclusive)
   int zero;             // level(q) = q − zero when table is null
   const int8_t* table;  // level(q) = table[q] (IQ4_NL's non-linear grid), or null
+  bool has_offset;      // value adds the offset (asymmetric formats); symmetric ones do not, so
+                        // that a zero keeps the sign the dequantizer gives it
   // Per weight of one block: step[j] and offset[j] from the block's scale bytes.
   void (*decode)(const void* block, float* step, float* offset);
   // Stores the codes q[0 … block_size) into the block, keeping its scales.
@@ -43,7 +45,8 @@ inline int grid_round(const FormatGrid& g, float step, float offset, float w, fl
 // The value of code q: step · level(q) + offset — the dequantizer's expression.
 inline float grid_value(const FormatGrid& g, float step, float offset, int q) {
   const int level = g.table ? g.table[q] : q - g.zero;
-  return step * static_cast<float>(level) + offset;
+  const float v = step * static_cast<float>(level);
+  return g.has_offset ? v + offset : v;
 }
 
 inline int grid_round(const FormatGrid& g, float step, float offset, float w, float* value) {

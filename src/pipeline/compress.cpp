@@ -113,6 +113,10 @@ CompressReport run_compress(const CompressOptions& o) {
   if (o.out_dir.empty()) throw UsageError("compress needs -o OUTDIR");
   if (!(o.max_ppl_increase_pct > 0)) throw UsageError("--max-ppl-increase must be positive");
   fs::create_directories(o.out_dir);
+  // A run killed mid-write leaves "<file>.tmp-<pid>" behind (outputs are renamed into place only
+  // when complete); clear them so they are not mistaken for results.
+  for (const auto& e : fs::directory_iterator(o.out_dir))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path());
   StageCache stages(o.out_dir);
 
   CompressReport rep;
@@ -123,7 +127,6 @@ CompressReport run_compress(const CompressOptions& o) {
   const Model base_model = load_model(o.model);
   rep.architecture = base_model.config.architecture;
   rep.n_params = base_model.n_params();
-  auto tok = load_model_tokenizer(o.model, o.tokenizer, base_model.config.vocab_size);
   EvalOptions eo;
   eo.ctx = o.eval_ctx > 0 ? o.eval_ctx : std::min(512, base_model.config.max_context > 0 ? base_model.config.max_context : 512);
   eo.max_chunks = o.max_chunks;
@@ -175,6 +178,7 @@ CompressReport run_compress(const CompressOptions& o) {
   }
 
   // Phase 1: baseline quality per language.
+  auto tok = load_model_tokenizer(o.model, o.tokenizer, base_model.config.vocab_size);
   const std::vector<std::string> texts = eval_files(o);
   std::vector<std::string> eval_inputs = texts;
   eval_inputs.push_back(o.model);
@@ -259,9 +263,9 @@ CompressReport run_compress(const CompressOptions& o) {
     }
     if (o.measure_speed && rep.device.measured) c.measured_tps = measure_decode_tps(qm);
     std::fprintf(stderr, "  %s: mean KLD %.5f, worst ΔPPL %+.2f %%\n", c.recipe.c_str(), c.overall.kld_mean, c.max_dppl_pct);
-    if (c.max_dppl_pct <= o.max_ppl_increase_pct) {
-      rep.chosen = static_cast<int>(i);
-      break;
+    if (c.max_dppl_pct <= o.max_ppl_increase_pct && rep.chosen < 0) {
+      rep.chosen = static_cast<int>(i);  // the smallest within the bound
+      if (!o.evaluate_all) break;
     }
   }
   if (rep.chosen < 0) {  // nothing met the bound: the best-quality candidate that fits

@@ -29,6 +29,8 @@ struct CompressOptions {
   std::vector<std::string> recipes;   // presets to consider (empty: the standard ladder)
   std::string tokenizer;              // tokenizer override
   bool measure_speed = true;          // time decode on the host for each built candidate
+  bool evaluate_all = false;          // validate every fitting candidate (a fuller report), not
+                                      // just up to the first one within the bound
 };
 
 // Runs the pipeline; throws Error for bad input or when no preset can fit the device (the

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "core/error.h"
 #include "methods/gptq.h"
 #include "methods/gptq_grid.h"
 #include "quant/quant_traits.h"
@@ -118,8 +119,9 @@ TEST(GptqGrid, PackedBytesDequantizeToTheValuesUsed) {
     ASSERT_TRUE(gptq_supports(t));
     const QuantTraits* qt = quant_traits(t);
     const int bs = g->block_size;
+    const size_t B = static_cast<size_t>(bs);
     for (int trial = 0; trial < 20; ++trial) {
-      std::vector<float> x(size_t(bs)), imp(size_t(bs)), step(size_t(bs)), off(size_t(bs)), used(size_t(bs)), back(size_t(bs));
+      std::vector<float> x(B), imp(B), step(B), off(B), used(B), back(B);
       for (int j = 0; j < bs; ++j) x[size_t(j)] = nd(rng) * (trial % 3 == 0 ? 0.f : 1.f) + (j % 16 == 0 ? 0.05f : 0.f);
       for (auto& v : imp) v = std::fabs(nd(rng)) + 0.01f;
       std::vector<uint8_t> blk(g->type_size);
@@ -127,7 +129,7 @@ TEST(GptqGrid, PackedBytesDequantizeToTheValuesUsed) {
       g->decode(blk.data(), step.data(), off.data());
       // The quantizer's own output lies on the grid it chose.
       qt->dequantize_row(blk.data(), back.data(), bs);
-      std::vector<uint8_t> codes(size_t(bs));
+      std::vector<uint8_t> codes(B);
       for (int j = 0; j < bs; ++j) {
         // GPTQ moves weights after the scales are fixed: round perturbed values.
         const float w = x[size_t(j)] + 0.02f * nd(rng);
@@ -139,14 +141,15 @@ TEST(GptqGrid, PackedBytesDequantizeToTheValuesUsed) {
       }
       g->pack(blk.data(), codes.data());
       qt->dequantize_row(blk.data(), back.data(), bs);
-      EXPECT_EQ(std::memcmp(back.data(), used.data(), sizeof(float) * size_t(bs)), 0);
+      // Bit for bit, the sign of zeros included.
+      EXPECT_EQ(std::memcmp(back.data(), used.data(), sizeof(float) * B), 0);
       // Random codes over the full range.
       std::uniform_int_distribution<int> cd(g->q_min, g->q_max);
       for (auto& c : codes) c = uint8_t(cd(rng));
       g->pack(blk.data(), codes.data());
       qt->dequantize_row(blk.data(), back.data(), bs);
-      for (int j = 0; j < bs; ++j)
-        ASSERT_EQ(back[size_t(j)], grid_value(*g, step[size_t(j)], off[size_t(j)], codes[size_t(j)])) << j;
+      for (int j = 0; j < bs; ++j) used[size_t(j)] = grid_value(*g, step[size_t(j)], off[size_t(j)], codes[size_t(j)]);
+      EXPECT_EQ(std::memcmp(back.data(), used.data(), sizeof(float) * B), 0);
     }
   }
 }
@@ -169,7 +172,7 @@ TEST_P(GptqProxy, BeatsRoundToNearest) {
   const size_t bytes = quant_row_size(type, cols) * size_t(rows);
   std::vector<uint8_t> rtn(bytes), rtn_imp(bytes);
   quantize_tensor(type, w.data(), rows, cols, rtn.data(), nullptr);
-  std::vector<float> diag(size_t(cols));
+  std::vector<float> diag(static_cast<size_t>(cols));
   for (int64_t j = 0; j < cols; ++j) diag[size_t(j)] = h[size_t(j * cols + j)];
   quantize_tensor(type, w.data(), rows, cols, rtn_imp.data(), diag.data());
   GptqOptions o;
@@ -180,7 +183,7 @@ TEST_P(GptqProxy, BeatsRoundToNearest) {
   const double e_imp = hessian_error(w.data(), rtn_imp.data(), type, rows, cols, h.data());
   const double e_gptq = hessian_error(w.data(), g.bytes.data(), type, rows, cols, h.data());
   std::printf("%-6s act_order=%d  RTN %.4g  RTN+imp %.4g  GPTQ %.4g  (%.0f%% of RTN)\n",
-              dtype_name(type), int(act_order), e_rtn, e_imp, e_gptq, 100 * e_gptq / e_rtn);
+              std::string(dtype_name(type)).c_str(), int(act_order), e_rtn, e_imp, e_gptq, 100 * e_gptq / e_rtn);
   EXPECT_LT(e_gptq, 0.9 * e_rtn);
   EXPECT_LT(e_gptq, e_imp);
 }

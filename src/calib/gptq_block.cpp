@@ -1,0 +1,43 @@
+#include "calib/gptq_block.h"
+
+#include <optional>
+
+#include "quant/quant_traits.h"
+
+namespace edgefit {
+
+std::vector<uint8_t> quantize_plain(const std::vector<float>& w, int64_t rows, int64_t cols,
+                                    DType type, const float* importance) {
+  std::vector<uint8_t> out(quant_row_size(type, cols) * static_cast<size_t>(rows));
+  quantize_tensor(type, w.data(), rows, cols, out.data(), importance);
+  return out;
+}
+
+void GptqBlockMethod::compress(const BlockJob& job) {
+  const auto names = block_linear_names(job.layer);
+  std::array<std::optional<GptqHessian>, kNumGroups> prepared;
+  for (int i = 0; i < 7; ++i) {
+    const std::string& name = names[static_cast<size_t>(i)];
+    const int g = static_cast<int>(group_of_linear(i));
+    InputStats& st = (*job.stats)[static_cast<size_t>(g)];
+    const DType type = job.target_type(name);
+    const TensorView& v = job.source->get(name).view;
+    const int64_t rows = v.n_rows(), cols = v.row_size();
+    const std::vector<float> w = job.source_f32(name);
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
+    if (gptq_supports(type) && st.hessian) {
+      if (!prepared[static_cast<size_t>(g)])
+        prepared[static_cast<size_t>(g)] = gptq_prepare(st.hessian->finalize().data(), cols, options_);
+      *bytes = gptq_quantize(w.data(), rows, cols, *prepared[static_cast<size_t>(g)], type, options_).bytes;
+    } else {
+      const std::vector<float> imp = st.mean_sq();
+      *bytes = quantize_plain(w, rows, cols, type, imp.size() == static_cast<size_t>(cols) ? imp.data() : nullptr);
+    }
+    // The group's factor is no longer needed once its last weight is done.
+    if (i == 2 || i == 3 || i == 5 || i == 6) prepared[static_cast<size_t>(g)].reset();
+    job.put(name, type, *bytes);
+    job.install(name, type, bytes);
+  }
+}
+
+}  // namespace edgefit

@@ -1,0 +1,141 @@
+// `edgefit bench MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [--json]`: prompt-processing and
+// generation speed (median and spread of r runs), peak memory, and generation as a fraction of
+// the memory-bandwidth roofline, with the machine's read bandwidth measured here. Decode reads
+// every weight once per token, so tokens/s ≤ read bandwidth ÷ weight bytes per token.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+#include "model/transformer.h"
+#include "plan/cost_model.h"
+#include "plan/device_profile.h"
+
+namespace edgefit::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model;                // model path
+  int prompt = 512;                 // prompt tokens for pp
+  int gen = 128;                    // generated tokens for tg
+  std::vector<int> threads = {1, 2};// thread counts to run
+  int reps = 5;                     // repetitions (median reported)
+  bool json = false;                // JSON output
+};
+
+struct Stat {
+  double median = 0, min = 0, max = 0;  // tokens/s over repetitions
+};
+
+Stat stat_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v.front(), v.back()};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void run(const BenchOptions& o) {
+  if (o.prompt < 1 || o.gen < 1 || o.reps < 1) throw UsageError("-p, -n and -r must be positive");
+  const auto t_load = std::chrono::steady_clock::now();
+  const Model m = load_model(o.model);
+  Transformer t(m);
+  const double load_s = seconds_since(t_load);
+  const ArchConfig& c = m.config;
+  // Weight bytes one decode step reads: everything but the embedding table (one row of it).
+  uint64_t bytes_per_token = 0, weight_bytes = 0;
+  for (const auto& tn : m.tensors) {
+    weight_bytes += tn.view.nbytes();
+    if (tn.name == "token_embd.weight" && !c.tied_embeddings)
+      bytes_per_token += tn.view.nbytes() / static_cast<uint64_t>(c.vocab_size);
+    else
+      bytes_per_token += tn.view.nbytes();
+  }
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> token(3, c.vocab_size - 1);
+  std::vector<int32_t> prompt(static_cast<size_t>(o.prompt));
+  for (auto& id : prompt) id = token(rng);
+
+  nlohmann::ordered_json runs = nlohmann::ordered_json::array();
+  if (!o.json)
+    std::printf("%s: %s, %.2f M params, %s of weights, %s per decoded token; kernels %s; loaded in %.3f s\n",
+                o.model.c_str(), c.architecture.c_str(), m.n_params() / 1e6, format_bytes(weight_bytes).c_str(),
+                format_bytes(bytes_per_token).c_str(), kernels::kernel_dispatch().isa_name, load_s);
+  for (int th : o.threads) {
+    if (th < 1) throw UsageError("thread counts must be positive");
+    ThreadPool::set_global_threads(th);
+    const double bw = measure_read_bandwidth_gbs(th);
+    KVCache cache = t.make_cache(std::max(o.prompt, o.gen + 1));
+    // Warm-up: pages the weights in and sizes every buffer.
+    t.forward(std::span<const int32_t>(prompt.data(), std::min<size_t>(prompt.size(), 16)), cache, 15);
+    std::vector<double> pp, tg;
+    double first_token_s = 0;
+    for (int r = 0; r < o.reps; ++r) {
+      cache.clear();
+      auto t0 = std::chrono::steady_clock::now();
+      t.forward(prompt, cache, o.prompt - 1);
+      pp.push_back(o.prompt / seconds_since(t0));
+      cache.clear();
+      int32_t tok = std::max(0, c.bos_id);
+      t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < o.gen; ++i) {
+        const std::vector<float> logits = t.forward(std::span<const int32_t>(&tok, 1), cache);
+        tok = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        if (i == 0 && r == 0) first_token_s = seconds_since(t0);
+      }
+      tg.push_back(o.gen / seconds_since(t0));
+    }
+    const Stat p = stat_of(pp), g = stat_of(tg);
+    const double roofline = bw * 1e9 / static_cast<double>(bytes_per_token);
+    struct rusage ru {};
+    ::getrusage(RUSAGE_SELF, &ru);
+    const uint64_t rss = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+    runs.push_back({{"threads", th},
+                    {"pp_tps", p.median}, {"pp_tps_min", p.min}, {"pp_tps_max", p.max},
+                    {"tg_tps", g.median}, {"tg_tps_min", g.min}, {"tg_tps_max", g.max},
+                    {"read_bw_gbs", bw}, {"tg_roofline_tps", roofline},
+                    {"tg_roofline_fraction", g.median / roofline}, {"peak_rss_bytes", rss},
+                    {"first_token_s", first_token_s}});
+    if (!o.json)
+      std::printf("threads %d: pp%d %8.1f tok/s [%.1f–%.1f] | tg%d %7.2f tok/s [%.2f–%.2f] | read %.1f GB/s → "
+                  "roofline %.2f tok/s, tg at %.0f %% | peak RSS %s\n",
+                  th, o.prompt, p.median, p.min, p.max, o.gen, g.median, g.min, g.max, bw, roofline,
+                  100 * g.median / roofline, format_bytes(rss).c_str());
+  }
+  if (o.json) {
+    nlohmann::ordered_json j;
+    const auto& last = runs.back();  // the headline numbers: the largest thread count
+    j["model"] = o.model;
+    j["kernels"] = kernels::kernel_dispatch().isa_name;
+    j["load_s"] = load_s;
+    j["weight_bytes"] = weight_bytes;
+    j["bytes_per_token"] = bytes_per_token;
+    for (const char* k : {"pp_tps", "tg_tps", "peak_rss_bytes", "read_bw_gbs", "tg_roofline_fraction"}) j[k] = last[k];
+    j["runs"] = runs;
+    std::printf("%s\n", j.dump(2).c_str());
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "prompt and generation speed against the memory-bandwidth roofline");
+  cmd->add_option("model", o->model, "GGUF, Hugging Face folder or llama2.c .bin")->required();
+  cmd->add_option("-p,--prompt", o->prompt, "prompt tokens (default 512)");
+  cmd->add_option("-n,--gen", o->gen, "generated tokens (default 128)");
+  cmd->add_option("-t,--threads", o->threads, "thread counts, e.g. 1,2 (default 1,2)")->delimiter(',');
+  cmd->add_option("-r,--reps", o->reps, "repetitions; the median is reported (default 5)");
+  cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace edgefit::cli
