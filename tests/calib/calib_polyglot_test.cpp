@@ -3,7 +3,7 @@
 // against the f32 model). Calibration: the twelve ../shared/text/ntrex128/calib files, equal
 // tokens per language, 128 × 256 tokens.
 //
-// EDGEFIT_CALIB_EVAL_CHUNKS (default 16; 0 = all) caps the windows per language so the binary
+// EDGEFIT_CALIB_EVAL_CHUNKS (default 8; 0 = all) caps the windows per language so the binary
 // runs in minutes; the full-text numbers are in docs/quantization-methods.md. Under ASan the
 // calibration shrinks (EDGEFIT_SLOW_SUBSET forces the small settings anywhere).
 #include <gtest/gtest.h>
@@ -42,7 +42,7 @@ bool small_run() {
 
 int64_t eval_chunks() {
   if (const char* e = std::getenv("EDGEFIT_CALIB_EVAL_CHUNKS")) return std::atoll(e);
-  return small_run() ? 2 : 16;
+  return small_run() ? 2 : 8;
 }
 
 std::vector<std::string> calib_files(bool english_only = false) {
