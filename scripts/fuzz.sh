@@ -7,7 +7,7 @@ seconds=${1:-60}
 bash "$root/scripts/setup.sh"
 build="$root/build-fuzz"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEFIT_FUZZ=ON -DEDGEFIT_SANITIZE=ON -DEDGEFIT_TESTS=OFF \
+  -DCMAKE_BUILD_TYPE=Asan "-DCMAKE_CXX_FLAGS_ASAN=-O1 -g1" "-DCMAKE_C_FLAGS_ASAN=-O1 -g1" -DEDGEFIT_FUZZ=ON -DEDGEFIT_SANITIZE=ON -DEDGEFIT_TESTS=OFF \
   -DEDGEFIT_BENCH=OFF
 targets=(gguf safetensors hf_config llama2c)
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"

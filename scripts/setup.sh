@@ -5,7 +5,8 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev libeigen3-dev
       zlib1g-dev clang libclang-rt-14-dev
-      chromium)  # tests/report renders report.html in headless Chromium
+      chromium  # tests/report renders report.html in headless Chromium
+      g++-aarch64-linux-gnu qemu-user file bc)  # scripts/test_aarch64.sh
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

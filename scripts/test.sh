@@ -9,7 +9,10 @@ build=build
 flags=(-DCMAKE_BUILD_TYPE=Release)
 if [[ ${1:-} == --sanitize ]]; then
   build=build-asan
-  flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGEFIT_SANITIZE=ON -DEDGEFIT_BENCH=OFF)
+  # -O1 with line tables: sanitizer builds compile about twice as fast as at -O2 -g and still
+  # give readable reports.
+  flags=(-DCMAKE_BUILD_TYPE=Asan "-DCMAKE_CXX_FLAGS_ASAN=-O1 -g1" "-DCMAKE_C_FLAGS_ASAN=-O1 -g1"
+         -DEDGEFIT_SANITIZE=ON -DEDGEFIT_BENCH=OFF)
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 cmake -S "$root" -B "$root/$build" -G Ninja "${flags[@]}"

@@ -19,11 +19,9 @@ struct CommandResult {
   long peak_rss_kb = 0;       // the child's maximum resident set size
 };
 
-inline CommandResult run_edgefit(const std::vector<std::string>& args) {
-  static int counter = 0;
-  const std::string base = std::string(EDGEFIT_BINARY_DIR) + "/test-scratch/cmd" +
-                           std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  const std::string out_path = base + ".out", err_path = base + ".err";
+// Starts the edgefit binary with stdout/stderr redirected to the given files; returns its pid.
+inline pid_t spawn_edgefit(const std::vector<std::string>& args, const std::string& out_path,
+                           const std::string& err_path) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     if (!std::freopen(out_path.c_str(), "w", stdout) || !std::freopen(err_path.c_str(), "w", stderr))
@@ -36,6 +34,15 @@ inline CommandResult run_edgefit(const std::vector<std::string>& args) {
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+inline CommandResult run_edgefit(const std::vector<std::string>& args) {
+  static int counter = 0;
+  const std::string base = std::string(EDGEFIT_BINARY_DIR) + "/test-scratch/cmd" +
+                           std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  const std::string out_path = base + ".out", err_path = base + ".err";
+  const pid_t pid = spawn_edgefit(args, out_path, err_path);
   CommandResult r;
   int wstatus = 0;
   struct rusage ru {};

@@ -60,18 +60,7 @@ TEST(Compress, KilledRunResumesWithoutRedoingFinishedStages) {
   const std::string out = test::scratch_dir("compress-kill");
   const auto args = compress_args("raspberry-pi-5", out);
   // Start a run and kill it (SIGKILL: no clean-up) once the baseline and imatrix stages are done.
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::freopen("/dev/null", "w", stderr);
-    std::freopen("/dev/null", "w", stdout);
-    std::vector<char*> argv;
-    const std::string exe = std::string(EDGEFIT_BINARY_DIR) + "/edgefit";
-    argv.push_back(const_cast<char*>(exe.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
-  }
+  const pid_t pid = test::spawn_edgefit(args, "/dev/null", "/dev/null");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
   while (!fs::exists(out + "/.edgefit-stages/imatrix.json") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
