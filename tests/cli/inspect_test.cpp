@@ -103,7 +103,12 @@ TEST(Inspect, MultiGigabyteFileReadsOnlyHeaders) {
   ASSERT_EQ(r.status, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["tensors"][0]["bytes"], 4ull << 30);
-  EXPECT_LT(r.peak_rss_kb, 64 * 1024) << "inspect touched the tensor data";
+#if defined(__SANITIZE_ADDRESS__)
+  const long limit_kb = 160 * 1024;  // ASan's allocator and shadow memory add ~30-60 MB of their own
+#else
+  const long limit_kb = 64 * 1024;
+#endif
+  EXPECT_LT(r.peak_rss_kb, limit_kb) << "inspect touched the tensor data";
   std::filesystem::remove(path);
 }
 

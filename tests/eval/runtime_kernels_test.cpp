@@ -37,7 +37,12 @@ TEST(RuntimeKernels, QuantizedPerplexityEqualsTheDequantizedF32Path) {
       const double fast = polyglot_ppl(test::shared_path(file), lang, nullptr);
       const double ref = polyglot_ppl(test::shared_path(file), lang, matmul_ref);
       std::printf("%s %s: kernels %.4f, dequantize+f32 %.4f (%+.4f %%)\n", file, lang, fast, ref, 100 * (fast / ref - 1));
-      EXPECT_NEAR(fast / ref, 1.0, 1e-3);
+#if defined(__SANITIZE_ADDRESS__)
+      // Two windows (126 scored tokens) under sanitizers: sampling noise is ~0.2 %.
+      EXPECT_NEAR(fast / ref, 1.0, 5e-3);
+#else
+      EXPECT_NEAR(fast / ref, 1.0, 1e-3);  // the whole text: the 0.1 %
+#endif
     }
 }
 
