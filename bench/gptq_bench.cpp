@@ -7,9 +7,10 @@
 // statistics (Hessian accumulation), GPTQ itself; and the process's peak RSS. Targets: peak RSS
 // < 2.5 GB; GPTQ's own time (statistics + method) <= the calibration forward's time.
 //
-//   gptq_bench [--layers 2] [--samples 64] [--seqlen 512] [--type q4_k] [--fast-kernels]
+//   gptq_bench [--layers 2] [--samples 64] [--seqlen 512] [--type q4_k] [--reference-matmul]
 //              [--dir /tmp/edgefit-gptq-bench]
-// --fast-kernels runs the forward through src/kernels (SIMD) instead of the reference matmul.
+// The forward runs through matmul()'s default (the runtime SIMD kernels); --reference-matmul uses
+// the plain f32 reference instead.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -25,7 +26,6 @@
 #include "core/thread_pool.h"
 #include "formats/gguf_arch.h"
 #include "formats/gguf_writer.h"
-#include "kernels/kernels.h"
 #include "model/matmul.h"
 #include "quant/presets.h"
 
@@ -42,7 +42,8 @@ void write_random_f16(AtomicFileWriter& w, uint64_t n, float sd, uint64_t seed) 
     const uint64_t k = std::min<uint64_t>(buf.size(), n - done);
     for (uint64_t i = 0; i < k; ++i) {
       // Sum of uniforms: cheap, roughly normal.
-      const double u = (static_cast<double>(rng() >> 11) + static_cast<double>(rng() >> 11)) * 0x1p-53 - 1.0;
+      const double u =
+          (static_cast<double>(rng() >> 11) + static_cast<double>(rng() >> 11)) * 0x1p-53 - 1.0;
       buf[i] = fp32_to_fp16(static_cast<float>(u * sd * 2.45));
     }
     w.write(buf.data(), k * 2);
@@ -106,7 +107,7 @@ std::string make_model(const std::string& path, int layers) {
 int main(int argc, char** argv) {
   int layers = 2, samples = 64, seqlen = 512;
   std::string type_name = "q4_k", dir = "/tmp/edgefit-gptq-bench";
-  bool fast = false;
+  bool reference = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -116,12 +117,18 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--layers") layers = std::atoi(next().c_str());
-    else if (a == "--samples") samples = std::atoi(next().c_str());
-    else if (a == "--seqlen") seqlen = std::atoi(next().c_str());
-    else if (a == "--type") type_name = next();
-    else if (a == "--dir") dir = next();
-    else if (a == "--fast-kernels") fast = true;
+    if (a == "--layers")
+      layers = std::atoi(next().c_str());
+    else if (a == "--samples")
+      samples = std::atoi(next().c_str());
+    else if (a == "--seqlen")
+      seqlen = std::atoi(next().c_str());
+    else if (a == "--type")
+      type_name = next();
+    else if (a == "--dir")
+      dir = next();
+    else if (a == "--reference-matmul")
+      reference = true;
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -134,7 +141,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "writing %s …\n", model_path.c_str());
     make_model(model_path, layers);
   }
-  if (fast) set_matmul_kernel(kernels_matmul);
+  if (reference) set_matmul_kernel(matmul_ref);
 
   const Model m = load_model(model_path);
   CalibrationWindows cw;
@@ -161,18 +168,18 @@ int main(int argc, char** argv) {
 
   const double n = static_cast<double>(layers);
   const double own = r.stats_seconds + r.method_seconds;
-  std::printf("GPTQ bench: TinyLlama-1.1B shape, %d of 22 blocks, %d × %d calibration tokens, %s, "
-              "%d threads, %s matmul\n",
-              layers, samples, seqlen, std::string(dtype_name(type)).c_str(),
-              ThreadPool::global().size(), fast ? "SIMD kernels" : "reference");
+  std::printf(
+      "GPTQ bench: TinyLlama-1.1B shape, %d of 22 blocks, %d × %d calibration tokens, %s, "
+      "%d threads, %s matmul\n",
+      layers, samples, seqlen, std::string(dtype_name(type)).c_str(), ThreadPool::global().size(),
+      reference ? "reference" : "runtime SIMD");
   for (size_t i = 0; i < r.block_seconds.size(); ++i)
     std::printf("  block %zu: %.1f s\n", i, r.block_seconds[i]);
   std::printf("per block: forward %.1f s (original + compressed), statistics %.1f s, GPTQ %.1f s\n",
               r.forward_seconds / n, r.stats_seconds / n, r.method_seconds / n);
   std::printf("GPTQ's own time (statistics + GPTQ) / calibration forward = %.2f (target <= 1)\n",
               own / r.forward_seconds);
-  std::printf("extrapolated to 22 blocks: %.1f min\n",
-              (r.forward_seconds + own) / n * 22 / 60);
+  std::printf("extrapolated to 22 blocks: %.1f min\n", (r.forward_seconds + own) / n * 22 / 60);
   std::printf("peak RSS: %.2f GiB (target < 2.5 GB)\n",
               static_cast<double>(r.peak_rss_bytes) / (1024.0 * 1024.0 * 1024.0));
   return 0;

@@ -10,7 +10,8 @@ namespace {
 
 std::vector<float> mean_abs_of(const InputStats& s) {
   std::vector<float> m(s.sum_abs.size());
-  for (size_t j = 0; j < m.size(); ++j) m[j] = static_cast<float>(s.sum_abs[j] / static_cast<double>(std::max<int64_t>(s.rows, 1)));
+  for (size_t j = 0; j < m.size(); ++j)
+    m[j] = static_cast<float>(s.sum_abs[j] / static_cast<double>(std::max<int64_t>(s.rows, 1)));
   return m;
 }
 
@@ -29,12 +30,20 @@ void AwqBlockMethod::compress(const BlockJob& job) {
     const InputStats& s = st[static_cast<size_t>(g)];
     const int64_t cols = s.width;
     std::vector<AwqLinear> ls;
-    for (int i : linears) ls.push_back({b.w[static_cast<size_t>(i)].data(), b.rows[static_cast<size_t>(i)], types[static_cast<size_t>(i)]});
+    for (int i : linears)
+      ls.push_back({b.w[static_cast<size_t>(i)].data(), b.rows[static_cast<size_t>(i)],
+                    types[static_cast<size_t>(i)]});
     const std::vector<float> mabs = mean_abs_of(s), msq = s.mean_sq();
-    const AwqSearch r = awq_search(ls, cols, s.sample.data(), s.sample_rows, mabs.data(), msq.data(), options_);
-    for (int i : linears) scale_columns(b.w[static_cast<size_t>(i)].data(), b.rows[static_cast<size_t>(i)], cols, r.scales.data());
+    const AwqSearch r =
+        awq_search(ls, cols, s.sample.data(), s.sample_rows, mabs.data(), msq.data(), options_);
+    for (int i : linears)
+      scale_columns(b.w[static_cast<size_t>(i)].data(), b.rows[static_cast<size_t>(i)], cols,
+                    r.scales.data());
     std::vector<float> imp(static_cast<size_t>(cols));
-    for (int64_t j = 0; j < cols; ++j) imp[static_cast<size_t>(j)] = msq[static_cast<size_t>(j)] / (r.scales[static_cast<size_t>(j)] * r.scales[static_cast<size_t>(j)]);
+    for (int64_t j = 0; j < cols; ++j)
+      imp[static_cast<size_t>(j)] =
+          msq[static_cast<size_t>(j)] /
+          (r.scales[static_cast<size_t>(j)] * r.scales[static_cast<size_t>(j)]);
     for (int i : linears) importance[static_cast<size_t>(i)] = imp;
     return r.scales;
   };
@@ -57,8 +66,8 @@ void AwqBlockMethod::compress(const BlockJob& job) {
 
   for (size_t i = 0; i < 7; ++i) {
     const bool has_imp = importance[i].size() == static_cast<size_t>(b.cols[i]);
-    auto bytes = std::make_shared<std::vector<uint8_t>>(
-        quantize_plain(b.w[i], b.rows[i], b.cols[i], types[i], has_imp ? importance[i].data() : nullptr));
+    auto bytes = std::make_shared<std::vector<uint8_t>>(quantize_plain(
+        b.w[i], b.rows[i], b.cols[i], types[i], has_imp ? importance[i].data() : nullptr));
     job.put(b.names[i], types[i], *bytes);
     job.install(b.names[i], types[i], bytes);
   }

@@ -34,15 +34,15 @@ std::vector<float> BlockJob::source_f32(const std::string& name) const {
 
 std::array<std::string, 7> block_linear_names(int layer) {
   const std::string p = "blk." + std::to_string(layer) + ".";
-  return {p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight", p + "attn_output.weight",
-          p + "ffn_gate.weight", p + "ffn_up.weight", p + "ffn_down.weight"};
+  return {p + "attn_q.weight",      p + "attn_k.weight",   p + "attn_v.weight",
+          p + "attn_output.weight", p + "ffn_gate.weight", p + "ffn_up.weight",
+          p + "ffn_down.weight"};
 }
 
 InputGroup group_of_linear(int i) {
-  static constexpr InputGroup kGroups[7] = {InputGroup::kAttnIn,  InputGroup::kAttnIn,
-                                            InputGroup::kAttnIn,  InputGroup::kAttnOut,
-                                            InputGroup::kFfnIn,   InputGroup::kFfnIn,
-                                            InputGroup::kFfnMid};
+  static constexpr InputGroup kGroups[7] = {
+      InputGroup::kAttnIn, InputGroup::kAttnIn, InputGroup::kAttnIn, InputGroup::kAttnOut,
+      InputGroup::kFfnIn,  InputGroup::kFfnIn,  InputGroup::kFfnMid};
   return kGroups[i];
 }
 

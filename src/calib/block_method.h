@@ -29,20 +29,21 @@ inline constexpr int kNumGroups = 4;
 
 // What a method wants measured on the inputs (everything else is skipped to save time/memory).
 struct StatsNeeds {
-  bool hessian = false;         // Σ xxᵀ per group (GPTQ)
-  int64_t sample_rows = 0;      // keep up to this many input rows per group (AWQ's search)
+  bool hessian = false;     // Σ xxᵀ per group (GPTQ)
+  int64_t sample_rows = 0;  // keep up to this many input rows per group (AWQ's search)
 };
 
 // Statistics of one group's input over every calibration token.
 struct InputStats {
-  int64_t width = 0;                             // input channels
-  int64_t rows = 0;                              // tokens seen
-  std::vector<double> sum_abs;                   // Σ |x_j|
-  std::vector<double> sum_sq;                    // Σ x_j²
-  std::vector<float> max_abs;                    // max |x_j|
-  std::unique_ptr<HessianAccumulator> hessian;   // when StatsNeeds::hessian
-  std::vector<float> sample;                     // [sample_rows, width] evenly spaced rows
-  int64_t sample_rows = 0;                       // rows in `sample`
+  int64_t width = 0;                            // input channels
+  int64_t rows = 0;                             // tokens seen
+  std::vector<double> sum_abs;                  // Σ |x_j|
+  std::vector<double> sum_sq;                   // Σ x_j²
+  std::vector<float> max_abs;                   // max |x_j|
+  std::unique_ptr<HessianAccumulator> hessian;  // when StatsNeeds::hessian
+  std::vector<float> sample;                    // [sample_rows, width] evenly spaced rows
+  int64_t sample_rows = 0;                      // rows in `sample`
+  std::vector<float> xt, gram;                  // scratch of the Hessian products (xᵀ, xᵀx)
 
   // Per-channel mean x² (what an imatrix holds): the importance of each input column.
   std::vector<float> mean_sq() const;
@@ -50,10 +51,10 @@ struct InputStats {
 
 // One block's compression, as the driver hands it to the method.
 struct BlockJob {
-  int layer = 0;                               // block index
-  const Model* source = nullptr;               // the original model (memory-mapped weights)
-  Model* work = nullptr;                       // working copy: install compressed views here
-  std::array<InputStats, kNumGroups>* stats = nullptr;  // inputs of the original block
+  int layer = 0;                  // block index
+  const Model* source = nullptr;  // the original model (memory-mapped weights)
+  Model* work = nullptr;          // working copy: install compressed views here
+  std::array<InputStats, kNumGroups>* stats = nullptr;   // inputs of the original block
   std::function<DType(const std::string&)> target_type;  // output type of a tensor (plan)
   // Stores a finished output tensor: its final bytes in the model's own row layout.
   std::function<void(const std::string& name, DType type, const std::vector<uint8_t>& bytes)> put;
@@ -61,7 +62,8 @@ struct BlockJob {
   std::vector<std::shared_ptr<const void>>* keep = nullptr;
 
   // Points work's tensor `name` at `bytes` (type `type`, same shape) and keeps the bytes alive.
-  void install(const std::string& name, DType type, std::shared_ptr<const std::vector<uint8_t>> bytes) const;
+  void install(const std::string& name, DType type,
+               std::shared_ptr<const std::vector<uint8_t>> bytes) const;
   // The f32 values of a source tensor (dequantized), row-major.
   std::vector<float> source_f32(const std::string& name) const;
 };
@@ -69,8 +71,8 @@ struct BlockJob {
 class BlockMethod {
  public:
   virtual ~BlockMethod() = default;
-  virtual std::string name() const = 0;      // "gptq", "awq", "smoothquant"
-  virtual StatsNeeds needs() const = 0;      // statistics to collect
+  virtual std::string name() const = 0;  // "gptq", "awq", "smoothquant"
+  virtual StatsNeeds needs() const = 0;  // statistics to collect
   // Called once on the working model before the forward pass is bound (e.g. to add tensors).
   virtual void prepare(Model& /*work*/) {}
   // Compresses block job.layer: put() every output tensor it changes, install() the compressed

@@ -22,7 +22,8 @@ BlockTensors BlockTensors::load(const BlockJob& job) {
   return b;
 }
 
-void BlockTensors::put_norm(const BlockJob& job, const std::string& name, const std::vector<float>& g) {
+void BlockTensors::put_norm(const BlockJob& job, const std::string& name,
+                            const std::vector<float>& g) {
   const DType type = job.target_type(name);
   auto bytes = std::make_shared<std::vector<uint8_t>>(
       quantize_plain(g, 1, static_cast<int64_t>(g.size()), type, nullptr));

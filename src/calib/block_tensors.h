@@ -12,9 +12,9 @@
 namespace edgefit {
 
 struct BlockTensors {
-  std::array<std::string, 7> names;       // linear weights q, k, v, o, gate, up, down
-  std::array<std::vector<float>, 7> w;    // their f32 values [rows, cols]
-  std::array<int64_t, 7> rows{}, cols{};  // shapes
+  std::array<std::string, 7> names;           // linear weights q, k, v, o, gate, up, down
+  std::array<std::vector<float>, 7> w;        // their f32 values [rows, cols]
+  std::array<int64_t, 7> rows{}, cols{};      // shapes
   std::string attn_norm_name, ffn_norm_name;  // RMSNorm gains before attention / FFN
   std::vector<float> attn_norm, ffn_norm;     // their f32 values [d_model]
 

@@ -72,7 +72,8 @@ CalibrationWindows draw_calibration_windows(const Tokenizer& tok, const Calibrat
         given += whole;
         frac.emplace_back(exact - std::floor(exact), f);
       }
-      std::stable_sort(frac.begin(), frac.end(), [](auto& a, auto& b) { return a.first > b.first; });
+      std::stable_sort(frac.begin(), frac.end(),
+                       [](auto& a, auto& b) { return a.first > b.first; });
       for (auto& [fr, f] : frac)
         if (given < left && out.per_file[f] < avail[f] && share(f) > 0) ++out.per_file[f], ++given;
       for (size_t f = 0; f < n_files; ++f)

@@ -49,7 +49,8 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
   std::unique_ptr<BlockMethod> method = make_block_method(co);  // UsageError for unknown names
   if (co.calib_files.empty())
     throw UsageError("--method " + co.method + " needs calibration text (--calib FILE…)");
-  if (co.samples <= 0 || co.seqlen <= 1) throw UsageError("--samples and --seqlen must be positive");
+  if (co.samples <= 0 || co.seqlen <= 1)
+    throw UsageError("--samples and --seqlen must be positive");
   std::error_code ec;
   if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
     throw Error("the output would replace the input; choose another output path", output);
@@ -60,7 +61,8 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
   int seqlen = co.seqlen;
   if (model.config.max_context > 0 && seqlen > model.config.max_context) {
     if (co.progress)
-      std::fprintf(stderr, "calibration: --seqlen %d exceeds the model's trained context; using %d\n",
+      std::fprintf(stderr,
+                   "calibration: --seqlen %d exceeds the model's trained context; using %d\n",
                    seqlen, model.config.max_context);
     seqlen = model.config.max_context;
   }
@@ -80,9 +82,13 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
   q.imatrix_path.clear();
   q.method = co.method;
   if (co.method == "smoothquant") q.preset = "f16";  // embeddings/head stay 16-bit; linears → I8
-  q.extra_metadata.push_back({"edgefit.calibration.files", GgufValue::make_string_array(rep.calib_summary)});
-  q.extra_metadata.push_back({"edgefit.calibration.chunks", GgufValue::make_u64(cw.windows.size())});
-  q.extra_metadata.push_back({"edgefit.calibration.tokens", GgufValue::make_u64(cw.windows.size() * static_cast<size_t>(seqlen))});
+  q.extra_metadata.push_back(
+      {"edgefit.calibration.files", GgufValue::make_string_array(rep.calib_summary)});
+  q.extra_metadata.push_back(
+      {"edgefit.calibration.chunks", GgufValue::make_u64(cw.windows.size())});
+  q.extra_metadata.push_back(
+      {"edgefit.calibration.tokens",
+       GgufValue::make_u64(cw.windows.size() * static_cast<size_t>(seqlen))});
   for (auto& kv : method_metadata(co)) q.extra_metadata.push_back(std::move(kv));
   QuantizePlan plan = plan_quantization(input, q);
   adapt_plan(co, plan);  // SmoothQuant: I8 weights + scale tensors
@@ -131,13 +137,15 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
       std::vector<uint8_t> tmp(bytes.size());
       const bool bias = t.name.ends_with(".bias");
       const int64_t rows = bias ? n_rows * row_len : n_rows;
-      qk_permute_rows_hf_to_gguf(bytes.data(), tmp.data(), rows, bytes.size() / static_cast<size_t>(rows), head_dim);
+      qk_permute_rows_hf_to_gguf(bytes.data(), tmp.data(), rows,
+                                 bytes.size() / static_cast<size_t>(rows), head_dim);
       bytes.swap(tmp);
     }
     out.write(bytes.data(), bytes.size());
   };
   QuantizeResult r = write_quantized_gguf(plan, output, produce);
-  if (!co.safetensors_output.empty()) write_safetensors_export(co, model, plan, wd, co.safetensors_output);
+  if (!co.safetensors_output.empty())
+    write_safetensors_export(co, model, plan, wd, co.safetensors_output);
   if (co.progress) {
     const PipelineResult& p = rep.pipeline;
     std::fprintf(stderr,

@@ -19,34 +19,34 @@
 namespace edgefit {
 
 struct CalibratedOptions {
-  std::string method = "gptq";            // "gptq", "awq" or "smoothquant"
-  std::vector<std::string> calib_files;   // calibration texts (one per language, typically)
-  std::vector<double> calib_weights;      // relative token share per file (empty: equal)
-  int samples = 128;                      // calibration sequences N
-  int seqlen = 512;                       // tokens per sequence L (capped at the model's context)
-  std::string tokenizer;                  // tokenizer override (empty: the model's own)
+  std::string method = "gptq";           // "gptq", "awq" or "smoothquant"
+  std::vector<std::string> calib_files;  // calibration texts (one per language, typically)
+  std::vector<double> calib_weights;     // relative token share per file (empty: equal)
+  int samples = 128;                     // calibration sequences N
+  int seqlen = 512;                      // tokens per sequence L (capped at the model's context)
+  std::string tokenizer;                 // tokenizer override (empty: the model's own)
   // GPTQ
-  double damp = 0.01;                     // dampening, fraction of the mean Hessian diagonal
-  bool act_order = false;                 // columns by decreasing Hessian diagonal
-  int gptq_block = 128;                   // lazy-batch columns
+  double damp = 0.01;      // dampening, fraction of the mean Hessian diagonal
+  bool act_order = false;  // columns by decreasing Hessian diagonal
+  int gptq_block = 128;    // lazy-batch columns
   // AWQ
-  int awq_grid = 20;                      // α ∈ {0, 1/grid, …, 1}
-  int64_t awq_sample_tokens = 4096;       // tokens kept per input group for the α search
+  int awq_grid = 20;                 // α ∈ {0, 1/grid, …, 1}
+  int64_t awq_sample_tokens = 4096;  // tokens kept per input group for the α search
   // SmoothQuant
-  double sq_alpha = 0.5;                  // migration strength α
-  std::string safetensors_output;         // also write a safetensors export here (empty: no)
+  double sq_alpha = 0.5;           // migration strength α
+  std::string safetensors_output;  // also write a safetensors export here (empty: no)
   // Run control
-  std::string work_dir;                   // resumable state (empty: "<output>.work")
-  bool keep_work_dir = false;             // keep the state after success (tests, debugging)
-  bool progress = true;                   // progress lines and the closing summary on stderr
-  int stop_after_block = -1;              // testing: fail with an Error once this block is done,
-                                          // as a killed run would stop (-1: never)
+  std::string work_dir;        // resumable state (empty: "<output>.work")
+  bool keep_work_dir = false;  // keep the state after success (tests, debugging)
+  bool progress = true;        // progress lines and the closing summary on stderr
+  int stop_after_block = -1;   // testing: fail with an Error once this block is done,
+                               // as a killed run would stop (-1: never)
 };
 
 // What happened, beyond the QuantizeResult.
 struct CalibratedReport {
-  PipelineResult pipeline;                // timings, peak RSS, resumed blocks
-  std::vector<std::string> calib_summary; // "file:tokens" per calibration file
+  PipelineResult pipeline;                 // timings, peak RSS, resumed blocks
+  std::vector<std::string> calib_summary;  // "file:tokens" per calibration file
 };
 
 // Quantizes `input` into `output` with the calibration method of `co`, types and metadata from

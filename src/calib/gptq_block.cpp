@@ -27,11 +27,15 @@ void GptqBlockMethod::compress(const BlockJob& job) {
     auto bytes = std::make_shared<std::vector<uint8_t>>();
     if (gptq_supports(type) && st.hessian) {
       if (!prepared[static_cast<size_t>(g)])
-        prepared[static_cast<size_t>(g)] = gptq_prepare(st.hessian->finalize().data(), cols, options_);
-      *bytes = gptq_quantize(w.data(), rows, cols, *prepared[static_cast<size_t>(g)], type, options_).bytes;
+        prepared[static_cast<size_t>(g)] =
+            gptq_prepare(st.hessian->finalize().data(), cols, options_);
+      *bytes =
+          gptq_quantize(w.data(), rows, cols, *prepared[static_cast<size_t>(g)], type, options_)
+              .bytes;
     } else {
       const std::vector<float> imp = st.mean_sq();
-      *bytes = quantize_plain(w, rows, cols, type, imp.size() == static_cast<size_t>(cols) ? imp.data() : nullptr);
+      *bytes = quantize_plain(w, rows, cols, type,
+                              imp.size() == static_cast<size_t>(cols) ? imp.data() : nullptr);
     }
     // The group's factor is no longer needed once its last weight is done.
     if (i == 2 || i == 3 || i == 5 || i == 6) prepared[static_cast<size_t>(g)].reset();

@@ -1,11 +1,10 @@
 #include "calib/imatrix_collect.h"
 
-#include "calib/calib_data.h"
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 
+#include "calib/calib_data.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -35,16 +34,17 @@ Imatrix collect_imatrix(const Model& model, const Tokenizer& tok, const Calibrat
 
   Transformer t(model);
   std::map<std::string, ColumnSums> sums;
-  t.set_activation_observer([&sums](const std::string& name, const float* x, int64_t n, int64_t width) {
-    ColumnSums& s = sums[name];
-    if (s.sum_sq.empty()) s.sum_sq.assign(static_cast<size_t>(width), 0.0);
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t j = 0; j < width; ++j) {
-        const double v = x[r * width + j];
-        s.sum_sq[static_cast<size_t>(j)] += v * v;
-      }
-    s.tokens += static_cast<uint64_t>(n);
-  });
+  t.set_activation_observer(
+      [&sums](const std::string& name, const float* x, int64_t n, int64_t width) {
+        ColumnSums& s = sums[name];
+        if (s.sum_sq.empty()) s.sum_sq.assign(static_cast<size_t>(width), 0.0);
+        for (int64_t r = 0; r < n; ++r)
+          for (int64_t j = 0; j < width; ++j) {
+            const double v = x[r * width + j];
+            s.sum_sq[static_cast<size_t>(j)] += v * v;
+          }
+        s.tokens += static_cast<uint64_t>(n);
+      });
   Progress progress("imatrix", cw.windows.size(), "chunks");
   if (!o.progress) Progress::set_quiet(true);
   KVCache cache = t.make_cache(ctx);
@@ -60,7 +60,8 @@ Imatrix collect_imatrix(const Model& model, const Tokenizer& tok, const Calibrat
   for (auto& [name, s] : sums) {
     ImatrixEntry e;
     e.mean_sq.resize(s.sum_sq.size());
-    for (size_t j = 0; j < s.sum_sq.size(); ++j) e.mean_sq[j] = static_cast<float>(s.sum_sq[j] / static_cast<double>(s.tokens));
+    for (size_t j = 0; j < s.sum_sq.size(); ++j)
+      e.mean_sq[j] = static_cast<float>(s.sum_sq[j] / static_cast<double>(s.tokens));
     e.counts = {s.tokens};
     im.entries[name] = std::move(e);
   }

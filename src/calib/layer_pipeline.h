@@ -31,14 +31,14 @@ struct PipelineOptions {
 };
 
 struct PipelineResult {
-  int first_block_run = 0;                  // blocks before this one were resumed from disk
-  std::vector<float> output_importance;     // mean x² of the output head's input (final norm)
-  std::vector<double> block_seconds;        // wall time per block run in this process
-  double forward_seconds = 0;               // original + compressed block forwards
-  double stats_seconds = 0;                 // statistics accumulation inside the forwards
-  double method_seconds = 0;                // the method's compress() calls
-  uint64_t peak_rss_bytes = 0;              // the process's peak resident set at the end
-  int64_t tokens = 0;                       // calibration tokens (N·L)
+  int first_block_run = 0;               // blocks before this one were resumed from disk
+  std::vector<float> output_importance;  // mean x² of the output head's input (final norm)
+  std::vector<double> block_seconds;     // wall time per block run in this process
+  double forward_seconds = 0;            // original + compressed block forwards
+  double stats_seconds = 0;              // statistics accumulation inside the forwards
+  double method_seconds = 0;             // the method's compress() calls
+  uint64_t peak_rss_bytes = 0;           // the process's peak resident set at the end
+  int64_t tokens = 0;                    // calibration tokens (N·L)
 };
 
 // Runs the pipeline over every block of `model` with the calibration windows (all the same

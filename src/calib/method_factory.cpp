@@ -25,7 +25,8 @@ std::unique_ptr<BlockMethod> make_block_method(const CalibratedOptions& co) {
     s.alpha = co.sq_alpha;
     return std::make_unique<SmoothQuantBlockMethod>(s);
   }
-  throw UsageError("unknown calibration method '" + co.method + "' (known: gptq, awq, smoothquant)");
+  throw UsageError("unknown calibration method '" + co.method +
+                   "' (known: gptq, awq, smoothquant)");
 }
 
 std::vector<GgufKV> method_metadata(const CalibratedOptions& co) {
@@ -33,12 +34,14 @@ std::vector<GgufKV> method_metadata(const CalibratedOptions& co) {
   if (co.method == "gptq") {
     kv.push_back({"edgefit.gptq.damp", GgufValue::make_f32(static_cast<float>(co.damp))});
     kv.push_back({"edgefit.gptq.act_order", GgufValue::make_bool(co.act_order)});
-    kv.push_back({"edgefit.gptq.block_size", GgufValue::make_u32(static_cast<uint32_t>(co.gptq_block))});
+    kv.push_back(
+        {"edgefit.gptq.block_size", GgufValue::make_u32(static_cast<uint32_t>(co.gptq_block))});
   } else if (co.method == "awq") {
     kv.push_back({"edgefit.awq.grid", GgufValue::make_u32(static_cast<uint32_t>(co.awq_grid))});
   } else if (co.method == "smoothquant") {
     kv.push_back({"edgefit.w8a8", GgufValue::make_bool(true)});
-    kv.push_back({"edgefit.smoothquant.alpha", GgufValue::make_f32(static_cast<float>(co.sq_alpha))});
+    kv.push_back(
+        {"edgefit.smoothquant.alpha", GgufValue::make_f32(static_cast<float>(co.sq_alpha))});
   }
   return kv;
 }
@@ -48,7 +51,8 @@ void adapt_plan(const CalibratedOptions& co, QuantizePlan& plan) {
 }
 
 void write_safetensors_export(const CalibratedOptions& co, const Model& model,
-                              const QuantizePlan& plan, const WorkDir& wd, const std::string& path) {
+                              const QuantizePlan& plan, const WorkDir& wd,
+                              const std::string& path) {
   if (co.method != "smoothquant")
     throw UsageError("a safetensors export exists only for --method smoothquant");
   smoothquant_write_safetensors(model, plan, wd, path);

@@ -17,7 +17,7 @@ namespace edgefit {
 namespace {
 
 bool is_linear_weight(const std::string& name) {
-  static const char* kSuffixes[] = {".attn_q.weight",  ".attn_k.weight", ".attn_v.weight",
+  static const char* kSuffixes[] = {".attn_q.weight",      ".attn_k.weight",   ".attn_v.weight",
                                     ".attn_output.weight", ".ffn_gate.weight", ".ffn_up.weight",
                                     ".ffn_down.weight"};
   if (!name.starts_with("blk.")) return false;
@@ -28,7 +28,9 @@ bool is_linear_weight(const std::string& name) {
 
 }  // namespace
 
-void install_w8a8_kernel() { set_w8a8_kernel(w8a8_matmul); }
+void install_w8a8_kernel() {
+  set_w8a8_kernel(w8a8_matmul);
+}
 
 void SmoothQuantBlockMethod::prepare(Model& work) {
   install_w8a8_kernel();
@@ -58,9 +60,12 @@ void SmoothQuantBlockMethod::compress(const BlockJob& job) {
   auto smooth = [&](InputGroup g, std::initializer_list<int> linears) {
     const InputStats& s = st[static_cast<size_t>(g)];
     std::vector<WeightRef> ws;
-    for (int i : linears) ws.push_back({b.w[static_cast<size_t>(i)].data(), b.rows[static_cast<size_t>(i)]});
+    for (int i : linears)
+      ws.push_back({b.w[static_cast<size_t>(i)].data(), b.rows[static_cast<size_t>(i)]});
     const std::vector<float> sc = smoothquant_scales(s.max_abs.data(), ws, s.width, options_.alpha);
-    for (int i : linears) scale_columns(b.w[static_cast<size_t>(i)].data(), b.rows[static_cast<size_t>(i)], s.width, sc.data());
+    for (int i : linears)
+      scale_columns(b.w[static_cast<size_t>(i)].data(), b.rows[static_cast<size_t>(i)], s.width,
+                    sc.data());
     return sc;
   };
   // down first: its factors go into up's rows before up is smoothed and quantized.
@@ -77,8 +82,10 @@ void SmoothQuantBlockMethod::compress(const BlockJob& job) {
 
   for (size_t i = 0; i < 7; ++i) {
     auto q = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(b.rows[i] * b.cols[i]));
-    auto scale = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(b.rows[i]) * sizeof(float));
-    quantize_int8_per_channel(b.w[i].data(), b.rows[i], b.cols[i], reinterpret_cast<int8_t*>(q->data()),
+    auto scale =
+        std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(b.rows[i]) * sizeof(float));
+    quantize_int8_per_channel(b.w[i].data(), b.rows[i], b.cols[i],
+                              reinterpret_cast<int8_t*>(q->data()),
                               reinterpret_cast<float*>(scale->data()));
     job.put(b.names[i], DType::I8, *q);
     job.put(b.names[i] + "_scale", DType::F32, *scale);
@@ -122,7 +129,8 @@ void smoothquant_write_safetensors(const Model& model, const QuantizePlan& plan,
     const bool is_scale = t.name.ends_with("_scale");
     const std::string base = is_scale ? t.name.substr(0, t.name.size() - 6) : t.name;
     const auto hf = gguf_to_hf_name(base);
-    if (!hf) throw Error("tensor '" + base + "' has no Hugging Face name for the safetensors export");
+    if (!hf)
+      throw Error("tensor '" + base + "' has no Hugging Face name for the safetensors export");
     SafetensorsTensorSpec s;
     s.name = is_scale ? *hf + "_scale" : *hf;
     const uint64_t rows = t.ne.size() > 1 ? t.ne[1] : 1;
@@ -131,17 +139,20 @@ void smoothquant_write_safetensors(const Model& model, const QuantizePlan& plan,
       s.shape = {static_cast<int64_t>(t.ne[0]), 1};
     } else {
       s.dtype = t.to == DType::I8 ? DType::I8 : (t.to == DType::F16 ? DType::F16 : DType::F32);
-      s.shape = t.ne.size() > 1 ? std::vector<int64_t>{static_cast<int64_t>(rows), static_cast<int64_t>(t.ne[0])}
+      s.shape = t.ne.size() > 1 ? std::vector<int64_t>{static_cast<int64_t>(rows),
+                                                       static_cast<int64_t>(t.ne[0])}
                                 : std::vector<int64_t>{static_cast<int64_t>(t.ne[0])};
     }
     const std::string name = t.name;
     const bool qk = name.ends_with(".attn_q.weight") || name.ends_with(".attn_k.weight") ||
-                    name.ends_with(".attn_q.weight_scale") || name.ends_with(".attn_k.weight_scale");
+                    name.ends_with(".attn_q.weight_scale") ||
+                    name.ends_with(".attn_k.weight_scale");
     const int64_t head_dim = model.config.head_dim;
     const DType out_type = s.dtype;
     const int64_t n_rows = is_scale ? static_cast<int64_t>(t.ne[0]) : static_cast<int64_t>(rows);
     const int64_t row_len = is_scale ? 1 : static_cast<int64_t>(t.ne[0]);
-    s.write_data = [&wd, &model, name, qk, to_hf, head_dim, out_type, n_rows, row_len](AtomicFileWriter& w) {
+    s.write_data = [&wd, &model, name, qk, to_hf, head_dim, out_type, n_rows,
+                    row_len](AtomicFileWriter& w) {
       std::vector<uint8_t> bytes;
       if (wd.has_tensor(name)) {
         bytes = wd.load_tensor(name);
@@ -154,7 +165,8 @@ void smoothquant_write_safetensors(const Model& model, const QuantizePlan& plan,
       }
       if (to_hf && qk) {
         std::vector<uint8_t> tmp(bytes.size());
-        qk_permute_rows_gguf_to_hf(bytes.data(), tmp.data(), n_rows, bytes.size() / static_cast<size_t>(n_rows), head_dim);
+        qk_permute_rows_gguf_to_hf(bytes.data(), tmp.data(), n_rows,
+                                   bytes.size() / static_cast<size_t>(n_rows), head_dim);
         bytes.swap(tmp);
       }
       w.write(bytes.data(), bytes.size());
@@ -163,8 +175,9 @@ void smoothquant_write_safetensors(const Model& model, const QuantizePlan& plan,
   }
   std::map<std::string, std::string> meta = {
       {"format", "pt"},
-      {"quantization", "w8a8-int8: weight int8 symmetric per-channel (weight_scale), "
-                       "activations int8 dynamic per-token; SmoothQuant by edgefit"}};
+      {"quantization",
+       "w8a8-int8: weight int8 symmetric per-channel (weight_scale), "
+       "activations int8 dynamic per-token; SmoothQuant by edgefit"}};
   write_safetensors(path, specs, meta);
 }
 

@@ -55,7 +55,8 @@ std::string file_identity(const std::string& path) {
   auto one = [&](const fs::path& p) {
     const auto size = fs::file_size(p, ec);
     const auto mtime = fs::last_write_time(p, ec).time_since_epoch().count();
-    out += fs::absolute(p, ec).string() + "|" + std::to_string(size) + "|" + std::to_string(mtime) + ";";
+    out += fs::absolute(p, ec).string() + "|" + std::to_string(size) + "|" + std::to_string(mtime) +
+           ";";
   };
   if (fs::is_directory(path, ec)) {
     std::vector<fs::path> files;
@@ -83,7 +84,9 @@ WorkDir::WorkDir(std::string path, const std::string& key) : path_(std::move(pat
   }
 }
 
-std::string WorkDir::file(const std::string& name) const { return (fs::path(path_) / name).string(); }
+std::string WorkDir::file(const std::string& name) const {
+  return (fs::path(path_) / name).string();
+}
 
 int WorkDir::last_done_block() const {
   int n = -1;
@@ -91,7 +94,9 @@ int WorkDir::last_done_block() const {
   return n;
 }
 
-void WorkDir::mark_done(int layer) { write_file_atomic(file("blk." + std::to_string(layer) + ".done"), "done\n"); }
+void WorkDir::mark_done(int layer) {
+  write_file_atomic(file("blk." + std::to_string(layer) + ".done"), "done\n");
+}
 
 void WorkDir::save_tensor(const std::string& name, DType type, const std::vector<uint8_t>& bytes) {
   AtomicFileWriter w(file(safe_name(name) + ".bin"));
@@ -140,7 +145,8 @@ bool WorkDir::load_hidden(int layer, std::vector<float>& h) const {
   uint64_t n = 0;
   if (!in || !get_pod(in, magic) || !get_pod(in, l) || !get_pod(in, n)) return false;
   if (magic != kHiddenMagic || l != layer || n != h.size()) return false;
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(h.data()), static_cast<std::streamsize>(n * sizeof(float))));
+  return static_cast<bool>(
+      in.read(reinterpret_cast<char*>(h.data()), static_cast<std::streamsize>(n * sizeof(float))));
 }
 
 void WorkDir::save_floats(const std::string& name, const std::vector<float>& v) {
@@ -155,7 +161,8 @@ bool WorkDir::load_floats(const std::string& name, std::vector<float>& v) const 
   uint64_t n = 0;
   if (!in || !get_pod(in, n) || n > (1ull << 32)) return false;
   v.resize(n);
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(float))));
+  return static_cast<bool>(
+      in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(float))));
 }
 
 void WorkDir::remove() {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "calib/calibrated_quantize.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -21,6 +22,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct QuantizeCliOptions {
+  std::string method = "rtn";             // rtn | gptq | awq | smoothquant
+  CalibratedOptions calib;                // calibration settings for gptq/awq/smoothquant
   std::string input;                      // model to quantize
   std::string output;                     // GGUF to write
   std::string type_positional;            // optional third positional: llama-quantize's TYPE
@@ -129,10 +132,25 @@ void run_quantize(const QuantizeCliOptions& c) {
   if (!c.quiet && !c.json) {
     count = plan_quantization(c.input, o).tensors.size();
   }
-  const QuantizeResult r = quantize_model(c.input, c.output, o, [&](const QuantizedTensor& t) {
-    ++index;
-    if (!c.quiet && !c.json) print_tensor_line(index, count, t);
-  });
+  if (c.method != "rtn" && c.method != "gptq" && c.method != "awq" && c.method != "smoothquant")
+    throw UsageError("unknown --method '" + c.method + "' (rtn, gptq, awq, smoothquant)");
+  if (c.method != "rtn" && c.calib.calib_files.empty())
+    throw UsageError("--method " + c.method + " needs calibration text: --calib FILE...");
+  QuantizeResult r;
+  if (c.method == "rtn") {
+    r = quantize_model(c.input, c.output, o, [&](const QuantizedTensor& t) {
+      ++index;
+      if (!c.quiet && !c.json) print_tensor_line(index, count, t);
+    });
+  } else {
+    // Calibrated methods stream block by block (progress per block) and resume after a kill.
+    CalibratedOptions co = c.calib;
+    co.method = c.method;
+    o.method = c.method;
+    r = quantize_model_calibrated(c.input, c.output, o, co);
+    if (!c.json)
+      for (const auto& t : r.tensors) print_tensor_line(++index, r.tensors.size(), t);
+  }
   const double mb_per_s = r.seconds > 0 ? static_cast<double>(r.input_bytes) / 1e6 / r.seconds : 0;
   if (c.json) {
     nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
@@ -187,6 +205,13 @@ void add_quantize_command(CLI::App& app) {
                 "list the per-tensor types and the size; write nothing");
   cmd->add_flag("-q,--quiet", opts->quiet, "a progress bar instead of one line per tensor");
   cmd->add_flag("--json", opts->json, "print one JSON object (tensors, sizes, bits per weight)");
+  cmd->add_option("--method", opts->method, "rtn (default), gptq, awq or smoothquant (W8A8)");
+  cmd->add_option("--calib", opts->calib.calib_files, "calibration text files (gptq/awq/smoothquant)");
+  cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")->delimiter(',');
+  cmd->add_option("--samples", opts->calib.samples, "calibration sequences (default 128)");
+  cmd->add_option("--seqlen", opts->calib.seqlen, "tokens per calibration sequence (default 512)");
+  cmd->add_flag("--act-order", opts->calib.act_order, "GPTQ: columns by decreasing Hessian diagonal");
+  cmd->add_option("--sq-alpha", opts->calib.sq_alpha, "SmoothQuant migration strength (default 0.5)");
   cmd->callback([opts] { run_quantize(*opts); });
 }
 

@@ -31,7 +31,8 @@ std::vector<float> awq_scales(const float* mean_abs, int64_t cols, double alpha)
   std::vector<float> s(static_cast<size_t>(cols));
   float mx = 0, mn = std::numeric_limits<float>::max();
   for (int64_t j = 0; j < cols; ++j) {
-    const float v = std::max(1e-4f, static_cast<float>(std::pow(std::max(mean_abs[j], 1e-8f), alpha)));
+    const float v =
+        std::max(1e-4f, static_cast<float>(std::pow(std::max(mean_abs[j], 1e-8f), alpha)));
     s[static_cast<size_t>(j)] = v;
     mx = std::max(mx, v);
     mn = std::min(mn, v);
@@ -78,7 +79,8 @@ AwqSearch awq_search(std::span<const AwqLinear> layers, int64_t cols, const floa
     const double alpha = static_cast<double>(g) / o.grid;
     const std::vector<float> s = awq_scales(mean_abs, cols, alpha);
     for (int64_t j = 0; j < cols; ++j)
-      imp[static_cast<size_t>(j)] = mean_sq[j] / (s[static_cast<size_t>(j)] * s[static_cast<size_t>(j)]);
+      imp[static_cast<size_t>(j)] =
+          mean_sq[j] / (s[static_cast<size_t>(j)] * s[static_cast<size_t>(j)]);
     for (int64_t t = 0; t < n; ++t)
       for (int64_t j = 0; j < cols; ++j)
         xs[static_cast<size_t>(t * cols + j)] = x[t * cols + j] / s[static_cast<size_t>(j)];
@@ -87,7 +89,8 @@ AwqSearch awq_search(std::span<const AwqLinear> layers, int64_t cols, const floa
       const AwqLinear& l = layers[li];
       std::vector<float> ws(l.w, l.w + l.rows * cols);
       scale_columns(ws.data(), l.rows, cols, s.data());
-      const std::vector<float> q = fake_quantize(ws.data(), l.rows, cols, l.type, imp.data(), &pool);
+      const std::vector<float> q =
+          fake_quantize(ws.data(), l.rows, cols, l.type, imp.data(), &pool);
       // Output error in row panels over the pool (Eigen runs single-threaded inside each).
       const CMap XS(xs.data(), n, cols);
       const CMap Q(q.data(), l.rows, cols);
@@ -98,7 +101,8 @@ AwqSearch awq_search(std::span<const AwqLinear> layers, int64_t cols, const floa
         for (int64_t p = b; p < e; ++p) {
           const int64_t r0 = p * kPanel, nr = std::min(kPanel, l.rows - r0);
           const RowMat y = XS * Q.middleRows(r0, nr).transpose();
-          part[static_cast<size_t>(p)] = static_cast<double>((ref[li].middleCols(r0, nr) - y).squaredNorm());
+          part[static_cast<size_t>(p)] =
+              static_cast<double>((ref[li].middleCols(r0, nr) - y).squaredNorm());
         }
       });
       for (double v : part) loss += v;

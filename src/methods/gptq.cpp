@@ -20,20 +20,22 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using MapMat = Eigen::Map<RowMat>;
 using CMapMat = Eigen::Map<const RowMat>;
 
-ThreadPool& pool_of(const GptqOptions& o) { return o.pool ? *o.pool : ThreadPool::global(); }
+ThreadPool& pool_of(const GptqOptions& o) {
+  return o.pool ? *o.pool : ThreadPool::global();
+}
 
 // The per-chunk work of gptq_quantize: rows [r0, r1) of W, all columns.
 struct RowChunk {
-  const float* w;           // W, row-major [rows, cols]
-  int64_t r0, r1, cols;     // the chunk's rows and the width
-  const GptqHessian* h;     // prepared Hessian
-  const FormatGrid* grid;   // target format
-  const QuantTraits* qt;    // its quantizer
-  int lazy;                 // lazy-batch width (a multiple of grid->block_size)
-  bool act_order;           // static grids + permuted order
-  uint8_t* out;             // output bytes of row r0 (row_bytes apart)
-  size_t row_bytes;         // bytes per output row
-  double loss = 0;          // Σ (w−q)²/d²/2 over the chunk
+  const float* w;          // W, row-major [rows, cols]
+  int64_t r0, r1, cols;    // the chunk's rows and the width
+  const GptqHessian* h;    // prepared Hessian
+  const FormatGrid* grid;  // target format
+  const QuantTraits* qt;   // its quantizer
+  int lazy;                // lazy-batch width (a multiple of grid->block_size)
+  bool act_order;          // static grids + permuted order
+  uint8_t* out;            // output bytes of row r0 (row_bytes apart)
+  size_t row_bytes;        // bytes per output row
+  double loss = 0;         // Σ (w−q)²/d²/2 over the chunk
 };
 
 // Chooses the scales of block `b` (original column order) of every row of the chunk from the
@@ -42,7 +44,8 @@ void choose_block(RowChunk& c, int64_t b, const float* wb, int64_t wb_stride, fl
                   float* off, int64_t stride, const float* importance) {
   const int bs = c.grid->block_size;
   for (int64_t r = 0; r < c.r1 - c.r0; ++r) {
-    uint8_t* blk = c.out + r * static_cast<int64_t>(c.row_bytes) + b * static_cast<int64_t>(c.grid->type_size);
+    uint8_t* blk =
+        c.out + r * static_cast<int64_t>(c.row_bytes) + b * static_cast<int64_t>(c.grid->type_size);
     c.qt->quantize_row(wb + r * wb_stride, blk, bs, importance);
     c.grid->decode(blk, step + r * stride, off + r * stride);
   }
@@ -67,7 +70,8 @@ void run_chunk(RowChunk& c) {
     // Static grids: every block's scales from the original weights, before any update.
     std::vector<float> orig(static_cast<size_t>(R * C));
     for (int64_t r = 0; r < R; ++r)
-      for (int64_t j = 0; j < C; ++j) orig[static_cast<size_t>(r * C + j)] = c.w[(c.r0 + r) * C + j];
+      for (int64_t j = 0; j < C; ++j)
+        orig[static_cast<size_t>(r * C + j)] = c.w[(c.r0 + r) * C + j];
     for (int64_t b = 0; b < C / bs; ++b)
       choose_block(c, b, orig.data() + b * bs, C, step.data() + b * bs, off.data() + b * bs, C,
                    c.h->diag.data() + b * bs);
@@ -120,7 +124,8 @@ void HessianAccumulator::add(const float* x, int64_t n) {
   const int64_t W = width_;
   CMapMat X(x, n, W);
   MapMat H(h_.data(), W, W);
-  // Lower triangle only, in column panels spread over the pool: H[j0:, j0:j1] += X[:, j0:]ᵀ X[:, j0:j1].
+  // Lower triangle only, in column panels spread over the pool: H[j0:, j0:j1] += X[:, j0:]ᵀ X[:,
+  // j0:j1].
   constexpr int64_t kPanel = 128;
   const int64_t n_panels = (W + kPanel - 1) / kPanel;
   ThreadPool::global().parallel_for(n_panels, 1, [&](int64_t b, int64_t e) {
@@ -131,6 +136,27 @@ void HessianAccumulator::add(const float* x, int64_t n) {
     }
   });
   count_ += n;
+}
+
+void HessianAccumulator::add_gram(const float* gram, int64_t n) {
+  if (final_) throw Error("HessianAccumulator: add_gram() after finalize()");
+  const int64_t W = width_;
+  ThreadPool::global().parallel_for(W, 64, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      for (int64_t j = 0; j <= i; ++j) h_[static_cast<size_t>(i * W + j)] += gram[i * W + j];
+  });
+  count_ += n;
+}
+
+void HessianAccumulator::add_gram_rows(const float* block, int64_t r0, int64_t r1) {
+  if (final_) throw Error("HessianAccumulator: add_gram_rows() after finalize()");
+  if (r0 < 0 || r1 > width_ || r0 > r1) throw Error("HessianAccumulator: rows out of range");
+  const int64_t W = width_;
+  ThreadPool::global().parallel_for(r1 - r0, 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = r0 + b; i < r0 + e; ++i)
+      for (int64_t j = 0; j <= i; ++j)
+        h_[static_cast<size_t>(i * W + j)] += block[(i - r0) * r1 + j];
+  });
 }
 
 const std::vector<float>& HessianAccumulator::finalize() {
@@ -147,7 +173,9 @@ const std::vector<float>& HessianAccumulator::finalize() {
   return h_;
 }
 
-bool gptq_supports(DType type) { return format_grid(type) && quant_traits(type); }
+bool gptq_supports(DType type) {
+  return format_grid(type) && quant_traits(type);
+}
 
 bool inverse_cholesky_upper(const float* h, int64_t n, double damp, std::vector<float>& u) {
   // With J the reversal permutation, J·H·J = L·Lᵀ gives H⁻¹ = (J·L⁻¹·J)ᵀ·(J·L⁻¹·J), and J·L⁻¹·J is
@@ -185,7 +213,8 @@ GptqHessian gptq_prepare(const float* hessian, int64_t n, const GptqOptions& o) 
   double mean_diag = 0;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t pi = h.perm[static_cast<size_t>(i)];
-    for (int64_t j = 0; j < n; ++j) hp[static_cast<size_t>(i * n + j)] = hessian[pi * n + h.perm[static_cast<size_t>(j)]];
+    for (int64_t j = 0; j < n; ++j)
+      hp[static_cast<size_t>(i * n + j)] = hessian[pi * n + h.perm[static_cast<size_t>(j)]];
     if (h.diag[static_cast<size_t>(pi)] == 0.f) hp[static_cast<size_t>(i * n + i)] = 1.f;
     mean_diag += hp[static_cast<size_t>(i * n + i)];
   }
@@ -197,18 +226,29 @@ GptqHessian gptq_prepare(const float* hessian, int64_t n, const GptqOptions& o) 
       h.damp = damp;
       return h;
     }
-  throw Error("GPTQ: the Hessian is not positive definite even with dampening " + std::to_string(damp / 10));
+  throw Error("GPTQ: the Hessian is not positive definite even with dampening " +
+              std::to_string(damp / 10));
 }
 
-GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
-                         DType type, const GptqOptions& o) {
+namespace {
+
+// Throws unless GPTQ can write rows of `cols` weights as `type`.
+const FormatGrid& checked_grid(DType type, int64_t cols) {
   const FormatGrid* grid = format_grid(type);
-  const QuantTraits* qt = quant_traits(type);
-  if (!grid || !qt)
+  if (!grid || !quant_traits(type))
     throw Error("GPTQ cannot produce " + std::string(dtype_name(type)) + " weights");
   if (cols % grid->block_size != 0)
     throw Error("GPTQ: rows of " + std::to_string(cols) + " are not whole " +
                 std::string(dtype_name(type)) + " blocks");
+  return *grid;
+}
+
+}  // namespace
+
+GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
+                         DType type, const GptqOptions& o) {
+  const FormatGrid* grid = &checked_grid(type, cols);
+  const QuantTraits* qt = quant_traits(type);
   if (h.n != cols) throw Error("GPTQ: Hessian width does not match the weight");
   GptqResult res;
   res.damp = h.damp;
@@ -233,6 +273,7 @@ GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, const GptqH
 
 GptqResult gptq_quantize(const float* w, int64_t rows, int64_t cols, const float* hessian,
                          DType type, const GptqOptions& o) {
+  checked_grid(type, cols);  // before touching a Hessian that may not fit
   return gptq_quantize(w, rows, cols, gptq_prepare(hessian, cols, o), type, o);
 }
 

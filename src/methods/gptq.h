@@ -29,10 +29,18 @@ class HessianAccumulator {
   explicit HessianAccumulator(int64_t width);
   // Adds the n rows of x[n, width].
   void add(const float* x, int64_t n);
+  // Adds a Gram matrix Σ xxᵀ [width, width] (row-major; at least its lower triangle) of n rows
+  // that the caller computed itself, e.g. with the runtime's faster matmul kernels.
+  void add_gram(const float* gram, int64_t n);
+  // Adds rows [r0, r1) of such a Gram matrix, given as block[(r − r0) · r1 + j] for j < r1 (only
+  // j <= r is read: the lower triangle), without counting rows; count_rows() counts them once all
+  // row blocks of a batch are in. Lets the caller skip the upper triangle's products.
+  void add_gram_rows(const float* block, int64_t r0, int64_t r1);
+  void count_rows(int64_t n) { count_ += n; }
   // H = 2·Σ xxᵀ / n, symmetric, [width, width] row-major. Further add() calls are an error.
   const std::vector<float>& finalize();
   int64_t width() const { return width_; }
-  int64_t count() const { return count_; }  // rows added so far
+  int64_t count() const { return count_; }                 // rows added so far
   const std::vector<float>& matrix() const { return h_; }  // Σ xxᵀ until finalize(), then H
 
  private:

@@ -46,14 +46,18 @@ void decode_q4_0(const void* b, float* step, float* off) {
   fill(step, fp16_to_fp32(static_cast<const BlockQ4_0*>(b)->d), kQK);
   fill(off, 0.f, kQK);
 }
-void pack_q4_0(void* b, const uint8_t* q) { pack_nibbles(static_cast<BlockQ4_0*>(b)->qs, q); }
+void pack_q4_0(void* b, const uint8_t* q) {
+  pack_nibbles(static_cast<BlockQ4_0*>(b)->qs, q);
+}
 
 void decode_q4_1(const void* b, float* step, float* off) {
   const auto* blk = static_cast<const BlockQ4_1*>(b);
   fill(step, fp16_to_fp32(blk->d), kQK);
   fill(off, fp16_to_fp32(blk->m), kQK);
 }
-void pack_q4_1(void* b, const uint8_t* q) { pack_nibbles(static_cast<BlockQ4_1*>(b)->qs, q); }
+void pack_q4_1(void* b, const uint8_t* q) {
+  pack_nibbles(static_cast<BlockQ4_1*>(b)->qs, q);
+}
 
 void decode_q5_0(const void* b, float* step, float* off) {
   fill(step, fp16_to_fp32(static_cast<const BlockQ5_0*>(b)->d), kQK);
@@ -80,7 +84,9 @@ void decode_iq4_nl(const void* b, float* step, float* off) {
   fill(step, fp16_to_fp32(static_cast<const BlockIQ4_NL*>(b)->d), kQK);
   fill(off, 0.f, kQK);
 }
-void pack_iq4_nl(void* b, const uint8_t* q) { pack_nibbles(static_cast<BlockIQ4_NL*>(b)->qs, q); }
+void pack_iq4_nl(void* b, const uint8_t* q) {
+  pack_nibbles(static_cast<BlockIQ4_NL*>(b)->qs, q);
+}
 
 // ------------------------------------------------------------------ k-quants
 
@@ -101,7 +107,9 @@ void decode_q2_k(const void* b, float* step, float* off) {
     fill(off + 16 * s, -ml, 16);  // dl·q − ml == dl·q + (−ml) exactly
   }
 }
-void pack_q2_k(void* b, const uint8_t* q) { pack_2bit(q, static_cast<BlockQ2_K*>(b)->qs); }
+void pack_q2_k(void* b, const uint8_t* q) {
+  pack_2bit(q, static_cast<BlockQ2_K*>(b)->qs);
+}
 
 int q3_k_scale(const uint8_t* scales, int j) {
   const int low = j < 8 ? scales[j] & 0xF : scales[j - 8] >> 4;
@@ -181,7 +189,8 @@ void pack_q6_k(void* b, const uint8_t* L) {
       const int q1 = L[j + l], q2 = L[j + l + 32], q3 = L[j + l + 64], q4 = L[j + l + 96];
       ql[l] = static_cast<uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
       ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
-      qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+      qh[l] =
+          static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
     }
 }
 
@@ -193,11 +202,14 @@ const FormatGrid kGrids[] = {
     {DType::Q5_0, kQK, sizeof(BlockQ5_0), 0, 31, 16, nullptr, false, decode_q5_0, pack_q5_0},
     {DType::Q5_1, kQK, sizeof(BlockQ5_1), 0, 31, 0, nullptr, true, decode_q5_1, pack_q5_1},
     {DType::Q8_0, kQK, sizeof(BlockQ8_0), 1, 255, 128, nullptr, false, decode_q8_0, pack_q8_0},
-    {DType::IQ4_NL, kQK, sizeof(BlockIQ4_NL), 0, 15, 0, kIQ4NLValues, false, decode_iq4_nl, pack_iq4_nl},
+    {DType::IQ4_NL, kQK, sizeof(BlockIQ4_NL), 0, 15, 0, kIQ4NLValues, false, decode_iq4_nl,
+     pack_iq4_nl},
     {DType::Q2_K, kQK_K, sizeof(BlockQ2_K), 0, 3, 0, nullptr, true, decode_q2_k, pack_q2_k},
     {DType::Q3_K, kQK_K, sizeof(BlockQ3_K), 0, 7, 4, nullptr, false, decode_q3_k, pack_q3_k},
-    {DType::Q4_K, kQK_K, sizeof(BlockQ4_K), 0, 15, 0, nullptr, true, decode_k4<BlockQ4_K>, pack_q4_k},
-    {DType::Q5_K, kQK_K, sizeof(BlockQ5_K), 0, 31, 0, nullptr, true, decode_k4<BlockQ5_K>, pack_q5_k},
+    {DType::Q4_K, kQK_K, sizeof(BlockQ4_K), 0, 15, 0, nullptr, true, decode_k4<BlockQ4_K>,
+     pack_q4_k},
+    {DType::Q5_K, kQK_K, sizeof(BlockQ5_K), 0, 31, 0, nullptr, true, decode_k4<BlockQ5_K>,
+     pack_q5_k},
     {DType::Q6_K, kQK_K, sizeof(BlockQ6_K), 0, 63, 32, nullptr, false, decode_q6_k, pack_q6_k},
 };
 

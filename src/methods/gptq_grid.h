@@ -65,7 +65,8 @@ inline int grid_round(const FormatGrid& g, float step, float offset, float w, fl
   } else {
     const float t = (w - offset) / step;
     // Clamp before converting so huge ratios stay defined; the grid is at most 256 codes wide.
-    const float lo = static_cast<float>(g.q_min - g.zero), hi = static_cast<float>(g.q_max - g.zero);
+    const float lo = static_cast<float>(g.q_min - g.zero),
+                hi = static_cast<float>(g.q_max - g.zero);
     const float c = t < lo ? lo : (t > hi ? hi : t);
     q = static_cast<int>(c < 0 ? c - 0.5f : c + 0.5f) + g.zero;
     if (q < g.q_min) q = g.q_min;

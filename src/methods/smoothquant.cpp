@@ -11,7 +11,8 @@ std::vector<float> smoothquant_scales(const float* act_max, std::span<const Weig
   for (const auto& wr : weights)
     for (int64_t r = 0; r < wr.rows; ++r)
       for (int64_t j = 0; j < cols; ++j)
-        w_max[static_cast<size_t>(j)] = std::max(w_max[static_cast<size_t>(j)], std::fabs(wr.w[r * cols + j]));
+        w_max[static_cast<size_t>(j)] =
+            std::max(w_max[static_cast<size_t>(j)], std::fabs(wr.w[r * cols + j]));
   std::vector<float> s(static_cast<size_t>(cols));
   for (int64_t j = 0; j < cols; ++j) {
     const double a = std::max(static_cast<double>(act_max[j]), 1e-5);

@@ -96,9 +96,12 @@ W8A8Isa w8a8_best_isa() {
 
 const char* w8a8_isa_name(W8A8Isa isa) {
   switch (isa) {
-    case W8A8Isa::kScalar: return "scalar";
-    case W8A8Isa::kAvx2: return "avx2";
-    case W8A8Isa::kAvx512Vnni: return "avx512vnni";
+    case W8A8Isa::kScalar:
+      return "scalar";
+    case W8A8Isa::kAvx2:
+      return "avx2";
+    case W8A8Isa::kAvx512Vnni:
+      return "avx512vnni";
   }
   return "?";
 }
@@ -128,10 +131,12 @@ void quantize_activations_int8(const float* x, int64_t n, int64_t k, int8_t* xq,
 namespace {
 
 void rows_product(const int8_t* w, const float* w_scale, int64_t r0, int64_t r1, int64_t k,
-                  const int8_t* xq, const float* sx, int64_t n, float* y, int64_t n_out, W8A8Isa isa) {
+                  const int8_t* xq, const float* sx, int64_t n, float* y, int64_t n_out,
+                  W8A8Isa isa) {
   for (int64_t o = r0; o < r1; ++o)
     for (int64_t t = 0; t < n; ++t)
-      y[t * n_out + o] = static_cast<float>(dot_i8(xq + t * k, w + o * k, k, isa)) * (sx[t] * w_scale[o]);
+      y[t * n_out + o] =
+          static_cast<float>(dot_i8(xq + t * k, w + o * k, k, isa)) * (sx[t] * w_scale[o]);
 }
 
 }  // namespace
@@ -144,8 +149,8 @@ void w8a8_matmul_isa(const int8_t* w, const float* w_scale, int64_t n_out, int64
   rows_product(w, w_scale, 0, n_out, n_in, xq.data(), sx.data(), n_tokens, y, n_out, isa);
 }
 
-void w8a8_matmul(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in,
-                 const float* x, int64_t n_tokens, float* y) {
+void w8a8_matmul(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in, const float* x,
+                 int64_t n_tokens, float* y) {
   std::vector<int8_t> xq(static_cast<size_t>(n_tokens * n_in));
   std::vector<float> sx(static_cast<size_t>(n_tokens));
   quantize_activations_int8(x, n_tokens, n_in, xq.data(), sx.data());

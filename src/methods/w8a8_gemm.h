@@ -32,8 +32,8 @@ int32_t dot_i8(const int8_t* a, const int8_t* b, int64_t k, W8A8Isa isa);
 // The W8A8 linear layer (signature of model/transformer.h's W8A8MatmulFn): w int8 [n_out, n_in],
 // w_scale [n_out], x f32 [n_tokens, n_in] → y f32 [n_tokens, n_out]. Parallel over output rows
 // on the global pool, with the best ISA.
-void w8a8_matmul(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in,
-                 const float* x, int64_t n_tokens, float* y);
+void w8a8_matmul(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in, const float* x,
+                 int64_t n_tokens, float* y);
 // Same with a chosen ISA and single-threaded (tests, benches).
 void w8a8_matmul_isa(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in,
                      const float* x, int64_t n_tokens, float* y, W8A8Isa isa);

@@ -20,8 +20,8 @@ using TensorProducer = std::function<void(const QuantizedTensor& t, AtomicFileWr
 // Writes `plan` (its metadata in order, then its tensors in order, each padded to the alignment:
 // general.alignment when the metadata has it, else 32) to `output`. The result lists the tensors,
 // sizes and time. Throws Error on I/O failure or a producer writing the wrong byte count.
-QuantizeResult write_quantized_gguf(const QuantizePlan& plan, const std::string& output,
-                                    const TensorProducer& produce,
-                                    const std::function<void(const QuantizedTensor&)>& on_tensor = {});
+QuantizeResult write_quantized_gguf(
+    const QuantizePlan& plan, const std::string& output, const TensorProducer& produce,
+    const std::function<void(const QuantizedTensor&)>& on_tensor = {});
 
 }  // namespace edgefit

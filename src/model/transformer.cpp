@@ -89,8 +89,12 @@ void grow(std::vector<float>& v, int64_t n) {
 
 }  // namespace
 
-void set_w8a8_kernel(W8A8MatmulFn fn) { g_w8a8.store(fn); }
-W8A8MatmulFn w8a8_kernel() { return g_w8a8.load(); }
+void set_w8a8_kernel(W8A8MatmulFn fn) {
+  g_w8a8.store(fn);
+}
+W8A8MatmulFn w8a8_kernel() {
+  return g_w8a8.load();
+}
 
 Transformer::Transformer(const Model& model)
     : model_(&model), cfg_(model.config), rope_(make_rope(model)) {
@@ -163,8 +167,8 @@ void Transformer::grow_scratch(int64_t n) {
 void Transformer::linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
                          float* y) {
   if (w8a8_scale) {
-    g_w8a8.load()(reinterpret_cast<const int8_t*>(w.data), w8a8_scale, w.shape[0], w.shape[1], x,
-                  n, y);
+    g_w8a8.load()(reinterpret_cast<const int8_t*>(w.data), w8a8_scale, w.shape[0], w.shape[1], x, n,
+                  y);
     return;
   }
   matmul(w, x, n, y);
@@ -301,8 +305,8 @@ void Transformer::set_activation_observer(ActivationObserver observer) {
     }
 }
 
-void Transformer::observe(std::initializer_list<const std::string*> names, const float* x, int64_t n,
-                          int64_t width) const {
+void Transformer::observe(std::initializer_list<const std::string*> names, const float* x,
+                          int64_t n, int64_t width) const {
   if (!observer_) return;
   for (const std::string* name : names) observer_(*name, x, n, width);
 }

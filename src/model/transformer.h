@@ -12,8 +12,8 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "formats/model.h"
@@ -52,8 +52,8 @@ W8A8MatmulFn w8a8_kernel();
 
 // Sees the input of every linear layer just before its product: the rows x[0 … n_tokens) of
 // `width` floats each. Calibration (imatrix, GPTQ Hessians) is built on it.
-using ActivationObserver =
-    std::function<void(const std::string& weight_name, const float* x, int64_t n_tokens, int64_t width)>;
+using ActivationObserver = std::function<void(const std::string& weight_name, const float* x,
+                                              int64_t n_tokens, int64_t width)>;
 
 class Transformer {
  public:
@@ -100,7 +100,8 @@ class Transformer {
                      float* y);
   void grow_scratch(int64_t n);
   // Calls the observer, if any, for the weights `names` fed by x[n, width].
-  void observe(std::initializer_list<const std::string*> names, const float* x, int64_t n, int64_t width) const;
+  void observe(std::initializer_list<const std::string*> names, const float* x, int64_t n,
+               int64_t width) const;
 
   const Model* model_;                // weights' owner
   ArchConfig cfg_;                    // hyperparameters (copied; cheap)
@@ -113,7 +114,7 @@ class Transformer {
   // Per layer, the weight names the observer reports: q, k, v, o, gate, up, down.
   std::vector<std::array<std::string, 7>> weight_names_;
   static const std::array<std::string, 7> kNoNames;  // stand-in while no observer is installed
-  std::string output_name_ = "output.weight";  // the head's name for the observer
+  std::string output_name_ = "output.weight";        // the head's name for the observer
 
   // Scratch, sized for the largest batch seen so far ([n, width] row-major).
   std::vector<float> x_;     // residual stream [n, d_model]

@@ -42,7 +42,7 @@ bool small_run() {
 
 int64_t eval_chunks() {
   if (const char* e = std::getenv("EDGEFIT_CALIB_EVAL_CHUNKS")) return std::atoll(e);
-  return small_run() ? 2 : 8;
+  return small_run() ? 1 : 8;
 }
 
 std::vector<std::string> calib_files(bool english_only = false) {
@@ -171,7 +171,8 @@ TEST(CalibPolyglot, SmoothQuantW8A8Within1PercentPpl) {
   std::printf("%-8s %10s %10s %8s %10s\n", "language", "f32 PPL", "W8A8 PPL", "dPPL %", "KLD");
   for (const auto& [lang, p] : s.ppl) {
     const double d = 100 * (p / s.base_ppl.at(lang) - 1);
-    std::printf("%-8s %10.3f %10.3f %8.3f %10.5f\n", lang.c_str(), s.base_ppl.at(lang), p, d, s.kld.at(lang));
+    std::printf("%-8s %10.3f %10.3f %8.3f %10.5f\n", lang.c_str(), s.base_ppl.at(lang), p, d,
+                s.kld.at(lang));
     EXPECT_LT(std::fabs(d), 1.0) << lang;
   }
 }

@@ -57,7 +57,8 @@ TEST(ForwardBlock, ReproducesForwardExactly) {
   });
   KVCache cb = b.make_cache(n);
   std::vector<float> h(static_cast<size_t>(n * d));
-  for (int64_t t = 0; t < n; ++t) dequantize_row(m.get("token_embd.weight").view, tokens[size_t(t)], h.data() + t * d);
+  for (int64_t t = 0; t < n; ++t)
+    dequantize_row(m.get("token_embd.weight").view, tokens[size_t(t)], h.data() + t * d);
   for (int l = 0; l < c.n_layers; ++l) b.forward_block(l, h.data(), n, cb);
   EXPECT_EQ(cb.size(), 0);  // forward_block leaves advancing to the caller
   for (const auto& [name, x] : seen_a) {
@@ -75,7 +76,8 @@ TEST(ForwardBlock, ReproducesForwardExactly) {
     for (int64_t j = 0; j < d; ++j) ss += double(h[size_t(t * d + j)]) * h[size_t(t * d + j)];
     const float sc = static_cast<float>(1.0 / std::sqrt(ss / double(d) + c.rms_eps));
     for (int64_t j = 0; j < d; ++j)
-      max_diff = std::max(max_diff, std::fabs(double(h[size_t(t * d + j)] * sc * g[size_t(j)]) - head_in[size_t(t * d + j)]));
+      max_diff = std::max(max_diff, std::fabs(double(h[size_t(t * d + j)] * sc * g[size_t(j)]) -
+                                              head_in[size_t(t * d + j)]));
   }
   EXPECT_EQ(max_diff, 0.0);
   EXPECT_THROW(b.forward_block(c.n_layers, h.data(), n, cb), Error);

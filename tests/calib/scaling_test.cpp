@@ -39,7 +39,8 @@ std::vector<double> norm_linear(const std::vector<float>& x, const std::vector<f
     const double inv = 1 / std::sqrt(ss / d + 1e-5);
     for (int64_t r = 0; r < rows; ++r) {
       double s = 0;
-      for (int64_t j = 0; j < d; ++j) s += x[size_t(t * d + j)] * inv * g[size_t(j)] * w[size_t(r * d + j)];
+      for (int64_t j = 0; j < d; ++j)
+        s += x[size_t(t * d + j)] * inv * g[size_t(j)] * w[size_t(r * d + j)];
       y[size_t(t * rows + r)] = s;
     }
   }
@@ -114,7 +115,8 @@ TEST(Awq, SearchIsNeverWorseThanPlainRounding) {
   for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q3_K}) {
     const AwqLinear l{w.data(), rows, t};
     const AwqSearch r = awq_search({&l, 1}, d, x.data(), n, mean_abs.data(), mean_sq.data());
-    std::printf("%s: plain %.4g, AWQ α=%.2f %.4g\n", std::string(dtype_name(t)).c_str(), r.loss_plain, r.alpha, r.loss);
+    std::printf("%s: plain %.4g, AWQ α=%.2f %.4g\n", std::string(dtype_name(t)).c_str(),
+                r.loss_plain, r.alpha, r.loss);
     EXPECT_LE(r.loss, r.loss_plain);
     EXPECT_EQ(r.scales.size(), size_t(d));
   }
@@ -152,7 +154,8 @@ TEST(SmoothQuant, SmoothingLeavesTheFloatOutputUnchangedAndHelpsInt8) {
       double ss = 0;
       for (int64_t j = 0; j < d; ++j) ss += double(x[size_t(t * d + j)]) * x[size_t(t * d + j)];
       const double inv = 1 / std::sqrt(ss / d + 1e-5);
-      for (int64_t j = 0; j < d; ++j) xin[size_t(t * d + j)] = float(x[size_t(t * d + j)] * inv * gain[size_t(j)]);
+      for (int64_t j = 0; j < d; ++j)
+        xin[size_t(t * d + j)] = float(x[size_t(t * d + j)] * inv * gain[size_t(j)]);
     }
     std::vector<int8_t> q(static_cast<size_t>(rows * d));
     std::vector<float> sc(static_cast<size_t>(rows)), out(static_cast<size_t>(n * rows));
@@ -175,7 +178,8 @@ TEST(W8A8, KernelEqualsScalarReferenceExactly) {
     for (auto& v : a) v = int8_t(q(rng));
     for (auto& v : b) v = int8_t(q(rng));
     // Extremes: every product at ±127².
-    if (k == 64) std::fill(a.begin(), a.end(), int8_t(-127)), std::fill(b.begin(), b.end(), int8_t(127));
+    if (k == 64)
+      std::fill(a.begin(), a.end(), int8_t(-127)), std::fill(b.begin(), b.end(), int8_t(127));
     int32_t ref = 0;
     for (int64_t i = 0; i < k; ++i) ref += int32_t(a[size_t(i)]) * b[size_t(i)];
     for (W8A8Isa isa : {W8A8Isa::kScalar, W8A8Isa::kAvx2, W8A8Isa::kAvx512Vnni}) {
