@@ -1,10 +1,46 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace edgefit {
+
+namespace {
+
+// Tells the core we are in a spin loop (saves power, frees the sibling hyper-thread).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Spins until pred() holds or `seconds` pass; returns pred()'s last value. The first few
+// microseconds use the pause hint only; after that each round also yields the CPU, so when
+// there are more runnable threads than cores (ctest -j, other processes) the thread we wait for
+// gets the core instead of waiting a whole scheduler slice behind our spinning.
+template <class Pred>
+bool spin_until(Pred pred, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (int i = 0;; ++i) {
+    if (pred()) return true;
+    if (i < 256) {
+      cpu_relax();
+      continue;
+    }
+    std::this_thread::yield();
+    if ((i & 15) == 15 && std::chrono::steady_clock::now() > deadline) return pred();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -29,7 +65,7 @@ void ThreadPool::run_chunks() {
     try {
       (*fn_)(begin, end);
     } catch (...) {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(error_mu_);
       if (!error_) error_ = std::current_exception();
       next_ = n_;  // stop handing out work
     }
@@ -39,15 +75,20 @@ void ThreadPool::run_chunks() {
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
-    {
+    const auto has_news = [&] { return stop_.load() || generation_.load() != seen; };
+    if (!spin_until(has_news, kSpinSeconds)) {
+      // Sleep. sleepers_ is raised before the predicate is re-checked under the lock, and the
+      // caller bumps generation_ before reading sleepers_ (both sequentially consistent), so
+      // either the caller sees a sleeper and notifies, or this thread sees the new generation.
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      ++sleepers_;
+      wake_.wait(lock, has_news);
+      --sleepers_;
     }
+    if (stop_) return;
+    seen = generation_.load();
     run_chunks();
-    std::lock_guard lock(mu_);
-    if (--active_ == 0) done_cv_.notify_one();
+    active_.fetch_sub(1);
   }
 }
 
@@ -59,22 +100,30 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
-  {
+  // About 4 chunks per thread balances uneven rows without much counter traffic.
+  run_job(n, std::max(grain, (n + 4 * n_threads_ - 1) / (4 * n_threads_)), fn);
+}
+
+void ThreadPool::run_job(int64_t n, int64_t chunk,
+                         const std::function<void(int64_t, int64_t)>& fn) {
+  // Job fields are written before generation_ is bumped; workers read them after seeing it.
+  fn_ = &fn;
+  n_ = n;
+  chunk_ = chunk;
+  next_ = 0;
+  error_ = nullptr;
+  active_ = n_threads_;  // workers + caller
+  generation_.fetch_add(1);
+  if (sleepers_.load() > 0) {
     std::lock_guard lock(mu_);
-    fn_ = &fn;
-    n_ = n;
-    // About 4 chunks per thread balances uneven rows without much counter traffic.
-    chunk_ = std::max(grain, (n + 4 * n_threads_ - 1) / (4 * n_threads_));
-    next_ = 0;
-    error_ = nullptr;
-    active_ = n_threads_;  // workers + caller
-    ++generation_;
+    wake_.notify_all();
   }
-  wake_.notify_all();
   run_chunks();
-  std::unique_lock lock(mu_);
-  --active_;
-  done_cv_.wait(lock, [&] { return active_ == 0; });
+  active_.fetch_sub(1);
+  // Every worker takes part in every job (possibly finding no chunk left), so when active_ is 0
+  // nobody still reads this job's fields.
+  if (!spin_until([&] { return active_.load() == 0; }, kSpinSeconds))
+    while (active_.load() != 0) std::this_thread::yield();
   fn_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }

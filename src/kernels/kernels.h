@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "core/dtype.h"
@@ -110,11 +111,19 @@ void quantize_act_q8_k(const float* x, quant::BlockQ8_K* y, int64_t n);
 // pool. Falls back to dequantize + f32 for formats the table has no kernels for.
 void matmul_with(const KernelDispatch& kd, const TensorView& w, const float* x, int64_t n_tokens,
                  float* y, ThreadPool* pool = nullptr);
+// ys[i] = x · ws[i]ᵀ for every i, as one parallel job (same input width; any mix of formats).
+// Results equal separate matmul_with calls bit for bit.
+void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* const> ws,
+                       const float* x, int64_t n_tokens, std::span<float* const> ys,
+                       ThreadPool* pool = nullptr);
 
 }  // namespace kernels
 
 // y[t * n_out + o] = Σ_i W[o, i] · x[t * n_in + i]: the forward pass's MatmulFn (model/matmul.h),
 // on kernel_dispatch() and ThreadPool::global(). Install with set_matmul_kernel(kernels_matmul).
 void kernels_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
+// Several products of the same input through matmul_multi_with, on the process-wide table/pool.
+void kernels_matmul_multi(std::span<const TensorView* const> ws, const float* x, int64_t n_tokens,
+                          std::span<float* const> ys);
 
 }  // namespace edgefit

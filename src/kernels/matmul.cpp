@@ -1,4 +1,6 @@
 // kernels_matmul: quantize the activations once per call, then split output rows over the pool.
+// Several weights that read the same input (q/k/v, gate/up) run as ONE job: activations are
+// quantized once and the pool is woken once.
 //
 // The split is in fixed tasks of kRowsPerTask rows (a multiple of the 4-row register tile), so
 // which rows share a tile never depends on the thread count; with the canonical accumulation order
@@ -8,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <span>
 #include <vector>
 
 #include "core/error.h"
@@ -71,42 +74,107 @@ void matmul_dequant(const KernelDispatch& kd, const TensorView& w, const float* 
 
 }  // namespace
 
-void matmul_with(const KernelDispatch& kd, const TensorView& w, const float* x, int64_t n_tokens,
-                 float* y, ThreadPool* pool_in) {
-  if (n_tokens <= 0 || w.n_rows() == 0) return;
+void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* const> ws,
+                       const float* x, int64_t n_tokens, std::span<float* const> ys,
+                       ThreadPool* pool_in) {
+  if (ws.size() != ys.size()) throw Error("matmul_multi: weights and outputs differ in count");
+  if (n_tokens <= 0 || ws.empty()) return;
   ThreadPool& pool = pool_in ? *pool_in : ThreadPool::global();
-  const int64_t n_in = w.row_size(), n_out = w.n_rows();
-  const FormatKernels* fk = kd.find(w.dtype);
-  if (fk == nullptr || n_in % fk->block_size != 0) {
-    matmul_dequant(kd, w, x, n_tokens, y, pool);
-    return;
+  const int64_t n_in = ws[0]->row_size();
+  // One product of the job: its kernels, row stride and prepared activations.
+  struct Part {
+    const TensorView* w;
+    float* y;
+    const FormatKernels* fk;
+    size_t w_stride;
+    const void* act;     // prepared activation rows (x itself for f32 kernels)
+    size_t act_stride;   // bytes between prepared activation rows
+    int act_slot;        // which prepared activation buffer (-1: x itself)
+    int64_t first_task;  // index of its first task in the job
+  };
+  std::vector<Part> parts;
+  parts.reserve(ws.size());
+  // Activations are prepared once per layout (prepare_act function) for all products: Q4_K and
+  // Q6_K both take Q8_K activations, but regrouped differently.
+  PrepareActFn act_preps[8];
+  size_t act_offsets[8];
+  int n_act_types = 0;
+  size_t act_bytes = 0;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    const TensorView& w = *ws[i];
+    if (w.row_size() != n_in) throw Error("matmul_multi: weights differ in input width");
+    if (w.n_rows() == 0) continue;
+    const FormatKernels* fk = kd.find(w.dtype);
+    if (fk == nullptr || n_in % fk->block_size != 0) {
+      matmul_dequant(kd, w, x, n_tokens, ys[i], pool);
+      continue;
+    }
+    Part part{&w, ys[i], fk, row_stride(w), x, static_cast<size_t>(n_in) * sizeof(float), -1, 0};
+    if (fk->act_type != DType::F32) {
+      part.act_stride = (fk->act_row_bytes(n_in) + 63) / 64 * 64;
+      int a = 0;
+      while (a < n_act_types && act_preps[a] != fk->prepare_act) ++a;
+      if (a == n_act_types) {
+        if (n_act_types == 8) throw Error("matmul_multi: too many activation layouts in one job");
+        act_preps[n_act_types++] = fk->prepare_act;
+        act_offsets[a] = act_bytes;
+        act_bytes += part.act_stride * static_cast<size_t>(n_tokens);
+      }
+      part.act_slot = a;
+    }
+    parts.push_back(part);
   }
-  // Activations: f32 as given, otherwise quantized + regrouped once for all rows.
-  const void* act = x;
-  size_t act_stride = static_cast<size_t>(n_in) * sizeof(float);
-  if (fk->act_type != DType::F32) {
-    act_stride = (fk->act_row_bytes(n_in) + 63) / 64 * 64;
-    uint8_t* buf = act_buffer(act_stride * static_cast<size_t>(n_tokens));
+  if (parts.empty()) return;
+  uint8_t* buf = act_buffer(std::max<size_t>(act_bytes, 64));
+  for (int a = 0; a < n_act_types; ++a) {
+    const Part& p =
+        *std::find_if(parts.begin(), parts.end(), [&](const Part& q) { return q.act_slot == a; });
+    uint8_t* dst = buf + act_offsets[a];
     pool.parallel_for(n_tokens, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) fk->prepare_act(x + t * n_in, n_in, buf + t * act_stride);
+      for (int64_t t = t0; t < t1; ++t) p.fk->prepare_act(x + t * n_in, n_in, dst + t * p.act_stride);
     });
-    act = buf;
   }
-  const size_t w_stride = row_stride(w);
+  for (Part& p : parts)
+    if (p.act_slot >= 0) p.act = buf + act_offsets[p.act_slot];
+  // Tasks of every product in one job: the pool is woken once, and 2 threads balance the sum.
   const int64_t rpt = rows_per_task(n_tokens);
-  const int64_t n_tasks = (n_out + rpt - 1) / rpt;
+  int64_t n_tasks = 0;
+  for (Part& p : parts) {
+    p.first_task = n_tasks;
+    n_tasks += (p.w->n_rows() + rpt - 1) / rpt;
+  }
+  // parallel_for's ~4 contiguous chunks per thread: measured faster for decode than one task per
+  // chunk or one chunk per thread (each thread streams long runs of adjacent rows, which the
+  // hardware prefetcher follows; finer interleaving cost up to a third of the speed).
   pool.parallel_for(n_tasks, 1, [&](int64_t b, int64_t e) {
+    size_t pi = 0;
     for (int64_t task = b; task < e; ++task) {
-      const int64_t r0 = task * rpt, r1 = std::min(n_out, r0 + rpt);
-      fk->gemm(n_in, w.row(r0), w_stride, r1 - r0, act, act_stride, n_tokens, y + r0, n_out);
+      while (pi + 1 < parts.size() && task >= parts[pi + 1].first_task) ++pi;
+      const Part& p = parts[pi];
+      const int64_t n_out = p.w->n_rows();
+      const int64_t r0 = (task - p.first_task) * rpt, r1 = std::min(n_out, r0 + rpt);
+      p.fk->gemm(n_in, p.w->row(r0), p.w_stride, r1 - r0, p.act, p.act_stride, n_tokens, p.y + r0,
+                 n_out);
     }
   });
+}
+
+void matmul_with(const KernelDispatch& kd, const TensorView& w, const float* x, int64_t n_tokens,
+                 float* y, ThreadPool* pool) {
+  const TensorView* ws[1] = {&w};
+  float* ys[1] = {y};
+  matmul_multi_with(kd, ws, x, n_tokens, ys, pool);
 }
 
 }  // namespace kernels
 
 void kernels_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
   kernels::matmul_with(kernels::kernel_dispatch(), w, x, n_tokens, y, nullptr);
+}
+
+void kernels_matmul_multi(std::span<const TensorView* const> ws, const float* x, int64_t n_tokens,
+                          std::span<float* const> ys) {
+  kernels::matmul_multi_with(kernels::kernel_dispatch(), ws, x, n_tokens, ys, nullptr);
 }
 
 }  // namespace edgefit

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/tensor.h"
 
@@ -19,6 +20,11 @@ using MatmulFn = void (*)(const TensorView& w, const float* x, int64_t n_tokens,
 
 // The kernel in use (the reference one unless replaced).
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
+// ys[i] = x · ws[i]ᵀ for several weights of the same input width (q/k/v; gate/up). With the
+// runtime kernels this is one parallel job (activations quantized once, the pool woken once);
+// with an installed kernel it is a loop of matmul(). Same results either way.
+void matmul_multi(std::span<const TensorView* const> ws, const float* x, int64_t n_tokens,
+                  std::span<float* const> ys);
 // Plain f32 reference kernel with per-row dequantization (matmul_ref.cpp).
 void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y);
 // Installs `fn` as the kernel behind matmul(); nullptr restores the default, the runtime SIMD

@@ -149,6 +149,16 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
   (fn ? fn : kernels_matmul)(w, x, n_tokens, y);
 }
 
+void matmul_multi(std::span<const TensorView* const> ws, const float* x, int64_t n_tokens,
+                  std::span<float* const> ys) {
+  if (ws.size() != ys.size()) throw Error("matmul_multi: weights and outputs differ in count");
+  if (const MatmulFn fn = g_kernel.load(std::memory_order_acquire)) {
+    for (size_t i = 0; i < ws.size(); ++i) fn(*ws[i], x, n_tokens, ys[i]);
+    return;
+  }
+  kernels_matmul_multi(ws, x, n_tokens, ys);
+}
+
 void set_matmul_kernel(MatmulFn fn) {
   g_kernel.store(fn, std::memory_order_release);
 }

@@ -174,6 +174,17 @@ void Transformer::linear(const TensorView& w, const float* w8a8_scale, const flo
   matmul(w, x, n, y);
 }
 
+void Transformer::linear_group(std::initializer_list<const TensorView*> ws,
+                               std::initializer_list<const float*> w8a8_scales, const float* x,
+                               int64_t n, std::initializer_list<float*> ys) {
+  if (std::all_of(w8a8_scales.begin(), w8a8_scales.end(), [](const float* s) { return !s; })) {
+    matmul_multi(std::span(ws.begin(), ws.size()), x, n, std::span(ys.begin(), ys.size()));
+    return;
+  }
+  for (size_t i = 0; i < ws.size(); ++i)
+    linear(*ws.begin()[i], w8a8_scales.begin()[i], x, n, ys.begin()[i]);
+}
+
 void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float* logits,
                           int64_t logits_from) {
   const ArchConfig& c = cfg_;
@@ -239,9 +250,8 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
       observer_ ? &weight_names_[static_cast<size_t>(l)] : nullptr;
   const auto& nm = names ? *names : kNoNames;
   observe({&nm[0], &nm[1], &nm[2]}, xn_.data(), n, d);
-  linear(*w.wq, sc[0], xn_.data(), n, q_.data());
-  linear(*w.wk, sc[1], xn_.data(), n, k_.data());
-  linear(*w.wv, sc[2], xn_.data(), n, v_.data());
+  linear_group({w.wq, w.wk, w.wv}, {sc[0], sc[1], sc[2]}, xn_.data(), n,
+               {q_.data(), k_.data(), v_.data()});
   pool.parallel_for(n, 4, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
       float* q = q_.data() + t * q_dim;
@@ -277,8 +287,7 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
       rms_norm(x_.data() + t * d, w.ffn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
   });
   observe({&nm[4], &nm[5]}, xn_.data(), n, d);
-  linear(*w.w_gate, sc[4], xn_.data(), n, gate_.data());
-  linear(*w.w_up, sc[5], xn_.data(), n, up_.data());
+  linear_group({w.w_gate, w.w_up}, {sc[4], sc[5]}, xn_.data(), n, {gate_.data(), up_.data()});
   const int64_t nf = n * c.d_ff;
   pool.parallel_for(nf, 4096, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {

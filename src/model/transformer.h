@@ -98,6 +98,11 @@ class Transformer {
   // y = x · Wᵀ through matmul(), or the W8A8 kernel when `w8a8_scale` is set.
   static void linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
                      float* y);
+  // linear() for several weights reading the same x (q/k/v; gate/up): one matmul_multi job when
+  // none of them is W8A8.
+  static void linear_group(std::initializer_list<const TensorView*> ws,
+                           std::initializer_list<const float*> w8a8_scales, const float* x,
+                           int64_t n, std::initializer_list<float*> ys);
   void grow_scratch(int64_t n);
   // Calls the observer, if any, for the weights `names` fed by x[n, width].
   void observe(std::initializer_list<const std::string*> names, const float* x, int64_t n,

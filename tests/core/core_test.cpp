@@ -1,5 +1,9 @@
 // Core utilities: dtype table, tensor views, atomic files, progress output, thread pool.
 #include <gtest/gtest.h>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <set>
 
 #include <atomic>
 #include <filesystem>
@@ -105,6 +109,31 @@ TEST(ThreadPool, CoversEveryIndexOnceAndPropagatesErrors) {
     pool.parallel_for(10, 1, [&](int64_t b, int64_t e) { sum += e - b; });
     EXPECT_EQ(sum.load(), 10);
   }
+}
+
+// Workers spin for a while after a job, then sleep: jobs must run correctly in both states, and
+// back-to-back jobs (the decode pattern: hundreds of short loops) must not lose or repeat work.
+TEST(ThreadPool, WakesSpinningAndSleepingWorkers) {
+  ThreadPool pool(3);
+  for (int rep = 0; rep < 6; ++rep) {
+    if (rep % 2 == 1)  // long enough for every worker to stop spinning and block
+      std::this_thread::sleep_for(std::chrono::duration<double>(5 * ThreadPool::kSpinSeconds));
+    std::atomic<int64_t> sum{0};
+    std::set<std::thread::id> ids;
+    std::mutex mu;
+    pool.parallel_for(300, 1, [&](int64_t b, int64_t e) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::lock_guard lock(mu);
+      ids.insert(std::this_thread::get_id());
+      for (int64_t i = b; i < e; ++i) sum += i;
+    });
+    EXPECT_EQ(sum.load(), 300 * 299 / 2) << "rep " << rep;
+    EXPECT_GT(ids.size(), 1u) << "workers took part, rep " << rep;
+  }
+  std::atomic<int64_t> count{0};
+  for (int job = 0; job < 20000; ++job)
+    pool.parallel_for(8, 1, [&](int64_t b, int64_t e) { count += e - b; });
+  EXPECT_EQ(count.load(), 8 * 20000);
 }
 
 TEST(Utf8, AcceptsTextRejectsMalformed) {

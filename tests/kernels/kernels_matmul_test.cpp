@@ -104,6 +104,43 @@ TEST(Matmul, MatchesDequantizedProductAndScalarOnEveryIsa) {
   }
 }
 
+// One job over several weights of the same input (q/k/v, gate/up) must give exactly what separate
+// products give: a mix of formats whose activations are prepared differently (Q4_K and Q6_K both
+// read Q8_K activations, regrouped into different panels), float weights and a fallback format.
+TEST(Matmul, SeveralWeightsInOneJobEqualSeparateProducts) {
+  std::mt19937 rng(9);
+  ThreadPool two(2);
+  const int64_t n_in = 512;
+  const Case parts[] = {{DType::Q4_K, 37, n_in}, {DType::Q6_K, 21, n_in}, {DType::Q8_0, 19, n_in},
+                        {DType::Q4_0, 5, n_in},  {DType::F16, 9, n_in},   {DType::Q4_1, 7, n_in}};
+  std::vector<std::vector<uint8_t>> w;
+  std::vector<TensorView> views;
+  for (const Case& c : parts) w.push_back(quantized_rows(c.type, c.n_out, c.n_in, rng));
+  for (size_t i = 0; i < std::size(parts); ++i) {
+    const int64_t shape[2] = {parts[i].n_out, n_in};
+    views.push_back(TensorView::contiguous(parts[i].type, shape, w[i].data()));
+  }
+  for (int64_t toks : {1, 7}) {
+    const std::vector<float> x = random_floats(rng, toks * n_in);
+    for (Isa isa : supported_isas()) {
+      const KernelDispatch& kd = kernel_dispatch_for(isa);
+      std::vector<std::vector<float>> got(std::size(parts)), want(std::size(parts));
+      std::vector<const TensorView*> ws;
+      std::vector<float*> ys;
+      for (size_t i = 0; i < std::size(parts); ++i) {
+        got[i].assign(static_cast<size_t>(toks * parts[i].n_out), NAN);
+        run(kd, parts[i], w[i], x, toks, want[i], &two);
+        ws.push_back(&views[i]);
+        ys.push_back(got[i].data());
+      }
+      matmul_multi_with(kd, ws, x.data(), toks, ys, &two);
+      for (size_t i = 0; i < std::size(parts); ++i)
+        EXPECT_EQ(got[i], want[i]) << isa_name(isa) << " " << dtype_name(parts[i].type) << " tokens "
+                                   << toks;
+    }
+  }
+}
+
 TEST(Matmul, GlobalEntryPointUsesSelectedTable) {
   std::mt19937 rng(8);
   const Case c{DType::Q4_0, 8, 512};
