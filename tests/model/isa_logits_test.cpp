@@ -1,0 +1,76 @@
+// The forward pass on every instruction set this machine (or qemu's CPU model) supports: the
+// integer kernels accumulate in one canonical order (kernels/kernels.h), so quantized models must
+// give bit-identical logits whichever kernel table runs the matrix products — the scalar
+// reference, AVX2 and AVX-512 VNNI on x86, NEON and NEON dotprod on aarch64. This is how CI
+// forces the non-default paths through a whole model, not just through single kernels.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "formats/model.h"
+#include "kernels/kernels.h"
+#include "model/matmul.h"
+#include "model/transformer.h"
+#include "test_data.h"
+
+namespace edgefit {
+namespace {
+
+// matmul() on one fixed ISA table (kernel_dispatch() itself is chosen once per process).
+const kernels::KernelDispatch* g_table = nullptr;
+void matmul_on_table(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
+  kernels::matmul_with(*g_table, w, x, n_tokens, y);
+}
+
+std::vector<float> logits_on(const kernels::KernelDispatch* table, const std::string& model,
+                             const std::vector<int32_t>& ids) {
+  g_table = table;
+  set_matmul_kernel(table ? matmul_on_table : nullptr);
+  const Model m = load_model(test::shared_path(model));
+  Transformer t(m);
+  KVCache cache = t.make_cache(static_cast<int64_t>(ids.size()));
+  // A prefill of all but the last token, then one decode step: gemm and gemv tiles both run.
+  std::vector<float> logits = t.forward(std::span(ids.data(), ids.size() - 1), cache, int64_t{0});
+  const std::vector<float> last = t.forward(std::span(&ids.back(), 1), cache);
+  logits.insert(logits.end(), last.begin(), last.end());
+  set_matmul_kernel(nullptr);
+  return logits;
+}
+
+class IsaLogits : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IsaLogits, QuantizedModelGivesTheSameLogitsOnEveryIsa) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 24; ++i) ids.push_back(1 + (i * 37) % 200);
+  const std::vector<float> ref =
+      logits_on(&kernels::kernel_dispatch_for(kernels::Isa::kScalar), GetParam(), ids);
+  // Sanity: the scalar-table logits are those of the default path within float noise.
+  const std::vector<float> dflt = logits_on(nullptr, GetParam(), ids);
+  ASSERT_EQ(ref.size(), dflt.size());
+  for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(ref[i], dflt[i], 1e-3f) << i;
+  int checked = 0;
+  for (int k = 0; k < kernels::kNumIsas; ++k) {
+    const auto isa = static_cast<kernels::Isa>(k);
+    if (isa == kernels::Isa::kScalar || !kernels::isa_supported(isa)) continue;
+    const std::vector<float> got = logits_on(&kernels::kernel_dispatch_for(isa), GetParam(), ids);
+    ASSERT_EQ(got.size(), ref.size());
+    EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)))
+        << kernels::isa_name(isa) << ": logits differ from the scalar table's";
+    ++checked;
+  }
+  std::printf("[isa-logits] %s: %d SIMD table(s) bit-identical to scalar\n", GetParam(), checked);
+}
+
+// Q8_0; Q4_K + Q6_K (+ Q5_K in q4_k_m's attn_v/ffn_down rules); Q4_0 with a Q6_K head.
+INSTANTIATE_TEST_SUITE_P(
+    Models, IsaLogits,
+    ::testing::Values("ref/models/tiny-llama/gguf/tiny-llama-Q8_0.gguf",
+                      "ref/models/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf",
+                      "ref/models/tiny-qwen3/gguf/tiny-qwen3-Q4_K_M.gguf",
+                      "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
+
+}  // namespace
+}  // namespace edgefit
