@@ -149,20 +149,31 @@ TensorView view(DType t, int64_t rows, int64_t n, const uint8_t* data) {
   return TensorView::contiguous(t, shape, data);
 }
 
-void BM_Gemv(benchmark::State& state, DType t, int64_t rows, int64_t n) {
+// packed: the weights repacked at load time (kernels.h), when the selected table can read them.
+void BM_Gemv(benchmark::State& state, DType t, int64_t rows, int64_t n, bool packed) {
   const int threads = static_cast<int>(state.range(0));
-  const std::vector<uint8_t> one = make_weights(t, rows, n);
+  std::vector<uint8_t> one = make_weights(t, rows, n);
+  const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
+  TensorView v = view(t, rows, n, one.data());
+  if (packed) {
+    if (!kernels::can_repack(kd, v)) {
+      state.SkipWithError("no packed kernels on this ISA");
+      return;
+    }
+    std::vector<uint8_t> p(one.size());
+    v = kernels::repack_weight(v, p.data());
+    one = p;
+  }
   // Enough copies that the rotation exceeds the 32 MB L3 several times over.
   const int copies = static_cast<int>(std::max<size_t>(1, (size_t{256} << 20) / one.size()));
   std::vector<uint8_t> all(one.size() * copies);
   for (int c = 0; c < copies; ++c) std::memcpy(all.data() + c * one.size(), one.data(), one.size());
   const std::vector<float> x = make_x(n);
   std::vector<float> y(static_cast<size_t>(rows));
-  const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
   int c = 0;
   for (auto _ : state) {
-    kernels::matmul_with(kd, view(t, rows, n, all.data() + c * one.size()), x.data(), 1, y.data(),
-                         &pool(threads));
+    v.data = all.data() + c * one.size();
+    kernels::matmul_with(kd, v, x.data(), 1, y.data(), &pool(threads));
     c = (c + 1) % copies;
   }
   state.counters["GB/s"] = benchmark::Counter(
@@ -230,11 +241,17 @@ const int kRegistered = [] {
     const std::string tn(dtype_name(t));
     for (auto [rows, n] : shapes) {
       const std::string s = tn + "/" + std::to_string(rows) + "x" + std::to_string(n);
-      benchmark::RegisterBenchmark(("Gemv/" + s).c_str(), BM_Gemv, t, rows, n)
+      benchmark::RegisterBenchmark(("Gemv/" + s).c_str(), BM_Gemv, t, rows, n, false)
           ->Arg(1)
           ->Arg(2)
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
+      if (t == DType::Q4_0)
+        benchmark::RegisterBenchmark(("GemvPacked/" + s).c_str(), BM_Gemv, t, rows, n, true)
+            ->Arg(1)
+            ->Arg(2)
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
     }
     for (auto [rows, n] : {std::pair<int64_t, int64_t>{2048, 2048}, {5632, 2048}}) {
       const std::string s = tn + "/" + std::to_string(rows) + "x" + std::to_string(n);

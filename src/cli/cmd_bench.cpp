@@ -29,6 +29,7 @@ struct BenchOptions {
   std::vector<int> threads = {1, 2};// thread counts to run
   int reps = 5;                     // repetitions (median reported)
   bool json = false;                // JSON output
+  bool no_repack = false;           // keep weights in their file layout (for comparison)
 };
 
 struct Stat {
@@ -79,6 +80,7 @@ void run(const BenchOptions& o) {
   const Model m = load_model(o.model);
   Transformer t(m);
   const double load_s = seconds_since(t_load);
+  const RepackStats repack = o.no_repack ? RepackStats{} : t.repack_weights();
   std::error_code ec;
   const uint64_t file_bytes =
       std::filesystem::is_regular_file(o.model, ec) ? std::filesystem::file_size(o.model, ec) : 0;
@@ -99,9 +101,11 @@ void run(const BenchOptions& o) {
 
   nlohmann::ordered_json runs = nlohmann::ordered_json::array();
   if (!o.json)
-    std::printf("%s: %s, %.2f M params, %s of weights, %s per decoded token; kernels %s; loaded in %.3f s\n",
+    std::printf("%s: %s, %.2f M params, %s of weights, %s per decoded token; kernels %s; loaded in %.3f s, "
+                "%d tensors (%s) repacked in %.3f s\n",
                 o.model.c_str(), c.architecture.c_str(), m.n_params() / 1e6, format_bytes(weight_bytes).c_str(),
-                format_bytes(bytes_per_token).c_str(), kernels::kernel_dispatch().isa_name, load_s);
+                format_bytes(bytes_per_token).c_str(), kernels::kernel_dispatch().isa_name, load_s,
+                repack.tensors, format_bytes(repack.bytes).c_str(), repack.seconds);
   for (int th : o.threads) {
     if (th < 1) throw UsageError("thread counts must be positive");
     ThreadPool::set_global_threads(th);
@@ -162,6 +166,8 @@ void run(const BenchOptions& o) {
     j["model"] = o.model;
     j["kernels"] = kernels::kernel_dispatch().isa_name;
     j["load_s"] = load_s;
+    j["repack_s"] = repack.seconds;
+    j["repacked_tensors"] = repack.tensors;
     j["file_bytes"] = file_bytes;
     j["weight_bytes"] = weight_bytes;
     j["bytes_per_token"] = bytes_per_token;
@@ -182,6 +188,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "thread counts, e.g. 1,2 (default 1,2)")->delimiter(',');
   cmd->add_option("-r,--reps", o->reps, "repetitions; the median is reported (default 5)");
   cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->add_flag("--no-repack", o->no_repack, "run on the weights as stored (no load-time repacking)");
   cmd->callback([o] { run(*o); });
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
@@ -50,6 +51,32 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     size_ = std::exchange(other.size_, 0);
   }
   return *this;
+}
+
+uint64_t release_file_pages(const void* p, uint64_t n) {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (page <= 0 || n == 0) return 0;
+  const auto start = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t lo = (start + page - 1) / page * page, hi = (start + n) / page * page;
+  if (hi <= lo) return 0;
+  // Find the mapping holding [lo, hi): it must be one read-only, file-backed (inode != 0) range.
+  std::FILE* maps = std::fopen("/proc/self/maps", "r");
+  if (!maps) return 0;
+  bool file_backed = false;
+  char line[1024];
+  while (std::fgets(line, sizeof line, maps)) {
+    unsigned long from = 0, to = 0, inode = 0;
+    char perms[8] = {};
+    if (std::sscanf(line, "%lx-%lx %7s %*s %*s %lu", &from, &to, perms, &inode) != 4) continue;
+    if (lo >= from && hi <= to) {
+      file_backed = inode != 0 && perms[0] == 'r' && perms[1] == '-';
+      break;
+    }
+  }
+  std::fclose(maps);
+  if (!file_backed) return 0;
+  if (::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) != 0) return 0;
+  return hi - lo;
 }
 
 }  // namespace edgefit

@@ -31,4 +31,11 @@ class MappedFile {
   uint64_t size_ = 0;             // file size in bytes
 };
 
+// Hands the whole pages inside [p, p + n) back to the OS when, and only when, they belong to a
+// read-only file mapping (checked against /proc/self/maps): they leave the process's resident set
+// and are re-read from the page cache if touched again. Anything else (heap, anonymous or
+// writable memory, whose pages would be zeroed) is left alone. Returns the bytes released. Used
+// after weights were copied elsewhere (repacking), so memory holds one copy of them, not two.
+uint64_t release_file_pages(const void* p, uint64_t n);
+
 }  // namespace edgefit

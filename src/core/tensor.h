@@ -25,6 +25,9 @@ struct TensorView {
   std::array<int64_t, kMaxDims> shape{};     // extent per dimension, outermost first
   std::array<int64_t, kMaxDims> strides{};   // byte step per dimension (0 when unused)
   const uint8_t* data = nullptr;             // first byte (memory owned elsewhere, e.g. an mmap)
+  uint8_t packing = 0;  // 0: the dtype's own (ggml) byte layout. Otherwise the same bytes per row
+                        // regrouped at load time for the runtime kernels (kernels.h, "Weight
+                        // repacking"); only src/kernels reads such views, dequantizers refuse them.
 
   // Contiguous view over `data` with the given shape.
   static TensorView contiguous(DType dtype, std::span<const int64_t> shape, const void* data);

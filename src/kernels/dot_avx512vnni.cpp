@@ -188,6 +188,23 @@ EDGEFIT_INLINE void unpack_q4_0(const uint8_t* b, WRegs<8>& w) {  // 16 blocks o
              _mm512_setzero_si512());
 }
 
+// A repacked Q4_0 chunk (PackedQ4_0Chunk): the transpose unpack_q4_0 does is already done.
+EDGEFIT_INLINE void unpack_q4_0_x16(const uint8_t* b, WRegs<8>& w) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int g = 0; g < 4; ++g) {
+    // Two 256-bit loads: chunks are 288 bytes apart, so 32-byte loads never split a cache line
+    // while half of the 64-byte ones would.
+    const __m512i z = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * g))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * g + 32)), 1);
+    w.q[g] = _mm512_and_si512(z, m4);
+    w.q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+  }
+  const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 256));
+  set_params(w, _mm512_cvtph_ps(d), _mm512_setzero_ps(), _mm512_set1_epi32(1),
+             _mm512_setzero_si512());
+}
+
 // ggml's 12-byte scale decode: 8 six-bit scales → *sc, 8 six-bit mins → *m (one byte each).
 EDGEFIT_INLINE void decode_k4_scales(const uint8_t* s, uint64_t* sc, uint64_t* m) {
   uint32_t u[3];
@@ -279,9 +296,12 @@ using WRegsOf = WRegs<kG<F>>;
 
 // Chunk c of a row into registers: SIMD for full chunks, the portable reference for a partial
 // last one (through memory; it happens once per row at most).
-template <QFormat F>
+// kPacked: the row is repacked Q4_0; its partial last chunk is in ggml's layout, so it takes the
+// same reference path as an unpacked row's.
+template <QFormat F, bool kPacked = false>
 EDGEFIT_INLINE void unpack_regs(const uint8_t* row, int64_t n, int64_t c, WRegsOf<F>& w) {
   constexpr QFormatInfo fi = qformat_info(F);
+  static_assert(!kPacked || F == QFormat::kQ4_0, "only Q4_0 has a packed layout");
   if ((c + 1) * chunk_elems(F) > n) [[unlikely]] {
     WChunkOf<F> tmp;
     unpack_chunk_ref(F, row, n, c, weight_offset(F), &tmp);
@@ -290,7 +310,8 @@ EDGEFIT_INLINE void unpack_regs(const uint8_t* row, int64_t n, int64_t c, WRegsO
   }
   const uint8_t* b = row + c * (chunk_elems(F) / fi.block_elems) * fi.block_bytes;
   if constexpr (F == QFormat::kQ8_0) unpack_q8_0(b, w);
-  if constexpr (F == QFormat::kQ4_0) unpack_q4_0(b, w);
+  if constexpr (F == QFormat::kQ4_0 && kPacked) unpack_q4_0_x16(b, w);
+  if constexpr (F == QFormat::kQ4_0 && !kPacked) unpack_q4_0(b, w);
   if constexpr (F == QFormat::kQ4_K) unpack_k4<false>(b, b + 144, w);
   if constexpr (F == QFormat::kQ5_K) unpack_k4<true>(b, b + 176, w);
   if constexpr (F == QFormat::kQ6_K) unpack_q6_k(b, w);
@@ -331,18 +352,22 @@ constexpr int64_t kChunkBytes = chunk_elems(F) /
 // kPrefetchRows rows ahead, which the hardware prefetcher alone does not keep up with.
 constexpr int kPrefetchRows = 4;
 
-template <QFormat F>
+template <QFormat F, bool kPacked>
 float gemv_row(const uint8_t* row, size_t w_stride, int64_t n, const AChunkOf<F>* a, int64_t nc) {
   __m512 facc = _mm512_setzero_ps();
   for (int64_t c = 0; c < nc; ++c) {
-    const uint8_t* ahead = row + kPrefetchRows * w_stride + c * kChunkBytes<F>;
+    // Repacked rows stream better on the hardware prefetcher alone: measured (Gemv bench, one
+    // thread, Zen 4) 17-20 GB/s without software prefetch against 10-15 GB/s with it.
+    if constexpr (!kPacked) {
+      const uint8_t* ahead = row + kPrefetchRows * w_stride + c * kChunkBytes<F>;
 #pragma GCC unroll 16
-    for (int off = 0; off < kChunkBytes<F>; off += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+      for (int off = 0; off < kChunkBytes<F>; off += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+      }
     }
     const AChunkOf<F>& ac = a[c];
     WRegsOf<F> w;
-    unpack_regs<F>(row, n, c, w);
+    unpack_regs<F, kPacked>(row, n, c, w);
     // Two chains: halves the vpdpbusd latency chain; int32 sums are exact in any order.
     __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
 #pragma GCC unroll 8
@@ -419,14 +444,15 @@ void tile_rows(int tn, const WChunkOf<F>* const* wr, const AChunkOf<F>* const* a
   }
 }
 
-template <QFormat F>
+template <QFormat F, bool kPacked>
 void gemv_q(int64_t n, const uint8_t* wb, size_t w_stride, int64_t n_rows, const AChunkOf<F>* a,
             float* y) {
   const int64_t nc = n_chunks(F, n);
-  for (int64_t r = 0; r < n_rows; ++r) y[r] = gemv_row<F>(wb + r * w_stride, w_stride, n, a, nc);
+  for (int64_t r = 0; r < n_rows; ++r)
+    y[r] = gemv_row<F, kPacked>(wb + r * w_stride, w_stride, n, a, nc);
 }
 
-template <QFormat F>
+template <QFormat F, bool kPacked = false>
 void gemm_q(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
             size_t act_stride, int64_t n_tok, float* y, int64_t ys) {
   using WC = WChunkOf<F>;
@@ -434,7 +460,7 @@ void gemm_q(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const voi
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(act);
   if (n_tok == 1) {
-    gemv_q<F>(n, wb, w_stride, n_rows, reinterpret_cast<const AC*>(ab), y);
+    gemv_q<F, kPacked>(n, wb, w_stride, n_rows, reinterpret_cast<const AC*>(ab), y);
     return;
   }
   // Unpack 4 whole rows once per token block; every token tile of the block reuses them.
@@ -449,7 +475,7 @@ void gemm_q(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const voi
         const uint8_t* row = wb + (r0 + r) * w_stride;
         for (int64_t c = 0; c < nc; ++c) {
           WRegsOf<F> regs;
-          unpack_regs<F>(row, n, c, regs);
+          unpack_regs<F, kPacked>(row, n, c, regs);
           store_regs(regs, panel + r * nc + c);
         }
         wr[r] = panel + r * nc;
@@ -478,10 +504,10 @@ void gemm_q(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const voi
   }
 }
 
-template <QFormat F>
+template <QFormat F, bool kPacked = false>
 float vec_dot_q(int64_t n, const void* w, const void* act) {
   float y;
-  gemm_q<F>(n, w, 0, 1, act, 0, 1, &y, 1);
+  gemm_q<F, kPacked>(n, w, 0, 1, act, 0, 1, &y, 1);
   return y;
 }
 
@@ -633,6 +659,8 @@ const KernelDispatch& avx512vnni_dispatch() {
       fk<DType::F16>(),
       fk<DType::BF16>(),
       fk<DType::F32>(),
+      {DType::Q4_0, DType::Q8_0, 32, panel_act_bytes_q8_0, prep_panel_q8_0_s8,
+       vec_dot_q<QFormat::kQ4_0, true>, gemm_q<QFormat::kQ4_0, true>},
   };
   return kd;
 }

@@ -89,10 +89,15 @@ struct KernelDispatch {
   FormatKernels f16;                // F16 weights × F32 activations
   FormatKernels bf16;               // BF16 weights × F32 activations
   FormatKernels f32;                // F32 weights × F32 activations
+  FormatKernels q4_0_x16;           // Q4_0 repacked as PackedQ4_0Chunk rows (gemm == nullptr on
+                                    // ISAs where repacking does not pay: no repacking there)
 
   // The kernels for a weight type, or nullptr when this table has none (other formats fall back
   // to dequantize-then-f32 inside kernels_matmul).
   const FormatKernels* find(DType weight_type) const;
+  // The kernels for a weight view: find(dtype) for the ggml layout, the packed-format kernels for
+  // a repacked view (nullptr when this table cannot read that packing).
+  const FormatKernels* find(const TensorView& w) const;
 };
 
 // The process-wide table: EDGEFIT_ISA if set (throws edgefit::Error when that ISA is unknown or
@@ -100,6 +105,36 @@ struct KernelDispatch {
 const KernelDispatch& kernel_dispatch();
 // The table of a specific ISA; throws edgefit::Error when it is not supported on this CPU/binary.
 const KernelDispatch& kernel_dispatch_for(Isa isa);
+
+// ---------------------------------------------------------------- weight repacking at load time
+//
+// A Q4_0 row is 16-byte nibble arrays, one per 32-weight block; the int8 kernels want, for 16
+// blocks at a time, "dword g of every block" side by side (panel.h), which costs the AVX-512 gemv
+// about half its instructions in shuffles. Repacking stores each run of 16 blocks (512 weights)
+// already transposed: exactly the same 288 bytes, so decode reads no more memory, but the kernel
+// only loads, masks and shifts. Done once at load (Transformer::repack_weights) for Q4_0 weights
+// with rows of at least 512 weights, on ISAs whose table has q4_0_x16 kernels. A row's last
+// blocks that do not fill a run of 16 stay in ggml's layout at the same offset.
+
+// TensorView::packing of a Q4_0 weight stored as PackedQ4_0Chunk rows.
+inline constexpr uint8_t kPackingQ4_0x16 = 1;
+
+// 16 consecutive Q4_0 blocks of one row (512 weights), interleaved.
+struct PackedQ4_0Chunk {
+  uint8_t qs[4][16][4];  // [g][l][k] = byte 4g+k of block l's qs: low nibble = weight 4g+k of
+                         // block l (level + 8), high nibble = weight 16+4g+k
+  uint16_t d[16];        // fp16 scale of block l
+};
+static_assert(sizeof(PackedQ4_0Chunk) == 16 * sizeof(quant::BlockQ4_0), "same bytes as 16 blocks");
+
+// True when `w` can be repacked for table `kd` (2-D contiguous Q4_0 in ggml layout, rows of at
+// least 512 weights, and kd has q4_0_x16 kernels).
+bool can_repack(const KernelDispatch& kd, const TensorView& w);
+// Writes the repacked bytes of `w` (w.nbytes() of them) to dst; returns a view of dst with the
+// shape of w and packing set. Throws Error for anything but a contiguous 2-D Q4_0 weight.
+TensorView repack_weight(const TensorView& w, uint8_t* dst);
+// The inverse, one row: packed row → n_in/32 ggml Q4_0 blocks (tests, the scalar packed kernel).
+void unpack_q4_0_x16_row(const void* packed_row, int64_t n, quant::BlockQ4_0* out);
 
 // ggml's CPU activation quantizers (x86 path of ggml-cpu-quants.c, b4748):
 // Q8_0: per 32 values d = amax/127, q = round-half-even(x · (127/amax)), d stored as fp16;

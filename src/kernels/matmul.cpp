@@ -104,7 +104,10 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
     const TensorView& w = *ws[i];
     if (w.row_size() != n_in) throw Error("matmul_multi: weights differ in input width");
     if (w.n_rows() == 0) continue;
-    const FormatKernels* fk = kd.find(w.dtype);
+    const FormatKernels* fk = kd.find(w);
+    if (w.packing != 0 && fk == nullptr)
+      throw Error("matmul: this kernel table (" + std::string(kd.isa_name) +
+                  ") cannot read repacked weights");
     if (fk == nullptr || n_in % fk->block_size != 0) {
       matmul_dequant(kd, w, x, n_tokens, ys[i], pool);
       continue;

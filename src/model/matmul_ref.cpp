@@ -90,6 +90,7 @@ bool can_dequantize(DType t) {
 }
 
 void dequantize_row(const TensorView& w, int64_t row, float* dst) {
+  if (w.packing != 0) throw Error("dequantize_row: repacked weights are readable by the runtime kernels only");
   const int64_t n = w.row_size();
   const uint8_t* src = w.row(row);
   if (w.dtype == DType::F32) {  // the common case needs no conversion
@@ -104,6 +105,7 @@ void dequantize_row(const TensorView& w, int64_t row, float* dst) {
 }
 
 void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
+  if (w.packing != 0) throw Error("matmul_ref: repacked weights are readable by the runtime kernels only");
   const int64_t n_out = w.ndim >= 2 ? w.shape[0] : 1;
   const int64_t n_in = w.row_size();
   // F32 rows that are 4-byte aligned are used in place; everything else is converted per chunk.

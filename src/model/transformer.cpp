@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <new>
 #include <cmath>
 #include <string>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/thread_pool.h"
+#include "kernels/kernels.h"
 #include "model/matmul.h"
 
 namespace edgefit {
@@ -134,6 +138,34 @@ void Transformer::rebind_layer(int l) {
   w.w_up = bind_matrix(model, p + "ffn_up.weight", c.d_ff, d, &sc[5]);
   w.w_down = bind_matrix(model, p + "ffn_down.weight", d, c.d_ff, &sc[6]);
   layers_.at(static_cast<size_t>(l)) = std::move(w);
+}
+
+RepackStats Transformer::repack_weights() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
+  RepackStats st;
+  auto repack = [&](const TensorView*& w) {
+    if (w == nullptr || !kernels::can_repack(kd, *w)) return;
+    const uint64_t bytes = w->nbytes();
+    // 64-byte aligned so packed chunks start on cache lines where the row width allows.
+    std::shared_ptr<uint8_t[]> buf(
+        static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64})),
+        [](uint8_t* q) { ::operator delete[](q, std::align_val_t{64}); });
+    auto view = std::make_unique<TensorView>(kernels::repack_weight(*w, buf.get()));
+    st.released += release_file_pages(w->data, bytes);
+    st.bytes += bytes;
+    ++st.tensors;
+    packed_bytes_.push_back(std::move(buf));
+    w = view.get();
+    packed_views_.push_back(std::move(view));
+  };
+  // (W8A8 weights are I8: can_repack leaves them alone.)
+  for (LayerWeights& lw : layers_)
+    for (const TensorView** w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down})
+      repack(*w);
+  if (output_ != tok_embd_) repack(output_);  // a tied head is also the embedding table
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return st;
 }
 
 KVCache Transformer::make_cache(int64_t max_tokens) const {

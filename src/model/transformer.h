@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,6 +56,14 @@ W8A8MatmulFn w8a8_kernel();
 using ActivationObserver = std::function<void(const std::string& weight_name, const float* x,
                                               int64_t n_tokens, int64_t width)>;
 
+// What Transformer::repack_weights() did.
+struct RepackStats {
+  int tensors = 0;         // weights repacked
+  uint64_t bytes = 0;      // their bytes (the same before and after)
+  uint64_t released = 0;   // bytes of mapped file pages handed back to the OS
+  double seconds = 0;      // wall time of the repacking
+};
+
 class Transformer {
  public:
   // Binds the weights of `model`, which must outlive the Transformer. Throws Error when a tensor
@@ -91,6 +100,13 @@ class Transformer {
   // The model's `tensors` vector must not have been resized (views are bound by address).
   void rebind_layer(int layer);
 
+  // Weight repacking at load time, for inference (kernels.h): every weight the selected kernel
+  // table reads faster regrouped (Q4_0 on AVX-512 VNNI) is copied once into a packed buffer owned
+  // here, and the pages of the mapped original are handed back to the OS, so memory still holds
+  // one copy of the weights. Results stay bit-identical. Afterwards matmul() must be the runtime
+  // kernels (no set_matmul_kernel override), and rebind_layer() rebinds a layer unpacked.
+  RepackStats repack_weights();
+
  private:
   void attention(int layer, int64_t n, int64_t n_past, KVCache& cache);
   // Runs block `layer` on x_[0 … n·d) (the residual stream in the scratch buffer).
@@ -109,6 +125,8 @@ class Transformer {
                int64_t width) const;
 
   const Model* model_;                // weights' owner
+  std::vector<std::shared_ptr<uint8_t[]>> packed_bytes_;  // repacked weights' storage
+  std::vector<std::unique_ptr<TensorView>> packed_views_; // views of them (stable addresses)
   ArchConfig cfg_;                    // hyperparameters (copied; cheap)
   const TensorView* tok_embd_;        // {vocab, d_model} token embeddings
   const TensorView* output_;          // {vocab, d_model} output head (tok_embd_ when tied)
