@@ -1,5 +1,6 @@
 #include "calib/calibrated_quantize.h"
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -46,6 +47,7 @@ std::string run_description(const std::string& input, const QuantizePlan& plan,
 QuantizeResult quantize_model_calibrated(const std::string& input, const std::string& output,
                                          const QuantizeOptions& qo, const CalibratedOptions& co,
                                          CalibratedReport* report) {
+  const auto t_start = std::chrono::steady_clock::now();
   std::unique_ptr<BlockMethod> method = make_block_method(co);  // UsageError for unknown names
   if (co.calib_files.empty())
     throw UsageError("--method " + co.method + " needs calibration text (--calib FILE…)");
@@ -157,6 +159,8 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
   }
   if (!co.keep_work_dir) wd.remove();
   if (report) *report = std::move(rep);
+  // The whole job (calibration forward, statistics, method, write), not only the write.
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   return r;
 }
 

@@ -140,8 +140,7 @@ void run(const BenchOptions& o) {
     const double bw = b.median;
     const double roofline = bw * 1e9 / static_cast<double>(bytes_per_token);
     // The memory a decode needs at least: the mapped file plus the KV cache (f32 keys and values).
-    const uint64_t kv_bytes = 2ull * static_cast<uint64_t>(c.n_layers) *
-                              static_cast<uint64_t>(cache.capacity() * cache.kv_dim()) * sizeof(float);
+    const uint64_t kv_bytes = cache.bytes();
     const double rss_ratio = static_cast<double>(rss) / static_cast<double>(file_bytes + kv_bytes);
     runs.push_back({{"threads", th},
                     {"pp_tps", p.median}, {"pp_tps_min", p.min}, {"pp_tps_max", p.max},

@@ -75,7 +75,8 @@ struct QuantizeResult {
   uint64_t tensor_bytes = 0;             // tensor data in the output
   uint64_t file_bytes = 0;               // size of the written file
   uint64_t input_bytes = 0;              // tensor data read from the input
-  double seconds = 0;                    // wall time of the write
+  double seconds = 0;                    // wall time of the job (RTN: the write; calibrated:
+                                         // calibration, method and write)
   uint32_t ftype = 0;                    // general.file_type written
   double bits_per_weight() const {
     return n_params ? 8.0 * static_cast<double>(tensor_bytes) / static_cast<double>(n_params) : 0;

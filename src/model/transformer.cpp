@@ -11,6 +11,7 @@
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "model/attention.h"
 #include "model/matmul.h"
 
 namespace edgefit {
@@ -169,7 +170,7 @@ RepackStats Transformer::repack_weights() {
 }
 
 KVCache Transformer::make_cache(int64_t max_tokens) const {
-  return KVCache(cfg_.n_layers, max_tokens, int64_t{cfg_.n_kv_heads} * cfg_.head_dim);
+  return KVCache(cfg_.n_layers, max_tokens, cfg_.n_kv_heads, cfg_.head_dim);
 }
 
 std::vector<float> Transformer::forward(std::span<const int32_t> tokens, KVCache& cache,
@@ -304,8 +305,7 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
           rms_norm(k + h * hd, w.k_norm.data(), k + h * hd, hd, c.rms_eps);
       rope_.apply(q, c.n_heads, n_past + t);
       rope_.apply(k, c.n_kv_heads, n_past + t);
-      std::copy(k, k + kv_dim, cache.k(l, n_past + t));
-      std::copy(v, v + kv_dim, cache.v(l, n_past + t));
+      cache.store(l, n_past + t, k, v);
     }
   });
   attention(l, n, n_past, cache);
@@ -358,37 +358,19 @@ void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache
   const int group = c.n_heads / c.n_kv_heads;  // query heads sharing one key/value head
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const KVCache& kv = cache;
-  // One task per (query token, head); work grows with the position, the pool balances it.
-  ThreadPool::global().parallel_for(n * c.n_heads, 1, [&](int64_t b, int64_t e) {
-    thread_local std::vector<float> scores;
+  // One task per (query token, KV head) with all its query heads; work grows with the position,
+  // the pool balances it.
+  ThreadPool::global().parallel_for(n * c.n_kv_heads, 1, [&](int64_t b, int64_t e) {
+    thread_local std::vector<float> scratch;
     for (int64_t task = b; task < e; ++task) {
-      const int64_t t = task / c.n_heads;
-      const int h = static_cast<int>(task % c.n_heads);
-      const int64_t kvh = h / group;
+      const int64_t t = task / c.n_kv_heads;
+      const int kvh = static_cast<int>(task % c.n_kv_heads);
       const int64_t n_keys = n_past + t + 1;  // causal: keys up to and including this position
-      const float* q = q_.data() + t * q_dim + h * hd;
-      if (static_cast<int64_t>(scores.size()) < n_keys) scores.resize(static_cast<size_t>(n_keys));
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        const float* k = kv.k(layer, j) + kvh * hd;
-        const float s = dot_f32(q, k, hd) * scale;
-        scores[static_cast<size_t>(j)] = s;
-        mx = std::max(mx, s);
-      }
-      double sum = 0;
-      for (int64_t j = 0; j < n_keys; ++j) {
-        const float p = std::exp(scores[static_cast<size_t>(j)] - mx);
-        scores[static_cast<size_t>(j)] = p;
-        sum += p;
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      float* out = att_.data() + t * q_dim + h * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int64_t j = 0; j < n_keys; ++j) {
-        const float p = scores[static_cast<size_t>(j)] * inv;
-        const float* v = kv.v(layer, j) + kvh * hd;
-        for (int64_t i = 0; i < hd; ++i) out[i] += p * v[i];
-      }
+      const int64_t need = attention_scratch_floats(group, n_keys);
+      if (static_cast<int64_t>(scratch.size()) < need) scratch.resize(static_cast<size_t>(need));
+      const int64_t first = t * q_dim + int64_t{kvh} * group * hd;  // its first query head
+      attend(kv, layer, kvh, n_keys, q_.data() + first, group, scale, att_.data() + first,
+             scratch.data());
     }
   });
 }
