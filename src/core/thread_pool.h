@@ -48,19 +48,19 @@ class ThreadPool {
   void run_chunks();
   void run_job(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
 
-  int n_threads_;                     // workers + the caller
-  std::vector<std::thread> workers_;  // n_threads_-1 worker threads
-  std::mutex mu_;                     // pairs with wake_ for workers that stopped spinning
-  std::condition_variable wake_;      // signals a new job or shutdown to sleeping workers
+  int n_threads_;                        // workers + the caller
+  std::vector<std::thread> workers_;     // n_threads_-1 worker threads
+  std::mutex mu_;                        // pairs with wake_ for workers that stopped spinning
+  std::condition_variable wake_;         // signals a new job or shutdown to sleeping workers
   std::atomic<uint64_t> generation_{0};  // bumped per job (after the job fields are written)
   std::atomic<int> sleepers_{0};         // workers blocked (or about to block) on wake_
   std::atomic<bool> stop_{false};        // shutting down
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;  // current job
-  int64_t n_ = 0, chunk_ = 1;            // current job's range and chunk size
-  std::atomic<int64_t> next_{0};         // next chunk start
-  std::atomic<int> active_{0};           // threads still inside the job
-  std::mutex error_mu_;                  // guards error_
-  std::exception_ptr error_;             // first exception from fn
+  int64_t n_ = 0, chunk_ = 1;                                  // current job's range and chunk size
+  std::atomic<int64_t> next_{0};                               // next chunk start
+  std::atomic<int> active_{0};                                 // threads still inside the job
+  std::mutex error_mu_;                                        // guards error_
+  std::exception_ptr error_;                                   // first exception from fn
 };
 
 }  // namespace edgefit

@@ -123,7 +123,8 @@ void attend_heads(const KVCache& cache, int layer, int kv_head, int64_t n_keys, 
   for (int g = 0; g < heads; ++g) {
     for (int64_t d = d0; d < hd; ++d) {
       float a = 0;
-      for (int64_t j = 0; j < n_keys; ++j) a += s[g * padded + j] * cache.v(layer, j)[kv_head * hd + d];
+      for (int64_t j = 0; j < n_keys; ++j)
+        a += s[g * padded + j] * cache.v(layer, j)[kv_head * hd + d];
       out[g * hd + d] = a * inv_sum[g];
     }
   }

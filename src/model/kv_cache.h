@@ -32,11 +32,11 @@ class KVCache {
     v_.assign(static_cast<size_t>(n_layers), std::vector<float>(v_per_layer));
   }
 
-  int n_layers() const { return n_layers_; }        // layers cached
-  int64_t size() const { return n_past_; }          // positions filled so far
-  int64_t capacity() const { return max_tokens_; }  // positions it can hold
-  int n_kv_heads() const { return n_kv_heads_; }    // key/value heads per layer
-  int64_t head_dim() const { return head_dim_; }    // floats per head
+  int n_layers() const { return n_layers_; }                  // layers cached
+  int64_t size() const { return n_past_; }                    // positions filled so far
+  int64_t capacity() const { return max_tokens_; }            // positions it can hold
+  int n_kv_heads() const { return n_kv_heads_; }              // key/value heads per layer
+  int64_t head_dim() const { return head_dim_; }              // floats per head
   int64_t kv_dim() const { return n_kv_heads_ * head_dim_; }  // floats per position per layer
   // Bytes the cache holds (keys, padded to whole blocks, and values), for memory budgets.
   uint64_t bytes() const {
@@ -53,7 +53,8 @@ class KVCache {
   void store(int layer, int64_t pos, const float* k, const float* v) {
     float* kl = k_[static_cast<size_t>(layer)].data();
     for (int h = 0; h < n_kv_heads_; ++h) {
-      float* blk = kl + ((h * n_blocks_ + pos / kKeyBlock) * head_dim_) * kKeyBlock + pos % kKeyBlock;
+      float* blk =
+          kl + ((h * n_blocks_ + pos / kKeyBlock) * head_dim_) * kKeyBlock + pos % kKeyBlock;
       for (int64_t d = 0; d < head_dim_; ++d) blk[d * kKeyBlock] = k[h * head_dim_ + d];
     }
     const float* src = v;

@@ -65,12 +65,11 @@ TEST_P(IsaLogits, QuantizedModelGivesTheSameLogitsOnEveryIsa) {
 }
 
 // Q8_0; Q4_K + Q6_K (+ Q5_K in q4_k_m's attn_v/ffn_down rules); Q4_0 with a Q6_K head.
-INSTANTIATE_TEST_SUITE_P(
-    Models, IsaLogits,
-    ::testing::Values("ref/models/tiny-llama/gguf/tiny-llama-Q8_0.gguf",
-                      "ref/models/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf",
-                      "ref/models/tiny-qwen3/gguf/tiny-qwen3-Q4_K_M.gguf",
-                      "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
+INSTANTIATE_TEST_SUITE_P(Models, IsaLogits,
+                         ::testing::Values("ref/models/tiny-llama/gguf/tiny-llama-Q8_0.gguf",
+                                           "ref/models/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf",
+                                           "ref/models/tiny-qwen3/gguf/tiny-qwen3-Q4_K_M.gguf",
+                                           "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
 
 // Load-time repacking (Transformer::repack_weights) changes where weights live, not the math: the
 // same logits bit for bit. polyglot's ffn_down rows (768 wide) are one packed chunk plus a tail in
@@ -86,8 +85,7 @@ TEST(Repack, RepackedModelGivesTheSameLogits) {
   const bool packs = kernels::kernel_dispatch().q4_0_x16.gemm != nullptr;
   EXPECT_EQ(st.tensors, packs ? m.config.n_layers : 0) << "one ffn_down per layer";
   if (packs) {
-    EXPECT_EQ(st.bytes,
-              uint64_t(m.config.n_layers) * m.get("blk.0.ffn_down.weight").view.nbytes());
+    EXPECT_EQ(st.bytes, uint64_t(m.config.n_layers) * m.get("blk.0.ffn_down.weight").view.nbytes());
   }
   KVCache cache = t.make_cache(static_cast<int64_t>(ids.size()));
   std::vector<float> got = t.forward(std::span(ids.data(), ids.size() - 1), cache, int64_t{0});
