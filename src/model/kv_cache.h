@@ -8,6 +8,7 @@
 // with 16 contiguous floats: no horizontal sums (model/attention.h).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -57,9 +58,7 @@ class KVCache {
           kl + ((h * n_blocks_ + pos / kKeyBlock) * head_dim_) * kKeyBlock + pos % kKeyBlock;
       for (int64_t d = 0; d < head_dim_; ++d) blk[d * kKeyBlock] = k[h * head_dim_ + d];
     }
-    const float* src = v;
-    float* dst = v_[static_cast<size_t>(layer)].data() + pos * kv_dim();
-    for (int64_t i = 0; i < kv_dim(); ++i) dst[i] = src[i];
+    std::copy(v, v + kv_dim(), v_[static_cast<size_t>(layer)].data() + pos * kv_dim());
   }
   // Keys of positions 16·block … 16·block+15 of one head: [head_dim][16] (unfilled ones are junk).
   const float* key_block(int layer, int kv_head, int64_t block) const {

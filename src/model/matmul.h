@@ -31,9 +31,6 @@ void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y)
 // kernels (kernels/kernels.h). Tests install matmul_ref to compare against the reference path.
 void set_matmul_kernel(MatmulFn fn);
 
-// Σ a[i]·b[i] over n floats (vectorised; used by attention for q·k).
-float dot_f32(const float* a, const float* b, int64_t n);
-
 // True when rows of this dtype can be converted to f32 (F32/F16/BF16 always; block formats once
 // src/quant provides their dequantizer).
 bool can_dequantize(DType t);

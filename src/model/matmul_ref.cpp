@@ -80,10 +80,6 @@ inline float dot1(const float* w, const float* x, int64_t n) {
 
 }  // namespace
 
-float dot_f32(const float* a, const float* b, int64_t n) {
-  return dot1(a, b, n);
-}
-
 bool can_dequantize(DType t) {
   const QuantTraits* q = quant_traits(t);
   return q != nullptr && q->dequantize_row != nullptr;

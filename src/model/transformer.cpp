@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <new>
 #include <cmath>
+#include <new>
 #include <string>
 
 #include "core/error.h"
@@ -149,16 +149,16 @@ RepackStats Transformer::repack_weights() {
     if (w == nullptr || !kernels::can_repack(kd, *w)) return;
     const uint64_t bytes = w->nbytes();
     // 64-byte aligned so packed chunks start on cache lines where the row width allows.
-    std::shared_ptr<uint8_t[]> buf(
-        static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64})),
-        [](uint8_t* q) { ::operator delete[](q, std::align_val_t{64}); });
-    auto view = std::make_unique<TensorView>(kernels::repack_weight(*w, buf.get()));
+    auto pw = std::make_unique<PackedWeight>(
+        PackedWeight{{static_cast<uint8_t*>(::operator new[](bytes, std::align_val_t{64})),
+                      [](uint8_t* q) { ::operator delete[](q, std::align_val_t{64}); }},
+                     {}});
+    pw->view = kernels::repack_weight(*w, pw->bytes.get());
     st.released += release_file_pages(w->data, bytes);
     st.bytes += bytes;
     ++st.tensors;
-    packed_bytes_.push_back(std::move(buf));
-    w = view.get();
-    packed_views_.push_back(std::move(view));
+    w = &pw->view;
+    packed_.push_back(std::move(pw));
   };
   // (W8A8 weights are I8: can_repack leaves them alone.)
   for (LayerWeights& lw : layers_)

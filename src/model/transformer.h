@@ -58,10 +58,10 @@ using ActivationObserver = std::function<void(const std::string& weight_name, co
 
 // What Transformer::repack_weights() did.
 struct RepackStats {
-  int tensors = 0;         // weights repacked
-  uint64_t bytes = 0;      // their bytes (the same before and after)
-  uint64_t released = 0;   // bytes of mapped file pages handed back to the OS
-  double seconds = 0;      // wall time of the repacking
+  int tensors = 0;        // weights repacked
+  uint64_t bytes = 0;     // their bytes (the same before and after)
+  uint64_t released = 0;  // bytes of mapped file pages handed back to the OS
+  double seconds = 0;     // wall time of the repacking
 };
 
 class Transformer {
@@ -124,11 +124,15 @@ class Transformer {
   void observe(std::initializer_list<const std::string*> names, const float* x, int64_t n,
                int64_t width) const;
 
-  const Model* model_;                // weights' owner
-  std::vector<std::shared_ptr<uint8_t[]>> packed_bytes_;  // repacked weights' storage
-  std::vector<std::unique_ptr<TensorView>> packed_views_; // views of them (stable addresses)
-  ArchConfig cfg_;                    // hyperparameters (copied; cheap)
-  const TensorView* tok_embd_;        // {vocab, d_model} token embeddings
+  const Model* model_;  // weights' owner
+  // One repacked weight: its 64-byte aligned bytes and the view layers_ point at.
+  struct PackedWeight {
+    std::unique_ptr<uint8_t[], void (*)(uint8_t*)> bytes;  // owned storage
+    TensorView view;                                       // packing set, data = bytes
+  };
+  std::vector<std::unique_ptr<PackedWeight>> packed_;  // stable addresses for the views
+  ArchConfig cfg_;                                     // hyperparameters (copied; cheap)
+  const TensorView* tok_embd_;                         // {vocab, d_model} token embeddings
   const TensorView* output_;          // {vocab, d_model} output head (tok_embd_ when tied)
   std::vector<float> output_norm_;    // [d_model] final RMSNorm gain
   std::vector<LayerWeights> layers_;  // one per block
