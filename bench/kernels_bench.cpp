@@ -246,7 +246,7 @@ const int kRegistered = [] {
           ->Arg(2)
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
-      if (t == DType::Q4_0)
+      if (kernels::packing_for(t) != 0)
         benchmark::RegisterBenchmark(("GemvPacked/" + s).c_str(), BM_Gemv, t, rows, n, true)
             ->Arg(1)
             ->Arg(2)

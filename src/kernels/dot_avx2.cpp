@@ -451,7 +451,10 @@ const KernelDispatch& avx2_dispatch() {
       fk<DType::F16>(),
       fk<DType::BF16>(),
       fk<DType::F32>(),
-      {},  // q4_0_x16: no packed kernels on this ISA yet, weights are read as stored
+      // q4_0_x16 … q4_k_x2: no packed kernels on this ISA yet, weights are read as stored.
+      {},
+      {},
+      {},
   };
   return kd;
 }

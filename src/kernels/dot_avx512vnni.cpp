@@ -188,21 +188,53 @@ EDGEFIT_INLINE void unpack_q4_0(const uint8_t* b, WRegs<8>& w) {  // 16 blocks o
              _mm512_setzero_si512());
 }
 
+// Two 256-bit loads: packed chunks start 32-byte aligned (288, 544 bytes apart), so 32-byte
+// loads never split a cache line while half of the 64-byte ones would.
+inline __m512i load_2x256(const uint8_t* p) {
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), 1);
+}
+
 // A repacked Q4_0 chunk (PackedQ4_0Chunk): the transpose unpack_q4_0 does is already done.
 EDGEFIT_INLINE void unpack_q4_0_x16(const uint8_t* b, WRegs<8>& w) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   for (int g = 0; g < 4; ++g) {
-    // Two 256-bit loads: chunks are 288 bytes apart, so 32-byte loads never split a cache line
-    // while half of the 64-byte ones would.
-    const __m512i z = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * g))),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 64 * g + 32)), 1);
+    const __m512i z = load_2x256(b + 64 * g);
     w.q[g] = _mm512_and_si512(z, m4);
     w.q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
   }
   const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 256));
   set_params(w, _mm512_cvtph_ps(d), _mm512_setzero_ps(), _mm512_set1_epi32(1),
              _mm512_setzero_si512());
+}
+
+// A repacked Q8_0 chunk (PackedQ8_0Chunk): levels are stored + 128 already.
+EDGEFIT_INLINE void unpack_q8_0_x16(const uint8_t* b, WRegs<8>& w) {
+  for (int g = 0; g < 8; ++g) w.q[g] = load_2x256(b + 64 * g);
+  const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 512));
+  set_params(w, _mm512_cvtph_ps(d), _mm512_setzero_ps(), _mm512_set1_epi32(1),
+             _mm512_setzero_si512());
+}
+
+// A repacked Q4_K chunk (PackedQ4_KChunk): nibbles as Q4_0's, 6-bit scales and mins one lane each.
+EDGEFIT_INLINE void unpack_q4_k_x2(const uint8_t* b, WRegs<8>& w) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int g = 0; g < 4; ++g) {
+    const __m512i z = load_2x256(b + 64 * g);
+    w.q[g] = _mm512_and_si512(z, m4);
+    w.q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+  }
+  const __m512i sc_bytes = _mm512_cvtepu8_epi32(ld128(b + 264));
+  const __m512i sc = _mm512_and_si512(sc_bytes, _mm512_set1_epi32(63));
+  // m_hi: 16 nibbles → 16 bytes (lo, hi interleaved) → dwords, above the 2 low bits in sc's top.
+  const __m128i h = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 280));
+  const __m128i m4x = _mm_set1_epi8(0x0F);
+  const __m128i nib =
+      _mm_unpacklo_epi8(_mm_and_si128(h, m4x), _mm_and_si128(_mm_srli_epi16(h, 4), m4x));
+  const __m512i m = _mm512_or_si512(_mm512_slli_epi32(_mm512_cvtepu8_epi32(nib), 2),
+                                    _mm512_srli_epi32(sc_bytes, 6));
+  set_params(w, two_halves(b + 256, b + 258), two_halves(b + 260, b + 262), sc, m);
 }
 
 // ggml's 12-byte scale decode: 8 six-bit scales → *sc, 8 six-bit mins → *m (one byte each).
@@ -296,12 +328,13 @@ using WRegsOf = WRegs<kG<F>>;
 
 // Chunk c of a row into registers: SIMD for full chunks, the portable reference for a partial
 // last one (through memory; it happens once per row at most).
-// kPacked: the row is repacked Q4_0; its partial last chunk is in ggml's layout, so it takes the
-// same reference path as an unpacked row's.
+// kPacked: the row is repacked (kernels.h); its partial last chunk is in ggml's layout, so it
+// takes the same reference path as an unpacked row's.
 template <QFormat F, bool kPacked = false>
 EDGEFIT_INLINE void unpack_regs(const uint8_t* row, int64_t n, int64_t c, WRegsOf<F>& w) {
   constexpr QFormatInfo fi = qformat_info(F);
-  static_assert(!kPacked || F == QFormat::kQ4_0, "only Q4_0 has a packed layout");
+  static_assert(!kPacked || F == QFormat::kQ4_0 || F == QFormat::kQ8_0 || F == QFormat::kQ4_K,
+                "only Q4_0, Q8_0 and Q4_K have packed layouts");
   if ((c + 1) * chunk_elems(F) > n) [[unlikely]] {
     WChunkOf<F> tmp;
     unpack_chunk_ref(F, row, n, c, weight_offset(F), &tmp);
@@ -309,12 +342,17 @@ EDGEFIT_INLINE void unpack_regs(const uint8_t* row, int64_t n, int64_t c, WRegsO
     return;
   }
   const uint8_t* b = row + c * (chunk_elems(F) / fi.block_elems) * fi.block_bytes;
-  if constexpr (F == QFormat::kQ8_0) unpack_q8_0(b, w);
-  if constexpr (F == QFormat::kQ4_0 && kPacked) unpack_q4_0_x16(b, w);
-  if constexpr (F == QFormat::kQ4_0 && !kPacked) unpack_q4_0(b, w);
-  if constexpr (F == QFormat::kQ4_K) unpack_k4<false>(b, b + 144, w);
-  if constexpr (F == QFormat::kQ5_K) unpack_k4<true>(b, b + 176, w);
-  if constexpr (F == QFormat::kQ6_K) unpack_q6_k(b, w);
+  if constexpr (kPacked) {
+    if constexpr (F == QFormat::kQ8_0) unpack_q8_0_x16(b, w);
+    if constexpr (F == QFormat::kQ4_0) unpack_q4_0_x16(b, w);
+    if constexpr (F == QFormat::kQ4_K) unpack_q4_k_x2(b, w);
+  } else {
+    if constexpr (F == QFormat::kQ8_0) unpack_q8_0(b, w);
+    if constexpr (F == QFormat::kQ4_0) unpack_q4_0(b, w);
+    if constexpr (F == QFormat::kQ4_K) unpack_k4<false>(b, b + 144, w);
+    if constexpr (F == QFormat::kQ5_K) unpack_k4<true>(b, b + 176, w);
+    if constexpr (F == QFormat::kQ6_K) unpack_q6_k(b, w);
+  }
 }
 
 // ---------------------------------------------------------------- dot + epilogue
@@ -632,9 +670,9 @@ void unpack_any(QFormat f, const void* row, int64_t n, int64_t c, void* out) {
   }
 }
 
-template <QFormat F>
+template <QFormat F, bool kPacked = false>
 constexpr FormatKernels qk(DType wt, DType at, int bs, ActRowBytesFn bytes, PrepareActFn prep) {
-  return {wt, at, bs, bytes, prep, vec_dot_q<F>, gemm_q<F>};
+  return {wt, at, bs, bytes, prep, vec_dot_q<F, kPacked>, gemm_q<F, kPacked>};
 }
 template <DType W>
 constexpr FormatKernels fk() {
@@ -659,8 +697,12 @@ const KernelDispatch& avx512vnni_dispatch() {
       fk<DType::F16>(),
       fk<DType::BF16>(),
       fk<DType::F32>(),
-      {DType::Q4_0, DType::Q8_0, 32, panel_act_bytes_q8_0, prep_panel_q8_0_s8,
-       vec_dot_q<QFormat::kQ4_0, true>, gemm_q<QFormat::kQ4_0, true>},
+      qk<QFormat::kQ4_0, true>(DType::Q4_0, DType::Q8_0, 32, panel_act_bytes_q8_0,
+                               prep_panel_q8_0_s8),
+      qk<QFormat::kQ8_0, true>(DType::Q8_0, DType::Q8_0, 32, panel_act_bytes_q8_0,
+                               prep_panel_q8_0_s128),
+      qk<QFormat::kQ4_K, true>(DType::Q4_K, DType::Q8_K, 256, panel_act_bytes_k32,
+                               prep_panel_k32_s1),
   };
   return kd;
 }

@@ -4,11 +4,13 @@
 // (BlockQ8_0 / BlockQ8_K), so these also document the math on the unregrouped data.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core/fp16.h"
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "quant/quant_traits.h"
 
 namespace edgefit::kernels::detail {
 
@@ -73,35 +75,6 @@ float dot_q6_k(int64_t n, const void* w_row, const void* act_row) {
       for (int i = 0; i < 16; ++i) dot += level_q6_k(w[b], 16 * j + i) * a[b].qs[16 * j + i];
       lane_fma(&acc[j], d, w[b].scales[j] * dot);
     }
-  }
-  return reduce16(acc);
-}
-
-// Repacked Q4_0 (PackedQ4_0Chunk): chunk c holds blocks 16c … 16c+15, so block l of a chunk is
-// block 16c+l of the row and lands in lane l, exactly as dot_32blocks puts it; tail blocks past
-// the last full chunk are still in ggml's layout.
-float dot_q4_0_x16(int64_t n, const void* w_row, const void* act_row) {
-  const auto* w = static_cast<const PackedQ4_0Chunk*>(w_row);
-  const auto* a = static_cast<const BlockQ8_0*>(act_row);
-  const int64_t full = n / (kLanes * quant::kQK);
-  float acc[kLanes] = {};
-  for (int64_t c = 0; c < full; ++c) {
-    for (int l = 0; l < kLanes; ++l) {
-      const BlockQ8_0& ab = a[kLanes * c + l];
-      int32_t isum = 0;
-      for (int i = 0; i < 16; ++i) {
-        const uint8_t byte = w[c].qs[i / 4][l][i % 4];
-        isum += ((byte & 0xF) - 8) * ab.qs[i] + ((byte >> 4) - 8) * ab.qs[i + 16];
-      }
-      lane_fma(&acc[l], fp16_to_fp32(w[c].d[l]) * fp16_to_fp32(ab.d), isum);
-    }
-  }
-  const auto* tail = reinterpret_cast<const BlockQ4_0*>(&w[full]);
-  for (int64_t b = kLanes * full; b < n / quant::kQK; ++b) {
-    const BlockQ4_0& wb = tail[b - kLanes * full];
-    int32_t isum = 0;
-    for (int i = 0; i < quant::kQK; ++i) isum += level_q4_0(wb, i) * a[b].qs[i];
-    lane_fma(&acc[b % kLanes], fp16_to_fp32(wb.d) * fp16_to_fp32(a[b].d), isum);
   }
   return reduce16(acc);
 }
@@ -180,6 +153,16 @@ float ref_dot_q5_k(int64_t n, const void* w, const void* a) {
 float ref_dot_q6_k(int64_t n, const void* w, const void* a) {
   return dot_q6_k(n, w, a);
 }
+
+// Repacked weights (kernels.h): the row back in ggml's layout, then the reference above. Packing
+// only moves bytes, so this is the result every packed SIMD kernel must equal.
+template <uint8_t Packing, DType T, VecDotFn Ref>
+float dot_packed(int64_t n, const void* w, const void* a) {
+  thread_local std::vector<uint8_t> row;
+  row.resize(quant_row_size(T, n));
+  unpack_packed_row(Packing, w, n, row.data());
+  return Ref(n, row.data(), a);
+}
 float ref_dot_f16(int64_t n, const void* w, const void* a) {
   return dot_half<fp16_to_fp32>(n, w, a);
 }
@@ -202,7 +185,12 @@ const KernelDispatch& scalar_dispatch() {
       quant_kernels<ref_dot_f16>(DType::F16, DType::F32, 1, f32_act_bytes, copy_f32_act),
       quant_kernels<ref_dot_bf16>(DType::BF16, DType::F32, 1, f32_act_bytes, copy_f32_act),
       quant_kernels<ref_dot_f32>(DType::F32, DType::F32, 1, f32_act_bytes, copy_f32_act),
-      quant_kernels<dot_q4_0_x16>(DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
+      quant_kernels<dot_packed<kPackingQ4_0x16, DType::Q4_0, ref_dot_q4_0>>(
+          DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
+      quant_kernels<dot_packed<kPackingQ8_0x16, DType::Q8_0, ref_dot_q8_0>>(
+          DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
+      quant_kernels<dot_packed<kPackingQ4_Kx2, DType::Q4_K, ref_dot_q4_k>>(
+          DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
   };
   return kd;
 }

@@ -89,8 +89,11 @@ struct KernelDispatch {
   FormatKernels f16;                // F16 weights × F32 activations
   FormatKernels bf16;               // BF16 weights × F32 activations
   FormatKernels f32;                // F32 weights × F32 activations
-  FormatKernels q4_0_x16;           // Q4_0 repacked as PackedQ4_0Chunk rows (gemm == nullptr on
-                                    // ISAs where repacking does not pay: no repacking there)
+  // Kernels for repacked weights (below), one per packing; gemm == nullptr on ISAs where
+  // repacking does not pay, and then weights are read as stored.
+  FormatKernels q4_0_x16;  // Q4_0 as PackedQ4_0Chunk rows
+  FormatKernels q8_0_x16;  // Q8_0 as PackedQ8_0Chunk rows
+  FormatKernels q4_k_x2;   // Q4_K as PackedQ4_KChunk rows
 
   // The kernels for a weight type, or nullptr when this table has none (other formats fall back
   // to dequantize-then-f32 inside kernels_matmul).
@@ -108,16 +111,19 @@ const KernelDispatch& kernel_dispatch_for(Isa isa);
 
 // ---------------------------------------------------------------- weight repacking at load time
 //
-// A Q4_0 row is 16-byte nibble arrays, one per 32-weight block; the int8 kernels want, for 16
-// blocks at a time, "dword g of every block" side by side (panel.h), which costs the AVX-512 gemv
-// about half its instructions in shuffles. Repacking stores each run of 16 blocks (512 weights)
-// already transposed: exactly the same 288 bytes, so decode reads no more memory, but the kernel
-// only loads, masks and shifts. Done once at load (Transformer::repack_weights) for Q4_0 weights
-// with rows of at least 512 weights, on ISAs whose table has q4_0_x16 kernels. A row's last
-// blocks that do not fill a run of 16 stay in ggml's layout at the same offset.
+// ggml rows store one block after another; the int8 kernels want, for 16 sub-blocks at a time,
+// "bytes 4g..4g+3 of every sub-block" side by side (panel.h), which costs the AVX-512 gemv about
+// half its instructions in shuffles. Repacking stores each chunk of 16 sub-blocks already
+// regrouped, in exactly the same bytes, so decode reads no more memory but the kernel only loads,
+// masks and shifts. Done once at load (Transformer::repack_weights) for Q4_0, Q8_0 and Q4_K weights
+// on ISAs whose table has packed kernels. A row's last blocks that do not fill a chunk stay in
+// ggml's layout at the same offset. (Q6_K's own layout already unpacks with 4 permutes per chunk;
+// a packed Q6_K measured no faster, so it has none.)
 
-// TensorView::packing of a Q4_0 weight stored as PackedQ4_0Chunk rows.
-inline constexpr uint8_t kPackingQ4_0x16 = 1;
+// TensorView::packing values (0 = ggml's layout).
+inline constexpr uint8_t kPackingQ4_0x16 = 1;  // Q4_0 rows of PackedQ4_0Chunk
+inline constexpr uint8_t kPackingQ8_0x16 = 2;  // Q8_0 rows of PackedQ8_0Chunk
+inline constexpr uint8_t kPackingQ4_Kx2 = 3;   // Q4_K rows of PackedQ4_KChunk
 
 // 16 consecutive Q4_0 blocks of one row (512 weights), interleaved.
 struct PackedQ4_0Chunk {
@@ -127,14 +133,42 @@ struct PackedQ4_0Chunk {
 };
 static_assert(sizeof(PackedQ4_0Chunk) == 16 * sizeof(quant::BlockQ4_0), "same bytes as 16 blocks");
 
-// True when `w` can be repacked for table `kd` (2-D contiguous Q4_0 in ggml layout, rows of at
-// least 512 weights, and kd has q4_0_x16 kernels).
+// 16 consecutive Q8_0 blocks of one row (512 weights), interleaved.
+struct PackedQ8_0Chunk {
+  uint8_t qs[8][16][4];  // [g][l][k] = quant 4g+k of block l, stored as quant XOR 0x80 (= level
+                         // + 128 as u8: the unsigned operand of vpdpbusd as is)
+  uint16_t d[16];        // fp16 scale of block l
+};
+static_assert(sizeof(PackedQ8_0Chunk) == 16 * sizeof(quant::BlockQ8_0), "same bytes as 16 blocks");
+
+// 2 consecutive Q4_K super-blocks of one row (512 weights); lane l = sub-block l % 8 of
+// super-block l / 8, as the kernels' lanes.
+struct PackedQ4_KChunk {
+  uint8_t qs[4][16][4];  // [g][l][k]: low nibble = level of weight 4g+k of sub-block l, high
+                         // nibble = weight 16+4g+k (as PackedQ4_0Chunk, without offset)
+  uint16_t d[2];         // fp16 super-scales of the two super-blocks
+  uint16_t dmin[2];      // fp16 super-mins of the two super-blocks
+  uint8_t sc[16];        // bits 0-5: 6-bit scale of sub-block l; bits 6-7: bits 0-1 of its min
+  uint8_t m_hi[8];       // bits 2-5 of the min of sub-block l, in the low (even l) or high nibble
+                         // of byte l / 2
+};
+static_assert(sizeof(PackedQ4_KChunk) == 2 * sizeof(quant::BlockQ4_K), "same bytes as 2 blocks");
+
+// The packing repacking gives a ggml weight type (0: none exists), and weights per packed chunk.
+uint8_t packing_for(DType t);
+int64_t packed_chunk_weights(uint8_t packing);
+// Kernels of table kd for a packing (nullptr when it has none).
+const FormatKernels* packed_kernels(const KernelDispatch& kd, uint8_t packing);
+
+// True when `w` can be repacked for table `kd` (2-D contiguous weight in ggml layout of a type
+// with a packing, rows of at least one chunk, and kd has kernels for that packing).
 bool can_repack(const KernelDispatch& kd, const TensorView& w);
 // Writes the repacked bytes of `w` (w.nbytes() of them) to dst; returns a view of dst with the
-// shape of w and packing set. Throws Error for anything but a contiguous 2-D Q4_0 weight.
+// shape of w and packing set. Throws Error for a weight of a type without a packing, not 2-D, not
+// contiguous or already packed.
 TensorView repack_weight(const TensorView& w, uint8_t* dst);
-// The inverse, one row: packed row → n_in/32 ggml Q4_0 blocks (tests, the scalar packed kernel).
-void unpack_q4_0_x16_row(const void* packed_row, int64_t n, quant::BlockQ4_0* out);
+// The inverse, one row: a packed row of n weights → its ggml bytes (tests, the scalar kernels).
+void unpack_packed_row(uint8_t packing, const void* packed_row, int64_t n, void* out);
 
 // ggml's CPU activation quantizers (x86 path of ggml-cpu-quants.c, b4748):
 // Q8_0: per 32 values d = amax/127, q = round-half-even(x · (127/amax)), d stored as fp16;

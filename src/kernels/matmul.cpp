@@ -134,7 +134,8 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
         *std::find_if(parts.begin(), parts.end(), [&](const Part& q) { return q.act_slot == a; });
     uint8_t* dst = buf + act_offsets[a];
     pool.parallel_for(n_tokens, 1, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) p.fk->prepare_act(x + t * n_in, n_in, dst + t * p.act_stride);
+      for (int64_t t = t0; t < t1; ++t)
+        p.fk->prepare_act(x + t * n_in, n_in, dst + t * p.act_stride);
     });
   }
   for (Part& p : parts)

@@ -1,74 +1,241 @@
-// Weight repacking at load time (kernels.h): Q4_0 rows → PackedQ4_0Chunk rows, and back.
+// Weight repacking at load time (kernels.h): ggml rows → packed chunk rows of the same bytes, and
+// back. Each format has a pair of chunk functions (pack: ggml bytes → chunk, unpack: the inverse);
+// everything else (rows, tails, threads) is shared.
 #include <cstring>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/panel.h"
+#include "quant/quant_traits.h"
 
 namespace edgefit::kernels {
 
 namespace {
 
-constexpr int64_t kChunkWeights = 16 * quant::kQK;  // 512 weights per packed chunk
+using detail::kLanes;
+using quant::BlockQ4_0;
+using quant::BlockQ4_K;
+using quant::BlockQ8_0;
 
-}  // namespace
+// ---------------------------------------------------------------- Q4_0: 16 blocks
 
-const FormatKernels* KernelDispatch::find(const TensorView& w) const {
-  if (w.packing == 0) return find(w.dtype);
-  if (w.packing == kPackingQ4_0x16 && w.dtype == DType::Q4_0 && q4_0_x16.gemm != nullptr)
-    return &q4_0_x16;
+void pack_q4_0(const uint8_t* src, uint8_t* dst) {
+  const auto* blocks = reinterpret_cast<const BlockQ4_0*>(src);
+  PackedQ4_0Chunk c;
+  for (int l = 0; l < kLanes; ++l) {
+    for (int g = 0; g < 4; ++g) std::memcpy(c.qs[g][l], blocks[l].qs + 4 * g, 4);
+    c.d[l] = blocks[l].d;
+  }
+  std::memcpy(dst, &c, sizeof c);
+}
+
+void unpack_q4_0(const uint8_t* src, uint8_t* dst) {
+  PackedQ4_0Chunk c;
+  std::memcpy(&c, src, sizeof c);
+  BlockQ4_0 blocks[kLanes];
+  for (int l = 0; l < kLanes; ++l) {
+    for (int g = 0; g < 4; ++g) std::memcpy(blocks[l].qs + 4 * g, c.qs[g][l], 4);
+    blocks[l].d = c.d[l];
+  }
+  std::memcpy(dst, blocks, sizeof blocks);
+}
+
+// ---------------------------------------------------------------- Q8_0: 16 blocks
+
+void pack_q8_0(const uint8_t* src, uint8_t* dst) {
+  const auto* blocks = reinterpret_cast<const BlockQ8_0*>(src);
+  PackedQ8_0Chunk c;
+  for (int l = 0; l < kLanes; ++l) {
+    for (int i = 0; i < quant::kQK; ++i)
+      c.qs[i / 4][l][i % 4] = static_cast<uint8_t>(blocks[l].qs[i]) ^ 0x80;
+    c.d[l] = blocks[l].d;
+  }
+  std::memcpy(dst, &c, sizeof c);
+}
+
+void unpack_q8_0(const uint8_t* src, uint8_t* dst) {
+  PackedQ8_0Chunk c;
+  std::memcpy(&c, src, sizeof c);
+  BlockQ8_0 blocks[kLanes];
+  for (int l = 0; l < kLanes; ++l) {
+    for (int i = 0; i < quant::kQK; ++i)
+      blocks[l].qs[i] = static_cast<int8_t>(c.qs[i / 4][l][i % 4] ^ 0x80);
+    blocks[l].d = c.d[l];
+  }
+  std::memcpy(dst, blocks, sizeof blocks);
+}
+
+// ---------------------------------------------------------------- Q4_K: 2 super-blocks
+
+// Weight i (0..31) of sub-block j of a Q4_K block lives in qs byte 32·(j/2) + i, nibble j % 2.
+uint8_t& q4_k_byte(BlockQ4_K& b, int j, int i) {
+  return b.qs[32 * (j / 2) + i];
+}
+
+void pack_q4_k(const uint8_t* src, uint8_t* dst) {
+  BlockQ4_K b[2];
+  std::memcpy(b, src, sizeof b);
+  PackedQ4_KChunk c;
+  std::memset(c.m_hi, 0, sizeof c.m_hi);
+  for (int l = 0; l < kLanes; ++l) {
+    BlockQ4_K& sb = b[l / 8];
+    const int j = l % 8, shift = 4 * (j % 2);
+    for (int i = 0; i < 16; ++i) {
+      const int lo = (q4_k_byte(sb, j, i) >> shift) & 0xF;
+      const int hi = (q4_k_byte(sb, j, i + 16) >> shift) & 0xF;
+      c.qs[i / 4][l][i % 4] = static_cast<uint8_t>(lo | hi << 4);
+    }
+    int sc, m;
+    detail::scale_min_k4(j, sb.scales, &sc, &m);
+    c.sc[l] = static_cast<uint8_t>(sc | (m & 3) << 6);
+    c.m_hi[l / 2] |= static_cast<uint8_t>((m >> 2) << (4 * (l % 2)));
+  }
+  for (int s = 0; s < 2; ++s) {
+    c.d[s] = b[s].d;
+    c.dmin[s] = b[s].dmin;
+  }
+  std::memcpy(dst, &c, sizeof c);
+}
+
+void unpack_q4_k(const uint8_t* src, uint8_t* dst) {
+  PackedQ4_KChunk c;
+  std::memcpy(&c, src, sizeof c);
+  BlockQ4_K b[2];
+  std::memset(b, 0, sizeof b);
+  for (int l = 0; l < kLanes; ++l) {
+    BlockQ4_K& sb = b[l / 8];
+    const int j = l % 8, shift = 4 * (j % 2);
+    for (int i = 0; i < 16; ++i) {
+      const uint8_t byte = c.qs[i / 4][l][i % 4];
+      q4_k_byte(sb, j, i) |= static_cast<uint8_t>((byte & 0xF) << shift);
+      q4_k_byte(sb, j, i + 16) |= static_cast<uint8_t>((byte >> 4) << shift);
+    }
+    // The inverse of get_scale_min_k4: sub-blocks 0-3 keep 6 bits in bytes j and j+4; 4-7 keep
+    // their low nibbles in byte j+4 and their top 2 bits in the spare bits of bytes j-4 and j.
+    const int sc = c.sc[l] & 63;
+    const int m = (c.sc[l] >> 6) | ((c.m_hi[l / 2] >> (4 * (l % 2))) & 0xF) << 2;
+    if (j < 4) {
+      sb.scales[j] |= static_cast<uint8_t>(sc);
+      sb.scales[j + 4] |= static_cast<uint8_t>(m);
+    } else {
+      sb.scales[j + 4] = static_cast<uint8_t>((sc & 0xF) | (m & 0xF) << 4);
+      sb.scales[j - 4] |= static_cast<uint8_t>((sc >> 4) << 6);
+      sb.scales[j] |= static_cast<uint8_t>((m >> 4) << 6);
+    }
+  }
+  for (int s = 0; s < 2; ++s) {
+    b[s].d = c.d[s];
+    b[s].dmin = c.dmin[s];
+  }
+  std::memcpy(dst, b, sizeof b);
+}
+
+// ---------------------------------------------------------------- the table of packings
+
+using ChunkFn = void (*)(const uint8_t* src, uint8_t* dst);
+
+// One packing: the ggml type it applies to and its chunk converters.
+struct PackingInfo {
+  uint8_t id;             // TensorView::packing value
+  DType dtype;            // the ggml weight type
+  int64_t chunk_weights;  // weights per packed chunk
+  size_t chunk_bytes;     // bytes per chunk (= the ggml bytes of as many weights)
+  ChunkFn pack;           // ggml chunk → packed chunk
+  ChunkFn unpack;         // packed chunk → ggml chunk
+};
+
+constexpr PackingInfo kPackings[] = {
+    {kPackingQ4_0x16, DType::Q4_0, 512, sizeof(PackedQ4_0Chunk), pack_q4_0, unpack_q4_0},
+    {kPackingQ8_0x16, DType::Q8_0, 512, sizeof(PackedQ8_0Chunk), pack_q8_0, unpack_q8_0},
+    {kPackingQ4_Kx2, DType::Q4_K, 512, sizeof(PackedQ4_KChunk), pack_q4_k, unpack_q4_k},
+};
+
+const PackingInfo* info_of(uint8_t packing) {
+  for (const PackingInfo& p : kPackings)
+    if (p.id == packing) return &p;
   return nullptr;
 }
 
+// Converts the full chunks of one row (n weights) with fn; a tail that does not fill a chunk is
+// copied as is (it stays in ggml's layout at the same offset).
+void convert_row(const PackingInfo& p, ChunkFn fn, const uint8_t* src, uint8_t* dst, int64_t n,
+                 size_t row_bytes) {
+  const int64_t full = n / p.chunk_weights;
+  const size_t body = static_cast<size_t>(full) * p.chunk_bytes;
+  std::memcpy(dst + body, src + body, row_bytes - body);
+  for (int64_t c = 0; c < full; ++c) fn(src + c * p.chunk_bytes, dst + c * p.chunk_bytes);
+}
+
+}  // namespace
+
+uint8_t packing_for(DType t) {
+  for (const PackingInfo& p : kPackings)
+    if (p.dtype == t) return p.id;
+  return 0;
+}
+
+int64_t packed_chunk_weights(uint8_t packing) {
+  const PackingInfo* p = info_of(packing);
+  return p ? p->chunk_weights : 0;
+}
+
+const FormatKernels* packed_kernels(const KernelDispatch& kd, uint8_t packing) {
+  const FormatKernels* k = nullptr;
+  switch (packing) {
+    case kPackingQ4_0x16:
+      k = &kd.q4_0_x16;
+      break;
+    case kPackingQ8_0x16:
+      k = &kd.q8_0_x16;
+      break;
+    case kPackingQ4_Kx2:
+      k = &kd.q4_k_x2;
+      break;
+    default:
+      return nullptr;
+  }
+  return k->gemm != nullptr ? k : nullptr;
+}
+
+const FormatKernels* KernelDispatch::find(const TensorView& w) const {
+  if (w.packing == 0) return find(w.dtype);
+  const PackingInfo* p = info_of(w.packing);
+  if (p == nullptr || p->dtype != w.dtype) return nullptr;
+  return packed_kernels(*this, w.packing);
+}
+
 bool can_repack(const KernelDispatch& kd, const TensorView& w) {
-  return kd.q4_0_x16.gemm != nullptr && w.dtype == DType::Q4_0 && w.packing == 0 && w.ndim == 2 &&
-         w.row_size() >= kChunkWeights && w.is_contiguous();
+  const uint8_t packing = packing_for(w.dtype);
+  return packing != 0 && packed_kernels(kd, packing) != nullptr && w.packing == 0 && w.ndim == 2 &&
+         w.row_size() >= packed_chunk_weights(packing) && w.is_contiguous();
 }
 
 TensorView repack_weight(const TensorView& w, uint8_t* dst) {
-  if (w.dtype != DType::Q4_0 || w.packing != 0 || w.ndim != 2 || !w.is_contiguous())
-    throw Error("repack_weight: only contiguous 2-D Q4_0 weights can be repacked, not " +
-                std::string(dtype_name(w.dtype)) + " " + w.shape_string());
-  const int64_t chunks_per_row = w.row_size() / kChunkWeights;
-  const size_t packed_bytes = static_cast<size_t>(chunks_per_row) * sizeof(PackedQ4_0Chunk);
+  const PackingInfo* p = info_of(packing_for(w.dtype));
+  if (p == nullptr || w.packing != 0 || w.ndim != 2 || !w.is_contiguous())
+    throw Error(
+        "repack_weight: only contiguous 2-D Q4_0, Q8_0 or Q4_K weights in ggml's "
+        "layout can be repacked, not " +
+        std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
+        (w.packing != 0 ? " (already packed)" : ""));
   ThreadPool::global().parallel_for(w.n_rows(), 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const auto* blocks = reinterpret_cast<const quant::BlockQ4_0*>(w.row(r));
-      uint8_t* row_out = dst + r * w.row_bytes();
-      auto* out = reinterpret_cast<PackedQ4_0Chunk*>(row_out);
-      // A tail of fewer than 16 blocks stays in ggml's layout, at the same offset.
-      std::memcpy(row_out + packed_bytes, w.row(r) + packed_bytes, w.row_bytes() - packed_bytes);
-      for (int64_t c = 0; c < chunks_per_row; ++c) {
-        PackedQ4_0Chunk chunk;
-        for (int l = 0; l < 16; ++l) {
-          const quant::BlockQ4_0& b = blocks[16 * c + l];
-          for (int g = 0; g < 4; ++g) std::memcpy(chunk.qs[g][l], b.qs + 4 * g, 4);
-          chunk.d[l] = b.d;
-        }
-        std::memcpy(&out[c], &chunk, sizeof chunk);
-      }
-    }
+    for (int64_t r = r0; r < r1; ++r)
+      convert_row(*p, p->pack, w.row(r), dst + r * w.row_bytes(), w.row_size(), w.row_bytes());
   });
   TensorView v = w;
   v.data = dst;
-  v.packing = kPackingQ4_0x16;
+  v.packing = p->id;
   return v;
 }
 
-void unpack_q4_0_x16_row(const void* packed_row, int64_t n, quant::BlockQ4_0* out) {
-  const auto* chunks = static_cast<const PackedQ4_0Chunk*>(packed_row);
-  const int64_t full = n / kChunkWeights;
-  std::memcpy(out + 16 * full, &chunks[full],
-              static_cast<size_t>(n / quant::kQK - 16 * full) * sizeof(quant::BlockQ4_0));
-  for (int64_t c = 0; c < full; ++c) {
-    PackedQ4_0Chunk chunk;
-    std::memcpy(&chunk, &chunks[c], sizeof chunk);
-    for (int l = 0; l < 16; ++l) {
-      quant::BlockQ4_0& b = out[16 * c + l];
-      for (int g = 0; g < 4; ++g) std::memcpy(b.qs + 4 * g, chunk.qs[g][l], 4);
-      b.d = chunk.d[l];
-    }
-  }
+void unpack_packed_row(uint8_t packing, const void* packed_row, int64_t n, void* out) {
+  const PackingInfo* p = info_of(packing);
+  if (p == nullptr) throw Error("unpack_packed_row: unknown packing " + std::to_string(packing));
+  const size_t row_bytes = static_cast<size_t>(n / p->chunk_weights) * p->chunk_bytes +
+                           quant_row_size(p->dtype, n % p->chunk_weights);
+  convert_row(*p, p->unpack, static_cast<const uint8_t*>(packed_row), static_cast<uint8_t*>(out), n,
+              row_bytes);
 }
 
 }  // namespace edgefit::kernels

@@ -1,6 +1,7 @@
-// Weight repacking at load time (kernels.h): the packed Q4_0 layout round-trips to ggml's blocks,
-// and products on packed weights are bit-identical to products on the original weights, on every
-// table that has packed kernels, for gemv and gemm, 1 and 2 threads, full and partial chunks.
+// Weight repacking at load time (kernels.h): every packed layout (Q4_0, Q8_0, Q4_K, Q6_K)
+// round-trips to ggml's blocks, and products on packed weights are bit-identical to products on the
+// original weights, on every table that has packed kernels, for gemv and gemm, 1 and 2 threads,
+// full and partial chunks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,29 +19,43 @@ namespace {
 
 using namespace test_util;
 
-TensorView view_of(const std::vector<uint8_t>& w, int64_t rows, int64_t n) {
-  const int64_t shape[2] = {rows, n};
-  return TensorView::contiguous(DType::Q4_0, shape, w.data());
-}
+// The packed formats, and row widths covering one full chunk, full chunks plus a ggml tail (Q4_0,
+// Q8_0: 8 blocks; Q4_K: one super-block) and several chunks.
+struct Case {
+  DType type;
+  uint8_t packing;
+  std::vector<int64_t> widths;
+};
+const Case kCases[] = {
+    {DType::Q4_0, kPackingQ4_0x16, {512, 768, 2048}},
+    {DType::Q8_0, kPackingQ8_0x16, {512, 768, 2048}},
+    {DType::Q4_K, kPackingQ4_Kx2, {512, 768, 2048}},
+};
 
-// 512: one full chunk; 768: a full chunk and an 8-block ggml tail; 2048: four chunks.
-constexpr int64_t kWidths[] = {512, 768, 2048};
+TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t rows, int64_t n) {
+  const int64_t shape[2] = {rows, n};
+  return TensorView::contiguous(t, shape, w.data());
+}
 
 TEST(Repack, RoundTripsToTheOriginalBlocks) {
   std::mt19937 rng(11);
-  for (int64_t n : kWidths) {
-    const int64_t rows = 5;
-    const std::vector<uint8_t> w = quantized_rows(DType::Q4_0, rows, n, rng);
-    std::vector<uint8_t> packed(w.size());
-    const TensorView pv = repack_weight(view_of(w, rows, n), packed.data());
-    EXPECT_EQ(pv.packing, kPackingQ4_0x16);
-    EXPECT_EQ(pv.nbytes(), w.size()) << "same bytes as the source";
-    EXPECT_NE(packed, w) << "full chunks are regrouped";
-    for (int64_t r = 0; r < rows; ++r) {
-      std::vector<quant::BlockQ4_0> back(static_cast<size_t>(n / 32));
-      unpack_q4_0_x16_row(pv.row(r), n, back.data());
-      EXPECT_EQ(0, std::memcmp(back.data(), view_of(w, rows, n).row(r), pv.row_bytes()))
-          << "width " << n << " row " << r;
+  for (const Case& c : kCases) {
+    EXPECT_EQ(packing_for(c.type), c.packing);
+    for (int64_t n : c.widths) {
+      const int64_t rows = 5;
+      // Random bytes: every level, scale bit and min bit pattern, not just what a quantizer makes.
+      const std::vector<uint8_t> w = random_byte_rows(c.type, rows, n, rng);
+      std::vector<uint8_t> packed(w.size());
+      const TensorView pv = repack_weight(view_of(c.type, w, rows, n), packed.data());
+      EXPECT_EQ(pv.packing, c.packing);
+      EXPECT_EQ(pv.nbytes(), w.size()) << "same bytes as the source";
+      EXPECT_NE(packed, w) << "full chunks are regrouped";
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<uint8_t> back(pv.row_bytes());
+        unpack_packed_row(c.packing, pv.row(r), n, back.data());
+        EXPECT_EQ(0, std::memcmp(back.data(), view_of(c.type, w, rows, n).row(r), pv.row_bytes()))
+            << dtype_name(c.type) << " width " << n << " row " << r;
+      }
     }
   }
 }
@@ -48,57 +63,67 @@ TEST(Repack, RoundTripsToTheOriginalBlocks) {
 TEST(Repack, PackedProductsEqualUnpackedOnEveryTableWithPackedKernels) {
   std::mt19937 rng(12);
   ThreadPool one(1), two(2);
-  int tables = 0;
-  for (Isa isa : supported_isas()) {
-    const KernelDispatch& kd = kernel_dispatch_for(isa);
-    for (int64_t n : kWidths) {
-      const int64_t rows = 37;
-      const std::vector<uint8_t> w = quantized_rows(DType::Q4_0, rows, n, rng);
-      const TensorView v = view_of(w, rows, n);
-      if (!can_repack(kd, v)) {
-        // Tables without packed kernels must refuse packed views instead of misreading them.
-        EXPECT_EQ(kd.q4_0_x16.gemm, nullptr) << isa_name(isa);
+  for (const Case& c : kCases) {
+    int tables = 0;
+    for (Isa isa : supported_isas()) {
+      const KernelDispatch& kd = kernel_dispatch_for(isa);
+      for (int64_t n : c.widths) {
+        const int64_t rows = 37;
+        const std::vector<uint8_t> w = random_byte_rows(c.type, rows, n, rng);
+        const TensorView v = view_of(c.type, w, rows, n);
+        if (!can_repack(kd, v)) {
+          // Tables without packed kernels must refuse packed views instead of misreading them.
+          EXPECT_EQ(packed_kernels(kd, c.packing), nullptr) << isa_name(isa);
+          std::vector<uint8_t> packed(w.size());
+          const TensorView pv = repack_weight(v, packed.data());
+          std::vector<float> x(static_cast<size_t>(n), 1.0f), y(rows);
+          EXPECT_THROW(matmul_with(kd, pv, x.data(), 1, y.data(), &one), Error) << isa_name(isa);
+          continue;
+        }
         std::vector<uint8_t> packed(w.size());
         const TensorView pv = repack_weight(v, packed.data());
-        std::vector<float> x(static_cast<size_t>(n), 1.0f), y(rows);
-        EXPECT_THROW(matmul_with(kd, pv, x.data(), 1, y.data(), &one), Error) << isa_name(isa);
-        continue;
+        for (int64_t toks : {1, 5, 70}) {
+          const std::vector<float> x = random_floats(rng, toks * n);
+          std::vector<float> want(static_cast<size_t>(toks * rows)), got1(want.size(), NAN),
+              got2(want.size(), NAN), scalar(want.size());
+          matmul_with(kd, v, x.data(), toks, want.data(), &one);
+          matmul_with(kd, pv, x.data(), toks, got1.data(), &one);
+          matmul_with(kd, pv, x.data(), toks, got2.data(), &two);
+          matmul_with(kernel_dispatch_for(Isa::kScalar), v, x.data(), toks, scalar.data(), &one);
+          const std::string what = std::string(dtype_name(c.type)) + " " + isa_name(isa) +
+                                   " width " + std::to_string(n) + " tokens " +
+                                   std::to_string(toks);
+          EXPECT_EQ(got1, want) << what;
+          EXPECT_EQ(got2, want) << what << ", 2 threads";
+          EXPECT_EQ(got1, scalar) << what << ", vs the scalar table";
+        }
       }
-      std::vector<uint8_t> packed(w.size());
-      const TensorView pv = repack_weight(v, packed.data());
-      for (int64_t toks : {1, 5, 70}) {
-        const std::vector<float> x = random_floats(rng, toks * n);
-        std::vector<float> want(static_cast<size_t>(toks * rows)), got1(want.size(), NAN),
-            got2(want.size(), NAN), scalar(want.size());
-        matmul_with(kd, v, x.data(), toks, want.data(), &one);
-        matmul_with(kd, pv, x.data(), toks, got1.data(), &one);
-        matmul_with(kd, pv, x.data(), toks, got2.data(), &two);
-        matmul_with(kernel_dispatch_for(Isa::kScalar), v, x.data(), toks, scalar.data(), &one);
-        EXPECT_EQ(got1, want) << isa_name(isa) << " width " << n << " tokens " << toks;
-        EXPECT_EQ(got2, want) << isa_name(isa) << " 2 threads, width " << n << " tokens " << toks;
-        EXPECT_EQ(got1, scalar) << isa_name(isa) << " vs the scalar table, width " << n;
-      }
+      if (packed_kernels(kd, c.packing) != nullptr) ++tables;
     }
-    if (kd.q4_0_x16.gemm) ++tables;
+    EXPECT_GE(tables, 1) << "the scalar table always has packed kernels";
   }
-  EXPECT_GE(tables, 1) << "the scalar table always has packed kernels";
 }
 
-TEST(Repack, OnlyQ4_0RowsOfAtLeastOneChunk) {
+TEST(Repack, OnlyPackedTypesWithRowsOfAtLeastOneChunk) {
   std::mt19937 rng(13);
   const KernelDispatch& kd = kernel_dispatch_for(Isa::kScalar);
   const std::vector<uint8_t> narrow = quantized_rows(DType::Q4_0, 4, 256, rng);
-  EXPECT_FALSE(can_repack(kd, view_of(narrow, 4, 256))) << "half a chunk: nothing to regroup";
-  const std::vector<uint8_t> q8 = quantized_rows(DType::Q8_0, 4, 512, rng);
-  const int64_t shape[2] = {4, 512};
-  const TensorView q8v = TensorView::contiguous(DType::Q8_0, shape, q8.data());
-  EXPECT_FALSE(can_repack(kd, q8v));
-  std::vector<uint8_t> out(q8.size());
-  EXPECT_THROW(repack_weight(q8v, out.data()), Error);
-  const std::vector<uint8_t> w = quantized_rows(DType::Q4_0, 4, 512, rng);
+  EXPECT_FALSE(can_repack(kd, view_of(DType::Q4_0, narrow, 4, 256)))
+      << "half a chunk: nothing to regroup";
+  const std::vector<uint8_t> q5 = quantized_rows(DType::Q6_K, 4, 512, rng);
+  const TensorView q5v = view_of(DType::Q6_K, q5, 4, 512);
+  EXPECT_EQ(packing_for(DType::Q6_K), 0) << "Q6_K measured no faster packed: no packing";
+  EXPECT_FALSE(can_repack(kd, q5v));
+  std::vector<uint8_t> out(q5.size());
+  EXPECT_THROW(repack_weight(q5v, out.data()), Error);
+  const std::vector<uint8_t> w = quantized_rows(DType::Q8_0, 4, 512, rng);
   std::vector<uint8_t> packed(w.size());
-  const TensorView pv = repack_weight(view_of(w, 4, 512), packed.data());
+  const TensorView pv = repack_weight(view_of(DType::Q8_0, w, 4, 512), packed.data());
   EXPECT_FALSE(can_repack(kd, pv)) << "already packed";
+  EXPECT_THROW(repack_weight(pv, out.data()), Error) << "already packed";
+  TensorView mislabelled = pv;
+  mislabelled.dtype = DType::Q4_0;  // a packing that belongs to another type: no kernels
+  EXPECT_EQ(kd.find(mislabelled), nullptr);
 }
 
 }  // namespace

@@ -72,30 +72,43 @@ INSTANTIATE_TEST_SUITE_P(Models, IsaLogits,
                                            "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
 
 // Load-time repacking (Transformer::repack_weights) changes where weights live, not the math: the
-// same logits bit for bit. polyglot's ffn_down rows (768 wide) are one packed chunk plus a tail in
-// ggml's layout; the other matrices are too narrow to repack and stay as mapped.
-TEST(Repack, RepackedModelGivesTheSameLogits) {
+// same logits bit for bit, for every packed format these models hold (Q8_0, Q4_K, Q4_0).
+// polyglot's ffn_down rows (768 wide) are one packed Q4_0 chunk plus a tail in ggml's layout.
+class RepackLogits : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RepackLogits, RepackedModelGivesTheSameLogits) {
   std::vector<int32_t> ids;
-  for (int i = 0; i < 24; ++i) ids.push_back(1 + (i * 53) % 300);
-  const std::string path = "ref/polyglot/polyglot-q4_0.llamacpp.gguf";
-  const std::vector<float> want = logits_on(nullptr, path, ids);
-  const Model m = load_model(test::shared_path(path));
+  for (int i = 0; i < 24; ++i) ids.push_back(1 + (i * 53) % 200);
+  const std::vector<float> want = logits_on(nullptr, GetParam(), ids);
+  const Model m = load_model(test::shared_path(GetParam()));
   Transformer t(m);
-  const RepackStats st = t.repack_weights();
-  const bool packs = kernels::kernel_dispatch().q4_0_x16.gemm != nullptr;
-  EXPECT_EQ(st.tensors, packs ? m.config.n_layers : 0) << "one ffn_down per layer";
-  if (packs) {
-    EXPECT_EQ(st.bytes, uint64_t(m.config.n_layers) * m.get("blk.0.ffn_down.weight").view.nbytes());
+  // What should be repacked, counted from the tensors themselves.
+  const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
+  int expect = 0;
+  for (const ModelTensor& mt : m.tensors) {
+    const std::string& name = mt.name;
+    const bool matmul_weight = name.find(".weight") != std::string::npos &&
+                               name.find("norm") == std::string::npos &&
+                               (name.rfind("blk.", 0) == 0 || name == "output.weight");
+    if (matmul_weight && kernels::can_repack(kd, mt.view)) ++expect;
   }
+  const RepackStats st = t.repack_weights();
+  EXPECT_EQ(st.tensors, expect);
   KVCache cache = t.make_cache(static_cast<int64_t>(ids.size()));
   std::vector<float> got = t.forward(std::span(ids.data(), ids.size() - 1), cache, int64_t{0});
   const std::vector<float> last = t.forward(std::span(&ids.back(), 1), cache);
   got.insert(got.end(), last.begin(), last.end());
   ASSERT_EQ(got.size(), want.size());
   EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)));
-  std::printf("[repack] %d tensors, %.1f KiB, %.1f KiB of mapped pages released, %.4f s\n",
-              st.tensors, st.bytes / 1024.0, st.released / 1024.0, st.seconds);
+  std::printf("[repack] %s: %d tensors, %.1f KiB, %.1f KiB of mapped pages released, %.4f s\n",
+              GetParam(), st.tensors, st.bytes / 1024.0, st.released / 1024.0, st.seconds);
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, RepackLogits,
+                         ::testing::Values("ref/models/tiny-llama/gguf/tiny-llama-Q8_0.gguf",
+                                           "ref/models/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf",
+                                           "ref/models/tiny-qwen3/gguf/tiny-qwen3-Q4_K_M.gguf",
+                                           "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
 
 }  // namespace
 }  // namespace edgefit
