@@ -196,14 +196,20 @@ inline __m512i load_2x256(const uint8_t* p) {
       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), 1);
 }
 
-// A repacked Q4_0 chunk (PackedQ4_0Chunk): the transpose unpack_q4_0 does is already done.
-EDGEFIT_INLINE void unpack_q4_0_x16(const uint8_t* b, WRegs<8>& w) {
+// The 256 nibble bytes that start PackedQ4_0Chunk and PackedQ4_KChunk: low nibbles are groups
+// 0-3, high nibbles groups 4-7.
+EDGEFIT_INLINE void unpack_packed_nibbles(const uint8_t* b, WRegs<8>& w) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   for (int g = 0; g < 4; ++g) {
     const __m512i z = load_2x256(b + 64 * g);
     w.q[g] = _mm512_and_si512(z, m4);
     w.q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
   }
+}
+
+// A repacked Q4_0 chunk (PackedQ4_0Chunk): the transpose unpack_q4_0 does is already done.
+EDGEFIT_INLINE void unpack_q4_0_x16(const uint8_t* b, WRegs<8>& w) {
+  unpack_packed_nibbles(b, w);
   const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 256));
   set_params(w, _mm512_cvtph_ps(d), _mm512_setzero_ps(), _mm512_set1_epi32(1),
              _mm512_setzero_si512());
@@ -219,12 +225,7 @@ EDGEFIT_INLINE void unpack_q8_0_x16(const uint8_t* b, WRegs<8>& w) {
 
 // A repacked Q4_K chunk (PackedQ4_KChunk): nibbles as Q4_0's, 6-bit scales and mins one lane each.
 EDGEFIT_INLINE void unpack_q4_k_x2(const uint8_t* b, WRegs<8>& w) {
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
-  for (int g = 0; g < 4; ++g) {
-    const __m512i z = load_2x256(b + 64 * g);
-    w.q[g] = _mm512_and_si512(z, m4);
-    w.q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
-  }
+  unpack_packed_nibbles(b, w);
   const __m512i sc_bytes = _mm512_cvtepu8_epi32(ld128(b + 264));
   const __m512i sc = _mm512_and_si512(sc_bytes, _mm512_set1_epi32(63));
   // m_hi: 16 nibbles → 16 bytes (lo, hi interleaved) → dwords, above the 2 low bits in sc's top.
