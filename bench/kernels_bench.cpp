@@ -4,7 +4,8 @@
 //   VnniPeak/threads           int8 GOPS of back-to-back 512-bit vpdpbusd (2 ops per MAC)
 //   Gemv/<type>/<out>x<in>/thr weight GB/s of a one-token matmul (weights rotated over ≥ 256 MB of
 //                              copies, so they come from DRAM as in real decoding)
-//   Decode/<type>/threads      all TinyLlama-1.1B matmuls of one token: tokens/s and GB/s
+//   Decode/<type>/threads      all TinyLlama-1.1B matmuls of one token, laid out as the runtime
+//                              lays them (one huge-page arena, repacked): tokens/s and GB/s
 //   Gemm/<type>/<out>x<in>/thr GOPS of a 512-token matmul (prompt processing)
 //
 // EDGEFIT_ISA selects the kernel table as in production. Run:
@@ -28,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
@@ -46,9 +48,14 @@ ThreadPool& pool(int n) {
 void BM_ReadBandwidth(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   const size_t bytes = size_t{512} << 20;
-  static std::vector<uint64_t> buf(bytes / 8, 1);
+  static HugeBuffer mem = [&] {
+    HugeBuffer m(bytes);
+    std::fill_n(reinterpret_cast<uint64_t*>(m.data()), bytes / 8, uint64_t{1});
+    return m;
+  }();
+  const uint64_t* buf = reinterpret_cast<const uint64_t*>(mem.data());
   for (auto _ : state) {
-    pool(threads).parallel_for(static_cast<int64_t>(buf.size() / 4096), 1,
+    pool(threads).parallel_for(static_cast<int64_t>(bytes / 8 / 4096), 1,
                                [&](int64_t b, int64_t e) {
                                  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
                                  for (int64_t i = b * 4096; i < e * 4096; i += 4) {
@@ -166,7 +173,7 @@ void BM_Gemv(benchmark::State& state, DType t, int64_t rows, int64_t n, bool pac
   }
   // Enough copies that the rotation exceeds the 32 MB L3 several times over.
   const int copies = static_cast<int>(std::max<size_t>(1, (size_t{256} << 20) / one.size()));
-  std::vector<uint8_t> all(one.size() * copies);
+  HugeBuffer all(one.size() * copies);  // huge pages, as the runtime's repacked weights
   for (int c = 0; c < copies; ++c) std::memcpy(all.data() + c * one.size(), one.data(), one.size());
   const std::vector<float> x = make_x(n);
   std::vector<float> y(static_cast<size_t>(rows));
@@ -204,21 +211,27 @@ void BM_Decode(benchmark::State& state, DType t) {
   };
   const M layer[] = {{2048, 2048}, {256, 2048},  {256, 2048}, {2048, 2048},
                      {5632, 2048}, {5632, 2048}, {2048, 5632}};
-  std::vector<std::vector<uint8_t>> ws;
-  std::vector<TensorView> views;
-  for (int l = 0; l < 22; ++l) {
-    for (const M& m : layer) ws.push_back(make_weights(t, m.rows, m.n));
-  }
-  ws.push_back(make_weights(t, 32000, 2048));
+  // Like the runtime: every weight in one huge-page arena, repacked where the kernels can.
+  std::vector<M> shapes;
+  for (int l = 0; l < 22; ++l) shapes.insert(shapes.end(), std::begin(layer), std::end(layer));
+  shapes.push_back({32000, 2048});
   size_t bytes = 0;
-  for (int l = 0; l < 22; ++l) {
-    for (int i = 0; i < 7; ++i) {
-      views.push_back(view(t, layer[i].rows, layer[i].n, ws[l * 7 + i].data()));
-      bytes += ws[l * 7 + i].size();
+  for (const M& m : shapes) bytes += quant_row_size(t, m.n) * static_cast<size_t>(m.rows);
+  HugeBuffer arena(bytes);
+  std::vector<TensorView> views;
+  size_t off = 0;
+  for (const M& m : shapes) {
+    const std::vector<uint8_t> w = make_weights(t, m.rows, m.n);
+    TensorView v = view(t, m.rows, m.n, w.data());
+    if (kernels::can_repack(kernels::kernel_dispatch(), v)) {
+      v = kernels::repack_weight(v, arena.data() + off);
+    } else {
+      std::memcpy(arena.data() + off, w.data(), w.size());
+      v.data = arena.data() + off;
     }
+    views.push_back(v);
+    off += w.size();
   }
-  views.push_back(view(t, 32000, 2048, ws.back().data()));
-  bytes += ws.back().size();
   const std::vector<float> x = make_x(5632);
   std::vector<float> y(32000);
   const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
@@ -262,7 +275,7 @@ const int kRegistered = [] {
           ->Unit(benchmark::kMillisecond);
     }
   }
-  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q8_0}) {
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::F16}) {
     benchmark::RegisterBenchmark(("Decode/" + std::string(dtype_name(t))).c_str(), BM_Decode, t)
         ->Arg(1)
         ->Arg(2)

@@ -104,11 +104,12 @@ void run(const BenchOptions& o) {
   if (!o.json)
     std::printf(
         "%s: %s, %.2f M params, %s of weights, %s per decoded token; kernels %s; loaded in %.3f s, "
-        "%d tensors (%s) repacked in %.3f s\n",
+        "%d tensors repacked and %d copied as stored (%s, %s on huge pages) in %.3f s\n",
         o.model.c_str(), c.architecture.c_str(), m.n_params() / 1e6,
         format_bytes(weight_bytes).c_str(), format_bytes(bytes_per_token).c_str(),
-        kernels::kernel_dispatch().isa_name, load_s, repack.tensors,
-        format_bytes(repack.bytes).c_str(), repack.seconds);
+        kernels::kernel_dispatch().isa_name, load_s, repack.tensors, repack.copied,
+        format_bytes(repack.bytes).c_str(), format_bytes(repack.huge_page_bytes).c_str(),
+        repack.seconds);
   for (int th : o.threads) {
     if (th < 1) throw UsageError("thread counts must be positive");
     ThreadPool::set_global_threads(th);
@@ -188,6 +189,9 @@ void run(const BenchOptions& o) {
     j["load_s"] = load_s;
     j["repack_s"] = repack.seconds;
     j["repacked_tensors"] = repack.tensors;
+    j["copied_tensors"] = repack.copied;
+    j["placed_bytes"] = repack.bytes;
+    j["huge_page_bytes"] = repack.huge_page_bytes;
     j["file_bytes"] = file_bytes;
     j["weight_bytes"] = weight_bytes;
     j["bytes_per_token"] = bytes_per_token;
@@ -213,7 +217,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-r,--reps", o->reps, "repetitions; the median is reported (default 5)");
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_flag("--no-repack", o->no_repack,
-                "run on the weights as stored (no load-time repacking)");
+                "run on the weights where they are stored (no load-time repacking or copy to huge pages)");
   cmd->callback([o] { run(*o); });
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -53,15 +54,22 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   return *this;
 }
 
-uint64_t release_file_pages(const void* p, uint64_t n) {
+namespace {
+
+// The whole pages inside [p, p + n), as [lo, hi); lo == hi when there are none.
+void inner_pages(const void* p, uint64_t n, uintptr_t* lo, uintptr_t* hi) {
   const long page = ::sysconf(_SC_PAGESIZE);
-  if (page <= 0 || n == 0) return 0;
   const auto start = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t lo = (start + page - 1) / page * page, hi = (start + n) / page * page;
-  if (hi <= lo) return 0;
-  // Find the mapping holding [lo, hi): it must be one read-only, file-backed (inode != 0) range.
+  *lo = *hi = 0;
+  if (page <= 0 || n == 0) return;
+  *lo = (start + page - 1) / page * page;
+  *hi = std::max(*lo, (start + n) / page * page);
+}
+
+// True when [lo, hi) lies in one read-only, file-backed (inode != 0) mapping of /proc/self/maps.
+bool in_read_only_file_mapping(uintptr_t lo, uintptr_t hi) {
   std::FILE* maps = std::fopen("/proc/self/maps", "r");
-  if (!maps) return 0;
+  if (!maps) return false;
   bool file_backed = false;
   char line[1024];
   while (std::fgets(line, sizeof line, maps)) {
@@ -74,7 +82,20 @@ uint64_t release_file_pages(const void* p, uint64_t n) {
     }
   }
   std::fclose(maps);
-  if (!file_backed) return 0;
+  return file_backed;
+}
+
+}  // namespace
+
+bool is_file_mapping(const void* p, uint64_t n) {
+  const auto lo = reinterpret_cast<uintptr_t>(p);
+  return n > 0 && in_read_only_file_mapping(lo, lo + n);
+}
+
+uint64_t release_file_pages(const void* p, uint64_t n) {
+  uintptr_t lo, hi;
+  inner_pages(p, n, &lo, &hi);
+  if (hi <= lo || !in_read_only_file_mapping(lo, hi)) return 0;
   if (::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) != 0) return 0;
   return hi - lo;
 }

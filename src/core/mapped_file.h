@@ -38,4 +38,8 @@ class MappedFile {
 // after weights were copied elsewhere (repacking), so memory holds one copy of them, not two.
 uint64_t release_file_pages(const void* p, uint64_t n);
 
+// True when [p, p + n) (n > 0) lies in one read-only file mapping, whose whole pages
+// release_file_pages() can hand back once the bytes were copied elsewhere.
+bool is_file_mapping(const void* p, uint64_t n);
+
 }  // namespace edgefit

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "formats/model.h"
 #include "model/kv_cache.h"
 #include "model/rope.h"
@@ -59,8 +60,10 @@ using ActivationObserver = std::function<void(const std::string& weight_name, co
 // What Transformer::repack_weights() did.
 struct RepackStats {
   int tensors = 0;        // weights repacked
-  uint64_t bytes = 0;     // their bytes (the same before and after)
+  int copied = 0;         // weights copied as stored onto huge pages (no packing for their type)
+  uint64_t bytes = 0;     // bytes of both (the same before and after)
   uint64_t released = 0;  // bytes of mapped file pages handed back to the OS
+  uint64_t huge_page_bytes = 0;  // bytes of the packed copy backed by 2 MiB pages
   double seconds = 0;     // wall time of the repacking
 };
 
@@ -100,11 +103,13 @@ class Transformer {
   // The model's `tensors` vector must not have been resized (views are bound by address).
   void rebind_layer(int layer);
 
-  // Weight repacking at load time, for inference (kernels.h): every weight the selected kernel
-  // table reads faster regrouped (Q4_0 on AVX-512 VNNI) is copied once into a packed buffer owned
-  // here, and the pages of the mapped original are handed back to the OS, so memory still holds
-  // one copy of the weights. Results stay bit-identical. Afterwards matmul() must be the runtime
-  // kernels (no set_matmul_kernel override), and rebind_layer() rebinds a layer unpacked.
+  // Weight placement at load time, for inference. Every weight the selected kernel table reads
+  // faster regrouped (Q4_0, Q8_0, Q4_K on AVX-512 VNNI; kernels.h) is repacked, and every other
+  // matmul weight still in the mapped file is copied as stored, into one arena on 2 MiB huge
+  // pages where the kernel offers them (core/huge_buffer.h). The mapped originals' pages are
+  // handed back to the OS, so memory still holds one copy of the weights. Results stay
+  // bit-identical. Afterwards matmul() must be the runtime kernels (no set_matmul_kernel
+  // override), and rebind_layer() rebinds a layer unpacked.
   RepackStats repack_weights();
 
  private:
@@ -125,12 +130,8 @@ class Transformer {
                int64_t width) const;
 
   const Model* model_;  // weights' owner
-  // One repacked weight: its 64-byte aligned bytes and the view layers_ point at.
-  struct PackedWeight {
-    std::unique_ptr<uint8_t[], void (*)(uint8_t*)> bytes;  // owned storage
-    TensorView view;                                       // packing set, data = bytes
-  };
-  std::vector<std::unique_ptr<PackedWeight>> packed_;  // stable addresses for the views
+  std::vector<HugeBuffer> arenas_;  // repacked weights' bytes (one arena per repack_weights())
+  std::vector<std::unique_ptr<TensorView>> packed_views_;  // their views (stable addresses)
   ArchConfig cfg_;                                     // hyperparameters (copied; cheap)
   const TensorView* tok_embd_;                         // {vocab, d_model} token embeddings
   const TensorView* output_;          // {vocab, d_model} output head (tok_embd_ when tied)

@@ -42,7 +42,8 @@ DeviceProfile load_device(const std::string& id_or_path, const std::string& outp
 DeviceProfile parse_device(const std::string& json_text, const std::string& file);
 
 // Measurements used for the host profile.
-double measure_read_bandwidth_gbs(int threads);  // streaming read of a 256 MiB buffer, best of 3 passes
+// Streaming read of a 256 MiB huge-page buffer, best of 3 passes.
+double measure_read_bandwidth_gbs(int threads);
 IsaFeatures detect_host_isa();
 uint64_t host_available_ram();
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "formats/model.h"
 #include "kernels/kernels.h"
 #include "model/matmul.h"
@@ -72,7 +73,8 @@ INSTANTIATE_TEST_SUITE_P(Models, IsaLogits,
                                            "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
 
 // Load-time repacking (Transformer::repack_weights) changes where weights live, not the math: the
-// same logits bit for bit, for every packed format these models hold (Q8_0, Q4_K, Q4_0).
+// same logits bit for bit, for every packed format these models hold (Q8_0, Q4_K, Q4_0), and for
+// the weights copied as stored onto huge pages (Q6_K, F32 in these files).
 // polyglot's ffn_down rows (768 wide) are one packed Q4_0 chunk plus a tail in ggml's layout.
 class RepackLogits : public ::testing::TestWithParam<const char*> {};
 
@@ -82,26 +84,41 @@ TEST_P(RepackLogits, RepackedModelGivesTheSameLogits) {
   const std::vector<float> want = logits_on(nullptr, GetParam(), ids);
   const Model m = load_model(test::shared_path(GetParam()));
   Transformer t(m);
-  // What should be repacked, counted from the tensors themselves.
+  // What should be repacked, and copied as stored onto huge pages when the kernel offers them,
+  // counted from the tensors themselves.
   const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
-  int expect = 0;
+  int expect = 0, expect_copied = 0;
+  uint64_t matmul_bytes = 0;
   for (const ModelTensor& mt : m.tensors) {
     const std::string& name = mt.name;
     const bool matmul_weight = name.find(".weight") != std::string::npos &&
                                name.find("norm") == std::string::npos &&
                                (name.rfind("blk.", 0) == 0 || name == "output.weight");
-    if (matmul_weight && kernels::can_repack(kd, mt.view)) ++expect;
+    if (!matmul_weight) continue;
+    matmul_bytes += mt.view.nbytes();
+    if (kernels::can_repack(kd, mt.view))
+      ++expect;
+    else if (huge_pages_available())
+      ++expect_copied;
   }
   const RepackStats st = t.repack_weights();
   EXPECT_EQ(st.tensors, expect);
+  EXPECT_EQ(st.copied, expect_copied);
+  if (huge_pages_available()) {
+    EXPECT_EQ(st.bytes, matmul_bytes);  // every matmul weight moved
+  }
+  EXPECT_LE(st.huge_page_bytes, st.bytes + st.tensors * 64 + (2u << 20));
   KVCache cache = t.make_cache(static_cast<int64_t>(ids.size()));
   std::vector<float> got = t.forward(std::span(ids.data(), ids.size() - 1), cache, int64_t{0});
   const std::vector<float> last = t.forward(std::span(&ids.back(), 1), cache);
   got.insert(got.end(), last.begin(), last.end());
   ASSERT_EQ(got.size(), want.size());
   EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)));
-  std::printf("[repack] %s: %d tensors, %.1f KiB, %.1f KiB of mapped pages released, %.4f s\n",
-              GetParam(), st.tensors, st.bytes / 1024.0, st.released / 1024.0, st.seconds);
+  std::printf(
+      "[repack] %s: %d repacked, %d copied, %.1f KiB (%.1f KiB on huge pages), %.1f KiB of "
+      "mapped pages released, %.4f s\n",
+      GetParam(), st.tensors, st.copied, st.bytes / 1024.0, st.huge_page_bytes / 1024.0,
+      st.released / 1024.0, st.seconds);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, RepackLogits,
