@@ -21,6 +21,13 @@ TEST(Bench, JsonReportsSpeedMemoryAndRoofline) {
     ASSERT_TRUE(j.contains(k)) << k;
   ASSERT_EQ(j["runs"].size(), 2u) << "one entry per thread count";
   EXPECT_GT(j["repacked_tensors"].get<int>(), 0) << "polyglot's ffn_down rows repack on every ISA";
+  // Placement moves matmul weights only (never the embedding table), each once; huge pages
+  // cover at most the arena's whole 2 MiB pages (weights plus ≤ 63 bytes of alignment each).
+  const double placed = j["placed_bytes"].get<double>();
+  EXPECT_GT(placed, 0);
+  EXPECT_LE(placed, j["weight_bytes"].get<double>());
+  const int moved = j["repacked_tensors"].get<int>() + j["copied_tensors"].get<int>();
+  EXPECT_LE(j["huge_page_bytes"].get<double>(), placed + 63.0 * moved);
   for (const auto& run : j["runs"]) {
     EXPECT_GT(run["pp_tps"].get<double>(), 0);
     EXPECT_LE(run["tg_tps_min"].get<double>(), run["tg_tps"].get<double>());
