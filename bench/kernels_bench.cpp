@@ -4,6 +4,8 @@
 //   VnniPeak/threads           int8 GOPS of back-to-back 512-bit vpdpbusd (2 ops per MAC)
 //   Gemv/<type>/<out>x<in>/thr weight GB/s of a one-token matmul (weights rotated over ≥ 256 MB of
 //                              copies, so they come from DRAM as in real decoding)
+//   GemvHot/<type>/512x2048/1  weight GB/s of the same product with the weights cache-resident: the
+//                              kernel's own cost per byte, which bounds one core's decode rate
 //   Decode/<type>/threads      all TinyLlama-1.1B matmuls of one token, laid out as the runtime
 //                              lays them (one huge-page arena, repacked): tokens/s and GB/s
 //   Gemm/<type>/<out>x<in>/thr GOPS of a 512-token matmul (prompt processing)
@@ -188,6 +190,23 @@ void BM_Gemv(benchmark::State& state, DType t, int64_t rows, int64_t n, bool pac
   state.SetLabel(kd.isa_name);
 }
 
+// The same product with the weights cache-resident (no rotation): what the kernel itself costs per
+// byte. A format whose hot rate is below what one core streams from DRAM is compute-bound there.
+void BM_GemvHot(benchmark::State& state, DType t, int64_t rows, int64_t n) {
+  const int threads = static_cast<int>(state.range(0));
+  std::vector<uint8_t> w = make_weights(t, rows, n);
+  const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
+  TensorView v = view(t, rows, n, w.data());
+  std::vector<uint8_t> packed(w.size());
+  if (kernels::can_repack(kd, v)) v = kernels::repack_weight(v, packed.data());
+  const std::vector<float> x = make_x(n);
+  std::vector<float> y(static_cast<size_t>(rows));
+  for (auto _ : state) kernels::matmul_with(kd, v, x.data(), 1, y.data(), &pool(threads));
+  state.counters["GB/s"] = benchmark::Counter(
+      static_cast<double>(w.size()) * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(kd.isa_name) + (v.packing != 0 ? " packed" : ""));
+}
+
 void BM_Gemm(benchmark::State& state, DType t, int64_t rows, int64_t n) {
   const int threads = static_cast<int>(state.range(0));
   const int64_t toks = 512;
@@ -266,6 +285,11 @@ const int kRegistered = [] {
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
     }
+    // 512×2048: 0.6-2 MB, inside one core's 1 MB L2 for the 4-bit formats, L3 for the others.
+    benchmark::RegisterBenchmark(("GemvHot/" + tn + "/512x2048").c_str(), BM_GemvHot, t, 512, 2048)
+        ->Arg(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
     for (auto [rows, n] : {std::pair<int64_t, int64_t>{2048, 2048}, {5632, 2048}}) {
       const std::string s = tn + "/" + std::to_string(rows) + "x" + std::to_string(n);
       benchmark::RegisterBenchmark(("Gemm/" + s).c_str(), BM_Gemm, t, rows, n)

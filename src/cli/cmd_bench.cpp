@@ -216,8 +216,9 @@ void add_bench_command(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("-r,--reps", o->reps, "repetitions; the median is reported (default 5)");
   cmd->add_flag("--json", o->json, "print one JSON object");
-  cmd->add_flag("--no-repack", o->no_repack,
-                "run on the weights where they are stored (no load-time repacking or copy to huge pages)");
+  cmd->add_flag(
+      "--no-repack", o->no_repack,
+      "run on the weights where they are stored (no load-time repacking or copy to huge pages)");
   cmd->callback([o] { run(*o); });
 }
 

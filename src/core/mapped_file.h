@@ -26,9 +26,9 @@ class MappedFile {
   const std::string& path() const { return path_; }
 
  private:
-  std::string path_;              // for error messages
-  const uint8_t* data_ = nullptr; // mapped bytes (nullptr for an empty file)
-  uint64_t size_ = 0;             // file size in bytes
+  std::string path_;               // for error messages
+  const uint8_t* data_ = nullptr;  // mapped bytes (nullptr for an empty file)
+  uint64_t size_ = 0;              // file size in bytes
 };
 
 // Hands the whole pages inside [p, p + n) back to the OS when, and only when, they belong to a

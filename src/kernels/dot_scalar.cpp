@@ -191,6 +191,8 @@ const KernelDispatch& scalar_dispatch() {
           DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
       quant_kernels<dot_packed<kPackingQ4_Kx2, DType::Q4_K, ref_dot_q4_k>>(
           DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
+      quant_kernels<dot_packed<kPackingQ6_Kx1, DType::Q6_K, ref_dot_q6_k>>(
+          DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
   };
   return kd;
 }

@@ -94,6 +94,7 @@ struct KernelDispatch {
   FormatKernels q4_0_x16;  // Q4_0 as PackedQ4_0Chunk rows
   FormatKernels q8_0_x16;  // Q8_0 as PackedQ8_0Chunk rows
   FormatKernels q4_k_x2;   // Q4_K as PackedQ4_KChunk rows
+  FormatKernels q6_k_x1;   // Q6_K as PackedQ6_KChunk rows
 
   // The kernels for a weight type, or nullptr when this table has none (other formats fall back
   // to dequantize-then-f32 inside kernels_matmul).
@@ -115,15 +116,15 @@ const KernelDispatch& kernel_dispatch_for(Isa isa);
 // "bytes 4g..4g+3 of every sub-block" side by side (panel.h), which costs the AVX-512 gemv about
 // half its instructions in shuffles. Repacking stores each chunk of 16 sub-blocks already
 // regrouped, in exactly the same bytes, so decode reads no more memory but the kernel only loads,
-// masks and shifts. Done once at load (Transformer::repack_weights) for Q4_0, Q8_0 and Q4_K weights
-// on ISAs whose table has packed kernels. A row's last blocks that do not fill a chunk stay in
-// ggml's layout at the same offset. (Q6_K's own layout already unpacks with 4 permutes per chunk;
-// a packed Q6_K measured no faster, so it has none.)
+// masks and shifts. Done once at load (Transformer::repack_weights) for Q4_0, Q8_0, Q4_K and Q6_K
+// weights on ISAs whose table has packed kernels. A row's last blocks that do not fill a chunk
+// stay in ggml's layout at the same offset.
 
 // TensorView::packing values (0 = ggml's layout).
 inline constexpr uint8_t kPackingQ4_0x16 = 1;  // Q4_0 rows of PackedQ4_0Chunk
 inline constexpr uint8_t kPackingQ8_0x16 = 2;  // Q8_0 rows of PackedQ8_0Chunk
 inline constexpr uint8_t kPackingQ4_Kx2 = 3;   // Q4_K rows of PackedQ4_KChunk
+inline constexpr uint8_t kPackingQ6_Kx1 = 4;   // Q6_K rows of PackedQ6_KChunk
 
 // 16 consecutive Q4_0 blocks of one row (512 weights), interleaved.
 struct PackedQ4_0Chunk {
@@ -149,10 +150,23 @@ struct PackedQ4_KChunk {
   uint16_t d[2];         // fp16 super-scales of the two super-blocks
   uint16_t dmin[2];      // fp16 super-mins of the two super-blocks
   uint8_t sc[16];        // bits 0-5: 6-bit scale of sub-block l; bits 6-7: bits 0-1 of its min
-  uint8_t m_hi[8];       // bits 2-5 of the min of sub-block l, in the low (even l) or high nibble
-                         // of byte l / 2
+  uint8_t m_hi[8];       // bits 2-5 of the min of sub-block l, as nibbles of one little-endian
+                         // 64-bit word: l = 2j at bits 4j…4j+3, l = 2j+1 at bits 32+4j…32+4j+3
+                         // (one broadcast and one 64-bit rotate puts each in its lane)
 };
 static_assert(sizeof(PackedQ4_KChunk) == 2 * sizeof(quant::BlockQ4_K), "same bytes as 2 blocks");
+
+// 1 Q6_K super-block (256 weights); lane l = sub-block l of 16 weights, as the kernels' lanes.
+// ggml scatters each weight's low nibble and top 2 bits over ql/qh so that unpacking a group
+// takes permutes and variable shifts; here every group is one load, a shift and a mask.
+struct PackedQ6_KChunk {
+  uint8_t ql[2][16][4];  // [p][l][k]: low nibble = low 4 bits of weight 4p+k of sub-block l
+                         // (level + 32), high nibble = those of weight 4(p+2)+k
+  uint8_t qh[16][4];     // [l][k]: bits 2g..2g+1 = top 2 bits of weight 4g+k of sub-block l
+  int8_t scales[16];     // sub-block scales, as in the block
+  uint16_t d;            // fp16 super-scale, as in the block
+};
+static_assert(sizeof(PackedQ6_KChunk) == sizeof(quant::BlockQ6_K), "same bytes as 1 block");
 
 // The packing repacking gives a ggml weight type (0: none exists), and weights per packed chunk.
 uint8_t packing_for(DType t);

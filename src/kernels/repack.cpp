@@ -16,6 +16,7 @@ namespace {
 using detail::kLanes;
 using quant::BlockQ4_0;
 using quant::BlockQ4_K;
+using quant::BlockQ6_K;
 using quant::BlockQ8_0;
 
 // ---------------------------------------------------------------- Q4_0: 16 blocks
@@ -68,6 +69,11 @@ void unpack_q8_0(const uint8_t* src, uint8_t* dst) {
 
 // ---------------------------------------------------------------- Q4_K: 2 super-blocks
 
+// Bit position of lane l's min bits 2-5 in PackedQ4_KChunk::m_hi (a multiple of 4: one nibble).
+int q4_k_m_hi_bit(int l) {
+  return 32 * (l % 2) + 4 * (l / 2);
+}
+
 // Weight i (0..31) of sub-block j of a Q4_K block lives in qs byte 32·(j/2) + i, nibble j % 2.
 uint8_t& q4_k_byte(BlockQ4_K& b, int j, int i) {
   return b.qs[32 * (j / 2) + i];
@@ -89,7 +95,8 @@ void pack_q4_k(const uint8_t* src, uint8_t* dst) {
     int sc, m;
     detail::scale_min_k4(j, sb.scales, &sc, &m);
     c.sc[l] = static_cast<uint8_t>(sc | (m & 3) << 6);
-    c.m_hi[l / 2] |= static_cast<uint8_t>((m >> 2) << (4 * (l % 2)));
+    const int bit = q4_k_m_hi_bit(l);
+    c.m_hi[bit / 8] |= static_cast<uint8_t>((m >> 2) << (bit % 8));
   }
   for (int s = 0; s < 2; ++s) {
     c.d[s] = b[s].d;
@@ -114,7 +121,8 @@ void unpack_q4_k(const uint8_t* src, uint8_t* dst) {
     // The inverse of get_scale_min_k4: sub-blocks 0-3 keep 6 bits in bytes j and j+4; 4-7 keep
     // their low nibbles in byte j+4 and their top 2 bits in the spare bits of bytes j-4 and j.
     const int sc = c.sc[l] & 63;
-    const int m = (c.sc[l] >> 6) | ((c.m_hi[l / 2] >> (4 * (l % 2))) & 0xF) << 2;
+    const int bit = q4_k_m_hi_bit(l);
+    const int m = (c.sc[l] >> 6) | ((c.m_hi[bit / 8] >> (bit % 8)) & 0xF) << 2;
     if (j < 4) {
       sb.scales[j] |= static_cast<uint8_t>(sc);
       sb.scales[j + 4] |= static_cast<uint8_t>(m);
@@ -129,6 +137,57 @@ void unpack_q4_k(const uint8_t* src, uint8_t* dst) {
     b[s].dmin = c.dmin[s];
   }
   std::memcpy(dst, b, sizeof b);
+}
+
+// ---------------------------------------------------------------- Q6_K: 1 super-block
+
+// Where ggml keeps 6-bit weight i (0..255) of a Q6_K block (dequantize_row_q6_K): its low nibble
+// at bit lo_shift of ql[lo_byte], its top 2 bits at bit hi_shift of qh[hi_byte].
+struct Q6KBits {
+  int lo_byte, lo_shift, hi_byte, hi_shift;
+};
+Q6KBits q6_k_bits(int i) {
+  const int h = i / 128, l = i % 128, k = l / 32, ll = l % 32;
+  return {64 * h + ll + 32 * (k & 1), k >= 2 ? 4 : 0, 32 * h + ll, 2 * k};
+}
+
+void pack_q6_k(const uint8_t* src, uint8_t* dst) {
+  BlockQ6_K b;
+  std::memcpy(&b, src, sizeof b);
+  PackedQ6_KChunk c;
+  std::memset(&c, 0, sizeof c);
+  for (int l = 0; l < kLanes; ++l) {
+    for (int i = 0; i < 16; ++i) {
+      const Q6KBits at = q6_k_bits(16 * l + i);
+      const int lo = (b.ql[at.lo_byte] >> at.lo_shift) & 0xF,
+                hi = (b.qh[at.hi_byte] >> at.hi_shift) & 3;
+      const int g = i / 4, k = i % 4;
+      c.ql[g % 2][l][k] |= static_cast<uint8_t>(lo << (4 * (g / 2)));
+      c.qh[l][k] |= static_cast<uint8_t>(hi << (2 * g));
+    }
+  }
+  std::memcpy(c.scales, b.scales, sizeof c.scales);
+  c.d = b.d;
+  std::memcpy(dst, &c, sizeof c);
+}
+
+void unpack_q6_k(const uint8_t* src, uint8_t* dst) {
+  PackedQ6_KChunk c;
+  std::memcpy(&c, src, sizeof c);
+  BlockQ6_K b;
+  std::memset(&b, 0, sizeof b);
+  for (int l = 0; l < kLanes; ++l) {
+    for (int i = 0; i < 16; ++i) {
+      const int g = i / 4, k = i % 4;
+      const int lo = (c.ql[g % 2][l][k] >> (4 * (g / 2))) & 0xF, hi = (c.qh[l][k] >> (2 * g)) & 3;
+      const Q6KBits at = q6_k_bits(16 * l + i);
+      b.ql[at.lo_byte] |= static_cast<uint8_t>(lo << at.lo_shift);
+      b.qh[at.hi_byte] |= static_cast<uint8_t>(hi << at.hi_shift);
+    }
+  }
+  std::memcpy(b.scales, c.scales, sizeof b.scales);
+  b.d = c.d;
+  std::memcpy(dst, &b, sizeof b);
 }
 
 // ---------------------------------------------------------------- the table of packings
@@ -149,6 +208,7 @@ constexpr PackingInfo kPackings[] = {
     {kPackingQ4_0x16, DType::Q4_0, 512, sizeof(PackedQ4_0Chunk), pack_q4_0, unpack_q4_0},
     {kPackingQ8_0x16, DType::Q8_0, 512, sizeof(PackedQ8_0Chunk), pack_q8_0, unpack_q8_0},
     {kPackingQ4_Kx2, DType::Q4_K, 512, sizeof(PackedQ4_KChunk), pack_q4_k, unpack_q4_k},
+    {kPackingQ6_Kx1, DType::Q6_K, 256, sizeof(PackedQ6_KChunk), pack_q6_k, unpack_q6_k},
 };
 
 const PackingInfo* info_of(uint8_t packing) {
@@ -192,6 +252,9 @@ const FormatKernels* packed_kernels(const KernelDispatch& kd, uint8_t packing) {
     case kPackingQ4_Kx2:
       k = &kd.q4_k_x2;
       break;
+    case kPackingQ6_Kx1:
+      k = &kd.q6_k_x1;
+      break;
     default:
       return nullptr;
   }
@@ -215,7 +278,7 @@ TensorView repack_weight(const TensorView& w, uint8_t* dst) {
   const PackingInfo* p = info_of(packing_for(w.dtype));
   if (p == nullptr || w.packing != 0 || w.ndim != 2 || !w.is_contiguous())
     throw Error(
-        "repack_weight: only contiguous 2-D Q4_0, Q8_0 or Q4_K weights in ggml's "
+        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K or Q6_K weights in ggml's "
         "layout can be repacked, not " +
         std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
         (w.packing != 0 ? " (already packed)" : ""));

@@ -64,7 +64,7 @@ struct RepackStats {
   uint64_t bytes = 0;     // bytes of both (the same before and after)
   uint64_t released = 0;  // bytes of mapped file pages handed back to the OS
   uint64_t huge_page_bytes = 0;  // bytes of the packed copy backed by 2 MiB pages
-  double seconds = 0;     // wall time of the repacking
+  double seconds = 0;            // wall time of the repacking
 };
 
 class Transformer {
@@ -129,11 +129,11 @@ class Transformer {
   void observe(std::initializer_list<const std::string*> names, const float* x, int64_t n,
                int64_t width) const;
 
-  const Model* model_;  // weights' owner
+  const Model* model_;              // weights' owner
   std::vector<HugeBuffer> arenas_;  // repacked weights' bytes (one arena per repack_weights())
   std::vector<std::unique_ptr<TensorView>> packed_views_;  // their views (stable addresses)
-  ArchConfig cfg_;                                     // hyperparameters (copied; cheap)
-  const TensorView* tok_embd_;                         // {vocab, d_model} token embeddings
+  ArchConfig cfg_;                                         // hyperparameters (copied; cheap)
+  const TensorView* tok_embd_;                             // {vocab, d_model} token embeddings
   const TensorView* output_;          // {vocab, d_model} output head (tok_embd_ when tied)
   std::vector<float> output_norm_;    // [d_model] final RMSNorm gain
   std::vector<LayerWeights> layers_;  // one per block

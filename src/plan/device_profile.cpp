@@ -70,8 +70,10 @@ DeviceProfile parse_device(const std::string& text, const std::string& file) {
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key().ends_with("_note") && it.value().is_string())
       d.notes.emplace_back(it.key().substr(0, it.key().size() - 5), it.value().get<std::string>());
-  if (!d.measured && (d.ram_bytes == 0 || d.storage_bytes == 0 || d.bandwidth_gbs <= 0 || d.cores <= 0))
-    throw Error("device profile needs positive ram_bytes, storage_bytes, bandwidth_gbs and cores", file);
+  if (!d.measured &&
+      (d.ram_bytes == 0 || d.storage_bytes == 0 || d.bandwidth_gbs <= 0 || d.cores <= 0))
+    throw Error("device profile needs positive ram_bytes, storage_bytes, bandwidth_gbs and cores",
+                file);
   return d;
 }
 
@@ -141,7 +143,8 @@ uint64_t host_available_ram() {
   std::string unit;
   while (in >> key >> kb >> unit)
     if (key == "MemAvailable:") return kb * 1024;
-  return static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+         static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 DeviceProfile load_device(const std::string& id_or_path, const std::string& output_dir) {
@@ -151,7 +154,8 @@ DeviceProfile load_device(const std::string& id_or_path, const std::string& outp
     if (!fs::exists(path)) {
       std::string ids;
       for (const auto& d : list_devices()) ids += (ids.empty() ? "" : ", ") + d.id;
-      throw Error("unknown device '" + id_or_path + "' (known: " + ids + "; or pass a .json profile)");
+      throw Error("unknown device '" + id_or_path + "' (known: " + ids +
+                  "; or pass a .json profile)");
     }
   }
   DeviceProfile d = parse_device(read_file(path), path);

@@ -17,17 +17,17 @@ struct IsaFeatures {
 };
 
 struct DeviceProfile {
-  std::string id;             // "raspberry-pi-5"; the file stem
-  std::string name;           // human description
-  uint64_t ram_bytes = 0;     // memory the model may use (weights + KV cache + runtime)
-  uint64_t storage_bytes = 0; // space for the model file
-  double bandwidth_gbs = 0;   // sustained DRAM read bandwidth, GB/s (1e9 bytes)
-  IsaFeatures isa;            // SIMD features the runtime kernels can use
-  int cores = 0;              // cores used for inference
-  std::string accelerator;    // notes on GPU/NPU paths
+  std::string id;              // "raspberry-pi-5"; the file stem
+  std::string name;            // human description
+  uint64_t ram_bytes = 0;      // memory the model may use (weights + KV cache + runtime)
+  uint64_t storage_bytes = 0;  // space for the model file
+  double bandwidth_gbs = 0;    // sustained DRAM read bandwidth, GB/s (1e9 bytes)
+  IsaFeatures isa;             // SIMD features the runtime kernels can use
+  int cores = 0;               // cores used for inference
+  std::string accelerator;     // notes on GPU/NPU paths
   std::vector<std::pair<std::string, std::string>> notes;  // field → source note
-  bool measured = false;      // values were measured on this machine (host)
-  std::string source;         // file the profile came from
+  bool measured = false;  // values were measured on this machine (host)
+  std::string source;     // file the profile came from
 };
 
 // The folder holding the shipped profiles (the repo's devices/, or $EDGEFIT_DEVICES_DIR).
