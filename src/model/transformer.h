@@ -63,7 +63,7 @@ struct RepackStats {
   int copied = 0;         // weights copied as stored onto huge pages (no packing for their type)
   uint64_t bytes = 0;     // bytes of both (the same before and after)
   uint64_t released = 0;  // bytes of mapped file pages handed back to the OS
-  uint64_t huge_page_bytes = 0;  // bytes of the packed copy backed by 2 MiB pages
+  uint64_t huge_page_bytes = 0;  // bytes of the moved weights backed by 2 MiB pages
   double seconds = 0;            // wall time of the repacking
 };
 
