@@ -2,6 +2,7 @@
 // back. Each format has a pair of chunk functions (pack: ggml bytes → chunk, unpack: the inverse);
 // everything else (rows, tails, threads) is shared.
 #include <cstring>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -19,53 +20,42 @@ using quant::BlockQ4_K;
 using quant::BlockQ6_K;
 using quant::BlockQ8_0;
 
-// ---------------------------------------------------------------- Q4_0: 16 blocks
+// ---------------------------------------------------------------- Q4_0, Q8_0: 16 blocks
 
-void pack_q4_0(const uint8_t* src, uint8_t* dst) {
-  const auto* blocks = reinterpret_cast<const BlockQ4_0*>(src);
-  PackedQ4_0Chunk c;
+// Both chunks hold qs[G][16][4] = byte 4g+k of block l's qs (XOR kFlip) and d[16]: Q4_0 with
+// G = 4 and its nibble bytes as they are, Q8_0 with G = 8 and its quants + 128 (XOR 0x80).
+template <class Block, class Chunk, uint8_t kFlip>
+void pack_x16(const uint8_t* src, uint8_t* dst) {
+  Block blocks[kLanes];
+  std::memcpy(blocks, src, sizeof blocks);
+  Chunk c;
   for (int l = 0; l < kLanes; ++l) {
-    for (int g = 0; g < 4; ++g) std::memcpy(c.qs[g][l], blocks[l].qs + 4 * g, 4);
+    for (size_t i = 0; i < sizeof blocks[l].qs; ++i)
+      c.qs[i / 4][l][i % 4] = static_cast<uint8_t>(blocks[l].qs[i]) ^ kFlip;
     c.d[l] = blocks[l].d;
   }
   std::memcpy(dst, &c, sizeof c);
 }
 
-void unpack_q4_0(const uint8_t* src, uint8_t* dst) {
-  PackedQ4_0Chunk c;
+template <class Block, class Chunk, uint8_t kFlip>
+void unpack_x16(const uint8_t* src, uint8_t* dst) {
+  Chunk c;
   std::memcpy(&c, src, sizeof c);
-  BlockQ4_0 blocks[kLanes];
+  Block blocks[kLanes];
   for (int l = 0; l < kLanes; ++l) {
-    for (int g = 0; g < 4; ++g) std::memcpy(blocks[l].qs + 4 * g, c.qs[g][l], 4);
+    for (size_t i = 0; i < sizeof blocks[l].qs; ++i) {
+      blocks[l].qs[i] = static_cast<std::remove_reference_t<decltype(blocks[l].qs[i])>>(
+          c.qs[i / 4][l][i % 4] ^ kFlip);
+    }
     blocks[l].d = c.d[l];
   }
   std::memcpy(dst, blocks, sizeof blocks);
 }
 
-// ---------------------------------------------------------------- Q8_0: 16 blocks
-
-void pack_q8_0(const uint8_t* src, uint8_t* dst) {
-  const auto* blocks = reinterpret_cast<const BlockQ8_0*>(src);
-  PackedQ8_0Chunk c;
-  for (int l = 0; l < kLanes; ++l) {
-    for (int i = 0; i < quant::kQK; ++i)
-      c.qs[i / 4][l][i % 4] = static_cast<uint8_t>(blocks[l].qs[i]) ^ 0x80;
-    c.d[l] = blocks[l].d;
-  }
-  std::memcpy(dst, &c, sizeof c);
-}
-
-void unpack_q8_0(const uint8_t* src, uint8_t* dst) {
-  PackedQ8_0Chunk c;
-  std::memcpy(&c, src, sizeof c);
-  BlockQ8_0 blocks[kLanes];
-  for (int l = 0; l < kLanes; ++l) {
-    for (int i = 0; i < quant::kQK; ++i)
-      blocks[l].qs[i] = static_cast<int8_t>(c.qs[i / 4][l][i % 4] ^ 0x80);
-    blocks[l].d = c.d[l];
-  }
-  std::memcpy(dst, blocks, sizeof blocks);
-}
+constexpr auto pack_q4_0 = pack_x16<BlockQ4_0, PackedQ4_0Chunk, 0>;
+constexpr auto unpack_q4_0 = unpack_x16<BlockQ4_0, PackedQ4_0Chunk, 0>;
+constexpr auto pack_q8_0 = pack_x16<BlockQ8_0, PackedQ8_0Chunk, 0x80>;
+constexpr auto unpack_q8_0 = unpack_x16<BlockQ8_0, PackedQ8_0Chunk, 0x80>;
 
 // ---------------------------------------------------------------- Q4_K: 2 super-blocks
 
