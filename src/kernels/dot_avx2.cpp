@@ -451,7 +451,10 @@ const KernelDispatch& avx2_dispatch() {
       fk<DType::F16>(),
       fk<DType::BF16>(),
       fk<DType::F32>(),
-      // q4_0_x16 … q6_k_x1: no packed kernels on this ISA yet, weights are read as stored.
+      // q4_0_x16 … f32_x4: no packed kernels on this ISA yet, weights are read as stored.
+      {},
+      {},
+      {},
       {},
       {},
       {},

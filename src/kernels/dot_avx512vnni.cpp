@@ -621,10 +621,19 @@ constexpr int64_t wsize() {
   return W == DType::F32 ? 4 : 2;
 }
 
+// Weight i of row r of a tile at w: rows w_stride apart, or (kX4) a row-interleaved group, where
+// run i/16 holds 16 weights of each of the 4 rows (kernels.h) and i is a multiple of 16.
+template <DType W, bool kX4>
+inline const uint8_t* wptr(const uint8_t* w, size_t w_stride, int r, int64_t i) {
+  if constexpr (kX4) return w + (4 * i + kInterleaveRun * r) * wsize<W>();
+  return w + r * w_stride + i * wsize<W>();
+}
+
 // R rows × T tokens; lane i mod 16 of each accumulator, as the scalar reference.
-template <DType W, int R, int T>
+template <DType W, int R, int T, bool kX4 = false>
 void ftile(int64_t n, const uint8_t* w, size_t w_stride, const float* const* x, float* y,
            int64_t ys) {
+  static_assert(!kX4 || R == kInterleaveRows, "an interleaved group is read whole");
   __m512 acc[R][T];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
@@ -634,7 +643,7 @@ void ftile(int64_t n, const uint8_t* w, size_t w_stride, const float* const* x, 
   for (; i + 16 <= n; i += 16) {
     __m512 wv[R];
 #pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) wv[r] = load_w16<W>(w + r * w_stride + i * wsize<W>());
+    for (int r = 0; r < R; ++r) wv[r] = load_w16<W>(wptr<W, kX4>(w, w_stride, r, i));
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const __m512 xv = _mm512_loadu_ps(x[t] + i);
@@ -642,11 +651,11 @@ void ftile(int64_t n, const uint8_t* w, size_t w_stride, const float* const* x, 
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
     }
   }
-  if (i < n) {  // masked tail: lanes past n keep their value exactly
+  if (!kX4 && i < n) {  // masked tail: lanes past n keep their value exactly
     const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      const __m512 wv = load_w16<W>(w + r * w_stride + i * wsize<W>(), k);
+      const __m512 wv = load_w16<W>(wptr<W, false>(w, w_stride, r, i), k);
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
         acc[r][t] = _mm512_mask3_fmadd_ps(wv, _mm512_maskz_loadu_ps(k, x[t] + i), acc[r][t], k);
@@ -659,7 +668,8 @@ void ftile(int64_t n, const uint8_t* w, size_t w_stride, const float* const* x, 
     for (int t = 0; t < T; ++t) y[t * ys + r] = hsum(acc[r][t]);
 }
 
-template <DType W>
+// kX4: row-interleaved weights (whole groups of 4 rows, widths a multiple of 16).
+template <DType W, bool kX4 = false>
 void gemm_f(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
             size_t act_stride, int64_t n_tok, float* y, int64_t ys) {
   const auto* wb = static_cast<const uint8_t*>(w);
@@ -676,14 +686,14 @@ void gemm_f(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const voi
         const uint8_t* wr = wb + r * w_stride;
         float* yt = y + t * ys + r;
         if (n_rows - r >= 4 && tn == 4) {
-          ftile<W, 4, 4>(n, wr, w_stride, x, yt, ys);
-        } else if (n_rows - r >= 4 && tn == 1) {
-          // One token (decode): 4 rows side by side give 4 independent FMA chains, where one row
-          // alone is FMA-latency bound. Measured (Zen 4, weights on huge pages, one thread) F16
-          // gemv 17.5 → 20.7 GB/s from DRAM and 34 → 56 GB/s cache-hot. (On 4 KiB pages it was
-          // slower: each row a page of its own, the prefetcher lost the streams.)
-          ftile<W, 4, 1>(n, wr, w_stride, x, yt, ys);
-        } else {  // edges: one (row, token) at a time, same lane order
+          ftile<W, 4, 4, kX4>(n, wr, w_stride, x, yt, ys);
+        } else if (n_rows - r >= 4) {
+          // One token (decode), or a token edge: 4 rows side by side give 4 independent FMA
+          // chains, where one row alone is FMA-latency bound. Measured (Zen 4, weights on huge
+          // pages, one thread) F16 gemv 17.5 → 20.7 GB/s from DRAM and 34 → 56 GB/s cache-hot;
+          // row-interleaved (kX4), the 4 rows are one stream (kernels.h).
+          for (int i = 0; i < tn; ++i) ftile<W, 4, 1, kX4>(n, wr, w_stride, x + i, yt + i * ys, ys);
+        } else {  // edges (never kX4: whole groups): one (row, token) at a time, same lane order
           for (int64_t rr = r; rr < n_rows && rr < r + 4; ++rr) {
             for (int i = 0; i < tn; ++i) {
               ftile<W, 1, 1>(n, wb + rr * w_stride, 0, x + i, y + (t + i) * ys + rr, ys);
@@ -732,6 +742,11 @@ template <DType W>
 constexpr FormatKernels fk() {
   return {W, DType::F32, 1, f32_act_bytes, copy_f32_act, vec_dot_f<W>, gemm_f<W>};
 }
+// Row-interleaved float weights: gemm only (one row of a group is not contiguous).
+template <DType W>
+constexpr FormatKernels fk_x4() {
+  return {W, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr, gemm_f<W, true>};
+}
 
 }  // namespace
 
@@ -759,6 +774,9 @@ const KernelDispatch& avx512vnni_dispatch() {
                                prep_panel_k32_s1),
       qk<QFormat::kQ6_K, true>(DType::Q6_K, DType::Q8_K, 256, panel_act_bytes_k16,
                                prep_panel_k16_s32),
+      fk_x4<DType::F16>(),
+      fk_x4<DType::BF16>(),
+      fk_x4<DType::F32>(),
   };
   return kd;
 }

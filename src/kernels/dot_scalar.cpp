@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
@@ -158,10 +159,32 @@ float ref_dot_q6_k(int64_t n, const void* w, const void* a) {
 // only moves bytes, so this is the result every packed SIMD kernel must equal.
 template <uint8_t Packing, DType T, VecDotFn Ref>
 float dot_packed(int64_t n, const void* w, const void* a) {
+  const int64_t shape[2] = {1, n};
+  TensorView v = TensorView::contiguous(T, shape, w);
+  v.packing = Packing;
   thread_local std::vector<uint8_t> row;
   row.resize(quant_row_size(T, n));
-  unpack_packed_row(Packing, w, n, row.data());
+  unpack_packed_row(v, 0, row.data());
   return Ref(n, row.data(), a);
+}
+
+// Row-interleaved float weights (whole groups of rows, w at a group's first row): each row back
+// in ggml's layout, then the reference. There is no vec_dot: one row of a group is not
+// contiguous.
+template <uint8_t Packing, DType T, VecDotFn Ref>
+void gemm_interleaved(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+                      size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
+  const int64_t shape[2] = {n_rows, n};
+  TensorView v = TensorView::contiguous(T, shape, w);
+  v.packing = Packing;
+  if (v.row_bytes() != w_stride) throw Error("gemm_interleaved: interleaved rows must be dense");
+  thread_local std::vector<uint8_t> row;
+  row.resize(v.row_bytes());
+  for (int64_t r = 0; r < n_rows; ++r) {
+    unpack_packed_row(v, r, row.data());
+    for (int64_t t = 0; t < n_tok; ++t)
+      y[t * y_stride + r] = Ref(n, row.data(), static_cast<const uint8_t*>(act) + t * act_stride);
+  }
 }
 float ref_dot_f16(int64_t n, const void* w, const void* a) {
   return dot_half<fp16_to_fp32>(n, w, a);
@@ -193,6 +216,12 @@ const KernelDispatch& scalar_dispatch() {
           DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
       quant_kernels<dot_packed<kPackingQ6_Kx1, DType::Q6_K, ref_dot_q6_k>>(
           DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
+      {DType::F16, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
+       gemm_interleaved<kPackingF16x4, DType::F16, ref_dot_f16>},
+      {DType::BF16, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
+       gemm_interleaved<kPackingBF16x4, DType::BF16, ref_dot_bf16>},
+      {DType::F32, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
+       gemm_interleaved<kPackingF32x4, DType::F32, ref_dot_f32>},
   };
   return kd;
 }

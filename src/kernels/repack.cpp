@@ -1,6 +1,7 @@
 // Weight repacking at load time (kernels.h): ggml rows → packed chunk rows of the same bytes, and
-// back. Each format has a pair of chunk functions (pack: ggml bytes → chunk, unpack: the inverse);
-// everything else (rows, tails, threads) is shared.
+// back. Each quantized format has a pair of chunk functions (pack: ggml bytes → chunk, unpack: the
+// inverse); everything else (rows, tails, threads) is shared. The float packings move whole runs
+// of weights between 4 rows instead (interleave_group / the row's runs in unpack_packed_row).
 #include <cstring>
 #include <type_traits>
 
@@ -188,17 +189,24 @@ using ChunkFn = void (*)(const uint8_t* src, uint8_t* dst);
 struct PackingInfo {
   uint8_t id;             // TensorView::packing value
   DType dtype;            // the ggml weight type
-  int64_t chunk_weights;  // weights per packed chunk
+  int group_rows;         // rows packed together: 1, or kInterleaveRows (float packings)
+  int64_t chunk_weights;  // weights per packed chunk of one row (float packings: one run)
   size_t chunk_bytes;     // bytes per chunk (= the ggml bytes of as many weights)
-  ChunkFn pack;           // ggml chunk → packed chunk
-  ChunkFn unpack;         // packed chunk → ggml chunk
+  ChunkFn pack;           // ggml chunk → packed chunk (nullptr: runs move as they are)
+  ChunkFn unpack;         // packed chunk → ggml chunk (nullptr: likewise)
 };
 
 constexpr PackingInfo kPackings[] = {
-    {kPackingQ4_0x16, DType::Q4_0, 512, sizeof(PackedQ4_0Chunk), pack_q4_0, unpack_q4_0},
-    {kPackingQ8_0x16, DType::Q8_0, 512, sizeof(PackedQ8_0Chunk), pack_q8_0, unpack_q8_0},
-    {kPackingQ4_Kx2, DType::Q4_K, 512, sizeof(PackedQ4_KChunk), pack_q4_k, unpack_q4_k},
-    {kPackingQ6_Kx1, DType::Q6_K, 256, sizeof(PackedQ6_KChunk), pack_q6_k, unpack_q6_k},
+    {kPackingQ4_0x16, DType::Q4_0, 1, 512, sizeof(PackedQ4_0Chunk), pack_q4_0, unpack_q4_0},
+    {kPackingQ8_0x16, DType::Q8_0, 1, 512, sizeof(PackedQ8_0Chunk), pack_q8_0, unpack_q8_0},
+    {kPackingQ4_Kx2, DType::Q4_K, 1, 512, sizeof(PackedQ4_KChunk), pack_q4_k, unpack_q4_k},
+    {kPackingQ6_Kx1, DType::Q6_K, 1, 256, sizeof(PackedQ6_KChunk), pack_q6_k, unpack_q6_k},
+    {kPackingF16x4, DType::F16, kInterleaveRows, kInterleaveRun, 2 * kInterleaveRun, nullptr,
+     nullptr},
+    {kPackingBF16x4, DType::BF16, kInterleaveRows, kInterleaveRun, 2 * kInterleaveRun, nullptr,
+     nullptr},
+    {kPackingF32x4, DType::F32, kInterleaveRows, kInterleaveRun, 4 * kInterleaveRun, nullptr,
+     nullptr},
 };
 
 const PackingInfo* info_of(uint8_t packing) {
@@ -217,6 +225,16 @@ void convert_row(const PackingInfo& p, ChunkFn fn, const uint8_t* src, uint8_t* 
   for (int64_t c = 0; c < full; ++c) fn(src + c * p.chunk_bytes, dst + c * p.chunk_bytes);
 }
 
+// Rows 4g…4g+3 (src, row_bytes apart) → one interleaved group at dst: run b of row r goes to
+// run 4b + r (kernels.h).
+void interleave_group(const PackingInfo& p, const uint8_t* src, size_t row_bytes, uint8_t* dst) {
+  const size_t runs = row_bytes / p.chunk_bytes;
+  for (size_t b = 0; b < runs; ++b)
+    for (int r = 0; r < p.group_rows; ++r)
+      std::memcpy(dst + (b * p.group_rows + r) * p.chunk_bytes,
+                  src + r * row_bytes + b * p.chunk_bytes, p.chunk_bytes);
+}
+
 }  // namespace
 
 uint8_t packing_for(DType t) {
@@ -228,6 +246,11 @@ uint8_t packing_for(DType t) {
 int64_t packed_chunk_weights(uint8_t packing) {
   const PackingInfo* p = info_of(packing);
   return p ? p->chunk_weights : 0;
+}
+
+int packing_group_rows(uint8_t packing) {
+  const PackingInfo* p = info_of(packing);
+  return p ? p->group_rows : 1;
 }
 
 const FormatKernels* packed_kernels(const KernelDispatch& kd, uint8_t packing) {
@@ -245,6 +268,15 @@ const FormatKernels* packed_kernels(const KernelDispatch& kd, uint8_t packing) {
     case kPackingQ6_Kx1:
       k = &kd.q6_k_x1;
       break;
+    case kPackingF16x4:
+      k = &kd.f16_x4;
+      break;
+    case kPackingBF16x4:
+      k = &kd.bf16_x4;
+      break;
+    case kPackingF32x4:
+      k = &kd.f32_x4;
+      break;
     default:
       return nullptr;
   }
@@ -258,37 +290,71 @@ const FormatKernels* KernelDispatch::find(const TensorView& w) const {
   return packed_kernels(*this, w.packing);
 }
 
+namespace {
+
+// True when w's rows come in whole packing groups: interleaved floats need a row count that is a
+// multiple of 4 and row widths of whole runs.
+bool whole_groups(const PackingInfo& p, const TensorView& w) {
+  return p.group_rows == 1 ||
+         (w.n_rows() % p.group_rows == 0 && w.row_size() % p.chunk_weights == 0);
+}
+
+}  // namespace
+
 bool can_repack(const KernelDispatch& kd, const TensorView& w) {
-  const uint8_t packing = packing_for(w.dtype);
-  return packing != 0 && packed_kernels(kd, packing) != nullptr && w.packing == 0 && w.ndim == 2 &&
-         w.row_size() >= packed_chunk_weights(packing) && w.is_contiguous();
+  const PackingInfo* p = info_of(packing_for(w.dtype));
+  return p != nullptr && packed_kernels(kd, p->id) != nullptr && w.packing == 0 && w.ndim == 2 &&
+         w.row_size() >= p->chunk_weights && w.is_contiguous() && whole_groups(*p, w);
 }
 
 TensorView repack_weight(const TensorView& w, uint8_t* dst) {
   const PackingInfo* p = info_of(packing_for(w.dtype));
   if (p == nullptr || w.packing != 0 || w.ndim != 2 || !w.is_contiguous())
     throw Error(
-        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K or Q6_K weights in ggml's "
-        "layout can be repacked, not " +
+        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16 or F32 weights in "
+        "ggml's layout can be repacked, not " +
         std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
         (w.packing != 0 ? " (already packed)" : ""));
-  ThreadPool::global().parallel_for(w.n_rows(), 64, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      convert_row(*p, p->pack, w.row(r), dst + r * w.row_bytes(), w.row_size(), w.row_bytes());
-  });
+  if (!whole_groups(*p, w))
+    throw Error("repack_weight: " + std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
+                " cannot be interleaved: rows must come in groups of " +
+                std::to_string(p->group_rows) + " and be a multiple of " +
+                std::to_string(p->chunk_weights) + " wide");
+  const size_t rb = w.row_bytes();
+  if (p->group_rows > 1) {
+    ThreadPool::global().parallel_for(w.n_rows() / p->group_rows, 16, [&](int64_t g0, int64_t g1) {
+      for (int64_t g = g0; g < g1; ++g)
+        interleave_group(*p, w.row(g * p->group_rows), rb, dst + g * p->group_rows * rb);
+    });
+  } else {
+    ThreadPool::global().parallel_for(w.n_rows(), 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        convert_row(*p, p->pack, w.row(r), dst + r * rb, w.row_size(), rb);
+    });
+  }
   TensorView v = w;
   v.data = dst;
   v.packing = p->id;
   return v;
 }
 
-void unpack_packed_row(uint8_t packing, const void* packed_row, int64_t n, void* out) {
-  const PackingInfo* p = info_of(packing);
-  if (p == nullptr) throw Error("unpack_packed_row: unknown packing " + std::to_string(packing));
-  const size_t row_bytes = static_cast<size_t>(n / p->chunk_weights) * p->chunk_bytes +
-                           quant_row_size(p->dtype, n % p->chunk_weights);
-  convert_row(*p, p->unpack, static_cast<const uint8_t*>(packed_row), static_cast<uint8_t*>(out), n,
-              row_bytes);
+void unpack_packed_row(const TensorView& packed, int64_t r, void* out) {
+  const PackingInfo* p = info_of(packed.packing);
+  if (p == nullptr || p->dtype != packed.dtype)
+    throw Error("unpack_packed_row: not a packed view (" + std::string(dtype_name(packed.dtype)) +
+                ", packing " + std::to_string(packed.packing) + ")");
+  auto* dst = static_cast<uint8_t*>(out);
+  if (p->group_rows == 1) {
+    convert_row(*p, p->unpack, packed.row(r), dst, packed.row_size(), packed.row_bytes());
+    return;
+  }
+  // Row r's runs, every group_rows-th run of its group.
+  const int64_t in_group = r % p->group_rows;
+  const uint8_t* group = packed.row(r - in_group);
+  const size_t runs = packed.row_bytes() / p->chunk_bytes;
+  for (size_t b = 0; b < runs; ++b)
+    std::memcpy(dst + b * p->chunk_bytes, group + (b * p->group_rows + in_group) * p->chunk_bytes,
+                p->chunk_bytes);
 }
 
 }  // namespace edgefit::kernels

@@ -1,12 +1,13 @@
-// Weight repacking at load time (kernels.h): every packed layout (Q4_0, Q8_0, Q4_K, Q6_K)
-// round-trips to ggml's blocks, and products on packed weights are bit-identical to products on the
-// original weights, on every table that has packed kernels, for gemv and gemm, 1 and 2 threads,
-// full and partial chunks.
+// Weight repacking at load time (kernels.h): every packed layout (Q4_0, Q8_0, Q4_K, Q6_K, and the
+// row-interleaved F16, BF16, F32) round-trips to ggml's rows, and products on packed weights are
+// bit-identical to products on the original weights, on every table that has packed kernels, for
+// gemv and gemm, 1 and 2 threads, full and partial chunks.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
@@ -19,18 +20,23 @@ namespace {
 
 using namespace test_util;
 
-// The packed formats, and row widths covering one full chunk, full chunks plus a ggml tail (Q4_0,
-// Q8_0: 8 blocks; Q4_K: one super-block) and several chunks.
+// The packed formats, row widths covering one full chunk, full chunks plus a ggml tail (Q4_0,
+// Q8_0: 8 blocks; Q4_K: one super-block) and several chunks, and row counts (whole groups for
+// the row-interleaved floats, a ragged last task of the 16-row gemv split for the others).
 struct Case {
   DType type;
   uint8_t packing;
   std::vector<int64_t> widths;
+  int64_t rows;
 };
 const Case kCases[] = {
-    {DType::Q4_0, kPackingQ4_0x16, {512, 768, 2048}},
-    {DType::Q8_0, kPackingQ8_0x16, {512, 768, 2048}},
-    {DType::Q4_K, kPackingQ4_Kx2, {512, 768, 2048}},
-    {DType::Q6_K, kPackingQ6_Kx1, {256, 768, 2048}},  // a chunk is one block: no tails
+    {DType::Q4_0, kPackingQ4_0x16, {512, 768, 2048}, 37},
+    {DType::Q8_0, kPackingQ8_0x16, {512, 768, 2048}, 37},
+    {DType::Q4_K, kPackingQ4_Kx2, {512, 768, 2048}, 37},
+    {DType::Q6_K, kPackingQ6_Kx1, {256, 768, 2048}, 37},  // a chunk is one block: no tails
+    {DType::F16, kPackingF16x4, {16, 48, 2048}, 36},      // one run, 3 runs, many
+    {DType::BF16, kPackingBF16x4, {16, 48, 2048}, 36},
+    {DType::F32, kPackingF32x4, {16, 48, 2048}, 36},
 };
 
 TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t rows, int64_t n) {
@@ -43,17 +49,20 @@ TEST(Repack, RoundTripsToTheOriginalBlocks) {
   for (const Case& c : kCases) {
     EXPECT_EQ(packing_for(c.type), c.packing);
     for (int64_t n : c.widths) {
-      const int64_t rows = 5;
+      const int64_t rows = packing_group_rows(c.packing) == 1 ? 5 : 8;
       // Random bytes: every level, scale bit and min bit pattern, not just what a quantizer makes.
       const std::vector<uint8_t> w = random_byte_rows(c.type, rows, n, rng);
       std::vector<uint8_t> packed(w.size());
       const TensorView pv = repack_weight(view_of(c.type, w, rows, n), packed.data());
       EXPECT_EQ(pv.packing, c.packing);
       EXPECT_EQ(pv.nbytes(), w.size()) << "same bytes as the source";
-      EXPECT_NE(packed, w) << "full chunks are regrouped";
+      // (One run per row leaves an interleaved group as it was.)
+      if (packing_group_rows(c.packing) == 1 || n > packed_chunk_weights(c.packing)) {
+        EXPECT_NE(packed, w) << "full chunks are regrouped";
+      }
       for (int64_t r = 0; r < rows; ++r) {
         std::vector<uint8_t> back(pv.row_bytes());
-        unpack_packed_row(c.packing, pv.row(r), n, back.data());
+        unpack_packed_row(pv, r, back.data());
         EXPECT_EQ(0, std::memcmp(back.data(), view_of(c.type, w, rows, n).row(r), pv.row_bytes()))
             << dtype_name(c.type) << " width " << n << " row " << r;
       }
@@ -69,7 +78,7 @@ TEST(Repack, PackedProductsEqualUnpackedOnEveryTableWithPackedKernels) {
     for (Isa isa : supported_isas()) {
       const KernelDispatch& kd = kernel_dispatch_for(isa);
       for (int64_t n : c.widths) {
-        const int64_t rows = 37;
+        const int64_t rows = c.rows;
         const std::vector<uint8_t> w = random_byte_rows(c.type, rows, n, rng);
         const TensorView v = view_of(c.type, w, rows, n);
         if (!can_repack(kd, v)) {
@@ -125,6 +134,25 @@ TEST(Repack, OnlyPackedTypesWithRowsOfAtLeastOneChunk) {
   TensorView mislabelled = pv;
   mislabelled.dtype = DType::Q4_0;  // a packing that belongs to another type: no kernels
   EXPECT_EQ(kd.find(mislabelled), nullptr);
+}
+
+TEST(Repack, InterleavedFloatsOnlyInWholeGroupsOfRuns) {
+  std::mt19937 rng(14);
+  const KernelDispatch& kd = kernel_dispatch_for(Isa::kScalar);
+  for (auto [rows, n, why] : {std::tuple<int64_t, int64_t, const char*>{6, 64, "6 rows"},
+                              {8, 40, "40 wide"},
+                              {8, 8, "half a run"}}) {
+    const std::vector<uint8_t> w = random_byte_rows(DType::F16, rows, n, rng);
+    const TensorView v = view_of(DType::F16, w, rows, n);
+    EXPECT_FALSE(can_repack(kd, v)) << why;
+    std::vector<uint8_t> out(w.size());
+    EXPECT_THROW(repack_weight(v, out.data()), Error) << why;
+  }
+  const std::vector<uint8_t> w = random_byte_rows(DType::F32, 4, 32, rng);
+  EXPECT_TRUE(can_repack(kd, view_of(DType::F32, w, 4, 32)));
+  // A packed float view has no single-row product, only the grouped gemm.
+  EXPECT_EQ(packed_kernels(kd, kPackingF32x4)->vec_dot, nullptr);
+  EXPECT_NE(packed_kernels(kd, kPackingF32x4)->gemm, nullptr);
 }
 
 }  // namespace

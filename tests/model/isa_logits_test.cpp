@@ -73,8 +73,9 @@ INSTANTIATE_TEST_SUITE_P(Models, IsaLogits,
                                            "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
 
 // Load-time repacking (Transformer::repack_weights) changes where weights live, not the math: the
-// same logits bit for bit, for every packed format these models hold (Q8_0, Q4_K, Q4_0), and for
-// the weights copied as stored onto huge pages (Q6_K, F32 in these files).
+// same logits bit for bit, for every packed format these models hold (Q8_0, Q4_K, Q4_0, and the
+// row-interleaved F32 and F16), and for the weights copied as stored onto huge pages (those no
+// packing takes: rows under one chunk, or stories260K's ffn_down, rows not whole 16-weight runs).
 // polyglot's ffn_down rows (768 wide) are one packed Q4_0 chunk plus a tail in ggml's layout.
 class RepackLogits : public ::testing::TestWithParam<const char*> {};
 
@@ -125,7 +126,9 @@ INSTANTIATE_TEST_SUITE_P(Models, RepackLogits,
                          ::testing::Values("ref/models/tiny-llama/gguf/tiny-llama-Q8_0.gguf",
                                            "ref/models/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf",
                                            "ref/models/tiny-qwen3/gguf/tiny-qwen3-Q4_K_M.gguf",
-                                           "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
+                                           "ref/polyglot/polyglot-q4_0.llamacpp.gguf",
+                                           "ref/models/tiny-llama/gguf/tiny-llama-f32.gguf",
+                                           "models/stories260K/gguf/stories260K-f16.gguf"));
 
 }  // namespace
 }  // namespace edgefit
