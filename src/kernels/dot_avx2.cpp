@@ -403,6 +403,34 @@ void gemm_f(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const voi
   }
 }
 
+// Row-interleaved weights (kernels.h: whole groups of 4 rows, widths a multiple of 16): the 4 rows
+// of a group side by side, 8 independent FMA chains (vec_dot_f's lo/hi halves per row) over one
+// stream, so each result equals vec_dot_f on the row before interleaving bit for bit.
+template <DType W>
+void gemm_f_x4(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+               size_t act_stride, int64_t n_tok, float* y, int64_t ys) {
+  constexpr int64_t kRun = kInterleaveRun * wsize<W>();  // bytes of one row's run
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kInterleaveRows) {
+    const uint8_t* group = static_cast<const uint8_t*>(w) + r0 * w_stride;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const auto* x =
+          reinterpret_cast<const float*>(static_cast<const uint8_t*>(act) + t * act_stride);
+      __m256 lo[kInterleaveRows], hi[kInterleaveRows];
+      for (int r = 0; r < kInterleaveRows; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+      const uint8_t* p = group;
+      for (int64_t i = 0; i < n; i += 16, p += kInterleaveRows * kRun) {
+        const __m256 xl = _mm256_loadu_ps(x + i), xh = _mm256_loadu_ps(x + i + 8);
+#pragma GCC unroll 4
+        for (int r = 0; r < kInterleaveRows; ++r) {
+          lo[r] = _mm256_fmadd_ps(load_w8<W>(p + r * kRun), xl, lo[r]);
+          hi[r] = _mm256_fmadd_ps(load_w8<W>(p + r * kRun + 8 * wsize<W>()), xh, hi[r]);
+        }
+      }
+      for (int r = 0; r < kInterleaveRows; ++r) y[t * ys + r0 + r] = hsum(lo[r], hi[r]);
+    }
+  }
+}
+
 void unpack_any(QFormat f, const void* row, int64_t n, int64_t c, void* out) {
   const auto* r = static_cast<const uint8_t*>(row);
   switch (f) {
@@ -432,6 +460,10 @@ template <DType W>
 constexpr FormatKernels fk() {
   return {W, DType::F32, 1, f32_act_bytes, copy_f32_act, vec_dot_f<W>, gemm_f<W>};
 }
+template <DType W>
+constexpr FormatKernels fk_x4() {  // row-interleaved: gemm only (no row stands alone)
+  return {W, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr, gemm_f_x4<W>};
+}
 
 }  // namespace
 
@@ -451,14 +483,14 @@ const KernelDispatch& avx2_dispatch() {
       fk<DType::F16>(),
       fk<DType::BF16>(),
       fk<DType::F32>(),
-      // q4_0_x16 … f32_x4: no packed kernels on this ISA yet, weights are read as stored.
+      // q4_0_x16 … q6_k_x1: no packed kernels on this ISA yet, weights are read as stored.
       {},
       {},
       {},
       {},
-      {},
-      {},
-      {},
+      fk_x4<DType::F16>(),
+      fk_x4<DType::BF16>(),
+      fk_x4<DType::F32>(),
   };
   return kd;
 }
