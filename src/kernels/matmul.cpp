@@ -25,10 +25,12 @@ namespace kernels {
 namespace {
 
 // Rows per parallel task: small for gemv so 2 threads balance, larger for gemm so a task's
-// unpacked panel is reused by many tokens.
+// unpacked panel is reused by many tokens. Both are whole row-interleaved groups (kernels.h), so a
+// task never splits one.
 int64_t rows_per_task(int64_t n_tokens) {
   return n_tokens == 1 ? 16 : 64;
 }
+static_assert(16 % kInterleaveRows == 0 && 64 % kInterleaveRows == 0);
 
 // The prepared activations of the calling thread (workers use thread_scratch for panels).
 uint8_t* act_buffer(size_t bytes) {
@@ -108,6 +110,9 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
     if (w.packing != 0 && fk == nullptr)
       throw Error("matmul: this kernel table (" + std::string(kd.isa_name) +
                   ") cannot read repacked weights");
+    if (w.packing != 0 &&
+        (n_in % fk->block_size != 0 || w.n_rows() % packing_group_rows(w.packing) != 0))
+      throw Error("matmul: repacked weight " + w.shape_string() + " is not in whole packed groups");
     if (fk == nullptr || n_in % fk->block_size != 0) {
       matmul_dequant(kd, w, x, n_tokens, ys[i], pool);
       continue;

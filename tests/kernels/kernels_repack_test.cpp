@@ -150,6 +150,13 @@ TEST(Repack, InterleavedFloatsOnlyInWholeGroupsOfRuns) {
   }
   const std::vector<uint8_t> w = random_byte_rows(DType::F32, 4, 32, rng);
   EXPECT_TRUE(can_repack(kd, view_of(DType::F32, w, 4, 32)));
+  // A packed view cut inside a group (3 of its 4 rows) is refused, not misread.
+  std::vector<uint8_t> packed(w.size());
+  repack_weight(view_of(DType::F32, w, 4, 32), packed.data());
+  TensorView cut = view_of(DType::F32, packed, 3, 32);
+  cut.packing = kPackingF32x4;
+  std::vector<float> x(32, 1.0f), y(3);
+  EXPECT_THROW(matmul_with(kd, cut, x.data(), 1, y.data()), Error);
   // A packed float view has no single-row product, only the grouped gemm.
   EXPECT_EQ(packed_kernels(kd, kPackingF32x4)->vec_dot, nullptr);
   EXPECT_NE(packed_kernels(kd, kPackingF32x4)->gemm, nullptr);
