@@ -14,6 +14,8 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <cstddef>
+
 #include "kernels/isa_tables.h"
 
 namespace edgefit::kernels::detail {
@@ -188,81 +190,92 @@ EDGEFIT_INLINE void unpack_q4_0(const uint8_t* b, WRegs<8>& w) {  // 16 blocks o
              _mm512_setzero_si512());
 }
 
-// Two 256-bit loads: packed chunks start 32-byte aligned (288, 544 bytes apart), so 32-byte
-// loads never split a cache line while half of the 64-byte ones would.
+// Two 256-bit loads: packed Q8_0 quants start 32-byte aligned (chunks 544 bytes apart, quants
+// after 32 bytes of scales), so 32-byte loads never split a cache line while half of the 64-byte
+// ones would.
 inline __m512i load_2x256(const uint8_t* p) {
   return _mm512_inserti64x4(
       _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))),
       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32)), 1);
 }
 
-// The 256 nibble bytes that start PackedQ4_0Chunk and PackedQ4_KChunk: low nibbles are groups
-// 0-3, high nibbles groups 4-7. Plain 64-byte loads here, although every other chunk splits
-// them across cache lines: measured (Gemv benchmarks, Zen 4) 3-9 % faster from DRAM than
+// The 256 nibble bytes of PackedQ4_0Chunk and PackedQ4_KChunk (after their scales): low nibbles
+// are groups 0-3, high nibbles groups 4-7. Plain 64-byte loads here, although every other chunk
+// splits them across cache lines: measured (Gemv benchmarks, Zen 4) 3-9 % faster from DRAM than
 // load_2x256 for both formats, whose unpacking is short enough that the insert shows.
+// kHighInPlace: groups 4-7 keep the high nibbles where they are (16 × level, still a u8 operand
+// of vpdpbusd), which saves a shift per group; the caller divides their sums by 16 (gemv_chunk).
+template <bool kHighInPlace = false>
 EDGEFIT_INLINE void unpack_packed_nibbles(const uint8_t* b, WRegs<8>& w) {
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m4_hi = _mm512_set1_epi8(static_cast<char>(0xF0));
   for (int g = 0; g < 4; ++g) {
     const __m512i z = _mm512_loadu_si512(b + 64 * g);
     w.q[g] = _mm512_and_si512(z, m4);
-    w.q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+    w.q[g + 4] =
+        kHighInPlace ? _mm512_and_si512(z, m4_hi) : _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
   }
 }
 
 // A repacked Q4_0 chunk (PackedQ4_0Chunk): the transpose unpack_q4_0 does is already done.
+template <bool kHighInPlace = false>
 EDGEFIT_INLINE void unpack_q4_0_x16(const uint8_t* b, WRegs<8>& w) {
-  unpack_packed_nibbles(b, w);
-  const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 256));
+  const __m256i d =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + offsetof(PackedQ4_0Chunk, d)));
+  unpack_packed_nibbles<kHighInPlace>(b + offsetof(PackedQ4_0Chunk, qs), w);
   set_params(w, _mm512_cvtph_ps(d), _mm512_setzero_ps(), _mm512_set1_epi32(1),
              _mm512_setzero_si512());
 }
 
 // A repacked Q8_0 chunk (PackedQ8_0Chunk): levels are stored + 128 already.
 EDGEFIT_INLINE void unpack_q8_0_x16(const uint8_t* b, WRegs<8>& w) {
-  for (int g = 0; g < 8; ++g) w.q[g] = load_2x256(b + 64 * g);
-  const __m256i d = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 512));
+  const __m256i d =
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + offsetof(PackedQ8_0Chunk, d)));
+  for (int g = 0; g < 8; ++g) w.q[g] = load_2x256(b + offsetof(PackedQ8_0Chunk, qs) + 64 * g);
   set_params(w, _mm512_cvtph_ps(d), _mm512_setzero_ps(), _mm512_set1_epi32(1),
              _mm512_setzero_si512());
 }
 
 // A repacked Q4_K chunk (PackedQ4_KChunk): nibbles as Q4_0's, 6-bit scales and mins one lane each.
+template <bool kHighInPlace = false>
 EDGEFIT_INLINE void unpack_q4_k_x2(const uint8_t* b, WRegs<8>& w) {
-  unpack_packed_nibbles(b, w);
-  const __m512i sc_bytes = _mm512_cvtepu8_epi32(ld128(b + 264));
+  const __m512i sc_bytes = _mm512_cvtepu8_epi32(ld128(b + offsetof(PackedQ4_KChunk, sc)));
   const __m512i sc = _mm512_and_si512(sc_bytes, _mm512_set1_epi32(63));
   // m_hi: the 64-bit word in every qword, rotated so that qword j's low dword has lane 2j's nibble
   // at bits 2-5 and its high dword lane 2j+1's; then the 2 low bits from sc's top.
   uint64_t m_hi;
-  __builtin_memcpy(&m_hi, b + 280, 8);
+  __builtin_memcpy(&m_hi, b + offsetof(PackedQ4_KChunk, m_hi), 8);
   const __m512i rot = _mm512_rolv_epi64(_mm512_set1_epi64(static_cast<long long>(m_hi)),
                                         _mm512_setr_epi64(2, 62, 58, 54, 50, 46, 42, 38));
   // 0xEA: (a & b) | c.
   const __m512i m =
       _mm512_ternarylogic_epi32(rot, _mm512_set1_epi32(0x3C), _mm512_srli_epi32(sc_bytes, 6), 0xEA);
   // d[2], dmin[2]: one 8-byte load and convert, then each spread over its super-block's 8 lanes.
-  const __m512 dd = _mm512_castps128_ps512(
-      _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 256))));
+  static_assert(offsetof(PackedQ4_KChunk, dmin) == offsetof(PackedQ4_KChunk, d) + 4);
+  const __m512 dd = _mm512_castps128_ps512(_mm_cvtph_ps(
+      _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + offsetof(PackedQ4_KChunk, d)))));
   const __m512i half = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   set_params(w, _mm512_permutexvar_ps(half, dd),
              _mm512_permutexvar_ps(_mm512_add_epi32(half, _mm512_set1_epi32(2)), dd), sc, m);
+  unpack_packed_nibbles<kHighInPlace>(b + offsetof(PackedQ4_KChunk, qs), w);
 }
 
 // A repacked Q6_K chunk (PackedQ6_KChunk): group g's low nibbles are one load and mask (high
 // nibbles for g ≥ 2), its top 2 bits one shift and mask of qh; no permutes, no variable shifts.
 EDGEFIT_INLINE void unpack_q6_k_x1(const uint8_t* b, WRegs<4>& w) {
+  uint16_t d;
+  __builtin_memcpy(&d, b + offsetof(PackedQ6_KChunk, d), 2);
+  const __m512i sc = _mm512_cvtepi8_epi32(ld128(b + offsetof(PackedQ6_KChunk, scales)));
+  set_params(w, _mm512_set1_ps(_cvtsh_ss(d)), _mm512_setzero_ps(), sc, _mm512_setzero_si512());
+  const uint8_t* ql = b + offsetof(PackedQ6_KChunk, ql);
   const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-  const __m512i l0 = _mm512_loadu_si512(b), l1 = _mm512_loadu_si512(b + 64);
-  const __m512i h = _mm512_loadu_si512(b + 128);
+  const __m512i l0 = _mm512_loadu_si512(ql), l1 = _mm512_loadu_si512(ql + 64);
+  const __m512i h = _mm512_loadu_si512(b + offsetof(PackedQ6_KChunk, qh));
   // 0xEA: (a & b) | c. 16-bit shifts are safe: the masks keep only bits of each byte's own.
   w.q[0] = _mm512_ternarylogic_epi32(l0, m4, _mm512_and_si512(_mm512_slli_epi16(h, 4), m30), 0xEA);
   w.q[1] = _mm512_ternarylogic_epi32(l1, m4, _mm512_and_si512(_mm512_slli_epi16(h, 2), m30), 0xEA);
   w.q[2] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l0, 4), m4, _mm512_and_si512(h, m30), 0xEA);
   w.q[3] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l1, 4), m4,
                                      _mm512_and_si512(_mm512_srli_epi16(h, 2), m30), 0xEA);
-  uint16_t d;
-  __builtin_memcpy(&d, b + 208, 2);
-  const __m512i sc = _mm512_cvtepi8_epi32(ld128(b + 192));
-  set_params(w, _mm512_set1_ps(_cvtsh_ss(d)), _mm512_setzero_ps(), sc, _mm512_setzero_si512());
 }
 
 // ggml's 12-byte scale decode: 8 six-bit scales → *sc, 8 six-bit mins → *m (one byte each).
@@ -358,17 +371,23 @@ template <QFormat F>
 constexpr int64_t kChunkBytes = chunk_elems(F) /
                                 qformat_info(F).block_elems* qformat_info(F).block_bytes;
 
+// Packed 4-bit formats whose high nibbles the gemv leaves in place (unpack_packed_nibbles):
+// measured cache-hot (GemvHot-like, one thread) Q4_0 39 → 40, Q4_K 35 → 36 GB/s.
+template <QFormat F, bool kPacked>
+constexpr bool kHighNibblesInPlace = kPacked && (F == QFormat::kQ4_0 || F == QFormat::kQ4_K);
+
 // A full chunk at b into registers.
-// kPacked: the row is repacked (kernels.h).
-template <QFormat F, bool kPacked = false>
+// kPacked: the row is repacked (kernels.h). kHighInPlace: see unpack_packed_nibbles.
+template <QFormat F, bool kPacked = false, bool kHighInPlace = false>
 EDGEFIT_INLINE void unpack_full(const uint8_t* b, WRegsOf<F>& w) {
   static_assert(!kPacked || F == QFormat::kQ4_0 || F == QFormat::kQ8_0 || F == QFormat::kQ4_K ||
                     F == QFormat::kQ6_K,
                 "only Q4_0, Q8_0, Q4_K and Q6_K have packed layouts");
+  static_assert(!kHighInPlace || kHighNibblesInPlace<F, kPacked>);
   if constexpr (kPacked) {
     if constexpr (F == QFormat::kQ8_0) unpack_q8_0_x16(b, w);
-    if constexpr (F == QFormat::kQ4_0) unpack_q4_0_x16(b, w);
-    if constexpr (F == QFormat::kQ4_K) unpack_q4_k_x2(b, w);
+    if constexpr (F == QFormat::kQ4_0) unpack_q4_0_x16<kHighInPlace>(b, w);
+    if constexpr (F == QFormat::kQ4_K) unpack_q4_k_x2<kHighInPlace>(b, w);
     if constexpr (F == QFormat::kQ6_K) unpack_q6_k_x1(b, w);
   } else {
     if constexpr (F == QFormat::kQ8_0) unpack_q8_0(b, w);
@@ -424,18 +443,33 @@ EDGEFIT_INLINE __m512 epilogue(__m512i x, __m512 wd, __m512 wdmin, __m512i wsc, 
 // kPrefetchRows rows ahead, which the hardware prefetcher alone does not keep up with.
 constexpr int kPrefetchRows = 4;
 
-// One chunk's products and epilogue, accumulated into facc.
-template <QFormat F>
+// One chunk's products and epilogue, accumulated into facc. kHighInPlace: groups 4-7 hold 16 ×
+// their levels (unpack_packed_nibbles), so their exact sum is 16 × the true one; it is summed in a
+// chain of its own and shifted back (exact: a multiple of 16, |sum| < 2^19), once per chunk
+// instead of once per group. The lane sums, and so the floats, equal the plain path's.
+template <QFormat F, bool kHighInPlace = false>
 EDGEFIT_INLINE __m512 gemv_chunk(const WRegsOf<F>& w, const AChunkOf<F>& ac, __m512 facc) {
   // Two chains: halves the vpdpbusd latency chain; int32 sums are exact in any order.
   __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+  __m512i x;
+  if constexpr (kHighInPlace) {
+    static_assert(kG<F> == 8);
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      acc0 = _mm512_dpbusd_epi32(acc0, w.q[g], _mm512_load_si512(ac.q[g]));
+      acc1 = _mm512_dpbusd_epi32(acc1, w.q[g + 4], _mm512_load_si512(ac.q[g + 4]));
+    }
+    x = _mm512_add_epi32(acc0, _mm512_srai_epi32(acc1, 4));
+  } else {
 #pragma GCC unroll 8
-  for (int g = 0; g < kG<F>; g += 2) {
-    acc0 = _mm512_dpbusd_epi32(acc0, w.q[g], _mm512_load_si512(ac.q[g]));
-    acc1 = _mm512_dpbusd_epi32(acc1, w.q[g + 1], _mm512_load_si512(ac.q[g + 1]));
+    for (int g = 0; g < kG<F>; g += 2) {
+      acc0 = _mm512_dpbusd_epi32(acc0, w.q[g], _mm512_load_si512(ac.q[g]));
+      acc1 = _mm512_dpbusd_epi32(acc1, w.q[g + 1], _mm512_load_si512(ac.q[g + 1]));
+    }
+    x = _mm512_add_epi32(acc0, acc1);
   }
-  return epilogue<F>(_mm512_add_epi32(acc0, acc1), w.d, w.dmin, w.sc, w.m, _mm512_load_ps(ac.d),
-                     _mm512_load_si512(ac.sum), facc);
+  return epilogue<F>(x, w.d, w.dmin, w.sc, w.m, _mm512_load_ps(ac.d), _mm512_load_si512(ac.sum),
+                     facc);
 }
 
 template <QFormat F, bool kPacked>
@@ -455,9 +489,10 @@ EDGEFIT_INLINE float gemv_row(const uint8_t* row, size_t w_stride, int64_t n, co
         _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
       }
     }
+    constexpr bool kInPlace = kHighNibblesInPlace<F, kPacked>;
     WRegsOf<F> w;
-    unpack_full<F, kPacked>(row + c * kChunkBytes<F>, w);
-    facc = gemv_chunk<F>(w, a[c], facc);
+    unpack_full<F, kPacked, kInPlace>(row + c * kChunkBytes<F>, w);
+    facc = gemv_chunk<F, kInPlace>(w, a[c], facc);
   }
   for (int64_t c = full; c < nc; ++c) {  // a partial last chunk
     WRegsOf<F> w;
