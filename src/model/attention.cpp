@@ -4,52 +4,16 @@
 #include <cmath>
 #include <cstring>
 
-// The 64-byte vector helpers below are always inlined inside this file; GCC still warns that
-// passing such vectors by value would have another ABI without AVX-512 (nothing crosses a call).
-#pragma GCC diagnostic ignored "-Wpsabi"
+#include "model/simd_math.h"
 
 namespace edgefit {
 namespace {
 
-// 16 floats as one GCC vector: a zmm register in the AVX-512 clone, two ymm in the AVX2 one,
-// four xmm (or NEON registers) otherwise. No intrinsics, so the same source serves every target.
-typedef float f16v __attribute__((vector_size(64)));
-typedef int32_t i16v __attribute__((vector_size(64)));
-
-#define EDGEFIT_ALWAYS_INLINE inline __attribute__((always_inline))
-
-EDGEFIT_ALWAYS_INLINE f16v load16(const float* p) {
-  f16v v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-EDGEFIT_ALWAYS_INLINE void store16(float* p, f16v v) {
-  std::memcpy(p, &v, sizeof v);
-}
-EDGEFIT_ALWAYS_INLINE f16v splat(float x) {
-  return f16v{} + x;
-}
-
-// e^x for x <= 0 (softmax arguments after subtracting the max): x = n·ln2 + r, |r| <= ln2/2,
-// e^r by Cephes' degree-6 polynomial, 2^n assembled in the exponent bits. Below -87 it returns
-// ~1e-38 instead of denormals or 0, which softmax cannot tell apart.
-EDGEFIT_ALWAYS_INLINE f16v exp16(f16v x) {
-  x = x < -87.0f ? splat(-87.0f) : x;
-  const f16v magic = splat(12582912.0f);  // 1.5·2^23: adding it rounds to an integer
-  const f16v n = (x * 1.44269504088896341f + magic) - magic;
-  const f16v r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  f16v p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const i16v bits = (__builtin_convertvector(n, i16v) + 127) << 23;
-  f16v two_n;
-  std::memcpy(&two_n, &bits, sizeof two_n);
-  return p * two_n;
-}
+using simd::exp16;
+using simd::f16v;
+using simd::load16;
+using simd::splat;
+using simd::store16;
 
 EDGEFIT_ALWAYS_INLINE float hmax(f16v v) {
   float m = v[0];
@@ -64,12 +28,6 @@ EDGEFIT_ALWAYS_INLINE float hsum(f16v v) {
 
 constexpr int kB = KVCache::kKeyBlock;
 constexpr int kMaxHeads = 8;  // query heads handled per pass (accumulators kept in registers)
-
-#if defined(__x86_64__) && !defined(__clang__)
-#define EDGEFIT_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#else
-#define EDGEFIT_MULTIVERSION
-#endif
 
 EDGEFIT_MULTIVERSION
 void attend_heads(const KVCache& cache, int layer, int kv_head, int64_t n_keys, const float* q,

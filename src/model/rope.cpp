@@ -40,24 +40,17 @@ Rope::Rope(const ArchConfig& cfg, std::vector<float> freq_factors)
   if (rs.type == "linear" && rs.factor > 0) pos_scale_ = 1.0f / rs.factor;
 }
 
-void Rope::apply(float* x, int n_heads, int64_t pos) const {
-  const int half = head_dim_ / 2;
+void Rope::angles(int64_t pos, float* cos, float* sin) const {
   const double p = static_cast<double>(pos) * pos_scale_;
-  // cos/sin depend only on (pos, j): compute once for all heads.
-  float cs[512], sn[512];
-  float* c = cs;
-  float* s = sn;
-  std::vector<float> big;
-  if (half > 512) {
-    big.resize(static_cast<size_t>(2 * half));
-    c = big.data();
-    s = big.data() + half;
+  for (size_t j = 0; j < inv_freq_.size(); ++j) {
+    const double a = p * inv_freq_[j];
+    cos[j] = static_cast<float>(std::cos(a));
+    sin[j] = static_cast<float>(std::sin(a));
   }
-  for (int j = 0; j < half; ++j) {
-    const double a = p * inv_freq_[static_cast<size_t>(j)];
-    c[j] = static_cast<float>(std::cos(a));
-    s[j] = static_cast<float>(std::sin(a));
-  }
+}
+
+void Rope::rotate(float* x, int n_heads, const float* c, const float* s) const {
+  const int half = head_dim_ / 2;
   for (int h = 0; h < n_heads; ++h) {
     float* v = x + static_cast<int64_t>(h) * head_dim_;
     for (int j = 0; j < half; ++j) {
@@ -68,6 +61,20 @@ void Rope::apply(float* x, int n_heads, int64_t pos) const {
       v[i1] = a * s[j] + b * c[j];
     }
   }
+}
+
+void Rope::apply(float* x, int n_heads, int64_t pos) const {
+  const size_t half = inv_freq_.size();
+  // cos/sin depend only on (pos, j): computed once for all heads.
+  float small[2 * 512];
+  std::vector<float> big;
+  float* cs = small;
+  if (half > 512) {
+    big.resize(2 * half);
+    cs = big.data();
+  }
+  angles(pos, cs, cs + half);
+  rotate(x, n_heads, cs, cs + half);
 }
 
 }  // namespace edgefit

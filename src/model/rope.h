@@ -21,6 +21,12 @@ class Rope {
   // Rotates `n_heads` consecutive heads of `head_dim` floats at absolute position `pos`.
   void apply(float* x, int n_heads, int64_t pos) const;
 
+  // apply() in two steps, for callers that rotate many vectors at one position (every layer's
+  // q and k): angles() writes the head_dim/2 cosines and sines of position `pos` (computed in
+  // double, rounded once), rotate() applies them. apply() is exactly angles() then rotate().
+  void angles(int64_t pos, float* cos, float* sin) const;
+  void rotate(float* x, int n_heads, const float* cos, const float* sin) const;
+
   int head_dim() const { return head_dim_; }
   const std::vector<float>& inv_freq() const { return inv_freq_; }
 

@@ -42,6 +42,31 @@ TEST(Rope, LayoutsAgreeUnderPermutation) {
     }
 }
 
+// angles() is the textbook cos/sin of pos · θ_j, θ_j = base^(-2j/d) held as a float (as ggml's
+// theta), and apply() is angles() then rotate().
+TEST(Rope, AnglesAreTheTextbookOnesAndApplyIsAnglesThenRotate) {
+  const int d = 64, heads = 2;
+  const int64_t pos = 1234;
+  Rope r(config(d, true));
+  std::vector<float> c(d / 2), s(d / 2);
+  r.angles(pos, c.data(), s.data());
+  for (int j = 0; j < d / 2; ++j) {
+    const double a = pos * static_cast<double>(static_cast<float>(std::pow(10000.0, -2.0 * j / d)));
+    EXPECT_NEAR(c[j], std::cos(a), 1e-6) << j;
+    EXPECT_NEAR(s[j], std::sin(a), 1e-6) << j;
+  }
+  std::vector<float> x(heads * d), y;
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.3f * i);
+  y = x;
+  r.apply(x.data(), heads, pos);
+  r.rotate(y.data(), heads, c.data(), s.data());
+  EXPECT_EQ(x, y);
+  // Pair (0, 1) of head 1 is rotated by angle 0's cos/sin.
+  const float a = std::cos(0.3f * d), b = std::cos(0.3f * (d + 1));
+  EXPECT_FLOAT_EQ(x[d], a * c[0] - b * s[0]);
+  EXPECT_FLOAT_EQ(x[d + 1], a * s[0] + b * c[0]);
+}
+
 TEST(Rope, PositionZeroIsIdentity) {
   Rope r(config(8, true));
   std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8}, y = x;
