@@ -137,6 +137,50 @@ TEST(ActQuant, Q8_KEqualsGgmlReference) {
   }
 }
 
+// Every SIMD table's activation preparation (AVX-512 has its own vectorised one) writes exactly
+// the bytes of the portable prepare_act_row, packed tables included: full and partial chunks,
+// all-zero blocks, rounding ties, outliers.
+TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
+  using detail::QFormat;
+  const std::pair<DType, QFormat> formats[] = {{DType::Q8_0, QFormat::kQ8_0},
+                                               {DType::Q4_0, QFormat::kQ4_0},
+                                               {DType::Q4_K, QFormat::kQ4_K},
+                                               {DType::Q5_K, QFormat::kQ5_K},
+                                               {DType::Q6_K, QFormat::kQ6_K}};
+  std::mt19937 rng(5);
+  for (Isa isa : simd_isas()) {
+    const KernelDispatch& kd = kernel_dispatch_for(isa);
+    for (int rep = 0; rep < 4; ++rep) {
+      std::vector<float> x = activation_cases(rng);
+      if (rep == 1)
+        for (float& v : x) v *= 1e-6f;  // scales in fp16's subnormal range
+      if (rep == 2)  // the largest magnitude twice, with both signs: Q8_K takes the first
+        for (int b = 0; b < 16; ++b) x[256 * b + 7] = -(x[256 * b + 200] = 50.f + b);
+      for (auto [dt, f] : formats) {
+        std::vector<const FormatKernels*> tables = {kd.find(dt)};
+        for (uint8_t p = 1; p <= kPackingQ6_Kx1; ++p)
+          if (const FormatKernels* pk = packed_kernels(kd, p); pk && pk->weight_type == dt)
+            tables.push_back(pk);
+        const int sum_mul = std::max(1, detail::isa_weight_offset(isa, f));
+        for (int64_t n : {32, 256, 544, 768, 2048, 4096}) {
+          const int bs = detail::qformat_info(f).block_elems;
+          if (n % bs != 0) continue;
+          const size_t bytes = detail::act_row_bytes(f, n);
+          std::vector<uint8_t> want(bytes, 0xCD);
+          detail::prepare_act_row(f, x.data(), n, sum_mul, want.data());
+          for (const FormatKernels* fk : tables) {
+            ASSERT_EQ(fk->act_row_bytes(n), bytes);
+            std::vector<uint8_t> got(bytes, 0xAB);
+            fk->prepare_act(x.data(), n, got.data());
+            ASSERT_EQ(0, std::memcmp(got.data(), want.data(), bytes))
+                << isa_name(isa) << " " << dtype_name(dt) << " n=" << n << " rep " << rep;
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- dispatch
 
 TEST(Dispatch, NamesRoundTripAndUnsupportedIsAnError) {
