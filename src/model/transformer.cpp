@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "model/attention.h"
 #include "model/matmul.h"
+#include "model/rms_norm.h"
 #include "model/swiglu.h"
 
 namespace edgefit {
@@ -93,14 +94,6 @@ Rope make_rope(const Model& m) {
   if (m.find("rope_freqs.weight"))
     factors = load_vector(m, "rope_freqs.weight", m.config.head_dim / 2);
   return Rope(m.config, std::move(factors));
-}
-
-// y = x / sqrt(mean(x²) + eps) · g, over one row of n floats (accumulated in double).
-inline void rms_norm(const float* x, const float* g, float* y, int64_t n, float eps) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * g[i];
 }
 
 void grow(std::vector<float>& v, int64_t n) {
