@@ -16,7 +16,8 @@ namespace edgefit::kernels {
 
 namespace {
 
-constexpr const char* kNames[kNumIsas] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dotprod"};
+constexpr const char* kNames[kNumIsas] = {"scalar",     "avx2", "avxvnni",
+                                          "avx512vnni", "neon", "neon-dotprod"};
 
 bool cpu_runs(Isa isa) {
   switch (isa) {
@@ -27,6 +28,8 @@ bool cpu_runs(Isa isa) {
       // __builtin_cpu_supports also checks that the OS saves the wider registers (XGETBV).
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
              __builtin_cpu_supports("f16c");
+    case Isa::kAvxVnni:
+      return cpu_runs(Isa::kAvx2) && __builtin_cpu_supports("avxvnni");
     case Isa::kAvx512Vnni:
       return cpu_runs(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
@@ -52,6 +55,8 @@ const KernelDispatch& table(Isa isa) {
 #if defined(__x86_64__)
     case Isa::kAvx2:
       return detail::avx2_dispatch();
+    case Isa::kAvxVnni:
+      return detail::avxvnni_dispatch();
     case Isa::kAvx512Vnni:
       return detail::avx512vnni_dispatch();
 #endif
@@ -71,8 +76,9 @@ const KernelDispatch& select_from_env() {
   if (env == nullptr || *env == '\0') return table(best_isa());
   const std::optional<Isa> isa = isa_from_name(env);
   if (!isa) {
-    throw Error(std::string("EDGEFIT_ISA=") + env +
-                ": unknown instruction set (scalar, avx2, avx512vnni, neon, neon-dotprod)");
+    throw Error(
+        std::string("EDGEFIT_ISA=") + env +
+        ": unknown instruction set (scalar, avx2, avxvnni, avx512vnni, neon, neon-dotprod)");
   }
   return kernel_dispatch_for(*isa);
 }
@@ -130,6 +136,7 @@ int isa_weight_offset(Isa isa, QFormat f) {
     case Isa::kAvx512Vnni:  // vpdpbusd: weights are the unsigned operand
       return f == QFormat::kQ8_0 ? 128 : f == QFormat::kQ4_0 ? 8 : f == QFormat::kQ6_K ? 32 : 0;
     case Isa::kAvx2:  // maddubs: Q8_0 stays signed (sign trick) because 255·127·2 overflows int16
+    case Isa::kAvxVnni:  // the AVX2 code and encoding with vpdpbusd (dot_avx2_impl.inc)
       return f == QFormat::kQ4_0 ? 8 : f == QFormat::kQ6_K ? 32 : 0;
     default:  // NEON sdot / smull: signed levels on both sides
       return 0;

@@ -14,6 +14,7 @@ namespace edgefit::kernels::detail {
 // files of ISAs not built for this architecture are not linked, so dispatch.cpp guards on macros.
 const KernelDispatch& scalar_dispatch();
 const KernelDispatch& avx2_dispatch();
+const KernelDispatch& avxvnni_dispatch();
 const KernelDispatch& avx512vnni_dispatch();
 const KernelDispatch& neon_dispatch();
 const KernelDispatch& neon_dotprod_dispatch();

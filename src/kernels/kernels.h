@@ -3,8 +3,9 @@
 //
 // One `KernelDispatch` table of function pointers exists per instruction set (ONNX Runtime MLAS
 // style). `kernel_dispatch()` picks the best one the CPU supports once, at first use (or the one
-// named by EDGEFIT_ISA=scalar|avx2|avx512vnni|neon|neon-dotprod); `kernel_dispatch_for()` gives any
-// supported one in-process, so one test binary checks every path against the scalar reference.
+// named by EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|neon|neon-dotprod); `kernel_dispatch_for()`
+// gives any supported one in-process, so one test binary checks every path against the scalar
+// reference.
 //
 // Numerics. Each quantized kernel computes, per sub-block of 32 (16 for Q6_K) weights, the exact
 // integer dot product of the weight levels with the int8 activations, then accumulates in float in
@@ -38,14 +39,15 @@ namespace kernels {
 enum class Isa : int {
   kScalar = 0,       // portable C++: the bit-exact reference
   kAvx2 = 1,         // x86-64 AVX2 + FMA + F16C (maddubs/madd int8 dots)
-  kAvx512Vnni = 2,   // x86-64 AVX-512 F/BW/VL + VNNI (512-bit vpdpbusd)
-  kNeon = 3,         // aarch64 Advanced SIMD without the dot-product extension
-  kNeonDotprod = 4,  // aarch64 with ARMv8.2 dotprod (sdot / vdotq_s32)
+  kAvxVnni = 2,      // x86-64 AVX2 + AVX-VNNI (256-bit VEX vpdpbusd; Alder Lake and later)
+  kAvx512Vnni = 3,   // x86-64 AVX-512 F/BW/VL + VNNI (512-bit vpdpbusd)
+  kNeon = 4,         // aarch64 Advanced SIMD without the dot-product extension
+  kNeonDotprod = 5,  // aarch64 with ARMv8.2 dotprod (sdot / vdotq_s32)
 };
 
-inline constexpr int kNumIsas = 5;
+inline constexpr int kNumIsas = 6;
 
-// "scalar", "avx2", "avx512vnni", "neon", "neon-dotprod".
+// "scalar", "avx2", "avxvnni", "avx512vnni", "neon", "neon-dotprod".
 const char* isa_name(Isa isa);
 // Inverse of isa_name; nullopt for an unknown name.
 std::optional<Isa> isa_from_name(std::string_view name);
