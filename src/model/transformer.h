@@ -104,8 +104,8 @@ class Transformer {
   void rebind_layer(int layer);
 
   // Weight placement at load time, for inference. Every weight the selected kernel table reads
-  // faster regrouped (Q4_0, Q8_0, Q4_K and Q6_K on the AVX-512, AVX-VNNI and AVX2
-  // tables; kernels.h) is repacked, and every other matmul weight still in the mapped file is copied as
+  // faster regrouped (Q4_0, Q8_0, Q4_K and Q6_K on the AVX-512, AVX-VNNI and AVX2 tables;
+  // kernels.h) is repacked, and every other matmul weight still in the mapped file is copied as
   // stored, into one arena on 2 MiB huge pages where the kernel offers them (core/huge_buffer.h).
   // The mapped originals' pages are handed back to the OS, so memory still holds one copy of the
   // weights. Results stay bit-identical. Afterwards matmul() must be the runtime kernels (no
