@@ -137,8 +137,8 @@ TEST(ActQuant, Q8_KEqualsGgmlReference) {
   }
 }
 
-// Every SIMD table's activation preparation (AVX-512 has its own vectorised one) writes exactly
-// the bytes of the portable prepare_act_row, packed tables included: full and partial chunks,
+// Every SIMD table's activation preparation (AVX-512 and AVX2/AVX-VNNI have their own vectorised
+// ones) writes exactly the bytes of the portable prepare_act_row, packed tables included: full and partial chunks,
 // all-zero blocks, rounding ties, outliers.
 TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
   using detail::QFormat;
