@@ -64,17 +64,12 @@ void Rope::rotate(float* x, int n_heads, const float* c, const float* s) const {
 }
 
 void Rope::apply(float* x, int n_heads, int64_t pos) const {
+  // The one-position convenience form (the forward pass shares angles across layers through
+  // Transformer::rope_table instead, so this is not on a hot path).
   const size_t half = inv_freq_.size();
-  // cos/sin depend only on (pos, j): computed once for all heads.
-  float small[2 * 512];
-  std::vector<float> big;
-  float* cs = small;
-  if (half > 512) {
-    big.resize(2 * half);
-    cs = big.data();
-  }
-  angles(pos, cs, cs + half);
-  rotate(x, n_heads, cs, cs + half);
+  std::vector<float> cs(2 * half);
+  angles(pos, cs.data(), cs.data() + half);
+  rotate(x, n_heads, cs.data(), cs.data() + half);
 }
 
 }  // namespace edgefit
