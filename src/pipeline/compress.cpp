@@ -124,7 +124,7 @@ std::vector<std::string> candidate_methods(const CompressOptions& o) {
 std::vector<RecipeCandidate> recipe_candidates(const std::vector<CandidateResult>& cs) {
   std::vector<RecipeCandidate> out;
   for (const auto& c : cs)
-    out.push_back({c.method == "gptq" ? c.recipe + " (gptq)" : c.recipe, c.cost, c.built,
+    out.push_back({c.method == "rtn" ? c.recipe : c.recipe + " (" + c.method + ")", c.cost, c.built,
                    c.overall.kld_mean, c.max_dppl_pct});
   return out;
 }

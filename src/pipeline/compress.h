@@ -34,8 +34,9 @@ struct CompressOptions {
                                      // calibration text, rtn without)
   std::string tokenizer;             // tokenizer override
   bool measure_speed = true;         // time decode on the host for each built candidate
-  bool evaluate_all = false;         // validate every fitting candidate (a fuller report), not
-                                     // just up to the first one within the bound
+  bool evaluate_all = false;         // validate every candidate that fits (a fuller report): also
+                                     // those missing the speed or size target, and for size/speed
+                                     // past the first one within the bound
 };
 
 // Runs the pipeline; throws Error for bad input or when no preset can qualify on the device (the

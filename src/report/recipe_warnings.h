@@ -1,7 +1,8 @@
 // What the user must know about the chosen recipe, beyond the choice itself: tensors stored below
 // 4 bits, and the languages it hurts most. Only languages whose perplexity actually rose are named
 // as degrading (a quantized model is sometimes slightly better on a language; calling that a
-// degradation would send the reader after the wrong language).
+// degradation would send the reader after the wrong language), and a language is singled out as
+// an outlier only when its loss is noticeable (≥ 1 % ΔPPL) as well as over twice the mean.
 #pragma once
 
 #include <string>
