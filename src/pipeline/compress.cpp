@@ -284,7 +284,7 @@ CompressReport run_compress(const CompressOptions& o) {
   // Phase 3 prerequisite: the importance matrix from calibration text.
   std::optional<Imatrix> imatrix;
   std::string imatrix_path;
-  if (!o.calib.empty()) {
+  if (std::find(methods.begin(), methods.end(), "imatrix") != methods.end()) {
     imatrix_path = o.out_dir + "/imatrix.gguf";
     std::vector<std::string> inputs = o.calib;
     inputs.push_back(o.model);

@@ -62,16 +62,16 @@ std::string runner_up_phrase(const RecipeCandidate& r, Standing s, const RecipeC
   switch (s) {
     case Standing::within_bound:
       if (k.objective == Objective::quality)
-        return "runner-up " + r.label + " (mean KLD " + fmt("%.5f", r.kld_mean) + ")";
+        return "runner-up " + r.label + " with mean KLD " + fmt("%.5f", r.kld_mean);
       if (k.objective == Objective::size)
-        return "runner-up " + r.label + " (" + format_bytes(r.cost.file_bytes) + ")";
-      return "runner-up " + r.label + " (" + tps(r.cost.predicted_tps) + ")";
+        return "runner-up " + r.label + " at " + format_bytes(r.cost.file_bytes);
+      return "runner-up " + r.label + " at " + tps(r.cost.predicted_tps);
     case Standing::over_bound:
       return "runner-up " + r.label + " was over the bound (worst language " +
              fmt("%+.2f", r.max_dppl_pct) + " %)";
     case Standing::not_built:
-      return "runner-up " + r.label + " (" + format_bytes(r.cost.file_bytes) +
-             ") was not built: " + won.label + " already met the bound";
+      return "runner-up " + r.label + " at " + format_bytes(r.cost.file_bytes) +
+             " was not built: " + won.label + " already met the bound";
     case Standing::ruled_out:
       return "runner-up " + r.label + " was ruled out: " + rule_out_reason(r, k, d);
   }

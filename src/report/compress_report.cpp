@@ -164,8 +164,10 @@ std::string report_to_html(const CompressReport& r) {
     const auto& k = r.candidates[i];
     if (!k.built) continue;
     const double mb = k.cost.file_bytes / 1048576.0;
-    kld_pts.push_back({k.recipe, mb, k.overall.kld_mean, static_cast<int>(i) == r.chosen});
-    ppl_pts.push_back({k.recipe, mb, k.overall.ppl, static_cast<int>(i) == r.chosen});
+    const std::string label =
+        k.method == "gptq" ? k.recipe + " gptq" : k.recipe;  // same size, other method
+    kld_pts.push_back({label, mb, k.overall.kld_mean, static_cast<int>(i) == r.chosen});
+    ppl_pts.push_back({label, mb, k.overall.ppl, static_cast<int>(i) == r.chosen});
   }
   h += svg_scatter_chart(kld_pts, {"File size vs KL-divergence", "file size (MiB)",
                                    "mean KLD (nats per token)", 520, 320});

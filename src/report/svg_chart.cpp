@@ -9,7 +9,7 @@ namespace edgefit {
 namespace {
 
 constexpr int kLeft = 64, kRight = 16, kTop = 32, kBottom = 56;  // plot margins in pixels
-constexpr int kLegendTop = 48;  // top margin when a legend row sits above the plot
+constexpr int kLegendRow = 16;  // height of one legend row between the title and the plot
 const char* kPalette[] = {"#2b6cb0", "#c05621", "#2f855a", "#6b46c1",
                           "#b7791f", "#c53030", "#319795"};
 const char* kWarn = "#c53030";
@@ -202,12 +202,35 @@ std::string svg_scatter_chart(const std::vector<ScatterPoint>& pts, const ChartA
   for (const auto& p : pts) {
     std::snprintf(buf, sizeof buf,
                   "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\"><title>%s: "
-                  "(%s, %s)</title></circle>"
-                  "<text x=\"%.1f\" y=\"%.1f\">%s</text>",
+                  "(%s, %s)</title></circle>",
                   f.px(p.x), f.py(p.y), p.highlight ? 6 : 4, p.highlight ? kWarn : kPalette[0],
-                  xml_escape(p.label).c_str(), num(p.x).c_str(), num(p.y).c_str(), f.px(p.x) + 7,
-                  f.py(p.y) - 5, xml_escape(p.label).c_str());
+                  xml_escape(p.label).c_str(), num(p.x).c_str(), num(p.y).c_str());
     s += buf;
+  }
+  // Labels: the highlighted point's first, then each where it overlaps no label already placed
+  // (right of the point, else left); a crowded point keeps its label in the tooltip only.
+  struct Box {
+    double x0, y0, x1, y1;
+  };
+  std::vector<Box> placed;
+  std::vector<size_t> order(pts.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_partition(order.begin(), order.end(), [&](size_t i) { return pts[i].highlight; });
+  for (size_t i : order) {
+    const double w = 6.5 * static_cast<double>(pts[i].label.size()), cx = f.px(pts[i].x),
+                 cy = f.py(pts[i].y);
+    for (const bool right : {true, false}) {
+      const Box b{right ? cx + 7 : cx - 7 - w, cy - 15, right ? cx + 7 + w : cx - 7, cy - 3};
+      const bool clash = std::any_of(placed.begin(), placed.end(), [&](const Box& o) {
+        return b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1;
+      });
+      if (clash || b.x1 > a.width || b.x0 < kLeft) continue;
+      placed.push_back(b);
+      std::snprintf(buf, sizeof buf, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\">%s</text>", b.x0,
+                    cy - 5, xml_escape(pts[i].label).c_str());
+      s += buf;
+      break;
+    }
   }
   return s + "</svg>";
 }
@@ -220,11 +243,19 @@ std::string svg_line_chart(const std::vector<LineSeries>& series, const ChartAxe
       y0 = std::min(y0, l.y[i]), y1 = std::max(y1, l.y[i]);
     }
   if (x0 > x1) x0 = y0 = 0, x1 = y1 = 1;
+  // Legend entries (~7 px per character) in rows between the title and the plot.
+  std::vector<std::pair<int, int>> legend_at;  // x, row
+  for (int x = kLeft, row = 0; const auto& l : series) {
+    const int w = 14 + 7 * static_cast<int>(l.name.size()) + 18;
+    if (x > kLeft && x + w - 18 > a.width - kRight) x = kLeft, ++row;
+    legend_at.emplace_back(x, row);
+    x += w;
+  }
+  const int rows = legend_at.empty() ? 0 : legend_at.back().second + 1;
   const Frame f{ticks_around(x0, x1, true), ticks_around(y0, y1, true), a.width, a.height,
-                kLegendTop};
+                kTop + kLegendRow * rows};
   std::string s = open_svg(a) + axes_svg(f, a, true);
   char buf[512];
-  int legend_x = kLeft;
   for (size_t k = 0; k < series.size(); ++k) {
     const auto& l = series[k];
     const char* color = kPalette[k % std::size(kPalette)];
@@ -239,14 +270,15 @@ std::string svg_line_chart(const std::vector<LineSeries>& series, const ChartAxe
     s += "<polyline class=\"series\" fill=\"none\" stroke-width=\"2\" stroke=\"" +
          std::string(color) + "\"" + (l.dashed ? " stroke-dasharray=\"6,4\"" : "") + " points=\"" +
          pts + "\"/>" + markers;
-    // Legend: one row between the title and the plot (entries ~7 px per character apart).
+    // Legend entry at its place in the rows above the plot.
     std::snprintf(
         buf, sizeof buf,
         "<g class=\"legend\"><rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>"
         "<text x=\"%d\" y=\"%d\">%s</text></g>",
-        legend_x, kTop - 4, color, legend_x + 14, kTop + 5, xml_escape(l.name).c_str());
+        legend_at[k].first, kTop - 4 + kLegendRow * legend_at[k].second, color,
+        legend_at[k].first + 14, kTop + 5 + kLegendRow * legend_at[k].second,
+        xml_escape(l.name).c_str());
     s += buf;
-    legend_x += 14 + 7 * static_cast<int>(l.name.size()) + 18;
   }
   return s + "</svg>";
 }

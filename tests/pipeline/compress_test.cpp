@@ -90,9 +90,11 @@ void expect_good_report(const std::string& out, const std::string& device) {
 }
 
 TEST(Compress, RaspberryPiAndControllerReportsAndResumeAfterKill) {
+  // One output folder: the stages do not depend on the device, so the controller's run reuses
+  // the Pi's builds and measurements and only plans and decides again.
+  const std::string out = test::scratch_dir("compress-two-devices");
   for (const std::string device : {"raspberry-pi-5", "controller-8gb-flash"}) {
     SCOPED_TRACE(device);
-    const std::string out = test::scratch_dir("compress-" + device);
     const auto r = test::run_edgefit(compress_args(device, out));
     ASSERT_EQ(r.status, 0) << r.err;
     expect_good_report(out, device);
@@ -111,9 +113,11 @@ TEST(Compress, RaspberryPiAndControllerReportsAndResumeAfterKill) {
 // evaluation windows and calibration tokens: on an 8 GB Raspberry Pi 5 and a Snapdragon 8 Gen 3
 // phone the 36 MB polyglot model gets at least 4 bits per weight, and the report says why.
 TEST(Compress, MainJobChoosesAtLeastFourBitsOnThePiAndThePhone) {
+  // One output folder: the candidates are the same for both devices (everything fits and is fast),
+  // so the phone's run reuses the Pi's quantize and validate stages and only decides again.
+  const std::string out = test::scratch_dir("compress-main");
   for (const std::string device : {"raspberry-pi-5", "snapdragon-8-gen-3"}) {
     SCOPED_TRACE(device);
-    const std::string out = test::scratch_dir("compress-main-" + device);
     std::vector<std::string> a = {"compress",
                                   test::shared_path("models/polyglot/hf"),
                                   "--device",
@@ -135,6 +139,7 @@ TEST(Compress, MainJobChoosesAtLeastFourBitsOnThePiAndThePhone) {
     const auto j = nlohmann::json::parse(read_file(out + "/report.json"));
     EXPECT_GE(j["chosen"]["bits_per_weight"].get<double>(), 4.0) << j["decision"].dump();
     EXPECT_EQ(j["candidates"].size(), 14u);  // 7 presets × {imatrix, gptq}
+    for (const auto& c : j["candidates"]) EXPECT_TRUE(c["built"].get<bool>()) << c["recipe"];
     EXPECT_NE(r.out.find("why: " + j["decision"]["reason"].get<std::string>()), std::string::npos)
         << r.out;
   }

@@ -57,7 +57,7 @@ TEST(ChooseRecipe, DefaultIsTheBestQualityThatFitsNotTheSmallestWithinTheBound) 
             "the 7 measured recipes "
             "that fit raspberry-pi-5, reach 10 tokens/s and stay within +5.0 % ΔPPL (it is "
             "predicted at 771 "
-            "tokens/s); runner-up q6_k (mean KLD 0.00020).");
+            "tokens/s); runner-up q6_k with mean KLD 0.00020.");
 }
 
 TEST(ChooseRecipe, SizeObjectiveIsTheSmallestWithinTheBoundAndNamesTheRejectedSmallerOne) {
@@ -70,7 +70,7 @@ TEST(ChooseRecipe, SizeObjectiveIsTheSmallestWithinTheBoundAndNamesTheRejectedSm
   EXPECT_EQ(ch.runner_up, 2);  // the next within the bound
   EXPECT_NE(ch.reason.find("q3_k_m won on size: the smallest file (5.0 MiB)"), std::string::npos)
       << ch.reason;
-  EXPECT_NE(ch.reason.find("runner-up q4_0 (5.6 MiB)"), std::string::npos) << ch.reason;
+  EXPECT_NE(ch.reason.find("runner-up q4_0 at 5.6 MiB"), std::string::npos) << ch.reason;
   // Stopped early: only q2_k and q3_k_m measured. The runner-up is then the smaller one that
   // failed.
   for (size_t i = 2; i < c.size(); ++i) c[i].measured = false;

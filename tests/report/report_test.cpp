@@ -58,7 +58,7 @@ CompressReport sample_report() {
   }
   r.chosen = 1;
   r.runner_up = 2;
-  r.decision = "q4_k_m won on quality: the lowest mean KLD; runner-up q8_0 (mean KLD 0.01000).";
+  r.decision = "q4_k_m won on quality: the lowest mean KLD; runner-up q8_0 with mean KLD 0.01000.";
   r.warnings = {"language tha: ΔPPL +4.50 % is more than twice the mean"};
   return r;
 }
@@ -80,7 +80,7 @@ TEST(CompressReport, JsonHasTheDocumentedFields) {
   EXPECT_EQ(j["warnings"].size(), 1u);
   EXPECT_EQ(j["objective"], "quality");
   EXPECT_EQ(j["decision"]["reason"],
-            "q4_k_m won on quality: the lowest mean KLD; runner-up q8_0 (mean KLD 0.01000).");
+            "q4_k_m won on quality: the lowest mean KLD; runner-up q8_0 with mean KLD 0.01000.");
   EXPECT_EQ(j["decision"]["chosen"], "q4_k_m");
   EXPECT_EQ(j["decision"]["runner_up"], "q8_0");
 }
@@ -126,6 +126,31 @@ std::vector<double> tick_values(const std::string& svg, const std::string& axis)
   return v;
 }
 
+// The legend rows end above the plot's top edge (where the y axis starts): they cover no data.
+void expect_legend_above_plot(const std::string& svg, int entries) {
+  std::smatch frame;
+  ASSERT_TRUE(
+      std::regex_search(svg, frame, std::regex("<line class=\"frame\" x1=\"\\d+\" y1=\"(\\d+)\"")));
+  const std::regex legend_re(
+      "<g class=\"legend\"><rect x=\"(\\d+)\" y=\"(\\d+)\" width=\"10\" height=\"10\"");
+  int n = 0;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), legend_re);
+       it != std::sregex_iterator(); ++it, ++n) {
+    EXPECT_LE(std::stoi((*it)[2]) + 10, std::stoi(frame[1]));
+    EXPECT_LT(std::stoi((*it)[1]), 520 - 40) << "legend entry starts outside the chart";
+  }
+  EXPECT_EQ(n, entries);
+}
+
+TEST(SvgChart, LegendsWrapIntoRowsAboveThePlot) {
+  std::vector<LineSeries> s;
+  for (const char* k :
+       {"attn_k", "attn_output", "attn_q", "attn_v", "ffn_down", "ffn_gate", "ffn_up"})
+    s.push_back({k, {0, 1, 2}, {4.5, 4.5, 6.5}, false});
+  expect_legend_above_plot(
+      svg_line_chart(s, {"bits", "layer (block index)", "bits per weight", 520, 320}), 7);
+}
+
 TEST(SvgChart, ChartsShowRoundTicksAndLegendsAboveThePlot) {
   const std::vector<LineSeries> s = {{"roofline", {2.9, 4.8, 8.5}, {344.8, 208.3, 117.6}, true},
                                      {"predicted", {2.9, 4.8, 8.5}, {275.9, 166.7, 94.1}, false}};
@@ -138,17 +163,7 @@ TEST(SvgChart, ChartsShowRoundTicksAndLegendsAboveThePlot) {
     for (size_t i = 1; i < t.size(); ++i) EXPECT_NEAR(t[i] - t[i - 1], step, 1e-9) << axis;
     for (double v : t) EXPECT_NEAR(v / step, std::round(v / step), 1e-9) << axis << " tick " << v;
   }
-  // The legend row ends above the plot's top edge (the y axis starts there), so it covers no data.
-  std::smatch frame, legend;
-  ASSERT_TRUE(
-      std::regex_search(svg, frame, std::regex("<line class=\"frame\" x1=\"\\d+\" y1=\"(\\d+)\"")));
-  const std::regex legend_re(
-      "<g class=\"legend\"><rect x=\"\\d+\" y=\"(\\d+)\" width=\"10\" height=\"10\"");
-  int legends = 0;
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), legend_re);
-       it != std::sregex_iterator(); ++it, ++legends)
-    EXPECT_LE(std::stoi((*it)[1]) + 10, std::stoi(frame[1]));
-  EXPECT_EQ(legends, 2);
+  expect_legend_above_plot(svg, 2);
 }
 
 TEST(CompressReport, BitsPerLayerChartLeavesOutTheNormsAndEveryAxisHasAUnit) {
