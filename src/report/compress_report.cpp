@@ -148,7 +148,7 @@ std::string report_to_html(const CompressReport& r) {
          " tokens/s, mean KLD " + fmt("%.5f", c->overall.kld_mean) + "</p>";
     h += "<p id=\"decision\"><b>Why</b> " + xml_escape(r.decision) + "</p>";
   } else {
-    h += "<h2 class=\"warn\">No recipe fits this device</h2><p id=\"decision\">" +
+    h += "<h2 class=\"warn\">No recipe qualifies for this device</h2><p id=\"decision\">" +
          xml_escape(r.decision) + "</p>";
   }
   if (!r.warnings.empty()) {
