@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "pipeline/compress.h"
 
 namespace edgefit::cli {
@@ -21,6 +22,12 @@ double parse_percent(const std::string& s) {
 
 void run(const CompressOptions& o_in, const std::string& bound) {
   CompressOptions o = o_in;
+  // The output folder receives GGUFs, a report and stage caches: it must not be the model's
+  // folder or any input file.
+  std::vector<std::string> inputs = {o.model, o.text, o.langs_dir, o.tokenizer};
+  if (o.device.ends_with(".json")) inputs.push_back(o.device);  // a profile file, not an id
+  inputs.insert(inputs.end(), o.calib.begin(), o.calib.end());
+  check_output_not_input(o.out_dir, inputs);
   o.max_ppl_increase_pct = parse_percent(bound);
   const CompressReport r = run_compress(o);
   std::printf("\n%-8s %10s %6s %9s %10s %12s  %s\n", "recipe", "file", "bpw", "PPL", "mean KLD", "worst ΔPPL", "");

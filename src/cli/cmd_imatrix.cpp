@@ -6,6 +6,7 @@
 #include "calib/imatrix_collect.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "eval/model_tokenizer.h"
 #include "methods/imatrix_file.h"
 
@@ -20,6 +21,9 @@ struct ImatrixOptions {
 };
 
 void run(ImatrixOptions o) {
+  std::vector<std::string> inputs = {o.model, o.tokenizer};
+  inputs.insert(inputs.end(), o.calib.files.begin(), o.calib.files.end());
+  check_output_not_input(o.out, inputs);
   const Model m = load_model(o.model);
   auto tok = load_model_tokenizer(o.model, o.tokenizer, m.config.vocab_size);
   if (o.calib.ctx <= 1 || (m.config.max_context > 0 && o.calib.ctx > m.config.max_context))
