@@ -113,6 +113,12 @@ TEST(SafetyCli, NonFiniteWeightsAreRefusedAndNothingIsWritten) {
                  {"blk.3.ffn_up.weight", "nan", "flat index 777"});
     EXPECT_FALSE(fs::exists(out));
   }
+  // The calibrated methods plan first, so they refuse before any calibration work.
+  expect_error(run_edgefit({"quantize", "-q", nan_dir, out, "q4_k_m", "--method", "gptq", "--calib",
+                            kCalib}),
+               1, {"blk.3.ffn_up.weight", "flat index 777"});
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".work"));
   const std::string inf_dir = hf_with_bad_weight(root + "/inf", "model.norm.weight", 5, -INFINITY);
   expect_error(run_edgefit({"quantize", "-q", inf_dir, out, "q6_k"}), 1,
                {"output_norm.weight", "-inf", "flat index 5"});
