@@ -22,12 +22,16 @@ double parse_percent(const std::string& s) {
 
 void run(const CompressOptions& o_in, const std::string& bound) {
   CompressOptions o = o_in;
-  // The output folder receives GGUFs, a report and stage caches: it must not be the model's
-  // folder or any input file.
+  // The output folder receives GGUFs, an imatrix and a report: neither it nor any file compress
+  // writes there may be an input (`compress out/q4_k_m.gguf -o out` would replace its model).
   std::vector<std::string> inputs = {o.model, o.text, o.langs_dir, o.tokenizer};
   if (o.device.ends_with(".json")) inputs.push_back(o.device);  // a profile file, not an id
   inputs.insert(inputs.end(), o.calib.begin(), o.calib.end());
-  check_output_not_input(o.out_dir, inputs);
+  std::vector<std::string> outputs = {o.out_dir, o.out_dir + "/imatrix.gguf",
+                                      o.out_dir + "/report.json", o.out_dir + "/report.html"};
+  for (const auto& recipe : o.recipes.empty() ? default_recipes() : o.recipes)
+    outputs.push_back(o.out_dir + "/" + recipe + ".gguf");
+  for (const auto& out : outputs) check_output_not_input(out, inputs);
   o.max_ppl_increase_pct = parse_percent(bound);
   const CompressReport r = run_compress(o);
   std::printf("\n%-8s %10s %6s %9s %10s %12s  %s\n", "recipe", "file", "bpw", "PPL", "mean KLD", "worst ΔPPL", "");

@@ -80,6 +80,12 @@ TEST(SafetyCli, NoCommandWritesOverOneOfItsInputs) {
   expect_error(
       run_edgefit({"compress", hf, "--device", "raspberry-pi-5", "--text", calib, "-o", hf}), 1,
       {"is one of the inputs"});
+  // A model that is one of the files compress writes into its output folder.
+  fs::copy_file(model, dir + "/q4_k_m.gguf");
+  expect_error(run_edgefit({"compress", dir + "/q4_k_m.gguf", "--device", "raspberry-pi-5",
+                            "--text", calib, "-o", dir}),
+               1, {"is one of the inputs", "q4_k_m.gguf"});
+  EXPECT_EQ(slurp(dir + "/q4_k_m.gguf"), model_bytes);
   EXPECT_EQ(slurp(model), model_bytes);
   EXPECT_EQ(slurp(calib), calib_bytes);
   EXPECT_EQ(temp_files_in(dir), 0);
