@@ -3,7 +3,6 @@
 // the memory-bandwidth roofline, with the machine's read bandwidth measured around each
 // generation run (the fraction is the median over runs of tokens/s ÷ that run's roofline). Decode
 // reads every weight once per token, so tokens/s ≤ read bandwidth ÷ weight bytes per token.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/process_memory.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "model/transformer.h"
@@ -40,35 +40,6 @@ struct Stat {
 Stat stat_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return {v[v.size() / 2], v.front(), v.back()};
-}
-
-// Peak resident memory since the last reset_peak_rss() (VmHWM), in bytes; falls back to the
-// process-lifetime maximum where /proc/self/status has no VmHWM.
-uint64_t peak_rss_bytes() {
-  if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
-    char line[256];
-    unsigned long long kib = 0;
-    bool found = false;
-    while (std::fgets(line, sizeof line, f))
-      if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) {
-        found = true;
-        break;
-      }
-    std::fclose(f);
-    if (found) return kib * 1024;
-  }
-  struct rusage ru {};
-  ::getrusage(RUSAGE_SELF, &ru);
-  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
-}
-
-// Resets the peak to the current RSS (Linux ≥ 4.0: "5" > /proc/self/clear_refs), so the
-// bandwidth probe's 256 MiB buffer and earlier thread counts do not count towards a run's peak.
-void reset_peak_rss() {
-  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
-    std::fputs("5", f);
-    std::fclose(f);
-  }
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -12,6 +12,7 @@
 #include "core/huge_buffer.h"
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
+#include "formats/model_check.h"
 #include "kernels/kernels.h"
 #include "model/attention.h"
 #include "model/matmul.h"
@@ -112,9 +113,7 @@ W8A8MatmulFn w8a8_kernel() {
 Transformer::Transformer(const Model& model)
     : model_(&model), cfg_(model.config), rope_(make_rope(model)) {
   const ArchConfig& c = cfg_;
-  if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
-      c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 || c.n_heads % c.n_kv_heads != 0)
-    throw Error("model hyperparameters are inconsistent", model.path);
+  check_arch_config(c, model.format, model.path);  // names the field out of range
   const int64_t d = c.d_model;
   tok_embd_ = bind_matrix(model, "token_embd.weight", c.vocab_size, d);
   output_ = model.find("output.weight") ? bind_matrix(model, "output.weight", c.vocab_size, d)
