@@ -28,10 +28,18 @@ void mark_lowest(const float* scores, int64_t n, int64_t stride, int64_t count, 
     const float ka = key(a), kb = key(b);
     return ka < kb || (ka == kb && a < b);
   };
-  std::vector<int64_t> idx(static_cast<size_t>(n));
-  std::iota(idx.begin(), idx.end(), int64_t{0});
-  std::nth_element(idx.begin(), idx.begin() + (count - 1), idx.end(), less);
-  for (int64_t k = 0; k < count; ++k) pruned[idx[static_cast<size_t>(k)] * stride] = 1;
+  // N:M groups are small and chosen once per group and row: keep their indices on the stack.
+  constexpr int64_t kSmall = 64;
+  int64_t small[kSmall];
+  std::vector<int64_t> large;
+  int64_t* idx = small;
+  if (n > kSmall) {
+    large.resize(static_cast<size_t>(n));
+    idx = large.data();
+  }
+  std::iota(idx, idx + n, int64_t{0});
+  std::nth_element(idx, idx + (count - 1), idx + n, less);
+  for (int64_t k = 0; k < count; ++k) pruned[idx[k] * stride] = 1;
 }
 
 std::vector<uint8_t> select_mask(const float* scores, int64_t rows, int64_t cols,

@@ -43,6 +43,7 @@ struct Chunk {
   std::vector<float> step;     // [R, cols] grid step per weight (quantized)
   std::vector<float> off;      // [R, cols] grid offset per weight (quantized)
   std::vector<uint8_t> codes;  // [R, cols] chosen codes (quantized)
+  std::vector<float> scores;   // scratch: one row's saliencies of the columns being masked
   double loss = 0;             // Σ e² / 2 over the chunk
   int64_t inexact = 0;         // pruned weights that dequantize to a nonzero
 };
@@ -54,7 +55,8 @@ int64_t lcm64(int64_t a, int64_t b) {
 // Marks the lowest of w² / d² in columns [c0, c1) of chunk row r, `count` of them.
 void mark_row_segment(const Plan& p, Chunk& c, int64_t r, int64_t c0, int64_t c1, int64_t count) {
   const float* u = p.h->u.data();
-  std::vector<float> s(static_cast<size_t>(c1 - c0));
+  std::vector<float>& s = c.scores;
+  s.resize(static_cast<size_t>(c1 - c0));
   for (int64_t j = c0; j < c1; ++j) {
     const float d = u[j * p.cols + j], v = c.W(r, j);
     s[static_cast<size_t>(j - c0)] = v * v / (d * d);
