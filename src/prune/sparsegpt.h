@@ -56,7 +56,8 @@ struct SparseGptOptions {
   SparsityPattern pattern;               // what to prune
   MaskScope scope = MaskScope::kPerRow;  // comparison group of an unstructured mask block
   int mask_block = 128;                  // columns per adaptive mask choice (unstructured; the
-                                         // paper's Bs), raised to whole quantization blocks
+                                         // paper's Bs); 256 per row bounds every 256-block, as
+                                         // the sparse storage formats need
   DType type = DType::F32;               // F32: prune only; a gptq_supports() format: prune and
                                          // quantize into it in the same pass
   GptqOptions gptq;                      // dampening, lazy-batch width, thread pool; act_order

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "prune/mask_select.h"
 #include "prune/score_prune.h"
+#include "prune/sparsegpt.h"
 #include "quant/quant_traits.h"
 #include "synthetic_layer.h"
 
@@ -140,6 +141,29 @@ TEST(SparseFormats, MaskRejectsOverfullAndCorruptBlocks) {
   blocks[0].mask[5] |= 1;  // one more bit than the block holds values for
   std::vector<float> back(n);
   EXPECT_THROW(decode_q4_mask(blocks.data(), n, back.data()), Error);
+}
+
+TEST(SparseFormats, SparseGptWithMaskBlock256FitsTheMaskFormat) {
+  // Per-row mask blocks of 256 give every 256-block its exact share (153 or 154 of 256 pruned at
+  // 0.6), so each block holds at most 103 values: within BlockQ4_Mask50's 128.
+  const int64_t n = 256, rows = 8, cols = 512;
+  const auto x = test::make_inputs(n, cols, 41, 8, 37, 6.f);
+  const auto w = test::random_weights(rows, cols, 42);
+  const auto h = test::hessian_of(x, n, cols);
+  SparseGptOptions o;
+  o.pattern = SparsityPattern::unstructured(0.6);
+  o.mask_block = 256;
+  const auto r = sparsegpt_prune(w.data(), rows, cols, h.data(), o);
+  std::vector<BlockQ4_Mask50> blocks(rows * cols / kSparseBlock);
+  ASSERT_NO_THROW(
+      encode_q4_mask(r.weights.data(), r.pruned.data(), rows * cols, nullptr, blocks.data()));
+  std::vector<float> back(rows * cols);
+  decode_q4_mask(blocks.data(), rows * cols, back.data());
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    if (r.pruned[i]) {
+      EXPECT_EQ(back[i], 0.f) << i;
+    }
+  }
 }
 
 }  // namespace
