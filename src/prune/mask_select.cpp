@@ -58,6 +58,14 @@ std::vector<uint8_t> select_mask(const float* scores, int64_t rows, int64_t cols
     const int64_t drop = prune_count(p.fraction(), cols);
     for (int64_t r = 0; r < rows; ++r)
       mark_lowest(scores + r * cols, cols, 1, drop, pruned.data() + r * cols);
+  } else if (scope == MaskScope::kPerRowBlock) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t a = 0; a < cols; a += kMaskRowBlock) {
+        const int64_t b = std::min(a + kMaskRowBlock, cols);
+        mark_lowest(scores + r * cols + a, b - a, 1,
+                    prune_count(p.fraction(), b) - prune_count(p.fraction(), a),
+                    pruned.data() + r * cols + a);
+      }
   } else {
     mark_lowest(scores, rows * cols, 1, prune_count(p.fraction(), rows * cols), pruned.data());
   }
@@ -108,6 +116,14 @@ void check_mask(const uint8_t* pruned, int64_t rows, int64_t cols, const Sparsit
     for (int64_t r = 0; r < rows; ++r)
       if (const int64_t c = count_ones(pruned + r * cols, cols); c != want)
         mask_mismatch(p, "row " + std::to_string(r), c, want);
+  } else if (scope == MaskScope::kPerRowBlock) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t a = 0; a < cols; a += kMaskRowBlock) {
+        const int64_t b = std::min(a + kMaskRowBlock, cols);
+        const int64_t want = prune_count(p.fraction(), b) - prune_count(p.fraction(), a);
+        if (const int64_t c = count_ones(pruned + r * cols + a, b - a); c != want)
+          mask_mismatch(p, "row " + std::to_string(r) + " block at " + std::to_string(a), c, want);
+      }
   } else {
     const int64_t want = prune_count(p.fraction(), rows * cols);
     if (const int64_t c = count_ones(pruned, rows * cols); c != want)

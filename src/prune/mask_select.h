@@ -15,9 +15,15 @@ namespace edgefit {
 
 // The comparison group of an unstructured fraction (N:M always compares within its M inputs).
 enum class MaskScope {
-  kPerRow,    // floor(f · cols) per output row: Wanda's choice, every row keeps the same count
-  kPerLayer,  // floor(f · rows · cols) over the whole matrix: classic magnitude pruning
+  kPerRow,       // floor(f · cols) per output row: Wanda's choice, every row keeps the same count
+  kPerLayer,     // floor(f · rows · cols) over the whole matrix: classic magnitude pruning
+  kPerRowBlock,  // per row, in blocks of kMaskRowBlock inputs, block [a, b) pruning
+                 // floor(f · b) − floor(f · a): the row still prunes floor(f · cols), and every
+                 // block a bounded count, which the sparse storage formats need
 };
+
+// Inputs per block of MaskScope::kPerRowBlock (the sparse storage formats' block).
+inline constexpr int64_t kMaskRowBlock = 256;
 
 // Marks the `count` lowest of scores[0 … n) (element i at scores[i · stride]) as pruned in
 // pruned[i · stride] (other elements are left as they are). Ties: among equal scores the lower

@@ -19,14 +19,15 @@
 //   byte i/8 set = weight i kept) and room for C kept values in weight order, C/32 Q4_0 blocks;
 //   slots past the block's count hold zeros. C = 128 (≥ 50 %): 104 bytes, 3.25 bits per weight;
 //   C = 96 (≥ 62.5 %): 86 bytes, 2.69 bits per weight. A block keeping more than C weights cannot
-//   be stored, so the pruning must bound every 256-block, not only the row: SparseGPT with
-//   mask_block = 256 per row does (exact counts per block); a mask with more bits than C set is a
-//   corrupt block. The bitmask costs 1 bit per weight, the same as the 2:4 index, which is why
+//   be stored, so the pruning must bound every 256-block, not only the row: MaskScope::
+//   kPerRowBlock does, for every method (exact counts per block); a mask with more bits than C set
+//   is a corrupt block. The bitmask costs 1 bit per weight, the same as the 2:4 index, which is why
 //   both formats come out at 104 bytes at 50 %.
 #pragma once
 
 #include <cstdint>
 
+#include "prune/mask_select.h"
 #include "quant/block_formats.h"
 
 namespace edgefit {
@@ -37,6 +38,7 @@ struct BlockQ4_2of4 {
   uint8_t idx[kSparseBlock / 4 / 2];  // 64 groups × 4 bits: positions p0 | p1 << 2
   quant::BlockQ4_0 values[kSparseBlock / 2 / quant::kQK];  // the 128 kept values in weight order
 };
+static_assert(kSparseBlock == kMaskRowBlock);  // masks chosen per row block fit a sparse block
 static_assert(sizeof(BlockQ4_2of4) == 104);
 
 template <int kCapacity>

@@ -90,7 +90,7 @@ void choose_row_masks(const Plan& p, Chunk& c, int64_t i) {
     const int64_t m = p.pattern.m();
     if (i % m != 0) return;
     for (int64_t r = 0; r < R; ++r) mark_row_segment(p, c, r, i, i + m, m - p.pattern.n());
-  } else if (p.scope == MaskScope::kPerRow && !p.pattern.dense() && i % p.mask_block == 0) {
+  } else if (p.scope != MaskScope::kPerLayer && !p.pattern.dense() && i % p.mask_block == 0) {
     const int64_t end = std::min(i + p.mask_block, p.cols);
     const int64_t count =
         prune_count(p.pattern.fraction(), end) - prune_count(p.pattern.fraction(), i);
@@ -220,7 +220,10 @@ Plan make_plan(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
                   std::string(dtype_name(o.type)) + " blocks");
     p.row_bytes = quant_row_size(o.type, cols);
   }
-  p.mask_block = o.mask_block;
+  // Per-row blocks: mask blocks that tile each kMaskRowBlock, whose cumulative-floor shares then
+  // add up to the block's share.
+  p.mask_block = o.scope == MaskScope::kPerRowBlock ? std::gcd<int64_t>(o.mask_block, kMaskRowBlock)
+                                                    : o.mask_block;
   // A lazy batch holds whole mask blocks (or N:M groups) and whole quantization blocks.
   const int64_t unit = lcm64(o.pattern.is_n_of_m() ? o.pattern.m() : p.mask_block, bs);
   p.lazy = std::max(unit, (o.gptq.block_size / unit) * unit);

@@ -16,7 +16,8 @@
 // the previous columns are eliminated):
 // - unstructured: per block of `mask_block` columns, the block's share of the pruned count
 //   (cumulative floors, so a row or layer gets exactly floor(f · size) over all its blocks),
-//   compared per row or over all rows of the block (MaskScope);
+//   compared per row or over all rows of the block (MaskScope; kPerRowBlock takes mask blocks
+//   that tile the 256-input blocks, gcd(mask_block, 256), so each gets its exact share);
 // - N:M: per group of M columns of each row, when the group is reached.
 //
 // Joint quantization (the paper's "SparseGPT + GPTQ", §3.3): with a target format of
@@ -56,8 +57,7 @@ struct SparseGptOptions {
   SparsityPattern pattern;               // what to prune
   MaskScope scope = MaskScope::kPerRow;  // comparison group of an unstructured mask block
   int mask_block = 128;                  // columns per adaptive mask choice (unstructured; the
-                                         // paper's Bs); 256 per row bounds every 256-block, as
-                                         // the sparse storage formats need
+                                         // paper's Bs)
   DType type = DType::F32;               // F32: prune only; a gptq_supports() format: prune and
                                          // quantize into it in the same pass
   GptqOptions gptq;                      // dampening, lazy-batch width, thread pool; act_order

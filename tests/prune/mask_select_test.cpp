@@ -57,7 +57,7 @@ TEST(MaskSelect, ExactCountsOnRandomScores) {
   for (auto& v : s) v = static_cast<float>(level(rng));
   for (const char* text : {"0.3", "0.5", "0.77", "2:4", "4:8", "1:8", "0"}) {
     const auto p = SparsityPattern::parse(text);
-    for (const auto scope : {MaskScope::kPerRow, MaskScope::kPerLayer}) {
+    for (const auto scope : {MaskScope::kPerRow, MaskScope::kPerLayer, MaskScope::kPerRowBlock}) {
       const auto m = select_mask(s.data(), rows, cols, p, scope);
       EXPECT_NO_THROW(check_mask(m.data(), rows, cols, p, scope)) << text;
       // Every kept score is at least every pruned score of its group (here: its row for per-row
@@ -74,6 +74,27 @@ TEST(MaskSelect, ExactCountsOnRandomScores) {
         }
     }
   }
+}
+
+TEST(MaskSelect, PerRowBlockSharesTheRowsCountOutOverItsBlocks) {
+  // Rows of 600 at 0.5: blocks [0, 256) [256, 512) [512, 600) prune 128, 128, 44; the scores put
+  // all of the row's lowest in the first block, which per row would take them all.
+  const int64_t cols = 600;
+  std::vector<float> s(cols);
+  for (int64_t j = 0; j < cols; ++j) s[j] = static_cast<float>(j);
+  const auto blocks =
+      select_mask(s.data(), 1, cols, SparsityPattern::unstructured(0.5), MaskScope::kPerRowBlock);
+  const auto row = select_mask(s.data(), 1, cols, SparsityPattern::unstructured(0.5));
+  int64_t first_block = 0, first_block_row = 0;
+  for (int64_t j = 0; j < 256; ++j) first_block += blocks[j], first_block_row += row[j];
+  EXPECT_EQ(first_block, 128);
+  EXPECT_EQ(first_block_row, 256);
+  for (int64_t j = 512; j < 556; ++j) EXPECT_EQ(blocks[j], 1) << j;
+  for (int64_t j = 556; j < cols; ++j) EXPECT_EQ(blocks[j], 0) << j;
+  EXPECT_NO_THROW(check_mask(blocks.data(), 1, cols, SparsityPattern::unstructured(0.5)));
+  EXPECT_THROW(
+      check_mask(row.data(), 1, cols, SparsityPattern::unstructured(0.5), MaskScope::kPerRowBlock),
+      Error);
 }
 
 TEST(MaskSelect, CheckMaskRejectsAWrongMask) {

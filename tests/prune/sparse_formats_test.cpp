@@ -143,17 +143,19 @@ TEST(SparseFormats, MaskRejectsOverfullAndCorruptBlocks) {
   EXPECT_THROW(decode_q4_mask(blocks.data(), n, back.data()), Error);
 }
 
-TEST(SparseFormats, SparseGptWithMaskBlock256FitsTheMaskFormat) {
-  // Per-row mask blocks of 256 give every 256-block its exact share (153 or 154 of 256 pruned at
-  // 0.6), so each block holds at most 103 values: within BlockQ4_Mask50's 128.
+TEST(SparseFormats, SparseGptPerRowBlockFitsTheMaskFormat) {
+  // Per-row-block masks give every 256-block its exact share (153 or 154 of 256 pruned at 0.6),
+  // so each block holds at most 103 values: within BlockQ4_Mask50's 128.
   const int64_t n = 256, rows = 8, cols = 512;
   const auto x = test::make_inputs(n, cols, 41, 8, 37, 6.f);
   const auto w = test::random_weights(rows, cols, 42);
   const auto h = test::hessian_of(x, n, cols);
   SparseGptOptions o;
   o.pattern = SparsityPattern::unstructured(0.6);
-  o.mask_block = 256;
+  o.scope = MaskScope::kPerRowBlock;
+  o.mask_block = 384;  // tiles no 256-block: the scope takes gcd(384, 256) = 128
   const auto r = sparsegpt_prune(w.data(), rows, cols, h.data(), o);
+  ASSERT_NO_THROW(check_mask(r.pruned.data(), rows, cols, o.pattern, MaskScope::kPerRowBlock));
   std::vector<BlockQ4_Mask50> blocks(rows * cols / kSparseBlock);
   ASSERT_NO_THROW(
       encode_q4_mask(r.weights.data(), r.pruned.data(), rows * cols, nullptr, blocks.data()));

@@ -93,7 +93,7 @@ TEST(SparseGpt, DiagonalHessianIsWandaWithoutUpdates) {
 TEST(SparseGpt, MasksFollowThePatternExactly) {
   const Layer l(256, 40, 384, 4);  // 384 = 3 mask blocks of 128
   for (const char* text : {"0.5", "0.3", "0.77", "2:4", "4:8", "1:4"})
-    for (const auto scope : {MaskScope::kPerRow, MaskScope::kPerLayer}) {
+    for (const auto scope : {MaskScope::kPerRow, MaskScope::kPerLayer, MaskScope::kPerRowBlock}) {
       const auto r =
           sparsegpt_prune(l.w.data(), l.rows, l.cols, l.h.data(), options(text, DType::F32, scope));
       EXPECT_NO_THROW(
