@@ -781,18 +781,28 @@ void unpack_any(QFormat f, const void* row, int64_t n, int64_t c, void* out) {
   }
 }
 
+// The entry of format F (kPacked: its repacked rows); weight and activation types and packing
+// come from F itself (isa_tables.h), so a misplaced entry fails the slot test.
 template <QFormat F, bool kPacked = false>
-constexpr FormatKernels qk(DType wt, DType at, int bs, ActRowBytesFn bytes, PrepareActFn prep) {
-  return {wt, at, bs, bytes, prep, vec_dot_q<F, kPacked>, gemm_q<F, kPacked>};
+constexpr FormatKernels qk(ActRowBytesFn bytes, PrepareActFn prep) {
+  return {qformat_dtype(F),
+          kPacked ? qformat_packing(F) : uint8_t{0},
+          qformat_act_dtype(F),
+          qformat_info(F).block_elems,
+          bytes,
+          prep,
+          vec_dot_q<F, kPacked>,
+          gemm_q<F, kPacked>};
 }
 template <DType W>
 constexpr FormatKernels fk() {
-  return {W, DType::F32, 1, f32_act_bytes, copy_f32_act, vec_dot_f<W>, gemm_f<W>};
+  return {W, 0, DType::F32, 1, f32_act_bytes, copy_f32_act, vec_dot_f<W>, gemm_f<W>};
 }
 // Row-interleaved float weights: gemm only (one row of a group is not contiguous).
 template <DType W>
 constexpr FormatKernels fk_x4() {
-  return {W, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr, gemm_f<W, true>};
+  return {W,       float_x4_packing(W), DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
+          nullptr, gemm_f<W, true>};
 }
 
 }  // namespace
@@ -801,30 +811,34 @@ UnpackChunkFn avx512vnni_unpack() {
   return unpack_any;
 }
 
+namespace {
+
+KernelDispatch make_table() {
+  using F = QFormat;
+  using S = KernelSlot;
+  KernelDispatch kd{Isa::kAvx512Vnni, "avx512vnni"};
+  kd.set(S::kQ8_0, qk<F::kQ8_0>(panel_act_bytes_q8_0, prep_avx512_q8_0_s128))
+      .set(S::kQ4_0, qk<F::kQ4_0>(panel_act_bytes_q8_0, prep_avx512_q8_0_s8))
+      .set(S::kQ4_K, qk<F::kQ4_K>(panel_act_bytes_k32, prep_avx512_k32_s1))
+      .set(S::kQ5_K, qk<F::kQ5_K>(panel_act_bytes_k32, prep_avx512_k32_s1))
+      .set(S::kQ6_K, qk<F::kQ6_K>(panel_act_bytes_k16, prep_avx512_k16_s32))
+      .set(S::kF16, fk<DType::F16>())
+      .set(S::kBF16, fk<DType::BF16>())
+      .set(S::kF32, fk<DType::F32>())
+      .set(S::kQ4_0x16, qk<F::kQ4_0, true>(panel_act_bytes_q8_0, prep_avx512_q8_0_s8))
+      .set(S::kQ8_0x16, qk<F::kQ8_0, true>(panel_act_bytes_q8_0, prep_avx512_q8_0_s128))
+      .set(S::kQ4_Kx2, qk<F::kQ4_K, true>(panel_act_bytes_k32, prep_avx512_k32_s1))
+      .set(S::kQ6_Kx1, qk<F::kQ6_K, true>(panel_act_bytes_k16, prep_avx512_k16_s32))
+      .set(S::kF16x4, fk_x4<DType::F16>())
+      .set(S::kBF16x4, fk_x4<DType::BF16>())
+      .set(S::kF32x4, fk_x4<DType::F32>());
+  return kd;
+}
+
+}  // namespace
+
 const KernelDispatch& avx512vnni_dispatch() {
-  static const KernelDispatch kd = {
-      Isa::kAvx512Vnni,
-      "avx512vnni",
-      qk<QFormat::kQ8_0>(DType::Q8_0, DType::Q8_0, 32, panel_act_bytes_q8_0, prep_avx512_q8_0_s128),
-      qk<QFormat::kQ4_0>(DType::Q4_0, DType::Q8_0, 32, panel_act_bytes_q8_0, prep_avx512_q8_0_s8),
-      qk<QFormat::kQ4_K>(DType::Q4_K, DType::Q8_K, 256, panel_act_bytes_k32, prep_avx512_k32_s1),
-      qk<QFormat::kQ5_K>(DType::Q5_K, DType::Q8_K, 256, panel_act_bytes_k32, prep_avx512_k32_s1),
-      qk<QFormat::kQ6_K>(DType::Q6_K, DType::Q8_K, 256, panel_act_bytes_k16, prep_avx512_k16_s32),
-      fk<DType::F16>(),
-      fk<DType::BF16>(),
-      fk<DType::F32>(),
-      qk<QFormat::kQ4_0, true>(DType::Q4_0, DType::Q8_0, 32, panel_act_bytes_q8_0,
-                               prep_avx512_q8_0_s8),
-      qk<QFormat::kQ8_0, true>(DType::Q8_0, DType::Q8_0, 32, panel_act_bytes_q8_0,
-                               prep_avx512_q8_0_s128),
-      qk<QFormat::kQ4_K, true>(DType::Q4_K, DType::Q8_K, 256, panel_act_bytes_k32,
-                               prep_avx512_k32_s1),
-      qk<QFormat::kQ6_K, true>(DType::Q6_K, DType::Q8_K, 256, panel_act_bytes_k16,
-                               prep_avx512_k16_s32),
-      fk_x4<DType::F16>(),
-      fk_x4<DType::BF16>(),
-      fk_x4<DType::F32>(),
-  };
+  static const KernelDispatch kd = make_table();
   return kd;
 }
 

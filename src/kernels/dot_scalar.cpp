@@ -125,8 +125,8 @@ void gemm_loop(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const 
 
 template <VecDotFn Dot>
 constexpr FormatKernels quant_kernels(DType wt, DType at, int bs, ActRowBytesFn bytes,
-                                      PrepareActFn prep) {
-  return {wt, at, bs, bytes, prep, Dot, gemm_loop<Dot>};
+                                      PrepareActFn prep, uint8_t packing = 0) {
+  return {wt, packing, at, bs, bytes, prep, Dot, gemm_loop<Dot>};
 }
 
 }  // namespace
@@ -196,33 +196,50 @@ float ref_dot_f32(int64_t n, const void* w, const void* a) {
   return dot_f32(n, w, a);
 }
 
+namespace {
+
+KernelDispatch make_scalar_table() {
+  using S = KernelSlot;
+  KernelDispatch kd{Isa::kScalar, "scalar"};
+  kd.set(S::kQ8_0, quant_kernels<ref_dot_q8_0>(DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
+      .set(S::kQ4_0,
+           quant_kernels<ref_dot_q4_0>(DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
+      .set(S::kQ4_K,
+           quant_kernels<ref_dot_q4_k>(DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+      .set(S::kQ5_K,
+           quant_kernels<ref_dot_q5_k>(DType::Q5_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+      .set(S::kQ6_K,
+           quant_kernels<ref_dot_q6_k>(DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+      .set(S::kF16,
+           quant_kernels<ref_dot_f16>(DType::F16, DType::F32, 1, f32_act_bytes, copy_f32_act))
+      .set(S::kBF16,
+           quant_kernels<ref_dot_bf16>(DType::BF16, DType::F32, 1, f32_act_bytes, copy_f32_act))
+      .set(S::kF32,
+           quant_kernels<ref_dot_f32>(DType::F32, DType::F32, 1, f32_act_bytes, copy_f32_act))
+      .set(S::kQ4_0x16, quant_kernels<dot_packed<kPackingQ4_0x16, DType::Q4_0, ref_dot_q4_0>>(
+                            DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0, kPackingQ4_0x16))
+      .set(S::kQ8_0x16, quant_kernels<dot_packed<kPackingQ8_0x16, DType::Q8_0, ref_dot_q8_0>>(
+                            DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0, kPackingQ8_0x16))
+      .set(S::kQ4_Kx2, quant_kernels<dot_packed<kPackingQ4_Kx2, DType::Q4_K, ref_dot_q4_k>>(
+                           DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k, kPackingQ4_Kx2))
+      .set(S::kQ6_Kx1, quant_kernels<dot_packed<kPackingQ6_Kx1, DType::Q6_K, ref_dot_q6_k>>(
+                           DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k, kPackingQ6_Kx1))
+      .set(S::kF16x4,
+           {DType::F16, kPackingF16x4, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
+            nullptr, gemm_interleaved<kPackingF16x4, DType::F16, ref_dot_f16>})
+      .set(S::kBF16x4,
+           {DType::BF16, kPackingBF16x4, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
+            nullptr, gemm_interleaved<kPackingBF16x4, DType::BF16, ref_dot_bf16>})
+      .set(S::kF32x4,
+           {DType::F32, kPackingF32x4, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
+            nullptr, gemm_interleaved<kPackingF32x4, DType::F32, ref_dot_f32>});
+  return kd;
+}
+
+}  // namespace
+
 const KernelDispatch& scalar_dispatch() {
-  static const KernelDispatch kd = {
-      Isa::kScalar,
-      "scalar",
-      quant_kernels<ref_dot_q8_0>(DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
-      quant_kernels<ref_dot_q4_0>(DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
-      quant_kernels<ref_dot_q4_k>(DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      quant_kernels<ref_dot_q5_k>(DType::Q5_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      quant_kernels<ref_dot_q6_k>(DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      quant_kernels<ref_dot_f16>(DType::F16, DType::F32, 1, f32_act_bytes, copy_f32_act),
-      quant_kernels<ref_dot_bf16>(DType::BF16, DType::F32, 1, f32_act_bytes, copy_f32_act),
-      quant_kernels<ref_dot_f32>(DType::F32, DType::F32, 1, f32_act_bytes, copy_f32_act),
-      quant_kernels<dot_packed<kPackingQ4_0x16, DType::Q4_0, ref_dot_q4_0>>(
-          DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
-      quant_kernels<dot_packed<kPackingQ8_0x16, DType::Q8_0, ref_dot_q8_0>>(
-          DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
-      quant_kernels<dot_packed<kPackingQ4_Kx2, DType::Q4_K, ref_dot_q4_k>>(
-          DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      quant_kernels<dot_packed<kPackingQ6_Kx1, DType::Q6_K, ref_dot_q6_k>>(
-          DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      {DType::F16, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
-       gemm_interleaved<kPackingF16x4, DType::F16, ref_dot_f16>},
-      {DType::BF16, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
-       gemm_interleaved<kPackingBF16x4, DType::BF16, ref_dot_bf16>},
-      {DType::F32, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
-       gemm_interleaved<kPackingF32x4, DType::F32, ref_dot_f32>},
-  };
+  static const KernelDispatch kd = make_scalar_table();
   return kd;
 }
 

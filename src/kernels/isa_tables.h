@@ -27,6 +27,47 @@ UnpackChunkFn avx512vnni_unpack();
 // The offset an ISA stores weight levels with (PanelEncoding::offset).
 int isa_weight_offset(Isa isa, QFormat f);
 
+// What an integer kernel template for QFormat f registers itself as (FormatKernels' weight_type,
+// act_type and packing), derived from f so that an entry set under the wrong slot is caught by the
+// slot test (kernels_dot_test) rather than named by hand next to the slot.
+constexpr DType qformat_dtype(QFormat f) {
+  switch (f) {
+    case QFormat::kQ8_0:
+      return DType::Q8_0;
+    case QFormat::kQ4_0:
+      return DType::Q4_0;
+    case QFormat::kQ4_K:
+      return DType::Q4_K;
+    case QFormat::kQ5_K:
+      return DType::Q5_K;
+    case QFormat::kQ6_K:
+      return DType::Q6_K;
+  }
+  return DType::F32;
+}
+constexpr DType qformat_act_dtype(QFormat f) {
+  return qformat_info(f).block_elems == 256 ? DType::Q8_K : DType::Q8_0;
+}
+// The load-time packing of f's repacked rows (0: f has none).
+constexpr uint8_t qformat_packing(QFormat f) {
+  switch (f) {
+    case QFormat::kQ8_0:
+      return kPackingQ8_0x16;
+    case QFormat::kQ4_0:
+      return kPackingQ4_0x16;
+    case QFormat::kQ4_K:
+      return kPackingQ4_Kx2;
+    case QFormat::kQ6_K:
+      return kPackingQ6_Kx1;
+    default:
+      return 0;
+  }
+}
+// The row-interleaved packing of a float weight type.
+constexpr uint8_t float_x4_packing(DType t) {
+  return t == DType::F16 ? kPackingF16x4 : t == DType::BF16 ? kPackingBF16x4 : kPackingF32x4;
+}
+
 // Scalar references on ggml's own activation blocks (BlockQ8_0 / BlockQ8_K / f32).
 float ref_dot_q8_0(int64_t n, const void* w, const void* a);
 float ref_dot_q4_0(int64_t n, const void* w, const void* a);

@@ -68,7 +68,7 @@ void matmul_dequant(const KernelDispatch& kd, const TensorView& w, const float* 
     for (int64_t r = r0; r < r1; ++r) {
       qt->dequantize_row(w.row(r), row.data(), n_in);
       for (int64_t t = 0; t < n_tokens; ++t) {
-        y[t * n_out + r] = kd.f32.vec_dot(n_in, row.data(), x + t * n_in);
+        y[t * n_out + r] = kd.at(KernelSlot::kF32).vec_dot(n_in, row.data(), x + t * n_in);
       }
     }
   });

@@ -2,6 +2,8 @@
 // ggml reference blocks of ../shared/ref/quant.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -155,6 +157,47 @@ inline std::vector<float> read_ref_input(const RefMatrix& m) {
   std::vector<float> f(static_cast<size_t>(m.rows * m.cols));
   std::memcpy(f.data(), b.data(), b.size());
   return f;
+}
+
+// Every non-empty entry of every table this host runs (and the AVX-VNNI twin's, in
+// kernels_avxvnni_test) reads the weight format and packing of the slot it sits in, and a slot
+// finds its own entry back: a kernel registered under another format's slot fails here.
+inline void expect_entries_match_slots(const KernelDispatch& kd) {
+  int filled = 0;
+  for (int i = 0; i < kNumKernelSlots; ++i) {
+    const KernelSlot slot = static_cast<KernelSlot>(i);
+    const KernelSlotInfo info = kernel_slot_info(slot);
+    const FormatKernels& k = kd.at(slot);
+    EXPECT_EQ(kernel_slot(info.weight_type, info.packing), slot) << info.name;
+    if (k.gemm == nullptr) {
+      EXPECT_EQ(k.vec_dot, nullptr) << kd.isa_name << " " << info.name << ": vec_dot without gemm";
+      continue;
+    }
+    ++filled;
+    EXPECT_EQ(k.weight_type, info.weight_type) << kd.isa_name << " slot " << info.name;
+    EXPECT_EQ(k.packing, info.packing) << kd.isa_name << " slot " << info.name;
+    const QuantTraits* qt = quant_traits(info.weight_type);
+    ASSERT_NE(qt, nullptr) << info.name;
+    if (info.packing == 0) {
+      EXPECT_EQ(k.block_size, qt->block_size) << kd.isa_name << " " << info.name;
+    }
+    EXPECT_NE(k.act_row_bytes, nullptr) << kd.isa_name << " " << info.name;
+    EXPECT_NE(k.prepare_act, nullptr) << kd.isa_name << " " << info.name;
+    // The activation blocks ggml pairs with the format (float weights: f32 as they are), except
+    // Q8_1, whose quants and scale are Q8_0's (kernels.h: the canonical order uses the exact
+    // integer sum in place of its fp16 s).
+    const bool is_float = qt->block_size == 1;
+    const DType want_act = is_float                          ? DType::F32
+                           : qt->vec_dot_type == DType::Q8_1 ? DType::Q8_0
+                                                             : qt->vec_dot_type;
+    EXPECT_EQ(k.act_type, want_act) << kd.isa_name << " " << info.name;
+    if (info.packing == 0) {
+      EXPECT_EQ(kd.find(info.weight_type), &k) << kd.isa_name << " " << info.name;
+    } else {
+      EXPECT_EQ(packed_kernels(kd, info.packing), &k) << kd.isa_name << " " << info.name;
+    }
+  }
+  EXPECT_GE(filled, 8) << kd.isa_name << ": the formats every table has";
 }
 
 }  // namespace edgefit::kernels::test_util

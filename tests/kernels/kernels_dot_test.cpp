@@ -138,8 +138,8 @@ TEST(ActQuant, Q8_KEqualsGgmlReference) {
 }
 
 // Every SIMD table's activation preparation (AVX-512 and AVX2/AVX-VNNI have their own vectorised
-// ones) writes exactly the bytes of the portable prepare_act_row, packed tables included: full and partial chunks,
-// all-zero blocks, rounding ties, outliers.
+// ones) writes exactly the bytes of the portable prepare_act_row, packed tables included: full and
+// partial chunks, all-zero blocks, rounding ties, outliers.
 TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
   using detail::QFormat;
   const std::pair<DType, QFormat> formats[] = {{DType::Q8_0, QFormat::kQ8_0},
@@ -198,6 +198,14 @@ TEST(Dispatch, NamesRoundTripAndUnsupportedIsAnError) {
   EXPECT_TRUE(isa_supported(Isa::kScalar));
   EXPECT_EQ(kernel_dispatch().isa, best_isa());  // EDGEFIT_ISA is not set under ctest
   std::printf("[ info     ] best ISA here: %s\n", isa_name(best_isa()));
+}
+
+TEST(Dispatch, EveryEntrySitsInTheSlotOfItsFormatAndPacking) {
+  for (Isa isa : supported_isas()) expect_entries_match_slots(kernel_dispatch_for(isa));
+  // And a slot that is empty finds nothing: no kernel for a type without a slot.
+  EXPECT_FALSE(kernel_slot(DType::Q8_K).has_value());
+  EXPECT_FALSE(kernel_slot(DType::Q4_1, kPackingQ4_0x16).has_value());
+  EXPECT_EQ(kernel_dispatch_for(Isa::kScalar).find(DType::IQ2_XXS), nullptr);
 }
 
 // ---------------------------------------------------------------- unpackers

@@ -135,8 +135,8 @@ TEST(Matmul, SeveralWeightsInOneJobEqualSeparateProducts) {
       }
       matmul_multi_with(kd, ws, x.data(), toks, ys, &two);
       for (size_t i = 0; i < std::size(parts); ++i)
-        EXPECT_EQ(got[i], want[i]) << isa_name(isa) << " " << dtype_name(parts[i].type) << " tokens "
-                                   << toks;
+        EXPECT_EQ(got[i], want[i])
+            << isa_name(isa) << " " << dtype_name(parts[i].type) << " tokens " << toks;
     }
   }
 }
