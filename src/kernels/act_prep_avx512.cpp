@@ -150,4 +150,17 @@ void prep_avx512_k16_s32(const float* x, int64_t n, void* out) {
   prep_k16<32>(x, n, out);
 }
 
+void prep_avx512_q8_0_s1(const float* x, int64_t n, void* out) {
+  prep_q8_0<1>(x, n, out);
+}
+void prep_avx512_q8_0_s16(const float* x, int64_t n, void* out) {
+  prep_q8_0<16>(x, n, out);
+}
+void prep_avx512_k16_s1(const float* x, int64_t n, void* out) {
+  prep_k16<1>(x, n, out);
+}
+void prep_avx512_k16_s4(const float* x, int64_t n, void* out) {
+  prep_k16<4>(x, n, out);
+}
+
 }  // namespace edgefit::kernels::detail

@@ -214,12 +214,12 @@ namespace detail {
 int isa_weight_offset(Isa isa, QFormat f) {
   switch (isa) {
     case Isa::kAvx512Vnni:  // vpdpbusd: weights are the unsigned operand
-      return f == QFormat::kQ8_0 ? 128 : f == QFormat::kQ4_0 ? 8 : f == QFormat::kQ6_K ? 32 : 0;
-    case Isa::kAvx2:  // maddubs: Q8_0 stays signed (sign trick) because 255·127·2 overflows int16
+      return weight_offset_for(WeightOperand::kVpdpbusd, f);
+    case Isa::kAvx2:     // maddubs (sign trick for Q8_0 and IQ4_NL)
     case Isa::kAvxVnni:  // the AVX2 code and encoding with vpdpbusd (dot_avx2_impl.inc)
-      return f == QFormat::kQ4_0 ? 8 : f == QFormat::kQ6_K ? 32 : 0;
+      return weight_offset_for(WeightOperand::kMaddubs, f);
     default:  // NEON sdot / smull: signed levels on both sides
-      return 0;
+      return weight_offset_for(WeightOperand::kSigned, f);
   }
 }
 

@@ -23,16 +23,7 @@ namespace {
 
 // Offset added to each weight level so the u8 operand of vpdpbusd can hold it.
 constexpr int weight_offset(QFormat f) {
-  switch (f) {
-    case QFormat::kQ8_0:
-      return 128;
-    case QFormat::kQ4_0:
-      return 8;
-    case QFormat::kQ6_K:
-      return 32;
-    default:
-      return 0;
-  }
+  return weight_offset_for(WeightOperand::kVpdpbusd, f);
 }
 
 constexpr int kTileRows = 4;       // weight rows per register tile (each its own vpdpbusd operand)
@@ -388,6 +379,11 @@ constexpr int64_t kChunkBytes = chunk_elems(F) /
 template <QFormat F, bool kPacked>
 constexpr bool kHighNibblesInPlace = kPacked && (F == QFormat::kQ4_0 || F == QFormat::kQ4_K);
 
+// Formats whose full chunks go through the portable unpacker (no SIMD unpacker yet).
+template <QFormat F>
+constexpr bool kRefUnpacked = F == QFormat::kQ4_1 || F == QFormat::kQ5_0 || F == QFormat::kQ5_1 ||
+                              F == QFormat::kIQ4_NL || F == QFormat::kQ2_K || F == QFormat::kQ3_K;
+
 // A full chunk at b into registers.
 // kPacked: the row is repacked (kernels.h). kHighInPlace: see unpack_packed_nibbles.
 template <QFormat F, bool kPacked = false, bool kHighInPlace = false>
@@ -405,6 +401,11 @@ EDGEFIT_INLINE void unpack_full(const uint8_t* b, WRegsOf<F>& w) {
     if constexpr (F == QFormat::kQ8_0) unpack_q8_0(b, w);
     if constexpr (F == QFormat::kQ4_0) unpack_q4_0(b, w);
     if constexpr (F == QFormat::kQ4_K) unpack_k4<false>(b, b + 144, w);
+    if constexpr (kRefUnpacked<F>) {  // through the portable regrouping
+      WChunkOf<F> tmp;
+      unpack_chunk_ref(F, b, chunk_elems(F), 0, weight_offset(F), &tmp);
+      load_regs(tmp, w);
+    }
     if constexpr (F == QFormat::kQ5_K) unpack_k4<true>(b, b + 176, w);
     if constexpr (F == QFormat::kQ6_K) unpack_q6_k(b, w);
   }
@@ -778,6 +779,24 @@ void unpack_any(QFormat f, const void* row, int64_t n, int64_t c, void* out) {
     case QFormat::kQ6_K:
       unpack_chunk<QFormat::kQ6_K>(r, n, c, static_cast<WChunk<4>*>(out));
       break;
+    case QFormat::kQ4_1:
+      unpack_chunk<QFormat::kQ4_1>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ5_0:
+      unpack_chunk<QFormat::kQ5_0>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ5_1:
+      unpack_chunk<QFormat::kQ5_1>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kIQ4_NL:
+      unpack_chunk<QFormat::kIQ4_NL>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ2_K:
+      unpack_chunk<QFormat::kQ2_K>(r, n, c, static_cast<WChunk<4>*>(out));
+      break;
+    case QFormat::kQ3_K:
+      unpack_chunk<QFormat::kQ3_K>(r, n, c, static_cast<WChunk<4>*>(out));
+      break;
   }
 }
 
@@ -819,6 +838,12 @@ KernelDispatch make_table() {
   KernelDispatch kd{Isa::kAvx512Vnni, "avx512vnni"};
   kd.set(S::kQ8_0, qk<F::kQ8_0>(panel_act_bytes_q8_0, prep_avx512_q8_0_s128))
       .set(S::kQ4_0, qk<F::kQ4_0>(panel_act_bytes_q8_0, prep_avx512_q8_0_s8))
+      .set(S::kQ4_1, qk<F::kQ4_1>(panel_act_bytes_q8_0, prep_avx512_q8_0_s1))
+      .set(S::kQ5_0, qk<F::kQ5_0>(panel_act_bytes_q8_0, prep_avx512_q8_0_s16))
+      .set(S::kQ5_1, qk<F::kQ5_1>(panel_act_bytes_q8_0, prep_avx512_q8_0_s1))
+      .set(S::kIQ4_NL, qk<F::kIQ4_NL>(panel_act_bytes_q8_0, prep_avx512_q8_0_s128))
+      .set(S::kQ2_K, qk<F::kQ2_K>(panel_act_bytes_k16, prep_avx512_k16_s1))
+      .set(S::kQ3_K, qk<F::kQ3_K>(panel_act_bytes_k16, prep_avx512_k16_s4))
       .set(S::kQ4_K, qk<F::kQ4_K>(panel_act_bytes_k32, prep_avx512_k32_s1))
       .set(S::kQ5_K, qk<F::kQ5_K>(panel_act_bytes_k32, prep_avx512_k32_s1))
       .set(S::kQ6_K, qk<F::kQ6_K>(panel_act_bytes_k16, prep_avx512_k16_s32))

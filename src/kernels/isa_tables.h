@@ -24,7 +24,7 @@ const KernelDispatch& neon_dotprod_dispatch();
 using UnpackChunkFn = void (*)(QFormat f, const void* row, int64_t n, int64_t c, void* out);
 UnpackChunkFn avx2_unpack();
 UnpackChunkFn avx512vnni_unpack();
-// The offset an ISA stores weight levels with (PanelEncoding::offset).
+// The offset an ISA stores weight levels with (panel.h weight_offset_for its WeightOperand).
 int isa_weight_offset(Isa isa, QFormat f);
 
 // What an integer kernel template for QFormat f registers itself as (FormatKernels' weight_type,
@@ -42,6 +42,18 @@ constexpr DType qformat_dtype(QFormat f) {
       return DType::Q5_K;
     case QFormat::kQ6_K:
       return DType::Q6_K;
+    case QFormat::kQ4_1:
+      return DType::Q4_1;
+    case QFormat::kQ5_0:
+      return DType::Q5_0;
+    case QFormat::kQ5_1:
+      return DType::Q5_1;
+    case QFormat::kIQ4_NL:
+      return DType::IQ4_NL;
+    case QFormat::kQ2_K:
+      return DType::Q2_K;
+    case QFormat::kQ3_K:
+      return DType::Q3_K;
   }
   return DType::F32;
 }
@@ -74,6 +86,12 @@ float ref_dot_q4_0(int64_t n, const void* w, const void* a);
 float ref_dot_q4_k(int64_t n, const void* w, const void* a);
 float ref_dot_q5_k(int64_t n, const void* w, const void* a);
 float ref_dot_q6_k(int64_t n, const void* w, const void* a);
+float ref_dot_q4_1(int64_t n, const void* w, const void* a);
+float ref_dot_q5_0(int64_t n, const void* w, const void* a);
+float ref_dot_q5_1(int64_t n, const void* w, const void* a);
+float ref_dot_iq4_nl(int64_t n, const void* w, const void* a);
+float ref_dot_q2_k(int64_t n, const void* w, const void* a);
+float ref_dot_q3_k(int64_t n, const void* w, const void* a);
 float ref_dot_f16(int64_t n, const void* w, const void* a);
 float ref_dot_bf16(int64_t n, const void* w, const void* a);
 float ref_dot_f32(int64_t n, const void* w, const void* a);
@@ -91,14 +109,21 @@ void prep_panel_k32_s1(const float* x, int64_t n, void* out);
 void prep_panel_k16_s1(const float* x, int64_t n, void* out);
 void prep_panel_k16_s32(const float* x, int64_t n, void* out);
 // The same preparations vectorised with AVX-512 (act_prep_avx512.cpp; byte-identical).
+void prep_avx512_q8_0_s1(const float* x, int64_t n, void* out);
 void prep_avx512_q8_0_s8(const float* x, int64_t n, void* out);
+void prep_avx512_q8_0_s16(const float* x, int64_t n, void* out);
 void prep_avx512_q8_0_s128(const float* x, int64_t n, void* out);
 void prep_avx512_k32_s1(const float* x, int64_t n, void* out);
+void prep_avx512_k16_s1(const float* x, int64_t n, void* out);
+void prep_avx512_k16_s4(const float* x, int64_t n, void* out);
 void prep_avx512_k16_s32(const float* x, int64_t n, void* out);
 // And with AVX2 for the AVX2 and AVX-VNNI tables (act_prep_avx2.cpp; byte-identical).
 void prep_avx2_q8_0_s1(const float* x, int64_t n, void* out);
 void prep_avx2_q8_0_s8(const float* x, int64_t n, void* out);
+void prep_avx2_q8_0_s16(const float* x, int64_t n, void* out);
 void prep_avx2_k32_s1(const float* x, int64_t n, void* out);
+void prep_avx2_k16_s1(const float* x, int64_t n, void* out);
+void prep_avx2_k16_s4(const float* x, int64_t n, void* out);
 void prep_avx2_k16_s32(const float* x, int64_t n, void* out);
 size_t panel_act_bytes_q8_0(int64_t n);
 size_t panel_act_bytes_k32(int64_t n);

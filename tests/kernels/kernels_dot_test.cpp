@@ -142,11 +142,13 @@ TEST(ActQuant, Q8_KEqualsGgmlReference) {
 // partial chunks, all-zero blocks, rounding ties, outliers.
 TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
   using detail::QFormat;
-  const std::pair<DType, QFormat> formats[] = {{DType::Q8_0, QFormat::kQ8_0},
-                                               {DType::Q4_0, QFormat::kQ4_0},
-                                               {DType::Q4_K, QFormat::kQ4_K},
-                                               {DType::Q5_K, QFormat::kQ5_K},
-                                               {DType::Q6_K, QFormat::kQ6_K}};
+  const std::pair<DType, QFormat> formats[] = {
+      {DType::Q8_0, QFormat::kQ8_0}, {DType::Q4_0, QFormat::kQ4_0},
+      {DType::Q4_1, QFormat::kQ4_1}, {DType::Q5_0, QFormat::kQ5_0},
+      {DType::Q5_1, QFormat::kQ5_1}, {DType::IQ4_NL, QFormat::kIQ4_NL},
+      {DType::Q2_K, QFormat::kQ2_K}, {DType::Q3_K, QFormat::kQ3_K},
+      {DType::Q4_K, QFormat::kQ4_K}, {DType::Q5_K, QFormat::kQ5_K},
+      {DType::Q6_K, QFormat::kQ6_K}};
   std::mt19937 rng(5);
   for (Isa isa : simd_isas()) {
     const KernelDispatch& kd = kernel_dispatch_for(isa);
@@ -215,11 +217,13 @@ TEST(Unpack, SimdUnpackersEqualReference) {
   using detail::QFormat;
   const std::pair<Isa, detail::UnpackChunkFn> paths[] = {
       {Isa::kAvx2, detail::avx2_unpack()}, {Isa::kAvx512Vnni, detail::avx512vnni_unpack()}};
-  const std::pair<DType, QFormat> formats[] = {{DType::Q8_0, QFormat::kQ8_0},
-                                               {DType::Q4_0, QFormat::kQ4_0},
-                                               {DType::Q4_K, QFormat::kQ4_K},
-                                               {DType::Q5_K, QFormat::kQ5_K},
-                                               {DType::Q6_K, QFormat::kQ6_K}};
+  const std::pair<DType, QFormat> formats[] = {
+      {DType::Q8_0, QFormat::kQ8_0}, {DType::Q4_0, QFormat::kQ4_0},
+      {DType::Q4_1, QFormat::kQ4_1}, {DType::Q5_0, QFormat::kQ5_0},
+      {DType::Q5_1, QFormat::kQ5_1}, {DType::IQ4_NL, QFormat::kIQ4_NL},
+      {DType::Q2_K, QFormat::kQ2_K}, {DType::Q3_K, QFormat::kQ3_K},
+      {DType::Q4_K, QFormat::kQ4_K}, {DType::Q5_K, QFormat::kQ5_K},
+      {DType::Q6_K, QFormat::kQ6_K}};
   std::mt19937 rng(3);
   for (auto [isa, unpack] : paths) {
     if (!isa_supported(isa)) continue;
@@ -345,8 +349,9 @@ TEST(Dot, GemmEqualsVecDotOnEveryPath) {
   const int64_t n = 768, rows = 9, toks = 7;
   for (Isa isa : supported_isas()) {
     const KernelDispatch& kd = kernel_dispatch_for(isa);
-    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16,
-                    DType::BF16, DType::F32}) {
+    std::vector<DType> types(std::begin(kQuantTypes), std::end(kQuantTypes));
+    types.insert(types.end(), std::begin(kFloatTypes), std::end(kFloatTypes));
+    for (DType t : types) {
       const FormatKernels* fk = kd.find(t);
       const std::vector<uint8_t> w = random_byte_rows(t, rows, n, rng);
       const size_t stride = (fk->act_row_bytes(n) + 63) / 64 * 64;
