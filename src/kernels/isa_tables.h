@@ -129,8 +129,15 @@ size_t panel_act_bytes_q8_0(int64_t n);
 size_t panel_act_bytes_k32(int64_t n);
 size_t panel_act_bytes_k16(int64_t n);
 
-// A 64-byte aligned per-thread scratch of at least `bytes` (grows, never shrinks). Defined in a
-// portable file so no ISA-flagged code instantiates allocator templates.
-void* thread_scratch(size_t bytes);
+// What a per-thread scratch holds. Two slots because a matmul's calling thread holds its prepared
+// activations while it also runs tasks, each unpacking weight panels into its own scratch.
+enum class ScratchSlot : int {
+  kPanel = 0,        // unpacked weight panels of one task (the gemm kernels)
+  kActivations = 1,  // the prepared activation rows of one matmul call (matmul.cpp)
+};
+// A 64-byte aligned per-thread scratch of at least `bytes` in `slot` (grows, never shrinks; the
+// contents do not survive a growth). Defined in a portable file so no ISA-flagged code
+// instantiates allocator templates.
+void* thread_scratch(size_t bytes, ScratchSlot slot = ScratchSlot::kPanel);
 
 }  // namespace edgefit::kernels::detail

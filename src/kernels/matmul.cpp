@@ -8,8 +8,6 @@
 // while the gemm walks its 64-token blocks; gemv tasks are 16 rows so 2 threads balance.
 #include <algorithm>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <span>
 #include <vector>
 
@@ -31,21 +29,6 @@ int64_t rows_per_task(int64_t n_tokens) {
   return n_tokens == 1 ? 16 : 64;
 }
 static_assert(16 % kInterleaveRows == 0 && 64 % kInterleaveRows == 0);
-
-// The prepared activations of the calling thread (workers use thread_scratch for panels).
-uint8_t* act_buffer(size_t bytes) {
-  struct Buf {
-    std::unique_ptr<std::byte[], void (*)(std::byte*)> p{
-        nullptr, [](std::byte* q) { ::operator delete[](q, std::align_val_t{64}); }};
-    size_t size = 0;
-  };
-  thread_local Buf buf;
-  if (buf.size < bytes) {
-    buf.p.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})));
-    buf.size = bytes;
-  }
-  return reinterpret_cast<uint8_t*>(buf.p.get());
-}
 
 size_t row_stride(const TensorView& w) {
   if (w.n_rows() <= 1) return w.row_bytes();
@@ -133,7 +116,8 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
     parts.push_back(part);
   }
   if (parts.empty()) return;
-  uint8_t* buf = act_buffer(std::max<size_t>(act_bytes, 64));
+  auto* buf = static_cast<uint8_t*>(
+      detail::thread_scratch(std::max<size_t>(act_bytes, 64), detail::ScratchSlot::kActivations));
   for (int a = 0; a < n_act_types; ++a) {
     const Part& p =
         *std::find_if(parts.begin(), parts.end(), [&](const Part& q) { return q.act_slot == a; });

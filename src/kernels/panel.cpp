@@ -287,13 +287,14 @@ size_t panel_act_bytes_k16(int64_t n) {
   return act_row_bytes(QFormat::kQ6_K, n);
 }
 
-void* thread_scratch(size_t bytes) {
+void* thread_scratch(size_t bytes, ScratchSlot slot) {
   struct Buf {
     std::unique_ptr<std::byte[], void (*)(std::byte*)> p{
         nullptr, [](std::byte* q) { ::operator delete[](q, std::align_val_t{64}); }};
     size_t size = 0;
   };
-  thread_local Buf buf;
+  thread_local Buf bufs[2];
+  Buf& buf = bufs[static_cast<int>(slot)];
   if (buf.size < bytes) {
     buf.p.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})));
     buf.size = bytes;
