@@ -4,6 +4,7 @@
 // reference panel bytes; the activation quantizers equal ggml's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -137,6 +138,10 @@ TEST(ActQuant, Q8_KEqualsGgmlReference) {
   }
 }
 
+uint8_t* aligned64(uint8_t* p) {
+  return p + (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64;
+}
+
 // Every SIMD table's activation preparation (AVX-512 and AVX2/AVX-VNNI have their own vectorised
 // ones) writes exactly the bytes of the portable prepare_act_row, packed tables included: full and
 // partial chunks, all-zero blocks, rounding ties, outliers.
@@ -168,13 +173,16 @@ TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
           const int bs = detail::qformat_info(f).block_elems;
           if (n % bs != 0) continue;
           const size_t bytes = detail::act_row_bytes(f, n);
-          std::vector<uint8_t> want(bytes, 0xCD);
-          detail::prepare_act_row(f, x.data(), n, sum_mul, want.data());
+          // Prepared rows are arrays of 64-byte aligned chunks (matmul allocates them so).
+          std::vector<uint8_t> want_buf(bytes + 64, 0xCD), got_buf(bytes + 64);
+          uint8_t* want = aligned64(want_buf.data());
+          uint8_t* got = aligned64(got_buf.data());
+          detail::prepare_act_row(f, x.data(), n, sum_mul, want);
           for (const FormatKernels* fk : tables) {
             ASSERT_EQ(fk->act_row_bytes(n), bytes);
-            std::vector<uint8_t> got(bytes, 0xAB);
-            fk->prepare_act(x.data(), n, got.data());
-            ASSERT_EQ(0, std::memcmp(got.data(), want.data(), bytes))
+            std::fill(got_buf.begin(), got_buf.end(), 0xAB);
+            fk->prepare_act(x.data(), n, got);
+            ASSERT_EQ(0, std::memcmp(got, want, bytes))
                 << isa_name(isa) << " " << dtype_name(dt) << " n=" << n << " rep " << rep;
           }
         }
