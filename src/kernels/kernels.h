@@ -2,21 +2,30 @@
 // Q8_K), integer dot products per weight format and ISA, and a threaded, tiled matmul.
 //
 // One `KernelDispatch` table of function pointers exists per instruction set (ONNX Runtime MLAS
-// style). `kernel_dispatch()` picks the best one the CPU supports once, at first use (or the one
-// named by EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|neon|neon-dotprod); `kernel_dispatch_for()`
-// gives any supported one in-process, so one test binary checks every path against the scalar
-// reference.
+// style), an array indexed by KernelSlot (one slot per weight format and packing).
+// `kernel_dispatch()` picks the best one the CPU supports once, at first use (or the one named by
+// EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|neon|neon-dotprod); `kernel_dispatch_for()` gives any
+// supported one in-process, so one test binary checks every path against the scalar reference.
 //
-// Numerics. Each quantized kernel computes, per sub-block of 32 (16 for Q6_K) weights, the exact
-// integer dot product of the weight levels with the int8 activations, then accumulates in float in
-// ONE canonical order that every ISA and every tile shape reproduces bit for bit: sub-block k of a
-// row goes to float lane k % 16 (k-quants: lane = sub-block index within a 2-super-block chunk),
-// lane += (weight scale · activation scale) · isum as one fused multiply-add (k-quants: then
-// lane -= (dmin · activation scale) · Σ min·act-sum, also fused), and the 16 lanes are folded in
-// halves the way a 512-bit register is reduced: 16 → 8 → 4 → 2 → 1 (panel.h reduce16). So the
-// scalar, AVX2, AVX-512 VNNI and NEON kernels give identical floats, the gemv and gemm paths agree,
-// and the thread count never changes a result. Float weights (F32/F16/BF16) use plain FMA dot
+// Numerics. Each quantized kernel computes, per sub-block of 32 weights (16 for Q2_K, Q3_K, Q6_K),
+// the exact integer dot product of the weight levels with the int8 activations, then accumulates
+// in float in ONE canonical order that every ISA and every tile shape reproduces bit for bit:
+// sub-block k of a row goes to float lane k % 16 (32-weight formats: block k; Q4_K, Q5_K: lane =
+// sub-block index within a 2-super-block chunk; Q2_K, Q3_K, Q6_K: the 16 sub-blocks of one
+// super-block), lane += (weight scale · activation scale) · isum as one fused multiply-add, then
+// for the formats with a min term one more fused step: Q2_K, Q4_K, Q5_K lane -= (dmin · activation
+// scale) · (sub-block min · Σ activations), Q4_1, Q5_1 lane += (block m · activation scale) ·
+// Σ activations; and the 16 lanes are folded in halves the way a 512-bit register is reduced:
+// 16 → 8 → 4 → 2 → 1 (panel.h reduce16). So the scalar, AVX2, AVX-VNNI, AVX-512 VNNI, NEON and
+// NEON-dotprod kernels give identical floats, the gemv and gemm paths agree, and the thread count
+// never changes a result. ggml pairs Q4_1/Q5_1 with Q8_1 activations, Q8_0's quants and scale plus
+// s = fp16(d · Σq); the exact integer Σq is used here instead (the same blocks' quants), so their
+// activations are Q8_0 blocks (act_type Q8_0). Float weights (F32/F16/BF16) use plain FMA dot
 // products whose summation order differs per ISA (results agree to ~1e-6 relative).
+//
+// Every weight format any preset writes (quant/presets.h, odd-row fallbacks included) has kernels
+// in every table (tests/kernels/kernels_presets_test.cpp); the dequantize-then-f32 fallback in
+// matmul.cpp remains for GGUF types with a dequantizer but no kernel (today Q8_K weights only).
 #pragma once
 
 #include <cstddef>

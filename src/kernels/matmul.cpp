@@ -38,7 +38,8 @@ size_t row_stride(const TensorView& w) {
   return static_cast<size_t>(w.row(1) - w.row(0));
 }
 
-// Formats without kernels: dequantize one row at a time, then f32 dots.
+// Formats without kernels (no preset writes one: kernels_presets_test): dequantize one row at a
+// time, then f32 dots.
 void matmul_dequant(const KernelDispatch& kd, const TensorView& w, const float* x, int64_t n_tokens,
                     float* y, ThreadPool& pool) {
   const QuantTraits* qt = quant_traits(w.dtype);
@@ -81,8 +82,9 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
   parts.reserve(ws.size());
   // Activations are prepared once per layout (prepare_act function) for all products: Q4_K and
   // Q6_K both take Q8_K activations, but regrouped differently.
-  PrepareActFn act_preps[8];
-  size_t act_offsets[8];
+  // At most one layout per kernel slot.
+  PrepareActFn act_preps[kNumKernelSlots];
+  size_t act_offsets[kNumKernelSlots];
   int n_act_types = 0;
   size_t act_bytes = 0;
   for (size_t i = 0; i < ws.size(); ++i) {
@@ -106,7 +108,8 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
       int a = 0;
       while (a < n_act_types && act_preps[a] != fk->prepare_act) ++a;
       if (a == n_act_types) {
-        if (n_act_types == 8) throw Error("matmul_multi: too many activation layouts in one job");
+        if (n_act_types == kNumKernelSlots)
+          throw Error("matmul_multi: too many activation layouts in one job");
         act_preps[n_act_types++] = fk->prepare_act;
         act_offsets[a] = act_bytes;
         act_bytes += part.act_stride * static_cast<size_t>(n_tokens);

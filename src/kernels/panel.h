@@ -247,14 +247,10 @@ void unpack_row_ref(QFormat f, const void* row, int64_t n, int offset, void* out
 
 // Bytes of a prepared activation row for format f (n_chunks × sizeof(AChunk)).
 size_t act_row_bytes(QFormat f, int64_t n);
-// Quantizes n floats with ggml's activation quantizer (Q8_0 for Q8_0/Q4_0 weights, Q8_K for the
-// k-quants) and regroups them into chunks; sum = Σ quants × sum_mul.
+// Quantizes n floats with ggml's activation quantizer (Q8_0 for the 32-weight formats, Q8_K for
+// the k-quants) and regroups them into chunks; sum = Σ quants × sum_mul (sum_mul: the weight
+// offset, which the kernels subtract back out as offset · Σ activations, or 1 where only a min
+// term uses the sum).
 void prepare_act_row(QFormat f, const float* x, int64_t n, int sum_mul, void* out);
-
-// Weight offset (stored u8 = level + offset) and activation sum multiplier of one ISA's encoding.
-struct PanelEncoding {
-  int offset;   // added to each level so it fits the unsigned operand (0: stored as signed)
-  int sum_mul;  // multiplier of the activation sums: the offset, or 1 where only mins use sums
-};
 
 }  // namespace edgefit::kernels::detail
