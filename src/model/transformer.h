@@ -78,8 +78,15 @@ class Transformer {
   void set_activation_observer(ActivationObserver observer);
   int vocab_size() const { return cfg_.vocab_size; }
 
-  // A cache with room for `max_tokens` positions of this model.
-  KVCache make_cache(int64_t max_tokens) const;
+  // A cache with room for `max_tokens` positions of this model. F32 by default: the perplexity
+  // references in ../shared were made with llama.cpp's F32 cache; bench and generate ask for F16.
+  KVCache make_cache(int64_t max_tokens, KVType type_k = KVType::F32,
+                     KVType type_v = KVType::F32) const;
+  // Bytes make_cache() would allocate, and bytes of the scratch buffers forward() grows to for a
+  // batch of n tokens (without the logits): computed, not allocated, so callers can check them
+  // against the memory available first.
+  uint64_t cache_bytes(int64_t max_tokens, KVType type_k, KVType type_v) const;
+  uint64_t scratch_bytes(int64_t n) const;
 
   // Runs tokens at positions cache.size() … cache.size()+n-1 and appends them to the cache.
   // Logits are written for the tokens with index >= logits_from (row i - logits_from of
