@@ -2,11 +2,12 @@
 // token's worth of work instead of re-running the whole prefix. Keys are stored already rotated by
 // RoPE.
 //
-// Element types (llama.cpp's `--cache-type-k/-v`): F32 (what llama.cpp's perplexity references in
-// ../shared were made with, so `eval` keeps it), F16 (llama.cpp's default: half the bytes, which
-// is what decode at depth streams per token), and Q8_0 (ggml's 32-element blocks with an fp16
-// scale: 34 bytes per 32 values). Conversions happen once, when a position is stored; attention
-// reads the stored type directly (model/attention.h).
+// Element types (llama.cpp's `--cache-type-k/-v`): F32 (what llama.cpp's logits references in
+// ../shared/ref/logits were made with, so the forward-pass tests use it), F16 (llama.cpp's
+// default, used by bench, generate and eval: half the bytes, which is what decode at depth
+// streams per token; the perplexity references were made with it), and Q8_0 (ggml's 32-element
+// blocks with an fp16 scale: 34 bytes per 32 values). Conversions happen once, when a position is
+// stored; attention reads the stored type directly (model/attention.h).
 //
 // Layout. Values are rows, one per position: attention adds p_j · v_j over positions j, a row at
 // a time. Value rows are exactly ggml's rows of the same type (Q8_0: block_q8_0 per 32 elements).

@@ -78,8 +78,9 @@ class Transformer {
   void set_activation_observer(ActivationObserver observer);
   int vocab_size() const { return cfg_.vocab_size; }
 
-  // A cache with room for `max_tokens` positions of this model. F32 by default: the perplexity
-  // references in ../shared were made with llama.cpp's F32 cache; bench and generate ask for F16.
+  // A cache with room for `max_tokens` positions of this model. F32 by default: the logits
+  // references in ../shared were made with llama.cpp's F32 cache; bench, generate and eval ask
+  // for F16 (llama.cpp's default, as its perplexity references used).
   KVCache make_cache(int64_t max_tokens, KVType type_k = KVType::F32,
                      KVType type_v = KVType::F32) const;
   // Bytes make_cache() would allocate, and bytes of the scratch buffers forward() grows to for a
