@@ -29,11 +29,26 @@ namespace edgefit {
 using AttendFn = void (*)(const KVCache& cache, int layer, int kv_head, int64_t n_keys,
                           const float* q, int group, float scale, float* out);
 
+// The same over positions [k0, k1) only (k0 a multiple of KVCache::kKeyBlock), unnormalised:
+// acc[g·hd + d] = Σ_j e^(s_gj - m_g) · v_j[d], m[g] = max_j s_gj, l[g] = Σ_j e^(s_gj - m_g).
+// Parts over consecutive ranges combine into attend()'s result (combine_attention_parts), so one
+// long context can be split over threads when there are fewer KV heads than threads.
+using AttendPartFn = void (*)(const KVCache& cache, int layer, int kv_head, int64_t k0, int64_t k1,
+                              const float* q, int group, float scale, float* acc, float* m,
+                              float* l);
+
 // One ISA's attention kernel.
 struct AttentionTable {
-  const char* isa_name;  // "generic", "avx2", "avx512"
-  AttendFn attend;       // the fused kernel for every key/value type pair
+  const char* isa_name;      // "generic", "avx2", "avx512"
+  AttendFn attend;           // the fused kernel for every key/value type pair
+  AttendPartFn attend_part;  // the same over a range of positions, unnormalised
 };
+
+// out[g·hd + d] from `parts` partial results of `heads` heads each: acc [part][heads·hd], m and
+// l [part][heads]. Rescales each part to the largest max: out = Σ_p acc_p·e^(m_p - M) /
+// Σ_p l_p·e^(m_p - M).
+void combine_attention_parts(int parts, int heads, int64_t hd, const float* acc, const float* m,
+                             const float* l, float* out);
 
 // The table in use: AVX-512 when the matmul kernels run the AVX-512 table, AVX2 with the AVX2 or
 // AVX-VNNI tables, otherwise the generic one. Chosen once.

@@ -136,6 +136,34 @@ TEST(Attention, TablesAgreeWithTheGenericOne) {
   }
 }
 
+// A context split into ranges of whole blocks, each attended unnormalised and then combined,
+// equals attending the whole (decode splits positions over threads that way).
+TEST(Attention, PartsCombineToTheWhole) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  const int64_t hd = 64, n = 1000;
+  const int group = 5;
+  for (const AttentionTable* table : attention_tables_supported())
+    for (KVType t : kTypes) {
+      KVCache cache(1, n, 2, hd, t, t);
+      fill(cache, random_kv(n, 2, hd, 17));
+      std::vector<float> q(static_cast<size_t>(group * hd)), want(q.size()), got(q.size());
+      for (auto& x : q) x = nd(rng);
+      table->attend(cache, 0, 1, n, q.data(), group, 0.125f, want.data());
+      const int64_t bounds[] = {0, 320, 336, 640, n};  // one part of a single block
+      const int parts = 4;
+      std::vector<float> acc(static_cast<size_t>(parts * group * hd)), m(parts * group),
+          l(parts * group);
+      for (int p = 0; p < parts; ++p)
+        table->attend_part(cache, 0, 1, bounds[p], bounds[p + 1], q.data(), group, 0.125f,
+                           acc.data() + p * group * hd, m.data() + p * group, l.data() + p * group);
+      combine_attention_parts(parts, group, hd, acc.data(), m.data(), l.data(), got.data());
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-5 * (std::fabs(want[i]) + 1))
+            << table->isa_name << " " << kv_type_name(t) << " " << i;
+    }
+}
+
 TEST(KVCache, F16StoresRoundedHalvesAndSaturates) {
   const int64_t hd = 16;
   KVCache cache(1, 20, 1, hd, KVType::F16, KVType::F16);

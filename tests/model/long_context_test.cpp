@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "formats/model.h"
 #include "model/transformer.h"
 
@@ -103,6 +104,21 @@ TEST(LongContext, FourThousandPositionsInEveryCacheType) {
       EXPECT_NEAR(got[i], f32[i], tol * range) << kv_type_name(type) << " " << i;
     }
   }
+}
+
+// Decoding with more threads than KV heads splits the 4096 positions over threads and combines
+// the parts: the same logits as one thread within float rounding.
+TEST(LongContext, SplitDecodeMatchesOneThread) {
+  const int64_t n = 4096;
+  Model m = tiny_model(n + 4);
+  Transformer t(m);
+  ThreadPool::set_global_threads(1);
+  const std::vector<float> one = run(t, KVType::F16, n, 1024);
+  ThreadPool::set_global_threads(4);  // 2 KV heads: each decode step splits into 2 parts per head
+  const std::vector<float> four = run(t, KVType::F16, n, 1024);
+  ThreadPool::set_global_threads(0);
+  for (size_t i = 0; i < one.size(); ++i)
+    EXPECT_NEAR(four[i], one[i], 1e-4 * (std::fabs(one[i]) + 1)) << i;
 }
 
 }  // namespace
