@@ -63,6 +63,11 @@ void parse_bench_extras(const std::vector<std::string>& args, BenchOptions& o) {
       } else {
         add_types(a, v, o.type_v);
       }
+    } else if (a == "-m" || a == "--model") {  // llama-bench names the model with -m
+      if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
+      if (!o.model.empty())
+        throw UsageError("bench takes one model, got '" + o.model + "' and '" + args[i + 1] + "'");
+      o.model = args[++i];
     } else if (a.size() > 1 && a[0] == '-') {
       throw UsageError("bench: unknown option '" + a + "'");
     } else if (o.model.empty()) {

@@ -39,9 +39,9 @@ struct BenchTest {
   KVType type_v = KVType::F16;  // value cache type
 };
 
-// Parses the arguments CLI11 cannot take (-p, -pg, -ctk, -ctv and the model path, in any order,
-// `-p` being a prefix of `-pg`), adding them to `o`. Throws UsageError for unknown options,
-// missing values and bad numbers.
+// Parses the arguments CLI11 cannot take (-p, -pg, -ctk, -ctv and the model path, positional or
+// after -m, in any order, `-p` being a prefix of `-pg`), adding them to `o`. Throws UsageError for
+// unknown options, missing values and bad numbers.
 void parse_bench_extras(const std::vector<std::string>& args, BenchOptions& o);
 // Fills in defaults and checks ranges; throws UsageError (e.g. when -p 0 -n 0 leave nothing).
 void finish_bench_options(BenchOptions& o);

@@ -51,7 +51,7 @@ void add_bench_command(CLI::App& app) {
       "run on the weights where they are stored (no load-time repacking or copy to huge pages)");
   cmd->footer(
       "Also, as in llama-bench:\n"
-      "  MODEL                      GGUF, Hugging Face folder or llama2.c .bin\n"
+      "  MODEL, -m MODEL            GGUF, Hugging Face folder or llama2.c .bin\n"
       "  -p, --n-prompt LIST        prompt tokens (default 512; 0 skips)\n"
       "  -pg PP,TG                  prompt then generation, timed together (repeatable)\n"
       "  -ctk, --cache-type-k LIST  key cache type: f16 (default), q8_0, f32\n"

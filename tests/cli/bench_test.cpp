@@ -115,6 +115,15 @@ TEST(Bench, GenerationOnlyAndTheJsonAlias) {
   const json a = json::parse(alias.out);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0]["test"], "pp8");
+  // llama-bench's spelling: the model after -m, options before it, -n repeated.
+  const auto m = test::run_edgefit({"bench", "-p", "0", "-n", "2", "-n", "3", "-t", "1", "-r", "1",
+                                    "-o", "jsonl", "-m", model()});
+  ASSERT_EQ(m.status, 0) << m.err;
+  const std::vector<json> v = jsonl(m.out);
+  ASSERT_EQ(v.size(), 2u) << m.out;
+  EXPECT_EQ(v[0]["test"], "tg2");
+  EXPECT_EQ(v[1]["test"], "tg3");
+  EXPECT_EQ(v[0]["model_filename"], model());
 }
 
 // -pg, -d, repeated flags and comma lists combine as in llama-bench; cache types are reported.
