@@ -156,19 +156,21 @@ class Transformer {
   std::string output_name_ = "output.weight";        // the head's name for the observer
 
   // Scratch, sized for the largest batch seen so far ([n, width] row-major).
-  std::vector<float> x_;          // residual stream [n, d_model]
-  std::vector<float> xn_;         // normalised input of the current sub-layer [n, d_model]
-  std::vector<float> q_;          // queries [n, n_heads·head_dim]
-  std::vector<float> k_;          // new keys [n, kv_dim]
-  std::vector<float> v_;          // new values [n, kv_dim]
-  std::vector<float> att_;        // attention output [n, n_heads·head_dim]
-  std::vector<float> gate_;       // FFN gate, then SiLU(gate)·up [n, d_ff]
-  std::vector<float> up_;         // FFN up projection [n, d_ff]
-  std::vector<float> tmp_;        // projection back to d_model [n, d_model]
-  std::vector<float> att_parts_;  // split decode attention's partial sums, maxima and sums
-  std::vector<float> rope_cs_;    // rope_table()'s cos/sin [rope_count_, head_dim]
-  int64_t rope_first_ = -1;       // first position rope_cs_ holds (-1: none yet)
-  int64_t rope_count_ = 0;        // positions rope_cs_ holds
+  std::vector<float> x_;        // residual stream [n, d_model]
+  std::vector<float> xn_;       // normalised input of the current sub-layer [n, d_model]
+  std::vector<float> q_;        // queries [n, n_heads·head_dim]
+  std::vector<float> k_;        // new keys [n, kv_dim]
+  std::vector<float> v_;        // new values [n, kv_dim]
+  std::vector<float> att_;      // attention output [n, n_heads·head_dim]
+  std::vector<float> gate_;     // FFN gate, then SiLU(gate)·up [n, d_ff]
+  std::vector<float> up_;       // FFN up projection [n, d_ff]
+  std::vector<float> tmp_;      // projection back to d_model [n, d_model]
+  std::vector<float> rope_cs_;  // rope_table()'s cos/sin [rope_count_, head_dim]
+  int64_t rope_first_ = -1;     // first position rope_cs_ holds (-1: none yet)
+  int64_t rope_count_ = 0;      // positions rope_cs_ holds
+
+  // Split decode attention's parts: weighted values, maxima and sums (attention()).
+  std::vector<float> att_parts_;
 };
 
 }  // namespace edgefit
