@@ -84,7 +84,7 @@ void run_generate(const GenerateOptions& o) {
     throw Error("prompt has " + std::to_string(ids.size()) + " tokens; the model's context is " +
                 std::to_string(max_ctx));
   const int64_t total = std::min<int64_t>(max_ctx, static_cast<int64_t>(ids.size()) + o.n);
-  KVCache cache = tf.make_cache(total);
+  KVCache cache = tf.make_cache(total, KVType::F16, KVType::F16);  // llama.cpp's default
   Sampler sampler({o.temp, o.top_k, o.top_p, o.seed});
 
   // Text is re-decoded from all ids and only the new suffix printed: decoders treat the first
