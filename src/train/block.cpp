@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "model/matmul.h"
 #include "train/attention.h"
 #include "train/linear.h"
 #include "train/rms_norm.h"
@@ -46,42 +47,69 @@ AttentionShape attention_shape(const ArchConfig& c) {
   return {c.n_heads, c.n_kv_heads, c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim))};
 }
 
-// y = x·Wᵀ (+ b) for a trainable weight.
-void linear(const Parameter& w, const Parameter* b, const float* x, int64_t n, float* y) {
-  linear_forward(w.value.data(), b ? b->value.data() : nullptr, w.shape[0], w.shape[1], x, n, y);
-}
-
-// dx (+)= dy·W, dW += dyᵀx, db += Σ dy.
-void linear_backward(Parameter& w, Parameter* b, const float* x, const float* dy, int64_t n,
-                     float* dx, bool accumulate) {
-  linear_backward_input(f32_matrix_view(w.value.data(), w.shape[0], w.shape[1]), dy, n, dx,
-                        accumulate);
-  linear_backward_weight(x, dy, n, w.shape[0], w.shape[1], w.grad.data(),
-                         b ? b->grad.data() : nullptr);
-}
-
 }  // namespace
+
+const TensorView* bind_frozen(const Model& m, const std::string& name, int64_t rows, int64_t cols) {
+  const ModelTensor& t = m.get(name);
+  const TensorView& v = t.view;
+  if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols)
+    throw Error("tensor '" + name + "' has shape " + v.shape_string() + ", expected [" +
+                    std::to_string(rows) + ", " + std::to_string(cols) + "]",
+                t.source);
+  if (!can_dequantize(v.dtype) || v.packing != 0)
+    throw Error("tensor '" + name + "' has type " + std::string(dtype_name(v.dtype)) +
+                    ", which training cannot read",
+                t.source);
+  return &v;
+}
 
 BlockParams bind_block(ParameterSet& ps, const ArchConfig& c, int l) {
   const Dims D = dims_of(c);
   const std::string p = "blk." + std::to_string(l) + ".";
   BlockParams b;
   b.attn_norm = bind(ps, p + "attn_norm.weight", {D.d});
-  b.wq = bind(ps, p + "attn_q.weight", {D.q_dim, D.d});
-  b.wk = bind(ps, p + "attn_k.weight", {D.kv_dim, D.d});
-  b.wv = bind(ps, p + "attn_v.weight", {D.kv_dim, D.d});
-  b.wo = bind(ps, p + "attn_output.weight", {D.d, D.q_dim});
-  b.bq = bind(ps, p + "attn_q.bias", {D.q_dim}, true);
-  b.bk = bind(ps, p + "attn_k.bias", {D.kv_dim}, true);
-  b.bv = bind(ps, p + "attn_v.bias", {D.kv_dim}, true);
+  b.q.weight = bind(ps, p + "attn_q.weight", {D.q_dim, D.d});
+  b.k.weight = bind(ps, p + "attn_k.weight", {D.kv_dim, D.d});
+  b.v.weight = bind(ps, p + "attn_v.weight", {D.kv_dim, D.d});
+  b.o.weight = bind(ps, p + "attn_output.weight", {D.d, D.q_dim});
+  b.q.bias = bind(ps, p + "attn_q.bias", {D.q_dim}, true);
+  b.k.bias = bind(ps, p + "attn_k.bias", {D.kv_dim}, true);
+  b.v.bias = bind(ps, p + "attn_v.bias", {D.kv_dim}, true);
   b.q_norm = bind(ps, p + "attn_q_norm.weight", {c.head_dim}, true);
   b.k_norm = bind(ps, p + "attn_k_norm.weight", {c.head_dim}, true);
   if (!b.q_norm != !b.k_norm) throw Error("block " + std::to_string(l) + " has only one q/k norm");
   b.ffn_norm = bind(ps, p + "ffn_norm.weight", {D.d});
-  b.w_gate = bind(ps, p + "ffn_gate.weight", {D.ff, D.d});
-  b.w_up = bind(ps, p + "ffn_up.weight", {D.ff, D.d});
-  b.w_down = bind(ps, p + "ffn_down.weight", {D.d, D.ff});
+  b.gate.weight = bind(ps, p + "ffn_gate.weight", {D.ff, D.d});
+  b.up.weight = bind(ps, p + "ffn_up.weight", {D.ff, D.d});
+  b.down.weight = bind(ps, p + "ffn_down.weight", {D.d, D.ff});
   return b;
+}
+
+BlockParams bind_block_frozen(const Model& m, ParameterSet& small, const ArchConfig& c, int l) {
+  const Dims D = dims_of(c);
+  const std::string p = "blk." + std::to_string(l) + ".";
+  BlockParams b;
+  b.attn_norm = bind(small, p + "attn_norm.weight", {D.d});
+  b.q.frozen = bind_frozen(m, p + "attn_q.weight", D.q_dim, D.d);
+  b.k.frozen = bind_frozen(m, p + "attn_k.weight", D.kv_dim, D.d);
+  b.v.frozen = bind_frozen(m, p + "attn_v.weight", D.kv_dim, D.d);
+  b.o.frozen = bind_frozen(m, p + "attn_output.weight", D.d, D.q_dim);
+  b.q.bias = bind(small, p + "attn_q.bias", {D.q_dim}, true);
+  b.k.bias = bind(small, p + "attn_k.bias", {D.kv_dim}, true);
+  b.v.bias = bind(small, p + "attn_v.bias", {D.kv_dim}, true);
+  b.q_norm = bind(small, p + "attn_q_norm.weight", {c.head_dim}, true);
+  b.k_norm = bind(small, p + "attn_k_norm.weight", {c.head_dim}, true);
+  if (!b.q_norm != !b.k_norm) throw Error("block " + std::to_string(l) + " has only one q/k norm");
+  b.ffn_norm = bind(small, p + "ffn_norm.weight", {D.d});
+  b.gate.frozen = bind_frozen(m, p + "ffn_gate.weight", D.ff, D.d);
+  b.up.frozen = bind_frozen(m, p + "ffn_up.weight", D.ff, D.d);
+  b.down.frozen = bind_frozen(m, p + "ffn_down.weight", D.d, D.ff);
+  return b;
+}
+
+std::vector<std::pair<const char*, LinearLayer*>> block_linears(BlockParams& p) {
+  return {{"attn_q", &p.q},      {"attn_k", &p.k},  {"attn_v", &p.v},     {"attn_output", &p.o},
+          {"ffn_gate", &p.gate}, {"ffn_up", &p.up}, {"ffn_down", &p.down}};
 }
 
 void BlockActivations::resize(const ArchConfig& c, int64_t n_positions) {
@@ -105,9 +133,9 @@ void block_forward(const ArchConfig& c, const BlockParams& p, const RopeTable& r
   std::memcpy(a.x.data(), x, static_cast<size_t>(n * D.d) * sizeof(float));
   rms_norm_forward(x, p.attn_norm->value.data(), n, D.d, c.rms_eps, a.xn1.data(),
                    a.inv_rms1.data());
-  linear(*p.wq, p.bq, a.xn1.data(), n, a.q_lin.data());
-  linear(*p.wk, p.bk, a.xn1.data(), n, a.k_lin.data());
-  linear(*p.wv, p.bv, a.xn1.data(), n, a.v.data());
+  linear_layer_forward(p.q, a.xn1.data(), n, a.q_lin.data());
+  linear_layer_forward(p.k, a.xn1.data(), n, a.k_lin.data());
+  linear_layer_forward(p.v, a.xn1.data(), n, a.v.data());
   if (p.q_norm) {
     rms_norm_forward(a.q_lin.data(), p.q_norm->value.data(), n * c.n_heads, c.head_dim, c.rms_eps,
                      a.q.data(), a.inv_rms_q.data());
@@ -121,14 +149,14 @@ void block_forward(const ArchConfig& c, const BlockParams& p, const RopeTable& r
   rope.forward(a.k.data(), n, c.n_kv_heads);
   attention_forward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), n, a.att.data(),
                     a.lse.data());
-  linear(*p.wo, nullptr, a.att.data(), n, a.h.data());
+  linear_layer_forward(p.o, a.att.data(), n, a.h.data());
   for (int64_t i = 0; i < n * D.d; ++i) a.h[i] += x[i];
   rms_norm_forward(a.h.data(), p.ffn_norm->value.data(), n, D.d, c.rms_eps, a.xn2.data(),
                    a.inv_rms2.data());
-  linear(*p.w_gate, nullptr, a.xn2.data(), n, a.gate.data());
-  linear(*p.w_up, nullptr, a.xn2.data(), n, a.up.data());
+  linear_layer_forward(p.gate, a.xn2.data(), n, a.gate.data());
+  linear_layer_forward(p.up, a.xn2.data(), n, a.up.data());
   swiglu_forward(a.gate.data(), a.up.data(), n * D.ff, a.act.data());
-  linear(*p.w_down, nullptr, a.act.data(), n, y);
+  linear_layer_forward(p.down, a.act.data(), n, y);
   for (int64_t i = 0; i < n * D.d; ++i) y[i] += a.h[i];
 }
 
@@ -139,17 +167,17 @@ void block_backward(const ArchConfig& c, const BlockParams& p, const RopeTable& 
   std::vector<float> d_act(static_cast<size_t>(n * D.ff)), d_gate(d_act.size()), d_up(d_act.size());
   std::vector<float> d_h(dy, dy + n * D.d), d_xn(static_cast<size_t>(n * D.d));
   // FFN: y = h + down(act)
-  linear_backward(*p.w_down, nullptr, a.act.data(), dy, n, d_act.data(), false);
+  linear_layer_backward(p.down, a.act.data(), dy, n, d_act.data(), false);
   swiglu_backward(a.gate.data(), a.up.data(), d_act.data(), n * D.ff, d_gate.data(), d_up.data());
-  linear_backward(*p.w_gate, nullptr, a.xn2.data(), d_gate.data(), n, d_xn.data(), false);
-  linear_backward(*p.w_up, nullptr, a.xn2.data(), d_up.data(), n, d_xn.data(), true);
+  linear_layer_backward(p.gate, a.xn2.data(), d_gate.data(), n, d_xn.data(), false);
+  linear_layer_backward(p.up, a.xn2.data(), d_up.data(), n, d_xn.data(), true);
   rms_norm_backward(a.h.data(), p.ffn_norm->value.data(), a.inv_rms2.data(), d_xn.data(), n, D.d,
                     d_xn.data(), p.ffn_norm->grad.data());
   for (int64_t i = 0; i < n * D.d; ++i) d_h[i] += d_xn[i];
   // Attention: h = x + o(att)
   std::vector<float> d_att(static_cast<size_t>(n * D.q_dim)), dq(d_att.size()),
       dk(static_cast<size_t>(n * D.kv_dim)), dv(dk.size());
-  linear_backward(*p.wo, nullptr, a.att.data(), d_h.data(), n, d_att.data(), false);
+  linear_layer_backward(p.o, a.att.data(), d_h.data(), n, d_att.data(), false);
   attention_backward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), a.att.data(),
                      a.lse.data(), d_att.data(), n, dq.data(), dk.data(), dv.data());
   rope.backward(dq.data(), n, c.n_heads);
@@ -160,9 +188,9 @@ void block_backward(const ArchConfig& c, const BlockParams& p, const RopeTable& 
     rms_norm_backward(a.k_lin.data(), p.k_norm->value.data(), a.inv_rms_k.data(), dk.data(),
                       n * c.n_kv_heads, c.head_dim, dk.data(), p.k_norm->grad.data());
   }
-  linear_backward(*p.wq, p.bq, a.xn1.data(), dq.data(), n, d_xn.data(), false);
-  linear_backward(*p.wk, p.bk, a.xn1.data(), dk.data(), n, d_xn.data(), true);
-  linear_backward(*p.wv, p.bv, a.xn1.data(), dv.data(), n, d_xn.data(), true);
+  linear_layer_backward(p.q, a.xn1.data(), dq.data(), n, d_xn.data(), false);
+  linear_layer_backward(p.k, a.xn1.data(), dk.data(), n, d_xn.data(), true);
+  linear_layer_backward(p.v, a.xn1.data(), dv.data(), n, d_xn.data(), true);
   rms_norm_backward(a.x.data(), p.attn_norm->value.data(), a.inv_rms1.data(), d_xn.data(), n, D.d,
                     d_xn.data(), p.attn_norm->grad.data());
   for (int64_t i = 0; i < n * D.d; ++i) dx[i] = d_h[i] + d_xn[i];

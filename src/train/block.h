@@ -12,34 +12,47 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "formats/model.h"
+#include "train/linear_layer.h"
 #include "train/parameters.h"
 #include "train/rope.h"
 
 namespace edgefit::train {
 
-// The parameters of block l, bound by GGUF name; optional ones are nullptr when absent.
+// The parameters of block l; optional ones are nullptr (or a layer without bias) when absent.
+// Norm gains and biases are always f32 Parameters (trainable in full training, a small frozen
+// copy under LoRA); the seven matrices are LinearLayers (train/linear_layer.h).
 struct BlockParams {
   Parameter* attn_norm = nullptr;  // [d] gain before attention
-  Parameter* wq = nullptr;         // {q_dim, d}
-  Parameter* wk = nullptr;         // {kv_dim, d}
-  Parameter* wv = nullptr;         // {kv_dim, d}
-  Parameter* wo = nullptr;         // {d, q_dim}
-  Parameter* bq = nullptr;         // [q_dim] qwen2 bias
-  Parameter* bk = nullptr;         // [kv_dim] qwen2 bias
-  Parameter* bv = nullptr;         // [kv_dim] qwen2 bias
+  LinearLayer q, k, v;             // {q_dim, d}, {kv_dim, d} ×2; qwen2 biases
+  LinearLayer o;                   // {d, q_dim}
   Parameter* q_norm = nullptr;     // [head_dim] qwen3 per-head gain
   Parameter* k_norm = nullptr;     // [head_dim] qwen3 per-head gain
   Parameter* ffn_norm = nullptr;   // [d] gain before the FFN
-  Parameter* w_gate = nullptr;     // {d_ff, d}
-  Parameter* w_up = nullptr;       // {d_ff, d}
-  Parameter* w_down = nullptr;     // {d, d_ff}
+  LinearLayer gate, up;            // {d_ff, d}
+  LinearLayer down;                // {d, d_ff}
 };
 
-// Binds block `layer`'s parameters, checking every shape against `cfg`. Throws Error.
+// Binds block `layer` for full training: every tensor a trainable Parameter of `params`,
+// shapes checked against `cfg`. Throws Error.
 BlockParams bind_block(ParameterSet& params, const ArchConfig& cfg, int layer);
+
+// Binds block `layer` with frozen matrices (the views of `model`, any dequantizable stored type)
+// and norm gains / biases from `small` (f32 copies of the model's 1-D tensors). Throws Error.
+BlockParams bind_block_frozen(const Model& model, ParameterSet& small, const ArchConfig& cfg,
+                              int layer);
+
+// The frozen weight `name` {rows, cols} of `model` (any dequantizable, unpacked type). Throws
+// Error naming the tensor otherwise.
+const TensorView* bind_frozen(const Model& model, const std::string& name, int64_t rows,
+                              int64_t cols);
+
+// The seven LinearLayers of a block with their GGUF short names ("attn_q", …, "ffn_down").
+std::vector<std::pair<const char*, LinearLayer*>> block_linears(BlockParams& p);
 
 // What block_forward() saves for block_backward(), all row-major over n positions.
 struct BlockActivations {

@@ -7,10 +7,12 @@
 
 namespace edgefit::train {
 
-ParameterSet ParameterSet::from_model(const Model& model) {
+ParameterSet ParameterSet::from_model(const Model& model,
+                                      const std::function<bool(const ModelTensor&)>& keep) {
   ParameterSet set;
   for (const ModelTensor& t : model.tensors) {
     if (t.name == "rope_freqs.weight") continue;  // fixed frequencies, not trained
+    if (keep && !keep(t)) continue;
     const TensorView& v = t.view;
     if (!can_dequantize(v.dtype) || v.packing != 0)
       throw Error("tensor '" + t.name + "' has type " + std::string(dtype_name(v.dtype)) +

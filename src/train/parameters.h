@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,11 +28,14 @@ struct Parameter {
 class ParameterSet {
  public:
   ParameterSet() = default;
-  // f32 copies of every tensor of `model` (dequantized row by row), except non-parameters
-  // such as rope_freqs.weight. Throws Error for a type that cannot be dequantized.
-  static ParameterSet from_model(const Model& model);
-  // Adds a zero-initialised parameter (adapters); returns it. Not after pointers were handed out
-  // if the set must stay stable: the set keeps parameters in a vector.
+  // f32 copies of every tensor of `model` (dequantized row by row) for which `keep` is true (all
+  // when it is empty), except non-parameters such as rope_freqs.weight. Throws Error for a type
+  // that cannot be dequantized.
+  static ParameterSet from_model(const Model& model,
+                                 const std::function<bool(const ModelTensor&)>& keep = {});
+  // Adds a zero-initialised parameter (adapters) and returns it. The set keeps parameters in a
+  // vector, so an add() invalidates references and pointers to earlier parameters: add them all
+  // first, then bind.
   Parameter& add(std::string name, std::vector<int64_t> shape);
 
   Parameter* find(const std::string& name);

@@ -36,18 +36,41 @@ Parameter* bind_matrix(ParameterSet& ps, const std::string& name, int64_t rows, 
 
 TrainModel::TrainModel(const Model& model)
     : cfg_(model.config), params_(ParameterSet::from_model(model)), rope_(make_rope(model)) {
+  check_config(model);
   const ArchConfig& c = cfg_;
-  if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
-      c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 || c.n_heads % c.n_kv_heads != 0)
-    throw Error("model hyperparameters are inconsistent", model.path);
   tok_embd_ = bind_matrix(params_, "token_embd.weight", c.vocab_size, c.d_model);
-  output_ = params_.find("output.weight")
-                ? bind_matrix(params_, "output.weight", c.vocab_size, c.d_model)
-                : tok_embd_;
+  head_.weight = params_.find("output.weight")
+                     ? bind_matrix(params_, "output.weight", c.vocab_size, c.d_model)
+                     : tok_embd_;
   output_norm_ = &params_.get("output_norm.weight");
   if (static_cast<int64_t>(output_norm_->value.size()) != c.d_model)
     throw Error("tensor 'output_norm.weight' has the wrong size", model.path);
   for (int l = 0; l < c.n_layers; ++l) blocks_.push_back(bind_block(params_, c, l));
+}
+
+TrainModel::TrainModel(const Model& model, const LoraConfig& lora)
+    : cfg_(model.config),
+      small_(ParameterSet::from_model(model,
+                                      [](const ModelTensor& t) { return t.view.n_rows() == 1; })),
+      rope_(make_rope(model)) {
+  check_config(model);
+  const ArchConfig& c = cfg_;
+  frozen_embd_ = bind_frozen(model, "token_embd.weight", c.vocab_size, c.d_model);
+  head_.frozen = model.find("output.weight")
+                     ? bind_frozen(model, "output.weight", c.vocab_size, c.d_model)
+                     : frozen_embd_;
+  output_norm_ = &small_.get("output_norm.weight");
+  if (static_cast<int64_t>(output_norm_->value.size()) != c.d_model)
+    throw Error("tensor 'output_norm.weight' has the wrong size", model.path);
+  for (int l = 0; l < c.n_layers; ++l) blocks_.push_back(bind_block_frozen(model, small_, c, l));
+  attach_lora(blocks_, params_, lora);
+}
+
+void TrainModel::check_config(const Model& model) const {
+  const ArchConfig& c = cfg_;
+  if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
+      c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 || c.n_heads % c.n_kv_heads != 0)
+    throw Error("model hyperparameters are inconsistent", model.path);
 }
 
 void TrainModel::check_ids(std::span<const int32_t> ids) const {
@@ -65,7 +88,11 @@ void TrainModel::forward_blocks(std::span<const int32_t> ids, bool checkpoint) {
   xs_.resize(static_cast<size_t>(L + 1));
   for (auto& x : xs_) x.resize(static_cast<size_t>(n * d));
   acts_.resize(checkpoint ? 1 : static_cast<size_t>(L));
-  embedding_forward(tok_embd_->value.data(), ids.data(), n, d, xs_[0].data());
+  if (tok_embd_) {
+    embedding_forward(tok_embd_->value.data(), ids.data(), n, d, xs_[0].data());
+  } else {
+    for (int64_t t = 0; t < n; ++t) dequantize_row(*frozen_embd_, ids[t], xs_[0].data() + t * d);
+  }
   for (int64_t l = 0; l < L; ++l) {
     BlockActivations& a = acts_[checkpoint ? 0 : static_cast<size_t>(l)];
     block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, a, xs_[l + 1].data());
@@ -79,7 +106,7 @@ void TrainModel::head_forward(int64_t n, std::vector<float>& logits) {
   rms_norm_forward(xs_.back().data(), output_norm_->value.data(), n, d, cfg_.rms_eps, xf_.data(),
                    inv_rms_f_.data());
   logits.resize(static_cast<size_t>(n * cfg_.vocab_size));
-  linear_forward(output_->value.data(), nullptr, cfg_.vocab_size, d, xf_.data(), n, logits.data());
+  linear_layer_forward(head_, xf_.data(), n, logits.data());
 }
 
 double TrainModel::compute_loss(std::span<const int32_t> ids, const LossSpec& loss,
@@ -105,10 +132,7 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
 
   // Output head and final norm.
   std::vector<float> dx(static_cast<size_t>(n * d));
-  linear_backward_input(f32_matrix_view(output_->value.data(), cfg_.vocab_size, d), dlogits.data(),
-                        n, dx.data(), false);
-  linear_backward_weight(xf_.data(), dlogits.data(), n, cfg_.vocab_size, d, output_->grad.data(),
-                         nullptr);
+  linear_layer_backward(head_, xf_.data(), dlogits.data(), n, dx.data(), false);
   dlogits = {};
   rms_norm_backward(xs_.back().data(), output_norm_->value.data(), inv_rms_f_.data(), dx.data(), n,
                     d, dx.data(), output_norm_->grad.data());
@@ -124,7 +148,7 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
     }
     block_backward(cfg_, blocks_[l], *rope_table_, *a, dx.data(), dx.data());
   }
-  embedding_backward(ids.data(), dx.data(), n, d, tok_embd_->grad.data());
+  if (tok_embd_) embedding_backward(ids.data(), dx.data(), n, d, tok_embd_->grad.data());
   return value;
 }
 

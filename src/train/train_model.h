@@ -14,10 +14,18 @@
 // second forward. Every op is deterministic (one writer per output, fixed order; see
 // train/linear.h), so checkpointed gradients equal the stored-activation ones bit for bit.
 //
-// Next steps build on this class rather than change it: LoRA keeps a frozen base (the model's
-// own mmapped, possibly quantized weights, run through model/matmul.h forward and
-// linear_backward_input's row-by-row dequantization backward) and trains only adapter
-// Parameters; recovery feeds teacher logits computed on the fly into LossSpec.
+// LoRA mode (the second constructor) keeps the base frozen where it is: the matrices, the
+// embedding table and the head stay the model's mmapped views in their stored (possibly
+// quantized) type, run forward through model/matmul.h and backward row by row
+// (train/linear_layer.h); only the norm gains and biases are copied to f32 (a few KB per block).
+// params() then holds just the adapters. Memory: the mapped base, the adapters and their
+// gradients and optimizer moments, and the activations above.
+//
+// Next steps build on this class rather than change it: recovery feeds teacher logits computed
+// on the fly (a second, frozen model) into LossSpec and mixes LM and KD losses; a resumable
+// checkpoint is params() plus AdamW's state and the step count (the data order is a pure
+// function of the seed, train/data_order.h); the adapter GGUF export writes params() as they are
+// named.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +36,7 @@
 #include "formats/model.h"
 #include "model/rope.h"
 #include "train/block.h"
+#include "train/lora.h"
 #include "train/parameters.h"
 
 namespace edgefit::train {
@@ -43,9 +52,13 @@ class TrainModel {
   // Copies the weights of `model` to f32 parameters and binds them. Throws Error when a tensor is
   // missing, misshapen, or of a type that cannot be dequantized.
   explicit TrainModel(const Model& model);
+  // LoRA on the frozen base `model` (which must outlive this object): adapters per `lora`.
+  TrainModel(const Model& model, const LoraConfig& lora);
 
   const ArchConfig& config() const { return cfg_; }
+  // The trained parameters: every weight (full training) or the adapters (LoRA).
   ParameterSet& params() { return params_; }
+  bool is_lora() const { return frozen_embd_ != nullptr; }
 
   // Forward and backward over one sequence `ids` (positions 0 … n−1, n >= 2): returns the loss
   // and adds its gradient to every parameter's grad (call params().zero_grad() first for a fresh
@@ -67,18 +80,21 @@ class TrainModel {
   double compute_loss(std::span<const int32_t> ids, const LossSpec& loss,
                       const std::vector<float>& logits, std::vector<float>& dlogits) const;
   void check_ids(std::span<const int32_t> ids) const;
+  void check_config(const Model& model) const;
 
-  ArchConfig cfg_;                         // hyperparameters
-  ParameterSet params_;                    // f32 weights and gradients
-  Rope rope_;                              // the model's rotation (layout, frequencies)
-  std::unique_ptr<RopeTable> rope_table_;  // angles for the current sequence length
-  std::vector<BlockParams> blocks_;        // per-block parameter bindings
-  Parameter* tok_embd_ = nullptr;          // {vocab, d}
-  Parameter* output_ = nullptr;            // {vocab, d}; tok_embd_ when tied
-  Parameter* output_norm_ = nullptr;       // [d]
-  std::vector<std::vector<float>> xs_;     // block inputs [n, d]; xs_[L] = last block's output
-  std::vector<BlockActivations> acts_;     // saved activations (one when checkpointing)
-  std::vector<float> xf_, inv_rms_f_;      // final norm output [n, d] and its 1/rms [n]
+  ArchConfig cfg_;                           // hyperparameters
+  ParameterSet params_;                      // trained f32 values and gradients
+  ParameterSet small_;                       // LoRA: f32 copies of the frozen norms and biases
+  Rope rope_;                                // the model's rotation (layout, frequencies)
+  std::unique_ptr<RopeTable> rope_table_;    // angles for the current sequence length
+  std::vector<BlockParams> blocks_;          // per-block parameter bindings
+  Parameter* tok_embd_ = nullptr;            // {vocab, d} trainable table (full training)
+  const TensorView* frozen_embd_ = nullptr;  // {vocab, d} frozen table (LoRA)
+  LinearLayer head_;                         // {vocab, d} output head (the table when tied)
+  Parameter* output_norm_ = nullptr;         // [d]
+  std::vector<std::vector<float>> xs_;       // block inputs [n, d]; xs_[L] = last block's output
+  std::vector<BlockActivations> acts_;       // saved activations (one when checkpointing)
+  std::vector<float> xf_, inv_rms_f_;        // final norm output [n, d] and its 1/rms [n]
 };
 
 }  // namespace edgefit::train
