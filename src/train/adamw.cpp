@@ -38,4 +38,12 @@ void AdamW::step(ParameterSet& params, double lr) {
   }
 }
 
+void AdamW::restore(int64_t steps, std::vector<std::vector<float>> m,
+                    std::vector<std::vector<float>> v) {
+  if (m.size() != v.size()) throw Error("AdamW: first and second moments differ in count");
+  t_ = steps;
+  m_ = std::move(m);
+  v_ = std::move(v);
+}
+
 }  // namespace edgefit::train

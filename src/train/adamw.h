@@ -36,6 +36,9 @@ class AdamW {
   // Moment buffers, per parameter in the set's order (for checkpoints and tests).
   const std::vector<std::vector<float>>& first_moments() const { return m_; }
   const std::vector<std::vector<float>>& second_moments() const { return v_; }
+  // Puts back a saved state (train/checkpoint.h): `steps` updates taken, and the moments per
+  // parameter in the set's order (empty when no step was taken yet).
+  void restore(int64_t steps, std::vector<std::vector<float>> m, std::vector<std::vector<float>> v);
 
  private:
   AdamWConfig cfg_;                    // hyperparameters

@@ -1,0 +1,33 @@
+#include "train/train_loop.h"
+
+#include "core/error.h"
+#include "train/checkpoint.h"
+#include "train/data_order.h"
+#include "train/grad_clip.h"
+
+namespace edgefit::train {
+
+void run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<int32_t>>& examples,
+               const TrainLoopConfig& cfg, int64_t first, int64_t last,
+               const std::function<void(const StepReport&)>& report) {
+  if (examples.empty()) throw Error("no training examples");
+  const DataOrder order(static_cast<int64_t>(examples.size()), cfg.seed);
+  for (int64_t step = first; step < last; ++step) {
+    const std::vector<int32_t>& ids = examples[static_cast<size_t>(order.at(step))];
+    StepReport r;
+    r.step = step;
+    r.tokens = static_cast<int64_t>(ids.size());
+    model.params().zero_grad();
+    r.loss = model.forward_backward(ids, {}, cfg.recompute_blocks);
+    r.grad_norm = cfg.clip_norm > 0 ? clip_grad_norm(model.params(), cfg.clip_norm) : 0.0;
+    r.lr = learning_rate(cfg.schedule, step);
+    opt.step(model.params(), r.lr);
+    const bool last_step = step + 1 == last;
+    if (!cfg.checkpoint_path.empty() && cfg.checkpoint_every > 0 &&
+        ((step + 1) % cfg.checkpoint_every == 0 || last_step))
+      save_checkpoint(cfg.checkpoint_path, model.params(), opt, step + 1);
+    if (report) report(r);
+  }
+}
+
+}  // namespace edgefit::train
