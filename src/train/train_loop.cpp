@@ -18,7 +18,13 @@ void run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<int3
     r.step = step;
     r.tokens = static_cast<int64_t>(ids.size());
     model.params().zero_grad();
-    r.loss = model.forward_backward(ids, {}, cfg.recompute_blocks);
+    LossSpec loss;
+    std::vector<float> teacher_logits;
+    if (cfg.teacher) {
+      teacher_logits = cfg.teacher->logits(ids);
+      loss = {teacher_logits.data(), cfg.temperature, cfg.kd_weight};
+    }
+    r.loss = model.forward_backward(ids, loss, cfg.recompute_blocks);
     r.grad_norm = cfg.clip_norm > 0 ? clip_grad_norm(model.params(), cfg.clip_norm) : 0.0;
     r.lr = learning_rate(cfg.schedule, step);
     opt.step(model.params(), r.lr);

@@ -12,6 +12,7 @@
 
 #include "train/adamw.h"
 #include "train/lr_schedule.h"
+#include "train/teacher.h"
 #include "train/train_model.h"
 
 namespace edgefit::train {
@@ -21,6 +22,9 @@ struct TrainLoopConfig {
   double clip_norm = 1.0;        // global gradient norm bound (<= 0: no clipping)
   uint64_t seed = 0;             // data order (train/data_order.h)
   bool recompute_blocks = true;  // gradient checkpointing per block
+  Teacher* teacher = nullptr;    // distillation teacher run on each window (null: LM loss only)
+  double temperature = 2.0;      // distillation temperature
+  double kd_weight = 1.0;        // share of the distillation loss (the rest cross-entropy)
   std::string checkpoint_path;   // "" : no checkpoints
   int64_t checkpoint_every = 0;  // steps between checkpoints (and one after the last step)
 };

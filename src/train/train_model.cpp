@@ -114,10 +114,17 @@ double TrainModel::compute_loss(std::span<const int32_t> ids, const LossSpec& lo
                                 std::vector<float>& dlogits) const {
   const int64_t n = static_cast<int64_t>(ids.size());
   dlogits.resize(logits.size());
-  if (loss.teacher_logits)
-    return distillation_loss(logits.data(), loss.teacher_logits, n, cfg_.vocab_size,
-                             loss.temperature, dlogits.data());
-  return cross_entropy_loss(logits.data(), ids.data(), n, cfg_.vocab_size, dlogits.data());
+  if (!loss.teacher_logits)
+    return cross_entropy_loss(logits.data(), ids.data(), n, cfg_.vocab_size, dlogits.data());
+  const double kd = distillation_loss(logits.data(), loss.teacher_logits, n, cfg_.vocab_size,
+                                      loss.temperature, dlogits.data());
+  if (loss.kd_weight == 1.0) return kd;
+  // Both gradients are linear in their loss: dlogits = w · d_kd + (1 − w) · d_ce.
+  std::vector<float> d_ce(dlogits.size());
+  const double ce = cross_entropy_loss(logits.data(), ids.data(), n, cfg_.vocab_size, d_ce.data());
+  const float w = static_cast<float>(loss.kd_weight);
+  for (size_t i = 0; i < dlogits.size(); ++i) dlogits[i] = w * dlogits[i] + (1.0f - w) * d_ce[i];
+  return loss.kd_weight * kd + (1.0 - loss.kd_weight) * ce;
 }
 
 double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec& loss,

@@ -45,6 +45,9 @@ namespace edgefit::train {
 struct LossSpec {
   const float* teacher_logits = nullptr;  // null: cross-entropy; else [n, vocab] for distillation
   double temperature = 1.0;               // distillation temperature T
+  // With a teacher: loss = kd_weight · KL + (1 − kd_weight) · cross-entropy (recovery mixes the
+  // two; 1 is pure distillation as in ../shared/ref/grad).
+  double kd_weight = 1.0;
 };
 
 class TrainModel {
