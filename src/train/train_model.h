@@ -21,11 +21,16 @@
 // params() then holds just the adapters. Memory: the mapped base, the adapters and their
 // gradients and optimizer moments, and the activations above.
 //
-// Next steps build on this class rather than change it: recovery feeds teacher logits computed
-// on the fly (a second, frozen model) into LossSpec and mixes LM and KD losses; a resumable
-// checkpoint is params() plus AdamW's state and the step count (the data order is a pure
-// function of the seed, train/data_order.h); the adapter GGUF export writes params() as they are
-// named.
+// The room around this class (src/train/, below core, formats and model; nothing above uses it
+// yet):
+//   ops            linear.h, linear_layer.h (frozen/trainable + LoRA), embedding.h, rms_norm.h,
+//                  rope.h, attention.h, swiglu.h, losses.h — forward with saved state, backward
+//   model          block.h (one block), train_model.h (this), parameters.h, lora.h
+//   optimisation   adamw.h, lr_schedule.h, grad_clip.h, data_order.h, train_loop.h
+//   recovery       teacher.h (teacher logits on the fly; LossSpec::kd_weight mixes LM and KD),
+//                  checkpoint.h (resume bit for bit), lora_gguf.h (llama.cpp adapter files)
+// Not built yet (issue 20): `edgefit recover` and the recipe step (tokenised multilingual windows,
+// equal tokens per language, progress line), the merged and PEFT exports, bf16 matmuls.
 #pragma once
 
 #include <cstdint>
