@@ -50,7 +50,7 @@ int64_t read_int(const SafetensorsFile& f, const std::string& key) {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const ParameterSet& params, const AdamW& opt,
-                     int64_t next_step) {
+                     int64_t next_step, const std::string& run) {
   std::vector<SafetensorsTensorSpec> specs;
   const auto& m = opt.first_moments();
   const auto& v = opt.second_moments();
@@ -65,7 +65,17 @@ void save_checkpoint(const std::string& path, const ParameterSet& params, const 
   write_safetensors(path, specs,
                     {{"edgefit.train.kind", "checkpoint"},
                      {"edgefit.train.next_step", std::to_string(next_step)},
-                     {"edgefit.train.adam_steps", std::to_string(opt.steps())}});
+                     {"edgefit.train.adam_steps", std::to_string(opt.steps())},
+                     {"edgefit.train.run", run}});
+}
+
+std::string checkpoint_run(const std::string& path) {
+  SafetensorsFile f(path);
+  auto kind = f.metadata().find("edgefit.train.kind");
+  if (kind == f.metadata().end() || kind->second != "checkpoint")
+    throw Error("not an edgefit training checkpoint", path);
+  auto run = f.metadata().find("edgefit.train.run");
+  return run == f.metadata().end() ? "" : run->second;
 }
 
 int64_t load_checkpoint(const std::string& path, ParameterSet& params, AdamW& opt) {

@@ -20,9 +20,15 @@
 
 namespace edgefit::train {
 
-// Writes `params`' values and `opt`'s state with `next_step` to `path` atomically.
+// Writes `params`' values and `opt`'s state with `next_step` to `path` atomically. `run` (any
+// text, kept as metadata "edgefit.train.run") describes the settings the steps depend on, so a
+// resume can refuse a checkpoint made with other ones.
 void save_checkpoint(const std::string& path, const ParameterSet& params, const AdamW& opt,
-                     int64_t next_step);
+                     int64_t next_step, const std::string& run = "");
+
+// The "edgefit.train.run" text of a checkpoint ("" when absent). Throws Error for a file that is
+// not a checkpoint.
+std::string checkpoint_run(const std::string& path);
 
 // Restores `params`' values and `opt`'s state from `path` and returns the next step. The file
 // must hold exactly the parameters of `params` with the same shapes; throws Error (naming the

@@ -1,5 +1,7 @@
 #include "train/train_loop.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "train/checkpoint.h"
 #include "train/data_order.h"
@@ -7,9 +9,9 @@
 
 namespace edgefit::train {
 
-void run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<int32_t>>& examples,
-               const TrainLoopConfig& cfg, int64_t first, int64_t last,
-               const std::function<void(const StepReport&)>& report) {
+int64_t run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<int32_t>>& examples,
+                  const TrainLoopConfig& cfg, int64_t first, int64_t last,
+                  const std::function<bool(const StepReport&)>& report) {
   if (examples.empty()) throw Error("no training examples");
   const DataOrder order(static_cast<int64_t>(examples.size()), cfg.seed);
   for (int64_t step = first; step < last; ++step) {
@@ -28,12 +30,16 @@ void run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<int3
     r.grad_norm = cfg.clip_norm > 0 ? clip_grad_norm(model.params(), cfg.clip_norm) : 0.0;
     r.lr = learning_rate(cfg.schedule, step);
     opt.step(model.params(), r.lr);
-    const bool last_step = step + 1 == last;
-    if (!cfg.checkpoint_path.empty() && cfg.checkpoint_every > 0 &&
-        ((step + 1) % cfg.checkpoint_every == 0 || last_step))
-      save_checkpoint(cfg.checkpoint_path, model.params(), opt, step + 1);
-    if (report) report(r);
+    const bool checkpoints = !cfg.checkpoint_path.empty() && cfg.checkpoint_every > 0;
+    const bool due = checkpoints && ((step + 1) % cfg.checkpoint_every == 0 || step + 1 == last);
+    if (due) save_checkpoint(cfg.checkpoint_path, model.params(), opt, step + 1, cfg.run);
+    if (report && !report(r)) {
+      if (checkpoints && !due)
+        save_checkpoint(cfg.checkpoint_path, model.params(), opt, step + 1, cfg.run);
+      return step + 1;
+    }
   }
+  return std::max(first, last);
 }
 
 }  // namespace edgefit::train

@@ -26,6 +26,7 @@ struct TrainLoopConfig {
   double temperature = 2.0;      // distillation temperature
   double kd_weight = 1.0;        // share of the distillation loss (the rest cross-entropy)
   std::string checkpoint_path;   // "" : no checkpoints
+  std::string run;               // run description stored in checkpoints (checkpoint.h)
   int64_t checkpoint_every = 0;  // steps between checkpoints (and one after the last step)
 };
 
@@ -38,9 +39,11 @@ struct StepReport {
   int64_t tokens = 0;    // tokens in its example
 };
 
-// Runs global steps first … last−1 over `examples`. `report` (optional) sees every step.
-void run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<int32_t>>& examples,
-               const TrainLoopConfig& cfg, int64_t first, int64_t last,
-               const std::function<void(const StepReport&)>& report = {});
+// Runs global steps first … last−1 over `examples` and returns the step after the last one taken.
+// `report` (optional) sees every step; returning false stops the run after that step (a time
+// budget), with a checkpoint written first when checkpoints are on.
+int64_t run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<int32_t>>& examples,
+                  const TrainLoopConfig& cfg, int64_t first, int64_t last,
+                  const std::function<bool(const StepReport&)>& report = {});
 
 }  // namespace edgefit::train

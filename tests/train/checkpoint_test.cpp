@@ -77,6 +77,7 @@ TEST(Checkpoint, ResumedRunEqualsUninterruptedRun) {
     AdamW opt;
     auto die = [](const StepReport& r) {
       if (r.step == 4) throw Killed();
+      return true;
     };
     EXPECT_THROW(run_steps(first, opt, ex, cfg, 0, total, die), Killed);
   }
