@@ -2,7 +2,7 @@
 // the frozen compressed BASE to win back what compression lost, by distillation from the
 // uncompressed teacher on the fly (mixed with the LM loss by --kd-weight), on the calibration
 // text with equal tokens per file (language) by default. Writes a llama.cpp adapter GGUF
-// (`llama-perplexity -m BASE --lora ADAPTER.gguf`).
+// (`llama-perplexity -m BASE --lora ADAPTER.gguf`) and, with --peft DIR, a PEFT folder.
 //
 // Resumable: a checkpoint "<ADAPTER>.ckpt.safetensors" is written every --checkpoint-every steps
 // and when --minutes runs out; rerunning the same command resumes from it and ends with the
@@ -22,6 +22,7 @@
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/lora_gguf.h"
+#include "train/lora_peft.h"
 #include "train/teacher.h"
 #include "train/train_loop.h"
 #include "train/train_model.h"
@@ -34,6 +35,7 @@ struct RecoverOptions {
   std::string teacher;            // uncompressed model
   std::vector<std::string> data;  // training text files (one per language, typically)
   std::string out;                // adapter GGUF
+  std::string peft;               // also a PEFT folder ("": no)
   std::string tokenizer;          // tokenizer override
   train::LoraConfig lora;         // rank, alpha, targets, init seed
   int ctx = 256;                  // tokens per window
@@ -150,6 +152,8 @@ void run(RecoverOptions o) {
     return;
   }
   train::write_lora_gguf(o.out, student.params(), base.config, o.lora.alpha);
+  if (!o.peft.empty())
+    train::write_lora_peft(o.peft, student.params(), base.config, o.lora, o.teacher);
   std::filesystem::remove(cfg.checkpoint_path);
   std::printf("recover: %lld steps, %lld tokens this run -> %s\n", static_cast<long long>(o.steps),
               static_cast<long long>(tokens), o.out.c_str());
@@ -165,6 +169,7 @@ void add_recover_command(CLI::App& app) {
   cmd->add_option("--teacher", o->teacher, "the uncompressed original")->required();
   cmd->add_option("--data", o->data, "training text files (equal tokens per file)")->required();
   cmd->add_option("-o,--output", o->out, "adapter GGUF to write")->required();
+  cmd->add_option("--peft", o->peft, "also write the adapters as a PEFT folder (Hugging Face)");
   cmd->add_option("--rank", o->lora.rank, "LoRA rank (default 16)");
   cmd->add_option("--alpha", o->lora.alpha, "LoRA alpha (default 32)");
   cmd->add_option("--targets", o->lora.targets, "projections: q,k,v,o,gate,up,down (default all)")

@@ -45,8 +45,12 @@ std::vector<std::string> recover_args(const std::string& out, int steps) {
 
 TEST(Recover, WritesALlamaCppAdapter) {
   const std::string out = test::scratch_dir("recover") + "/adapter.gguf";
-  const auto r = test::run_edgefit(recover_args(out, 4));
+  auto args = recover_args(out, 4);
+  args.insert(args.end(), {"--peft", out + ".peft"});
+  const auto r = test::run_edgefit(args);
   ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(out + ".peft/adapter_model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(out + ".peft/adapter_config.json"));
   EXPECT_NE(r.err.find("loss"), std::string::npos) << r.err;  // the progress line
   GgufFile f(out);
   EXPECT_EQ(f.get_string("general.type"), "adapter");

@@ -1,17 +1,23 @@
-// Adapter GGUF export/import: llama.cpp's metadata and tensor shapes, a lossless round trip,
-// and the q/k row layout — an adapter trained on HF rows, exported and loaded into the same
-// model read from its (interleaved) GGUF, gives the same loss.
+// Adapter export: llama.cpp adapter GGUFs (metadata and tensor shapes, a lossless round trip,
+// the q/k row layout — an adapter trained on HF rows, exported and loaded into the same model
+// read from its interleaved GGUF, gives the same loss) and PEFT folders (names, shapes, config,
+// and the same layout check the other way round).
 #include "train/lora_gguf.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "formats/gguf.h"
+#include "formats/hf_config.h"
 #include "formats/model.h"
+#include "formats/safetensors.h"
 #include "test_data.h"
+#include "train/lora_peft.h"
 #include "train/train_model.h"
 
 namespace edgefit::train {
@@ -114,6 +120,51 @@ TEST(LoraGguf, RefusesMismatchedAdapters) {
   EXPECT_THROW(read_lora_gguf(shared_path("models/stories260K/gguf/stories260K-f32.gguf"),
                               a.params(), m.config),
                Error);
+}
+
+TEST(LoraPeft, HfNamesShapesConfigAndRows) {
+  // Adapters trained on tiny-llama's interleaved GGUF, exported for PEFT, then read (as PEFT
+  // would) into a LoRA model of the same weights in HF row order: the same loss.
+  Model gguf = load_model(shared_path("ref/models/tiny-llama/gguf/tiny-llama-f32.gguf"));
+  Model hf = load_model(shared_path("ref/models/tiny-llama/hf"));
+  TrainModel on_gguf(gguf, config());
+  randomize(on_gguf.params(), 4);
+  const std::string dir = test::scratch_dir("lora-peft") + "/peft";
+  write_lora_peft(dir, on_gguf.params(), gguf.config, config(), "tiny-llama");
+
+  const nlohmann::json cfg = nlohmann::json::parse(test::slurp(dir + "/adapter_config.json"));
+  EXPECT_EQ(cfg["peft_type"], "LORA");
+  EXPECT_EQ(cfg["r"], 4);
+  EXPECT_EQ(cfg["lora_alpha"], 12.0);
+  EXPECT_EQ(cfg["target_modules"],
+            (std::vector<std::string>{"down_proj", "gate_proj", "k_proj", "o_proj", "q_proj",
+                                      "up_proj", "v_proj"}));
+  SafetensorsFile st(dir + "/adapter_model.safetensors");
+  EXPECT_EQ(st.tensors().size(), 2u * 7 * gguf.config.n_layers);
+  const SafetensorsEntry* qa =
+      st.find("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight");
+  const SafetensorsEntry* db =
+      st.find("base_model.model.model.layers.0.mlp.down_proj.lora_B.weight");
+  ASSERT_TRUE(qa && db);
+  EXPECT_EQ(qa->shape, (std::vector<int64_t>{4, gguf.config.d_model}));
+  EXPECT_EQ(db->shape, (std::vector<int64_t>{gguf.config.d_model, 4}));
+
+  TrainModel on_hf(hf, config());
+  for (Parameter& p : on_hf.params().all()) {
+    const std::string weight = p.name.substr(0, p.name.size() - 7);
+    const std::string module =
+        gguf_to_hf_name(weight)->substr(0, gguf_to_hf_name(weight)->size() - 7);
+    const SafetensorsEntry* e =
+        st.find("base_model.model." + module +
+                (p.name.ends_with(".lora_a") ? ".lora_A.weight" : ".lora_B.weight"));
+    ASSERT_NE(e, nullptr) << p.name;
+    ASSERT_EQ(e->nbytes, p.value.size() * 4);
+    std::memcpy(p.value.data(), st.data(*e), e->nbytes);
+  }
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back((i * 71 + 9) % hf.config.vocab_size);
+  const double l_gguf = on_gguf.loss(ids, {});
+  EXPECT_NEAR(on_hf.loss(ids, {}), l_gguf, 1e-5 * l_gguf);
 }
 
 }  // namespace
