@@ -28,9 +28,10 @@
 //   model          block.h (one block), train_model.h (this), parameters.h, lora.h
 //   optimisation   adamw.h, lr_schedule.h, grad_clip.h, data_order.h, train_loop.h
 //   recovery       teacher.h (teacher logits on the fly; LossSpec::kd_weight mixes LM and KD),
-//                  checkpoint.h (resume bit for bit), lora_gguf.h (llama.cpp adapter files)
-// Not built yet (issue 20): `edgefit recover` and the recipe step (tokenised multilingual windows,
-// equal tokens per language, progress line), the merged and PEFT exports, bf16 matmuls.
+//                  checkpoint.h (resume bit for bit), lora_gguf.h (llama.cpp adapter files),
+//                  lora_peft.h (PEFT folders); the CLI's `edgefit recover` drives them
+// Not built yet (issue 20): the recipe's recover step, the merged export (B·A folded into the
+// base and re-quantized to its recipe), bf16 matmuls, a per-language recovery table.
 #pragma once
 
 #include <cstdint>
