@@ -21,8 +21,7 @@
 // params() then holds just the adapters. Memory: the mapped base, the adapters and their
 // gradients and optimizer moments, and the activations above.
 //
-// The room around this class (src/train/, below core, formats and model; nothing above uses it
-// yet):
+// The room around this class (src/train/, below core, formats and model; used by the CLI):
 //   ops            linear.h, linear_layer.h (frozen/trainable + LoRA), embedding.h, rms_norm.h,
 //                  rope.h, attention.h, swiglu.h, losses.h — forward with saved state, backward
 //   model          block.h (one block), train_model.h (this), parameters.h, lora.h
