@@ -33,7 +33,10 @@ void add_bench_command(CLI::App& app) {
       "bench", "prompt and generation speed against the memory-bandwidth roofline");
   // -p is a prefix of -pg and -ctk/-ctv are not CLI11 names: these and the model are parsed from
   // what CLI11 leaves (bench_args.cpp), so any order works as in llama-bench.
+  // They must stay here rather than fall through to the global options (main.cpp), and bench's own
+  // -t (a list) takes the place of the global one.
   cmd->allow_extras();
+  cmd->fallthrough(false);
   cmd->add_option("-n,--n-gen", o->n_gen, "generated tokens, list (default 128; 0 skips)")
       ->delimiter(',')
       ->allow_extra_args(false);

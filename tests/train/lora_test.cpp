@@ -211,8 +211,11 @@ TEST(Lora, FrozenQuantizedBaseGivesTheInferenceLogits) {
               max_vs_inference, max_vs_llama);
   EXPECT_LT(max_vs_llama, 0.5);
   // The runtime kernels quantize activations to 8 bits, so the ~1e-6 differences of the other
-  // ops (vectorised exp, summation order) flip a rounding here and there: 0.05 was seen.
-  EXPECT_LT(max_vs_inference, 0.15);
+  // ops (vectorised exp, summation order; the inference pass's fused online-softmax attention)
+  // flip a rounding here and there: 0.05 was seen with the two-pass attention, 0.23 with the
+  // fused one. The bound is llama.cpp's own distance from edgefit's inference pass (0.5, as in
+  // model/logits_test.cpp) with margin; the reference product below checks the math tightly.
+  EXPECT_LT(max_vs_inference, 0.3);
   // With the f32 reference product (weights dequantized row by row, activations exact) in both
   // passes, only those ~1e-6 differences remain.
   set_matmul_kernel(matmul_ref);
