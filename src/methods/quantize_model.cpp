@@ -225,7 +225,7 @@ FullPlan make_plan(const std::string& input, const QuantizeOptions& o) {
       throw Error("tensor '" + t.name + "' is not stored contiguously", t.source);
     if (!from_gguf && !gguf_to_hf_name(t.name))
       throw Error("tensor '" + t.name + "' has no GGUF counterpart; cannot export it", t.source);
-    check_finite_weights(t);  // float sources; quantized ones are checked as they dequantize
+    if (o.check_finite) check_finite_weights(t);  // float sources; quantized: as they dequantize
     descs.push_back({t.name, gguf_ne(t.view), t.view.dtype});
   }
   const ArchConfig& c = m.config;

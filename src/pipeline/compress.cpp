@@ -216,6 +216,7 @@ CompressReport run_compress(const CompressOptions& o) {
   for (const auto& recipe : recipes) {
     QuantizeOptions qo;
     qo.preset = recipe;
+    qo.check_finite = false;  // costing only; the build checks while it plans
     const QuantizePlan plan = plan_quantization(o.model, qo);
     std::vector<PlannedTensor> planned;
     CandidateResult c;
