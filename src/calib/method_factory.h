@@ -12,11 +12,16 @@
 #include "calib/work_dir.h"
 #include "formats/gguf.h"
 #include "methods/quantize_model.h"
+#include "recipe/recipe.h"
 
 namespace edgefit {
 
 // "gptq", "awq", "smoothquant"; UsageError for anything else.
 std::unique_ptr<BlockMethod> make_block_method(const CalibratedOptions& co);
+// A recipe's method settings into `co` (method name and its params; "samples" and "seqlen" for
+// every calibrated method). Throws Error naming the field ("method.params.damp") in `file` for a
+// parameter the method does not have or a value of the wrong kind.
+void apply_method_params(const MethodSpec& method, CalibratedOptions& co, const std::string& file);
 // edgefit.<method>.* keys recording the method's settings.
 std::vector<GgufKV> method_metadata(const CalibratedOptions& co);
 // Changes the plan where the method's output is not the preset's (SmoothQuant: I8 weights plus

@@ -9,12 +9,15 @@
 #include <nlohmann/json.hpp>
 
 #include "calib/calibrated_quantize.h"
+#include "calib/method_factory.h"
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
+#include "methods/quantize_recipe.h"
 #include "quant/presets.h"
+#include "recipe/recipe.h"
 
 namespace edgefit::cli {
 namespace {
@@ -22,7 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct QuantizeCliOptions {
-  std::string method = "rtn";             // rtn | gptq | awq | smoothquant
+  std::string method;                     // rtn | gptq | awq | smoothquant ("" = rtn or the
+                                          // recipe's)
+  std::string recipe;                     // --recipe file (instead of --type)
   CalibratedOptions calib;                // calibration settings for gptq/awq/smoothquant
   std::string input;                      // model to quantize
   std::string output;                     // GGUF to write
@@ -68,23 +73,56 @@ nlohmann::ordered_json tensor_json(const QuantizedTensor& t) {
           {"note", t.note}};
 }
 
-void run_quantize(const QuantizeCliOptions& c) {
-  std::string type = c.type;
+// QuantizeOptions from --type and the per-tensor flags.
+QuantizeOptions options_from_flags(const QuantizeCliOptions& c, std::string& type) {
   if (!c.type_positional.empty()) {
     if (!type.empty() && type != c.type_positional)
       throw UsageError("type given twice: '" + c.type_positional + "' and --type '" + type + "'");
     type = c.type_positional;
   }
-  if (type.empty()) throw UsageError("--type is required (one of: " + quant_preset_names() + ")");
+  if (type.empty())
+    throw UsageError("--type or --recipe is required (types: " + quant_preset_names() + ")");
   if (!find_quant_preset(type))
     throw UsageError("unknown quantization type '" + type + "' (known: " + quant_preset_names() +
                      ")");
-  if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
-  if (c.output.empty() && !c.dry_run) throw UsageError("the output GGUF path is missing");
-
   QuantizeOptions o;
   o.preset = type;
   o.pure = c.pure;
+  return o;
+}
+
+// QuantizeOptions (and the method) from --recipe, checked against the input model.
+QuantizeOptions options_from_recipe(QuantizeCliOptions& c, std::string& type) {
+  if (!c.type.empty() || !c.type_positional.empty() || c.pure)
+    throw UsageError("--recipe already says the types; drop --type/--pure (or --recipe)");
+  const Recipe recipe = read_recipe(c.recipe);
+  check_recipe_against_model(recipe, load_model(c.input), c.recipe);
+  QuantizeOptions o = quantize_options_from_recipe(recipe, c.recipe);
+  type = recipe.base;
+  if (!c.method.empty() && c.method != recipe.method.name)
+    throw UsageError("--method " + c.method + " contradicts the recipe's method '" +
+                     recipe.method.name + "'");
+  c.method = recipe.method.name;
+  if (c.method == "rtn" || c.method == "imatrix") {
+    if (!recipe.method.params.empty())
+      throw Error("method.params." + recipe.method.params.begin().key() +
+                      ": unknown parameter for " + c.method,
+                  c.recipe);
+    if (c.method == "imatrix" && c.imatrix.empty())
+      throw UsageError("the recipe's method is imatrix: give the matrix with --imatrix FILE");
+    o.method = c.method;  // edgefit.method records "imatrix" as compress does
+    c.method = "rtn";     // both round to nearest, one with importance weights
+  } else {
+    apply_method_params(recipe.method, c.calib, c.recipe);
+  }
+  return o;
+}
+
+void run_quantize(QuantizeCliOptions& c) {
+  std::string type = c.type;
+  if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
+  QuantizeOptions o = c.recipe.empty() ? options_from_flags(c, type) : options_from_recipe(c, type);
+  if (c.output.empty() && !c.dry_run) throw UsageError("the output GGUF path is missing");
   o.tensor_types = c.tensor_types;
   if (!c.token_embedding_type.empty())
     o.token_embedding_type = parse_quant_type(c.token_embedding_type);
@@ -96,6 +134,7 @@ void run_quantize(const QuantizeCliOptions& c) {
     o.imatrix = imatrix.get();
     o.imatrix_path = c.imatrix;
   }
+  if (c.method.empty()) c.method = "rtn";
 
   if (c.dry_run) {
     const QuantizePlan plan = plan_quantization(c.input, o);
@@ -206,13 +245,22 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", opts->quiet, "a progress bar instead of one line per tensor");
   cmd->add_flag("--json", opts->json, "print one JSON object (tensors, sizes, bits per weight)");
   cmd->add_option("--method", opts->method, "rtn (default), gptq, awq or smoothquant (W8A8)");
-  cmd->add_option("--calib", opts->calib.calib_files, "calibration text files (gptq/awq/smoothquant)");
-  cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")->delimiter(',');
+  cmd->add_option("--calib", opts->calib.calib_files,
+                  "calibration text files (gptq/awq/smoothquant)");
+  cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")
+      ->delimiter(',');
   cmd->add_option("--samples", opts->calib.samples, "calibration sequences (default 128)");
   cmd->add_option("--seqlen", opts->calib.seqlen, "tokens per calibration sequence (default 512)");
-  cmd->add_flag("--act-order", opts->calib.act_order, "GPTQ: columns by decreasing Hessian diagonal");
-  cmd->add_option("--sq-alpha", opts->calib.sq_alpha, "SmoothQuant migration strength (default 0.5)");
-  cmd->callback([opts] { run_quantize(*opts); });
+  cmd->add_flag("--act-order", opts->calib.act_order,
+                "GPTQ: columns by decreasing Hessian diagonal");
+  cmd->add_option("--sq-alpha", opts->calib.sq_alpha,
+                  "SmoothQuant migration strength (default 0.5)");
+  cmd->add_option("--recipe", opts->recipe,
+                  "recipe JSON (edgefit plan writes one) instead of --type/--pure");
+  cmd->callback([opts] {
+    QuantizeCliOptions c = *opts;  // the recipe fills in method settings
+    run_quantize(c);
+  });
 }
 
 }  // namespace edgefit::cli

@@ -213,6 +213,7 @@ FullPlan make_plan(const std::string& input, const QuantizeOptions& o) {
   tc.preset = p.preset;
   tc.pure = o.pure;
   tc.has_imatrix = o.imatrix != nullptr;
+  tc.overrides = o.rules;
   for (const auto& spec : o.tensor_types) tc.overrides.push_back(parse_tensor_type_override(spec));
   tc.token_embedding_type = o.token_embedding_type;
   tc.output_tensor_type = o.output_tensor_type;

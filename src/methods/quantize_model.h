@@ -46,6 +46,8 @@ class ThreadPool;
 struct QuantizeOptions {
   std::string preset = "q4_k_m";              // preset name (quant/presets.h)
   bool pure = false;                          // base type for every weight matrix
+  std::vector<TensorTypeOverride> rules;      // parsed overrides (a recipe's rules), applied
+                                              // before tensor_types; later ones win
   std::vector<std::string> tensor_types;      // "PATTERN=TYPE" overrides, later ones win
   std::optional<DType> token_embedding_type;  // forced type of token_embd.weight
   std::optional<DType> output_tensor_type;    // forced type of output.weight
