@@ -27,6 +27,7 @@ struct CompressOptions {
   int64_t max_chunks = 0;             // windows per language (0: all)
   int64_t calib_tokens = 0;           // calibration tokens per file (0: all, up to 16k)
   std::vector<std::string> recipes;   // presets to consider (empty: the standard ladder)
+  std::string recipe_file;            // a recipe JSON: the one candidate (instead of presets)
   std::string tokenizer;              // tokenizer override
   bool measure_speed = true;          // time decode on the host for each built candidate
   bool evaluate_all = false;          // validate every fitting candidate (a fuller report), not
