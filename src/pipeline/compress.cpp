@@ -14,8 +14,8 @@
 #include "eval/model_tokenizer.h"
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
-#include "methods/quantize_recipe.h"
 #include "model/transformer.h"
+#include "methods/quantize_recipe.h"
 #include "pipeline/recipe_cost.h"
 #include "pipeline/stage_cache.h"
 #include "recipe/preset_recipe.h"
@@ -43,8 +43,8 @@ json quality_json(const QualityResult& q) {
   return {q.ppl, q.ppl_stderr, q.kld_mean, q.kld_p99, q.top1, q.n_tokens};
 }
 QualityResult quality_from(const json& j) {
-  return {j[0].get<double>(), j[1].get<double>(), j[2].get<double>(),
-          j[3].get<double>(), j[4].get<double>(), j[5].get<int64_t>()};
+  return {j[0].get<double>(), j[1].get<double>(), j[2].get<double>(), j[3].get<double>(), j[4].get<double>(),
+          j[5].get<int64_t>()};
 }
 
 // Per-language results (or one "text" entry) of MODEL, optionally against BASE.
@@ -63,13 +63,12 @@ EvalOutcome outcome_from(const json& j) {
   EvalOutcome o;
   o.overall = quality_from(j["overall"]);
   if (j.contains("languages"))
-    for (auto it = j["languages"].begin(); it != j["languages"].end(); ++it)
-      o.languages[it.key()] = quality_from(it.value());
+    for (auto it = j["languages"].begin(); it != j["languages"].end(); ++it) o.languages[it.key()] = quality_from(it.value());
   return o;
 }
 
-EvalOutcome evaluate(Transformer& model, Transformer* base, const Tokenizer& tok,
-                     const CompressOptions& o, const EvalOptions& eo) {
+EvalOutcome evaluate(Transformer& model, Transformer* base, const Tokenizer& tok, const CompressOptions& o,
+                     const EvalOptions& eo) {
   EvalOutcome out;
   if (!o.langs_dir.empty()) {
     const LanguageTable t = evaluate_languages(model, base, tok, o.langs_dir, eo);
@@ -131,15 +130,13 @@ std::vector<Recipe> candidate_recipes(const CompressOptions& o, const Model& mod
 }  // namespace
 
 const std::vector<std::string>& default_recipes() {
-  static const std::vector<std::string> r = {"q2_k",   "q3_k_m", "q4_0", "q4_k_m",
-                                             "q5_k_m", "q6_k",   "q8_0"};
+  static const std::vector<std::string> r = {"q2_k", "q3_k_m", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "q8_0"};
   return r;
 }
 
 CompressReport run_compress(const CompressOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
-  if (o.langs_dir.empty() && o.text.empty())
-    throw UsageError("compress needs --langs DIR or --text FILE to validate");
+  if (o.langs_dir.empty() && o.text.empty()) throw UsageError("compress needs --langs DIR or --text FILE to validate");
   if (o.out_dir.empty()) throw UsageError("compress needs -o OUTDIR");
   if (!(o.max_ppl_increase_pct > 0)) throw UsageError("--max-ppl-increase must be positive");
   fs::create_directories(o.out_dir);
@@ -158,58 +155,45 @@ CompressReport run_compress(const CompressOptions& o) {
   rep.architecture = base_model.config.architecture;
   rep.n_params = base_model.n_params();
   EvalOptions eo;
-  eo.ctx =
-      o.eval_ctx > 0
-          ? o.eval_ctx
-          : std::min(512, base_model.config.max_context > 0 ? base_model.config.max_context : 512);
+  eo.ctx = o.eval_ctx > 0 ? o.eval_ctx : std::min(512, base_model.config.max_context > 0 ? base_model.config.max_context : 512);
   eo.max_chunks = o.max_chunks;
-  std::fprintf(stderr,
-               "edgefit compress: %s (%s, %.2f M params) for %s, context %d, ΔPPL bound %.1f %%\n",
-               o.model.c_str(), rep.architecture.c_str(), rep.n_params / 1e6,
-               rep.device.name.c_str(), o.context, o.max_ppl_increase_pct);
+  std::fprintf(stderr, "edgefit compress: %s (%s, %.2f M params) for %s, context %d, ΔPPL bound %.1f %%\n",
+               o.model.c_str(), rep.architecture.c_str(), rep.n_params / 1e6, rep.device.name.c_str(), o.context,
+               o.max_ppl_increase_pct);
 
   // Phase 2 first (it is instant): the candidates' cost, from the types each recipe would choose.
-  const std::vector<Recipe> recipes = candidate_recipes(o, base_model);
-  for (const Recipe& recipe : recipes) {
+  for (const Recipe& recipe : candidate_recipes(o, base_model)) {
     CandidateResult c;
     c.recipe = recipe.name;
     c.method = recipe.method.name;
     c.recipe_json = recipe_to_json(recipe);
-    RecipeCost rc =
-        recipe_cost(o.model, base_model.config, recipe, o.recipe_file, rep.device, o.context);
+    RecipeCost rc = recipe_cost(o.model, base_model.config, recipe, o.recipe_file, rep.device, o.context);
     c.cost = rc.cost;
     c.tensor_bits = std::move(rc.tensor_bits);
     rep.candidates.push_back(std::move(c));
   }
-  std::stable_sort(rep.candidates.begin(), rep.candidates.end(), [](const auto& a, const auto& b) {
-    return a.cost.file_bytes < b.cost.file_bytes;
-  });
+  std::stable_sort(rep.candidates.begin(), rep.candidates.end(),
+                   [](const auto& a, const auto& b) { return a.cost.file_bytes < b.cost.file_bytes; });
   std::vector<size_t> fitting;
   for (size_t i = 0; i < rep.candidates.size(); ++i) {
     const auto& c = rep.candidates[i];
-    std::fprintf(stderr, "  plan %-7s %10s file, %10s at run time, %.2f bpw, ~%.1f tok/s%s\n",
-                 c.recipe.c_str(), format_bytes(c.cost.file_bytes).c_str(),
-                 format_bytes(c.cost.runtime_bytes).c_str(), c.cost.bits_per_weight,
-                 c.cost.predicted_tps, c.cost.fits() ? "" : "  (does not fit)");
-    if (c.cost.fits())
-      fitting.push_back(i);
+    std::fprintf(stderr, "  plan %-7s %10s file, %10s at run time, %.2f bpw, ~%.1f tok/s%s\n", c.recipe.c_str(),
+                 format_bytes(c.cost.file_bytes).c_str(), format_bytes(c.cost.runtime_bytes).c_str(),
+                 c.cost.bits_per_weight, c.cost.predicted_tps, c.cost.fits() ? "" : "  (does not fit)");
+    if (c.cost.fits()) fitting.push_back(i);
     else
-      rep.warnings.push_back(
-          c.recipe + " does not fit " + rep.device.id + ": " +
-          (c.cost.fits_storage ? ""
-                               : "file " + format_bytes(c.cost.file_bytes) + " > storage " +
-                                     format_bytes(rep.device.storage_bytes) + "; ") +
-          (c.cost.fits_ram ? ""
-                           : "needs " + format_bytes(c.cost.runtime_bytes) + " RAM > " +
-                                 format_bytes(rep.device.ram_bytes)));
+      rep.warnings.push_back(c.recipe + " does not fit " + rep.device.id + ": " +
+                             (c.cost.fits_storage ? "" : "file " + format_bytes(c.cost.file_bytes) + " > storage " +
+                                                             format_bytes(rep.device.storage_bytes) + "; ") +
+                             (c.cost.fits_ram ? "" : "needs " + format_bytes(c.cost.runtime_bytes) + " RAM > " +
+                                                         format_bytes(rep.device.ram_bytes)));
   }
   if (fitting.empty()) {
     const auto& s = rep.candidates.front();
-    throw Error("no preset fits " + rep.device.id + " (" + format_bytes(rep.device.ram_bytes) +
-                " RAM, " + format_bytes(rep.device.storage_bytes) + " storage) at context " +
-                std::to_string(o.context) + ": the smallest achievable is " + s.recipe +
-                " with a " + format_bytes(s.cost.file_bytes) + " file needing " +
-                format_bytes(s.cost.runtime_bytes) + " of RAM");
+    throw Error("no preset fits " + rep.device.id + " (" + format_bytes(rep.device.ram_bytes) + " RAM, " +
+                format_bytes(rep.device.storage_bytes) + " storage) at context " + std::to_string(o.context) +
+                ": the smallest achievable is " + s.recipe + " with a " + format_bytes(s.cost.file_bytes) +
+                " file needing " + format_bytes(s.cost.runtime_bytes) + " of RAM");
   }
 
   // Phase 1: baseline quality per language.
@@ -217,8 +201,7 @@ CompressReport run_compress(const CompressOptions& o) {
   const std::vector<std::string> texts = eval_files(o);
   std::vector<std::string> eval_inputs = texts;
   eval_inputs.push_back(o.model);
-  const std::string base_key = StageCache::make_key(
-      {"baseline", std::to_string(eo.ctx), std::to_string(eo.max_chunks)}, eval_inputs);
+  const std::string base_key = StageCache::make_key({"baseline", std::to_string(eo.ctx), std::to_string(eo.max_chunks)}, eval_inputs);
   Transformer base(base_model);
   EvalOutcome baseline;
   if (auto cached = stages.load("baseline", base_key)) {
@@ -239,14 +222,11 @@ CompressReport run_compress(const CompressOptions& o) {
     imatrix_path = o.out_dir + "/imatrix.gguf";
     std::vector<std::string> inputs = o.calib;
     inputs.push_back(o.model);
-    const std::string key = StageCache::make_key(
-        {"imatrix", std::to_string(eo.ctx), std::to_string(o.calib_tokens)}, inputs);
+    const std::string key = StageCache::make_key({"imatrix", std::to_string(eo.ctx), std::to_string(o.calib_tokens)}, inputs);
     if (stages.load("imatrix", key) && fs::exists(imatrix_path)) {
       std::fprintf(stderr, "stage imatrix: cached\n");
     } else {
-      std::fprintf(stderr,
-                   "stage imatrix: collecting activation statistics from %zu calibration files\n",
-                   o.calib.size());
+      std::fprintf(stderr, "stage imatrix: collecting activation statistics from %zu calibration files\n", o.calib.size());
       CalibrationOptions co;
       co.files = o.calib;
       co.ctx = eo.ctx;
@@ -271,8 +251,7 @@ CompressReport run_compress(const CompressOptions& o) {
       std::fprintf(stderr, "stage quantize %s: cached\n", c.recipe.c_str());
     } else {
       std::fprintf(stderr, "stage quantize %s\n", c.recipe.c_str());
-      QuantizeOptions qo = quantize_options_from_recipe(
-          parse_recipe(c.recipe_json.dump(), o.recipe_file), o.recipe_file);
+      QuantizeOptions qo = quantize_options_from_recipe(parse_recipe(c.recipe_json.dump(), o.recipe_file), o.recipe_file);
       qo.imatrix = imatrix ? &*imatrix : nullptr;
       qo.imatrix_path = imatrix_path;
       qo.method = c.method;
@@ -281,20 +260,15 @@ CompressReport run_compress(const CompressOptions& o) {
       stages.save("quantize-" + c.recipe, qkey, json{{"file_bytes", qr.file_bytes}});
     }
     c.cost.file_bytes = fs::file_size(c.file);  // the real size replaces the estimate
-    const std::string ekey = StageCache::make_key(
-        {"validate", c.recipe, std::to_string(eo.ctx), std::to_string(eo.max_chunks)}, [&] {
-          auto v = eval_inputs;
-          v.push_back(c.file);
-          return v;
-        }());
+    const std::string ekey = StageCache::make_key({"validate", c.recipe, std::to_string(eo.ctx), std::to_string(eo.max_chunks)},
+                                                  [&] { auto v = eval_inputs; v.push_back(c.file); return v; }());
     const Model qm = load_model(c.file);
     EvalOutcome outcome;
     if (auto cached = stages.load("validate-" + c.recipe, ekey)) {
       outcome = outcome_from(*cached);
       std::fprintf(stderr, "stage validate %s: cached\n", c.recipe.c_str());
     } else {
-      std::fprintf(stderr, "stage validate %s: per-language PPL and KLD against the baseline\n",
-                   c.recipe.c_str());
+      std::fprintf(stderr, "stage validate %s: per-language PPL and KLD against the baseline\n", c.recipe.c_str());
       Transformer qt(qm);
       outcome = evaluate(qt, &base, *tok, o, eo);
       stages.save("validate-" + c.recipe, ekey, outcome_json(outcome));
@@ -308,8 +282,7 @@ CompressReport run_compress(const CompressOptions& o) {
       c.max_dppl_pct = std::max(c.max_dppl_pct, 100.0 * (q.ppl / pb - 1));
     }
     if (o.measure_speed && rep.device.measured) c.measured_tps = measure_decode_tps(qm);
-    std::fprintf(stderr, "  %s: mean KLD %.5f, worst ΔPPL %+.2f %%\n", c.recipe.c_str(),
-                 c.overall.kld_mean, c.max_dppl_pct);
+    std::fprintf(stderr, "  %s: mean KLD %.5f, worst ΔPPL %+.2f %%\n", c.recipe.c_str(), c.overall.kld_mean, c.max_dppl_pct);
     if (c.max_dppl_pct <= o.max_ppl_increase_pct && rep.chosen < 0) {
       rep.chosen = static_cast<int>(i);  // the smallest within the bound
       if (!o.evaluate_all) break;
@@ -318,15 +291,12 @@ CompressReport run_compress(const CompressOptions& o) {
   if (rep.chosen < 0) {  // nothing met the bound: the best-quality candidate that fits
     for (size_t i : fitting)
       if (rep.candidates[i].built &&
-          (rep.chosen < 0 || rep.candidates[i].max_dppl_pct <
-                                 rep.candidates[static_cast<size_t>(rep.chosen)].max_dppl_pct))
+          (rep.chosen < 0 || rep.candidates[i].max_dppl_pct < rep.candidates[static_cast<size_t>(rep.chosen)].max_dppl_pct))
         rep.chosen = static_cast<int>(i);
     const auto& c = rep.candidates[static_cast<size_t>(rep.chosen)];
     char buf[256];
-    std::snprintf(
-        buf, sizeof buf,
-        "no recipe that fits keeps every language within +%.1f %%: chose %s (worst ΔPPL %+.2f %%)",
-        o.max_ppl_increase_pct, c.recipe.c_str(), c.max_dppl_pct);
+    std::snprintf(buf, sizeof buf, "no recipe that fits keeps every language within +%.1f %%: chose %s (worst ΔPPL %+.2f %%)",
+                  o.max_ppl_increase_pct, c.recipe.c_str(), c.max_dppl_pct);
     rep.warnings.push_back(buf);
   }
 
@@ -338,15 +308,12 @@ CompressReport run_compress(const CompressOptions& o) {
       if (bits < 4.0 && name.find("norm") == std::string::npos) low.push_back(name);
     if (!low.empty()) {
       char buf[160];
-      std::snprintf(buf, sizeof buf,
-                    "%s stores %zu tensors below 4 bits per weight (e.g. %s): expect quality loss, "
-                    "most in the languages the model knows least",
-                    ch.recipe.c_str(), low.size(), low.front().c_str());
+      std::snprintf(buf, sizeof buf, "%s stores %zu tensors below 4 bits per weight (e.g. %s): expect quality loss, "
+                    "most in the languages the model knows least", ch.recipe.c_str(), low.size(), low.front().c_str());
       rep.warnings.push_back(buf);
     }
     double mean = 0;
-    for (const auto& [lang, q] : ch.languages)
-      mean += 100.0 * (q.ppl / rep.baseline_languages[lang].ppl - 1);
+    for (const auto& [lang, q] : ch.languages) mean += 100.0 * (q.ppl / rep.baseline_languages[lang].ppl - 1);
     mean /= std::max<size_t>(1, ch.languages.size());
     std::vector<std::pair<double, std::string>> worst;
     for (const auto& [lang, q] : ch.languages) {
@@ -364,19 +331,15 @@ CompressReport run_compress(const CompressOptions& o) {
       std::string names;
       for (size_t k = 0; k < std::min<size_t>(3, ranked.size()); ++k) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, "%s%s %+.2f %%", k ? ", " : "", ranked[k].second.c_str(),
-                      ranked[k].first);
+        std::snprintf(buf, sizeof buf, "%s%s %+.2f %%", k ? ", " : "", ranked[k].second.c_str(), ranked[k].first);
         names += buf;
       }
       rep.warnings.push_back("languages that degrade most with " + ch.recipe + ": " + names);
     }
     for (const auto& [d, lang] : worst) {
       char buf[200];
-      std::snprintf(buf, sizeof buf,
-                    "language %s degrades most: ΔPPL %+.2f %% (%s; mean over languages %+.2f %%)",
-                    lang.c_str(), d,
-                    d > o.max_ppl_increase_pct ? "over the bound" : "more than twice the mean",
-                    mean);
+      std::snprintf(buf, sizeof buf, "language %s degrades most: ΔPPL %+.2f %% (%s; mean over languages %+.2f %%)",
+                    lang.c_str(), d, d > o.max_ppl_increase_pct ? "over the bound" : "more than twice the mean", mean);
       rep.warnings.push_back(buf);
     }
   }

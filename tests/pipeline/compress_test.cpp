@@ -2,6 +2,7 @@
 // minute): a report that fits the device and covers every language, stages that survive a kill,
 // and a clear message when nothing can fit.
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,26 +25,11 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> compress_args(const std::string& device, const std::string& out) {
-  std::vector<std::string> a = {"compress",
-                                test::shared_path("models/polyglot/hf"),
-                                "--device",
-                                device,
-                                "-o",
-                                out,
-                                "--langs",
-                                test::shared_path("text/ntrex128/eval"),
-                                "--eval-ctx",
-                                "256",
-                                "--max-chunks",
-                                "2",
-                                "--calib-tokens",
-                                "512",
-                                "--recipes",
-                                "q2_k,q8_0",
-                                "--evaluate-all",
-                                "--calib"};
-  for (const auto& e : fs::directory_iterator(test::shared_path("text/ntrex128/calib")))
-    a.push_back(e.path().string());
+  std::vector<std::string> a = {"compress", test::shared_path("models/polyglot/hf"), "--device", device, "-o", out,
+                                "--langs", test::shared_path("text/ntrex128/eval"), "--eval-ctx", "256",
+                                "--max-chunks", "2", "--calib-tokens", "512", "--recipes", "q2_k,q8_0",
+                                "--evaluate-all", "--calib"};
+  for (const auto& e : fs::directory_iterator(test::shared_path("text/ntrex128/calib"))) a.push_back(e.path().string());
   return a;
 }
 
@@ -57,8 +43,7 @@ void expect_good_report(const std::string& out, const std::string& device) {
   for (const auto& c : j["candidates"]) EXPECT_FALSE(c["kld_mean"].is_null()) << c["recipe"];
   bool names_languages = false;
   for (const auto& w : j["warnings"])
-    if (w.get<std::string>().find("languages that degrade most") != std::string::npos)
-      names_languages = true;
+    if (w.get<std::string>().find("languages that degrade most") != std::string::npos) names_languages = true;
   EXPECT_TRUE(names_languages) << j["warnings"].dump();
   EXPECT_TRUE(fs::exists(out + "/report.html"));
 }
@@ -79,8 +64,7 @@ TEST(Compress, KilledRunResumesWithoutRedoingFinishedStages) {
   // Start a run and kill it (SIGKILL: no clean-up) once the baseline and imatrix stages are done.
   const pid_t pid = test::spawn_edgefit(args, "/dev/null", "/dev/null");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
-  while (!fs::exists(out + "/.edgefit-stages/imatrix.json") &&
-         std::chrono::steady_clock::now() < deadline)
+  while (!fs::exists(out + "/.edgefit-stages/imatrix.json") && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ::kill(pid, SIGKILL);
   int status = 0;
@@ -95,17 +79,13 @@ TEST(Compress, KilledRunResumesWithoutRedoingFinishedStages) {
   EXPECT_EQ(r.err.find("stage baseline: evaluating"), std::string::npos) << r.err;
   expect_good_report(out, "raspberry-pi-5");
   for (const auto& e : fs::directory_iterator(out))
-    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos)
-        << "stale temp file " << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << "stale temp file " << e.path();
 
   // A third run redoes nothing at all.
   const auto again = test::run_edgefit(args);
   ASSERT_EQ(again.status, 0) << again.err;
-  for (const char* stage :
-       {"baseline", "imatrix", "quantize q2_k", "validate q2_k", "quantize q8_0", "validate q8_0"})
-    EXPECT_NE(again.err.find(std::string("stage ") + stage + ": cached"), std::string::npos)
-        << stage << "\n"
-        << again.err;
+  for (const char* stage : {"baseline", "imatrix", "quantize q2_k", "validate q2_k", "quantize q8_0", "validate q8_0"})
+    EXPECT_NE(again.err.find(std::string("stage ") + stage + ": cached"), std::string::npos) << stage << "\n" << again.err;
 }
 
 // Writes a GGUF header with every tensor of a Llama-2-7B (F16) and truncates the file to its full
@@ -113,33 +93,21 @@ TEST(Compress, KilledRunResumesWithoutRedoingFinishedStages) {
 void write_sparse_7b(const std::string& path) {
   std::string h = "GGUF";
   auto put = [&h](auto v) { h.append(reinterpret_cast<const char*>(&v), sizeof v); };
-  auto str = [&](const std::string& s) {
-    put(uint64_t{s.size()});
-    h += s;
-  };
-  struct T {
-    std::string name;
-    std::vector<uint64_t> ne;
-  };
-  std::vector<T> ts = {{"token_embd.weight", {4096, 32000}},
-                       {"output_norm.weight", {4096}},
-                       {"output.weight", {4096, 32000}}};
+  auto str = [&](const std::string& s) { put(uint64_t{s.size()}); h += s; };
+  struct T { std::string name; std::vector<uint64_t> ne; };
+  std::vector<T> ts = {{"token_embd.weight", {4096, 32000}}, {"output_norm.weight", {4096}}, {"output.weight", {4096, 32000}}};
   for (int l = 0; l < 32; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output"})
-      ts.push_back({p + n + ".weight", {4096, 4096}});
+    for (const char* n : {"attn_q", "attn_k", "attn_v", "attn_output"}) ts.push_back({p + n + ".weight", {4096, 4096}});
     ts.push_back({p + "attn_norm.weight", {4096}});
     ts.push_back({p + "ffn_norm.weight", {4096}});
     ts.push_back({p + "ffn_gate.weight", {4096, 11008}});
     ts.push_back({p + "ffn_up.weight", {4096, 11008}});
     ts.push_back({p + "ffn_down.weight", {11008, 4096}});
   }
-  const std::vector<std::pair<std::string, uint32_t>> kv = {{"llama.block_count", 32},
-                                                            {"llama.embedding_length", 4096},
-                                                            {"llama.feed_forward_length", 11008},
-                                                            {"llama.attention.head_count", 32},
-                                                            {"llama.attention.head_count_kv", 32},
-                                                            {"llama.context_length", 4096}};
+  const std::vector<std::pair<std::string, uint32_t>> kv = {
+      {"llama.block_count", 32}, {"llama.embedding_length", 4096}, {"llama.feed_forward_length", 11008},
+      {"llama.attention.head_count", 32}, {"llama.attention.head_count_kv", 32}, {"llama.context_length", 4096}};
   put(uint32_t{3});
   put(uint64_t{ts.size()});
   put(uint64_t{kv.size() + 1});
@@ -171,17 +139,13 @@ void write_sparse_7b(const std::string& path) {
 TEST(Compress, SevenBillionParametersOnAOneGigabyteDeviceNamesTheSmallestSize) {
   const std::string dir = test::scratch_dir("compress-7b");
   write_sparse_7b(dir + "/llama-2-7b-f16.gguf");
-  std::ofstream(dir + "/one-gb.json")
-      << R"({"id":"one-gb","name":"1 GB board","ram_bytes":1073741824,
+  std::ofstream(dir + "/one-gb.json") << R"({"id":"one-gb","name":"1 GB board","ram_bytes":1073741824,
     "storage_bytes":4294967296,"bandwidth_gbs":4,"cores":4,"isa":{"neon":true}})";
-  const auto r =
-      test::run_edgefit({"compress", dir + "/llama-2-7b-f16.gguf", "--device", dir + "/one-gb.json",
-                         "-o", dir + "/out", "--text",
-                         test::shared_path("text/tinystories/TinyStories-valid.head31k.txt")});
+  const auto r = test::run_edgefit({"compress", dir + "/llama-2-7b-f16.gguf", "--device", dir + "/one-gb.json", "-o",
+                                    dir + "/out", "--text", test::shared_path("text/tinystories/TinyStories-valid.head31k.txt")});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("edgefit: error: no preset fits one-gb"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("the smallest achievable is q2_k with a 2."), std::string::npos)
-      << r.err;  // ≈2.6 GiB
+  EXPECT_NE(r.err.find("the smallest achievable is q2_k with a 2."), std::string::npos) << r.err;  // ≈2.6 GiB
   // The plan table comes first; the error is the one last line.
   const size_t at = r.err.find("edgefit: error: ");
   ASSERT_NE(at, std::string::npos);
@@ -189,7 +153,7 @@ TEST(Compress, SevenBillionParametersOnAOneGigabyteDeviceNamesTheSmallestSize) {
   EXPECT_LT(r.peak_rss_kb, 256 * 1024) << "planning must not read the weights";
 }
 
-TEST(Compress, RecipeFromPlanIsTheOneCandidateAndTheReportEmbedsIt) {
+TEST(Compress, RecipeIsTheOneCandidateAndTheReportEmbedsIt) {
   const std::string out = test::scratch_dir("compress-recipe");
   const std::string recipe = out + "/r.json";
   std::ofstream(recipe) << R"({"schema_version": 1, "name": "q4_0-down8", "base": "q4_0",
