@@ -223,7 +223,8 @@ CompressReport run_compress(const CompressOptions& o) {
     std::vector<std::string> inputs = o.calib;
     inputs.push_back(o.model);
     const std::string key = StageCache::make_key({"imatrix", std::to_string(eo.ctx), std::to_string(o.calib_tokens)}, inputs);
-    if (stages.load("imatrix", key) && fs::exists(imatrix_path)) {
+    const auto cached = stages.load("imatrix", key);
+    if (cached && StageCache::output_intact(*cached, imatrix_path)) {
       std::fprintf(stderr, "stage imatrix: cached\n");
     } else {
       std::fprintf(stderr, "stage imatrix: collecting activation statistics from %zu calibration files\n", o.calib.size());
@@ -232,7 +233,7 @@ CompressReport run_compress(const CompressOptions& o) {
       co.ctx = eo.ctx;
       co.max_tokens_per_file = o.calib_tokens > 0 ? o.calib_tokens : 16384;
       write_imatrix_gguf(collect_imatrix(base_model, *tok, co), imatrix_path);
-      stages.save("imatrix", key, json{{"file", imatrix_path}});
+      stages.save("imatrix", key, StageCache::output_record(imatrix_path));
     }
     imatrix = read_imatrix(imatrix_path);
   }
@@ -247,7 +248,8 @@ CompressReport run_compress(const CompressOptions& o) {
     std::vector<std::string> qparts = {"quantize", c.recipe, c.method};
     if (!o.recipe_file.empty()) qparts.push_back(c.recipe_json.dump());  // the rules count too
     const std::string qkey = StageCache::make_key(qparts, inputs);
-    if (stages.load("quantize-" + c.recipe, qkey) && fs::exists(c.file)) {
+    const auto cached = stages.load("quantize-" + c.recipe, qkey);
+    if (cached && StageCache::output_intact(*cached, c.file)) {  // a truncated file is redone
       std::fprintf(stderr, "stage quantize %s: cached\n", c.recipe.c_str());
     } else {
       std::fprintf(stderr, "stage quantize %s\n", c.recipe.c_str());
@@ -256,8 +258,8 @@ CompressReport run_compress(const CompressOptions& o) {
       qo.imatrix_path = imatrix_path;
       qo.method = c.method;
       qo.show_progress = true;
-      const QuantizeResult qr = quantize_model(o.model, c.file, qo);
-      stages.save("quantize-" + c.recipe, qkey, json{{"file_bytes", qr.file_bytes}});
+      quantize_model(o.model, c.file, qo);
+      stages.save("quantize-" + c.recipe, qkey, StageCache::output_record(c.file));
     }
     c.cost.file_bytes = fs::file_size(c.file);  // the real size replaces the estimate
     const std::string ekey = StageCache::make_key({"validate", c.recipe, std::to_string(eo.ctx), std::to_string(eo.max_chunks)},

@@ -175,5 +175,26 @@ TEST(Compress, RecipeIsTheOneCandidateAndTheReportEmbedsIt) {
   EXPECT_EQ(g.find_tensor("blk.2.ffn_down.weight")->type, DType::Q4_0);
 }
 
+TEST(Compress, TruncatedCachedOutputIsRebuiltNotReportedCached) {
+  // issue 21: a cached stage output is checked against its recorded size and hash before reuse.
+  const std::string out = test::scratch_dir("compress-truncated");
+  std::vector<std::string> args = compress_args("raspberry-pi-5", out);
+  const auto at = std::find(args.begin(), args.end(), "q2_k,q8_0");
+  *at = "q8_0";
+  const auto first = test::run_edgefit(args);
+  ASSERT_EQ(first.status, 0) << first.err;
+  const std::string gguf = out + "/q8_0.gguf";
+  const auto size = fs::file_size(gguf);
+  fs::resize_file(gguf, size / 2);
+  const auto second = test::run_edgefit(args);
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(second.err.find("stage quantize q8_0: cached"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("stage imatrix: cached"), std::string::npos) << second.err;
+  EXPECT_EQ(fs::file_size(gguf), size);
+  const auto third = test::run_edgefit(args);  // intact now: reused
+  ASSERT_EQ(third.status, 0) << third.err;
+  EXPECT_NE(third.err.find("stage quantize q8_0: cached"), std::string::npos) << third.err;
+}
+
 }  // namespace
 }  // namespace edgefit
