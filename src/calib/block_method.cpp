@@ -34,9 +34,17 @@ std::vector<float> BlockJob::source_f32(const std::string& name) const {
 
 std::array<std::string, 7> block_linear_names(int layer) {
   const std::string p = "blk." + std::to_string(layer) + ".";
-  return {p + "attn_q.weight",      p + "attn_k.weight",   p + "attn_v.weight",
-          p + "attn_output.weight", p + "ffn_gate.weight", p + "ffn_up.weight",
-          p + "ffn_down.weight"};
+  std::array<std::string, 7> names;
+  for (size_t i = 0; i < names.size(); ++i) names[i] = p + std::string(kBlockLinearSuffixes[i]);
+  return names;
+}
+
+bool is_block_linear_weight(std::string_view name) {
+  if (!name.starts_with("blk.")) return false;
+  for (std::string_view s : kBlockLinearSuffixes)
+    if (name.size() > s.size() && name.ends_with(s) && name[name.size() - s.size() - 1] == '.')
+      return true;
+  return false;
 }
 
 InputGroup group_of_linear(int i) {

@@ -20,12 +20,6 @@ namespace edgefit {
 namespace fs = std::filesystem;
 namespace {
 
-bool is_qk_weight(const std::string& name) {
-  return name.starts_with("blk.") &&
-         (name.ends_with(".attn_q.weight") || name.ends_with(".attn_k.weight") ||
-          name.ends_with(".attn_q.bias") || name.ends_with(".attn_k.bias"));
-}
-
 // Everything the output depends on, for the work directory's key.
 std::string run_description(const std::string& input, const QuantizePlan& plan,
                             const CalibratedOptions& co, const std::string& tokenizer_path) {
@@ -135,7 +129,7 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
       quantize_tensor(t.to, f32.data(), n_rows, row_len, bytes.data(),
                       head ? rep.pipeline.output_importance.data() : nullptr);
     }
-    if (permute_qk && is_qk_weight(t.name)) {
+    if (permute_qk && is_qk_tensor(t.name)) {
       std::vector<uint8_t> tmp(bytes.size());
       const bool bias = t.name.ends_with(".bias");
       const int64_t rows = bias ? n_rows * row_len : n_rows;

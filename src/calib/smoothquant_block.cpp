@@ -14,20 +14,6 @@
 #include "quant/quant_traits.h"
 
 namespace edgefit {
-namespace {
-
-bool is_linear_weight(const std::string& name) {
-  static const char* kSuffixes[] = {".attn_q.weight",      ".attn_k.weight",   ".attn_v.weight",
-                                    ".attn_output.weight", ".ffn_gate.weight", ".ffn_up.weight",
-                                    ".ffn_down.weight"};
-  if (!name.starts_with("blk.")) return false;
-  for (const char* s : kSuffixes)
-    if (name.ends_with(s)) return true;
-  return false;
-}
-
-}  // namespace
-
 void install_w8a8_kernel() {
   set_w8a8_kernel(w8a8_matmul);
 }
@@ -37,7 +23,7 @@ void SmoothQuantBlockMethod::prepare(Model& work) {
   int64_t widest = 0;
   std::vector<std::pair<std::string, int64_t>> add;
   for (const auto& t : work.tensors)
-    if (is_linear_weight(t.name)) {
+    if (is_block_linear_weight(t.name)) {
       add.emplace_back(t.name + "_scale", t.view.shape[0]);
       widest = std::max(widest, t.view.shape[0]);
     }
@@ -99,7 +85,7 @@ void SmoothQuantBlockMethod::compress(const BlockJob& job) {
 void smoothquant_adapt_plan(QuantizePlan& plan) {
   std::vector<QuantizedTensor> out;
   for (auto t : plan.tensors) {
-    if (!is_linear_weight(t.name)) {
+    if (!is_block_linear_weight(t.name)) {
       out.push_back(std::move(t));
       continue;
     }
