@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "compress/method_registry.h"
 #include "core/error.h"
 #include "pipeline/compress.h"
 #include "pipeline/recipe_cost.h"
@@ -36,9 +37,9 @@ void print_cost(const std::string& name, const CostEstimate& c, bool chosen) {
 
 void run_plan(const PlanCliOptions& c) {
   if (!fs::exists(c.model)) throw Error("no such file or folder", c.model);
-  if (c.method != "rtn" && c.method != "imatrix" && c.method != "gptq" && c.method != "awq")
-    throw UsageError("--method: plan writes rtn, imatrix, gptq or awq recipes, not '" + c.method +
-                     "'");
+  if (c.method != "rtn" && c.method != "imatrix" && !find_calib_method(c.method))
+    throw UsageError("unknown --method '" + c.method + "' (rtn, imatrix, " + calib_method_names() +
+                     ")");
   const fs::path out_dir = fs::absolute(c.output).parent_path();
   const DeviceProfile device = load_device(c.device, out_dir.string());
   const Model model = load_model(c.model);
@@ -82,7 +83,8 @@ void add_plan_command(CLI::App& app) {
       ->required();
   cmd->add_option("--preset", opts->preset,
                   "this preset's recipe (default: the most bits that fit the device)");
-  cmd->add_option("--method", opts->method, "rtn (default), imatrix, gptq or awq");
+  cmd->add_option("--method", opts->method,
+                  "rtn (default), imatrix, or a calibration method: " + calib_method_names());
   cmd->add_option("--context", opts->context, "context the device must hold (default 2048)");
   cmd->add_option("-o,--output", opts->output, "recipe JSON to write")->required();
   cmd->callback([opts] { run_plan(*opts); });

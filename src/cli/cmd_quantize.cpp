@@ -8,9 +8,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "calib/calibrated_quantize.h"
-#include "calib/method_factory.h"
 #include "cli/commands.h"
+#include "compress/calibrated_quantize.h"
+#include "compress/method_registry.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "methods/imatrix_file.h"
@@ -171,8 +171,8 @@ void run_quantize(QuantizeCliOptions& c) {
   if (!c.quiet && !c.json) {
     count = plan_quantization(c.input, o).tensors.size();
   }
-  if (c.method != "rtn" && c.method != "gptq" && c.method != "awq" && c.method != "smoothquant")
-    throw UsageError("unknown --method '" + c.method + "' (rtn, gptq, awq, smoothquant)");
+  if (c.method != "rtn" && !find_calib_method(c.method))
+    throw UsageError("unknown --method '" + c.method + "' (rtn, " + calib_method_names() + ")");
   if (c.method != "rtn" && c.calib.calib_files.empty())
     throw UsageError("--method " + c.method + " needs calibration text: --calib FILE...");
   QuantizeResult r;
@@ -244,7 +244,8 @@ void add_quantize_command(CLI::App& app) {
                 "list the per-tensor types and the size; write nothing");
   cmd->add_flag("-q,--quiet", opts->quiet, "a progress bar instead of one line per tensor");
   cmd->add_flag("--json", opts->json, "print one JSON object (tensors, sizes, bits per weight)");
-  cmd->add_option("--method", opts->method, "rtn (default), gptq, awq or smoothquant (W8A8)");
+  cmd->add_option("--method", opts->method,
+                  "rtn (default) or a calibration method: " + calib_method_names());
   cmd->add_option("--calib", opts->calib.calib_files,
                   "calibration text files (gptq/awq/smoothquant)");
   cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")

@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <map>
 
-#include "calib/calibrated_quantize.h"
-#include "calib/smoothquant_block.h"
+#include "compress/calibrated_quantize.h"
+#include "compress/methods/smoothquant/smoothquant_block.h"
 #include "eval/language_table.h"
 #include "eval/model_tokenizer.h"
 #include "methods/quantize_model.h"

@@ -10,7 +10,7 @@
 #include <map>
 
 #include "calib/calib_data.h"
-#include "calib/calibrated_quantize.h"
+#include "compress/calibrated_quantize.h"
 #include "core/error.h"
 #include "eval/model_tokenizer.h"
 #include "formats/gguf.h"

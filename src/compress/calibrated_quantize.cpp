@@ -1,4 +1,4 @@
-#include "calib/calibrated_quantize.h"
+#include "compress/calibrated_quantize.h"
 
 #include <chrono>
 #include <cstdio>
@@ -7,8 +7,8 @@
 #include <unordered_map>
 
 #include "calib/calib_data.h"
-#include "calib/method_factory.h"
-#include "calib/work_dir.h"
+#include "compress/method_registry.h"
+#include "compress/work_dir.h"
 #include "core/error.h"
 #include "eval/model_tokenizer.h"
 #include "formats/gguf_arch.h"
@@ -42,7 +42,8 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
                                          const QuantizeOptions& qo, const CalibratedOptions& co,
                                          CalibratedReport* report) {
   const auto t_start = std::chrono::steady_clock::now();
-  std::unique_ptr<BlockMethod> method = make_block_method(co);  // UsageError for unknown names
+  const CalibMethod& entry = calib_method(co);  // UsageError for unknown names
+  std::unique_ptr<BlockMethod> method = entry.make(co);
   if (co.calib_files.empty())
     throw UsageError("--method " + co.method + " needs calibration text (--calib FILE…)");
   if (co.samples <= 0 || co.seqlen <= 1)
@@ -77,7 +78,7 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
   q.imatrix = nullptr;
   q.imatrix_path.clear();
   q.method = co.method;
-  if (co.method == "smoothquant") q.preset = "f16";  // embeddings/head stay 16-bit; linears → I8
+  if (!entry.output_preset.empty()) q.preset = std::string(entry.output_preset);
   q.extra_metadata.push_back(
       {"edgefit.calibration.files", GgufValue::make_string_array(rep.calib_summary)});
   q.extra_metadata.push_back(
@@ -85,9 +86,9 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
   q.extra_metadata.push_back(
       {"edgefit.calibration.tokens",
        GgufValue::make_u64(cw.windows.size() * static_cast<size_t>(seqlen))});
-  for (auto& kv : method_metadata(co)) q.extra_metadata.push_back(std::move(kv));
+  for (auto& kv : entry.metadata(co)) q.extra_metadata.push_back(std::move(kv));
   QuantizePlan plan = plan_quantization(input, q);
-  adapt_plan(co, plan);  // SmoothQuant: I8 weights + scale tensors
+  if (entry.adapt_plan) entry.adapt_plan(plan);  // e.g. SmoothQuant: I8 weights + scales
 
   std::unordered_map<std::string, DType> types;
   for (const auto& t : plan.tensors) types[t.name] = t.to;

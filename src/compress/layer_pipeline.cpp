@@ -1,4 +1,4 @@
-#include "calib/layer_pipeline.h"
+#include "compress/layer_pipeline.h"
 
 #include <sys/mman.h>
 #include <sys/resource.h>

@@ -1,7 +1,8 @@
-#include "calib/gptq_block.h"
+#include "compress/methods/gptq/gptq_block.h"
 
 #include <optional>
 
+#include "compress/method_registry.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {
@@ -43,5 +44,40 @@ void GptqBlockMethod::compress(const BlockJob& job) {
     job.install(name, type, bytes);
   }
 }
+
+namespace {
+
+std::unique_ptr<BlockMethod> make_gptq(const CalibratedOptions& co) {
+  GptqOptions g;
+  g.percdamp = co.damp;
+  g.act_order = co.act_order;
+  g.block_size = co.gptq_block;
+  return std::make_unique<GptqBlockMethod>(g);
+}
+
+std::vector<GgufKV> gptq_metadata(const CalibratedOptions& co) {
+  return {{"edgefit.gptq.damp", GgufValue::make_f32(static_cast<float>(co.damp))},
+          {"edgefit.gptq.act_order", GgufValue::make_bool(co.act_order)},
+          {"edgefit.gptq.block_size", GgufValue::make_u32(static_cast<uint32_t>(co.gptq_block))}};
+}
+
+bool gptq_param(std::string_view key, const nlohmann::ordered_json& v, const std::string& field,
+                const std::string& file, CalibratedOptions& co) {
+  if (key == "damp")
+    read_method_param(v, field, file, co.damp);
+  else if (key == "act_order")
+    read_method_param(v, field, file, co.act_order);
+  else if (key == "block_size")
+    read_method_param(v, field, file, co.gptq_block);
+  else
+    return false;
+  return true;
+}
+
+}  // namespace
+
+extern const CalibMethod kGptqMethod;
+const CalibMethod kGptqMethod = {"gptq",     "GPTQ", make_gptq, gptq_metadata,
+                                 gptq_param, "",     nullptr,   nullptr};
 
 }  // namespace edgefit

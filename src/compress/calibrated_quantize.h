@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "calib/layer_pipeline.h"
+#include "compress/layer_pipeline.h"
 #include "methods/quantize_model.h"
 
 namespace edgefit {

@@ -4,8 +4,8 @@
 // gate/up share one). Types GPTQ cannot target fall back to importance-weighted rounding.
 #pragma once
 
-#include "calib/block_method.h"
-#include "methods/gptq.h"
+#include "compress/block_method.h"
+#include "compress/methods/gptq/gptq.h"
 
 namespace edgefit {
 

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "calib/block_method.h"
-#include "calib/work_dir.h"
+#include "compress/block_method.h"
+#include "compress/methods/smoothquant/smoothquant.h"
+#include "compress/work_dir.h"
 #include "methods/quantize_model.h"
-#include "methods/smoothquant.h"
 
 namespace edgefit {
 

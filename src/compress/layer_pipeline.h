@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "calib/block_method.h"
 #include "calib/calib_data.h"
-#include "calib/work_dir.h"
+#include "compress/block_method.h"
+#include "compress/work_dir.h"
 #include "formats/model.h"
 
 namespace edgefit {

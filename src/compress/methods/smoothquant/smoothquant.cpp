@@ -1,4 +1,4 @@
-#include "methods/smoothquant.h"
+#include "compress/methods/smoothquant/smoothquant.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,14 +1,15 @@
-#include "calib/smoothquant_block.h"
+#include "compress/methods/smoothquant/smoothquant_block.h"
 
 #include <cstring>
 #include <map>
 
-#include "calib/block_tensors.h"
+#include "compress/block_tensors.h"
+#include "compress/method_registry.h"
+#include "compress/methods/awq/awq.h"
 #include "core/error.h"
 #include "formats/hf_config.h"
 #include "formats/qk_permute.h"
 #include "formats/safetensors.h"
-#include "methods/awq.h"
 #include "methods/w8a8_gemm.h"
 #include "model/transformer.h"
 #include "quant/quant_traits.h"
@@ -166,5 +167,34 @@ void smoothquant_write_safetensors(const Model& model, const QuantizePlan& plan,
        "activations int8 dynamic per-token; SmoothQuant by edgefit"}};
   write_safetensors(path, specs, meta);
 }
+
+namespace {
+
+std::unique_ptr<BlockMethod> make_smoothquant(const CalibratedOptions& co) {
+  SmoothQuantOptions s;
+  s.alpha = co.sq_alpha;
+  return std::make_unique<SmoothQuantBlockMethod>(s);
+}
+
+std::vector<GgufKV> smoothquant_metadata(const CalibratedOptions& co) {
+  return {{"edgefit.w8a8", GgufValue::make_bool(true)},
+          {"edgefit.smoothquant.alpha", GgufValue::make_f32(static_cast<float>(co.sq_alpha))}};
+}
+
+bool smoothquant_param(std::string_view key, const nlohmann::ordered_json& v,
+                       const std::string& field, const std::string& file, CalibratedOptions& co) {
+  if (key != "alpha") return false;
+  read_method_param(v, field, file, co.sq_alpha);
+  return true;
+}
+
+}  // namespace
+
+// Embeddings and the head stay 16-bit ("f16"); the linear weights become I8 (adapt_plan).
+extern const CalibMethod kSmoothQuantMethod;
+const CalibMethod kSmoothQuantMethod = {"smoothquant",          "SmoothQuant (W8A8)",
+                                        make_smoothquant,       smoothquant_metadata,
+                                        smoothquant_param,      "f16",
+                                        smoothquant_adapt_plan, smoothquant_write_safetensors};
 
 }  // namespace edgefit

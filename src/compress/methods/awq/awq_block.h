@@ -7,8 +7,8 @@
 // Each weight is then quantized into the plan's type with importance mean(x²)/s².
 #pragma once
 
-#include "calib/block_method.h"
-#include "methods/awq.h"
+#include "compress/block_method.h"
+#include "compress/methods/awq/awq.h"
 
 namespace edgefit {
 

@@ -1,4 +1,4 @@
-#include "calib/block_method.h"
+#include "compress/block_method.h"
 
 #include "core/error.h"
 #include "quant/quant_traits.h"

@@ -1,9 +1,10 @@
-#include "calib/awq_block.h"
+#include "compress/methods/awq/awq_block.h"
 
 #include <cstdio>
 
-#include "calib/block_tensors.h"
-#include "calib/gptq_block.h"
+#include "compress/block_tensors.h"
+#include "compress/method_registry.h"
+#include "compress/methods/gptq/gptq_block.h"
 
 namespace edgefit {
 namespace {
@@ -74,5 +75,34 @@ void AwqBlockMethod::compress(const BlockJob& job) {
   BlockTensors::put_norm(job, b.attn_norm_name, b.attn_norm);
   BlockTensors::put_norm(job, b.ffn_norm_name, b.ffn_norm);
 }
+
+namespace {
+
+std::unique_ptr<BlockMethod> make_awq(const CalibratedOptions& co) {
+  AwqOptions a;
+  a.grid = co.awq_grid;
+  return std::make_unique<AwqBlockMethod>(a, co.awq_sample_tokens);
+}
+
+std::vector<GgufKV> awq_metadata(const CalibratedOptions& co) {
+  return {{"edgefit.awq.grid", GgufValue::make_u32(static_cast<uint32_t>(co.awq_grid))}};
+}
+
+bool awq_param(std::string_view key, const nlohmann::ordered_json& v, const std::string& field,
+               const std::string& file, CalibratedOptions& co) {
+  if (key == "grid")
+    read_method_param(v, field, file, co.awq_grid);
+  else if (key == "sample_tokens")
+    read_method_param(v, field, file, co.awq_sample_tokens);
+  else
+    return false;
+  return true;
+}
+
+}  // namespace
+
+extern const CalibMethod kAwqMethod;
+const CalibMethod kAwqMethod = {"awq",     "AWQ", make_awq, awq_metadata,
+                                awq_param, "",    nullptr,  nullptr};
 
 }  // namespace edgefit

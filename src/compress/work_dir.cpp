@@ -1,4 +1,4 @@
-#include "calib/work_dir.h"
+#include "compress/work_dir.h"
 
 #include <algorithm>
 #include <cctype>

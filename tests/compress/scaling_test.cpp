@@ -6,8 +6,8 @@
 #include <cmath>
 #include <random>
 
-#include "methods/awq.h"
-#include "methods/smoothquant.h"
+#include "compress/methods/awq/awq.h"
+#include "compress/methods/smoothquant/smoothquant.h"
 #include "methods/w8a8_gemm.h"
 
 namespace edgefit {

@@ -1,7 +1,7 @@
 // GPTQ's math on synthetic layers: it lowers the Hessian-weighted error against round-to-nearest
 // in every target format, the inverse Cholesky factor matches a direct solve, and each format's
 // grid rounding packs bytes that dequantize exactly to the values GPTQ used.
-#include "methods/gptq.h"
+#include "compress/methods/gptq/gptq.h"
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <cstring>
 #include <random>
 
+#include "compress/methods/gptq/gptq_grid.h"
 #include "core/error.h"
-#include "methods/gptq_grid.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {

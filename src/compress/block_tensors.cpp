@@ -1,6 +1,6 @@
-#include "calib/block_tensors.h"
+#include "compress/block_tensors.h"
 
-#include "calib/gptq_block.h"
+#include "compress/methods/gptq/gptq_block.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {

@@ -1,4 +1,4 @@
-#include "methods/awq.h"
+#include "compress/methods/awq/awq.h"
 
 #include <Eigen/Core>
 #include <algorithm>

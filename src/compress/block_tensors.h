@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "calib/block_method.h"
+#include "compress/block_method.h"
 
 namespace edgefit {
 
