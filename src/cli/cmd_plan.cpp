@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "compress/method_registry.h"
 #include "core/error.h"
+#include "eval/context_window.h"
 #include "pipeline/compress.h"
 #include "pipeline/recipe_cost.h"
 #include "recipe/preset_recipe.h"
@@ -24,7 +25,7 @@ struct PlanCliOptions {
   std::string device;          // device id or profile path
   std::string preset;          // --preset: this preset's recipe (empty: choose)
   std::string method = "rtn";  // --method written into the recipe
-  int context = 2048;          // context the device must hold in RAM
+  int context = 0;             // context the device must hold in RAM (0: min(512, trained))
   std::string output;          // recipe JSON to write
 };
 
@@ -43,6 +44,7 @@ void run_plan(const PlanCliOptions& c) {
   const fs::path out_dir = fs::absolute(c.output).parent_path();
   const DeviceProfile device = load_device(c.device, out_dir.string());
   const Model model = load_model(c.model);
+  const int context = resolve_context(c.context, model.config.max_context);
   std::vector<std::string> names;
   if (!c.preset.empty())
     names.push_back(c.preset);
@@ -50,11 +52,11 @@ void run_plan(const PlanCliOptions& c) {
     names = default_recipes();
   Recipe best;
   double best_bits = -1;
-  std::fprintf(stderr, "plan for %s at context %d:\n", device.id.c_str(), c.context);
+  std::fprintf(stderr, "plan for %s at context %d:\n", device.id.c_str(), context);
   std::vector<std::pair<Recipe, CostEstimate>> costs;
   for (const auto& name : names) {
     Recipe r = recipe_from_preset(name, c.method);
-    const CostEstimate cost = recipe_cost(c.model, model.config, r, "", device, c.context).cost;
+    const CostEstimate cost = recipe_cost(c.model, model.config, r, "", device, context).cost;
     // An explicit preset is written even when it does not fit (with the cost shown).
     if ((cost.fits() || !c.preset.empty()) && cost.bits_per_weight > best_bits) {
       best = r;
@@ -64,7 +66,7 @@ void run_plan(const PlanCliOptions& c) {
   }
   for (const auto& [r, cost] : costs) print_cost(r.name, cost, r.name == best.name);
   if (best_bits < 0)
-    throw Error("no preset fits " + device.id + " at context " + std::to_string(c.context) +
+    throw Error("no preset fits " + device.id + " at context " + std::to_string(context) +
                 "; try a shorter --context or a larger device");
   best.device = device.id;
   write_recipe(best, c.output);
@@ -85,7 +87,9 @@ void add_plan_command(CLI::App& app) {
                   "this preset's recipe (default: the most bits that fit the device)");
   cmd->add_option("--method", opts->method,
                   "rtn (default), imatrix, or a calibration method: " + calib_method_names());
-  cmd->add_option("--context", opts->context, "context the device must hold (default 2048)");
+  cmd->add_option("--context", opts->context,
+                  "context the device must hold in RAM (default min(512, the model's trained "
+                  "context))");
   cmd->add_option("-o,--output", opts->output, "recipe JSON to write")->required();
   cmd->callback([opts] { run_plan(*opts); });
 }
