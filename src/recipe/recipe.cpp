@@ -282,7 +282,7 @@ Recipe parse_recipe(std::string_view json_text, const std::string& file) {
   json j;
   try {
     j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers like 1e999
     throw Error(std::string("not valid JSON: ") + e.what(), file);
   }
   Reader r(j, "", file);
