@@ -38,38 +38,6 @@ std::string safe_name(const std::string& name) {
 
 }  // namespace
 
-std::string hash_key(const std::string& d) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : d) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-std::string file_identity(const std::string& path) {
-  std::error_code ec;
-  std::string out;
-  auto one = [&](const fs::path& p) {
-    const auto size = fs::file_size(p, ec);
-    const auto mtime = fs::last_write_time(p, ec).time_since_epoch().count();
-    out += fs::absolute(p, ec).string() + "|" + std::to_string(size) + "|" + std::to_string(mtime) +
-           ";";
-  };
-  if (fs::is_directory(path, ec)) {
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(path, ec))
-      if (e.is_regular_file()) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) one(f);
-  } else {
-    one(path);
-  }
-  return out;
-}
-
 WorkDir::WorkDir(std::string path, const std::string& key) : path_(std::move(path)) {
   std::error_code ec;
   fs::create_directories(path_, ec);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/content_key.h"  // hash_key, file_identity for the run key
 #include "core/dtype.h"
 
 namespace edgefit {
@@ -51,11 +52,5 @@ class WorkDir {
   std::string file(const std::string& name) const;
   std::string path_;  // the directory
 };
-
-// 64-bit FNV-1a, hex: the key of a run from its description.
-std::string hash_key(const std::string& description);
-// "path|size|mtime" of a file or of every regular file in a folder: enough to notice a changed
-// input without reading it.
-std::string file_identity(const std::string& path);
 
 }  // namespace edgefit

@@ -2,6 +2,7 @@
 // the key of its inputs and its result; a re-run with the same key reuses the result instead of
 // redoing the work. Keys hash everything the stage depends on — option values and the identity
 // (path, size, modification time) of every input file — so a changed input reruns the stage.
+// Hashing and file identities come from core/content_key.h, shared with compress/work_dir.h.
 // Records are written atomically after the stage's own outputs, so a killed run never leaves a
 // record for unfinished work.
 #pragma once
