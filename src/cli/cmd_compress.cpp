@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "pipeline/compress.h"
 
 namespace edgefit::cli {
@@ -44,6 +45,17 @@ uint64_t parse_size(const std::string& s) {
 void run(const CompressOptions& o_in, const std::string& bound, const std::string& objective,
          const std::string& target_size) {
   CompressOptions o = o_in;
+  // The output folder receives GGUFs, an imatrix and a report: neither it nor any file compress
+  // writes there may be an input (`compress out/q4_k_m.gguf -o out` would replace its model).
+  std::vector<std::string> inputs = {o.model, o.text, o.langs_dir, o.tokenizer};
+  if (o.device.ends_with(".json")) inputs.push_back(o.device);  // a profile file, not an id
+  inputs.insert(inputs.end(), o.calib.begin(), o.calib.end());
+  std::vector<std::string> outputs = {o.out_dir, o.out_dir + "/imatrix.gguf",
+                                      o.out_dir + "/report.json", o.out_dir + "/report.html"};
+  for (const auto& recipe : o.recipes.empty() ? default_recipes() : o.recipes)
+    for (const char* method : {"", "-gptq"})
+      outputs.push_back(o.out_dir + "/" + recipe + method + ".gguf");
+  for (const auto& out : outputs) check_output_not_input(out, inputs);
   o.criteria.max_ppl_increase_pct = parse_percent(bound);
   o.criteria.objective = parse_objective(objective);
   if (!target_size.empty()) o.criteria.target_size_bytes = parse_size(target_size);

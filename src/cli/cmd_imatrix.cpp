@@ -7,6 +7,7 @@
 #include "calib/imatrix_collect.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "eval/context_window.h"
 #include "eval/model_tokenizer.h"
 #include "methods/imatrix_file.h"
@@ -23,6 +24,9 @@ struct ImatrixOptions {
 
 void run(ImatrixOptions o) {
   if (o.calib.ctx != 0 && o.calib.ctx < 2) throw UsageError("--ctx must be at least 2");
+  std::vector<std::string> inputs = {o.model, o.tokenizer};
+  inputs.insert(inputs.end(), o.calib.files.begin(), o.calib.files.end());
+  check_output_not_input(o.out, inputs);
   const Model m = load_model(o.model);
   auto tok = load_model_tokenizer(o.model, o.tokenizer, m.config.vocab_size);
   o.calib.ctx = resolve_context(o.calib.ctx, m.config.max_context);

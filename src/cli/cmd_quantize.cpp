@@ -3,6 +3,7 @@
 // quantizes a GGUF or Hugging Face model into a GGUF llama.cpp loads, with llama.cpp's per-tensor
 // type rules (quant/presets.h). Prints one line per tensor as it is written (or a progress bar
 // with --quiet), then the file size and bits per weight.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -12,7 +13,9 @@
 #include "compress/calibrated_quantize.h"
 #include "compress/method_registry.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "core/progress.h"
+#include "core/thread_pool.h"
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
 #include "methods/quantize_recipe.h"
@@ -32,6 +35,8 @@ struct QuantizeCliOptions {
   std::string input;                      // model to quantize
   std::string output;                     // GGUF to write
   std::string type_positional;            // optional third positional: llama-quantize's TYPE
+  int threads_positional = 0;             // optional fourth positional: llama-quantize's nthreads
+  bool allow_requantize = false;          // --allow-requantize: quantized input may be requantized
   std::string type;                       // --type preset name
   std::string imatrix;                    // --imatrix file (.dat or GGUF)
   std::vector<std::string> tensor_types;  // --tensor-type PATTERN=TYPE, in order
@@ -73,7 +78,25 @@ nlohmann::ordered_json tensor_json(const QuantizedTensor& t) {
           {"note", t.note}};
 }
 
-// QuantizeOptions from --type and the per-tensor flags.
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// llama-quantize refuses to quantize already-quantized weights again unless asked: each rounding
+// adds error, so the result is worse than quantizing the original. Same flag, same message.
+void check_no_requantize(const QuantizePlan& plan) {
+  for (const QuantizedTensor& t : plan.tensors) {
+    const DTypeInfo* from = dtype_info(t.from);
+    if (from && from->quantized && t.to != t.from)
+      throw Error("requantizing from type " + lower(std::string(dtype_name(t.from))) +
+                  " is disabled (tensor '" + t.name +
+                  "'); pass --allow-requantize to quantize already-quantized weights again "
+                  "(quality suffers: quantize the original F32/F16/BF16 model if you can)");
+  }
+}
+
+// QuantizeOptions from --type and --pure; `type` becomes the preset's canonical name.
 QuantizeOptions options_from_flags(const QuantizeCliOptions& c, std::string& type) {
   if (!c.type_positional.empty()) {
     if (!type.empty() && type != c.type_positional)
@@ -82,9 +105,11 @@ QuantizeOptions options_from_flags(const QuantizeCliOptions& c, std::string& typ
   }
   if (type.empty())
     throw UsageError("--type or --recipe is required (types: " + quant_preset_names() + ")");
-  if (!find_quant_preset(type))
+  const QuantPreset* preset = find_quant_preset(type);
+  if (!preset)
     throw UsageError("unknown quantization type '" + type + "' (known: " + quant_preset_names() +
-                     ")");
+                     ", or a llama_ftype number)");
+  type = std::string(preset->name);  // "Q4_K", "15" → "q4_k_m"
   QuantizeOptions o;
   o.preset = type;
   o.pure = c.pure;
@@ -120,9 +145,16 @@ QuantizeOptions options_from_recipe(QuantizeCliOptions& c, std::string& type) {
 
 void run_quantize(QuantizeCliOptions& c) {
   std::string type = c.type;
+  if (c.threads_positional < 0) throw UsageError("the thread count must be positive");
+  if (c.threads_positional > 0) ThreadPool::set_global_threads(c.threads_positional);
   if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
   QuantizeOptions o = c.recipe.empty() ? options_from_flags(c, type) : options_from_recipe(c, type);
+  if (c.method.empty()) c.method = "rtn";
   if (c.output.empty() && !c.dry_run) throw UsageError("the output GGUF path is missing");
+  std::vector<std::string> inputs = {c.input, c.imatrix, c.calib.tokenizer, c.recipe};
+  inputs.insert(inputs.end(), c.calib.calib_files.begin(), c.calib.calib_files.end());
+  if (!c.dry_run) check_output_not_input(c.output, inputs);
+
   o.tensor_types = c.tensor_types;
   if (!c.token_embedding_type.empty())
     o.token_embedding_type = parse_quant_type(c.token_embedding_type);
@@ -134,7 +166,6 @@ void run_quantize(QuantizeCliOptions& c) {
     o.imatrix = imatrix.get();
     o.imatrix_path = c.imatrix;
   }
-  if (c.method.empty()) c.method = "rtn";
 
   if (c.dry_run) {
     const QuantizePlan plan = plan_quantization(c.input, o);
@@ -167,10 +198,10 @@ void run_quantize(QuantizeCliOptions& c) {
   }
 
   o.show_progress = c.quiet && !c.json;
-  size_t index = 0, count = 0;
-  if (!c.quiet && !c.json) {
-    count = plan_quantization(c.input, o).tensors.size();
-  }
+  size_t index = 0;
+  const QuantizePlan plan = plan_quantization(c.input, o);
+  const size_t count = plan.tensors.size();
+  if (!c.allow_requantize) check_no_requantize(plan);
   if (c.method != "rtn" && !find_calib_method(c.method))
     throw UsageError("unknown --method '" + c.method + "' (rtn, " + calib_method_names() + ")");
   if (c.method != "rtn" && c.calib.calib_files.empty())
@@ -226,7 +257,13 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("output", opts->output, "GGUF file to write (not needed with --dry-run)");
   cmd->add_option("type_arg", opts->type_positional,
                   "quantization type, as llama-quantize takes it (same as --type)");
-  cmd->add_option("--type", opts->type, "preset: " + quant_preset_names());
+  cmd->add_option("nthreads", opts->threads_positional,
+                  "threads, as llama-quantize takes them (same as -t)");
+  cmd->add_option(
+      "--type", opts->type,
+      "preset: " + quant_preset_names() + " (any case; q4_k = q4_k_m; llama_ftype ids)");
+  cmd->add_flag("--allow-requantize", opts->allow_requantize,
+                "allow quantizing already-quantized weights again (as llama-quantize)");
   cmd->add_option("--imatrix", opts->imatrix, "importance matrix: llama.cpp .dat or GGUF");
   cmd->add_option("--tensor-type", opts->tensor_types,
                   "PATTERN=TYPE: tensors whose name matches PATTERN (regex; a plain name is a "
