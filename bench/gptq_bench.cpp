@@ -20,8 +20,8 @@
 #include <random>
 #include <string>
 
-#include "calib/gptq_block.h"
-#include "calib/layer_pipeline.h"
+#include "compress/layer_pipeline.h"
+#include "compress/methods/gptq/gptq_block.h"
 #include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "formats/gguf_arch.h"

@@ -57,6 +57,15 @@ cfg = {"model_type": "qwen3", "num_hidden_layers": 2, "hidden_size": 64, "interm
 put("hf_config", "qwen3.json", json.dumps(cfg).encode())
 put("hf_config", "llama.json", json.dumps(dict(cfg, model_type="llama", tie_word_embeddings=True)).encode())
 
+recipe = {"schema_version": 1, "name": "mixed", "base": "q4_k_m",
+          "method": {"name": "gptq", "params": {"damp": 0.01}},
+          "rules": [{"match": "ffn_down", "layers": [0, 3], "format": "q6_k"},
+                    {"match": "attn_q", "sparsity": {"kind": "n:m", "n": 2, "m": 4}},
+                    {"match": "ffn_up", "sparsity": {"kind": "structured", "keep_ffn": [0, 2]}}],
+          "recovery": [{"kind": "lora", "params": {"rank": 8}}], "export": [{"format": "gguf"}]}
+put("recipe", "mixed.json", json.dumps(recipe).encode())
+put("recipe", "preset.json", b'{"schema_version": 1, "base": "q8_0"}')
+
 dim, hidden, layers, heads, kv, vocab, seq = 8, 16, 1, 2, 1, 4, 4
 hd = dim // heads
 n = vocab * dim + layers * (dim + dim * dim + 2 * dim * kv * hd + dim * dim + dim + 3 * dim * hidden) + dim + seq * hd

@@ -124,6 +124,8 @@ void add_compress_command(CLI::App& app) {
                   "calibration tokens per file (default 16384)");
   cmd->add_option("--recipes", opts->recipes, "presets to consider (default q2_k … q8_0)")
       ->delimiter(',');
+  cmd->add_option("--recipe", opts->recipe_file,
+                  "recipe JSON (edgefit plan writes one): the one recipe, built with its method");
   cmd->add_option("--tokenizer", opts->tokenizer,
                   "tokenizer file or folder (default: the model's)");
   cmd->add_flag("--evaluate-all", opts->evaluate_all,

@@ -9,15 +9,18 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "calib/calibrated_quantize.h"
 #include "cli/commands.h"
+#include "compress/calibrated_quantize.h"
+#include "compress/method_registry.h"
 #include "core/error.h"
 #include "core/output_path.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
+#include "methods/quantize_recipe.h"
 #include "quant/presets.h"
+#include "recipe/recipe.h"
 
 namespace edgefit::cli {
 namespace {
@@ -25,7 +28,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct QuantizeCliOptions {
-  std::string method = "rtn";             // rtn | gptq | awq | smoothquant
+  std::string method;                     // rtn | gptq | awq | smoothquant ("" = rtn or the
+                                          // recipe's)
+  std::string recipe;                     // --recipe file (instead of --type)
   CalibratedOptions calib;                // calibration settings for gptq/awq/smoothquant
   std::string input;                      // model to quantize
   std::string output;                     // GGUF to write
@@ -91,30 +96,65 @@ void check_no_requantize(const QuantizePlan& plan) {
   }
 }
 
-void run_quantize(const QuantizeCliOptions& c) {
-  std::string type = c.type;
+// QuantizeOptions from --type and --pure; `type` becomes the preset's canonical name.
+QuantizeOptions options_from_flags(const QuantizeCliOptions& c, std::string& type) {
   if (!c.type_positional.empty()) {
     if (!type.empty() && type != c.type_positional)
       throw UsageError("type given twice: '" + c.type_positional + "' and --type '" + type + "'");
     type = c.type_positional;
   }
-  if (type.empty()) throw UsageError("--type is required (one of: " + quant_preset_names() + ")");
+  if (type.empty())
+    throw UsageError("--type or --recipe is required (types: " + quant_preset_names() + ")");
   const QuantPreset* preset = find_quant_preset(type);
   if (!preset)
     throw UsageError("unknown quantization type '" + type + "' (known: " + quant_preset_names() +
                      ", or a llama_ftype number)");
   type = std::string(preset->name);  // "Q4_K", "15" → "q4_k_m"
-  if (c.threads_positional < 0) throw UsageError("the thread count must be positive");
-  if (c.threads_positional > 0) ThreadPool::set_global_threads(c.threads_positional);
-  if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
-  if (c.output.empty() && !c.dry_run) throw UsageError("the output GGUF path is missing");
-  std::vector<std::string> inputs = {c.input, c.imatrix, c.calib.tokenizer};
-  inputs.insert(inputs.end(), c.calib.calib_files.begin(), c.calib.calib_files.end());
-  if (!c.dry_run) check_output_not_input(c.output, inputs);
-
   QuantizeOptions o;
   o.preset = type;
   o.pure = c.pure;
+  return o;
+}
+
+// QuantizeOptions (and the method) from --recipe, checked against the input model.
+QuantizeOptions options_from_recipe(QuantizeCliOptions& c, std::string& type) {
+  if (!c.type.empty() || !c.type_positional.empty() || c.pure)
+    throw UsageError("--recipe already says the types; drop --type/--pure (or --recipe)");
+  const Recipe recipe = read_recipe(c.recipe);
+  check_recipe_against_model(recipe, load_model(c.input), c.recipe);
+  QuantizeOptions o = quantize_options_from_recipe(recipe, c.recipe);
+  type = recipe.base;
+  if (!c.method.empty() && c.method != recipe.method.name)
+    throw UsageError("--method " + c.method + " contradicts the recipe's method '" +
+                     recipe.method.name + "'");
+  c.method = recipe.method.name;
+  if (c.method == "rtn" || c.method == "imatrix") {
+    if (!recipe.method.params.empty())
+      throw Error("method.params." + recipe.method.params.begin().key() +
+                      ": unknown parameter for " + c.method,
+                  c.recipe);
+    if (c.method == "imatrix" && c.imatrix.empty())
+      throw UsageError("the recipe's method is imatrix: give the matrix with --imatrix FILE");
+    o.method = c.method;  // edgefit.method records "imatrix" as compress does
+    c.method = "rtn";     // both round to nearest, one with importance weights
+  } else {
+    apply_method_params(recipe.method, c.calib, c.recipe);
+  }
+  return o;
+}
+
+void run_quantize(QuantizeCliOptions& c) {
+  std::string type = c.type;
+  if (c.threads_positional < 0) throw UsageError("the thread count must be positive");
+  if (c.threads_positional > 0) ThreadPool::set_global_threads(c.threads_positional);
+  if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
+  QuantizeOptions o = c.recipe.empty() ? options_from_flags(c, type) : options_from_recipe(c, type);
+  if (c.method.empty()) c.method = "rtn";
+  if (c.output.empty() && !c.dry_run) throw UsageError("the output GGUF path is missing");
+  std::vector<std::string> inputs = {c.input, c.imatrix, c.calib.tokenizer, c.recipe};
+  inputs.insert(inputs.end(), c.calib.calib_files.begin(), c.calib.calib_files.end());
+  if (!c.dry_run) check_output_not_input(c.output, inputs);
+
   o.tensor_types = c.tensor_types;
   if (!c.token_embedding_type.empty())
     o.token_embedding_type = parse_quant_type(c.token_embedding_type);
@@ -162,8 +202,8 @@ void run_quantize(const QuantizeCliOptions& c) {
   const QuantizePlan plan = plan_quantization(c.input, o);
   const size_t count = plan.tensors.size();
   if (!c.allow_requantize) check_no_requantize(plan);
-  if (c.method != "rtn" && c.method != "gptq" && c.method != "awq" && c.method != "smoothquant")
-    throw UsageError("unknown --method '" + c.method + "' (rtn, gptq, awq, smoothquant)");
+  if (c.method != "rtn" && !find_calib_method(c.method))
+    throw UsageError("unknown --method '" + c.method + "' (rtn, " + calib_method_names() + ")");
   if (c.method != "rtn" && c.calib.calib_files.empty())
     throw UsageError("--method " + c.method + " needs calibration text: --calib FILE...");
   QuantizeResult r;
@@ -241,14 +281,24 @@ void add_quantize_command(CLI::App& app) {
                 "list the per-tensor types and the size; write nothing");
   cmd->add_flag("-q,--quiet", opts->quiet, "a progress bar instead of one line per tensor");
   cmd->add_flag("--json", opts->json, "print one JSON object (tensors, sizes, bits per weight)");
-  cmd->add_option("--method", opts->method, "rtn (default), gptq, awq or smoothquant (W8A8)");
-  cmd->add_option("--calib", opts->calib.calib_files, "calibration text files (gptq/awq/smoothquant)");
-  cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")->delimiter(',');
+  cmd->add_option("--method", opts->method,
+                  "rtn (default) or a calibration method: " + calib_method_names());
+  cmd->add_option("--calib", opts->calib.calib_files,
+                  "calibration text files (gptq/awq/smoothquant)");
+  cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")
+      ->delimiter(',');
   cmd->add_option("--samples", opts->calib.samples, "calibration sequences (default 128)");
   cmd->add_option("--seqlen", opts->calib.seqlen, "tokens per calibration sequence (default 512)");
-  cmd->add_flag("--act-order", opts->calib.act_order, "GPTQ: columns by decreasing Hessian diagonal");
-  cmd->add_option("--sq-alpha", opts->calib.sq_alpha, "SmoothQuant migration strength (default 0.5)");
-  cmd->callback([opts] { run_quantize(*opts); });
+  cmd->add_flag("--act-order", opts->calib.act_order,
+                "GPTQ: columns by decreasing Hessian diagonal");
+  cmd->add_option("--sq-alpha", opts->calib.sq_alpha,
+                  "SmoothQuant migration strength (default 0.5)");
+  cmd->add_option("--recipe", opts->recipe,
+                  "recipe JSON (edgefit plan writes one) instead of --type/--pure");
+  cmd->callback([opts] {
+    QuantizeCliOptions c = *opts;  // the recipe fills in method settings
+    run_quantize(c);
+  });
 }
 
 }  // namespace edgefit::cli

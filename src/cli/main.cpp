@@ -3,8 +3,8 @@
 #include <exception>
 #include <string>
 
-#include "calib/smoothquant_block.h"
 #include "cli/commands.h"
+#include "compress/methods/smoothquant/smoothquant_block.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   edgefit::cli::add_generate_command(app);
   edgefit::cli::add_imatrix_command(app);
   edgefit::cli::add_inspect_command(app);
+  edgefit::cli::add_plan_command(app);
   edgefit::cli::add_quantize_command(app);
   edgefit::cli::add_recover_command(app);
   edgefit::cli::add_synth_command(app);

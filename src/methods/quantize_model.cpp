@@ -57,12 +57,6 @@ uint64_t numel(const std::vector<uint64_t>& ne) {
   return n;
 }
 
-bool is_qk_tensor(const std::string& name) {
-  return name.starts_with("blk.") &&
-         (name.ends_with(".attn_q.weight") || name.ends_with(".attn_k.weight") ||
-          name.ends_with(".attn_q.bias") || name.ends_with(".attn_k.bias"));
-}
-
 // general.name for an HF folder: its name, or its parent's when the folder is just called "hf".
 std::string hf_model_name(const std::string& path) {
   fs::path p = fs::absolute(fs::path(path)).lexically_normal();
@@ -215,6 +209,7 @@ FullPlan make_plan(const std::string& input, const QuantizeOptions& o) {
   tc.preset = p.preset;
   tc.pure = o.pure;
   tc.has_imatrix = o.imatrix != nullptr;
+  tc.overrides = o.rules;
   for (const auto& spec : o.tensor_types) tc.overrides.push_back(parse_tensor_type_override(spec));
   tc.token_embedding_type = o.token_embedding_type;
   tc.output_tensor_type = o.output_tensor_type;
@@ -329,6 +324,12 @@ void write_tensor(const TensorJob& j, const ArchConfig& cfg, ThreadPool* pool,
 }
 
 }  // namespace
+
+bool is_qk_tensor(std::string_view name) {
+  return name.starts_with("blk.") &&
+         (name.ends_with(".attn_q.weight") || name.ends_with(".attn_k.weight") ||
+          name.ends_with(".attn_q.bias") || name.ends_with(".attn_k.bias"));
+}
 
 QuantizePlan plan_quantization(const std::string& input, const QuantizeOptions& options) {
   FullPlan p = make_plan(input, options);

@@ -32,6 +32,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/dtype.h"
@@ -46,6 +47,8 @@ class ThreadPool;
 struct QuantizeOptions {
   std::string preset = "q4_k_m";              // preset name (quant/presets.h)
   bool pure = false;                          // base type for every weight matrix
+  std::vector<TensorTypeOverride> rules;      // parsed overrides (a recipe's rules), applied
+                                              // before tensor_types; later ones win
   std::vector<std::string> tensor_types;      // "PATTERN=TYPE" overrides, later ones win
   std::optional<DType> token_embedding_type;  // forced type of token_embd.weight
   std::optional<DType> output_tensor_type;    // forced type of output.weight
@@ -93,6 +96,10 @@ struct QuantizePlan {
   uint32_t ftype = 0;                    // preset's llama_ftype
 };
 QuantizePlan plan_quantization(const std::string& input, const QuantizeOptions& options);
+
+// The attn_q/attn_k weights and biases of a block: the tensors whose rows an HF llama-family
+// export permutes into llama.cpp's interleaved RoPE layout (formats/qk_permute.h).
+bool is_qk_tensor(std::string_view name);
 
 // Quantizes `input` into `output` (a .gguf). `on_tensor` (optional) is called after each tensor
 // is written, in output order. Throws Error for unreadable input, an unknown preset or type

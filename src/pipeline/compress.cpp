@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <numeric>
 
-#include "calib/calibrated_quantize.h"
 #include "calib/imatrix_collect.h"
+#include "compress/calibrated_quantize.h"
+#include "compress/method_registry.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "eval/context_window.h"
@@ -16,8 +17,11 @@
 #include "eval/model_tokenizer.h"
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
+#include "methods/quantize_recipe.h"
 #include "model/transformer.h"
+#include "pipeline/recipe_cost.h"
 #include "pipeline/stage_cache.h"
+#include "recipe/preset_recipe.h"
 #include "report/recipe_warnings.h"
 
 namespace edgefit {
@@ -104,8 +108,38 @@ std::vector<std::string> eval_files(const CompressOptions& o) {
   return {o.text};
 }
 
-// The methods each recipe is built with: with calibration text, imatrix RTN and GPTQ compete.
-std::vector<std::string> candidate_methods(const CompressOptions& o) {
+// The recipe of --recipe, checked against the model (nullopt without one).
+std::optional<Recipe> recipe_of_file(const CompressOptions& o, const Model& model) {
+  if (o.recipe_file.empty()) return std::nullopt;
+  if (!o.recipes.empty()) throw UsageError("--recipe and --recipes exclude each other");
+  if (!o.methods.empty()) throw UsageError("--recipe names its method; drop --methods");
+  Recipe r = read_recipe(o.recipe_file);
+  check_recipe_against_model(r, model, o.recipe_file);
+  const std::string& m = r.method.name;
+  if (m != "rtn" && m != "imatrix" && m != "gptq")
+    throw Error("method.name: compress builds rtn, imatrix and gptq recipes; quantize a '" + m +
+                    "' recipe with `edgefit quantize --recipe`",
+                o.recipe_file);
+  if (m != "rtn" && o.calib.empty())
+    throw UsageError("the recipe's method is " + m + ": give calibration text with --calib");
+  return r;
+}
+
+// The recipes compress tries: the one from --recipe, or a preset recipe per name (their method
+// is set per candidate from candidate_methods()).
+std::vector<Recipe> candidate_recipes(const CompressOptions& o, const std::optional<Recipe>& file) {
+  if (file) return {*file};
+  std::vector<Recipe> out;
+  for (const auto& name : o.recipes.empty() ? default_recipes() : o.recipes)
+    out.push_back(recipe_from_preset(name));
+  return out;
+}
+
+// The methods each recipe is built with: with calibration text, imatrix RTN and GPTQ compete;
+// a recipe file says its own.
+std::vector<std::string> candidate_methods(const CompressOptions& o,
+                                           const std::optional<Recipe>& file) {
+  if (file) return {file->method.name};
   if (!o.methods.empty()) {
     for (const auto& m : o.methods)
       if (m != "rtn" && m != "imatrix" && m != "gptq")
@@ -133,8 +167,8 @@ std::vector<RecipeCandidate> recipe_candidates(const std::vector<CandidateResult
 // GPTQ on the calibration text, windows of the evaluation length.
 void build_candidate(const CandidateResult& c, const CompressOptions& o, const Imatrix* imatrix,
                      const std::string& imatrix_path, int ctx) {
-  QuantizeOptions qo;
-  qo.preset = c.recipe;
+  const Recipe recipe = parse_recipe(c.recipe_json.dump(), o.recipe_file);
+  QuantizeOptions qo = quantize_options_from_recipe(recipe, o.recipe_file);
   qo.show_progress = true;
   if (c.method != "gptq") {
     if (c.method == "imatrix") {
@@ -154,6 +188,7 @@ void build_candidate(const CandidateResult& c, const CompressOptions& o, const I
       o.calib_tokens > 0 ? o.calib_tokens * static_cast<int64_t>(o.calib.size()) : 128LL * ctx;
   co.samples = static_cast<int>(std::clamp<int64_t>(tokens / ctx, 8, 128));
   co.tokenizer = o.tokenizer;
+  apply_method_params(recipe.method, co, o.recipe_file);  // a recipe's own GPTQ settings
   quantize_model_calibrated(o.model, c.file, qo, co);
 }
 
@@ -174,7 +209,7 @@ CompressReport run_compress(const CompressOptions& o) {
     throw UsageError("--max-ppl-increase must be positive");
   if (o.criteria.min_tps < 0) throw UsageError("--min-tps must not be negative");
   if (o.context < 0) throw UsageError("--context must be positive");
-  const std::vector<std::string> methods = candidate_methods(o);
+  if (o.recipe_file.empty()) (void)candidate_methods(o, std::nullopt);  // usage errors first
   fs::create_directories(o.out_dir);
   // A run killed mid-write leaves "<file>.tmp-<pid>" behind (outputs are renamed into place only
   // when complete); clear them so they are not mistaken for results.
@@ -190,6 +225,8 @@ CompressReport run_compress(const CompressOptions& o) {
   rep.target_size_bytes = o.criteria.target_size_bytes;
   rep.device = load_device(o.device, o.out_dir);
   const Model base_model = load_model(o.model);
+  const std::optional<Recipe> recipe_file = recipe_of_file(o, base_model);
+  const std::vector<std::string> methods = candidate_methods(o, recipe_file);
   rep.architecture = base_model.config.architecture;
   rep.n_params = base_model.n_params();
   const int trained = base_model.config.max_context;
@@ -211,25 +248,19 @@ CompressReport run_compress(const CompressOptions& o) {
                rep.device.name.c_str(), context, rep.objective.c_str(),
                o.criteria.max_ppl_increase_pct);
 
-  // Phase 2 first (it is instant): the candidates' cost, from the types each preset would choose.
-  const std::vector<std::string>& recipes = o.recipes.empty() ? default_recipes() : o.recipes;
-  for (const auto& recipe : recipes) {
-    QuantizeOptions qo;
-    qo.preset = recipe;
-    qo.check_finite = false;  // costing only; the build checks while it plans
-    const QuantizePlan plan = plan_quantization(o.model, qo);
-    std::vector<PlannedTensor> planned;
+  // Phase 2 first (it is instant): the candidates' cost, from the types each recipe would choose.
+  for (const Recipe& recipe : candidate_recipes(o, recipe_file)) {
     CandidateResult c;
-    c.recipe = recipe;
-    for (const auto& t : plan.tensors) {
-      uint64_t numel = 1;
-      for (uint64_t e : t.ne) numel *= e;
-      planned.push_back({t.name, static_cast<int64_t>(numel), t.to, t.bytes});
-      c.tensor_bits.emplace_back(t.name, dtype_bits_per_weight(t.to));
-    }
-    c.cost = estimate_cost(base_model.config, planned, rep.device, context);
+    c.recipe = recipe.name;
+    RecipeCost rc =
+        recipe_cost(o.model, base_model.config, recipe, o.recipe_file, rep.device, context);
+    c.cost = rc.cost;
+    c.tensor_bits = std::move(rc.tensor_bits);
     for (const auto& method : methods) {  // same types and size, different rounding
       c.method = method;
+      Recipe built = recipe;
+      built.method.name = method;
+      c.recipe_json = recipe_to_json(built);
       rep.candidates.push_back(c);
     }
   }
@@ -291,7 +322,8 @@ CompressReport run_compress(const CompressOptions& o) {
     inputs.push_back(o.model);
     const std::string key = StageCache::make_key(
         {"imatrix", std::to_string(eo.ctx), std::to_string(o.calib_tokens)}, inputs);
-    if (stages.load("imatrix", key) && fs::exists(imatrix_path)) {
+    const auto cached = stages.load("imatrix", key);
+    if (cached && StageCache::output_intact(*cached, imatrix_path)) {
       std::fprintf(stderr, "stage imatrix: cached\n");
     } else {
       std::fprintf(stderr,
@@ -302,7 +334,7 @@ CompressReport run_compress(const CompressOptions& o) {
       co.ctx = eo.ctx;
       co.max_tokens_per_file = o.calib_tokens > 0 ? o.calib_tokens : 16384;
       write_imatrix_gguf(collect_imatrix(base_model, *tok, co), imatrix_path);
-      stages.save("imatrix", key, json{{"file", imatrix_path}});
+      stages.save("imatrix", key, StageCache::output_record(imatrix_path));
     }
     imatrix = read_imatrix(imatrix_path);
   }
@@ -315,15 +347,17 @@ CompressReport run_compress(const CompressOptions& o) {
     std::vector<std::string> inputs = eval_inputs;
     inputs.insert(inputs.end(), o.calib.begin(), o.calib.end());
     const std::string stage = fs::path(c.file).stem().string();  // "q4_k_m", "q4_k_m-gptq"
-    const std::string qkey = StageCache::make_key(
-        {"quantize", c.recipe, c.method, std::to_string(eo.ctx), std::to_string(o.calib_tokens)},
-        inputs);
-    if (stages.load("quantize-" + stage, qkey) && fs::exists(c.file)) {
+    std::vector<std::string> qparts = {"quantize", c.recipe, c.method, std::to_string(eo.ctx),
+                                       std::to_string(o.calib_tokens)};
+    if (!o.recipe_file.empty()) qparts.push_back(c.recipe_json.dump());  // the rules count too
+    const std::string qkey = StageCache::make_key(qparts, inputs);
+    const auto cached = stages.load("quantize-" + stage, qkey);
+    if (cached && StageCache::output_intact(*cached, c.file)) {  // a truncated file is redone
       std::fprintf(stderr, "stage quantize %s: cached\n", stage.c_str());
     } else {
       std::fprintf(stderr, "stage quantize %s\n", stage.c_str());
       build_candidate(c, o, imatrix ? &*imatrix : nullptr, imatrix_path, eo.ctx);
-      stages.save("quantize-" + stage, qkey, json{{"file_bytes", fs::file_size(c.file)}});
+      stages.save("quantize-" + stage, qkey, StageCache::output_record(c.file));
     }
     c.cost.file_bytes = fs::file_size(c.file);  // the real size replaces the estimate
     const std::string ekey = StageCache::make_key(

@@ -30,6 +30,7 @@ struct CompressOptions {
   int64_t max_chunks = 0;            // windows per language (0: all)
   int64_t calib_tokens = 0;          // calibration tokens per file (0: all, up to 16k)
   std::vector<std::string> recipes;  // presets to consider (empty: the standard ladder)
+  std::string recipe_file;           // a recipe JSON: the one recipe (instead of the presets)
   std::vector<std::string> methods;  // "imatrix", "gptq", "rtn" (empty: imatrix and gptq with
                                      // calibration text, rtn without)
   std::string tokenizer;             // tokenizer override

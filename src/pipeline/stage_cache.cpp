@@ -1,56 +1,41 @@
 #include "pipeline/stage_cache.h"
 
-#include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "core/atomic_file.h"
+#include "core/content_key.h"
 
 namespace edgefit {
-namespace {
-
 namespace fs = std::filesystem;
 
-// FNV-1a, 64-bit: a stable, dependency-free hash for cache keys (not for security).
-uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
+nlohmann::json StageCache::output_record(const std::string& path) {
+  return {{"file_bytes", fs::file_size(path)}, {"content_hash", file_content_hash(path)}};
 }
 
-std::string file_identity(const fs::path& p) {
+bool StageCache::output_intact(const nlohmann::json& record, const std::string& path) {
   std::error_code ec;
-  if (fs::is_directory(p, ec)) {
-    std::vector<std::string> items;
-    for (const auto& e : fs::directory_iterator(p, ec))
-      if (e.is_regular_file()) items.push_back(file_identity(e.path()));
-    std::sort(items.begin(), items.end());
-    std::string s;
-    for (const auto& i : items) s += i + ";";
-    return s;
-  }
-  const auto size = fs::file_size(p, ec);
-  const auto mtime = fs::last_write_time(p, ec).time_since_epoch().count();
-  return fs::absolute(p).string() + ":" + std::to_string(ec ? 0 : size) + ":" + std::to_string(mtime);
+  const auto size = fs::file_size(path, ec);
+  if (ec || !record.is_object() || !record.contains("file_bytes") ||
+      !record.contains("content_hash"))
+    return false;
+  return record["file_bytes"] == size && record["content_hash"] == file_content_hash(path);
 }
-
-}  // namespace
 
 StageCache::StageCache(std::string out_dir) : dir_(std::move(out_dir) + "/.edgefit-stages") {
   fs::create_directories(dir_);
 }
 
-std::string StageCache::make_key(const std::vector<std::string>& parts, const std::vector<std::string>& files) {
+std::string StageCache::make_key(const std::vector<std::string>& parts,
+                                 const std::vector<std::string>& files) {
   uint64_t h = fnv1a("edgefit-stage-v1");
   for (const auto& p : parts) h = fnv1a(p + "\x1f", h);
   for (const auto& f : files) h = fnv1a(file_identity(f) + "\x1e", h);
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  return hash_hex(h);
 }
 
-std::optional<nlohmann::json> StageCache::load(const std::string& stage, const std::string& key) const {
+std::optional<nlohmann::json> StageCache::load(const std::string& stage,
+                                               const std::string& key) const {
   const std::string path = dir_ + "/" + stage + ".json";
   if (!fs::exists(path)) return std::nullopt;
   try {
@@ -62,8 +47,10 @@ std::optional<nlohmann::json> StageCache::load(const std::string& stage, const s
   }
 }
 
-void StageCache::save(const std::string& stage, const std::string& key, const nlohmann::json& result) const {
-  write_file_atomic(dir_ + "/" + stage + ".json", nlohmann::json{{"key", key}, {"result", result}}.dump(1));
+void StageCache::save(const std::string& stage, const std::string& key,
+                      const nlohmann::json& result) const {
+  write_file_atomic(dir_ + "/" + stage + ".json",
+                    nlohmann::json{{"key", key}, {"result", result}}.dump(1));
 }
 
 }  // namespace edgefit

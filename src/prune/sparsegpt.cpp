@@ -7,9 +7,9 @@
 #include <numeric>
 #include <string>
 
+#include "compress/methods/gptq/gptq_grid.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
-#include "methods/gptq_grid.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {

@@ -46,8 +46,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "compress/methods/gptq/gptq.h"
 #include "core/dtype.h"
-#include "methods/gptq.h"
 #include "prune/mask_select.h"
 #include "prune/sparsity_pattern.h"
 

@@ -272,21 +272,32 @@ TensorTypeOverride parse_tensor_type_override(std::string_view spec) {
   return o;
 }
 
+namespace {
+// sscanf("blk.%d.") semantics: -1 for tensors outside the blocks.
+long block_index(std::string_view n) {
+  if (!n.starts_with("blk.")) return -1;
+  size_t i = 4;
+  long v = 0;
+  bool any = false;
+  while (i < n.size() && std::isdigit(static_cast<unsigned char>(n[i]))) {
+    v = v * 10 + (n[i] - '0');
+    any = true;
+    ++i;
+  }
+  return any ? v : -1;
+}
+
+bool override_applies(const TensorTypeOverride& o, const std::string& name) {
+  if (o.layer_first >= 0) {
+    const long layer = block_index(name);
+    if (layer < o.layer_first || layer > o.layer_last) return false;
+  }
+  return std::regex_search(name, o.re);
+}
+}  // namespace
+
 bool llama_tensor_order_less(std::string_view a, std::string_view b) {
-  // sscanf("blk.%d.") semantics: -1 for tensors outside the blocks.
-  auto layer = [](std::string_view n) -> long {
-    if (!n.starts_with("blk.")) return -1;
-    size_t i = 4;
-    long v = 0;
-    bool any = false;
-    while (i < n.size() && std::isdigit(static_cast<unsigned char>(n[i]))) {
-      v = v * 10 + (n[i] - '0');
-      any = true;
-      ++i;
-    }
-    return any ? v : -1;
-  };
-  const long la = layer(a), lb = layer(b);
+  const long la = block_index(a), lb = block_index(b);
   if (la != lb) return la < lb;
   return a < b;
 }
@@ -364,9 +375,10 @@ std::vector<TensorTypeChoice> choose_tensor_types(const std::vector<TensorDesc>&
     // Forced types, later ones winning; each must fit as it is.
     bool forced = false;
     for (const auto& o : options.overrides) {
-      if (std::regex_search(t.name, o.re)) {
+      if (override_applies(o, t.name)) {
         type = o.type;
-        c.note = "--tensor-type " + o.pattern + "=" + type_str(o.type);
+        c.note = o.source.empty() ? "--tensor-type " + o.pattern + "=" + type_str(o.type)
+                                  : o.source + " " + type_str(o.type);
         forced = true;
       }
     }

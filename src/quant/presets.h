@@ -55,9 +55,12 @@ DType parse_quant_type(std::string_view name);
 
 // One `--tensor-type PATTERN=TYPE`: tensors whose name contains a match of PATTERN get TYPE.
 struct TensorTypeOverride {
-  std::string pattern;  // as the user wrote it (ECMAScript regex; a plain name is a substring)
-  std::regex re;        // compiled pattern, applied with regex_search
-  DType type;           // forced type
+  std::string pattern;   // as the user wrote it (ECMAScript regex; a plain name is a substring)
+  std::regex re;         // compiled pattern, applied with regex_search
+  DType type;            // forced type
+  int layer_first = -1;  // only blocks layer_first..layer_last (inclusive); -1: any tensor
+  int layer_last = -1;   // last block covered (used when layer_first >= 0)
+  std::string source;    // where the override came from, for notes ("" = "--tensor-type P=T")
 };
 // Parses "PATTERN=TYPE"; throws UsageError on a missing '=', a bad regex or an unknown type.
 TensorTypeOverride parse_tensor_type_override(std::string_view spec);

@@ -69,6 +69,7 @@ nlohmann::ordered_json report_to_json(const CompressReport& r) {
                    {"kld_mean", c->overall.kld_mean},
                    {"ppl", c->overall.ppl},
                    {"max_dppl_pct", c->max_dppl_pct}};
+    j["recipe"] = c->recipe_json;  // what `edgefit quantize --recipe` reproduces
   } else {
     j["chosen"] = nullptr;
   }

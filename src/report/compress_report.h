@@ -33,6 +33,7 @@ struct CandidateResult {
   double max_dppl_pct = 0;                         // worst language's ΔPPL in percent
   double measured_tps = -1;  // decode tokens/s measured on the host (−1: not measured)
   std::vector<std::pair<std::string, double>> tensor_bits;  // per tensor: name → bits per weight
+  nlohmann::ordered_json recipe_json;  // the candidate's recipe (recipe/recipe.h JSON form)
 };
 
 struct CompressReport {

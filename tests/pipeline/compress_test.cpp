@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 
 #include "../cli/run_command.h"
 #include "core/atomic_file.h"
+#include "formats/gguf.h"
 #include "sparse_7b.h"
 #include "test_data.h"
 
@@ -200,6 +202,50 @@ TEST(Compress, SevenBillionParametersOnAOneGigabyteDeviceNamesTheSmallestSize) {
   ASSERT_NE(at, std::string::npos);
   EXPECT_EQ(r.err.find('\n', at), r.err.size() - 1) << r.err;
   EXPECT_LT(r.peak_rss_kb, 256 * 1024) << "planning must not read the weights";
+}
+
+TEST(Compress, RecipeIsTheOneCandidateAndTheReportEmbedsIt) {
+  const std::string out = test::scratch_dir("compress-recipe");
+  const std::string recipe = out + "/r.json";
+  std::ofstream(recipe) << R"({"schema_version": 1, "name": "q4_0-down8", "base": "q4_0",
+    "method": {"name": "imatrix"}, "rules": [{"match": "ffn_down", "layers": [0, 1], "format": "q8_0"}]})";
+  std::vector<std::string> args = compress_args("raspberry-pi-5", out);
+  const auto at = std::find(args.begin(), args.end(), "--recipes");
+  args.erase(at, at + 2);  // the recipe replaces the preset ladder
+  args.insert(args.begin() + 2, {"--recipe", recipe});
+  const auto r = test::run_edgefit(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(read_file(out + "/report.json"));
+  ASSERT_EQ(j["candidates"].size(), 1u);
+  EXPECT_EQ(j["chosen"]["recipe"], "q4_0-down8");
+  EXPECT_EQ(j["chosen"]["method"], "imatrix");
+  EXPECT_EQ(j["recipe"]["base"], "q4_0");
+  EXPECT_EQ(j["recipe"]["rules"][0]["layers"], nlohmann::json::array({0, 1}));
+  const GgufFile g(j["chosen"]["file"].get<std::string>());
+  EXPECT_EQ(g.find_tensor("blk.1.ffn_down.weight")->type, DType::Q8_0);
+  EXPECT_EQ(g.find_tensor("blk.2.ffn_down.weight")->type, DType::Q4_0);
+}
+
+TEST(Compress, TruncatedCachedOutputIsRebuiltNotReportedCached) {
+  // issue 21: a cached stage output is checked against its recorded size and hash before reuse.
+  const std::string out = test::scratch_dir("compress-truncated");
+  std::vector<std::string> args = compress_args("raspberry-pi-5", out);
+  const auto at = std::find(args.begin(), args.end(), "q2_k,q8_0");
+  *at = "q8_0";
+  args.insert(args.begin() + 2, {"--methods", "imatrix"});
+  const auto first = test::run_edgefit(args);
+  ASSERT_EQ(first.status, 0) << first.err;
+  const std::string gguf = out + "/q8_0.gguf";
+  const auto size = fs::file_size(gguf);
+  fs::resize_file(gguf, size / 2);
+  const auto second = test::run_edgefit(args);
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_EQ(second.err.find("stage quantize q8_0: cached"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("stage imatrix: cached"), std::string::npos) << second.err;
+  EXPECT_EQ(fs::file_size(gguf), size);
+  const auto third = test::run_edgefit(args);  // intact now: reused
+  ASSERT_EQ(third.status, 0) << third.err;
+  EXPECT_NE(third.err.find("stage quantize q8_0: cached"), std::string::npos) << third.err;
 }
 
 }  // namespace

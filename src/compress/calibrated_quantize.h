@@ -1,0 +1,59 @@
+// `edgefit quantize --method gptq|awq|smoothquant`: calibration-based quantization of a whole
+// model, streamed block by block (layer_pipeline.h), into
+//  * gptq / awq: a GGUF with the same tensor types, order and metadata as `quantize_model()` with
+//    the same QuantizeOptions (plan_quantization()), so llama.cpp loads it; only the weight bytes
+//    differ (and, for AWQ, the RMSNorm gains that absorbed the scales);
+//  * smoothquant: a W8A8 GGUF (I8 weights + F32 per-output-channel "<weight>_scale" tensors,
+//    edgefit.w8a8 = true) that only edgefit's runtime runs, and optionally a safetensors copy in
+//    compressed-tensors-like naming.
+// Resumable: state lives in "<output>.work/" (work_dir.h) until the output is complete.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compress/layer_pipeline.h"
+#include "methods/quantize_model.h"
+
+namespace edgefit {
+
+struct CalibratedOptions {
+  std::string method = "gptq";           // "gptq", "awq" or "smoothquant"
+  std::vector<std::string> calib_files;  // calibration texts (one per language, typically)
+  std::vector<double> calib_weights;     // relative token share per file (empty: equal)
+  int samples = 128;                     // calibration sequences N
+  int seqlen = 512;                      // tokens per sequence L (capped at the model's context)
+  std::string tokenizer;                 // tokenizer override (empty: the model's own)
+  // GPTQ
+  double damp = 0.01;      // dampening, fraction of the mean Hessian diagonal
+  bool act_order = false;  // columns by decreasing Hessian diagonal
+  int gptq_block = 128;    // lazy-batch columns
+  // AWQ
+  int awq_grid = 20;                 // α ∈ {0, 1/grid, …, 1}
+  int64_t awq_sample_tokens = 4096;  // tokens kept per input group for the α search
+  // SmoothQuant
+  double sq_alpha = 0.5;           // migration strength α
+  std::string safetensors_output;  // also write a safetensors export here (empty: no)
+  // Run control
+  std::string work_dir;        // resumable state (empty: "<output>.work")
+  bool keep_work_dir = false;  // keep the state after success (tests, debugging)
+  bool progress = true;        // progress lines and the closing summary on stderr
+  int stop_after_block = -1;   // testing: fail with an Error once this block is done,
+                               // as a killed run would stop (-1: never)
+};
+
+// What happened, beyond the QuantizeResult.
+struct CalibratedReport {
+  PipelineResult pipeline;                 // timings, peak RSS, resumed blocks
+  std::vector<std::string> calib_summary;  // "file:tokens" per calibration file
+};
+
+// Quantizes `input` into `output` with the calibration method of `co`, types and metadata from
+// `qo` (preset, overrides; qo.imatrix is ignored: the method measures its own statistics).
+// Throws UsageError for an unknown method, Error for unreadable inputs or failures.
+QuantizeResult quantize_model_calibrated(const std::string& input, const std::string& output,
+                                         const QuantizeOptions& qo, const CalibratedOptions& co,
+                                         CalibratedReport* report = nullptr);
+
+}  // namespace edgefit

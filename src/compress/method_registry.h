@@ -1,0 +1,79 @@
+// The calibration methods: each one is a CalibMethod entry (name and hooks) defined next to its
+// block adapter (gptq_block.cpp, awq_block.cpp, smoothquant_block.cpp) and listed once in
+// method_registry.cpp. The layer-streaming driver (calibrated_quantize.cpp) and the CLI use the
+// hooks and the list; neither names a method. A new method: its math (methods/), its block
+// adapter with its CalibMethod entry, one line in the registry's list.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compress/block_method.h"
+#include "compress/calibrated_quantize.h"
+#include "compress/work_dir.h"
+#include "formats/gguf.h"
+#include "methods/quantize_model.h"
+#include "recipe/recipe.h"
+
+namespace edgefit {
+
+// One calibration method as the driver and the CLI see it.
+struct CalibMethod {
+  std::string_view name;     // "gptq": --method value and recipe method name
+  std::string_view summary;  // a few words for --help ("GPTQ", "SmoothQuant (W8A8)")
+  // The block adapter for the settings in `co`.
+  std::unique_ptr<BlockMethod> (*make)(const CalibratedOptions& co);
+  // edgefit.<method>.* keys recording the settings.
+  std::vector<GgufKV> (*metadata)(const CalibratedOptions& co);
+  // Reads one recipe parameter `key` = `v` into `co`; false when the method has no such key.
+  // Throws Error naming `field` in `file` for a value of the wrong kind.
+  bool (*read_param)(std::string_view key, const nlohmann::ordered_json& v,
+                     const std::string& field, const std::string& file, CalibratedOptions& co);
+  // The preset whose types the output starts from ("": the caller's preset).
+  std::string_view output_preset;
+  // Changes the plan where the method's output is not the preset's (nullptr: none).
+  void (*adapt_plan)(QuantizePlan& plan);
+  // Writes the method's safetensors export (nullptr: the method has none).
+  void (*write_safetensors)(const Model& model, const QuantizePlan& plan, const WorkDir& wd,
+                            const std::string& path);
+};
+
+// Every calibration method, in the order --help lists them.
+const std::vector<const CalibMethod*>& calib_methods();
+// The method called `name`, or nullptr.
+const CalibMethod* find_calib_method(std::string_view name);
+// "gptq, awq, smoothquant" for help and error messages.
+std::string calib_method_names();
+
+// Reads one numeric or boolean parameter of a recipe into `out` (positive for integers),
+// naming `field` in `file` on a wrong kind. For the methods' read_param hooks.
+template <typename T>
+void read_method_param(const nlohmann::ordered_json& v, const std::string& field,
+                       const std::string& file, T& out) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) throw Error(field + ": must be true or false", file);
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!v.is_number_integer() || v.get<int64_t>() <= 0)
+      throw Error(field + ": must be a positive integer", file);
+  } else {
+    if (!v.is_number()) throw Error(field + ": must be a number", file);
+  }
+  out = v.get<T>();
+}
+
+// The method of co.method; UsageError naming the known ones otherwise.
+const CalibMethod& calib_method(const CalibratedOptions& co);
+// make_block_method(co) = calib_method(co).make(co).
+std::unique_ptr<BlockMethod> make_block_method(const CalibratedOptions& co);
+// A recipe's method settings into `co` (method name and its params; "samples" and "seqlen" for
+// every calibrated method). Throws Error naming the field ("method.params.damp") in `file` for a
+// parameter the method does not have or a value of the wrong kind.
+void apply_method_params(const MethodSpec& method, CalibratedOptions& co, const std::string& file);
+// The method's safetensors export; a UsageError for a method without one.
+void write_safetensors_export(const CalibratedOptions& co, const Model& model,
+                              const QuantizePlan& plan, const WorkDir& wd, const std::string& path);
+
+}  // namespace edgefit

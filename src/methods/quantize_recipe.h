@@ -1,0 +1,18 @@
+// A Recipe applied by quantize_model(): its base preset, `pure`, and its per-tensor format rules
+// become QuantizeOptions. What the quantizer cannot carry out yet (sparsity, packing other than
+// the default, recovery steps, per-rule methods that differ from the recipe's) is refused with
+// an Error naming the field, never silently dropped.
+#pragma once
+
+#include <string>
+
+#include "methods/quantize_model.h"
+#include "recipe/recipe.h"
+
+namespace edgefit {
+
+// Options for quantize_model() / quantize_model_calibrated(); `file` names the recipe in errors.
+// The imatrix, provenance, progress and method fields are left at their defaults for the caller.
+QuantizeOptions quantize_options_from_recipe(const Recipe& recipe, const std::string& file);
+
+}  // namespace edgefit

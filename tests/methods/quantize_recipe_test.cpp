@@ -1,0 +1,75 @@
+// A recipe applied by the quantizer: a preset's recipe plans exactly what the preset plans, a
+// rule with a layer range changes only the tensors in that range, and what the quantizer cannot
+// carry out yet is refused naming the field.
+#include "methods/quantize_recipe.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "recipe/preset_recipe.h"
+#include "test_data.h"
+
+namespace edgefit {
+namespace {
+
+const std::string kPoly = "models/polyglot/gguf/polyglot-f32.gguf";
+
+TEST(QuantizeRecipe, PresetRecipePlansLikeThePreset) {
+  QuantizeOptions direct;
+  direct.preset = "q3_k_m";
+  const QuantizePlan a = plan_quantization(test::shared_path(kPoly), direct);
+  const QuantizePlan b = plan_quantization(
+      test::shared_path(kPoly), quantize_options_from_recipe(recipe_from_preset("q3_k_m"), "r"));
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    EXPECT_EQ(a.tensors[i].name, b.tensors[i].name);
+    EXPECT_EQ(a.tensors[i].to, b.tensors[i].to) << a.tensors[i].name;
+  }
+  EXPECT_EQ(a.ftype, b.ftype);
+}
+
+TEST(QuantizeRecipe, LayerRangeLimitsARule) {
+  const Recipe r = parse_recipe(R"({"schema_version": 1, "base": "q4_0",
+      "rules": [{"match": "ffn_down", "layers": [1, 2], "format": "q8_0"}]})",
+                                "r.json");
+  const QuantizePlan plan =
+      plan_quantization(test::shared_path(kPoly), quantize_options_from_recipe(r, "r.json"));
+  int changed = 0;
+  for (const auto& t : plan.tensors) {
+    if (t.name.find("ffn_down") == std::string::npos) continue;
+    const bool in_range = t.name.starts_with("blk.1.") || t.name.starts_with("blk.2.");
+    EXPECT_EQ(t.to, in_range ? DType::Q8_0 : DType::Q4_0) << t.name;
+    if (in_range) {
+      EXPECT_EQ(t.note, "recipe rules[0] Q8_0");
+      ++changed;
+    }
+  }
+  EXPECT_EQ(changed, 2);
+}
+
+TEST(QuantizeRecipe, RefusesWhatIsNotImplementedYet) {
+  auto message = [](const std::string& extra) {
+    try {
+      quantize_options_from_recipe(
+          parse_recipe(R"({"schema_version": 1, "base": "q4_0", )" + extra + "}", "r.json"),
+          "r.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(message(R"("rules": [{"match": "x", "sparsity": {"kind": "n:m", "n": 2, "m": 4}}])"),
+            "r.json: rules[0].sparsity: pruning is not implemented yet");
+  EXPECT_EQ(message(R"("recovery": [{"kind": "lora"}])"),
+            "r.json: recovery: training steps (lora) are not implemented yet; remove them to "
+            "quantize");
+  EXPECT_EQ(message(R"("rules": [{"match": "x", "method": {"name": "gptq"}}])"),
+            "r.json: rules[0].method: a per-tensor method other than the recipe's ('rtn') is not "
+            "supported yet");
+  EXPECT_EQ(
+      message(R"("rules": [{"match": "x", "packing": "none"}])"),
+      "r.json: rules[0].packing: only 'default' (the runtime's load-time packing) exists yet");
+}
+
+}  // namespace
+}  // namespace edgefit
