@@ -3,10 +3,9 @@
 //
 // One `KernelDispatch` table of function pointers exists per instruction set (ONNX Runtime MLAS
 // style). `kernel_dispatch()` picks the best one the CPU supports once, at first use (or the one
-// named by
-// EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|avx512amx|neon|neon-dotprod); `kernel_dispatch_for()`
-// gives any supported one in-process, so one test binary checks every path against the scalar
-// reference.
+// named by EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|avx512amx|neon|neon-dotprod);
+// `kernel_dispatch_for()` gives any supported one in-process, so one test binary checks every
+// path against the scalar reference.
 //
 // Numerics. Each quantized kernel computes, per sub-block of 32 (16 for Q6_K) weights, the exact
 // integer dot product of the weight levels with the int8 activations, then accumulates in float in
