@@ -37,6 +37,7 @@ namespace {
 constexpr int64_t kMinAmxTokens = 4;
 
 constexpr int kTileTokens = 16;  // tokens per tile product (M; also the C tile's rows)
+constexpr int kMaxPanels = 4;    // 16-row panels per pass: 64 rows, the matmul's gemm task
 
 // The 64-byte operand of ldtilecfg (palette 1).
 struct alignas(64) TileConfig {
@@ -48,24 +49,18 @@ struct alignas(64) TileConfig {
 };
 static_assert(sizeof(TileConfig) == 64, "ldtilecfg reads 64 bytes");
 
-// Tiles used: A0/A1 activations, B0/B1 weights, C0/C1 sums (two sub-blocks in flight). GCC's tile
-// intrinsics paste the tile number into the instruction text, so the calls below spell these as
-// literals (tmm0 = A0, tmm1 = B0, tmm2 = C0, tmm3 = A1, tmm4 = B1, tmm5 = C1).
-enum : int { kA0 = 0, kB0 = 1, kC0 = 2, kA1 = 3, kB1 = 4, kC1 = 5 };
-
+// Tiles: tmm0/tmm3 = A (m tokens × one sub-block's bytes), tmm1/tmm4 = B (one sub-block of the
+// 16-row panel), tmm2/tmm5 = C (m tokens × 16 rows of int32), for even/odd sub-blocks. GCC's tile
+// intrinsics paste the tile number into the instruction text, so the calls spell them as literals.
 TileConfig tile_config(int m_tokens, int sub_bytes) {
   TileConfig cfg;
-  for (int a : {kA0, kA1}) {
-    cfg.rows[a] = static_cast<uint8_t>(m_tokens);
-    cfg.colsb[a] = static_cast<uint16_t>(sub_bytes);
-  }
-  for (int b : {kB0, kB1}) {
-    cfg.rows[b] = static_cast<uint8_t>(sub_bytes / 4);
-    cfg.colsb[b] = 64;
-  }
-  for (int c : {kC0, kC1}) {
-    cfg.rows[c] = static_cast<uint8_t>(m_tokens);
-    cfg.colsb[c] = 64;
+  for (int p = 0; p < 2; ++p) {
+    cfg.rows[3 * p] = static_cast<uint8_t>(m_tokens);
+    cfg.colsb[3 * p] = static_cast<uint16_t>(sub_bytes);
+    cfg.rows[3 * p + 1] = static_cast<uint8_t>(sub_bytes / 4);
+    cfg.colsb[3 * p + 1] = 64;
+    cfg.rows[3 * p + 2] = static_cast<uint8_t>(m_tokens);
+    cfg.colsb[3 * p + 2] = 64;
   }
   return cfg;
 }
@@ -132,74 +127,107 @@ void amx_prep(const float* x, int64_t n, void* out) {
 
 // ---------------------------------------------------------------- gemm
 
-// Accumulators: facc[t][lane][row], 16 rows per vector.
-struct FloatAcc {
-  float v[kTileTokens][16][kAmxRows];  // token t, lane k % 16, weight row
+// Lane accumulators of up to 16 tokens against one panel: [lane][token][row], so the updates of
+// one sub-block (one lane, every token) are one contiguous KiB and the 16 KiB stay in L1.
+struct LaneAcc {
+  float v[16][kTileTokens][kAmxRows];  // lane k % 16, token, weight row of the panel
 };
 
-// Sub-block s's sums (C rows, one per token) into the lane s % 16 accumulators of each token.
-template <QFormat F>
-inline void epilogue(const int32_t* cbuf, const TileOf<F>& tile, const uint8_t* act,
-                     size_t act_stride, int m, int64_t s, FloatAcc& acc) {
+// Sub-block s's sums (c: m rows of 16 int32, one per token) into lane s % 16 of each token:
+// lane += (d_row · d_act) · isum, then the k-quant min term, as every table does. kFirst: the
+// lane's first sub-block (s < 16): it starts from +0 in a register, not from memory.
+template <QFormat F, bool kFirst>
+EDGEFIT_AMX_INLINE void epilogue(const int32_t* c, const TileOf<F>& tile, const uint8_t* act,
+                                 size_t act_stride, int m, int64_t s, LaneAcc& acc) {
   constexpr QFormatInfo fi = qformat_info(F);
   const int lane = static_cast<int>(s % 16);
-  const size_t chunk_off = static_cast<size_t>(s / 16) * sizeof(AChunkOf<F>);
+  const uint8_t* ac0 = act + static_cast<size_t>(s / 16) * sizeof(AChunkOf<F>);
   const __m512 wd = _mm512_load_ps(tile.d);
+  __m512 wsc, wm, wdmin;
+  if constexpr (fi.has_scale) wsc = _mm512_load_ps(tile.sc);
+  if constexpr (fi.has_min) {
+    wm = _mm512_load_ps(tile.m);
+    wdmin = _mm512_load_ps(tile.dmin);
+  }
+  float(*f)[kAmxRows] = acc.v[lane];
   for (int t = 0; t < m; ++t) {
-    const auto* ac = reinterpret_cast<const AChunkOf<F>*>(act + t * act_stride + chunk_off);
+    const auto* ac = reinterpret_cast<const AChunkOf<F>*>(ac0 + t * act_stride);
     const __m512 ad = _mm512_set1_ps(ac->d[lane]);
-    __m512 x = _mm512_cvtepi32_ps(_mm512_load_si512(cbuf + 16 * t));
-    if constexpr (fi.has_scale) x = _mm512_mul_ps(x, _mm512_load_ps(tile.sc));
-    float* f = acc.v[t][lane];
-    __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(wd, ad), x, _mm512_load_ps(f));
+    __m512 x = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t));
+    if constexpr (fi.has_scale) x = _mm512_mul_ps(x, wsc);
+    const __m512 prev = kFirst ? _mm512_setzero_ps() : _mm512_load_ps(f[t]);
+    __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(wd, ad), x, prev);
     if constexpr (fi.has_min) {
-      const __m512 mt =
-          _mm512_mul_ps(_mm512_load_ps(tile.m), _mm512_set1_ps(static_cast<float>(ac->sum[lane])));
-      a = _mm512_fnmadd_ps(_mm512_mul_ps(_mm512_load_ps(tile.dmin), ad), mt, a);
+      const __m512 mt = _mm512_mul_ps(wm, _mm512_set1_ps(static_cast<float>(ac->sum[lane])));
+      a = _mm512_fnmadd_ps(_mm512_mul_ps(wdmin, ad), mt, a);
     }
-    _mm512_store_ps(f, a);
+    _mm512_store_ps(f[t], a);
   }
 }
 
 // The 16 lanes of each token folded as reduce16 does, written to y for the first `rows` rows.
-inline void fold_store(const FloatAcc& acc, int m, int rows, float* y, int64_t ys) {
+EDGEFIT_AMX_INLINE void fold_store(const LaneAcc& acc, int m, int rows, float* y, int64_t ys) {
   const __mmask16 k = static_cast<__mmask16>((1u << rows) - 1);
   for (int t = 0; t < m; ++t) {
     __m512 b[8], c[4];
     for (int i = 0; i < 8; ++i)
-      b[i] = _mm512_add_ps(_mm512_load_ps(acc.v[t][i]), _mm512_load_ps(acc.v[t][i + 8]));
+      b[i] = _mm512_add_ps(_mm512_load_ps(acc.v[i][t]), _mm512_load_ps(acc.v[i + 8][t]));
     for (int i = 0; i < 4; ++i) c[i] = _mm512_add_ps(b[i], b[i + 4]);
     const __m512 r = _mm512_add_ps(_mm512_add_ps(c[0], c[2]), _mm512_add_ps(c[1], c[3]));
     _mm512_mask_storeu_ps(y + t * ys, k, r);
   }
 }
 
-// Up to 16 tokens (m) against one 16-row panel, all sub-blocks. act points at token 0's row.
+// The tile product of sub-block s into ring slot c. Even sub-blocks use tiles 0-2, odd ones 3-5
+// (A, B, C): tile registers are not renamed, so alternating lets the next product start while
+// this one's sums are still being stored and read. (Measured on this host's Xeon: a tile product
+// of 16×16×32 takes ~4.4 ns, its store as long; storing C to a buffer outside L1 made each
+// product 2-4× slower, hence the ring of two KiB-sized slots and the L1-sized accumulators.)
+template <QFormat F, int kParity>
+EDGEFIT_AMX_INLINE void tile_product(const uint8_t* a, long stride, const int8_t* b, int32_t* c) {
+  if constexpr (kParity == 0) {
+    _tile_zero(2);
+    _tile_loadd(0, a, stride);
+    _tile_loadd(1, b, 64);
+    _tile_dpbssd(2, 0, 1);
+    _tile_stored(2, c, 64);
+  } else {
+    _tile_zero(5);
+    _tile_loadd(3, a, stride);
+    _tile_loadd(4, b, 64);
+    _tile_dpbssd(5, 3, 4);
+    _tile_stored(5, c, 64);
+  }
+}
+
+// Up to 16 tokens (m; act = token 0's row) against one 16-row panel, all sub-blocks: the tile
+// product of sub-block s is issued before the epilogue of s - 1, so the AMX unit and the vector
+// units work side by side.
 template <QFormat F>
 void panel_tokens(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, size_t act_stride,
-                  size_t plain_off, int m, FloatAcc& acc, int32_t (*cbuf)[kTileTokens * 16]) {
+                  size_t plain_off, int m, LaneAcc& acc, int32_t (*ring)[kTileTokens * 16]) {
   constexpr int kSubBytes = qformat_info(F).lane_len;
   const uint8_t* plain = act + plain_off;
-  std::memset(&acc, 0, sizeof(float) * 16 * kAmxRows * static_cast<size_t>(m));
   const auto stride = static_cast<long>(act_stride);
-  for (int64_t s = 0; s < n_sub; s += 2) {
-    // Two sub-blocks in flight: the second's tile product runs while the first is stored.
-    _tile_zero(2);                                  // C0
-    _tile_loadd(0, plain + s * kSubBytes, stride);  // A0
-    _tile_loadd(1, panel[s].q, 64);                 // B0
-    _tile_dpbssd(2, 0, 1);
-    const bool two = s + 1 < n_sub;
-    if (two) {
-      _tile_zero(5);                                        // C1
-      _tile_loadd(3, plain + (s + 1) * kSubBytes, stride);  // A1
-      _tile_loadd(4, panel[s + 1].q, 64);                   // B1
-      _tile_dpbssd(5, 3, 4);
+  auto epilogue_of = [&](int64_t s) {
+    if (s < 16) {
+      epilogue<F, true>(ring[s % 2], panel[s], act, act_stride, m, s, acc);
+    } else {
+      epilogue<F, false>(ring[s % 2], panel[s], act, act_stride, m, s, acc);
     }
-    _tile_stored(2, cbuf[0], 64);
-    if (two) _tile_stored(5, cbuf[1], 64);
-    epilogue<F>(cbuf[0], panel[s], act, act_stride, m, s, acc);
-    if (two) epilogue<F>(cbuf[1], panel[s + 1], act, act_stride, m, s + 1, acc);
+  };
+  // Lanes no sub-block reaches (rows of fewer than 16) still take part in the fold.
+  for (int64_t l = n_sub; l < 16; ++l)
+    std::memset(acc.v[l], 0, sizeof(float) * kAmxRows * static_cast<size_t>(m));
+  for (int64_t s = 0; s < n_sub; ++s) {
+    if (s % 2 == 0) {
+      tile_product<F, 0>(plain + s * kSubBytes, stride, panel[s].q[0][0], ring[0]);
+    } else {
+      tile_product<F, 1>(plain + s * kSubBytes, stride, panel[s].q[0][0], ring[1]);
+    }
+    if (s > 0) epilogue_of(s - 1);
   }
+  epilogue_of(n_sub - 1);
 }
 
 template <QFormat F>
@@ -212,13 +240,12 @@ void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
   constexpr int kSubBytes = qformat_info(F).lane_len;
   const int64_t n_sub = n / kSubBytes;
   const size_t panel_size = static_cast<size_t>(n_sub) * sizeof(TileOf<F>);
-  // One scratch: the panel, the float accumulators, two C buffers (64-byte multiples each).
-  auto* scratch = static_cast<uint8_t*>(
-      thread_scratch(panel_size + sizeof(FloatAcc) + 2 * kTileTokens * 16 * sizeof(int32_t)));
+  constexpr size_t kRingBytes = 2 * kTileTokens * 16 * sizeof(int32_t);
+  // One scratch: the panel, the ring of C slots, the accumulators (64-byte multiples each).
+  auto* scratch = static_cast<uint8_t*>(thread_scratch(panel_size + kRingBytes + sizeof(LaneAcc)));
   auto* panel = reinterpret_cast<TileOf<F>*>(scratch);
-  auto& acc = *reinterpret_cast<FloatAcc*>(scratch + panel_size);
-  auto* cbuf =
-      reinterpret_cast<int32_t(*)[kTileTokens * 16]>(scratch + panel_size + sizeof(FloatAcc));
+  auto* ring = reinterpret_cast<int32_t(*)[kTileTokens * 16]>(scratch + panel_size);
+  auto& acc = *reinterpret_cast<LaneAcc*>(scratch + panel_size + kRingBytes);
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(act);
   const size_t plain_off = panel_bytes<F>(n);
@@ -233,7 +260,7 @@ void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
         _tile_loadconfig(&cfg);
         configured = m;
       }
-      panel_tokens<F>(panel, n_sub, ab + t0 * act_stride, act_stride, plain_off, m, acc, cbuf);
+      panel_tokens<F>(panel, n_sub, ab + t0 * act_stride, act_stride, plain_off, m, acc, ring);
       fold_store(acc, m, rows, y + t0 * ys + r0, ys);
     }
   }
