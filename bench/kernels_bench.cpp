@@ -9,8 +9,8 @@
 //   Decode/<type>/threads      all TinyLlama-1.1B matmuls of one token, laid out as the runtime
 //                              lays them (one huge-page arena, repacked): tokens/s and GB/s
 //   Gemm/<type>/<out>x<in>/thr GOPS of a 512-token matmul (prompt processing)
-//   GemmPacked/…               the same on repacked weights, as the runtime multiplies them (the
-//                              avx512amx table's AMX gemm runs only on these)
+//   GemmPacked/…/thr/tokens    the same on repacked weights, as the runtime multiplies them (the
+//                              avx512amx table's AMX gemm runs only on these), 64-512 tokens
 //
 // EDGEFIT_ISA selects the kernel table as in production. Run:
 //   build/bench/kernels_bench --benchmark_counters_tabular=true
@@ -211,7 +211,7 @@ void BM_GemvHot(benchmark::State& state, DType t, int64_t rows, int64_t n) {
 
 void BM_Gemm(benchmark::State& state, DType t, int64_t rows, int64_t n, bool packed) {
   const int threads = static_cast<int>(state.range(0));
-  const int64_t toks = 512;
+  const int64_t toks = packed ? state.range(1) : 512;
   const std::vector<uint8_t> w = make_weights(t, rows, n);
   const std::vector<float> x = make_x(n * toks);
   std::vector<float> y(static_cast<size_t>(rows * toks));
@@ -302,8 +302,11 @@ const int kRegistered = [] {
           ->Unit(benchmark::kMillisecond);
       if (kernels::packing_for(t) != 0)
         benchmark::RegisterBenchmark(("GemmPacked/" + s).c_str(), BM_Gemm, t, rows, n, true)
-            ->Arg(1)
-            ->Arg(2)
+            ->Args({1, 512})
+            ->Args({2, 512})
+            ->Args({1, 16})
+            ->Args({1, 64})
+            ->Args({1, 128})
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
     }

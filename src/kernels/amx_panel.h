@@ -35,9 +35,9 @@ struct alignas(64) AmxWeightTile {
   int8_t q[KQ][kAmxRows][4];  // quad kk, row n: signed levels of weights 4kk..4kk+3 of this
                               // sub-block of row n (0 in rows past the matrix)
   float d[kAmxRows];          // row n's scale: fp16 d of its block / super-block (0 past the end)
-  float dmin[kAmxRows];       // row n's super-block min scale (Q4_K); else 0
-  float sc[kAmxRows];         // row n's integer sub-block scale as a float (k-quants); else 1
-  float m[kAmxRows];          // row n's integer sub-block min as a float (Q4_K); else 0
+  float dmin[kAmxRows];       // row n's super-block min scale (Q4_K only; else not written)
+  float sc[kAmxRows];         // row n's integer sub-block scale as a float (k-quants only)
+  float m[kAmxRows];          // row n's integer sub-block min as a float (Q4_K only)
 };
 static_assert(sizeof(AmxWeightTile<8>) == 768 && sizeof(AmxWeightTile<4>) == 512,
               "a B tile of 8 (4) rows of 64 bytes, then 4 vectors of 16 floats");

@@ -32,9 +32,17 @@
 namespace edgefit::kernels::detail {
 namespace {
 
-// Fewer tokens than this go to the VNNI kernels: building a panel costs about a transpose per 16
-// rows × 512 weights, which a handful of tokens does not repay.
-constexpr int64_t kMinAmxTokens = 4;
+// Fewer tokens than this go to the VNNI kernels. Building a panel costs transposes per 16 rows,
+// once per call, which a few tokens do not repay, and the k-quants' epilogue is longer. Measured
+// on the Xeon this was built on, one thread, 2048×2048 packed, busy host (rough): Q4_0 and Q8_0
+// AMX is behind VNNI at 16 tokens and ahead from 64 (Q4_0 1.28-1.34 vs 1.43-1.51 ms, 512 tokens
+// 9-10.5 vs 12-13.4 ms); Q4_K behind at 64 (2.04 vs 1.90 ms), ahead at 512 (13.5-14.2 vs 15.7);
+// Q6_K (16-weight sub-blocks: a quarter of the tile's K, twice the epilogues per weight) behind
+// at 64 (2.57 vs 2.13) and level at 512 (16.7 vs 16.3).
+template <QFormat F>
+constexpr int64_t kMinAmxTokens = F == QFormat::kQ4_K   ? 128
+                                  : F == QFormat::kQ6_K ? 256
+                                                        : 32;
 
 constexpr int kTileTokens = 16;  // tokens per tile product (M; also the C tile's rows)
 constexpr int kMaxPanels = 4;    // 16-row panels per pass: 64 rows, the matmul's gemm task
@@ -233,7 +241,7 @@ void panel_tokens(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, siz
 template <QFormat F>
 void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
               size_t act_stride, int64_t n_tok, float* y, int64_t ys) {
-  if (n_tok < kMinAmxTokens) {
+  if (n_tok < kMinAmxTokens<F>) {
     vnni_packed_gemm<F>()(n, w, w_stride, n_rows, act, act_stride, n_tok, y, ys);
     return;
   }

@@ -182,12 +182,18 @@ void build_panel(QFormat f, const uint8_t* w, size_t w_stride, int rows, int64_t
     }
     for (int r = 0; r < kAmxRows; ++r) v[r] = _mm512_castps_si512(rc[r].d);
     scatter_transposed<G>(v, t, n_sub, offsetof(Tile, d));
-    for (int r = 0; r < kAmxRows; ++r) v[r] = _mm512_castps_si512(rc[r].dmin);
-    scatter_transposed<G>(v, t, n_sub, offsetof(Tile, dmin));
-    for (int r = 0; r < kAmxRows; ++r) v[r] = _mm512_castps_si512(rc[r].sc);
-    scatter_transposed<G>(v, t, n_sub, offsetof(Tile, sc));
-    for (int r = 0; r < kAmxRows; ++r) v[r] = _mm512_castps_si512(rc[r].m);
-    scatter_transposed<G>(v, t, n_sub, offsetof(Tile, m));
+    // The epilogue reads the integer scale of the k-quants and the min terms of Q4_K only; the
+    // other fields of those tiles are left unwritten.
+    if (qformat_info(f).has_scale) {
+      for (int r = 0; r < kAmxRows; ++r) v[r] = _mm512_castps_si512(rc[r].sc);
+      scatter_transposed<G>(v, t, n_sub, offsetof(Tile, sc));
+    }
+    if (qformat_info(f).has_min) {
+      for (int r = 0; r < kAmxRows; ++r) v[r] = _mm512_castps_si512(rc[r].dmin);
+      scatter_transposed<G>(v, t, n_sub, offsetof(Tile, dmin));
+      for (int r = 0; r < kAmxRows; ++r) v[r] = _mm512_castps_si512(rc[r].m);
+      scatter_transposed<G>(v, t, n_sub, offsetof(Tile, m));
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 // The avx512amx table (AMX-INT8 gemm for packed Q8_0, Q4_0, Q4_K, Q6_K; kernels/gemm_amx.cpp):
 // its products on packed weights equal the scalar table's on the original weights BIT FOR BIT,
-// for row counts that are not multiples of a 16-row panel, 1..200 tokens (the one-token VNNI
-// path, the VNNI path for a few tokens, whole and partial 16-token tiles), rows with a partial
+// for row counts that are not multiples of a 16-row panel, 1..300 tokens (the one-token VNNI
+// path, the VNNI path below the AMX threshold — 32 tokens for Q8_0/Q4_0, 128 for Q4_K, 256 for
+// Q6_K — and whole and partial 16-token tiles above it), rows with a partial
 // last chunk in ggml's layout, random bytes (every level, Q8_0's -128 included), quantized
 // Gaussian rows, and the ggml reference blocks of ../shared/ref/quant. Tests that need AMX say
 // so when this CPU or kernel does not give it.
@@ -122,9 +123,10 @@ TEST(AmxGemm, RandomBytesEqualScalarForRaggedRowsAndTokens) {
   std::mt19937 rng(22);
   for (const Shape& s : kShapes) {
     for (int64_t n : s.widths) {
-      for (int64_t rows : {1, 7, 16, 17, 40, 64, 70}) {
+      for (int64_t rows : {1, 17, 40, 70}) {
         const std::vector<uint8_t> w = random_byte_rows(s.type, rows, n, rng);
-        for (int64_t toks : {1, 3, 4, 5, 16, 17, 33}) {
+        // Below and above each format's AMX threshold; 33, 129 and 257 end in a partial tile.
+        for (int64_t toks : {1, 5, 33, 129, 257}) {
           const std::vector<float> x = random_floats(rng, toks * n);
           expect_amx_equals_scalar(s.type, w, rows, n, x, toks,
                                    std::string(dtype_name(s.type)) + " " + std::to_string(rows) +
@@ -135,13 +137,13 @@ TEST(AmxGemm, RandomBytesEqualScalarForRaggedRowsAndTokens) {
   }
 }
 
-TEST(AmxGemm, QuantizedRowsEqualScalarForUpTo200Tokens) {
+TEST(AmxGemm, QuantizedRowsEqualScalarForUpTo300Tokens) {
   SKIP_WITHOUT_AMX();
   std::mt19937 rng(23);
   for (const Shape& s : kShapes) {
     const int64_t n = s.widths[1], rows = 50;
     const std::vector<uint8_t> w = quantized_rows(s.type, rows, n, rng);
-    for (int64_t toks = 1; toks <= 200; toks += (toks < 40 ? 1 : 23)) {
+    for (int64_t toks = 1; toks <= 300; toks += (toks < 40 ? 1 : 23)) {
       const std::vector<float> x = random_floats(rng, toks * n);
       expect_amx_equals_scalar(
           s.type, w, rows, n, x, toks,
@@ -159,7 +161,12 @@ TEST(AmxGemm, GgmlReferenceBlocksEqualScalar) {
           read_ref(std::string(m.name) + "/" + std::string(dtype_name(t)) + ".bin");
       ASSERT_EQ(w.size(), quant_row_size(t, m.cols) * m.rows);
       if (m.cols < packed_chunk_weights(packing_for(t))) continue;  // no full chunk to pack
-      expect_amx_equals_scalar(t, w, m.rows, m.cols, input, m.rows,
+      // The input rows (outliers, zeros, 1e4, 1e-6) repeated to 300 tokens: past every threshold.
+      const int64_t toks = 300;
+      std::vector<float> x(static_cast<size_t>(toks * m.cols));
+      for (int64_t i = 0; i < toks; ++i)
+        std::memcpy(x.data() + i * m.cols, input.data() + (i % m.rows) * m.cols, m.cols * 4);
+      expect_amx_equals_scalar(t, w, m.rows, m.cols, x, toks,
                                std::string(m.name) + " " + std::string(dtype_name(t)));
     }
   }
@@ -171,7 +178,7 @@ TEST(AmxGemm, WritesOnlyItsRowsAndTokens) {
   SKIP_WITHOUT_AMX();
   std::mt19937 rng(24);
   const KernelDispatch& amx = kernel_dispatch_for(Isa::kAvx512Amx);
-  const int64_t n = 512, rows = 21, toks = 19, ys = 40;
+  const int64_t n = 512, rows = 21, toks = 70, ys = 40;  // Q4_0: AMX from 32 tokens
   const std::vector<uint8_t> w = random_byte_rows(DType::Q4_0, rows, n, rng);
   std::vector<uint8_t> packed(w.size());
   const TensorView pv = repack_weight(view_of(DType::Q4_0, w, rows, n), packed.data());

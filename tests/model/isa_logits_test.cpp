@@ -76,11 +76,13 @@ INSTANTIATE_TEST_SUITE_P(Models, IsaLogits,
 
 // Packed weights have kernels of their own in every table (and the only AMX gemm: the
 // avx512amx table reads unpacked weights with the VNNI kernels), so the same check runs on a
-// repacked model: a 23-token prefill goes through each table's packed gemm, the last token through
-// its packed gemv, and every table must give the scalar table's logits on the unpacked weights.
+// repacked model: a 39-token prefill goes through each table's packed gemm (the AMX one for Q8_0
+// and Q4_0, from 32 tokens; the k-quants take it from 128 and 256 tokens, kernels_amx_test), the
+// last token through its packed gemv, and every table must give the scalar table's logits on the
+// unpacked weights.
 TEST_P(IsaLogits, RepackedModelGivesTheSameLogitsOnEveryIsa) {
   std::vector<int32_t> ids;
-  for (int i = 0; i < 24; ++i) ids.push_back(1 + (i * 41) % 200);
+  for (int i = 0; i < 40; ++i) ids.push_back(1 + (i * 41) % 200);
   const std::vector<float> ref =
       logits_on(&kernels::kernel_dispatch_for(kernels::Isa::kScalar), GetParam(), ids);
   std::string checked;
