@@ -105,7 +105,8 @@ size_t amx_act_bytes(int64_t n) {
 }
 
 // After the panel row at out, the plain quants: sub-block l of chunk c (4G bytes) at
-// 64G·c + 4G·l. Lane l's quads are gathered by the same 16×16 transpose the weights use.
+// 64G·c + 4G·l. Lane l's quads are gathered by the same 16×16 transpose the weights use. Rows
+// need not be 64-byte aligned (unaligned loads and stores).
 template <QFormat F>
 void append_plain(int64_t n, void* out) {
   constexpr int G = kG<F>;
@@ -114,7 +115,7 @@ void append_plain(int64_t n, void* out) {
   for (int64_t c = 0; c < n_chunks(F, n); ++c) {
     __m512i v[16];
     for (int g = 0; g < 16; ++g)
-      v[g] = g < G ? _mm512_load_si512(a[c].q[g]) : _mm512_setzero_si512();
+      v[g] = g < G ? _mm512_loadu_si512(a[c].q[g]) : _mm512_setzero_si512();
     transpose16x16(v);  // v[l] dwords 0..G-1 = sub-block l's quads
     uint8_t* p = plain + c * 64 * G;
     for (int l = 0; l < 16; ++l) {

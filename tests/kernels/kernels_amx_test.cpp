@@ -79,6 +79,38 @@ TEST(AmxDispatch, NamedChosenFirstAndVnniStillSelectable) {
   EXPECT_EQ(packed_kernels(amx, kPackingF16x4)->gemm, packed_kernels(vnni, kPackingF16x4)->gemm);
 }
 
+// The AMX activation row: the VNNI table's panel row (kernels_dot_test checks it byte for byte),
+// then the quants of ggml's activation blocks in their plain order, which tile loads read.
+TEST(AmxActivations, PlainQuantsFollowThePanelRow) {
+  SKIP_WITHOUT_AMX();
+  std::mt19937 rng(21);
+  const KernelDispatch& amx = kernel_dispatch_for(Isa::kAvx512Amx);
+  const KernelDispatch& vnni = kernel_dispatch_for(Isa::kAvx512Vnni);
+  for (uint8_t p : {kPackingQ8_0x16, kPackingQ4_0x16, kPackingQ4_Kx2, kPackingQ6_Kx1}) {
+    const FormatKernels* fk = packed_kernels(amx, p);
+    for (int64_t n : {512, 768, 2048}) {
+      if (n % fk->block_size != 0) continue;
+      const std::vector<float> x = random_floats(rng, n);
+      const size_t panel = packed_kernels(vnni, p)->act_row_bytes(n);
+      std::vector<uint8_t> row(fk->act_row_bytes(n));
+      fk->prepare_act(x.data(), n, row.data());
+      std::vector<int8_t> want(static_cast<size_t>(n));
+      if (fk->act_type == DType::Q8_0) {
+        std::vector<quant::BlockQ8_0> b(static_cast<size_t>(n / 32));
+        quantize_act_q8_0(x.data(), b.data(), n);
+        for (int64_t i = 0; i < n; ++i) want[i] = b[i / 32].qs[i % 32];
+      } else {
+        std::vector<quant::BlockQ8_K> b(static_cast<size_t>(n / 256));
+        quantize_act_q8_k(x.data(), b.data(), n);
+        for (int64_t i = 0; i < n; ++i) want[i] = b[i / 256].qs[i % 256];
+      }
+      ASSERT_GE(row.size(), panel + static_cast<size_t>(n));
+      EXPECT_EQ(0, std::memcmp(row.data() + panel, want.data(), static_cast<size_t>(n)))
+          << "packing " << int{p} << " n=" << n;
+    }
+  }
+}
+
 TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t rows, int64_t n) {
   const int64_t shape[2] = {rows, n};
   return TensorView::contiguous(t, shape, w.data());

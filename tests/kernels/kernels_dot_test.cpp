@@ -138,8 +138,8 @@ TEST(ActQuant, Q8_KEqualsGgmlReference) {
 }
 
 // Every SIMD table's activation preparation (AVX-512 and AVX2/AVX-VNNI have their own vectorised
-// ones) writes exactly the bytes of the portable prepare_act_row, packed tables included: full and partial chunks,
-// all-zero blocks, rounding ties, outliers.
+// ones) writes exactly the bytes of the portable prepare_act_row, packed tables included: full and
+// partial chunks, all-zero blocks, rounding ties, outliers.
 TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
   using detail::QFormat;
   const std::pair<DType, QFormat> formats[] = {{DType::Q8_0, QFormat::kQ8_0},
@@ -169,8 +169,9 @@ TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
           std::vector<uint8_t> want(bytes, 0xCD);
           detail::prepare_act_row(f, x.data(), n, sum_mul, want.data());
           for (const FormatKernels* fk : tables) {
-            ASSERT_EQ(fk->act_row_bytes(n), bytes);
-            std::vector<uint8_t> got(bytes, 0xAB);
+            // A table may append to the panel row (the AMX gemm: the plain quants), not change it.
+            ASSERT_GE(fk->act_row_bytes(n), bytes);
+            std::vector<uint8_t> got(fk->act_row_bytes(n), 0xAB);
             fk->prepare_act(x.data(), n, got.data());
             ASSERT_EQ(0, std::memcmp(got.data(), want.data(), bytes))
                 << isa_name(isa) << " " << dtype_name(dt) << " n=" << n << " rep " << rep;
