@@ -6,9 +6,11 @@
 // whose packed chunks (kernels.h) keep one row's bytes together; a tile wants 16 rows' bytes of
 // one sub-block together instead, and AMX has no 4-bit operand, so 4-bit weights must be widened
 // to int8 before a tile load anyway. Keeping one copy in the decode layout (no second copy in
-// memory, no new gemv) and widening 16 rows at a time into a per-thread panel costs about one
-// 16×16 transpose per 512 weights of each row group, once per gemm call: the panel then serves
-// every token of the call (a prompt of 512 tokens reads it 32 times).
+// memory, no new gemv) and widening 16 rows at a time into a per-thread panel costs, per 16 rows ×
+// 512 weights, one 16×16 dword transpose per quad of a sub-block (8, or 4 for Q6_K) and one per
+// scale field the format uses, once per gemm call: the panel then serves every token of the call
+// (a prompt of 512 tokens reads it 32 times). That is why short prompts stay on VNNI
+// (gemm_amx.cpp, kMinAmxTokens).
 //
 // Per chunk of 16 sub-blocks: each row's chunk is unpacked into signed levels with lane l =
 // sub-block l (the packed layout is already "quad g, lane l"), then for each quad g the 16 rows'

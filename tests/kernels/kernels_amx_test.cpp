@@ -2,10 +2,10 @@
 // its products on packed weights equal the scalar table's on the original weights BIT FOR BIT,
 // for row counts that are not multiples of a 16-row panel, 1..300 tokens (the one-token VNNI
 // path, the VNNI path below the AMX threshold — 32 tokens for Q8_0/Q4_0, 128 for Q4_K, 256 for
-// Q6_K — and whole and partial 16-token tiles above it), rows with a partial
-// last chunk in ggml's layout, random bytes (every level, Q8_0's -128 included), quantized
-// Gaussian rows, and the ggml reference blocks of ../shared/ref/quant. Tests that need AMX say
-// so when this CPU or kernel does not give it.
+// Q6_K — and whole and partial 16-token tiles above it), rows with a partial last chunk in
+// ggml's layout, random bytes (every level, Q8_0's -128 included), quantized Gaussian rows, and
+// the ggml reference blocks of ../shared/ref/quant. Tests that need AMX say so when this CPU or
+// kernel does not give it.
 #include <gtest/gtest.h>
 
 #include <cmath>
