@@ -125,8 +125,9 @@ BENCHMARK(BM_VnniPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisec
 
 // ---------------------------------------------------------------- matmuls
 
-constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K,
-                            DType::Q5_K, DType::Q6_K, DType::F16};
+constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K,
+                            DType::Q6_K, DType::F16,  DType::Q2_K, DType::Q3_K,
+                            DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL};
 
 // Random weights of a type, quantized from Gaussian rows (one row pattern repeated: quantizing
 // a 32000×2048 matrix row by row would take longer than the benchmark).
@@ -311,7 +312,8 @@ const int kRegistered = [] {
             ->Unit(benchmark::kMillisecond);
     }
   }
-  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::F16}) {
+  for (DType t :
+       {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::F16, DType::Q2_K, DType::Q3_K}) {
     benchmark::RegisterBenchmark(("Decode/" + std::string(dtype_name(t))).c_str(), BM_Decode, t)
         ->Arg(1)
         ->Arg(2)

@@ -62,3 +62,60 @@ hd = dim // heads
 n = vocab * dim + layers * (dim + dim * dim + 2 * dim * kv * hd + dim * dim + dim + 3 * dim * hidden) + dim + seq * hd
 put("llama2c", "tiny", struct.pack("<7i", dim, hidden, layers, heads, kv, vocab, seq) + bytes(4 * n))
 put("llama2c", "unshared", struct.pack("<7i", dim, hidden, layers, heads, kv, -vocab, seq) + bytes(4 * (n + vocab * dim)))
+
+# tokenizer.json: a tiny byte-level BPE and a tiny SentencePiece-style BPE with byte fallback,
+# with the normalizers, pre-tokenizers and decoders real files use.
+bl_vocab = {"a": 0, "b": 1, "ab": 2, "Ġ": 3, "Ġa": 4, "<s>": 5}
+put("tokenizer_json", "byte_level.json", json.dumps({
+    "model": {"type": "BPE", "vocab": bl_vocab, "merges": ["a b", "Ġ a"]},
+    "normalizer": {"type": "Sequence", "normalizers": [
+        {"type": "NFC"}, {"type": "Replace", "pattern": {"String": " "}, "content": " "}]},
+    "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "\\p{N}{1,3}"}, "behavior": "Isolated", "invert": False},
+        {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
+    "decoder": {"type": "ByteLevel"},
+    "added_tokens": [{"id": 5, "content": "<s>", "special": True}]}).encode())
+spm_vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "<0x41>": 3, "▁": 4, "a": 5, "▁a": 6}
+put("tokenizer_json", "spm.json", json.dumps({
+    "model": {"type": "BPE", "vocab": spm_vocab, "merges": ["▁ a"], "byte_fallback": True,
+              "unk_token": "<unk>", "fuse_unk": True},
+    "normalizer": {"type": "Sequence", "normalizers": [
+        {"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+    "pre_tokenizer": None,
+    "decoder": {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"Regex": "▁"}, "content": " "}, {"type": "ByteFallback"},
+        {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+    "added_tokens": [{"id": 1, "content": "<s>", "special": True}]}).encode())
+
+# tokenizer.model: ModelProto {1: pieces, 2: TrainerSpec, 3: NormalizerSpec} written by hand.
+def varint(v):
+    b = b""
+    while True:
+        byte = v & 0x7F
+        v >>= 7
+        if v:
+            b += bytes([byte | 0x80])
+        else:
+            return b + bytes([byte])
+
+def field(num, wire, payload):
+    tag = varint((num << 3) | wire)
+    if wire == 2:
+        return tag + varint(len(payload)) + payload
+    return tag + payload
+
+def piece(text, score, typ):
+    return field(1, 2, field(1, 2, text.encode()) + field(2, 5, struct.pack("<f", score)) + field(3, 0, varint(typ)))
+
+pieces = [("<unk>", 0, 2), ("<s>", 0, 3), ("</s>", 0, 3), ("<0x41>", 0, 6), ("▁", -1, 1), ("a", -2, 1), ("▁a", -3, 1)]
+trainer = field(2, 2, field(3, 0, varint(2)) + field(35, 0, varint(1)) + field(40, 0, varint(0)) + field(41, 0, varint(1)))
+normalizer = field(3, 2, field(1, 2, b"identity") + field(3, 0, varint(1)))
+put("sentencepiece", "bpe.model", b"".join(piece(*p) for p in pieces) + trainer + normalizer)
+
+# device profiles: the shape of devices/*.json, one measured.
+dev = {"id": "board", "name": "A board", "ram_bytes": 4294967296, "ram_note": "spec sheet",
+       "storage_bytes": 17179869184, "bandwidth_gbs": 8.5, "cores": 4, "accelerator": "none",
+       "isa": {"neon": True, "dotprod": True, "i8mm": False, "avx2": False, "avx512_vnni": False}}
+put("device_profile", "board.json", json.dumps(dev).encode())
+put("device_profile", "host.json", json.dumps(dict(dev, ram_bytes=0, storage_bytes=0, bandwidth_gbs=0,
+                                                   cores=0, measured=True)).encode())

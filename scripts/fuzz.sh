@@ -9,7 +9,12 @@ build="$root/build-fuzz"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=Asan "-DCMAKE_CXX_FLAGS_ASAN=-O1 -g1" "-DCMAKE_C_FLAGS_ASAN=-O1 -g1" -DEDGEFIT_FUZZ=ON -DEDGEFIT_SANITIZE=ON -DEDGEFIT_TESTS=OFF \
   -DEDGEFIT_BENCH=OFF
-targets=(gguf safetensors hf_config llama2c)
+# Every fuzz/fuzz_<name>.cpp is a target (fuzz/CMakeLists.txt names the library each one needs).
+targets=()
+for f in "$root"/fuzz/fuzz_*.cpp; do
+  t=$(basename "$f" .cpp)
+  targets+=("${t#fuzz_}")
+done
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 rm -rf "$build/seeds" "$build/corpus"
 python3 "$root/fuzz/make_seeds.py" "$build/seeds"

@@ -6,7 +6,8 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev libeigen3-dev
       zlib1g-dev clang libclang-rt-14-dev
       chromium  # tests/report renders report.html in headless Chromium
-      g++-aarch64-linux-gnu qemu-user file bc)  # scripts/test_aarch64.sh
+      g++-aarch64-linux-gnu qemu-user file bc  # scripts/test_aarch64.sh
+      jq)  # bench/side_by_side.sh reads llama-bench JSON
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -1,7 +1,6 @@
 #include "calib/layer_pipeline.h"
 
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/process_memory.h"
 #include "core/progress.h"
 #include "core/thread_pool.h"
 #include "model/matmul.h"
@@ -100,12 +100,6 @@ void restore_block(const Model& source, Model& work, int layer, bool release_pag
 }
 
 }  // namespace
-
-uint64_t peak_rss_bytes() {
-  struct rusage ru {};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;  // Linux reports KiB
-}
 
 PipelineResult run_layer_pipeline(const Model& model, const CalibrationWindows& cw,
                                   BlockMethod& method, WorkDir& wd,

@@ -49,7 +49,4 @@ PipelineResult run_layer_pipeline(const Model& model, const CalibrationWindows& 
                                   const std::function<DType(const std::string&)>& target_type,
                                   const PipelineOptions& options = {});
 
-// The process's peak resident set size in bytes (getrusage).
-uint64_t peak_rss_bytes();
-
 }  // namespace edgefit

@@ -1,7 +1,8 @@
-// `edgefit eval MODEL --text FILE [--ctx 512] [--base BASE] [--lang-dir DIR] [--json]
+// `edgefit eval MODEL --text FILE [--ctx N] [--base BASE] [--lang-dir DIR] [--json]
 // [--max-chunks N] [--tokenizer PATH]`: perplexity with llama.cpp's protocol, optionally the
 // KL-divergence from a BASE model run side by side, and a per-language table from a directory
-// of text files (file stem = language).
+// of text files (file stem = language). The window defaults to min(512, the model's trained
+// context); a longer explicit one runs with a warning (eval/context_window.h).
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "cli/commands.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "eval/context_window.h"
 #include "eval/language_table.h"
 #include "eval/model_tokenizer.h"
 #include "eval/perplexity.h"
@@ -27,7 +29,7 @@ struct EvalCommandOptions {
   std::string base;        // reference model for KLD (optional)
   std::string lang_dir;    // directory of per-language text files (optional)
   std::string tokenizer;   // tokenizer override (optional)
-  int ctx = 512;           // window length
+  int ctx = 0;             // window length (0: min(512, trained context))
   int64_t max_chunks = 0;  // windows per text (0 = all)
   bool json = false;       // one JSON object on stdout
 };
@@ -73,8 +75,11 @@ void print_result(const std::string& what, const EvalResult& r) {
 void run_eval(const EvalCommandOptions& o) {
   if (o.text.empty() && o.lang_dir.empty())
     throw UsageError("eval needs --text FILE or --lang-dir DIR");
-  if (o.ctx < 4) throw UsageError("--ctx must be at least 4");
+  if (o.ctx != 0 && o.ctx < 4) throw UsageError("--ctx must be at least 4");
   Model model = load_model(o.model);
+  const int ctx = resolve_context(o.ctx, model.config.max_context);
+  if (auto w = context_warning(ctx, model.config.max_context, "--ctx"))
+    std::fprintf(stderr, "edgefit: warning: %s\n", w->c_str());
   Transformer tf(model);
   tf.repack_weights();  // inference only: faster kernels where they pay, same results
   std::optional<Model> base_model;
@@ -86,7 +91,7 @@ void run_eval(const EvalCommandOptions& o) {
   }
   const auto tok = load_model_tokenizer(o.model, o.tokenizer, tf.vocab_size());
   EvalOptions opt;
-  opt.ctx = o.ctx;
+  opt.ctx = ctx;
   opt.max_chunks = o.max_chunks;
 
   std::optional<EvalResult> text_result;
@@ -102,7 +107,7 @@ void run_eval(const EvalCommandOptions& o) {
     nlohmann::ordered_json j = result_json(text_result ? *text_result : table->pooled);
     j["model"] = o.model;
     if (!o.base.empty()) j["base"] = o.base;
-    j["ctx"] = o.ctx;
+    j["ctx"] = ctx;
     if (table) {
       nlohmann::ordered_json langs = nlohmann::ordered_json::object();
       for (const auto& row : table->rows) langs[row.language] = result_json(row.result);
@@ -115,7 +120,7 @@ void run_eval(const EvalCommandOptions& o) {
   if (text_result) print_result(o.text, *text_result);
   if (table) {
     if (text_result) std::printf("\n");
-    std::printf("per language (%s, ctx %d):\n%s", o.lang_dir.c_str(), o.ctx,
+    std::printf("per language (%s, ctx %d):\n%s", o.lang_dir.c_str(), ctx,
                 format_language_table(*table).c_str());
   }
 }
@@ -130,7 +135,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("model", opts->model, "GGUF file, Hugging Face folder or llama2.c .bin")
       ->required();
   cmd->add_option("--text", opts->text, "text file to score");
-  cmd->add_option("--ctx", opts->ctx, "window length in tokens (default 512)");
+  cmd->add_option("--ctx", opts->ctx,
+                  "window length in tokens (default min(512, the model's trained context))");
   cmd->add_option("--base", opts->base, "reference model for KL-divergence (same vocabulary)");
   cmd->add_option("--lang-dir", opts->lang_dir,
                   "directory of per-language text files (stem = language)");

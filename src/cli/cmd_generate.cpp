@@ -1,8 +1,10 @@
 // `edgefit generate MODEL --prompt "..." [--n 128] [--temp 0.8] [--top-k 40] [--top-p 0.95]
 // [--seed 1] [--tokenizer PATH]`: continue a prompt, streaming text to stdout as tokens come.
 // --temp 0 is greedy decoding. Stops after --n tokens, at an end-of-generation token, or when the
-// model's context is full.
+// model's context is full. Ends with a speed line on stderr, like llama.cpp's timings: prompt
+// tokens/s (the prompt's one batched forward pass) and generation tokens/s (one pass per token).
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <span>
@@ -50,6 +52,22 @@ size_t complete_utf8_prefix(const std::string& s) {
   return s.size();
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// "prompt 12 tokens in 35.1 ms, 341.9 tokens/s" (no rate for zero tokens or no measurable time).
+std::string speed_part(const char* what, int64_t tokens, double seconds) {
+  char buf[160];
+  if (tokens > 0 && seconds > 0)
+    std::snprintf(buf, sizeof buf, "%s %lld tokens in %.1f ms, %.1f tokens/s", what,
+                  static_cast<long long>(tokens), seconds * 1e3,
+                  static_cast<double>(tokens) / seconds);
+  else
+    std::snprintf(buf, sizeof buf, "%s %lld tokens", what, static_cast<long long>(tokens));
+  return buf;
+}
+
 void run_generate(const GenerateOptions& o) {
   if (o.n < 0) throw UsageError("--n must be >= 0");
   Model model = load_model(o.model);
@@ -66,7 +84,7 @@ void run_generate(const GenerateOptions& o) {
     throw Error("prompt has " + std::to_string(ids.size()) + " tokens; the model's context is " +
                 std::to_string(max_ctx));
   const int64_t total = std::min<int64_t>(max_ctx, static_cast<int64_t>(ids.size()) + o.n);
-  KVCache cache = tf.make_cache(total);
+  KVCache cache = tf.make_cache(total, KVType::F16, KVType::F16);  // llama.cpp's default
   Sampler sampler({o.temp, o.top_k, o.top_p, o.seed});
 
   // Text is re-decoded from all ids and only the new suffix printed: decoders treat the first
@@ -78,7 +96,12 @@ void run_generate(const GenerateOptions& o) {
   std::string printed = render();
   std::fwrite(printed.data(), 1, printed.size(), stdout);
   std::fflush(stdout);
+  const auto t_prompt = std::chrono::steady_clock::now();
   std::vector<float> logits = tf.forward(ids, cache, static_cast<int64_t>(ids.size()) - 1);
+  const double prompt_seconds = seconds_since(t_prompt);
+  const int64_t prompt_tokens = static_cast<int64_t>(ids.size());
+  int64_t decoded = 0;  // tokens run through the model one at a time
+  const auto t_gen = std::chrono::steady_clock::now();
   for (int i = 0; i < o.n && cache.size() < total; ++i) {
     const int32_t next = sampler.sample(logits);
     if (tok->is_eog(next)) break;
@@ -93,8 +116,14 @@ void run_generate(const GenerateOptions& o) {
     if (cache.size() >= total || i + 1 == o.n) break;  // the last token needs no forward
     const int32_t one[1] = {next};
     tf.forward(one, cache, logits.data(), 0);
+    ++decoded;
   }
+  const double gen_seconds = seconds_since(t_gen);
   std::printf("\n");
+  std::fflush(stdout);
+  std::fprintf(stderr, "speed: %s; %s\n",
+               speed_part("prompt", prompt_tokens, prompt_seconds).c_str(),
+               speed_part("generation", decoded, gen_seconds).c_str());
 }
 
 }  // namespace

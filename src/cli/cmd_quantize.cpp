@@ -3,6 +3,7 @@
 // quantizes a GGUF or Hugging Face model into a GGUF llama.cpp loads, with llama.cpp's per-tensor
 // type rules (quant/presets.h). Prints one line per tensor as it is written (or a progress bar
 // with --quiet), then the file size and bits per weight.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -11,7 +12,9 @@
 #include "calib/calibrated_quantize.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "core/progress.h"
+#include "core/thread_pool.h"
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
 #include "quant/presets.h"
@@ -27,6 +30,8 @@ struct QuantizeCliOptions {
   std::string input;                      // model to quantize
   std::string output;                     // GGUF to write
   std::string type_positional;            // optional third positional: llama-quantize's TYPE
+  int threads_positional = 0;             // optional fourth positional: llama-quantize's nthreads
+  bool allow_requantize = false;          // --allow-requantize: quantized input may be requantized
   std::string type;                       // --type preset name
   std::string imatrix;                    // --imatrix file (.dat or GGUF)
   std::vector<std::string> tensor_types;  // --tensor-type PATTERN=TYPE, in order
@@ -68,6 +73,24 @@ nlohmann::ordered_json tensor_json(const QuantizedTensor& t) {
           {"note", t.note}};
 }
 
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// llama-quantize refuses to quantize already-quantized weights again unless asked: each rounding
+// adds error, so the result is worse than quantizing the original. Same flag, same message.
+void check_no_requantize(const QuantizePlan& plan) {
+  for (const QuantizedTensor& t : plan.tensors) {
+    const DTypeInfo* from = dtype_info(t.from);
+    if (from && from->quantized && t.to != t.from)
+      throw Error("requantizing from type " + lower(std::string(dtype_name(t.from))) +
+                  " is disabled (tensor '" + t.name +
+                  "'); pass --allow-requantize to quantize already-quantized weights again "
+                  "(quality suffers: quantize the original F32/F16/BF16 model if you can)");
+  }
+}
+
 void run_quantize(const QuantizeCliOptions& c) {
   std::string type = c.type;
   if (!c.type_positional.empty()) {
@@ -76,11 +99,18 @@ void run_quantize(const QuantizeCliOptions& c) {
     type = c.type_positional;
   }
   if (type.empty()) throw UsageError("--type is required (one of: " + quant_preset_names() + ")");
-  if (!find_quant_preset(type))
+  const QuantPreset* preset = find_quant_preset(type);
+  if (!preset)
     throw UsageError("unknown quantization type '" + type + "' (known: " + quant_preset_names() +
-                     ")");
+                     ", or a llama_ftype number)");
+  type = std::string(preset->name);  // "Q4_K", "15" → "q4_k_m"
+  if (c.threads_positional < 0) throw UsageError("the thread count must be positive");
+  if (c.threads_positional > 0) ThreadPool::set_global_threads(c.threads_positional);
   if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
   if (c.output.empty() && !c.dry_run) throw UsageError("the output GGUF path is missing");
+  std::vector<std::string> inputs = {c.input, c.imatrix, c.calib.tokenizer};
+  inputs.insert(inputs.end(), c.calib.calib_files.begin(), c.calib.calib_files.end());
+  if (!c.dry_run) check_output_not_input(c.output, inputs);
 
   QuantizeOptions o;
   o.preset = type;
@@ -128,10 +158,10 @@ void run_quantize(const QuantizeCliOptions& c) {
   }
 
   o.show_progress = c.quiet && !c.json;
-  size_t index = 0, count = 0;
-  if (!c.quiet && !c.json) {
-    count = plan_quantization(c.input, o).tensors.size();
-  }
+  size_t index = 0;
+  const QuantizePlan plan = plan_quantization(c.input, o);
+  const size_t count = plan.tensors.size();
+  if (!c.allow_requantize) check_no_requantize(plan);
   if (c.method != "rtn" && c.method != "gptq" && c.method != "awq" && c.method != "smoothquant")
     throw UsageError("unknown --method '" + c.method + "' (rtn, gptq, awq, smoothquant)");
   if (c.method != "rtn" && c.calib.calib_files.empty())
@@ -187,7 +217,13 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("output", opts->output, "GGUF file to write (not needed with --dry-run)");
   cmd->add_option("type_arg", opts->type_positional,
                   "quantization type, as llama-quantize takes it (same as --type)");
-  cmd->add_option("--type", opts->type, "preset: " + quant_preset_names());
+  cmd->add_option("nthreads", opts->threads_positional,
+                  "threads, as llama-quantize takes them (same as -t)");
+  cmd->add_option(
+      "--type", opts->type,
+      "preset: " + quant_preset_names() + " (any case; q4_k = q4_k_m; llama_ftype ids)");
+  cmd->add_flag("--allow-requantize", opts->allow_requantize,
+                "allow quantizing already-quantized weights again (as llama-quantize)");
   cmd->add_option("--imatrix", opts->imatrix, "importance matrix: llama.cpp .dat or GGUF");
   cmd->add_option("--tensor-type", opts->tensor_types,
                   "PATTERN=TYPE: tensors whose name matches PATTERN (regex; a plain name is a "

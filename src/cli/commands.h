@@ -15,6 +15,7 @@ void add_generate_command(CLI::App& app);
 void add_imatrix_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
+void add_recover_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 

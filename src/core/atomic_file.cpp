@@ -1,17 +1,17 @@
 #include "core/atomic_file.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
-
 #include <cerrno>
+#include <csignal>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <filesystem>
 #include <vector>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 
 namespace edgefit {
 namespace {
@@ -45,7 +45,39 @@ extern "C" void remove_temps_and_reraise(int sig) {
   ::raise(sig);
 }
 
+// The process id in "<name>.tmp-<pid>" when `entry` is a temp file of `name`; 0 otherwise.
+pid_t temp_file_owner(const std::string& entry, const std::string& name) {
+  const std::string prefix = name + ".tmp-";
+  if (entry.size() <= prefix.size() || entry.compare(0, prefix.size(), prefix) != 0) return 0;
+  long long pid = 0;
+  for (size_t i = prefix.size(); i < entry.size(); ++i) {
+    if (entry[i] < '0' || entry[i] > '9' || pid > (1LL << 40)) return 0;
+    pid = pid * 10 + (entry[i] - '0');
+  }
+  return static_cast<pid_t>(pid);
+}
+
+// A process that no longer exists. EPERM means it exists under another user: alive.
+bool process_is_dead(pid_t pid) {
+  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 }  // namespace
+
+void remove_stale_temp_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  const std::string name = p.filename().string();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const pid_t owner = temp_file_owner(it->path().filename().string(), name);
+    if (owner > 0 && owner != ::getpid() && process_is_dead(owner)) {
+      std::error_code ignored;  // another run may be removing it at the same moment
+      fs::remove(it->path(), ignored);
+    }
+  }
+}
 
 void remove_temp_files_on_signals() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, remove_temps_and_reraise);
@@ -53,8 +85,9 @@ void remove_temp_files_on_signals() {
 
 AtomicFileWriter::AtomicFileWriter(std::string path)
     : path_(std::move(path)), tmp_path_(path_ + ".tmp-" + std::to_string(::getpid())) {
+  remove_stale_temp_files(path_);
   file_ = std::fopen(tmp_path_.c_str(), "wb");
-  if (!file_) throw Error(std::string("cannot create: ") + std::strerror(errno), tmp_path_);
+  if (!file_) throw Error(std::string("cannot create: ") + std::strerror(errno), path_);
   slot_ = register_temp(tmp_path_);
 }
 
@@ -67,7 +100,7 @@ AtomicFileWriter::~AtomicFileWriter() {
 void AtomicFileWriter::write(const void* data, size_t n) {
   if (n == 0) return;
   if (std::fwrite(data, 1, n, file_) != n)
-    throw Error(std::string("write failed: ") + std::strerror(errno), tmp_path_, offset_);
+    throw Error(std::string("write failed: ") + std::strerror(errno), path_, offset_);
   offset_ += n;
 }
 
@@ -82,7 +115,7 @@ void AtomicFileWriter::write_zeros(size_t n) {
 
 void AtomicFileWriter::commit() {
   if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
-    throw Error(std::string("flush failed: ") + std::strerror(errno), tmp_path_);
+    throw Error(std::string("flush failed: ") + std::strerror(errno), path_);
   std::fclose(file_);
   file_ = nullptr;
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
@@ -97,11 +130,22 @@ void write_file_atomic(const std::string& path, std::string_view contents) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(std::string("cannot open: ") + std::strerror(errno), path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  const int fd = open_regular_file(path);  // a FIFO or a folder is an error, not a hang
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t k = ::read(fd, buf, sizeof buf);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw Error(std::string("read failed: ") + std::strerror(err), path, out.size());
+    }
+    if (k == 0) break;
+    out.append(buf, static_cast<size_t>(k));
+  }
+  ::close(fd);
+  return out;
 }
 
 }  // namespace edgefit

@@ -1,6 +1,8 @@
 // Output files that appear whole or not at all: bytes go to "<path>.tmp-<pid>" and commit()
 // renames it over <path>. If the writer is destroyed without commit (an error, a kill between
-// writes), the temp file is removed and <path> is untouched.
+// writes), the temp file is removed and <path> is untouched. A kill -9 cannot be caught, so each
+// new writer first removes the temp files of the same <path> left by processes that no longer
+// exist. Errors name <path>, the file the user asked for, never the temp file.
 #pragma once
 
 #include <cstdint>
@@ -26,12 +28,12 @@ class AtomicFileWriter {
   void commit();
 
  private:
-  std::string path_;       // final destination
-  std::string tmp_path_;   // where bytes go until commit
+  std::string path_;      // final destination
+  std::string tmp_path_;  // where bytes go until commit
   std::FILE* file_ = nullptr;
   uint64_t offset_ = 0;
   bool committed_ = false;
-  int slot_ = -1;          // entry in the signal handler's table of temp files
+  int slot_ = -1;  // entry in the signal handler's table of temp files
 };
 
 // Installs SIGINT/SIGTERM/SIGHUP handlers that delete the temp files of writers still open, then
@@ -39,9 +41,14 @@ class AtomicFileWriter {
 // SIGKILL cannot be caught: long pipelines also clear stale temp files when they restart.
 void remove_temp_files_on_signals();
 
+// Removes "<path>.tmp-<pid>" files whose process is gone (kill -9, power loss); temp files of
+// live processes, this one included, are left alone. Called by every AtomicFileWriter.
+void remove_stale_temp_files(const std::string& path);
+
 // Convenience: write a whole string atomically.
 void write_file_atomic(const std::string& path, std::string_view contents);
-// Read a whole (small) file into a string; throws Error naming the file.
+// Read a whole (small) file into a string; throws Error naming the file (also when it is a FIFO,
+// a folder or a device: see open_regular_file).
 std::string read_file(const std::string& path);
 
 }  // namespace edgefit

@@ -15,13 +15,58 @@
 
 namespace edgefit {
 
-MappedFile::MappedFile(const std::string& path) : path_(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(std::string("cannot open: ") + std::strerror(errno), path);
+namespace {
+
+// What a non-regular file is, for the error message.
+std::string file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "is a directory, not a file";
+  if (S_ISFIFO(mode)) return "is a FIFO (named pipe), not a regular file";
+  if (S_ISSOCK(mode)) return "is a socket, not a regular file";
+  if (S_ISCHR(mode)) return "is a character device, not a regular file";
+  if (S_ISBLK(mode)) return "is a block device, not a regular file";
+  return "is not a regular file";
+}
+
+}  // namespace
+
+int open_regular_file(const std::string& path) {
+  // stat() first: opening a socket fails with a confusing ENXIO, and opening a FIFO without
+  // O_NONBLOCK waits for a writer.
   struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(std::string("cannot open: ") + std::strerror(errno), path);
+  if (!S_ISREG(st.st_mode)) throw Error(file_kind(st.st_mode), path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw Error(std::string("cannot open: ") + std::strerror(errno), path);
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw Error("not a regular file", path);
+    throw Error(file_kind(st.st_mode), path);
+  }
+  return fd;
+}
+
+std::string read_file_prefix(const std::string& path, size_t n) {
+  const int fd = open_regular_file(path);
+  std::string out(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t k = ::read(fd, out.data() + got, n - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    got += static_cast<size_t>(k);
+  }
+  ::close(fd);
+  out.resize(got);
+  return out;
+}
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  const int fd = open_regular_file(path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw Error(std::string("cannot stat: ") + std::strerror(err), path);
   }
   size_ = static_cast<uint64_t>(st.st_size);
   if (size_ > 0) {

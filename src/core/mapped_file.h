@@ -10,9 +10,20 @@
 
 namespace edgefit {
 
+// Opens `path` read-only and returns the descriptor, after checking that it is a regular file:
+// a FIFO would block the open (and every read) until some writer appears, a directory or device
+// cannot be a model or a text. Throws Error naming the file and what it is instead ("is a
+// directory", "is a FIFO (named pipe)", …). Opened O_NONBLOCK, so even a FIFO swapped in after
+// the check cannot hang us; the kind is checked again on the open descriptor.
+int open_regular_file(const std::string& path);
+
+// The first `n` bytes of a regular file (fewer when it is shorter), for sniffing a format's magic.
+std::string read_file_prefix(const std::string& path, size_t n);
+
 class MappedFile {
  public:
-  // Maps `path` read-only; throws Error naming the file when it cannot be opened or mapped.
+  // Maps `path` read-only; throws Error naming the file when it cannot be opened or mapped, or is
+  // not a regular file (open_regular_file).
   explicit MappedFile(const std::string& path);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;

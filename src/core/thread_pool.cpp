@@ -4,6 +4,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <string>
+#include <system_error>
+
+#include "core/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -46,16 +50,32 @@ ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0)
     n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   n_threads_ = n_threads;
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::system_error& e) {
+    // Out of memory for thread stacks, or a process limit. The destructor does not run for a
+    // half-built object, so stop and join the workers started so far here: leaving them waiting
+    // on wake_ would block its destruction forever.
+    const size_t started = workers_.size() + 1;
+    stop_workers();
+    throw Error("cannot start " + std::to_string(n_threads_) + " threads (started " +
+                std::to_string(started) + "): " + e.code().message() +
+                "; use fewer with -t/--threads or EDGEFIT_THREADS");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop_workers() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+ThreadPool::~ThreadPool() {
+  stop_workers();
 }
 
 void ThreadPool::run_chunks() {

@@ -22,7 +22,8 @@ namespace edgefit {
 
 class ThreadPool {
  public:
-  // n_threads <= 0 means all hardware threads.
+  // n_threads <= 0 means all hardware threads. Throws Error when the threads cannot be started
+  // (memory limit, process limit), after joining the ones that did start.
   explicit ThreadPool(int n_threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -45,6 +46,7 @@ class ThreadPool {
 
  private:
   void worker_loop();
+  void stop_workers();  // wakes every worker with stop_ set and joins it
   void run_chunks();
   void run_job(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
 

@@ -140,9 +140,10 @@ EvalResult evaluate_tokens(Transformer& model, Transformer* base, std::span<cons
     res.kld.emplace();
     res.kld->kld.reserve(static_cast<size_t>(n_chunks * n_scored));
   }
-  KVCache cache = model.make_cache(ctx);
+  // F16 keys and values, as llama-perplexity (b4748) ran the references in ../shared.
+  KVCache cache = model.make_cache(ctx, KVType::F16, KVType::F16);
   std::optional<KVCache> base_cache;
-  if (base) base_cache.emplace(base->make_cache(ctx));
+  if (base) base_cache.emplace(base->make_cache(ctx, KVType::F16, KVType::F16));
   std::vector<float> logits(static_cast<size_t>(n_scored + 1) * V), base_logits;
   if (base) base_logits.resize(logits.size());
   std::vector<int32_t> window(static_cast<size_t>(ctx));

@@ -1,5 +1,7 @@
 #include "formats/gguf_arch.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace edgefit {
@@ -18,23 +20,50 @@ ArchConfig arch_config_from_gguf(const GgufFile& f) {
   c.d_model = geti("embedding_length");
   c.d_ff = geti("feed_forward_length");
   c.n_heads = geti("attention.head_count");
-  c.n_kv_heads = f.find(a + "attention.head_count_kv") ? geti("attention.head_count_kv") : c.n_heads;
+  c.n_kv_heads =
+      f.find(a + "attention.head_count_kv") ? geti("attention.head_count_kv") : c.n_heads;
   if (c.n_heads == 0 || c.n_kv_heads == 0 || c.n_heads % c.n_kv_heads != 0)
     throw Error("head_count must be a positive multiple of head_count_kv", f.path());
-  c.head_dim = f.find(a + "attention.key_length") ? geti("attention.key_length") : c.d_model / c.n_heads;
+  if (f.find(a + "attention.key_length")) {
+    c.head_dim = geti("attention.key_length");
+  } else if (c.d_model % c.n_heads != 0) {
+    throw Error("metadata '" + a + "embedding_length' (" + std::to_string(c.d_model) +
+                    ") is not a multiple of '" + a + "attention.head_count' (" +
+                    std::to_string(c.n_heads) + ") and there is no '" + a + "attention.key_length'",
+                f.path());
+  } else {
+    c.head_dim = c.d_model / c.n_heads;
+  }
   c.max_context = f.find(a + "context_length") ? geti("context_length") : 2048;
-  c.rms_eps = static_cast<float>(f.get_double_opt(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
+  c.rms_eps =
+      static_cast<float>(f.get_double_opt(a + "attention.layer_norm_rms_epsilon").value_or(1e-5));
   c.rope_theta = static_cast<float>(f.get_double_opt(a + "rope.freq_base").value_or(10000.0));
   if (auto t = f.get_string_opt(a + "rope.scaling.type"); t && *t != "none") {
     c.rope_scaling.type = *t;
-    c.rope_scaling.factor = static_cast<float>(f.get_double_opt(a + "rope.scaling.factor").value_or(1.0));
+    c.rope_scaling.factor =
+        static_cast<float>(f.get_double_opt(a + "rope.scaling.factor").value_or(1.0));
     c.rope_scaling.original_max_position =
         static_cast<int>(f.get_int_opt(a + "rope.scaling.original_context_length").value_or(8192));
   }
-  if (const GgufTensorInfo* emb = f.find_tensor("token_embd.weight"))
-    c.vocab_size = static_cast<int>(emb->ne.size() > 1 ? emb->ne[1] : 0);
-  else if (auto v = f.get_int_opt(a + "vocab_size"))
+  if (const GgufTensorInfo* emb = f.find_tensor("token_embd.weight")) {
+    // The embedding's rows are the vocabulary; what the metadata says must agree (llama.cpp
+    // refuses a model whose vocabulary and embedding differ).
+    const int64_t rows = emb->ne.size() > 1 ? static_cast<int64_t>(emb->ne[1]) : 0;
+    c.vocab_size = static_cast<int>(std::min<int64_t>(rows, 1 << 30));
+    if (auto v = f.get_int_opt(a + "vocab_size"); v && *v != rows)
+      throw Error("metadata '" + a + "vocab_size' is " + std::to_string(*v) +
+                      " but tensor 'token_embd.weight' has " + std::to_string(rows) + " rows",
+                  f.path());
+    if (const GgufValue* tokens = f.find("tokenizer.ggml.tokens");
+        tokens && tokens->type == GgufType::ARRAY &&
+        static_cast<int64_t>(tokens->arr.size()) != rows)
+      throw Error("metadata 'tokenizer.ggml.tokens' has " + std::to_string(tokens->arr.size()) +
+                      " tokens but tensor 'token_embd.weight' has " + std::to_string(rows) +
+                      " rows",
+                  f.path());
+  } else if (auto v = f.get_int_opt(a + "vocab_size")) {
     c.vocab_size = static_cast<int>(*v);
+  }
   c.tied_embeddings = f.find_tensor("output.weight") == nullptr;
   c.qkv_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
   c.qk_norm = f.find_tensor("blk.0.attn_q_norm.weight") != nullptr;

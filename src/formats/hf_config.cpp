@@ -39,15 +39,18 @@ int get_int(const json& j, const char* key, const std::string& file, std::option
     if (dflt) return *dflt;
     throw Error(std::string("config.json lacks '") + key + "'", file);
   }
-  if (!j[key].is_number_integer()) throw Error(std::string("config.json '") + key + "' is not an integer", file);
+  if (!j[key].is_number_integer())
+    throw Error(std::string("config.json '") + key + "' is not an integer", file);
   const int64_t v = j[key].get<int64_t>();
-  if (v < 0 || v > (1 << 30)) throw Error(std::string("config.json '") + key + "' is out of range", file);
+  if (v < 0 || v > (1 << 30))
+    throw Error(std::string("config.json '") + key + "' is out of range", file);
   return static_cast<int>(v);
 }
 
 float get_float(const json& j, const char* key, const std::string& file, float dflt) {
   if (!j.contains(key) || j[key].is_null()) return dflt;
-  if (!j[key].is_number()) throw Error(std::string("config.json '") + key + "' is not a number", file);
+  if (!j[key].is_number())
+    throw Error(std::string("config.json '") + key + "' is not a number", file);
   return j[key].get<float>();
 }
 
@@ -92,8 +95,22 @@ static ArchConfig parse_hf_config_fields(const json& j, const std::string& file)
   c.n_heads = get_int(j, "num_attention_heads", file);
   c.n_kv_heads = get_int(j, "num_key_value_heads", file, c.n_heads);
   if (c.n_heads == 0 || c.n_kv_heads == 0 || c.n_heads % c.n_kv_heads != 0)
-    throw Error("config.json: num_attention_heads must be a positive multiple of num_key_value_heads", file);
+    throw Error(
+        "config.json: num_attention_heads must be a positive multiple of num_key_value_heads",
+        file);
+  if (!j.contains("head_dim") && c.d_model % c.n_heads != 0)
+    throw Error("config.json 'hidden_size' (" + std::to_string(c.d_model) +
+                    ") is not a multiple of 'num_attention_heads' (" + std::to_string(c.n_heads) +
+                    ") and there is no 'head_dim'",
+                file);
   c.head_dim = get_int(j, "head_dim", file, c.d_model / c.n_heads);
+  // The forward pass computes SwiGLU with SiLU; another activation would run silently wrong.
+  if (j.contains("hidden_act") && !j["hidden_act"].is_null()) {
+    if (!j["hidden_act"].is_string() || j["hidden_act"].get<std::string>() != "silu")
+      throw Error(
+          "config.json 'hidden_act' is " + j["hidden_act"].dump() + "; edgefit runs \"silu\" only",
+          file);
+  }
   c.vocab_size = get_int(j, "vocab_size", file);
   c.max_context = get_int(j, "max_position_embeddings", file, 2048);
   c.rms_eps = get_float(j, "rms_norm_eps", file, 1e-6f);
@@ -108,13 +125,15 @@ static ArchConfig parse_hf_config_fields(const json& j, const std::string& file)
     const json& rs = j["rope_scaling"];
     const std::string type = rs.value("rope_type", rs.value("type", std::string()));
     if (type != "llama3" && type != "linear" && type != "default")
-      throw Error("config.json rope_scaling type '" + type + "' is not supported (llama3, linear)", file);
+      throw Error("config.json rope_scaling type '" + type + "' is not supported (llama3, linear)",
+                  file);
     if (type != "default") {
       c.rope_scaling.type = type;
       c.rope_scaling.factor = get_float(rs, "factor", file, 1.f);
       c.rope_scaling.low_freq_factor = get_float(rs, "low_freq_factor", file, 1.f);
       c.rope_scaling.high_freq_factor = get_float(rs, "high_freq_factor", file, 4.f);
-      c.rope_scaling.original_max_position = get_int(rs, "original_max_position_embeddings", file, 8192);
+      c.rope_scaling.original_max_position =
+          get_int(rs, "original_max_position_embeddings", file, 8192);
     }
   }
   return c;

@@ -10,6 +10,7 @@
 #include "formats/gguf_arch.h"
 #include "formats/hf_config.h"
 #include "formats/llama2c.h"
+#include "formats/model_check.h"
 #include "formats/safetensors.h"
 
 namespace edgefit {
@@ -45,7 +46,8 @@ std::vector<std::string> hf_weight_files(const fs::path& dir) {
       throw Error("index lacks 'weight_map'", index.string());
     std::set<std::string> shards;
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-      if (!it.value().is_string()) throw Error("weight_map['" + it.key() + "'] is not a file name", index.string());
+      if (!it.value().is_string())
+        throw Error("weight_map['" + it.key() + "'] is not a file name", index.string());
       const std::string shard = it.value().get<std::string>();
       if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
         throw Error("weight_map names a file outside the folder: " + shard, index.string());
@@ -83,9 +85,8 @@ Model load_hf_model(const fs::path& dir, std::vector<std::string> weight_files) 
   return m;
 }
 
-}  // namespace
-
-Model load_model(const std::string& path) {
+// The loader for what `path` is; the Model is not yet checked.
+Model load_unchecked(const std::string& path) {
   std::error_code ec;
   const fs::path p(path);
   if (!fs::exists(p, ec)) throw Error("no such file or folder", path);
@@ -103,7 +104,18 @@ Model load_model(const std::string& path) {
   }
   if (std::string_view(magic, 4) == "GGUF") return load_gguf_model(path);
   if (ext == ".bin") return load_llama2c(path);
-  throw Error("unrecognised model file (expected a GGUF, a safetensors file, a Hugging Face folder or a llama2.c .bin)", path);
+  throw Error(
+      "unrecognised model file (expected a GGUF, a safetensors file, a Hugging Face folder or a "
+      "llama2.c .bin)",
+      path);
+}
+
+}  // namespace
+
+Model load_model(const std::string& path) {
+  Model m = load_unchecked(path);
+  check_model(m);  // every command gets a model whose tensors agree with its config
+  return m;
 }
 
 }  // namespace edgefit

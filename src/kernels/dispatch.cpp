@@ -127,11 +127,91 @@ const KernelDispatch& kernel_dispatch() {
   return kd;
 }
 
-const FormatKernels* KernelDispatch::find(DType weight_type) const {
-  for (const FormatKernels* k : {&q8_0, &q4_0, &q4_k, &q5_k, &q6_k, &f16, &bf16, &f32}) {
-    if (k->weight_type == weight_type && k->vec_dot != nullptr) return k;
+namespace {
+
+// Indexed by KernelSlot (the static_asserts below pin the order).
+constexpr KernelSlotInfo kSlots[kNumKernelSlots] = {
+    {DType::Q8_0, 0, "q8_0"},
+    {DType::Q4_0, 0, "q4_0"},
+    {DType::Q4_1, 0, "q4_1"},
+    {DType::Q5_0, 0, "q5_0"},
+    {DType::Q5_1, 0, "q5_1"},
+    {DType::IQ4_NL, 0, "iq4_nl"},
+    {DType::Q2_K, 0, "q2_k"},
+    {DType::Q3_K, 0, "q3_k"},
+    {DType::Q4_K, 0, "q4_k"},
+    {DType::Q5_K, 0, "q5_k"},
+    {DType::Q6_K, 0, "q6_k"},
+    {DType::F16, 0, "f16"},
+    {DType::BF16, 0, "bf16"},
+    {DType::F32, 0, "f32"},
+    {DType::Q4_0, kPackingQ4_0x16, "q4_0_x16"},
+    {DType::Q8_0, kPackingQ8_0x16, "q8_0_x16"},
+    {DType::Q4_K, kPackingQ4_Kx2, "q4_k_x2"},
+    {DType::Q6_K, kPackingQ6_Kx1, "q6_k_x1"},
+    {DType::F16, kPackingF16x4, "f16_x4"},
+    {DType::BF16, kPackingBF16x4, "bf16_x4"},
+    {DType::F32, kPackingF32x4, "f32_x4"},
+};
+static_assert(kSlots[static_cast<int>(KernelSlot::kQ6_K)].weight_type == DType::Q6_K);
+static_assert(kSlots[static_cast<int>(KernelSlot::kF32)].weight_type == DType::F32);
+static_assert(kSlots[static_cast<int>(KernelSlot::kF32x4)].packing == kPackingF32x4);
+
+// Packed slots follow the ggml-layout ones in packing order: packing p is slot kFirstPacked + p-1.
+constexpr int kFirstPacked = static_cast<int>(KernelSlot::kQ4_0x16);
+static_assert(kSlots[kFirstPacked].packing == 1 && kNumKernelSlots - kFirstPacked == kPackingF32x4);
+
+}  // namespace
+
+KernelSlotInfo kernel_slot_info(KernelSlot slot) {
+  return kSlots[static_cast<int>(slot)];
+}
+
+std::optional<KernelSlot> kernel_slot(DType t, uint8_t packing) {
+  if (packing != 0) {
+    const int s = kFirstPacked + packing - 1;
+    if (packing > kPackingF32x4 || kSlots[s].weight_type != t) return std::nullopt;
+    return static_cast<KernelSlot>(s);
   }
-  return nullptr;
+  switch (t) {
+    case DType::Q8_0:
+      return KernelSlot::kQ8_0;
+    case DType::Q4_0:
+      return KernelSlot::kQ4_0;
+    case DType::Q4_1:
+      return KernelSlot::kQ4_1;
+    case DType::Q5_0:
+      return KernelSlot::kQ5_0;
+    case DType::Q5_1:
+      return KernelSlot::kQ5_1;
+    case DType::IQ4_NL:
+      return KernelSlot::kIQ4_NL;
+    case DType::Q2_K:
+      return KernelSlot::kQ2_K;
+    case DType::Q3_K:
+      return KernelSlot::kQ3_K;
+    case DType::Q4_K:
+      return KernelSlot::kQ4_K;
+    case DType::Q5_K:
+      return KernelSlot::kQ5_K;
+    case DType::Q6_K:
+      return KernelSlot::kQ6_K;
+    case DType::F16:
+      return KernelSlot::kF16;
+    case DType::BF16:
+      return KernelSlot::kBF16;
+    case DType::F32:
+      return KernelSlot::kF32;
+    default:
+      return std::nullopt;
+  }
+}
+
+const FormatKernels* KernelDispatch::find(DType weight_type) const {
+  const std::optional<KernelSlot> s = kernel_slot(weight_type);
+  if (!s) return nullptr;
+  const FormatKernels& k = at(*s);
+  return k.vec_dot != nullptr ? &k : nullptr;
 }
 
 namespace detail {
@@ -140,12 +220,12 @@ int isa_weight_offset(Isa isa, QFormat f) {
   switch (isa) {
     case Isa::kAvx512Vnni:  // vpdpbusd: weights are the unsigned operand
     case Isa::kAvx512Amx:   // its unpacked formats are the VNNI table's
-      return f == QFormat::kQ8_0 ? 128 : f == QFormat::kQ4_0 ? 8 : f == QFormat::kQ6_K ? 32 : 0;
-    case Isa::kAvx2:  // maddubs: Q8_0 stays signed (sign trick) because 255·127·2 overflows int16
+      return weight_offset_for(WeightOperand::kVpdpbusd, f);
+    case Isa::kAvx2:     // maddubs (sign trick for Q8_0 and IQ4_NL)
     case Isa::kAvxVnni:  // the AVX2 code and encoding with vpdpbusd (dot_avx2_impl.inc)
-      return f == QFormat::kQ4_0 ? 8 : f == QFormat::kQ6_K ? 32 : 0;
+      return weight_offset_for(WeightOperand::kMaddubs, f);
     default:  // NEON sdot / smull: signed levels on both sides
-      return 0;
+      return weight_offset_for(WeightOperand::kSigned, f);
   }
 }
 

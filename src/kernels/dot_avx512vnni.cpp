@@ -23,16 +23,7 @@ namespace {
 
 // Offset added to each weight level so the u8 operand of vpdpbusd can hold it.
 constexpr int weight_offset(QFormat f) {
-  switch (f) {
-    case QFormat::kQ8_0:
-      return 128;
-    case QFormat::kQ4_0:
-      return 8;
-    case QFormat::kQ6_K:
-      return 32;
-    default:
-      return 0;
-  }
+  return weight_offset_for(WeightOperand::kVpdpbusd, f);
 }
 
 constexpr int kTileRows = 4;       // weight rows per register tile (each its own vpdpbusd operand)
@@ -87,24 +78,26 @@ inline __m512i load_upto(const uint8_t* p, int avail) {
   return _mm512_maskz_loadu_epi8((~0ull) >> (64 - avail), p);
 }
 
-template <int S, int P>
+// Off: the fp16 field's offset within the block (2: Q4_1/Q5_1's min); the loads stop at the
+// chunk's end.
+template <int S, int P, int Off = 0>
 inline __m512i scales_from_window(const uint8_t* b, __m512i acc) {
   static constexpr ScaleWindow<S, P> kW;
-  const __m512i lo = load_upto(b + 128 * P, 16 * S - 128 * P);
-  const __m512i hi = load_upto(b + 128 * P + 64, 16 * S - 128 * P - 64);
+  const __m512i lo = load_upto(b + Off + 128 * P, 16 * S - Off - 128 * P);
+  const __m512i hi = load_upto(b + Off + 128 * P + 64, 16 * S - Off - 128 * P - 64);
   const __m512i v = _mm512_permutex2var_epi16(lo, _mm512_load_si512(kW.idx), hi);
   return _mm512_mask_mov_epi16(acc, kW.mask, v);
 }
 
-// The fp16 scales (first 2 bytes) of 16 consecutive S-byte blocks at b, as floats. Two-table
-// word permutes over the chunk's bytes: much cheaper than a 16-lane gather.
-template <int S>
+// The fp16 fields at byte Off (the scale: 0) of 16 consecutive S-byte blocks at b, as floats.
+// Two-table word permutes over the chunk's bytes: much cheaper than a 16-lane gather.
+template <int S, int Off = 0>
 inline __m512 chunk_scales(const uint8_t* b) {
   __m512i w = _mm512_setzero_si512();
-  w = scales_from_window<S, 0>(b, w);
-  w = scales_from_window<S, 1>(b, w);
-  w = scales_from_window<S, 2>(b, w);
-  if constexpr (15 * S >= 384) w = scales_from_window<S, 3>(b, w);
+  w = scales_from_window<S, 0, Off>(b, w);
+  w = scales_from_window<S, 1, Off>(b, w);
+  w = scales_from_window<S, 2, Off>(b, w);
+  if constexpr (15 * S >= 384) w = scales_from_window<S, 3, Off>(b, w);
   return _mm512_cvtph_ps(_mm512_castsi512_si256(w));
 }
 
@@ -344,6 +337,137 @@ EDGEFIT_INLINE void unpack_k4(const uint8_t* b0, const uint8_t* b1, WRegs<8>& w)
   set_params(w, two_halves(b0, b1), two_halves(b0 + 2, b1 + 2), sc, m);
 }
 
+// The 32-weight nibble formats (Q4_1, Q5_0, Q5_1, IQ4_NL; Q4_0 above): 16 blocks of S bytes whose
+// 16 nibble bytes start at QsOff. Lane l = block l; group g = low nibbles of qs dword g, group
+// g + 4 = its high nibbles (weights 16 + 4g …), as unpack_q4_0.
+template <int S, int QsOff>
+EDGEFIT_INLINE void legacy_nibbles(const uint8_t* b, __m512i* lo, __m512i* hi) {
+  __m512i z[4];
+  for (int k = 0; k < 4; ++k) {
+    const uint8_t* q = b + S * k + QsOff;
+    z[k] = load4x128(q, q + S * 4, q + S * 8, q + S * 12);
+  }
+  transpose4(z);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int g = 0; g < 4; ++g) {
+    lo[g] = _mm512_and_si512(z[g], m4);
+    hi[g] = _mm512_and_si512(_mm512_srli_epi16(z[g], 4), m4);
+  }
+}
+
+// Q5_0 / Q5_1: adds each weight's 5th bit (bit i of its block's 32-bit qh at QhOff) as 16 to the
+// nibbles. Group g's byte k is weight 4g + k (low half) or 16 + 4g + k (high half): bit k + 4·(g%2)
+// of qh byte g/2 (or 2 + g/2), broadcast to the 4 bytes of each lane and tested bit by bit.
+template <int S, int QhOff>
+EDGEFIT_INLINE void add_fifth_bits(const uint8_t* b, __m512i* lo, __m512i* hi) {
+  const __m512i offs = _mm512_setr_epi32(0, S, 2 * S, 3 * S, 4 * S, 5 * S, 6 * S, 7 * S, 8 * S,
+                                         9 * S, 10 * S, 11 * S, 12 * S, 13 * S, 14 * S, 15 * S);
+  const __m512i qh = _mm512_i32gather_epi32(offs, b + QhOff, 1);
+  const __m512i bits_even = _mm512_set1_epi32(0x08040201), bits_odd = _mm512_set1_epi32(0x80402010);
+  const __m512i sixteen = _mm512_set1_epi8(0x10);
+  for (int g = 0; g < 4; ++g) {
+    const __m512i bits = g % 2 ? bits_odd : bits_even;
+    for (int half = 0; half < 2; ++half) {
+      const int byte = 2 * half + g / 2;  // qh byte of this group's weights
+      const __m512i idx =
+          _mm512_add_epi32(_mm512_set1_epi32(byte * 0x01010101),
+                           _mm512_setr_epi32(0, 0x04040404, 0x08080808, 0x0C0C0C0C, 0, 0x04040404,
+                                             0x08080808, 0x0C0C0C0C, 0, 0x04040404, 0x08080808,
+                                             0x0C0C0C0C, 0, 0x04040404, 0x08080808, 0x0C0C0C0C));
+      const __mmask64 set = _mm512_test_epi8_mask(_mm512_shuffle_epi8(qh, idx), bits);
+      __m512i& q = half ? hi[g] : lo[g];
+      q = _mm512_or_si512(q, _mm512_maskz_mov_epi8(set, sixteen));
+    }
+  }
+}
+
+template <QFormat F>
+EDGEFIT_INLINE void unpack_legacy(const uint8_t* b, WRegs<8>& w) {
+  constexpr int kS = qformat_info(F).block_bytes;
+  constexpr bool kMin = F == QFormat::kQ4_1 || F == QFormat::kQ5_1;
+  constexpr bool kQ5 = F == QFormat::kQ5_0 || F == QFormat::kQ5_1;
+  constexpr int kQsOff = 2 + (kMin ? 2 : 0) + (kQ5 ? 4 : 0);
+  __m512i lo[4], hi[4];
+  legacy_nibbles<kS, kQsOff>(b, lo, hi);
+  if constexpr (kQ5) add_fifth_bits<kS, kQsOff - 4>(b, lo, hi);
+  if constexpr (F == QFormat::kIQ4_NL) {  // table value + 128 as u8
+    const __m512i table = _mm512_broadcast_i32x4(_mm_xor_si128(
+        _mm_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113),
+        _mm_set1_epi8(static_cast<char>(0x80))));
+    for (int g = 0; g < 4; ++g) {
+      lo[g] = _mm512_shuffle_epi8(table, lo[g]);
+      hi[g] = _mm512_shuffle_epi8(table, hi[g]);
+    }
+  }
+  for (int g = 0; g < 4; ++g) {
+    w.q[g] = lo[g];
+    w.q[g + 4] = hi[g];
+  }
+  if constexpr (kMin) {  // the block min is added: dmin = m, integer min -1
+    set_params(w, chunk_scales<kS>(b), chunk_scales<kS, 2>(b), _mm512_set1_epi32(1),
+               _mm512_set1_epi32(-1));
+  } else {
+    set_params(w, chunk_scales<kS>(b), _mm512_setzero_ps(), _mm512_set1_epi32(1),
+               _mm512_setzero_si512());
+  }
+}
+
+// Q2_K / Q3_K: one super-block; lane s = sub-block of 16 weights. Group g of lane s is qs dword
+// 8·(s/8) + 4·(s%2) + g, bits 2·((s%8)/2) of each byte (ggml's 2-bit layout); Q3_K's high bit is
+// hmask dword 4·(s%2) + g, bit s/2 of each byte (set: level + 4 = low bits + 4).
+template <bool kQ3>
+EDGEFIT_INLINE void unpack_k2(const uint8_t* b, WRegs<4>& w) {
+  constexpr int kQsOff = kQ3 ? 32 : 16;
+  const __m512i qs = _mm512_loadu_si512(b + kQsOff);
+  const __m512i idx = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 8, 12, 8, 12, 8, 12, 8, 12);
+  const __m512i shift = _mm512_setr_epi32(0, 0, 2, 2, 4, 4, 6, 6, 0, 0, 2, 2, 4, 4, 6, 6);
+  const __m512i m2 = _mm512_set1_epi8(0x03);
+  for (int g = 0; g < 4; ++g) {
+    const __m512i gg = _mm512_set1_epi32(g);
+    w.q[g] = _mm512_and_si512(
+        _mm512_srlv_epi32(_mm512_permutexvar_epi32(_mm512_add_epi32(idx, gg), qs), shift), m2);
+  }
+  if constexpr (kQ3) {
+    const __m512i hm =
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)));
+    const __m512i hidx = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+    const __m512i hshift = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i one = _mm512_set1_epi8(0x01);
+    for (int g = 0; g < 4; ++g) {
+      const __m512i gg = _mm512_set1_epi32(g);
+      const __m512i hb = _mm512_and_si512(
+          _mm512_srlv_epi32(_mm512_permutexvar_epi32(_mm512_add_epi32(hidx, gg), hm), hshift), one);
+      w.q[g] = _mm512_or_si512(w.q[g], _mm512_slli_epi32(hb, 2));  // level + 4
+    }
+    // 6-bit scales: low nibble of byte j (j < 8) or j - 8 (high nibble), top 2 bits of byte
+    // 8 + j%4 at bits 2·(j/4); bias 32 removed.
+    const __m128i s = _mm_maskz_loadu_epi8(0x0FFF, b + 96);
+    const __m512i lo = _mm512_and_si512(
+        _mm512_srlv_epi32(_mm512_cvtepu8_epi32(_mm_shuffle_epi8(
+                              s, _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7))),
+                          _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4)),
+        _mm512_set1_epi32(15));
+    const __m512i hi = _mm512_and_si512(
+        _mm512_srlv_epi32(
+            _mm512_cvtepu8_epi32(_mm_shuffle_epi8(
+                s, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11))),
+            _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6)),
+        _mm512_set1_epi32(3));
+    const __m512i sc =
+        _mm512_sub_epi32(_mm512_or_si512(lo, _mm512_slli_epi32(hi, 4)), _mm512_set1_epi32(32));
+    uint16_t d;
+    __builtin_memcpy(&d, b + 108, 2);
+    set_params(w, _mm512_set1_ps(_cvtsh_ss(d)), _mm512_setzero_ps(), sc, _mm512_setzero_si512());
+  } else {
+    const __m512i sm = _mm512_cvtepu8_epi32(ld128(b));  // low nibble scale, high nibble min
+    uint16_t d, dmin;
+    __builtin_memcpy(&d, b + 80, 2);
+    __builtin_memcpy(&dmin, b + 82, 2);
+    set_params(w, _mm512_set1_ps(_cvtsh_ss(d)), _mm512_set1_ps(_cvtsh_ss(dmin)),
+               _mm512_and_si512(sm, _mm512_set1_epi32(15)), _mm512_srli_epi32(sm, 4));
+  }
+}
+
 // Q6_K: one super-block; lane j = sub-block of 16 weights (h = j/8 half, jj = j%8 within it).
 EDGEFIT_INLINE void unpack_q6_k(const uint8_t* b, WRegs<4>& w) {
   const __m512i ql0 = _mm512_loadu_si512(b), ql1 = _mm512_loadu_si512(b + 64);
@@ -405,6 +529,11 @@ EDGEFIT_INLINE void unpack_full(const uint8_t* b, WRegsOf<F>& w) {
     if constexpr (F == QFormat::kQ8_0) unpack_q8_0(b, w);
     if constexpr (F == QFormat::kQ4_0) unpack_q4_0(b, w);
     if constexpr (F == QFormat::kQ4_K) unpack_k4<false>(b, b + 144, w);
+    if constexpr (F == QFormat::kQ4_1 || F == QFormat::kQ5_0 || F == QFormat::kQ5_1 ||
+                  F == QFormat::kIQ4_NL)
+      unpack_legacy<F>(b, w);
+    if constexpr (F == QFormat::kQ2_K) unpack_k2<false>(b, w);
+    if constexpr (F == QFormat::kQ3_K) unpack_k2<true>(b, w);
     if constexpr (F == QFormat::kQ5_K) unpack_k4<true>(b, b + 176, w);
     if constexpr (F == QFormat::kQ6_K) unpack_q6_k(b, w);
   }
@@ -778,21 +907,49 @@ void unpack_any(QFormat f, const void* row, int64_t n, int64_t c, void* out) {
     case QFormat::kQ6_K:
       unpack_chunk<QFormat::kQ6_K>(r, n, c, static_cast<WChunk<4>*>(out));
       break;
+    case QFormat::kQ4_1:
+      unpack_chunk<QFormat::kQ4_1>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ5_0:
+      unpack_chunk<QFormat::kQ5_0>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ5_1:
+      unpack_chunk<QFormat::kQ5_1>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kIQ4_NL:
+      unpack_chunk<QFormat::kIQ4_NL>(r, n, c, static_cast<WChunk<8>*>(out));
+      break;
+    case QFormat::kQ2_K:
+      unpack_chunk<QFormat::kQ2_K>(r, n, c, static_cast<WChunk<4>*>(out));
+      break;
+    case QFormat::kQ3_K:
+      unpack_chunk<QFormat::kQ3_K>(r, n, c, static_cast<WChunk<4>*>(out));
+      break;
   }
 }
 
+// The entry of format F (kPacked: its repacked rows); weight and activation types and packing
+// come from F itself (isa_tables.h), so a misplaced entry fails the slot test.
 template <QFormat F, bool kPacked = false>
-constexpr FormatKernels qk(DType wt, DType at, int bs, ActRowBytesFn bytes, PrepareActFn prep) {
-  return {wt, at, bs, bytes, prep, vec_dot_q<F, kPacked>, gemm_q<F, kPacked>};
+constexpr FormatKernels qk(ActRowBytesFn bytes, PrepareActFn prep) {
+  return {qformat_dtype(F),
+          kPacked ? qformat_packing(F) : uint8_t{0},
+          qformat_act_dtype(F),
+          qformat_info(F).block_elems,
+          bytes,
+          prep,
+          vec_dot_q<F, kPacked>,
+          gemm_q<F, kPacked>};
 }
 template <DType W>
 constexpr FormatKernels fk() {
-  return {W, DType::F32, 1, f32_act_bytes, copy_f32_act, vec_dot_f<W>, gemm_f<W>};
+  return {W, 0, DType::F32, 1, f32_act_bytes, copy_f32_act, vec_dot_f<W>, gemm_f<W>};
 }
 // Row-interleaved float weights: gemm only (one row of a group is not contiguous).
 template <DType W>
 constexpr FormatKernels fk_x4() {
-  return {W, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr, gemm_f<W, true>};
+  return {W,       float_x4_packing(W), DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
+          nullptr, gemm_f<W, true>};
 }
 
 }  // namespace
@@ -801,30 +958,40 @@ UnpackChunkFn avx512vnni_unpack() {
   return unpack_any;
 }
 
+namespace {
+
+KernelDispatch make_table() {
+  using F = QFormat;
+  using S = KernelSlot;
+  KernelDispatch kd{Isa::kAvx512Vnni, "avx512vnni"};
+  kd.set(S::kQ8_0, qk<F::kQ8_0>(panel_act_bytes_q8_0, prep_avx512_q8_0_s128))
+      .set(S::kQ4_0, qk<F::kQ4_0>(panel_act_bytes_q8_0, prep_avx512_q8_0_s8))
+      .set(S::kQ4_1, qk<F::kQ4_1>(panel_act_bytes_q8_0, prep_avx512_q8_0_s1))
+      .set(S::kQ5_0, qk<F::kQ5_0>(panel_act_bytes_q8_0, prep_avx512_q8_0_s16))
+      .set(S::kQ5_1, qk<F::kQ5_1>(panel_act_bytes_q8_0, prep_avx512_q8_0_s1))
+      .set(S::kIQ4_NL, qk<F::kIQ4_NL>(panel_act_bytes_q8_0, prep_avx512_q8_0_s128))
+      .set(S::kQ2_K, qk<F::kQ2_K>(panel_act_bytes_k16, prep_avx512_k16_s1))
+      .set(S::kQ3_K, qk<F::kQ3_K>(panel_act_bytes_k16, prep_avx512_k16_s4))
+      .set(S::kQ4_K, qk<F::kQ4_K>(panel_act_bytes_k32, prep_avx512_k32_s1))
+      .set(S::kQ5_K, qk<F::kQ5_K>(panel_act_bytes_k32, prep_avx512_k32_s1))
+      .set(S::kQ6_K, qk<F::kQ6_K>(panel_act_bytes_k16, prep_avx512_k16_s32))
+      .set(S::kF16, fk<DType::F16>())
+      .set(S::kBF16, fk<DType::BF16>())
+      .set(S::kF32, fk<DType::F32>())
+      .set(S::kQ4_0x16, qk<F::kQ4_0, true>(panel_act_bytes_q8_0, prep_avx512_q8_0_s8))
+      .set(S::kQ8_0x16, qk<F::kQ8_0, true>(panel_act_bytes_q8_0, prep_avx512_q8_0_s128))
+      .set(S::kQ4_Kx2, qk<F::kQ4_K, true>(panel_act_bytes_k32, prep_avx512_k32_s1))
+      .set(S::kQ6_Kx1, qk<F::kQ6_K, true>(panel_act_bytes_k16, prep_avx512_k16_s32))
+      .set(S::kF16x4, fk_x4<DType::F16>())
+      .set(S::kBF16x4, fk_x4<DType::BF16>())
+      .set(S::kF32x4, fk_x4<DType::F32>());
+  return kd;
+}
+
+}  // namespace
+
 const KernelDispatch& avx512vnni_dispatch() {
-  static const KernelDispatch kd = {
-      Isa::kAvx512Vnni,
-      "avx512vnni",
-      qk<QFormat::kQ8_0>(DType::Q8_0, DType::Q8_0, 32, panel_act_bytes_q8_0, prep_avx512_q8_0_s128),
-      qk<QFormat::kQ4_0>(DType::Q4_0, DType::Q8_0, 32, panel_act_bytes_q8_0, prep_avx512_q8_0_s8),
-      qk<QFormat::kQ4_K>(DType::Q4_K, DType::Q8_K, 256, panel_act_bytes_k32, prep_avx512_k32_s1),
-      qk<QFormat::kQ5_K>(DType::Q5_K, DType::Q8_K, 256, panel_act_bytes_k32, prep_avx512_k32_s1),
-      qk<QFormat::kQ6_K>(DType::Q6_K, DType::Q8_K, 256, panel_act_bytes_k16, prep_avx512_k16_s32),
-      fk<DType::F16>(),
-      fk<DType::BF16>(),
-      fk<DType::F32>(),
-      qk<QFormat::kQ4_0, true>(DType::Q4_0, DType::Q8_0, 32, panel_act_bytes_q8_0,
-                               prep_avx512_q8_0_s8),
-      qk<QFormat::kQ8_0, true>(DType::Q8_0, DType::Q8_0, 32, panel_act_bytes_q8_0,
-                               prep_avx512_q8_0_s128),
-      qk<QFormat::kQ4_K, true>(DType::Q4_K, DType::Q8_K, 256, panel_act_bytes_k32,
-                               prep_avx512_k32_s1),
-      qk<QFormat::kQ6_K, true>(DType::Q6_K, DType::Q8_K, 256, panel_act_bytes_k16,
-                               prep_avx512_k16_s32),
-      fk_x4<DType::F16>(),
-      fk_x4<DType::BF16>(),
-      fk_x4<DType::F32>(),
-  };
+  static const KernelDispatch kd = make_table();
   return kd;
 }
 

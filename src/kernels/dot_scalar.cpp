@@ -15,8 +15,14 @@
 
 namespace edgefit::kernels::detail {
 
+using quant::BlockIQ4_NL;
+using quant::BlockQ2_K;
+using quant::BlockQ3_K;
 using quant::BlockQ4_0;
+using quant::BlockQ4_1;
 using quant::BlockQ4_K;
+using quant::BlockQ5_0;
+using quant::BlockQ5_1;
 using quant::BlockQ5_K;
 using quant::BlockQ6_K;
 using quant::BlockQ8_0;
@@ -39,6 +45,65 @@ float dot_32blocks(int64_t n, const void* w_row, const void* act_row) {
     for (int i = 0; i < quant::kQK; ++i) isum += Level(w[b], i) * a[b].qs[i];
     const float s = fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d);
     lane_fma(&acc[b % kLanes], s, isum);
+  }
+  return reduce16(acc);
+}
+
+// Q4_1 and Q5_1 (value = d·q + m): lane b % 16 += (d · activation scale) · isum, then
+// += (m · activation scale) · Σ activation quants, both fused, as the k-quants' min term (with
+// the sign flipped: the panels store dmin = m and an integer min of -1). ggml pairs these with
+// Q8_1 activations, whose s = fp16(d · Σq) rounds the sum; the exact Σq here is the same blocks'
+// quants, so Q8_0 blocks carry everything.
+template <typename Block, int (*Level)(const Block&, int)>
+float dot_32blocks_min(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_0*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t b = 0; b < n / quant::kQK; ++b) {
+    int32_t isum = 0, asum = 0;
+    for (int i = 0; i < quant::kQK; ++i) {
+      isum += Level(w[b], i) * a[b].qs[i];
+      asum += a[b].qs[i];
+    }
+    const float ad = fp16_to_fp32(a[b].d);
+    float* lane = &acc[b % kLanes];
+    lane_fma(lane, fp16_to_fp32(w[b].d) * ad, isum);
+    lane_fma(lane, fp16_to_fp32(w[b].m) * ad, asum);
+  }
+  return reduce16(acc);
+}
+
+// Q2_K: lane = sub-block of 16 (one super-block per 16 lanes), scale term then min term (as
+// Q4_K's, with 4-bit scales and mins).
+float dot_q2_k(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const BlockQ2_K*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
+    const float d = fp16_to_fp32(w[b].d) * a[b].d;
+    const float dmin = fp16_to_fp32(w[b].dmin) * a[b].d;
+    for (int j = 0; j < 16; ++j) {
+      int32_t dot = 0;
+      for (int i = 0; i < 16; ++i) dot += level_q2_k(w[b], 16 * j + i) * a[b].qs[16 * j + i];
+      lane_fma(&acc[j], d, (w[b].scales[j] & 0xF) * dot);
+      lane_fma(&acc[j], -dmin, (w[b].scales[j] >> 4) * a[b].bsums[j]);
+    }
+  }
+  return reduce16(acc);
+}
+
+// Q3_K: lane = sub-block of 16, as Q6_K (signed 6-bit scales, no min).
+float dot_q3_k(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const BlockQ3_K*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
+    const float d = fp16_to_fp32(w[b].d) * a[b].d;
+    for (int j = 0; j < 16; ++j) {
+      int32_t dot = 0;
+      for (int i = 0; i < 16; ++i) dot += level_q3_k(w[b], 16 * j + i) * a[b].qs[16 * j + i];
+      lane_fma(&acc[j], d, scale_q3_k(w[b].scales, j) * dot);
+    }
   }
   return reduce16(acc);
 }
@@ -125,8 +190,8 @@ void gemm_loop(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const 
 
 template <VecDotFn Dot>
 constexpr FormatKernels quant_kernels(DType wt, DType at, int bs, ActRowBytesFn bytes,
-                                      PrepareActFn prep) {
-  return {wt, at, bs, bytes, prep, Dot, gemm_loop<Dot>};
+                                      PrepareActFn prep, uint8_t packing = 0) {
+  return {wt, packing, at, bs, bytes, prep, Dot, gemm_loop<Dot>};
 }
 
 }  // namespace
@@ -153,6 +218,24 @@ float ref_dot_q5_k(int64_t n, const void* w, const void* a) {
 }
 float ref_dot_q6_k(int64_t n, const void* w, const void* a) {
   return dot_q6_k(n, w, a);
+}
+float ref_dot_q4_1(int64_t n, const void* w, const void* a) {
+  return dot_32blocks_min<BlockQ4_1, level_q4_1>(n, w, a);
+}
+float ref_dot_q5_0(int64_t n, const void* w, const void* a) {
+  return dot_32blocks<BlockQ5_0, level_q5_0>(n, w, a);
+}
+float ref_dot_q5_1(int64_t n, const void* w, const void* a) {
+  return dot_32blocks_min<BlockQ5_1, level_q5_1>(n, w, a);
+}
+float ref_dot_iq4_nl(int64_t n, const void* w, const void* a) {
+  return dot_32blocks<BlockIQ4_NL, level_iq4_nl>(n, w, a);
+}
+float ref_dot_q2_k(int64_t n, const void* w, const void* a) {
+  return dot_q2_k(n, w, a);
+}
+float ref_dot_q3_k(int64_t n, const void* w, const void* a) {
+  return dot_q3_k(n, w, a);
 }
 
 // Repacked weights (kernels.h): the row back in ggml's layout, then the reference above. Packing
@@ -196,33 +279,62 @@ float ref_dot_f32(int64_t n, const void* w, const void* a) {
   return dot_f32(n, w, a);
 }
 
+namespace {
+
+KernelDispatch make_scalar_table() {
+  using S = KernelSlot;
+  KernelDispatch kd{Isa::kScalar, "scalar"};
+  kd.set(S::kQ8_0, quant_kernels<ref_dot_q8_0>(DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
+      .set(S::kQ4_0,
+           quant_kernels<ref_dot_q4_0>(DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
+      .set(S::kQ4_1,
+           quant_kernels<ref_dot_q4_1>(DType::Q4_1, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
+      .set(S::kQ5_0,
+           quant_kernels<ref_dot_q5_0>(DType::Q5_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
+      .set(S::kQ5_1,
+           quant_kernels<ref_dot_q5_1>(DType::Q5_1, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
+      .set(S::kIQ4_NL,
+           quant_kernels<ref_dot_iq4_nl>(DType::IQ4_NL, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
+      .set(S::kQ2_K,
+           quant_kernels<ref_dot_q2_k>(DType::Q2_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+      .set(S::kQ3_K,
+           quant_kernels<ref_dot_q3_k>(DType::Q3_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+      .set(S::kQ4_K,
+           quant_kernels<ref_dot_q4_k>(DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+      .set(S::kQ5_K,
+           quant_kernels<ref_dot_q5_k>(DType::Q5_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+      .set(S::kQ6_K,
+           quant_kernels<ref_dot_q6_k>(DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+      .set(S::kF16,
+           quant_kernels<ref_dot_f16>(DType::F16, DType::F32, 1, f32_act_bytes, copy_f32_act))
+      .set(S::kBF16,
+           quant_kernels<ref_dot_bf16>(DType::BF16, DType::F32, 1, f32_act_bytes, copy_f32_act))
+      .set(S::kF32,
+           quant_kernels<ref_dot_f32>(DType::F32, DType::F32, 1, f32_act_bytes, copy_f32_act))
+      .set(S::kQ4_0x16, quant_kernels<dot_packed<kPackingQ4_0x16, DType::Q4_0, ref_dot_q4_0>>(
+                            DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0, kPackingQ4_0x16))
+      .set(S::kQ8_0x16, quant_kernels<dot_packed<kPackingQ8_0x16, DType::Q8_0, ref_dot_q8_0>>(
+                            DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0, kPackingQ8_0x16))
+      .set(S::kQ4_Kx2, quant_kernels<dot_packed<kPackingQ4_Kx2, DType::Q4_K, ref_dot_q4_k>>(
+                           DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k, kPackingQ4_Kx2))
+      .set(S::kQ6_Kx1, quant_kernels<dot_packed<kPackingQ6_Kx1, DType::Q6_K, ref_dot_q6_k>>(
+                           DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k, kPackingQ6_Kx1))
+      .set(S::kF16x4,
+           {DType::F16, kPackingF16x4, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
+            nullptr, gemm_interleaved<kPackingF16x4, DType::F16, ref_dot_f16>})
+      .set(S::kBF16x4,
+           {DType::BF16, kPackingBF16x4, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
+            nullptr, gemm_interleaved<kPackingBF16x4, DType::BF16, ref_dot_bf16>})
+      .set(S::kF32x4,
+           {DType::F32, kPackingF32x4, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
+            nullptr, gemm_interleaved<kPackingF32x4, DType::F32, ref_dot_f32>});
+  return kd;
+}
+
+}  // namespace
+
 const KernelDispatch& scalar_dispatch() {
-  static const KernelDispatch kd = {
-      Isa::kScalar,
-      "scalar",
-      quant_kernels<ref_dot_q8_0>(DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
-      quant_kernels<ref_dot_q4_0>(DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
-      quant_kernels<ref_dot_q4_k>(DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      quant_kernels<ref_dot_q5_k>(DType::Q5_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      quant_kernels<ref_dot_q6_k>(DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      quant_kernels<ref_dot_f16>(DType::F16, DType::F32, 1, f32_act_bytes, copy_f32_act),
-      quant_kernels<ref_dot_bf16>(DType::BF16, DType::F32, 1, f32_act_bytes, copy_f32_act),
-      quant_kernels<ref_dot_f32>(DType::F32, DType::F32, 1, f32_act_bytes, copy_f32_act),
-      quant_kernels<dot_packed<kPackingQ4_0x16, DType::Q4_0, ref_dot_q4_0>>(
-          DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
-      quant_kernels<dot_packed<kPackingQ8_0x16, DType::Q8_0, ref_dot_q8_0>>(
-          DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0),
-      quant_kernels<dot_packed<kPackingQ4_Kx2, DType::Q4_K, ref_dot_q4_k>>(
-          DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      quant_kernels<dot_packed<kPackingQ6_Kx1, DType::Q6_K, ref_dot_q6_k>>(
-          DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k),
-      {DType::F16, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
-       gemm_interleaved<kPackingF16x4, DType::F16, ref_dot_f16>},
-      {DType::BF16, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
-       gemm_interleaved<kPackingBF16x4, DType::BF16, ref_dot_bf16>},
-      {DType::F32, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act, nullptr,
-       gemm_interleaved<kPackingF32x4, DType::F32, ref_dot_f32>},
-  };
+  static const KernelDispatch kd = make_scalar_table();
   return kd;
 }
 

@@ -81,15 +81,18 @@ using TileOf = AmxWeightTile<kG<F>>;
 template <QFormat F>
 using AChunkOf = AChunk<kG<F>>;
 
-// The VNNI table's kernels for the same packing: the one-token path and small token counts.
+// The kernel slot of F's packed weights: the slots this table takes over from the VNNI one.
 template <QFormat F>
-GemmFn vnni_packed_gemm() {
-  const KernelDispatch& v = avx512vnni_dispatch();
-  if constexpr (F == QFormat::kQ8_0) return v.q8_0_x16.gemm;
-  if constexpr (F == QFormat::kQ4_0) return v.q4_0_x16.gemm;
-  if constexpr (F == QFormat::kQ4_K) return v.q4_k_x2.gemm;
-  if constexpr (F == QFormat::kQ6_K) return v.q6_k_x1.gemm;
-  return nullptr;
+constexpr KernelSlot kPackedSlot = F == QFormat::kQ8_0   ? KernelSlot::kQ8_0x16
+                                   : F == QFormat::kQ4_0 ? KernelSlot::kQ4_0x16
+                                   : F == QFormat::kQ4_K ? KernelSlot::kQ4_Kx2
+                                                         : KernelSlot::kQ6_Kx1;
+
+// The VNNI table's kernels for the same packing: the one-token path, small token counts and the
+// panel part of the activation rows.
+template <QFormat F>
+const FormatKernels& vnni_packed() {
+  return avx512vnni_dispatch().at(kPackedSlot<F>);
 }
 
 // ---------------------------------------------------------------- activations
@@ -107,7 +110,8 @@ size_t amx_act_bytes(int64_t n) {
 
 // After the panel row at out, the plain quants: sub-block l of chunk c (4G bytes) at
 // 64G·c + 4G·l. Lane l's quads are gathered by the same 16×16 transpose the weights use. Rows
-// need not be 64-byte aligned (unaligned loads and stores).
+// are 64-byte aligned (the VNNI preparation before this needs it; matmul allocates them so), but
+// the loads and stores here do not rely on it.
 template <QFormat F>
 void append_plain(int64_t n, void* out) {
   constexpr int G = kG<F>;
@@ -129,9 +133,10 @@ void append_plain(int64_t n, void* out) {
   }
 }
 
-template <PrepareActFn Panel, QFormat F>
+// The VNNI table's panel row, then the plain quants.
+template <QFormat F>
 void amx_prep(const float* x, int64_t n, void* out) {
-  Panel(x, n, out);
+  vnni_packed<F>().prepare_act(x, n, out);
   append_plain<F>(n, out);
 }
 
@@ -244,7 +249,7 @@ template <QFormat F>
 void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
               size_t act_stride, int64_t n_tok, float* y, int64_t ys) {
   if (n_tok < kMinAmxTokens<F>) {
-    vnni_packed_gemm<F>()(n, w, w_stride, n_rows, act, act_stride, n_tok, y, ys);
+    vnni_packed<F>().gemm(n, w, w_stride, n_rows, act, act_stride, n_tok, y, ys);
     return;
   }
   constexpr int kSubBytes = qformat_info(F).lane_len;
@@ -252,7 +257,8 @@ void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
   const size_t panel_size = static_cast<size_t>(n_sub) * sizeof(TileOf<F>);
   constexpr size_t kRingBytes = 2 * kTileTokens * 16 * sizeof(int32_t);
   // One scratch: the panel, the ring of C slots, the accumulators (64-byte multiples each).
-  auto* scratch = static_cast<uint8_t*>(thread_scratch(panel_size + kRingBytes + sizeof(LaneAcc)));
+  auto* scratch = static_cast<uint8_t*>(
+      thread_scratch(panel_size + kRingBytes + sizeof(LaneAcc), ScratchSlot::kPanel));
   auto* panel = reinterpret_cast<TileOf<F>*>(scratch);
   auto* ring = reinterpret_cast<int32_t(*)[kTileTokens * 16]>(scratch + panel_size);
   auto& acc = *reinterpret_cast<LaneAcc*>(scratch + panel_size + kRingBytes);
@@ -277,25 +283,30 @@ void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
   _tile_release();  // the tile state is large: do not keep it across context switches
 }
 
-// A packed format's AMX kernels: the VNNI vec_dot (it reads the panel part of the row) and the
-// AMX gemm, on the extended activation rows.
-template <QFormat F, PrepareActFn Panel>
-FormatKernels amx_kernels(const FormatKernels& vnni) {
-  FormatKernels k = vnni;
+// A packed format's AMX kernels: the VNNI entry (its vec_dot reads the panel part of the row)
+// with the AMX gemm on the extended activation rows. weight_type and packing are derived from F,
+// so an entry set under another format's slot fails the slot test (kernels_dot_test).
+template <QFormat F>
+FormatKernels amx_kernels() {
+  FormatKernels k = vnni_packed<F>();
+  k.weight_type = qformat_dtype(F);
+  k.packing = qformat_packing(F);
   k.act_row_bytes = amx_act_bytes<F>;
-  k.prepare_act = amx_prep<Panel, F>;
+  k.prepare_act = amx_prep<F>;
   k.gemm = gemm_amx<F>;
   return k;
 }
 
+// Every slot of the VNNI table (all formats, ggml layout and packed), with the packed integer
+// gemms replaced by the AMX ones.
 KernelDispatch make_table() {
   KernelDispatch kd = avx512vnni_dispatch();
   kd.isa = Isa::kAvx512Amx;
   kd.isa_name = isa_name(Isa::kAvx512Amx);
-  kd.q8_0_x16 = amx_kernels<QFormat::kQ8_0, prep_avx512_q8_0_s128>(kd.q8_0_x16);
-  kd.q4_0_x16 = amx_kernels<QFormat::kQ4_0, prep_avx512_q8_0_s8>(kd.q4_0_x16);
-  kd.q4_k_x2 = amx_kernels<QFormat::kQ4_K, prep_avx512_k32_s1>(kd.q4_k_x2);
-  kd.q6_k_x1 = amx_kernels<QFormat::kQ6_K, prep_avx512_k16_s32>(kd.q6_k_x1);
+  kd.set(kPackedSlot<QFormat::kQ8_0>, amx_kernels<QFormat::kQ8_0>())
+      .set(kPackedSlot<QFormat::kQ4_0>, amx_kernels<QFormat::kQ4_0>())
+      .set(kPackedSlot<QFormat::kQ4_K>, amx_kernels<QFormat::kQ4_K>())
+      .set(kPackedSlot<QFormat::kQ6_K>, amx_kernels<QFormat::kQ6_K>());
   return kd;
 }
 

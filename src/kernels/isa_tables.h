@@ -25,8 +25,61 @@ const KernelDispatch& avx512amx_dispatch();  // AMX: gemm_amx.cpp
 using UnpackChunkFn = void (*)(QFormat f, const void* row, int64_t n, int64_t c, void* out);
 UnpackChunkFn avx2_unpack();
 UnpackChunkFn avx512vnni_unpack();
-// The offset an ISA stores weight levels with (PanelEncoding::offset).
+// The offset an ISA stores weight levels with (panel.h weight_offset_for its WeightOperand).
 int isa_weight_offset(Isa isa, QFormat f);
+
+// What an integer kernel template for QFormat f registers itself as (FormatKernels' weight_type,
+// act_type and packing), derived from f so that an entry set under the wrong slot is caught by the
+// slot test (kernels_dot_test) rather than named by hand next to the slot.
+constexpr DType qformat_dtype(QFormat f) {
+  switch (f) {
+    case QFormat::kQ8_0:
+      return DType::Q8_0;
+    case QFormat::kQ4_0:
+      return DType::Q4_0;
+    case QFormat::kQ4_K:
+      return DType::Q4_K;
+    case QFormat::kQ5_K:
+      return DType::Q5_K;
+    case QFormat::kQ6_K:
+      return DType::Q6_K;
+    case QFormat::kQ4_1:
+      return DType::Q4_1;
+    case QFormat::kQ5_0:
+      return DType::Q5_0;
+    case QFormat::kQ5_1:
+      return DType::Q5_1;
+    case QFormat::kIQ4_NL:
+      return DType::IQ4_NL;
+    case QFormat::kQ2_K:
+      return DType::Q2_K;
+    case QFormat::kQ3_K:
+      return DType::Q3_K;
+  }
+  return DType::F32;
+}
+constexpr DType qformat_act_dtype(QFormat f) {
+  return qformat_info(f).block_elems == 256 ? DType::Q8_K : DType::Q8_0;
+}
+// The load-time packing of f's repacked rows (0: f has none).
+constexpr uint8_t qformat_packing(QFormat f) {
+  switch (f) {
+    case QFormat::kQ8_0:
+      return kPackingQ8_0x16;
+    case QFormat::kQ4_0:
+      return kPackingQ4_0x16;
+    case QFormat::kQ4_K:
+      return kPackingQ4_Kx2;
+    case QFormat::kQ6_K:
+      return kPackingQ6_Kx1;
+    default:
+      return 0;
+  }
+}
+// The row-interleaved packing of a float weight type.
+constexpr uint8_t float_x4_packing(DType t) {
+  return t == DType::F16 ? kPackingF16x4 : t == DType::BF16 ? kPackingBF16x4 : kPackingF32x4;
+}
 
 // Scalar references on ggml's own activation blocks (BlockQ8_0 / BlockQ8_K / f32).
 float ref_dot_q8_0(int64_t n, const void* w, const void* a);
@@ -34,6 +87,12 @@ float ref_dot_q4_0(int64_t n, const void* w, const void* a);
 float ref_dot_q4_k(int64_t n, const void* w, const void* a);
 float ref_dot_q5_k(int64_t n, const void* w, const void* a);
 float ref_dot_q6_k(int64_t n, const void* w, const void* a);
+float ref_dot_q4_1(int64_t n, const void* w, const void* a);
+float ref_dot_q5_0(int64_t n, const void* w, const void* a);
+float ref_dot_q5_1(int64_t n, const void* w, const void* a);
+float ref_dot_iq4_nl(int64_t n, const void* w, const void* a);
+float ref_dot_q2_k(int64_t n, const void* w, const void* a);
+float ref_dot_q3_k(int64_t n, const void* w, const void* a);
 float ref_dot_f16(int64_t n, const void* w, const void* a);
 float ref_dot_bf16(int64_t n, const void* w, const void* a);
 float ref_dot_f32(int64_t n, const void* w, const void* a);
@@ -51,21 +110,35 @@ void prep_panel_k32_s1(const float* x, int64_t n, void* out);
 void prep_panel_k16_s1(const float* x, int64_t n, void* out);
 void prep_panel_k16_s32(const float* x, int64_t n, void* out);
 // The same preparations vectorised with AVX-512 (act_prep_avx512.cpp; byte-identical).
+void prep_avx512_q8_0_s1(const float* x, int64_t n, void* out);
 void prep_avx512_q8_0_s8(const float* x, int64_t n, void* out);
+void prep_avx512_q8_0_s16(const float* x, int64_t n, void* out);
 void prep_avx512_q8_0_s128(const float* x, int64_t n, void* out);
 void prep_avx512_k32_s1(const float* x, int64_t n, void* out);
+void prep_avx512_k16_s1(const float* x, int64_t n, void* out);
+void prep_avx512_k16_s4(const float* x, int64_t n, void* out);
 void prep_avx512_k16_s32(const float* x, int64_t n, void* out);
 // And with AVX2 for the AVX2 and AVX-VNNI tables (act_prep_avx2.cpp; byte-identical).
 void prep_avx2_q8_0_s1(const float* x, int64_t n, void* out);
 void prep_avx2_q8_0_s8(const float* x, int64_t n, void* out);
+void prep_avx2_q8_0_s16(const float* x, int64_t n, void* out);
 void prep_avx2_k32_s1(const float* x, int64_t n, void* out);
+void prep_avx2_k16_s1(const float* x, int64_t n, void* out);
+void prep_avx2_k16_s4(const float* x, int64_t n, void* out);
 void prep_avx2_k16_s32(const float* x, int64_t n, void* out);
 size_t panel_act_bytes_q8_0(int64_t n);
 size_t panel_act_bytes_k32(int64_t n);
 size_t panel_act_bytes_k16(int64_t n);
 
-// A 64-byte aligned per-thread scratch of at least `bytes` (grows, never shrinks). Defined in a
-// portable file so no ISA-flagged code instantiates allocator templates.
-void* thread_scratch(size_t bytes);
+// What a per-thread scratch holds. Two slots because a matmul's calling thread holds its prepared
+// activations while it also runs tasks, each unpacking weight panels into its own scratch.
+enum class ScratchSlot : int {
+  kPanel = 0,        // unpacked weight panels of one task (the gemm kernels)
+  kActivations = 1,  // the prepared activation rows of one matmul call (matmul.cpp)
+};
+// A 64-byte aligned per-thread scratch of at least `bytes` in `slot` (grows, never shrinks; the
+// contents do not survive a growth). Defined in a portable file so no ISA-flagged code
+// instantiates allocator templates.
+void* thread_scratch(size_t bytes, ScratchSlot slot = ScratchSlot::kPanel);
 
 }  // namespace edgefit::kernels::detail

@@ -2,21 +2,31 @@
 // Q8_K), integer dot products per weight format and ISA, and a threaded, tiled matmul.
 //
 // One `KernelDispatch` table of function pointers exists per instruction set (ONNX Runtime MLAS
-// style). `kernel_dispatch()` picks the best one the CPU supports once, at first use (or the one
-// named by EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|avx512amx|neon|neon-dotprod);
-// `kernel_dispatch_for()` gives any supported one in-process, so one test binary checks every
-// path against the scalar reference.
+// style), an array indexed by KernelSlot (one slot per weight format and packing).
+// `kernel_dispatch()` picks the best one the CPU supports once, at first use (or the one named by
+// EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|avx512amx|neon|neon-dotprod); `kernel_dispatch_for()`
+// gives any supported one in-process, so one test binary checks every path against the scalar
+// reference.
 //
-// Numerics. Each quantized kernel computes, per sub-block of 32 (16 for Q6_K) weights, the exact
-// integer dot product of the weight levels with the int8 activations, then accumulates in float in
-// ONE canonical order that every ISA and every tile shape reproduces bit for bit: sub-block k of a
-// row goes to float lane k % 16 (k-quants: lane = sub-block index within a 2-super-block chunk),
-// lane += (weight scale · activation scale) · isum as one fused multiply-add (k-quants: then
-// lane -= (dmin · activation scale) · Σ min·act-sum, also fused), and the 16 lanes are folded in
-// halves the way a 512-bit register is reduced: 16 → 8 → 4 → 2 → 1 (panel.h reduce16). So the
-// scalar, AVX2, AVX-512 VNNI and NEON kernels give identical floats, the gemv and gemm paths agree,
-// and the thread count never changes a result. Float weights (F32/F16/BF16) use plain FMA dot
+// Numerics. Each quantized kernel computes, per sub-block of 32 weights (16 for Q2_K, Q3_K, Q6_K),
+// the exact integer dot product of the weight levels with the int8 activations, then accumulates
+// in float in ONE canonical order that every ISA and every tile shape reproduces bit for bit:
+// sub-block k of a row goes to float lane k % 16 (32-weight formats: block k; Q4_K, Q5_K: lane =
+// sub-block index within a 2-super-block chunk; Q2_K, Q3_K, Q6_K: the 16 sub-blocks of one
+// super-block), lane += (weight scale · activation scale) · isum as one fused multiply-add, then
+// for the formats with a min term one more fused step: Q2_K, Q4_K, Q5_K lane -= (dmin · activation
+// scale) · (sub-block min · Σ activations), Q4_1, Q5_1 lane += (block m · activation scale) ·
+// Σ activations; and the 16 lanes are folded in halves the way a 512-bit register is reduced:
+// 16 → 8 → 4 → 2 → 1 (panel.h reduce16). So the scalar, AVX2, AVX-VNNI, AVX-512 VNNI, NEON and
+// NEON-dotprod kernels give identical floats, the gemv and gemm paths agree, and the thread count
+// never changes a result. ggml pairs Q4_1/Q5_1 with Q8_1 activations, Q8_0's quants and scale plus
+// s = fp16(d · Σq); the exact integer Σq is used here instead (the same blocks' quants), so their
+// activations are Q8_0 blocks (act_type Q8_0). Float weights (F32/F16/BF16) use plain FMA dot
 // products whose summation order differs per ISA (results agree to ~1e-6 relative).
+//
+// Every weight format any preset writes (quant/presets.h, odd-row fallbacks included) has kernels
+// in every table (tests/kernels/kernels_presets_test.cpp); the dequantize-then-f32 fallback in
+// matmul.cpp remains for GGUF types with a dequantizer but no kernel (today Q8_K weights only).
 #pragma once
 
 #include <cstddef>
@@ -69,42 +79,77 @@ using VecDotFn = float (*)(int64_t n, const void* w_row, const void* act_row);
 using GemmFn = void (*)(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
                         size_t act_stride, int64_t n_tok, float* y, int64_t y_stride);
 
-// The kernels of one weight format on one ISA.
+// One slot of a kernel table per (weight format, packing): the table is an array indexed by
+// slot, each ISA file registers its entries by slot (KernelDispatch::set), and a test checks that
+// every entry's weight_type and packing are its slot's (kernel_slot_info), so a kernel registered
+// under another format's slot fails a test instead of computing garbage.
+enum class KernelSlot : int {
+  kQ8_0,     // Q8_0 weights × Q8_0 activations
+  kQ4_0,     // Q4_0 weights × Q8_0 activations
+  kQ4_1,     // Q4_1 weights × Q8_0 activations (ggml: Q8_1, see kernels.h top)
+  kQ5_0,     // Q5_0 weights × Q8_0 activations
+  kQ5_1,     // Q5_1 weights × Q8_0 activations (ggml: Q8_1)
+  kIQ4_NL,   // IQ4_NL weights × Q8_0 activations
+  kQ2_K,     // Q2_K weights × Q8_K activations
+  kQ3_K,     // Q3_K weights × Q8_K activations
+  kQ4_K,     // Q4_K weights × Q8_K activations
+  kQ5_K,     // Q5_K weights × Q8_K activations
+  kQ6_K,     // Q6_K weights × Q8_K activations
+  kF16,      // F16 weights × F32 activations
+  kBF16,     // BF16 weights × F32 activations
+  kF32,      // F32 weights × F32 activations
+  kQ4_0x16,  // Q4_0 as PackedQ4_0Chunk rows
+  kQ8_0x16,  // Q8_0 as PackedQ8_0Chunk rows
+  kQ4_Kx2,   // Q4_K as PackedQ4_KChunk rows
+  kQ6_Kx1,   // Q6_K as PackedQ6_KChunk rows
+  kF16x4,    // F16 in interleaved groups of 4 rows
+  kBF16x4,   // BF16 in interleaved groups of 4 rows
+  kF32x4,    // F32 in interleaved groups of 4 rows
+};
+inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kF32x4) + 1;
+
+// What a slot holds: the kernels of weight_type stored with packing (0 = ggml's layout).
+struct KernelSlotInfo {
+  DType weight_type;  // the weight format of the slot's kernels
+  uint8_t packing;    // TensorView::packing of the weights they read (0: ggml's layout)
+  const char* name;   // "q4_k", "q4_0_x16", … for test messages and benchmarks
+};
+KernelSlotInfo kernel_slot_info(KernelSlot slot);
+// The slot of weights of type t stored with `packing`, or nullopt when no slot exists (formats
+// that only the dequantize fallback reads).
+std::optional<KernelSlot> kernel_slot(DType t, uint8_t packing = 0);
+
+// The kernels of one weight format (and packing) on one ISA.
 struct FormatKernels {
   DType weight_type = DType::F32;         // the weight format these kernels read
-  DType act_type = DType::F32;            // activation format ggml pairs with it (Q8_0, Q8_K, F32)
+  uint8_t packing = 0;                    // the weight layout they read (kernels.h, 0 = ggml's)
+  DType act_type = DType::F32;            // activation blocks they quantize to (Q8_0, Q8_K, F32)
   int block_size = 1;                     // n must be a multiple of this (the weight block size)
   ActRowBytesFn act_row_bytes = nullptr;  // size of a prepared activation row
   PrepareActFn prepare_act = nullptr;     // f32 → prepared activation row
   VecDotFn vec_dot = nullptr;             // one row · one activation row (nullptr for packings
                                           // that interleave rows: no row stands alone there)
-  GemmFn gemm = nullptr;                  // rows × tokens, tiled
+  GemmFn gemm = nullptr;                  // rows × tokens, tiled (nullptr: the slot is empty)
 };
 
 // Every kernel of one ISA. Chosen once at start-up; never changes afterwards.
 struct KernelDispatch {
-  Isa isa = Isa::kScalar;           // which instruction set this table uses
-  const char* isa_name = "scalar";  // isa_name(isa), for logs and benchmarks
-  FormatKernels q8_0;               // Q8_0 weights × Q8_0 activations
-  FormatKernels q4_0;               // Q4_0 weights × Q8_0 activations
-  FormatKernels q4_k;               // Q4_K weights × Q8_K activations
-  FormatKernels q5_k;               // Q5_K weights × Q8_K activations
-  FormatKernels q6_k;               // Q6_K weights × Q8_K activations
-  FormatKernels f16;                // F16 weights × F32 activations
-  FormatKernels bf16;               // BF16 weights × F32 activations
-  FormatKernels f32;                // F32 weights × F32 activations
-  // Kernels for repacked weights (below), one per packing; gemm == nullptr on ISAs where
-  // repacking does not pay, and then weights are read as stored.
-  FormatKernels q4_0_x16;  // Q4_0 as PackedQ4_0Chunk rows
-  FormatKernels q8_0_x16;  // Q8_0 as PackedQ8_0Chunk rows
-  FormatKernels q4_k_x2;   // Q4_K as PackedQ4_KChunk rows
-  FormatKernels q6_k_x1;   // Q6_K as PackedQ6_KChunk rows
-  FormatKernels f16_x4;    // F16 in interleaved groups of 4 rows
-  FormatKernels bf16_x4;   // BF16 in interleaved groups of 4 rows
-  FormatKernels f32_x4;    // F32 in interleaved groups of 4 rows
+  Isa isa = Isa::kScalar;                     // which instruction set this table uses
+  const char* isa_name = "scalar";            // isa_name(isa), for logs and benchmarks
+  FormatKernels slots[kNumKernelSlots] = {};  // by KernelSlot; gemm == nullptr where this ISA has
+                                              // no kernels for the slot (packed slots on ISAs
+                                              // where repacking does not pay: weights are then
+                                              // read as stored)
 
-  // The kernels for a weight type, or nullptr when this table has none (other formats fall back
-  // to dequantize-then-f32 inside kernels_matmul).
+  // Registers the kernels of one slot (the ISA files' builder): kd.set(KernelSlot::kQ4_0, …).
+  KernelDispatch& set(KernelSlot slot, const FormatKernels& k) {
+    slots[static_cast<int>(slot)] = k;
+    return *this;
+  }
+  // The entry of a slot (possibly empty).
+  const FormatKernels& at(KernelSlot slot) const { return slots[static_cast<int>(slot)]; }
+  // The kernels for a weight type in ggml's layout, or nullptr when this table has none (other
+  // formats fall back to dequantize-then-f32 inside kernels_matmul).
   const FormatKernels* find(DType weight_type) const;
   // The kernels for a weight view: find(dtype) for the ggml layout, the packed-format kernels for
   // a repacked view (nullptr when this table cannot read that packing).

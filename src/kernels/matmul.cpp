@@ -8,8 +8,6 @@
 // while the gemm walks its 64-token blocks; gemv tasks are 16 rows so 2 threads balance.
 #include <algorithm>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <span>
 #include <vector>
 
@@ -32,21 +30,6 @@ int64_t rows_per_task(int64_t n_tokens) {
 }
 static_assert(16 % kInterleaveRows == 0 && 64 % kInterleaveRows == 0);
 
-// The prepared activations of the calling thread (workers use thread_scratch for panels).
-uint8_t* act_buffer(size_t bytes) {
-  struct Buf {
-    std::unique_ptr<std::byte[], void (*)(std::byte*)> p{
-        nullptr, [](std::byte* q) { ::operator delete[](q, std::align_val_t{64}); }};
-    size_t size = 0;
-  };
-  thread_local Buf buf;
-  if (buf.size < bytes) {
-    buf.p.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})));
-    buf.size = bytes;
-  }
-  return reinterpret_cast<uint8_t*>(buf.p.get());
-}
-
 size_t row_stride(const TensorView& w) {
   if (w.n_rows() <= 1) return w.row_bytes();
   if (w.ndim > 2 && !w.is_contiguous()) {
@@ -55,7 +38,8 @@ size_t row_stride(const TensorView& w) {
   return static_cast<size_t>(w.row(1) - w.row(0));
 }
 
-// Formats without kernels: dequantize one row at a time, then f32 dots.
+// Formats without kernels (no preset writes one: kernels_presets_test): dequantize one row at a
+// time, then f32 dots.
 void matmul_dequant(const KernelDispatch& kd, const TensorView& w, const float* x, int64_t n_tokens,
                     float* y, ThreadPool& pool) {
   const QuantTraits* qt = quant_traits(w.dtype);
@@ -68,7 +52,7 @@ void matmul_dequant(const KernelDispatch& kd, const TensorView& w, const float* 
     for (int64_t r = r0; r < r1; ++r) {
       qt->dequantize_row(w.row(r), row.data(), n_in);
       for (int64_t t = 0; t < n_tokens; ++t) {
-        y[t * n_out + r] = kd.f32.vec_dot(n_in, row.data(), x + t * n_in);
+        y[t * n_out + r] = kd.at(KernelSlot::kF32).vec_dot(n_in, row.data(), x + t * n_in);
       }
     }
   });
@@ -98,8 +82,9 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
   parts.reserve(ws.size());
   // Activations are prepared once per layout (prepare_act function) for all products: Q4_K and
   // Q6_K both take Q8_K activations, but regrouped differently.
-  PrepareActFn act_preps[8];
-  size_t act_offsets[8];
+  // At most one layout per kernel slot.
+  PrepareActFn act_preps[kNumKernelSlots];
+  size_t act_offsets[kNumKernelSlots];
   int n_act_types = 0;
   size_t act_bytes = 0;
   for (size_t i = 0; i < ws.size(); ++i) {
@@ -123,7 +108,8 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
       int a = 0;
       while (a < n_act_types && act_preps[a] != fk->prepare_act) ++a;
       if (a == n_act_types) {
-        if (n_act_types == 8) throw Error("matmul_multi: too many activation layouts in one job");
+        if (n_act_types == kNumKernelSlots)
+          throw Error("matmul_multi: too many activation layouts in one job");
         act_preps[n_act_types++] = fk->prepare_act;
         act_offsets[a] = act_bytes;
         act_bytes += part.act_stride * static_cast<size_t>(n_tokens);
@@ -133,7 +119,8 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
     parts.push_back(part);
   }
   if (parts.empty()) return;
-  uint8_t* buf = act_buffer(std::max<size_t>(act_bytes, 64));
+  auto* buf = static_cast<uint8_t*>(
+      detail::thread_scratch(std::max<size_t>(act_bytes, 64), detail::ScratchSlot::kActivations));
   for (int a = 0; a < n_act_types; ++a) {
     const Part& p =
         *std::find_if(parts.begin(), parts.end(), [&](const Part& q) { return q.act_slot == a; });

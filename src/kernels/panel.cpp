@@ -118,6 +118,57 @@ void unpack_chunk(QFormat f, const uint8_t* row, int64_t n, int64_t c, int offse
         w->m[l] = m;
         break;
       }
+      case QFormat::kQ4_1:
+      case QFormat::kQ5_1: {
+        const bool q5 = f == QFormat::kQ5_1;
+        const uint8_t* qs = bp + (q5 ? 8 : 4);
+        for (int i = 0; i < 16; ++i) {
+          lv[i] = qs[i] & 0xF;
+          lv[i + 16] = qs[i] >> 4;
+        }
+        if (q5)
+          for (int i = 0; i < 32; ++i) lv[i] |= ((bp[4 + i / 8] >> (i % 8)) & 1) << 4;
+        w->d[l] = fp16_at(bp);
+        w->dmin[l] = fp16_at(bp + 2);  // the block min, added: m = -1
+        w->m[l] = -1;
+        break;
+      }
+      case QFormat::kQ5_0:
+        for (int i = 0; i < 16; ++i) {
+          lv[i] = bp[6 + i] & 0xF;
+          lv[i + 16] = bp[6 + i] >> 4;
+        }
+        for (int i = 0; i < 32; ++i) lv[i] = (lv[i] | (((bp[2 + i / 8] >> (i % 8)) & 1) << 4)) - 16;
+        w->d[l] = fp16_at(bp);
+        break;
+      case QFormat::kIQ4_NL:
+        for (int i = 0; i < 16; ++i) {
+          lv[i] = quant::kIQ4NLValues[bp[2 + i] & 0xF];
+          lv[i + 16] = quant::kIQ4NLValues[bp[2 + i] >> 4];
+        }
+        w->d[l] = fp16_at(bp);
+        break;
+      case QFormat::kQ2_K:
+      case QFormat::kQ3_K: {
+        // Sub-block `sub` = weights 16·sub … 16·sub+15: qs bytes 32·(sub/8) + 16·(sub%2) + i,
+        // bits 2·((sub%8)/2); Q3_K's high bits: hmask bytes 16·(sub%2) + i, bit sub/2.
+        const bool q3 = f == QFormat::kQ3_K;
+        const uint8_t* qs = bp + (q3 ? 32 : 16) + 32 * (sub / 8) + 16 * (sub % 2);
+        const int shift = 2 * ((sub % 8) / 2);
+        for (int i = 0; i < 16; ++i) lv[i] = (qs[i] >> shift) & 3;
+        if (q3) {
+          const uint8_t* hm = bp + 16 * (sub % 2);
+          for (int i = 0; i < 16; ++i) lv[i] -= ((hm[i] >> (sub / 2)) & 1) ? 0 : 4;
+          w->d[l] = fp16_at(bp + 108);
+          w->sc[l] = scale_q3_k(bp + 96, sub);
+        } else {
+          w->d[l] = fp16_at(bp + 80);
+          w->dmin[l] = fp16_at(bp + 82);
+          w->sc[l] = bp[sub] & 0xF;
+          w->m[l] = bp[sub] >> 4;
+        }
+        break;
+      }
       case QFormat::kQ6_K: {
         // Sub-block jj of half h: ql bytes 64h + 32·((jj/2)&1) + 16·(jj%2) + i, nibble jj/4;
         // qh bytes 128 + 32h + 16·(jj%2) + i, bits 2·(jj/2).
@@ -174,7 +225,8 @@ void put_act_lane(AChunk<G>* a, int l, const int8_t* qs, float d, int sum_mul) {
 
 void prepare_act_row(QFormat f, const float* x, int64_t n, int sum_mul, void* out) {
   const int64_t nc = n_chunks(f, n);
-  if (f == QFormat::kQ8_0 || f == QFormat::kQ4_0) {
+  const QFormatInfo fi = qformat_info(f);
+  if (fi.block_elems == kQK) {  // the 32-weight formats: Q8_0 blocks, lane l = block 16c + l
     auto* a = static_cast<AChunk<8>*>(out);
     for (int64_t c = 0; c < nc; ++c) {
       std::memset(&a[c], 0, sizeof(a[c]));
@@ -189,9 +241,9 @@ void prepare_act_row(QFormat f, const float* x, int64_t n, int sum_mul, void* ou
     return;
   }
   BlockQ8_K b;
-  if (f == QFormat::kQ6_K) {
+  if (fi.lane_len == 16) {  // Q2_K, Q3_K, Q6_K: one super-block per chunk, 16 lanes of 16
     auto* a = static_cast<AChunk<4>*>(out);
-    for (int64_t c = 0; c < nc; ++c) {  // one super-block per chunk, 16 lanes of 16
+    for (int64_t c = 0; c < nc; ++c) {
       quantize_act_q8_k(x + c * kQK_K, &b, kQK_K);
       for (int l = 0; l < kLanes; ++l) put_act_lane(&a[c], l, b.qs + 16 * l, b.d, sum_mul);
     }
@@ -235,13 +287,14 @@ size_t panel_act_bytes_k16(int64_t n) {
   return act_row_bytes(QFormat::kQ6_K, n);
 }
 
-void* thread_scratch(size_t bytes) {
+void* thread_scratch(size_t bytes, ScratchSlot slot) {
   struct Buf {
     std::unique_ptr<std::byte[], void (*)(std::byte*)> p{
         nullptr, [](std::byte* q) { ::operator delete[](q, std::align_val_t{64}); }};
     size_t size = 0;
   };
-  thread_local Buf buf;
+  thread_local Buf bufs[2];
+  Buf& buf = bufs[static_cast<int>(slot)];
   if (buf.size < bytes) {
     buf.p.reset(static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{64})));
     buf.size = bytes;

@@ -24,16 +24,29 @@ namespace edgefit::kernels::detail {
 inline constexpr int kLanes = 16;  // sub-blocks per chunk = int32 lanes of a 512-bit register
 
 // Weight formats with integer kernels.
-enum class QFormat : int { kQ8_0, kQ4_0, kQ4_K, kQ5_K, kQ6_K };
+enum class QFormat : int {
+  kQ8_0,
+  kQ4_0,
+  kQ4_K,
+  kQ5_K,
+  kQ6_K,
+  kQ4_1,
+  kQ5_0,
+  kQ5_1,
+  kIQ4_NL,
+  kQ2_K,
+  kQ3_K
+};
 
 // Static facts about a format's panel.
 struct QFormatInfo {
-  int lane_len;     // weights per sub-block (= per lane): 32, or 16 for Q6_K
+  int lane_len;     // weights per sub-block (= per lane): 32, or 16 for Q2_K, Q3_K, Q6_K
   int groups;       // lane_len / 4: dot instructions per chunk
   int block_elems;  // weights per ggml block: 32 or 256
   int block_bytes;  // bytes per ggml block
   bool has_scale;   // integer per-sub-block scale (k-quants)
-  bool has_min;     // per-sub-block min term (Q4_K, Q5_K)
+  bool has_min;     // per-lane min term: Q2_K, Q4_K, Q5_K (subtracted, d_min · m), Q4_1, Q5_1
+                    // (the block's fp16 m, added: stored as dmin = m, integer m = -1)
 };
 
 constexpr QFormatInfo qformat_info(QFormat f) {
@@ -48,8 +61,61 @@ constexpr QFormatInfo qformat_info(QFormat f) {
       return {32, 8, 256, 176, true, true};
     case QFormat::kQ6_K:
       return {16, 4, 256, 210, true, false};
+    case QFormat::kQ4_1:
+      return {32, 8, 32, 20, false, true};
+    case QFormat::kQ5_0:
+      return {32, 8, 32, 22, false, false};
+    case QFormat::kQ5_1:
+      return {32, 8, 32, 24, false, true};
+    case QFormat::kIQ4_NL:
+      return {32, 8, 32, 18, false, false};
+    case QFormat::kQ2_K:
+      return {16, 4, 256, 84, true, true};
+    case QFormat::kQ3_K:
+      return {16, 4, 256, 110, true, false};
   }
   return {32, 8, 32, 34, false, false};
+}
+
+// How an ISA's integer dot instruction takes the weight operand, which decides the offset its
+// panels store levels with (stored u8 = level + offset; the offset comes back out through the
+// prepared activation sums × offset).
+enum class WeightOperand {
+  kSigned,    // signed × signed (NEON sdot / smull): levels as they are
+  kMaddubs,   // AVX2 maddubs and the AVX-VNNI table: unsigned weights, except Q8_0 and IQ4_NL,
+              // whose u8 values (up to 255) times 127 twice would overflow maddubs's int16; they
+              // stay signed and use the sign trick (|w| · sign(a, w))
+  kVpdpbusd,  // AVX-512 vpdpbusd: every weight unsigned (int32 sums, no int16 stage)
+};
+
+// The smallest offset that makes every level of f non-negative (0 where levels are unsigned).
+constexpr int level_bias(QFormat f) {
+  switch (f) {
+    case QFormat::kQ8_0:
+    case QFormat::kIQ4_NL:
+      return 128;
+    case QFormat::kQ4_0:
+      return 8;
+    case QFormat::kQ5_0:
+      return 16;
+    case QFormat::kQ6_K:
+      return 32;
+    case QFormat::kQ3_K:
+      return 4;
+    default:
+      return 0;  // Q4_1, Q5_1, Q2_K, Q4_K, Q5_K: levels 0..2^bits-1, the min is a term of its own
+  }
+}
+
+// True when f's weights stay signed under maddubs (the sign trick).
+constexpr bool maddubs_signed(QFormat f) {
+  return f == QFormat::kQ8_0 || f == QFormat::kIQ4_NL;
+}
+
+constexpr int weight_offset_for(WeightOperand op, QFormat f) {
+  if (op == WeightOperand::kSigned) return 0;
+  if (op == WeightOperand::kMaddubs && maddubs_signed(f)) return 0;
+  return level_bias(f);
 }
 
 // Weights per chunk (16 sub-blocks).
@@ -67,9 +133,11 @@ struct alignas(64) WChunk {
   uint8_t q[G][kLanes][4];  // group g, lane l: weights 4g..4g+3 of sub-block l, stored as
                             // (level + offset) mod 256 so the u8 side of vpdpbusd can take them
   float d[kLanes];          // lane's scale: fp16 d of its block / super-block (0 in padding)
-  float dmin[kLanes];       // lane's min scale: fp16 dmin of its super-block (Q4_K, Q5_K; else 0)
+  float dmin[kLanes];       // lane's min scale: fp16 dmin of its super-block (Q2_K, Q4_K, Q5_K),
+                            // fp16 m of its block (Q4_1, Q5_1); else 0
   int32_t sc[kLanes];       // lane's integer sub-block scale (k-quants; else 1)
-  int32_t m[kLanes];        // lane's integer sub-block min (Q4_K, Q5_K; else 0)
+  int32_t m[kLanes];        // lane's integer sub-block min (Q2_K, Q4_K, Q5_K), -1 (Q4_1, Q5_1:
+                            // the min is added); else 0
 };
 static_assert(sizeof(WChunk<8>) == 768 && sizeof(WChunk<4>) == 512);
 
@@ -103,6 +171,43 @@ inline int level_q8_0(const quant::BlockQ8_0& b, int i) {
 inline int level_q4_0(const quant::BlockQ4_0& b, int i) {
   return (i < 16 ? (b.qs[i] & 0xF) : (b.qs[i - 16] >> 4)) - 8;
 }
+// Q4_1 / Q5_1: levels 0..15 / 0..31 (the block min is a separate term); Q5_0: -16..15.
+inline int level_q4_1(const quant::BlockQ4_1& b, int i) {
+  return i < 16 ? (b.qs[i] & 0xF) : (b.qs[i - 16] >> 4);
+}
+// Bit i of the little-endian 32-bit qh of Q5_0 / Q5_1.
+inline int qh_bit(const uint8_t* qh, int i) {
+  return (qh[i / 8] >> (i % 8)) & 1;
+}
+inline int level_q5_0(const quant::BlockQ5_0& b, int i) {
+  const int lo = i < 16 ? (b.qs[i] & 0xF) : (b.qs[i - 16] >> 4);
+  return (lo | (qh_bit(b.qh, i) << 4)) - 16;
+}
+inline int level_q5_1(const quant::BlockQ5_1& b, int i) {
+  const int lo = i < 16 ? (b.qs[i] & 0xF) : (b.qs[i - 16] >> 4);
+  return lo | (qh_bit(b.qh, i) << 4);
+}
+// IQ4_NL: the table value of the index (-127..113).
+inline int level_iq4_nl(const quant::BlockIQ4_NL& b, int i) {
+  return quant::kIQ4NLValues[i < 16 ? (b.qs[i] & 0xF) : (b.qs[i - 16] >> 4)];
+}
+// Q2_K / Q3_K: weight i (0..255) is bits 2j, 2j+1 of qs byte 32·(i / 128) + i % 32, j = (i % 128)
+// / 32 (ggml's dequantize_row_q2_K order). Q2_K levels 0..3 (min separate); Q3_K -4..3: hmask
+// byte i % 32, bit i / 32 clear means minus 4.
+inline int level_q2_k(const quant::BlockQ2_K& b, int i) {
+  return (b.qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3;
+}
+inline int level_q3_k(const quant::BlockQ3_K& b, int i) {
+  const int lo = (b.qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3;
+  return lo - (((b.hmask[i % 32] >> (i / 32)) & 1) ? 0 : 4);
+}
+// Q3_K's scale of sub-block j (0..15), bias removed: -32..31 (ggml's kmask unpacking).
+inline int scale_q3_k(const uint8_t* s, int j) {
+  const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
+  const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return (lo | (hi << 4)) - 32;
+}
+
 // Q4_K / Q5_K: levels 0..15 / 0..31 (the min is a separate term). i in 0..255.
 inline int level_q4_k(const quant::BlockQ4_K& b, int i) {
   const uint8_t byte = b.qs[32 * (i / 64) + i % 32];
@@ -142,14 +247,10 @@ void unpack_row_ref(QFormat f, const void* row, int64_t n, int offset, void* out
 
 // Bytes of a prepared activation row for format f (n_chunks × sizeof(AChunk)).
 size_t act_row_bytes(QFormat f, int64_t n);
-// Quantizes n floats with ggml's activation quantizer (Q8_0 for Q8_0/Q4_0 weights, Q8_K for the
-// k-quants) and regroups them into chunks; sum = Σ quants × sum_mul.
+// Quantizes n floats with ggml's activation quantizer (Q8_0 for the 32-weight formats, Q8_K for
+// the k-quants) and regroups them into chunks; sum = Σ quants × sum_mul (sum_mul: the weight
+// offset, which the kernels subtract back out as offset · Σ activations, or 1 where only a min
+// term uses the sum).
 void prepare_act_row(QFormat f, const float* x, int64_t n, int sum_mul, void* out);
-
-// Weight offset (stored u8 = level + offset) and activation sum multiplier of one ISA's encoding.
-struct PanelEncoding {
-  int offset;   // added to each level so it fits the unsigned operand (0: stored as signed)
-  int sum_mul;  // multiplier of the activation sums: the offset, or 1 where only mins use sums
-};
 
 }  // namespace edgefit::kernels::detail

@@ -194,24 +194,24 @@ struct PackingInfo {
   size_t chunk_bytes;     // bytes per chunk (= the ggml bytes of as many weights)
   ChunkFn pack;           // ggml chunk → packed chunk (nullptr: runs move as they are)
   ChunkFn unpack;         // packed chunk → ggml chunk (nullptr: likewise)
-  FormatKernels KernelDispatch::*kernels;  // the dispatch-table field with its kernels
+  KernelSlot slot;        // the dispatch-table slot of its kernels
 };
 
 constexpr PackingInfo kPackings[] = {
     {kPackingQ4_0x16, DType::Q4_0, 1, 512, sizeof(PackedQ4_0Chunk), pack_q4_0, unpack_q4_0,
-     &KernelDispatch::q4_0_x16},
+     KernelSlot::kQ4_0x16},
     {kPackingQ8_0x16, DType::Q8_0, 1, 512, sizeof(PackedQ8_0Chunk), pack_q8_0, unpack_q8_0,
-     &KernelDispatch::q8_0_x16},
+     KernelSlot::kQ8_0x16},
     {kPackingQ4_Kx2, DType::Q4_K, 1, 512, sizeof(PackedQ4_KChunk), pack_q4_k, unpack_q4_k,
-     &KernelDispatch::q4_k_x2},
+     KernelSlot::kQ4_Kx2},
     {kPackingQ6_Kx1, DType::Q6_K, 1, 256, sizeof(PackedQ6_KChunk), pack_q6_k, unpack_q6_k,
-     &KernelDispatch::q6_k_x1},
+     KernelSlot::kQ6_Kx1},
     {kPackingF16x4, DType::F16, kInterleaveRows, kInterleaveRun, 2 * kInterleaveRun, nullptr,
-     nullptr, &KernelDispatch::f16_x4},
+     nullptr, KernelSlot::kF16x4},
     {kPackingBF16x4, DType::BF16, kInterleaveRows, kInterleaveRun, 2 * kInterleaveRun, nullptr,
-     nullptr, &KernelDispatch::bf16_x4},
+     nullptr, KernelSlot::kBF16x4},
     {kPackingF32x4, DType::F32, kInterleaveRows, kInterleaveRun, 4 * kInterleaveRun, nullptr,
-     nullptr, &KernelDispatch::f32_x4},
+     nullptr, KernelSlot::kF32x4},
 };
 
 const PackingInfo* info_of(uint8_t packing) {
@@ -261,7 +261,7 @@ int packing_group_rows(uint8_t packing) {
 const FormatKernels* packed_kernels(const KernelDispatch& kd, uint8_t packing) {
   const PackingInfo* p = info_of(packing);
   if (p == nullptr) return nullptr;
-  const FormatKernels& k = kd.*(p->kernels);
+  const FormatKernels& k = kd.at(p->slot);
   return k.gemm != nullptr ? &k : nullptr;
 }
 

@@ -12,12 +12,14 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "core/progress.h"
 #include "formats/gguf_arch.h"
 #include "formats/gguf_writer.h"
 #include "formats/hf_config.h"
 #include "formats/model.h"
 #include "formats/qk_permute.h"
+#include "methods/finite_weights.h"
 #include "methods/imatrix_file.h"
 #include "quant/quant_traits.h"
 #include "tokenizer/tokenizer.h"
@@ -223,6 +225,7 @@ FullPlan make_plan(const std::string& input, const QuantizeOptions& o) {
       throw Error("tensor '" + t.name + "' is not stored contiguously", t.source);
     if (!from_gguf && !gguf_to_hf_name(t.name))
       throw Error("tensor '" + t.name + "' has no GGUF counterpart; cannot export it", t.source);
+    check_finite_weights(t);  // float sources; quantized ones are checked as they dequantize
     descs.push_back({t.name, gguf_ne(t.view), t.view.dtype});
   }
   const ArchConfig& c = m.config;
@@ -311,6 +314,8 @@ void write_tensor(const TensorJob& j, const ArchConfig& cfg, ThreadPool* pool,
   }
   std::vector<float> f32(static_cast<size_t>(n_rows * row_len));
   dequantize_tensor(v.dtype, v.data, n_rows, row_len, f32.data(), pool);
+  if (const int64_t bad = first_non_finite(f32.data(), static_cast<int64_t>(f32.size())); bad >= 0)
+    throw_non_finite(*j.src, bad, f32[static_cast<size_t>(bad)]);
   if (j.permute) {
     std::vector<float> tmp(f32.size());
     const int64_t perm_rows = is_bias ? n_rows * row_len : n_rows;
@@ -337,9 +342,7 @@ QuantizePlan plan_quantization(const std::string& input, const QuantizeOptions& 
 QuantizeResult quantize_model(const std::string& input, const std::string& output,
                               const QuantizeOptions& options,
                               const std::function<void(const QuantizedTensor&)>& on_tensor) {
-  std::error_code ec;
-  if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
-    throw Error("the output would replace the input; choose another output path", output);
+  check_output_not_input(output, {input});
   const auto start = std::chrono::steady_clock::now();
   FullPlan p = make_plan(input, options);
 

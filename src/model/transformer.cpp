@@ -12,6 +12,7 @@
 #include "core/huge_buffer.h"
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
+#include "formats/model_check.h"
 #include "kernels/kernels.h"
 #include "model/attention.h"
 #include "model/matmul.h"
@@ -112,9 +113,7 @@ W8A8MatmulFn w8a8_kernel() {
 Transformer::Transformer(const Model& model)
     : model_(&model), cfg_(model.config), rope_(make_rope(model)) {
   const ArchConfig& c = cfg_;
-  if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
-      c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 || c.n_heads % c.n_kv_heads != 0)
-    throw Error("model hyperparameters are inconsistent", model.path);
+  check_arch_config(c, model.format, model.path);  // names the field out of range
   const int64_t d = c.d_model;
   tok_embd_ = bind_matrix(model, "token_embd.weight", c.vocab_size, d);
   output_ = model.find("output.weight") ? bind_matrix(model, "output.weight", c.vocab_size, d)
@@ -204,8 +203,23 @@ RepackStats Transformer::repack_weights() {
   return st;
 }
 
-KVCache Transformer::make_cache(int64_t max_tokens) const {
-  return KVCache(cfg_.n_layers, max_tokens, cfg_.n_kv_heads, cfg_.head_dim);
+KVCache Transformer::make_cache(int64_t max_tokens, KVType type_k, KVType type_v) const {
+  return KVCache(cfg_.n_layers, max_tokens, cfg_.n_kv_heads, cfg_.head_dim, type_k, type_v);
+}
+
+uint64_t Transformer::cache_bytes(int64_t max_tokens, KVType type_k, KVType type_v) const {
+  return KVCache::bytes_for(cfg_.n_layers, max_tokens, cfg_.n_kv_heads, cfg_.head_dim, type_k,
+                            type_v);
+}
+
+uint64_t Transformer::scratch_bytes(int64_t n) const {
+  const ArchConfig& c = cfg_;
+  const uint64_t q_dim = uint64_t(c.n_heads) * uint64_t(c.head_dim),
+                 kv_dim = uint64_t(c.n_kv_heads) * uint64_t(c.head_dim);
+  // grow_scratch()'s buffers plus the RoPE table, per token.
+  const uint64_t per_token = 3 * uint64_t(c.d_model) + 2 * q_dim + 2 * kv_dim +
+                             2 * uint64_t(c.d_ff) + uint64_t(c.head_dim);
+  return uint64_t(n) * per_token * sizeof(float);
 }
 
 std::vector<float> Transformer::forward(std::span<const int32_t> tokens, KVCache& cache,
@@ -408,19 +422,50 @@ void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache
   const int group = c.n_heads / c.n_kv_heads;  // query heads sharing one key/value head
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const KVCache& kv = cache;
+  const AttentionTable& at = attention_table();
+  ThreadPool& pool = ThreadPool::global();
+  // Decoding with fewer KV heads than threads: split the positions as well (whole 16-position
+  // blocks, at least kMinPart per part) and combine the parts, or the other threads idle while a
+  // long context is read.
+  constexpr int64_t kMinPart = 512;
+  const int64_t n_keys = n_past + 1;
+  int64_t parts = 1;
+  if (n == 1 && c.n_kv_heads < pool.size())
+    parts = std::min<int64_t>((pool.size() + c.n_kv_heads - 1) / c.n_kv_heads, n_keys / kMinPart);
+  if (parts > 1) {
+    const int64_t span = ((n_keys + parts - 1) / parts + KVCache::kKeyBlock - 1) /
+                         KVCache::kKeyBlock * KVCache::kKeyBlock;
+    parts = (n_keys + span - 1) / span;
+    const int64_t slots = c.n_kv_heads * parts * group;  // (KV head, part, query head)
+    grow(att_parts_, slots * (hd + 2));
+    float* acc = att_parts_.data();
+    float* m = acc + slots * hd;
+    float* l = m + slots;
+    pool.parallel_for(c.n_kv_heads * parts, 1, [&](int64_t b, int64_t e) {
+      for (int64_t task = b; task < e; ++task) {
+        const int kvh = static_cast<int>(task / parts);
+        const int64_t k0 = task % parts * span, k1 = std::min(n_keys, k0 + span);
+        at.attend_part(kv, layer, kvh, k0, k1, q_.data() + int64_t{kvh} * group * hd, group, scale,
+                       acc + task * group * hd, m + task * group, l + task * group);
+      }
+    });
+    for (int kvh = 0; kvh < c.n_kv_heads; ++kvh) {
+      const int64_t first = int64_t{kvh} * parts;
+      combine_attention_parts(static_cast<int>(parts), group, hd, acc + first * group * hd,
+                              m + first * group, l + first * group,
+                              att_.data() + int64_t{kvh} * group * hd);
+    }
+    return;
+  }
   // One task per (query token, KV head) with all its query heads; work grows with the position,
   // the pool balances it.
-  ThreadPool::global().parallel_for(n * c.n_kv_heads, 1, [&](int64_t b, int64_t e) {
-    thread_local std::vector<float> scratch;
+  pool.parallel_for(n * c.n_kv_heads, 1, [&](int64_t b, int64_t e) {
     for (int64_t task = b; task < e; ++task) {
       const int64_t t = task / c.n_kv_heads;
       const int kvh = static_cast<int>(task % c.n_kv_heads);
-      const int64_t n_keys = n_past + t + 1;  // causal: keys up to and including this position
-      const int64_t need = attention_scratch_floats(group, n_keys);
-      if (static_cast<int64_t>(scratch.size()) < need) scratch.resize(static_cast<size_t>(need));
+      const int64_t keys = n_past + t + 1;  // causal: keys up to and including this position
       const int64_t first = t * q_dim + int64_t{kvh} * group * hd;  // its first query head
-      attend(kv, layer, kvh, n_keys, q_.data() + first, group, scale, att_.data() + first,
-             scratch.data());
+      at.attend(kv, layer, kvh, keys, q_.data() + first, group, scale, att_.data() + first);
     }
   });
 }

@@ -78,8 +78,16 @@ class Transformer {
   void set_activation_observer(ActivationObserver observer);
   int vocab_size() const { return cfg_.vocab_size; }
 
-  // A cache with room for `max_tokens` positions of this model.
-  KVCache make_cache(int64_t max_tokens) const;
+  // A cache with room for `max_tokens` positions of this model. F32 by default: the logits
+  // references in ../shared were made with llama.cpp's F32 cache; bench, generate and eval ask
+  // for F16 (llama.cpp's default, as its perplexity references used).
+  KVCache make_cache(int64_t max_tokens, KVType type_k = KVType::F32,
+                     KVType type_v = KVType::F32) const;
+  // Bytes make_cache() would allocate, and bytes of the scratch buffers forward() grows to for a
+  // batch of n tokens (without the logits): computed, not allocated, so callers can check them
+  // against the memory available first.
+  uint64_t cache_bytes(int64_t max_tokens, KVType type_k, KVType type_v) const;
+  uint64_t scratch_bytes(int64_t n) const;
 
   // Runs tokens at positions cache.size() … cache.size()+n-1 and appends them to the cache.
   // Logits are written for the tokens with index >= logits_from (row i - logits_from of
@@ -160,6 +168,9 @@ class Transformer {
   std::vector<float> rope_cs_;  // rope_table()'s cos/sin [rope_count_, head_dim]
   int64_t rope_first_ = -1;     // first position rope_cs_ holds (-1: none yet)
   int64_t rope_count_ = 0;      // positions rope_cs_ holds
+
+  // Split decode attention's parts: weighted values, maxima and sums (attention()).
+  std::vector<float> att_parts_;
 };
 
 }  // namespace edgefit

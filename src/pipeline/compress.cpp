@@ -7,15 +7,18 @@
 #include <filesystem>
 #include <numeric>
 
+#include "calib/calibrated_quantize.h"
 #include "calib/imatrix_collect.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "eval/context_window.h"
 #include "eval/language_table.h"
 #include "eval/model_tokenizer.h"
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
 #include "model/transformer.h"
 #include "pipeline/stage_cache.h"
+#include "report/recipe_warnings.h"
 
 namespace edgefit {
 namespace {
@@ -40,8 +43,8 @@ json quality_json(const QualityResult& q) {
   return {q.ppl, q.ppl_stderr, q.kld_mean, q.kld_p99, q.top1, q.n_tokens};
 }
 QualityResult quality_from(const json& j) {
-  return {j[0].get<double>(), j[1].get<double>(), j[2].get<double>(), j[3].get<double>(), j[4].get<double>(),
-          j[5].get<int64_t>()};
+  return {j[0].get<double>(), j[1].get<double>(), j[2].get<double>(),
+          j[3].get<double>(), j[4].get<double>(), j[5].get<int64_t>()};
 }
 
 // Per-language results (or one "text" entry) of MODEL, optionally against BASE.
@@ -60,12 +63,13 @@ EvalOutcome outcome_from(const json& j) {
   EvalOutcome o;
   o.overall = quality_from(j["overall"]);
   if (j.contains("languages"))
-    for (auto it = j["languages"].begin(); it != j["languages"].end(); ++it) o.languages[it.key()] = quality_from(it.value());
+    for (auto it = j["languages"].begin(); it != j["languages"].end(); ++it)
+      o.languages[it.key()] = quality_from(it.value());
   return o;
 }
 
-EvalOutcome evaluate(Transformer& model, Transformer* base, const Tokenizer& tok, const CompressOptions& o,
-                     const EvalOptions& eo) {
+EvalOutcome evaluate(Transformer& model, Transformer* base, const Tokenizer& tok,
+                     const CompressOptions& o, const EvalOptions& eo) {
   EvalOutcome out;
   if (!o.langs_dir.empty()) {
     const LanguageTable t = evaluate_languages(model, base, tok, o.langs_dir, eo);
@@ -100,18 +104,77 @@ std::vector<std::string> eval_files(const CompressOptions& o) {
   return {o.text};
 }
 
+// The methods each recipe is built with: with calibration text, imatrix RTN and GPTQ compete.
+std::vector<std::string> candidate_methods(const CompressOptions& o) {
+  if (!o.methods.empty()) {
+    for (const auto& m : o.methods)
+      if (m != "rtn" && m != "imatrix" && m != "gptq")
+        throw UsageError("--methods takes rtn, imatrix and gptq, got '" + m + "'");
+    if (o.calib.empty())
+      for (const auto& m : o.methods)
+        if (m != "rtn")
+          throw UsageError("--methods " + m + " needs calibration text (--calib FILE…)");
+    return o.methods;
+  }
+  if (o.calib.empty()) return {"rtn"};
+  return {"imatrix", "gptq"};
+}
+
+// How the choice sees a candidate.
+std::vector<RecipeCandidate> recipe_candidates(const std::vector<CandidateResult>& cs) {
+  std::vector<RecipeCandidate> out;
+  for (const auto& c : cs)
+    out.push_back({c.method == "rtn" ? c.recipe : c.recipe + " (" + c.method + ")", c.cost, c.built,
+                   c.overall.kld_mean, c.max_dppl_pct});
+  return out;
+}
+
+// Quantizes one candidate into c.file: RTN (with the importance matrix when there is one) or
+// GPTQ on the calibration text, windows of the evaluation length.
+void build_candidate(const CandidateResult& c, const CompressOptions& o, const Imatrix* imatrix,
+                     const std::string& imatrix_path, int ctx) {
+  QuantizeOptions qo;
+  qo.preset = c.recipe;
+  qo.show_progress = true;
+  if (c.method != "gptq") {
+    if (c.method == "imatrix") {
+      qo.imatrix = imatrix;
+      qo.imatrix_path = imatrix_path;
+    }
+    qo.method = c.method;
+    quantize_model(o.model, c.file, qo);
+    return;
+  }
+  CalibratedOptions co;
+  co.method = "gptq";
+  co.calib_files = o.calib;
+  co.seqlen = ctx;
+  // As many windows as the calibration token budget allows (128 at most, GPTQ's usual N).
+  const int64_t tokens =
+      o.calib_tokens > 0 ? o.calib_tokens * static_cast<int64_t>(o.calib.size()) : 128LL * ctx;
+  co.samples = static_cast<int>(std::clamp<int64_t>(tokens / ctx, 8, 128));
+  co.tokenizer = o.tokenizer;
+  quantize_model_calibrated(o.model, c.file, qo, co);
+}
+
 }  // namespace
 
 const std::vector<std::string>& default_recipes() {
-  static const std::vector<std::string> r = {"q2_k", "q3_k_m", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "q8_0"};
+  static const std::vector<std::string> r = {"q2_k",   "q3_k_m", "q4_0", "q4_k_m",
+                                             "q5_k_m", "q6_k",   "q8_0"};
   return r;
 }
 
 CompressReport run_compress(const CompressOptions& o) {
   const auto t_start = std::chrono::steady_clock::now();
-  if (o.langs_dir.empty() && o.text.empty()) throw UsageError("compress needs --langs DIR or --text FILE to validate");
+  if (o.langs_dir.empty() && o.text.empty())
+    throw UsageError("compress needs --langs DIR or --text FILE to validate");
   if (o.out_dir.empty()) throw UsageError("compress needs -o OUTDIR");
-  if (!(o.max_ppl_increase_pct > 0)) throw UsageError("--max-ppl-increase must be positive");
+  if (!(o.criteria.max_ppl_increase_pct > 0))
+    throw UsageError("--max-ppl-increase must be positive");
+  if (o.criteria.min_tps < 0) throw UsageError("--min-tps must not be negative");
+  if (o.context < 0) throw UsageError("--context must be positive");
+  const std::vector<std::string> methods = candidate_methods(o);
   fs::create_directories(o.out_dir);
   // A run killed mid-write leaves "<file>.tmp-<pid>" behind (outputs are renamed into place only
   // when complete); clear them so they are not mistaken for results.
@@ -121,18 +184,32 @@ CompressReport run_compress(const CompressOptions& o) {
 
   CompressReport rep;
   rep.model = o.model;
-  rep.context = o.context;
-  rep.max_ppl_increase_pct = o.max_ppl_increase_pct;
+  rep.max_ppl_increase_pct = o.criteria.max_ppl_increase_pct;
+  rep.objective = objective_name(o.criteria.objective);
+  rep.min_tps = o.criteria.min_tps;
+  rep.target_size_bytes = o.criteria.target_size_bytes;
   rep.device = load_device(o.device, o.out_dir);
   const Model base_model = load_model(o.model);
   rep.architecture = base_model.config.architecture;
   rep.n_params = base_model.n_params();
+  const int trained = base_model.config.max_context;
+  const int context = resolve_context(o.context, trained);
+  rep.context = context;
   EvalOptions eo;
-  eo.ctx = o.eval_ctx > 0 ? o.eval_ctx : std::min(512, base_model.config.max_context > 0 ? base_model.config.max_context : 512);
+  eo.ctx = resolve_context(o.eval_ctx, trained);
   eo.max_chunks = o.max_chunks;
-  std::fprintf(stderr, "edgefit compress: %s (%s, %.2f M params) for %s, context %d, ΔPPL bound %.1f %%\n",
-               o.model.c_str(), rep.architecture.c_str(), rep.n_params / 1e6, rep.device.name.c_str(), o.context,
-               o.max_ppl_increase_pct);
+  for (const auto& w : {context_warning(context, trained, "--context"),
+                        context_warning(eo.ctx, trained, "--eval-ctx")})
+    if (w) {
+      std::fprintf(stderr, "edgefit: warning: %s\n", w->c_str());
+      rep.warnings.push_back(*w);
+    }
+  std::fprintf(stderr,
+               "edgefit compress: %s (%s, %.2f M params) for %s, context %d, objective %s, ΔPPL "
+               "bound %.1f %%\n",
+               o.model.c_str(), rep.architecture.c_str(), rep.n_params / 1e6,
+               rep.device.name.c_str(), context, rep.objective.c_str(),
+               o.criteria.max_ppl_increase_pct);
 
   // Phase 2 first (it is instant): the candidates' cost, from the types each preset would choose.
   const std::vector<std::string>& recipes = o.recipes.empty() ? default_recipes() : o.recipes;
@@ -143,46 +220,54 @@ CompressReport run_compress(const CompressOptions& o) {
     std::vector<PlannedTensor> planned;
     CandidateResult c;
     c.recipe = recipe;
-    c.method = o.calib.empty() ? "rtn" : "imatrix";
     for (const auto& t : plan.tensors) {
       uint64_t numel = 1;
       for (uint64_t e : t.ne) numel *= e;
       planned.push_back({t.name, static_cast<int64_t>(numel), t.to, t.bytes});
       c.tensor_bits.emplace_back(t.name, dtype_bits_per_weight(t.to));
     }
-    c.cost = estimate_cost(base_model.config, planned, rep.device, o.context);
-    rep.candidates.push_back(std::move(c));
+    c.cost = estimate_cost(base_model.config, planned, rep.device, context);
+    for (const auto& method : methods) {  // same types and size, different rounding
+      c.method = method;
+      rep.candidates.push_back(c);
+    }
   }
-  std::stable_sort(rep.candidates.begin(), rep.candidates.end(),
-                   [](const auto& a, const auto& b) { return a.cost.file_bytes < b.cost.file_bytes; });
-  std::vector<size_t> fitting;
-  for (size_t i = 0; i < rep.candidates.size(); ++i) {
-    const auto& c = rep.candidates[i];
-    std::fprintf(stderr, "  plan %-7s %10s file, %10s at run time, %.2f bpw, ~%.1f tok/s%s\n", c.recipe.c_str(),
-                 format_bytes(c.cost.file_bytes).c_str(), format_bytes(c.cost.runtime_bytes).c_str(),
-                 c.cost.bits_per_weight, c.cost.predicted_tps, c.cost.fits() ? "" : "  (does not fit)");
-    if (c.cost.fits()) fitting.push_back(i);
-    else
-      rep.warnings.push_back(c.recipe + " does not fit " + rep.device.id + ": " +
-                             (c.cost.fits_storage ? "" : "file " + format_bytes(c.cost.file_bytes) + " > storage " +
-                                                             format_bytes(rep.device.storage_bytes) + "; ") +
-                             (c.cost.fits_ram ? "" : "needs " + format_bytes(c.cost.runtime_bytes) + " RAM > " +
-                                                         format_bytes(rep.device.ram_bytes)));
+  std::stable_sort(rep.candidates.begin(), rep.candidates.end(), [](const auto& a, const auto& b) {
+    return a.cost.file_bytes < b.cost.file_bytes;
+  });
+  const BuildPlan build =
+      plan_builds(recipe_candidates(rep.candidates), o.criteria, rep.device, context);
+  for (const auto& c : rep.candidates) {
+    if (c.method != methods.front()) continue;  // one line per recipe: the methods share the cost
+    const std::string why = rule_out_reason(recipe_candidates({c}).front(), o.criteria, rep.device);
+    std::fprintf(stderr, "  plan %-7s %10s file, %10s at run time, %.2f bpw, ~%.1f tok/s%s%s\n",
+                 c.recipe.c_str(), format_bytes(c.cost.file_bytes).c_str(),
+                 format_bytes(c.cost.runtime_bytes).c_str(), c.cost.bits_per_weight,
+                 c.cost.predicted_tps, why.empty() ? "" : "  ruled out: ", why.c_str());
+    if (!why.empty())
+      rep.warnings.push_back(c.recipe + " ruled out for " + rep.device.id + ": " + why);
   }
-  if (fitting.empty()) {
-    const auto& s = rep.candidates.front();
-    throw Error("no preset fits " + rep.device.id + " (" + format_bytes(rep.device.ram_bytes) + " RAM, " +
-                format_bytes(rep.device.storage_bytes) + " storage) at context " + std::to_string(o.context) +
-                ": the smallest achievable is " + s.recipe + " with a " + format_bytes(s.cost.file_bytes) +
-                " file needing " + format_bytes(s.cost.runtime_bytes) + " of RAM");
+  if (!build.refusal.empty()) {  // the report says why too, then the one error line
+    rep.decision = build.refusal;
+    rep.elapsed_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    write_file_atomic(o.out_dir + "/report.json", report_to_json(rep).dump(2) + "\n");
+    write_file_atomic(o.out_dir + "/report.html", report_to_html(rep));
+    throw Error(build.refusal);
   }
+  std::vector<size_t> order = build.order;
+  if (o.evaluate_all)  // a fuller report: also what fits but misses the speed or size target
+    for (size_t i = 0; i < rep.candidates.size(); ++i)
+      if (rep.candidates[i].cost.fits() && std::find(order.begin(), order.end(), i) == order.end())
+        order.push_back(i);
 
   // Phase 1: baseline quality per language.
   auto tok = load_model_tokenizer(o.model, o.tokenizer, base_model.config.vocab_size);
   const std::vector<std::string> texts = eval_files(o);
   std::vector<std::string> eval_inputs = texts;
   eval_inputs.push_back(o.model);
-  const std::string base_key = StageCache::make_key({"baseline", std::to_string(eo.ctx), std::to_string(eo.max_chunks)}, eval_inputs);
+  const std::string base_key = StageCache::make_key(
+      {"baseline", std::to_string(eo.ctx), std::to_string(eo.max_chunks)}, eval_inputs);
   Transformer base(base_model);
   EvalOutcome baseline;
   if (auto cached = stages.load("baseline", base_key)) {
@@ -199,15 +284,18 @@ CompressReport run_compress(const CompressOptions& o) {
   // Phase 3 prerequisite: the importance matrix from calibration text.
   std::optional<Imatrix> imatrix;
   std::string imatrix_path;
-  if (!o.calib.empty()) {
+  if (std::find(methods.begin(), methods.end(), "imatrix") != methods.end()) {
     imatrix_path = o.out_dir + "/imatrix.gguf";
     std::vector<std::string> inputs = o.calib;
     inputs.push_back(o.model);
-    const std::string key = StageCache::make_key({"imatrix", std::to_string(eo.ctx), std::to_string(o.calib_tokens)}, inputs);
+    const std::string key = StageCache::make_key(
+        {"imatrix", std::to_string(eo.ctx), std::to_string(o.calib_tokens)}, inputs);
     if (stages.load("imatrix", key) && fs::exists(imatrix_path)) {
       std::fprintf(stderr, "stage imatrix: cached\n");
     } else {
-      std::fprintf(stderr, "stage imatrix: collecting activation statistics from %zu calibration files\n", o.calib.size());
+      std::fprintf(stderr,
+                   "stage imatrix: collecting activation statistics from %zu calibration files\n",
+                   o.calib.size());
       CalibrationOptions co;
       co.files = o.calib;
       co.ctx = eo.ctx;
@@ -218,40 +306,42 @@ CompressReport run_compress(const CompressOptions& o) {
     imatrix = read_imatrix(imatrix_path);
   }
 
-  // Phases 3 and 4: quantize and validate the fitting candidates, cheapest first, until one
-  // keeps every language within the bound.
-  for (size_t i : fitting) {
+  // Phases 3 and 4: quantize and validate the candidates in the plan's order (size and speed:
+  // until the first within the bound; quality: all of them, since quality is measured).
+  for (size_t i : order) {
     CandidateResult& c = rep.candidates[i];
-    c.file = o.out_dir + "/" + c.recipe + ".gguf";
+    c.file = o.out_dir + "/" + c.recipe + (c.method == "gptq" ? "-gptq" : "") + ".gguf";
     std::vector<std::string> inputs = eval_inputs;
     inputs.insert(inputs.end(), o.calib.begin(), o.calib.end());
-    const std::string qkey = StageCache::make_key({"quantize", c.recipe, c.method}, inputs);
-    if (stages.load("quantize-" + c.recipe, qkey) && fs::exists(c.file)) {
-      std::fprintf(stderr, "stage quantize %s: cached\n", c.recipe.c_str());
+    const std::string stage = fs::path(c.file).stem().string();  // "q4_k_m", "q4_k_m-gptq"
+    const std::string qkey = StageCache::make_key(
+        {"quantize", c.recipe, c.method, std::to_string(eo.ctx), std::to_string(o.calib_tokens)},
+        inputs);
+    if (stages.load("quantize-" + stage, qkey) && fs::exists(c.file)) {
+      std::fprintf(stderr, "stage quantize %s: cached\n", stage.c_str());
     } else {
-      std::fprintf(stderr, "stage quantize %s\n", c.recipe.c_str());
-      QuantizeOptions qo;
-      qo.preset = c.recipe;
-      qo.imatrix = imatrix ? &*imatrix : nullptr;
-      qo.imatrix_path = imatrix_path;
-      qo.method = c.method;
-      qo.show_progress = true;
-      const QuantizeResult qr = quantize_model(o.model, c.file, qo);
-      stages.save("quantize-" + c.recipe, qkey, json{{"file_bytes", qr.file_bytes}});
+      std::fprintf(stderr, "stage quantize %s\n", stage.c_str());
+      build_candidate(c, o, imatrix ? &*imatrix : nullptr, imatrix_path, eo.ctx);
+      stages.save("quantize-" + stage, qkey, json{{"file_bytes", fs::file_size(c.file)}});
     }
     c.cost.file_bytes = fs::file_size(c.file);  // the real size replaces the estimate
-    const std::string ekey = StageCache::make_key({"validate", c.recipe, std::to_string(eo.ctx), std::to_string(eo.max_chunks)},
-                                                  [&] { auto v = eval_inputs; v.push_back(c.file); return v; }());
+    const std::string ekey = StageCache::make_key(
+        {"validate", stage, std::to_string(eo.ctx), std::to_string(eo.max_chunks)}, [&] {
+          auto v = eval_inputs;
+          v.push_back(c.file);
+          return v;
+        }());
     const Model qm = load_model(c.file);
     EvalOutcome outcome;
-    if (auto cached = stages.load("validate-" + c.recipe, ekey)) {
+    if (auto cached = stages.load("validate-" + stage, ekey)) {
       outcome = outcome_from(*cached);
-      std::fprintf(stderr, "stage validate %s: cached\n", c.recipe.c_str());
+      std::fprintf(stderr, "stage validate %s: cached\n", stage.c_str());
     } else {
-      std::fprintf(stderr, "stage validate %s: per-language PPL and KLD against the baseline\n", c.recipe.c_str());
+      std::fprintf(stderr, "stage validate %s: per-language PPL and KLD against the baseline\n",
+                   stage.c_str());
       Transformer qt(qm);
       outcome = evaluate(qt, &base, *tok, o, eo);
-      stages.save("validate-" + c.recipe, ekey, outcome_json(outcome));
+      stages.save("validate-" + stage, ekey, outcome_json(outcome));
     }
     c.built = true;
     c.overall = outcome.overall;
@@ -262,67 +352,20 @@ CompressReport run_compress(const CompressOptions& o) {
       c.max_dppl_pct = std::max(c.max_dppl_pct, 100.0 * (q.ppl / pb - 1));
     }
     if (o.measure_speed && rep.device.measured) c.measured_tps = measure_decode_tps(qm);
-    std::fprintf(stderr, "  %s: mean KLD %.5f, worst ΔPPL %+.2f %%\n", c.recipe.c_str(), c.overall.kld_mean, c.max_dppl_pct);
-    if (c.max_dppl_pct <= o.max_ppl_increase_pct && rep.chosen < 0) {
-      rep.chosen = static_cast<int>(i);  // the smallest within the bound
-      if (!o.evaluate_all) break;
-    }
+    std::fprintf(stderr, "  %s: mean KLD %.5f, worst ΔPPL %+.2f %%\n", stage.c_str(),
+                 c.overall.kld_mean, c.max_dppl_pct);
+    if (build.stop_at_first_within_bound && !o.evaluate_all &&
+        c.max_dppl_pct <= o.criteria.max_ppl_increase_pct)
+      break;
   }
-  if (rep.chosen < 0) {  // nothing met the bound: the best-quality candidate that fits
-    for (size_t i : fitting)
-      if (rep.candidates[i].built &&
-          (rep.chosen < 0 || rep.candidates[i].max_dppl_pct < rep.candidates[static_cast<size_t>(rep.chosen)].max_dppl_pct))
-        rep.chosen = static_cast<int>(i);
-    const auto& c = rep.candidates[static_cast<size_t>(rep.chosen)];
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "no recipe that fits keeps every language within +%.1f %%: chose %s (worst ΔPPL %+.2f %%)",
-                  o.max_ppl_increase_pct, c.recipe.c_str(), c.max_dppl_pct);
-    rep.warnings.push_back(buf);
-  }
-
-  // Warnings about the chosen recipe.
-  const CandidateResult& ch = rep.candidates[static_cast<size_t>(rep.chosen)];
-  {
-    std::vector<std::string> low;
-    for (const auto& [name, bits] : ch.tensor_bits)
-      if (bits < 4.0 && name.find("norm") == std::string::npos) low.push_back(name);
-    if (!low.empty()) {
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "%s stores %zu tensors below 4 bits per weight (e.g. %s): expect quality loss, "
-                    "most in the languages the model knows least", ch.recipe.c_str(), low.size(), low.front().c_str());
-      rep.warnings.push_back(buf);
-    }
-    double mean = 0;
-    for (const auto& [lang, q] : ch.languages) mean += 100.0 * (q.ppl / rep.baseline_languages[lang].ppl - 1);
-    mean /= std::max<size_t>(1, ch.languages.size());
-    std::vector<std::pair<double, std::string>> worst;
-    for (const auto& [lang, q] : ch.languages) {
-      const double d = 100.0 * (q.ppl / rep.baseline_languages[lang].ppl - 1);
-      if (d > o.max_ppl_increase_pct || (mean > 0 && d > 2 * mean)) worst.emplace_back(d, lang);
-    }
-    std::sort(worst.rbegin(), worst.rend());
-    // Always name the three languages hurt most, so the multilingual risk is visible even
-    // when every language is within the bound.
-    std::vector<std::pair<double, std::string>> ranked;
-    for (const auto& [lang, q] : ch.languages)
-      ranked.emplace_back(100.0 * (q.ppl / rep.baseline_languages[lang].ppl - 1), lang);
-    std::sort(ranked.rbegin(), ranked.rend());
-    if (ranked.size() > 1) {
-      std::string names;
-      for (size_t k = 0; k < std::min<size_t>(3, ranked.size()); ++k) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%s%s %+.2f %%", k ? ", " : "", ranked[k].second.c_str(), ranked[k].first);
-        names += buf;
-      }
-      rep.warnings.push_back("languages that degrade most with " + ch.recipe + ": " + names);
-    }
-    for (const auto& [d, lang] : worst) {
-      char buf[200];
-      std::snprintf(buf, sizeof buf, "language %s degrades most: ΔPPL %+.2f %% (%s; mean over languages %+.2f %%)",
-                    lang.c_str(), d, d > o.max_ppl_increase_pct ? "over the bound" : "more than twice the mean", mean);
-      rep.warnings.push_back(buf);
-    }
-  }
+  const RecipeChoice choice =
+      choose_recipe(recipe_candidates(rep.candidates), o.criteria, rep.device);
+  rep.chosen = choice.chosen;
+  rep.runner_up = choice.runner_up;
+  rep.decision = choice.reason;
+  std::fprintf(stderr, "decision: %s\n", choice.reason.c_str());
+  if (!choice.within_bound) rep.warnings.push_back(choice.reason);
+  for (auto& w : chosen_recipe_warnings(rep)) rep.warnings.push_back(std::move(w));
   rep.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   write_file_atomic(o.out_dir + "/report.json", report_to_json(rep).dump(2) + "\n");
   write_file_atomic(o.out_dir + "/report.html", report_to_html(rep));

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,14 +27,73 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-template <typename T>
-T field(const json& j, const char* key, const std::string& file) {
+// Every number a profile holds is checked for type, sign and range, with the field named: a
+// "ram_bytes": -5 read as unsigned would be 16 EiB, and every model would "fit".
+const json& member(const json& j, const char* key, const std::string& file) {
   if (!j.contains(key)) throw Error(std::string("device profile lacks '") + key + "'", file);
-  try {
-    return j[key].get<T>();
-  } catch (const json::exception&) {
-    throw Error(std::string("device profile field '") + key + "' has the wrong type", file);
-  }
+  return j[key];
+}
+
+std::string text_field(const json& j, const char* key, const std::string& file) {
+  const json& v = member(j, key, file);
+  if (!v.is_string())
+    throw Error(
+        std::string("device profile field '") + key + "' must be a string, not " + v.type_name(),
+        file);
+  return v.get<std::string>();
+}
+
+// A whole number in [lo, hi]; 0 is also accepted when `zero_ok` (a measured profile's
+// placeholder). JSON floats with no fraction (4e9) count as whole numbers.
+uint64_t count_field(const json& j, const char* key, const std::string& file, uint64_t lo,
+                     uint64_t hi, bool zero_ok) {
+  const json& v = member(j, key, file);
+  const std::string range = std::to_string(lo) + " and " + std::to_string(hi);
+  if (!v.is_number())
+    throw Error(
+        std::string("device profile field '") + key + "' must be a number, not " + v.type_name(),
+        file);
+  const double x = v.get<double>();
+  if (v.is_number_float() && (!std::isfinite(x) || x != std::floor(x)))
+    throw Error(std::string("device profile field '") + key + "' is " + v.dump() +
+                    "; it must be a whole number",
+                file);
+  if (x < 0)
+    throw Error(std::string("device profile field '") + key + "' is " + v.dump() +
+                    "; it must not be negative (between " + range + ")",
+                file);
+  const uint64_t n =
+      v.is_number_float() ? static_cast<uint64_t>(std::min(x, 1.8e19)) : v.get<uint64_t>();
+  if ((n == 0 && zero_ok) || (n >= lo && n <= hi)) return n;
+  throw Error(std::string("device profile field '") + key + "' is " + v.dump() +
+                  "; it must be between " + range,
+              file);
+}
+
+// A finite number in (0, hi], or 0 when `zero_ok`.
+double rate_field(const json& j, const char* key, const std::string& file, double hi,
+                  bool zero_ok) {
+  const json& v = member(j, key, file);
+  if (!v.is_number())
+    throw Error(
+        std::string("device profile field '") + key + "' must be a number, not " + v.type_name(),
+        file);
+  const double x = v.get<double>();
+  if ((x == 0 && zero_ok) || (x > 0 && x <= hi)) return x;
+  throw Error(std::string("device profile field '") + key + "' is " + v.dump() +
+                  "; it must be a positive number up to " + json(hi).dump(),
+              file);
+}
+
+// An optional boolean; absent means `dflt`.
+bool flag_field(const json& j, const char* key, const std::string& file, const std::string& where,
+                bool dflt) {
+  if (!j.contains(key)) return dflt;
+  if (!j[key].is_boolean())
+    throw Error(
+        "device profile field '" + where + key + "' must be true or false, not " + j[key].dump(),
+        file);
+  return j[key].get<bool>();
 }
 
 }  // namespace
@@ -53,27 +113,32 @@ DeviceProfile parse_device(const std::string& text, const std::string& file) {
   if (!j.is_object()) throw Error("device profile is not a JSON object", file);
   DeviceProfile d;
   d.source = file;
-  d.id = field<std::string>(j, "id", file);
-  d.name = field<std::string>(j, "name", file);
-  d.ram_bytes = field<uint64_t>(j, "ram_bytes", file);
-  d.storage_bytes = field<uint64_t>(j, "storage_bytes", file);
-  d.bandwidth_gbs = field<double>(j, "bandwidth_gbs", file);
-  d.cores = field<int>(j, "cores", file);
-  d.accelerator = j.value("accelerator", std::string());
-  d.measured = j.value("measured", false);
-  const json isa = j.value("isa", json::object());
-  d.isa.neon = isa.value("neon", false);
-  d.isa.dotprod = isa.value("dotprod", false);
-  d.isa.i8mm = isa.value("i8mm", false);
-  d.isa.avx2 = isa.value("avx2", false);
-  d.isa.avx512_vnni = isa.value("avx512_vnni", false);
+  d.id = text_field(j, "id", file);
+  d.name = text_field(j, "name", file);
+  d.measured = flag_field(j, "measured", file, "", false);
+  // A measured profile (host) holds zeros until load_device() measures; others must be real.
+  const bool zero_ok = d.measured;
+  constexpr uint64_t kMaxBytes = uint64_t{1} << 50;  // 1 PiB: beyond any edge device
+  d.ram_bytes = count_field(j, "ram_bytes", file, 1 << 20, kMaxBytes, zero_ok);
+  d.storage_bytes = count_field(j, "storage_bytes", file, 1 << 20, kMaxBytes, zero_ok);
+  d.bandwidth_gbs = rate_field(j, "bandwidth_gbs", file, 10000.0, zero_ok);
+  d.cores = static_cast<int>(count_field(j, "cores", file, 1, 4096, zero_ok));
+  d.accelerator = j.contains("accelerator") ? text_field(j, "accelerator", file) : "";
+  if (j.contains("isa")) {
+    const json& isa = j["isa"];
+    if (!isa.is_object())
+      throw Error(
+          "device profile field 'isa' must be an object, not " + std::string(isa.type_name()),
+          file);
+    d.isa.neon = flag_field(isa, "neon", file, "isa.", false);
+    d.isa.dotprod = flag_field(isa, "dotprod", file, "isa.", false);
+    d.isa.i8mm = flag_field(isa, "i8mm", file, "isa.", false);
+    d.isa.avx2 = flag_field(isa, "avx2", file, "isa.", false);
+    d.isa.avx512_vnni = flag_field(isa, "avx512_vnni", file, "isa.", false);
+  }
   for (auto it = j.begin(); it != j.end(); ++it)
     if (it.key().ends_with("_note") && it.value().is_string())
       d.notes.emplace_back(it.key().substr(0, it.key().size() - 5), it.value().get<std::string>());
-  if (!d.measured &&
-      (d.ram_bytes == 0 || d.storage_bytes == 0 || d.bandwidth_gbs <= 0 || d.cores <= 0))
-    throw Error("device profile needs positive ram_bytes, storage_bytes, bandwidth_gbs and cores",
-                file);
   return d;
 }
 

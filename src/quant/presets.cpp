@@ -216,8 +216,20 @@ std::span<const QuantPreset> quant_presets() {
 }
 
 const QuantPreset* find_quant_preset(std::string_view name) {
+  // llama-quantize's aliases: a k-quant family without a size letter is its _M mix.
+  constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+      {"q3_k", "q3_k_m"}, {"q4_k", "q4_k_m"}, {"q5_k", "q5_k_m"}};
+  for (const auto& [alias, target] : kAliases)
+    if (iequal(alias, name)) name = target;
   for (const auto& p : kPresets)
     if (iequal(p.name, name)) return &p;
+  // A llama_ftype number, as llama-quantize also takes ("15" is q4_k_m).
+  if (!name.empty() && name.size() <= 4 &&
+      name.find_first_not_of("0123456789") == std::string_view::npos) {
+    const uint32_t id = static_cast<uint32_t>(std::stoul(std::string(name)));
+    for (const auto& p : kPresets)
+      if (p.ftype == id) return &p;
+  }
   return nullptr;
 }
 

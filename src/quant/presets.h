@@ -42,7 +42,9 @@ struct QuantPreset {
 
 // Every preset edgefit can produce, from most to fewest bits.
 std::span<const QuantPreset> quant_presets();
-// The preset named `name` (case-insensitive, "Q4_K_M" works), or nullptr.
+// The preset named `name` as llama-quantize takes it, or nullptr: case-insensitive ("Q4_K_M"),
+// a family name for its default mix ("q4_k" is q4_k_m; q3_k, q5_k likewise), or the llama_ftype
+// number ("15" is q4_k_m, "7" q8_0).
 const QuantPreset* find_quant_preset(std::string_view name);
 // "f32, f16, bf16, q8_0, …" for error messages.
 std::string quant_preset_names();

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "tokenizer/hf_components.h"
+#include "tokenizer/hf_replace.h"
 #include "tokenizer/pretokenizer_regex.h"
 #include "tokenizer/unicode.h"
 
@@ -88,35 +89,13 @@ class FuseDecoder : public Decoder {
 
 class ReplaceDecoder : public Decoder {
  public:
-  ReplaceDecoder(std::string literal, std::unique_ptr<Regex> re, std::string content)
-      : literal_(std::move(literal)), re_(std::move(re)), content_(std::move(content)) {}
+  explicit ReplaceDecoder(HfReplace replace) : replace_(std::move(replace)) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
-    for (auto& t : tokens) {
-      std::vector<std::pair<size_t, size_t>> m;
-      if (re_) {
-        m = re_->find_all(sanitize_utf8(t));
-        if (!is_valid_utf8(t)) t = sanitize_utf8(t);
-      } else if (!literal_.empty()) {
-        for (size_t p = 0; (p = t.find(literal_, p)) != std::string::npos; p += literal_.size())
-          m.emplace_back(p, p + literal_.size());
-      }
-      if (m.empty()) continue;
-      std::string out;
-      size_t prev = 0;
-      for (auto [b, e] : m) {
-        out.append(t, prev, b - prev);
-        out += content_;
-        prev = e;
-      }
-      out.append(t, prev, std::string::npos);
-      t.swap(out);
-    }
+    for (auto& t : tokens) replace_.apply(t);
   }
 
  private:
-  std::string literal_;        // {"String": ...} pattern
-  std::unique_ptr<Regex> re_;  // {"Regex": ...} pattern
-  std::string content_;        // replacement
+  HfReplace replace_;  // the pattern and its replacement
 };
 
 class StripDecoder : public Decoder {
@@ -228,16 +207,7 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& where) {
   if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (type == "Fuse") return std::make_unique<FuseDecoder>();
-  if (type == "Replace") {
-    const json& pat = json_field(j, "pattern", where);
-    const std::string content = json_string(j, "content", where);
-    if (pat.is_object() && pat.contains("String") && pat["String"].is_string())
-      return std::make_unique<ReplaceDecoder>(pat["String"].get<std::string>(), nullptr, content);
-    if (pat.is_object() && pat.contains("Regex") && pat["Regex"].is_string())
-      return std::make_unique<ReplaceDecoder>(
-          "", std::make_unique<Regex>(pat["Regex"].get<std::string>()), content);
-    throw Error(where + ".pattern: expected {\"String\": ...} or {\"Regex\": ...}");
-  }
+  if (type == "Replace") return std::make_unique<ReplaceDecoder>(HfReplace(j, where));
   if (type == "Strip") {
     const std::string content = json_string(j, "content", where);
     const auto cpts = utf8_to_cpts(content);

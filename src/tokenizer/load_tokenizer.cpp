@@ -3,6 +3,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "formats/gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -34,14 +35,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
     throw Error("no tokenizer.json or tokenizer.model in this folder", path);
   }
   if (!fs::exists(path, ec)) throw Error("no such file", path);
-  const std::string head = [&] {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw Error("cannot open", path);
-    char buf[16];
-    const size_t n = std::fread(buf, 1, sizeof(buf), f);
-    std::fclose(f);
-    return std::string(buf, n);
-  }();
+  const std::string head = read_file_prefix(path, 16);  // a FIFO or device is an error
   if (head.size() >= 4 && head.compare(0, 4, "GGUF") == 0) {
     GgufFile g(path);
     return load_tokenizer_from_gguf(g);

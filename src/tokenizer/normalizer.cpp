@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "tokenizer/hf_components.h"
+#include "tokenizer/hf_replace.h"
 #include "tokenizer/pretokenizer_regex.h"
 #include "tokenizer/unicode.h"
 
@@ -123,32 +124,11 @@ class Prepend : public Normalizer {
 
 class Replace : public Normalizer {
  public:
-  Replace(std::string literal, std::unique_ptr<Regex> re, std::string content)
-      : literal_(std::move(literal)), re_(std::move(re)), content_(std::move(content)) {}
-  void apply(std::string& t) const override {
-    std::vector<std::pair<size_t, size_t>> m;
-    if (re_) {
-      m = re_->find_all(t);
-    } else if (!literal_.empty()) {
-      for (size_t p = 0; (p = t.find(literal_, p)) != std::string::npos; p += literal_.size())
-        m.emplace_back(p, p + literal_.size());
-    }
-    if (m.empty()) return;
-    std::string out;
-    size_t prev = 0;
-    for (auto [b, e] : m) {
-      out.append(t, prev, b - prev);
-      out += content_;
-      prev = e;
-    }
-    out.append(t, prev, std::string::npos);
-    t.swap(out);
-  }
+  explicit Replace(HfReplace replace) : replace_(std::move(replace)) {}
+  void apply(std::string& t) const override { replace_.apply(t); }
 
  private:
-  std::string literal_;        // pattern {"String": ...}
-  std::unique_ptr<Regex> re_;  // pattern {"Regex": ...}
-  std::string content_;        // replacement
+  HfReplace replace_;  // the pattern and its replacement
 };
 
 class Sequence : public Normalizer {
@@ -179,16 +159,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& wh
                                    json_bool(j, "strip_right", where, true));
   }
   if (type == "Prepend") return std::make_unique<Prepend>(json_string(j, "prepend", where));
-  if (type == "Replace") {
-    const json& pat = json_field(j, "pattern", where);
-    const std::string content = json_string(j, "content", where);
-    if (pat.is_object() && pat.contains("String") && pat["String"].is_string())
-      return std::make_unique<Replace>(pat["String"].get<std::string>(), nullptr, content);
-    if (pat.is_object() && pat.contains("Regex") && pat["Regex"].is_string())
-      return std::make_unique<Replace>("", std::make_unique<Regex>(pat["Regex"].get<std::string>()),
-                                       content);
-    throw Error(where + ".pattern: expected {\"String\": ...} or {\"Regex\": ...}");
-  }
+  if (type == "Replace") return std::make_unique<Replace>(HfReplace(j, where));
   if (type == "Sequence") {
     const json& arr = json_field(j, "normalizers", where);
     if (!arr.is_array()) throw Error(where + ".normalizers: expected an array");

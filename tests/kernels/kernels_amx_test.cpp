@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -70,13 +71,30 @@ TEST(AmxDispatch, NamedChosenFirstAndVnniStillSelectable) {
   const KernelDispatch& vnni = kernel_dispatch_for(Isa::kAvx512Vnni);
   EXPECT_STREQ(amx.isa_name, "avx512amx");
   EXPECT_EQ(vnni.isa, Isa::kAvx512Vnni);
-  // AMX gemm for the four packings; the rest (and every vec_dot) is the VNNI table's.
-  for (uint8_t p : {kPackingQ8_0x16, kPackingQ4_0x16, kPackingQ4_Kx2, kPackingQ6_Kx1}) {
-    EXPECT_NE(packed_kernels(amx, p)->gemm, packed_kernels(vnni, p)->gemm) << int{p};
-    EXPECT_EQ(packed_kernels(amx, p)->vec_dot, packed_kernels(vnni, p)->vec_dot) << int{p};
+  // AMX gemm (on its extended activation rows) in the four packed integer slots; every other
+  // slot, the formats added since included, is the VNNI table's entry as it is; every vec_dot and
+  // every entry's format, packing and activation type are the VNNI table's.
+  for (int s = 0; s < kNumKernelSlots; ++s) {
+    const auto slot = static_cast<KernelSlot>(s);
+    const FormatKernels& a = amx.at(slot);
+    const FormatKernels& v = vnni.at(slot);
+    const char* name = kernel_slot_info(slot).name;
+    EXPECT_EQ(a.weight_type, v.weight_type) << name;
+    EXPECT_EQ(a.packing, v.packing) << name;
+    EXPECT_EQ(a.act_type, v.act_type) << name;
+    EXPECT_EQ(a.block_size, v.block_size) << name;
+    EXPECT_EQ(a.vec_dot, v.vec_dot) << name;
+    const bool amx_gemm = slot == KernelSlot::kQ8_0x16 || slot == KernelSlot::kQ4_0x16 ||
+                          slot == KernelSlot::kQ4_Kx2 || slot == KernelSlot::kQ6_Kx1;
+    if (amx_gemm) {
+      EXPECT_NE(a.gemm, v.gemm) << name;
+      EXPECT_NE(a.prepare_act, v.prepare_act) << name;
+    } else {
+      EXPECT_EQ(a.gemm, v.gemm) << name;
+      EXPECT_EQ(a.prepare_act, v.prepare_act) << name;
+      EXPECT_EQ(a.act_row_bytes, v.act_row_bytes) << name;
+    }
   }
-  for (DType t : kQuantTypes) EXPECT_EQ(amx.find(t)->gemm, vnni.find(t)->gemm) << dtype_name(t);
-  EXPECT_EQ(packed_kernels(amx, kPackingF16x4)->gemm, packed_kernels(vnni, kPackingF16x4)->gemm);
 }
 
 // The AMX activation row: the VNNI table's panel row (kernels_dot_test checks it byte for byte),
@@ -92,7 +110,8 @@ TEST(AmxActivations, PlainQuantsFollowThePanelRow) {
       if (n % fk->block_size != 0) continue;
       const std::vector<float> x = random_floats(rng, n);
       const size_t panel = packed_kernels(vnni, p)->act_row_bytes(n);
-      std::vector<uint8_t> row(fk->act_row_bytes(n));
+      std::vector<uint8_t> buf(fk->act_row_bytes(n) + 64);
+      const std::span<uint8_t> row(aligned64(buf.data()), fk->act_row_bytes(n));
       fk->prepare_act(x.data(), n, row.data());
       std::vector<int8_t> want(static_cast<size_t>(n));
       if (fk->act_type == DType::Q8_0) {
@@ -217,7 +236,7 @@ TEST(AmxGemm, WritesOnlyItsRowsAndTokens) {
   const FormatKernels* fk = packed_kernels(amx, kPackingQ4_0x16);
   const size_t stride = (fk->act_row_bytes(n) + 63) / 64 * 64 + 64;  // a gap between rows
   std::vector<uint8_t> act(stride * toks + 64);
-  uint8_t* a = act.data() + (64 - reinterpret_cast<uintptr_t>(act.data()) % 64) % 64;
+  uint8_t* a = aligned64(act.data());
   const std::vector<float> x = random_floats(rng, toks * n);
   for (int64_t t = 0; t < toks; ++t) fk->prepare_act(x.data() + t * n, n, a + t * stride);
   std::vector<float> y(static_cast<size_t>(ys * (toks + 1)), 12345.f);

@@ -25,6 +25,7 @@ TEST(AvxVnni, TwinEqualsScalarOnEveryFormatAndTile) {
 #if defined(__x86_64__)
   if (!isa_supported(Isa::kAvx512Vnni)) GTEST_SKIP() << "the twin needs AVX-512 VL + VNNI";
   const KernelDispatch& twin = test_twin::avxvnni_evex_dispatch();
+  expect_entries_match_slots(twin);
   const KernelDispatch& scalar = kernel_dispatch_for(Isa::kScalar);
   ThreadPool one(1);
   std::mt19937 rng(9);

@@ -4,6 +4,7 @@
 // reference panel bytes; the activation quantizers equal ggml's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -142,11 +143,13 @@ TEST(ActQuant, Q8_KEqualsGgmlReference) {
 // partial chunks, all-zero blocks, rounding ties, outliers.
 TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
   using detail::QFormat;
-  const std::pair<DType, QFormat> formats[] = {{DType::Q8_0, QFormat::kQ8_0},
-                                               {DType::Q4_0, QFormat::kQ4_0},
-                                               {DType::Q4_K, QFormat::kQ4_K},
-                                               {DType::Q5_K, QFormat::kQ5_K},
-                                               {DType::Q6_K, QFormat::kQ6_K}};
+  const std::pair<DType, QFormat> formats[] = {
+      {DType::Q8_0, QFormat::kQ8_0}, {DType::Q4_0, QFormat::kQ4_0},
+      {DType::Q4_1, QFormat::kQ4_1}, {DType::Q5_0, QFormat::kQ5_0},
+      {DType::Q5_1, QFormat::kQ5_1}, {DType::IQ4_NL, QFormat::kIQ4_NL},
+      {DType::Q2_K, QFormat::kQ2_K}, {DType::Q3_K, QFormat::kQ3_K},
+      {DType::Q4_K, QFormat::kQ4_K}, {DType::Q5_K, QFormat::kQ5_K},
+      {DType::Q6_K, QFormat::kQ6_K}};
   std::mt19937 rng(5);
   for (Isa isa : simd_isas()) {
     const KernelDispatch& kd = kernel_dispatch_for(isa);
@@ -166,14 +169,17 @@ TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
           const int bs = detail::qformat_info(f).block_elems;
           if (n % bs != 0) continue;
           const size_t bytes = detail::act_row_bytes(f, n);
-          std::vector<uint8_t> want(bytes, 0xCD);
-          detail::prepare_act_row(f, x.data(), n, sum_mul, want.data());
+          // Prepared rows are arrays of 64-byte aligned chunks (matmul allocates them so).
+          std::vector<uint8_t> want_buf(bytes + 64, 0xCD);
+          uint8_t* want = aligned64(want_buf.data());
+          detail::prepare_act_row(f, x.data(), n, sum_mul, want);
           for (const FormatKernels* fk : tables) {
             // A table may append to the panel row (the AMX gemm: the plain quants), not change it.
             ASSERT_GE(fk->act_row_bytes(n), bytes);
-            std::vector<uint8_t> got(fk->act_row_bytes(n), 0xAB);
-            fk->prepare_act(x.data(), n, got.data());
-            ASSERT_EQ(0, std::memcmp(got.data(), want.data(), bytes))
+            std::vector<uint8_t> got_buf(fk->act_row_bytes(n) + 64, 0xAB);
+            uint8_t* got = aligned64(got_buf.data());
+            fk->prepare_act(x.data(), n, got);
+            ASSERT_EQ(0, std::memcmp(got, want, bytes))
                 << isa_name(isa) << " " << dtype_name(dt) << " n=" << n << " rep " << rep;
           }
         }
@@ -201,6 +207,14 @@ TEST(Dispatch, NamesRoundTripAndUnsupportedIsAnError) {
   std::printf("[ info     ] best ISA here: %s\n", isa_name(best_isa()));
 }
 
+TEST(Dispatch, EveryEntrySitsInTheSlotOfItsFormatAndPacking) {
+  for (Isa isa : supported_isas()) expect_entries_match_slots(kernel_dispatch_for(isa));
+  // And a slot that is empty finds nothing: no kernel for a type without a slot.
+  EXPECT_FALSE(kernel_slot(DType::Q8_K).has_value());
+  EXPECT_FALSE(kernel_slot(DType::Q4_1, kPackingQ4_0x16).has_value());
+  EXPECT_EQ(kernel_dispatch_for(Isa::kScalar).find(DType::IQ2_XXS), nullptr);
+}
+
 // ---------------------------------------------------------------- unpackers
 
 TEST(Unpack, SimdUnpackersEqualReference) {
@@ -208,11 +222,13 @@ TEST(Unpack, SimdUnpackersEqualReference) {
   using detail::QFormat;
   const std::pair<Isa, detail::UnpackChunkFn> paths[] = {
       {Isa::kAvx2, detail::avx2_unpack()}, {Isa::kAvx512Vnni, detail::avx512vnni_unpack()}};
-  const std::pair<DType, QFormat> formats[] = {{DType::Q8_0, QFormat::kQ8_0},
-                                               {DType::Q4_0, QFormat::kQ4_0},
-                                               {DType::Q4_K, QFormat::kQ4_K},
-                                               {DType::Q5_K, QFormat::kQ5_K},
-                                               {DType::Q6_K, QFormat::kQ6_K}};
+  const std::pair<DType, QFormat> formats[] = {
+      {DType::Q8_0, QFormat::kQ8_0}, {DType::Q4_0, QFormat::kQ4_0},
+      {DType::Q4_1, QFormat::kQ4_1}, {DType::Q5_0, QFormat::kQ5_0},
+      {DType::Q5_1, QFormat::kQ5_1}, {DType::IQ4_NL, QFormat::kIQ4_NL},
+      {DType::Q2_K, QFormat::kQ2_K}, {DType::Q3_K, QFormat::kQ3_K},
+      {DType::Q4_K, QFormat::kQ4_K}, {DType::Q5_K, QFormat::kQ5_K},
+      {DType::Q6_K, QFormat::kQ6_K}};
   std::mt19937 rng(3);
   for (auto [isa, unpack] : paths) {
     if (!isa_supported(isa)) continue;
@@ -338,8 +354,9 @@ TEST(Dot, GemmEqualsVecDotOnEveryPath) {
   const int64_t n = 768, rows = 9, toks = 7;
   for (Isa isa : supported_isas()) {
     const KernelDispatch& kd = kernel_dispatch_for(isa);
-    for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::F16,
-                    DType::BF16, DType::F32}) {
+    std::vector<DType> types(std::begin(kQuantTypes), std::end(kQuantTypes));
+    types.insert(types.end(), std::begin(kFloatTypes), std::end(kFloatTypes));
+    for (DType t : types) {
       const FormatKernels* fk = kd.find(t);
       const std::vector<uint8_t> w = random_byte_rows(t, rows, n, rng);
       const size_t stride = (fk->act_row_bytes(n) + 63) / 64 * 64;

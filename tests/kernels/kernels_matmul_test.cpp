@@ -24,12 +24,16 @@ struct Case {
 };
 
 // Odd row counts hit partial 4-row tiles and 16/64-row tasks; 768 leaves a half chunk; 70 tokens
-// cross the 64-token block. Q4_1 and Q2_K have no kernels: the dequantize fallback.
+// cross the 64-token block. Q8_K (a GGUF type no preset writes) has no kernels: the dequantize
+// fallback.
 constexpr Case kCases[] = {
-    {DType::Q8_0, 37, 768},  {DType::Q4_0, 37, 768}, {DType::Q4_K, 37, 768},
-    {DType::Q5_K, 37, 768},  {DType::Q6_K, 37, 768}, {DType::F16, 37, 100},
-    {DType::BF16, 19, 96},   {DType::F32, 21, 33},   {DType::Q4_0, 130, 2048},
-    {DType::Q4_K, 66, 2048}, {DType::Q4_1, 13, 256}, {DType::Q2_K, 13, 256},
+    {DType::Q8_0, 37, 768},  {DType::Q4_0, 37, 768},  {DType::Q4_1, 37, 768},
+    {DType::Q5_0, 37, 768},  {DType::Q5_1, 37, 768},  {DType::IQ4_NL, 37, 768},
+    {DType::Q2_K, 37, 768},  {DType::Q3_K, 37, 768},  {DType::Q4_K, 37, 768},
+    {DType::Q5_K, 37, 768},  {DType::Q6_K, 37, 768},  {DType::F16, 37, 100},
+    {DType::BF16, 19, 96},   {DType::F32, 21, 33},    {DType::Q4_0, 130, 2048},
+    {DType::Q4_K, 66, 2048}, {DType::Q2_K, 66, 2048}, {DType::Q3_K, 66, 2048},
+    {DType::Q8_K, 13, 256},
 };
 
 std::vector<float> dequantized(DType t, const std::vector<uint8_t>& w, int64_t rows, int64_t n) {
@@ -112,7 +116,8 @@ TEST(Matmul, SeveralWeightsInOneJobEqualSeparateProducts) {
   ThreadPool two(2);
   const int64_t n_in = 512;
   const Case parts[] = {{DType::Q4_K, 37, n_in}, {DType::Q6_K, 21, n_in}, {DType::Q8_0, 19, n_in},
-                        {DType::Q4_0, 5, n_in},  {DType::F16, 9, n_in},   {DType::Q4_1, 7, n_in}};
+                        {DType::Q4_0, 5, n_in},  {DType::F16, 9, n_in},   {DType::Q8_K, 7, n_in},
+                        {DType::Q2_K, 11, n_in}, {DType::Q5_0, 6, n_in},  {DType::Q4_1, 3, n_in}};
   std::vector<std::vector<uint8_t>> w;
   std::vector<TensorView> views;
   for (const Case& c : parts) w.push_back(quantized_rows(c.type, c.n_out, c.n_in, rng));
@@ -135,8 +140,8 @@ TEST(Matmul, SeveralWeightsInOneJobEqualSeparateProducts) {
       }
       matmul_multi_with(kd, ws, x.data(), toks, ys, &two);
       for (size_t i = 0; i < std::size(parts); ++i)
-        EXPECT_EQ(got[i], want[i]) << isa_name(isa) << " " << dtype_name(parts[i].type) << " tokens "
-                                   << toks;
+        EXPECT_EQ(got[i], want[i])
+            << isa_name(isa) << " " << dtype_name(parts[i].type) << " tokens " << toks;
     }
   }
 }

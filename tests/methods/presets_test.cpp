@@ -121,6 +121,25 @@ TEST(Presets, FileTypeNumbersAreLlamaCpps) {
   EXPECT_EQ(find_quant_preset("q9_k"), nullptr);
 }
 
+// Names as llama-quantize's QUANT_OPTIONS take them (examples/quantize/quantize.cpp, b4748):
+// any case, the k-quant family names as aliases of their _M mix, and llama_ftype numbers (the
+// LLAMA_FTYPE_MOSTLY_* values of llama.h, written out here, not taken from our table).
+TEST(Presets, NamesAsLlamaQuantizeTakesThem) {
+  const std::pair<const char*, const char*> same[] = {
+      {"Q4_K", "q4_k_m"}, {"q5_k", "q5_k_m"}, {"Q3_K", "q3_k_m"}, {"Q6_K", "q6_k"},
+      {"0", "f32"},       {"1", "f16"},       {"2", "q4_0"},      {"3", "q4_1"},
+      {"7", "q8_0"},      {"8", "q5_0"},      {"9", "q5_1"},      {"10", "q2_k"},
+      {"11", "q3_k_s"},   {"12", "q3_k_m"},   {"13", "q3_k_l"},   {"14", "q4_k_s"},
+      {"15", "q4_k_m"},   {"16", "q5_k_s"},   {"17", "q5_k_m"},   {"18", "q6_k"},
+      {"25", "iq4_nl"},   {"32", "bf16"}};
+  for (const auto& [alias, name] : same) {
+    ASSERT_NE(find_quant_preset(alias), nullptr) << alias;
+    EXPECT_EQ(find_quant_preset(alias)->name, name) << alias;
+  }
+  for (const char* bad : {"4", "q4", "q4_k_x", "1000", "-15", "15x", ""})
+    EXPECT_EQ(find_quant_preset(bad), nullptr) << bad;
+}
+
 TEST(Presets, LegacyTypesFailOnRowsNotMultipleOf32LikeLlamaCpp) {
   // llama-quantize: "Unsupported tensor size encountered" for Q8_0/Q4_0/Q5_0/IQ4_NL (ff 172).
   const Source s = load_source("models/stories260K/gguf/stories260K-f32.gguf");

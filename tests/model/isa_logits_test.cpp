@@ -1,7 +1,8 @@
 // The forward pass on every instruction set this machine (or qemu's CPU model) supports: the
 // integer kernels accumulate in one canonical order (kernels/kernels.h), so quantized models must
 // give bit-identical logits whichever kernel table runs the matrix products — the scalar
-// reference, AVX2 and AVX-512 VNNI on x86, NEON and NEON dotprod on aarch64. This is how CI
+// reference, AVX2, AVX-VNNI, AVX-512 VNNI and AVX-512 AMX on x86, NEON and NEON dotprod on
+// aarch64. This is how CI
 // forces the non-default paths through a whole model, not just through single kernels.
 #include <gtest/gtest.h>
 
@@ -15,6 +16,8 @@
 #include "kernels/kernels.h"
 #include "model/matmul.h"
 #include "model/transformer.h"
+#include "quant/presets.h"
+#include "quant/quant_traits.h"
 #include "test_data.h"
 
 namespace edgefit {
@@ -27,11 +30,10 @@ void matmul_on_table(const TensorView& w, const float* x, int64_t n_tokens, floa
 }
 
 // repacked: the weights moved into their packed layouts first (Transformer::repack_weights).
-std::vector<float> logits_on(const kernels::KernelDispatch* table, const std::string& model,
+std::vector<float> logits_on(const kernels::KernelDispatch* table, const Model& m,
                              const std::vector<int32_t>& ids, bool repacked = false) {
   g_table = table;
   set_matmul_kernel(table ? matmul_on_table : nullptr);
-  const Model m = load_model(test::shared_path(model));
   Transformer t(m);
   if (repacked) t.repack_weights();
   KVCache cache = t.make_cache(static_cast<int64_t>(ids.size()));
@@ -43,28 +45,38 @@ std::vector<float> logits_on(const kernels::KernelDispatch* table, const std::st
   return logits;
 }
 
-class IsaLogits : public ::testing::TestWithParam<const char*> {};
+std::vector<float> logits_on(const kernels::KernelDispatch* table, const std::string& model,
+                             const std::vector<int32_t>& ids) {
+  return logits_on(table, load_model(test::shared_path(model)), ids);
+}
 
-TEST_P(IsaLogits, QuantizedModelGivesTheSameLogitsOnEveryIsa) {
+// The model's logits on the scalar table and on every SIMD table this machine runs: bit-identical.
+void expect_same_logits_on_every_isa(const Model& model, const std::string& what) {
   std::vector<int32_t> ids;
   for (int i = 0; i < 24; ++i) ids.push_back(1 + (i * 37) % 200);
   const std::vector<float> ref =
-      logits_on(&kernels::kernel_dispatch_for(kernels::Isa::kScalar), GetParam(), ids);
+      logits_on(&kernels::kernel_dispatch_for(kernels::Isa::kScalar), model, ids);
   // Sanity: the scalar-table logits are those of the default path within float noise.
-  const std::vector<float> dflt = logits_on(nullptr, GetParam(), ids);
+  const std::vector<float> dflt = logits_on(nullptr, model, ids);
   ASSERT_EQ(ref.size(), dflt.size());
   for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(ref[i], dflt[i], 1e-3f) << i;
   int checked = 0;
   for (int k = 0; k < kernels::kNumIsas; ++k) {
     const auto isa = static_cast<kernels::Isa>(k);
     if (isa == kernels::Isa::kScalar || !kernels::isa_supported(isa)) continue;
-    const std::vector<float> got = logits_on(&kernels::kernel_dispatch_for(isa), GetParam(), ids);
+    const std::vector<float> got = logits_on(&kernels::kernel_dispatch_for(isa), model, ids);
     ASSERT_EQ(got.size(), ref.size());
     EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)))
         << kernels::isa_name(isa) << ": logits differ from the scalar table's";
     ++checked;
   }
-  std::printf("[isa-logits] %s: %d SIMD table(s) bit-identical to scalar\n", GetParam(), checked);
+  std::printf("[isa-logits] %s: %d SIMD table(s) bit-identical to scalar\n", what.c_str(), checked);
+}
+
+class IsaLogits : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IsaLogits, QuantizedModelGivesTheSameLogitsOnEveryIsa) {
+  expect_same_logits_on_every_isa(load_model(test::shared_path(GetParam())), GetParam());
 }
 
 // Q8_0; Q4_K + Q6_K (+ Q5_K in q4_k_m's attn_v/ffn_down rules); Q4_0 with a Q6_K head.
@@ -83,14 +95,15 @@ INSTANTIATE_TEST_SUITE_P(Models, IsaLogits,
 TEST_P(IsaLogits, RepackedModelGivesTheSameLogitsOnEveryIsa) {
   std::vector<int32_t> ids;
   for (int i = 0; i < 40; ++i) ids.push_back(1 + (i * 41) % 200);
+  const Model model = load_model(test::shared_path(GetParam()));
   const std::vector<float> ref =
-      logits_on(&kernels::kernel_dispatch_for(kernels::Isa::kScalar), GetParam(), ids);
+      logits_on(&kernels::kernel_dispatch_for(kernels::Isa::kScalar), model, ids);
   std::string checked;
   for (int k = 0; k < kernels::kNumIsas; ++k) {
     const auto isa = static_cast<kernels::Isa>(k);
     if (!kernels::isa_supported(isa)) continue;
     const std::vector<float> got =
-        logits_on(&kernels::kernel_dispatch_for(isa), GetParam(), ids, /*repacked=*/true);
+        logits_on(&kernels::kernel_dispatch_for(isa), model, ids, /*repacked=*/true);
     ASSERT_EQ(got.size(), ref.size());
     EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)))
         << kernels::isa_name(isa) << ": logits of the repacked model differ from the scalar's";
@@ -99,6 +112,55 @@ TEST_P(IsaLogits, RepackedModelGivesTheSameLogitsOnEveryIsa) {
   std::printf("[isa-logits] %s repacked, bit-identical to scalar on:%s\n", GetParam(),
               checked.c_str());
 }
+
+// polyglot's f32 weights quantized in memory with a preset's per-tensor types (choose_tensor_types,
+// as llama-quantize and edgefit's quantize choose them) and src/quant's quantizers: what
+// `edgefit quantize` writes without an imatrix, minus the file round trip (the aarch64 cross build
+// of these tests has no methods room).
+Model quantized_polyglot(const std::string& preset) {
+  Model m = load_model(test::shared_path("models/polyglot/gguf/polyglot-f32.gguf"));
+  std::vector<TensorDesc> descs;
+  for (const ModelTensor& mt : m.tensors) {
+    TensorDesc d{mt.name, {}, mt.view.dtype};
+    for (int i = mt.view.ndim - 1; i >= 0; --i) d.ne.push_back(mt.view.shape[i]);
+    descs.push_back(d);
+  }
+  const ArchConfig& c = m.config;
+  TypeChoiceOptions opt;
+  opt.preset = find_quant_preset(preset);
+  const std::vector<TensorTypeChoice> choice =
+      choose_tensor_types(descs, {c.architecture, c.n_layers, c.n_heads, c.n_kv_heads}, opt);
+  for (size_t i = 0; i < m.tensors.size(); ++i) {
+    TensorView& v = m.tensors[i].view;
+    if (!choice[i].quantizable || choice[i].type == v.dtype || v.dtype != DType::F32) continue;
+    const DType t = choice[i].type;
+    const size_t rb = quant_row_size(t, v.row_size());
+    auto buf = std::make_shared<std::vector<uint8_t>>(rb * static_cast<size_t>(v.n_rows()));
+    for (int64_t r = 0; r < v.n_rows(); ++r)
+      quant_traits(t)->quantize_row(reinterpret_cast<const float*>(v.row(r)), buf->data() + r * rb,
+                                    v.row_size(), nullptr);
+    v = TensorView::contiguous(t, std::span(v.shape.data(), v.ndim), buf->data());
+    m.keep_alive.push_back(buf);
+  }
+  return m;
+}
+
+// The small-device presets: Q2_K (with Q3_K / Q4_K where q2_k's rules give attn_v and ffn_down
+// more bits), Q3_K (+ Q4_K, Q5_K), and the 32-weight formats Q4_1, Q5_0, Q5_1, IQ4_NL (each with a
+// Q6_K head).
+class IsaLogitsEdgefitQuantized : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(IsaLogitsEdgefitQuantized, QuantizedModelGivesTheSameLogitsOnEveryIsa) {
+  const Model m = quantized_polyglot(GetParam());
+  int base_tensors = 0;  // the preset's own format is there (rows fit it: no fallback)
+  for (const ModelTensor& mt : m.tensors)
+    base_tensors += mt.view.dtype == find_quant_preset(GetParam())->base;
+  EXPECT_GT(base_tensors, 6) << GetParam();
+  expect_same_logits_on_every_isa(m, std::string("polyglot ") + GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, IsaLogitsEdgefitQuantized,
+                         ::testing::Values("q2_k", "q3_k_m", "q4_1", "q5_0", "q5_1", "iq4_nl"));
 
 // Load-time repacking (Transformer::repack_weights) changes where weights live, not the math: the
 // same logits bit for bit, for every packed format these models hold (Q8_0, Q4_K, Q4_0, and the

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "formats/gguf.h"
@@ -22,10 +23,11 @@ TEST(DeviceProfiles, EveryRequiredProfileShipsWithSourceNotes) {
     EXPECT_GT(d.bandwidth_gbs, 0) << d.id;
     std::set<std::string> noted;
     for (const auto& [k, v] : d.notes) noted.insert(k);
-    for (const char* k : {"ram", "storage", "bandwidth", "isa", "cores"}) EXPECT_TRUE(noted.count(k)) << d.id << " " << k;
+    for (const char* k : {"ram", "storage", "bandwidth", "isa", "cores"})
+      EXPECT_TRUE(noted.count(k)) << d.id << " " << k;
   }
-  for (const char* id : {"snapdragon-8-gen-3", "jetson-orin-nano", "raspberry-pi-5", "armv8.2-dotprod",
-                         "x86-avx2-laptop", "controller-8gb-flash", "host"})
+  for (const char* id : {"snapdragon-8-gen-3", "jetson-orin-nano", "raspberry-pi-5",
+                         "armv8.2-dotprod", "x86-avx2-laptop", "controller-8gb-flash", "host"})
     EXPECT_TRUE(ids.count(id)) << id;
   const DeviceProfile ctl = load_device("controller-8gb-flash");
   EXPECT_FALSE(ctl.isa.dotprod);  // Cortex-A53
@@ -48,11 +50,77 @@ TEST(DeviceProfiles, UnknownOrMalformedIsAClearError) {
     load_device("toaster");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown device 'toaster' (known: armv8.2-dotprod"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown device 'toaster' (known: armv8.2-dotprod"),
+              std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(parse_device(R"({"id":"x","name":"y","ram_bytes":"lots"})", "x.json"), Error);
-  EXPECT_THROW(parse_device(R"({"id":"x","name":"y","ram_bytes":0,"storage_bytes":1,"bandwidth_gbs":1,"cores":1})", "x.json"),
-               Error);
+  EXPECT_THROW(
+      parse_device(
+          R"({"id":"x","name":"y","ram_bytes":0,"storage_bytes":1,"bandwidth_gbs":1,"cores":1})",
+          "x.json"),
+      Error);
+}
+
+// Every number of a profile is checked for type, sign and range, and the message names the field:
+// "ram_bytes": -5 used to read as 16 EiB, and every model "fit".
+TEST(DeviceProfiles, EveryNumberIsValidatedWithTheFieldNamed) {
+  const std::string ok_fields =
+      R"("id":"x","name":"y","ram_bytes":4294967296,"storage_bytes":8589934592,)"
+      R"("bandwidth_gbs":10.5,"cores":4,"isa":{"neon":true})";
+  ASSERT_NO_THROW(parse_device("{" + ok_fields + "}", "x.json"));
+  EXPECT_EQ(
+      parse_device(
+          R"({"id":"x","name":"y","ram_bytes":4e9,"storage_bytes":8589934592,"bandwidth_gbs":1,"cores":4})",
+          "x.json")
+          .ram_bytes,
+      4000000000u);  // a whole number written as a float is fine
+  struct Case {
+    const char* field;
+    const char* value;
+  };
+  const Case cases[] = {
+      {"ram_bytes", "-5"},
+      {"ram_bytes", "0"},
+      {"ram_bytes", "1500000000.5"},
+      {"ram_bytes", R"("lots")"},
+      {"ram_bytes", "1e300"},
+      {"ram_bytes", "true"},
+      {"storage_bytes", "-1"},
+      {"storage_bytes", "null"},
+      {"bandwidth_gbs", "-3"},
+      {"bandwidth_gbs", "0"},
+      {"bandwidth_gbs", R"("fast")"},
+      {"bandwidth_gbs", "1e9"},
+      {"cores", "-4"},
+      {"cores", "2.5"},
+      {"cores", "100000"},
+      {"id", "7"},
+      {"name", "[]"},
+      {"accelerator", "1"},
+      {"measured", R"("yes")"},
+      {"isa", "[]"},
+  };
+  for (const auto& c : cases) {
+    nlohmann::json j = nlohmann::json::parse("{" + ok_fields + "}");
+    j[c.field] = nlohmann::json::parse(c.value);
+    try {
+      const DeviceProfile d = parse_device(j.dump(), "x.json");
+      ADD_FAILURE() << c.field << " = " << c.value << " accepted (ram " << d.ram_bytes << ")";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("'") + c.field + "'"), std::string::npos)
+          << c.field << " = " << c.value << ": " << e.what();
+      EXPECT_EQ(std::string(e.what()).rfind("x.json: ", 0), 0u) << e.what();
+    }
+  }
+  nlohmann::json j = nlohmann::json::parse("{" + ok_fields + "}");
+  j["isa"]["dotprod"] = 1;
+  try {
+    parse_device(j.dump(), "x.json");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'isa.dotprod'"), std::string::npos) << e.what();
+  }
 }
 
 // The cost of an existing llama.cpp file: its weights, plus the KV cache worked out by hand.

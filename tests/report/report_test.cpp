@@ -2,6 +2,8 @@
 // Chromium (Debian's chromium package) — it must load without console errors and show all charts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "report/compress_report.h"
+#include "report/recipe_warnings.h"
 #include "report/svg_chart.h"
 #include "test_data.h"
 
@@ -24,7 +27,8 @@ CompressReport sample_report() {
   r.context = 2048;
   r.max_ppl_increase_pct = 5;
   r.baseline = {100, 1, 0, 0, 1, 5000};
-  for (const char* lang : {"deu", "eng-US", "jpn", "tha"}) r.baseline_languages[lang] = {100, 1, 0, 0, 1, 1000};
+  for (const char* lang : {"deu", "eng-US", "jpn", "tha"})
+    r.baseline_languages[lang] = {100, 1, 0, 0, 1, 1000};
   const char* recipes[] = {"q2_k", "q4_k_m", "q8_0"};
   const double bits[] = {2.9, 4.8, 8.5};
   for (int i = 0; i < 3; ++i) {
@@ -43,12 +47,18 @@ CompressReport sample_report() {
     for (const char* lang : {"deu", "eng-US", "jpn", "tha"})
       c.languages[lang] = {100 + (lang[0] == 't' ? 9.0 : 2.0) / (i + 1), 1, 0.01, 0.1, 0.95, 1000};
     c.max_dppl_pct = 9.0 / (i + 1);
-    for (int l = 0; l < 6; ++l)
+    for (int l = 0; l < 6; ++l) {
       for (const char* k : {"attn_q", "ffn_down"})
-        c.tensor_bits.emplace_back("blk." + std::to_string(l) + "." + k + ".weight", bits[i] + (k[0] == 'f' ? 1 : 0));
+        c.tensor_bits.emplace_back("blk." + std::to_string(l) + "." + k + ".weight",
+                                   bits[i] + (k[0] == 'f' ? 1 : 0));
+      c.tensor_bits.emplace_back("blk." + std::to_string(l) + ".attn_norm.weight",
+                                 32.0);  // F32, as in every recipe
+    }
     r.candidates.push_back(c);
   }
   r.chosen = 1;
+  r.runner_up = 2;
+  r.decision = "q4_k_m won on quality: the lowest mean KLD; runner-up q8_0 with mean KLD 0.01000.";
   r.warnings = {"language tha: ΔPPL +4.50 % is more than twice the mean"};
   return r;
 }
@@ -56,15 +66,118 @@ CompressReport sample_report() {
 TEST(CompressReport, JsonHasTheDocumentedFields) {
   const auto j = report_to_json(sample_report());
   EXPECT_EQ(j["device"]["id"], "raspberry-pi-5");
-  for (const char* k : {"recipe", "file", "file_bytes", "bits_per_weight", "fits"}) EXPECT_TRUE(j["chosen"].contains(k)) << k;
+  for (const char* k : {"recipe", "file", "file_bytes", "bits_per_weight", "fits"})
+    EXPECT_TRUE(j["chosen"].contains(k)) << k;
   EXPECT_EQ(j["chosen"]["recipe"], "q4_k_m");
   ASSERT_EQ(j["candidates"].size(), 3u);
   for (const auto& c : j["candidates"])
-    for (const char* k : {"recipe", "file_bytes", "kld_mean", "ppl"}) EXPECT_TRUE(c.contains(k)) << k;
+    for (const char* k : {"recipe", "file_bytes", "kld_mean", "ppl"})
+      EXPECT_TRUE(c.contains(k)) << k;
   ASSERT_EQ(j["languages"].size(), 4u);
-  for (const char* k : {"ppl_base", "ppl", "dppl_pct", "kld_mean"}) EXPECT_TRUE(j["languages"]["tha"].contains(k)) << k;
+  for (const char* k : {"ppl_base", "ppl", "dppl_pct", "kld_mean"})
+    EXPECT_TRUE(j["languages"]["tha"].contains(k)) << k;
   EXPECT_NEAR(j["languages"]["tha"]["dppl_pct"].get<double>(), 4.5, 1e-9);
   EXPECT_EQ(j["warnings"].size(), 1u);
+  EXPECT_EQ(j["objective"], "quality");
+  EXPECT_EQ(j["decision"]["reason"],
+            "q4_k_m won on quality: the lowest mean KLD; runner-up q8_0 with mean KLD 0.01000.");
+  EXPECT_EQ(j["decision"]["chosen"], "q4_k_m");
+  EXPECT_EQ(j["decision"]["runner_up"], "q8_0");
+}
+
+TEST(CompressReport, HtmlSaysWhyTheRecipeWon) {
+  const std::string html = report_to_html(sample_report());
+  EXPECT_NE(html.find("<p id=\"decision\"><b>Why</b> q4_k_m won on quality: the lowest mean KLD; "
+                      "runner-up q8_0"),
+            std::string::npos);
+}
+
+TEST(SvgChart, TicksAreOneTwoFiveSteps) {
+  // The ranges that gave 3.712 / 5.187 style ticks before.
+  for (const auto& [lo, hi] : std::vector<std::pair<double, double>>{{3.712, 9.31},
+                                                                     {0.000071, 0.0281},
+                                                                     {101.3, 111.2},
+                                                                     {-2.3, 7.9},
+                                                                     {0, 1},
+                                                                     {4.1e6, 9.9e6}}) {
+    const Ticks t = nice_ticks(lo, hi);
+    SCOPED_TRACE(std::to_string(lo) + " … " + std::to_string(hi) + ": step " +
+                 std::to_string(t.step));
+    const double mantissa = t.step / std::pow(10.0, std::floor(std::log10(t.step) + 1e-12));
+    EXPECT_TRUE(std::fabs(mantissa - 1) < 1e-9 || std::fabs(mantissa - 2) < 1e-9 ||
+                std::fabs(mantissa - 5) < 1e-9);
+    EXPECT_LE(t.first, lo);
+    EXPECT_GE(t.last(), hi);
+    EXPECT_NEAR(t.first / t.step, std::round(t.first / t.step), 1e-9);  // on a multiple of the step
+    EXPECT_LE(t.count, 6);
+    EXPECT_GE(t.count, 3);
+  }
+  EXPECT_EQ(nice_ticks(3.712, 9.31).step, 2);
+  EXPECT_EQ(nice_ticks(3.712, 9.31).first, 2);
+}
+
+// Every tick label a chart prints, per axis.
+std::vector<double> tick_values(const std::string& svg, const std::string& axis) {
+  std::vector<double> v;
+  static const std::regex re("<text class=\"tick ([xy])\"[^>]*>([^<]*)</text>");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), re); it != std::sregex_iterator();
+       ++it)
+    if ((*it)[1] == axis) v.push_back(std::stod((*it)[2]));
+  return v;
+}
+
+// The legend rows end above the plot's top edge (where the y axis starts): they cover no data.
+void expect_legend_above_plot(const std::string& svg, int entries) {
+  std::smatch frame;
+  ASSERT_TRUE(
+      std::regex_search(svg, frame, std::regex("<line class=\"frame\" x1=\"\\d+\" y1=\"(\\d+)\"")));
+  const std::regex legend_re(
+      "<g class=\"legend\"><rect x=\"(\\d+)\" y=\"(\\d+)\" width=\"10\" height=\"10\"");
+  int n = 0;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), legend_re);
+       it != std::sregex_iterator(); ++it, ++n) {
+    EXPECT_LE(std::stoi((*it)[2]) + 10, std::stoi(frame[1]));
+    EXPECT_LT(std::stoi((*it)[1]), 520 - 40) << "legend entry starts outside the chart";
+  }
+  EXPECT_EQ(n, entries);
+}
+
+TEST(SvgChart, LegendsWrapIntoRowsAboveThePlot) {
+  std::vector<LineSeries> s;
+  for (const char* k :
+       {"attn_k", "attn_output", "attn_q", "attn_v", "ffn_down", "ffn_gate", "ffn_up"})
+    s.push_back({k, {0, 1, 2}, {4.5, 4.5, 6.5}, false});
+  expect_legend_above_plot(
+      svg_line_chart(s, {"bits", "layer (block index)", "bits per weight", 520, 320}), 7);
+}
+
+TEST(SvgChart, ChartsShowRoundTicksAndLegendsAboveThePlot) {
+  const std::vector<LineSeries> s = {{"roofline", {2.9, 4.8, 8.5}, {344.8, 208.3, 117.6}, true},
+                                     {"predicted", {2.9, 4.8, 8.5}, {275.9, 166.7, 94.1}, false}};
+  const std::string svg =
+      svg_line_chart(s, {"speed", "bits per weight", "decode tokens/s", 520, 320});
+  for (const char* axis : {"x", "y"}) {
+    const auto t = tick_values(svg, axis);
+    ASSERT_GE(t.size(), 3u) << axis;
+    const double step = t[1] - t[0];
+    for (size_t i = 1; i < t.size(); ++i) EXPECT_NEAR(t[i] - t[i - 1], step, 1e-9) << axis;
+    for (double v : t) EXPECT_NEAR(v / step, std::round(v / step), 1e-9) << axis << " tick " << v;
+  }
+  expect_legend_above_plot(svg, 2);
+}
+
+TEST(CompressReport, BitsPerLayerChartLeavesOutTheNormsAndEveryAxisHasAUnit) {
+  const std::string html = report_to_html(sample_report());
+  const size_t at = html.find("<title>Bits per weight across layers");
+  ASSERT_NE(at, std::string::npos);
+  const std::string svg = html.substr(at, html.find("</svg>", at) - at);
+  EXPECT_EQ(svg.find("attn_norm"), std::string::npos);
+  const auto y = tick_values(svg, "y");
+  ASSERT_FALSE(y.empty());
+  EXPECT_LT(y.back(), 10) << "the 32-bit norms squash the quantized lines";
+  for (const char* label : {"file size (MiB)", "mean KLD (nats per token)",
+                            "ΔPPL vs full precision (%)", "layer (block index)", "decode tokens/s"})
+    EXPECT_NE(html.find(label), std::string::npos) << label;
 }
 
 TEST(CompressReport, HtmlEscapesAndIsSelfContained) {
@@ -73,33 +186,70 @@ TEST(CompressReport, HtmlEscapesAndIsSelfContained) {
   EXPECT_EQ(html.find("<script src"), std::string::npos);
   EXPECT_EQ(html.find("<link"), std::string::npos);
   size_t svgs = 0;
-  for (size_t at = html.find("<svg "); at != std::string::npos; at = html.find("<svg ", at + 1)) ++svgs;
+  for (size_t at = html.find("<svg "); at != std::string::npos; at = html.find("<svg ", at + 1))
+    ++svgs;
   EXPECT_EQ(svgs, 5u);
+}
+
+TEST(RecipeWarnings, LanguagesThatImprovedAreNeverListedAsDegrading) {
+  CompressReport r = sample_report();
+  auto& ch = r.candidates[1];
+  ch.languages["deu"].ppl = 97;     // −3 %: improved
+  ch.languages["eng-US"].ppl = 99;  // −1 %: improved
+  ch.languages["jpn"].ppl = 100.5;  // +0.5 %
+  ch.languages["tha"].ppl = 104.5;  // +4.5 %
+  std::vector<std::string> w = chosen_recipe_warnings(r);
+  const auto summary = std::find_if(w.begin(), w.end(), [](const std::string& s) {
+    return s.rfind("languages that degrade most", 0) == 0;
+  });
+  ASSERT_NE(summary, w.end());
+  EXPECT_EQ(*summary, "languages that degrade most with q4_k_m: tha +4.50 %, jpn +0.50 %");
+  // tha is an outlier (≥ 1 % and over twice the mean); jpn's +0.5 % is noise, not singled out.
+  EXPECT_EQ(std::count_if(w.begin(), w.end(),
+                          [](const std::string& s) { return s.rfind("language ", 0) == 0; }),
+            1);
+  EXPECT_NE(std::find(w.begin(), w.end(),
+                      "language tha degrades most: ΔPPL +4.50 % (more than twice the mean; mean "
+                      "over languages +0.25 %)"),
+            w.end());
+  // Every language improved: nothing to name.
+  for (auto& [lang, q] : ch.languages) q.ppl = 99;
+  w = chosen_recipe_warnings(r);
+  for (const auto& s : w) EXPECT_EQ(s.find("degrade"), std::string::npos) << s;
 }
 
 // Renders the page as a person would see it.
 TEST(CompressReport, RendersInHeadlessChromiumWithEveryChart) {
-  ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium")) << "install Debian's chromium (scripts/setup.sh)";
+  ASSERT_TRUE(std::filesystem::exists("/usr/bin/chromium"))
+      << "install Debian's chromium (scripts/setup.sh)";
   const std::string dir = test::scratch_dir("report_html");
   write_file_atomic(dir + "/report.html", report_to_html(sample_report()));
   const std::string flags =
-      "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
-      "--disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir=" + dir + "/profile "
+      "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+      "--disable-background-networking "
+      "--disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir=" +
+      dir +
+      "/profile "
       "--enable-logging=stderr --v=0 --virtual-time-budget=3000 ";
   const std::string url = "file://" + dir + "/report.html";
-  ASSERT_EQ(std::system(("/usr/bin/chromium " + flags + "--window-size=1200,2400 --screenshot=" + dir +
-                         "/report.png " + url + " > " + dir + "/shot.log 2>&1").c_str()), 0)
+  ASSERT_EQ(std::system(("/usr/bin/chromium " + flags + "--window-size=1200,2400 --screenshot=" +
+                         dir + "/report.png " + url + " > " + dir + "/shot.log 2>&1")
+                            .c_str()),
+            0)
       << read_file(dir + "/shot.log");
   ASSERT_TRUE(std::filesystem::exists(dir + "/report.png"));
   EXPECT_GT(std::filesystem::file_size(dir + "/report.png"), 20000u) << "screenshot looks blank";
-  ASSERT_EQ(std::system(("/usr/bin/chromium " + flags + "--dump-dom " + url + " > " + dir + "/dom.html 2> " + dir +
-                         "/dom.log").c_str()), 0);
+  ASSERT_EQ(std::system(("/usr/bin/chromium " + flags + "--dump-dom " + url + " > " + dir +
+                         "/dom.html 2> " + dir + "/dom.log")
+                            .c_str()),
+            0);
   const std::string dom = read_file(dir + "/dom.html");
   const std::string log = read_file(dir + "/shot.log") + read_file(dir + "/dom.log");
   EXPECT_EQ(log.find("CONSOLE"), std::string::npos) << log;
   EXPECT_EQ(log.find("Uncaught"), std::string::npos) << log;
-  for (const char* title : {"File size vs KL-divergence", "File size vs perplexity", "ΔPPL per language",
-                            "Bits per weight across layers", "Decode speed vs the memory-bandwidth roofline"})
+  for (const char* title :
+       {"File size vs KL-divergence", "File size vs perplexity", "ΔPPL per language",
+        "Bits per weight across layers", "Decode speed vs the memory-bandwidth roofline"})
     EXPECT_NE(dom.find(std::string("<title>") + title), std::string::npos) << title;
   EXPECT_NE(dom.find("class=\"bar\""), std::string::npos);
   EXPECT_NE(dom.find("class=\"point\""), std::string::npos);

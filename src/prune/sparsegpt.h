@@ -1,0 +1,91 @@
+// SparseGPT (Frantar & Alistarh, 2023): prune a linear layer — and optionally quantize it in the
+// same pass — with Optimal Brain Surgeon updates, on the GPTQ machinery.
+//
+// The layer's reconstruction error ‖(W − Ŵ)·Xᵀ‖² has the Hessian H = 2·XᵀX / n (dampened), the
+// same for every row. Columns are processed left to right. Zeroing (or rounding) weight w_ij
+// costs (w_ij − q_ij)² / [H⁻¹]_jj and is best compensated by moving the not-yet-processed weights
+// of its row along row j of H⁻¹; with U the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU, gptq.h) that
+// update is w_i,k>j −= (w_ij − q_ij) / U_jj · U_jk, exactly GPTQ's update with "round to zero"
+// as one more rounding. The updates are applied in lazy batches of B columns (one matrix product
+// per batch for the columns after it), as GPTQ does. B is gptq.block_size rounded down to a whole
+// number of lcm(mask_block or M, quantization block) columns (at least one such unit); with the
+// defaults it is GPTQ's own B, so with nothing pruned the output bytes are gptq_quantize's.
+//
+// Adaptive mask selection: the mask is not fixed up front but chosen as the columns arrive, from
+// the current, already-updated weights, by the OBS saliency w² / U_jj² (U_jj² = [H⁻¹]_jj after
+// the previous columns are eliminated):
+// - unstructured: per block of `mask_block` columns, the block's share of the pruned count
+//   (cumulative floors, so a row or layer gets exactly floor(f · size) over all its blocks),
+//   compared per row or over all rows of the block (MaskScope; kPerRowBlock takes mask blocks
+//   that tile the 256-input blocks, gcd(mask_block, 256), so each gets its exact share);
+// - N:M: per group of M columns of each row, when the group is reached.
+//
+// Joint quantization (the paper's "SparseGPT + GPTQ", §3.3): with a target format of
+// gptq_grid.h, when the column loop reaches a quantization block the format's own quantizer
+// chooses the block's scales from the current weights, with the weights already pruned zeroed and
+// given no importance (as GPTQ, with H's diagonal as importance). Kept weights are rounded to that
+// grid, pruned ones take the grid's zero code, and both errors flow through the same update.
+// Masks stay adaptive inside a quantization block (a block of 256 may span two mask blocks of
+// 128 or 64 N:M groups): choosing the whole block's mask up front, so the scales would see
+// only survivors, measured worse on synthetic layers (2:4 into Q4_K: output error 471 against 236
+// with masks chosen as the columns arrive; 0.5: 190 against 154) — mask adaptivity is worth more
+// than scales fitted to the final survivors.
+//
+// Exact zeros: the symmetric formats (Q4_0, Q5_0, Q8_0, Q3_K, Q6_K) dequantize the zero code to
+// exactly 0 (±0), so a pruned weight reads as 0 from the dense bytes. The formats with a per-block
+// minimum (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K: value = step · q − min) and IQ4_NL (its 16-value table
+// has no 0) cannot represent 0 in general: there a pruned weight takes the code nearest 0, the
+// OBS update compensates the difference like any rounding error, `inexact_zeros` counts them, and
+// the mask in the result stays authoritative (a sparse storage format stores it, so they read as
+// exact zeros there).
+//
+// Pure math: no model, no files. Rows are independent given H and run in parallel, except that a
+// per-layer mask block compares all rows (a short serial step per block).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "methods/gptq.h"
+#include "prune/mask_select.h"
+#include "prune/sparsity_pattern.h"
+
+namespace edgefit {
+
+struct SparseGptOptions {
+  SparsityPattern pattern;               // what to prune
+  MaskScope scope = MaskScope::kPerRow;  // comparison group of an unstructured mask block
+  int mask_block = 128;                  // columns per adaptive mask choice (unstructured; the
+                                         // paper's Bs)
+  DType type = DType::F32;               // F32: prune only; a gptq_supports() format: prune and
+                                         // quantize into it in the same pass
+  GptqOptions gptq;                      // dampening, lazy-batch width, thread pool; act_order
+                                         // must stay off (columns run in their own order)
+};
+
+struct SparseGptResult {
+  std::vector<float> weights;   // type F32: [rows, cols] pruned and updated weights; else empty
+  std::vector<uint8_t> bytes;   // quantized: [rows, quant_row_size(type, cols)] valid blocks of
+                                // `type`; empty for F32
+  std::vector<uint8_t> pruned;  // [rows, cols] the mask, 1 = pruned
+  int64_t pruned_count = 0;     // ones in `pruned`
+  int64_t inexact_zeros = 0;    // pruned weights whose dequantized value is not exactly 0
+                                // (formats without an exact zero, see above); 0 for F32
+  double proxy_loss = 0;        // Σ (w − q)² / U_jj² / 2: the OBS error estimate
+  double damp = 0;              // dampening λ actually used
+};
+
+// True when `type` dequantizes its zero code to exactly 0 for every block (see above).
+bool sparsegpt_exact_zero(DType type);
+
+// Prunes (and quantizes) W [rows, cols] (row-major f32) with a Hessian prepared by gptq_prepare
+// without act-order. Throws Error for an unsupported type, a pattern that does not fit the rows,
+// rows that are not whole blocks of the type, a Hessian of another width or in permuted order.
+SparseGptResult sparsegpt_prune(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
+                                const SparseGptOptions& options);
+// gptq_prepare + the above, from H [cols, cols] (e.g. HessianAccumulator::finalize()).
+SparseGptResult sparsegpt_prune(const float* w, int64_t rows, int64_t cols, const float* hessian,
+                                const SparseGptOptions& options);
+
+}  // namespace edgefit

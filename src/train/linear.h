@@ -1,0 +1,41 @@
+// Linear layers for training: y = x · Wᵀ + b, and its two backward products.
+//
+// Activations are row-major [n_tokens, width] f32. The trainable weights are f32 {n_out, n_in}
+// (train/parameters.h); the input gradient also accepts a frozen weight of any stored type
+// (F16/BF16/ggml blocks), dequantized one row at a time into a small buffer, so a compressed base
+// model never exists as a dequantized copy (the LoRA path builds on this).
+//
+// Every output element is computed by one thread in a fixed order (8 partial sums per dot
+// product, tokens in order for the weight gradient), so results do not depend on the thread
+// count or on how the pool splits the work. That is what makes gradient checkpointing reproduce
+// the stored activations bit for bit.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace edgefit::train {
+
+// Σ_i a[i]·b[i] with 8 interleaved f32 partial sums (vectorisable, fixed order).
+float dot_f32(const float* a, const float* b, int64_t n);
+
+// y[t, o] = Σ_i x[t, i] · w[o, i] (+ b[o] when b is not null), for t < n. Parallel over rows o.
+void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in, const float* x,
+                    int64_t n, float* y);
+
+// dx[t, i] (+)= Σ_o dy[t, o] · W[o, i] for a weight W {n_out, n_in} of any dequantizable type;
+// `accumulate` adds to dx instead of overwriting it. Parallel over token chunks.
+void linear_backward_input(const TensorView& w, const float* dy, int64_t n, float* dx,
+                           bool accumulate);
+
+// dw[o, i] += Σ_t dy[t, o] · x[t, i] and, when db is not null, db[o] += Σ_t dy[t, o].
+// Parallel over rows o.
+void linear_backward_weight(const float* x, const float* dy, int64_t n, int64_t n_out, int64_t n_in,
+                            float* dw, float* db);
+
+// A contiguous F32 view of w {n_out, n_in}, for passing trainable weights to
+// linear_backward_input().
+TensorView f32_matrix_view(const float* w, int64_t n_out, int64_t n_in);
+
+}  // namespace edgefit::train

@@ -1,0 +1,71 @@
+#include "train/losses.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/thread_pool.h"
+
+namespace edgefit::train {
+namespace {
+
+// log Σ_v exp(x[v] / T), in double.
+double log_sum_exp(const float* x, int64_t vocab, double inv_t) {
+  double mx = -INFINITY;
+  for (int64_t v = 0; v < vocab; ++v) mx = std::max(mx, x[v] * inv_t);
+  double sum = 0;
+  for (int64_t v = 0; v < vocab; ++v) sum += std::exp(x[v] * inv_t - mx);
+  return mx + std::log(sum);
+}
+
+}  // namespace
+
+double cross_entropy_loss(const float* logits, const int32_t* ids, int64_t n, int64_t vocab,
+                          float* dlogits) {
+  const int64_t count = n - 1;  // positions that predict a next token
+  std::vector<double> per_pos(static_cast<size_t>(count));
+  ThreadPool::global().parallel_for(count, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const float* row = logits + t * vocab;
+      const double lse = log_sum_exp(row, vocab, 1.0);
+      const int32_t target = ids[t + 1];
+      per_pos[static_cast<size_t>(t)] = lse - row[target];
+      float* g = dlogits + t * vocab;
+      for (int64_t v = 0; v < vocab; ++v)
+        g[v] = static_cast<float>(std::exp(row[v] - lse) / static_cast<double>(count));
+      g[target] -= static_cast<float>(1.0 / static_cast<double>(count));
+    }
+  });
+  std::memset(dlogits + count * vocab, 0, static_cast<size_t>(vocab) * sizeof(float));
+  double loss = 0;
+  for (double l : per_pos) loss += l;
+  return loss / static_cast<double>(count);
+}
+
+double distillation_loss(const float* student, const float* teacher, int64_t n, int64_t vocab,
+                         double temperature, float* dlogits) {
+  const double inv_t = 1.0 / temperature;
+  std::vector<double> per_pos(static_cast<size_t>(n));
+  ThreadPool::global().parallel_for(n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const float* s = student + t * vocab;
+      const float* te = teacher + t * vocab;
+      const double lse_s = log_sum_exp(s, vocab, inv_t), lse_t = log_sum_exp(te, vocab, inv_t);
+      double kl = 0;
+      float* g = dlogits + t * vocab;
+      for (int64_t v = 0; v < vocab; ++v) {
+        const double log_p = te[v] * inv_t - lse_t, log_q = s[v] * inv_t - lse_s;
+        const double p = std::exp(log_p);
+        kl += p * (log_p - log_q);
+        g[v] = static_cast<float>((std::exp(log_q) - p) * inv_t / static_cast<double>(n));
+      }
+      per_pos[static_cast<size_t>(t)] = kl;
+    }
+  });
+  double loss = 0;
+  for (double l : per_pos) loss += l;
+  return loss / static_cast<double>(n);
+}
+
+}  // namespace edgefit::train

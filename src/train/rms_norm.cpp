@@ -1,0 +1,43 @@
+#include "train/rms_norm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "core/thread_pool.h"
+
+namespace edgefit::train {
+
+void rms_norm_forward(const float* x, const float* g, int64_t n_rows, int64_t width, float eps,
+                      float* y, float* inv_rms) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* xr = x + r * width;
+    double ss = 0;
+    for (int64_t i = 0; i < width; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float s = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(width) + eps));
+    inv_rms[r] = s;
+    float* yr = y + r * width;
+    for (int64_t i = 0; i < width; ++i) yr[i] = xr[i] * s * g[i];
+  }
+}
+
+void rms_norm_backward(const float* x, const float* g, const float* inv_rms, const float* dy,
+                       int64_t n_rows, int64_t width, float* dx, float* dg) {
+  std::vector<double> dg_sum(static_cast<size_t>(width), 0.0);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const float* xr = x + r * width;
+    const float* dyr = dy + r * width;
+    const double s = inv_rms[r];
+    double dot = 0;  // Σ dy·g·x
+    for (int64_t i = 0; i < width; ++i) {
+      dot += static_cast<double>(dyr[i]) * g[i] * xr[i];
+      dg_sum[static_cast<size_t>(i)] += static_cast<double>(dyr[i]) * xr[i] * s;
+    }
+    const double c = s * s * dot / static_cast<double>(width);
+    float* dxr = dx + r * width;
+    for (int64_t i = 0; i < width; ++i)
+      dxr[i] = static_cast<float>(s * (static_cast<double>(dyr[i]) * g[i] - xr[i] * c));
+  }
+  for (int64_t i = 0; i < width; ++i) dg[i] += static_cast<float>(dg_sum[static_cast<size_t>(i)]);
+}
+
+}  // namespace edgefit::train

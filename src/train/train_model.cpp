@@ -1,0 +1,178 @@
+#include "train/train_model.h"
+
+#include <string>
+
+#include "core/error.h"
+#include "model/matmul.h"
+#include "train/embedding.h"
+#include "train/linear.h"
+#include "train/losses.h"
+#include "train/rms_norm.h"
+
+namespace edgefit::train {
+namespace {
+
+// The model's RoPE, with a GGUF's rope_freqs.weight factors when present (as model/ does).
+Rope make_rope(const Model& m) {
+  std::vector<float> factors;
+  if (const ModelTensor* t = m.find("rope_freqs.weight")) {
+    factors.resize(static_cast<size_t>(m.config.head_dim / 2));
+    if (t->view.numel() != static_cast<int64_t>(factors.size()))
+      throw Error("rope_freqs.weight has the wrong size", t->source);
+    const int64_t shape[1] = {t->view.numel()};
+    dequantize_row(TensorView::contiguous(t->view.dtype, shape, t->view.data), 0, factors.data());
+  }
+  return Rope(m.config, std::move(factors));
+}
+
+Parameter* bind_matrix(ParameterSet& ps, const std::string& name, int64_t rows, int64_t cols) {
+  Parameter& p = ps.get(name);
+  if (p.shape != std::vector<int64_t>{rows, cols})
+    throw Error("tensor '" + name + "' has an unexpected shape for this architecture");
+  return &p;
+}
+
+}  // namespace
+
+TrainModel::TrainModel(const Model& model)
+    : cfg_(model.config), params_(ParameterSet::from_model(model)), rope_(make_rope(model)) {
+  check_config(model);
+  const ArchConfig& c = cfg_;
+  tok_embd_ = bind_matrix(params_, "token_embd.weight", c.vocab_size, c.d_model);
+  head_.weight = params_.find("output.weight")
+                     ? bind_matrix(params_, "output.weight", c.vocab_size, c.d_model)
+                     : tok_embd_;
+  output_norm_ = &params_.get("output_norm.weight");
+  if (static_cast<int64_t>(output_norm_->value.size()) != c.d_model)
+    throw Error("tensor 'output_norm.weight' has the wrong size", model.path);
+  for (int l = 0; l < c.n_layers; ++l) blocks_.push_back(bind_block(params_, c, l));
+}
+
+TrainModel::TrainModel(const Model& model, const LoraConfig& lora)
+    : cfg_(model.config),
+      small_(ParameterSet::from_model(model,
+                                      [](const ModelTensor& t) { return t.view.n_rows() == 1; })),
+      rope_(make_rope(model)) {
+  check_config(model);
+  const ArchConfig& c = cfg_;
+  frozen_embd_ = bind_frozen(model, "token_embd.weight", c.vocab_size, c.d_model);
+  head_.frozen = model.find("output.weight")
+                     ? bind_frozen(model, "output.weight", c.vocab_size, c.d_model)
+                     : frozen_embd_;
+  output_norm_ = &small_.get("output_norm.weight");
+  if (static_cast<int64_t>(output_norm_->value.size()) != c.d_model)
+    throw Error("tensor 'output_norm.weight' has the wrong size", model.path);
+  for (int l = 0; l < c.n_layers; ++l) blocks_.push_back(bind_block_frozen(model, small_, c, l));
+  attach_lora(blocks_, params_, lora);
+}
+
+void TrainModel::check_config(const Model& model) const {
+  const ArchConfig& c = cfg_;
+  if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
+      c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 || c.n_heads % c.n_kv_heads != 0)
+    throw Error("model hyperparameters are inconsistent", model.path);
+}
+
+void TrainModel::check_ids(std::span<const int32_t> ids) const {
+  if (ids.size() < 2) throw Error("training needs sequences of at least 2 tokens");
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= cfg_.vocab_size)
+      throw Error("token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                  " is outside the vocabulary of " + std::to_string(cfg_.vocab_size));
+}
+
+void TrainModel::forward_blocks(std::span<const int32_t> ids, bool checkpoint) {
+  const int64_t n = static_cast<int64_t>(ids.size()), d = cfg_.d_model, L = cfg_.n_layers;
+  if (!rope_table_ || rope_table_->n_positions() != n)
+    rope_table_ = std::make_unique<RopeTable>(rope_, n);
+  xs_.resize(static_cast<size_t>(L + 1));
+  for (auto& x : xs_) x.resize(static_cast<size_t>(n * d));
+  acts_.resize(checkpoint ? 1 : static_cast<size_t>(L));
+  if (tok_embd_) {
+    embedding_forward(tok_embd_->value.data(), ids.data(), n, d, xs_[0].data());
+  } else {
+    for (int64_t t = 0; t < n; ++t) dequantize_row(*frozen_embd_, ids[t], xs_[0].data() + t * d);
+  }
+  for (int64_t l = 0; l < L; ++l) {
+    BlockActivations& a = acts_[checkpoint ? 0 : static_cast<size_t>(l)];
+    block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, a, xs_[l + 1].data());
+  }
+}
+
+void TrainModel::head_forward(int64_t n, std::vector<float>& logits) {
+  const int64_t d = cfg_.d_model;
+  xf_.resize(static_cast<size_t>(n * d));
+  inv_rms_f_.resize(static_cast<size_t>(n));
+  rms_norm_forward(xs_.back().data(), output_norm_->value.data(), n, d, cfg_.rms_eps, xf_.data(),
+                   inv_rms_f_.data());
+  logits.resize(static_cast<size_t>(n * cfg_.vocab_size));
+  linear_layer_forward(head_, xf_.data(), n, logits.data());
+}
+
+double TrainModel::compute_loss(std::span<const int32_t> ids, const LossSpec& loss,
+                                const std::vector<float>& logits,
+                                std::vector<float>& dlogits) const {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  dlogits.resize(logits.size());
+  if (!loss.teacher_logits)
+    return cross_entropy_loss(logits.data(), ids.data(), n, cfg_.vocab_size, dlogits.data());
+  const double kd = distillation_loss(logits.data(), loss.teacher_logits, n, cfg_.vocab_size,
+                                      loss.temperature, dlogits.data());
+  if (loss.kd_weight == 1.0) return kd;
+  // Both gradients are linear in their loss: dlogits = w · d_kd + (1 − w) · d_ce.
+  std::vector<float> d_ce(dlogits.size());
+  const double ce = cross_entropy_loss(logits.data(), ids.data(), n, cfg_.vocab_size, d_ce.data());
+  const float w = static_cast<float>(loss.kd_weight);
+  for (size_t i = 0; i < dlogits.size(); ++i) dlogits[i] = w * dlogits[i] + (1.0f - w) * d_ce[i];
+  return loss.kd_weight * kd + (1.0 - loss.kd_weight) * ce;
+}
+
+double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec& loss,
+                                    bool checkpoint) {
+  check_ids(ids);
+  const int64_t n = static_cast<int64_t>(ids.size()), d = cfg_.d_model, L = cfg_.n_layers;
+  forward_blocks(ids, checkpoint);
+  std::vector<float> logits, dlogits;
+  head_forward(n, logits);
+  const double value = compute_loss(ids, loss, logits, dlogits);
+  logits = {};  // the head's backward needs only dlogits
+
+  // Output head and final norm.
+  std::vector<float> dx(static_cast<size_t>(n * d));
+  linear_layer_backward(head_, xf_.data(), dlogits.data(), n, dx.data(), false);
+  dlogits = {};
+  rms_norm_backward(xs_.back().data(), output_norm_->value.data(), inv_rms_f_.data(), dx.data(), n,
+                    d, dx.data(), output_norm_->grad.data());
+
+  // Blocks, last to first; under checkpointing each block's forward is re-run from its input.
+  for (int64_t l = L - 1; l >= 0; --l) {
+    BlockActivations* a = &acts_[static_cast<size_t>(l)];
+    std::vector<float> y_unused;
+    if (checkpoint) {
+      a = &acts_[0];
+      y_unused.resize(static_cast<size_t>(n * d));
+      block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, y_unused.data());
+    }
+    block_backward(cfg_, blocks_[l], *rope_table_, *a, dx.data(), dx.data());
+  }
+  if (tok_embd_) embedding_backward(ids.data(), dx.data(), n, d, tok_embd_->grad.data());
+  return value;
+}
+
+double TrainModel::loss(std::span<const int32_t> ids, const LossSpec& loss) {
+  check_ids(ids);
+  forward_blocks(ids, true);
+  std::vector<float> logits, dlogits;
+  head_forward(static_cast<int64_t>(ids.size()), logits);
+  return compute_loss(ids, loss, logits, dlogits);
+}
+
+std::vector<float> TrainModel::logits(std::span<const int32_t> ids) {
+  check_ids(ids);
+  forward_blocks(ids, true);
+  std::vector<float> out;
+  head_forward(static_cast<int64_t>(ids.size()), out);
+  return out;
+}
+
+}  // namespace edgefit::train

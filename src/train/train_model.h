@@ -1,0 +1,108 @@
+// Whole-model training forward and backward for the Llama family (llama, mistral, qwen2 with
+// q/k/v biases, qwen3 with q/k norms), on f32 copies of the weights (train/parameters.h):
+//
+//   embedding → blocks (train/block.h) → RMSNorm → output head (tied or not) → loss
+//
+// The loss is the reference's next-token cross-entropy or the distillation KL against given
+// teacher logits (train/losses.h). forward_backward() accumulates d loss / d parameter into every
+// Parameter::grad, in the model's own names and q/k row layout.
+//
+// Gradient checkpointing per block. Without it the forward keeps every block's activations
+// (BlockActivations, ~n·(4d + 3q + 4kv + 3ff) floats each) until the backward. With it the forward
+// keeps only each block's input [n, d] and the backward re-runs one block's forward just before
+// its backward, so activation memory is one block's worth plus n·d per block, at the price of a
+// second forward. Every op is deterministic (one writer per output, fixed order; see
+// train/linear.h), so checkpointed gradients equal the stored-activation ones bit for bit.
+//
+// LoRA mode (the second constructor) keeps the base frozen where it is: the matrices, the
+// embedding table and the head stay the model's mmapped views in their stored (possibly
+// quantized) type, run forward through model/matmul.h and backward row by row
+// (train/linear_layer.h); only the norm gains and biases are copied to f32 (a few KB per block).
+// params() then holds just the adapters. Memory: the mapped base, the adapters and their
+// gradients and optimizer moments, and the activations above.
+//
+// The room around this class (src/train/, below core, formats and model; used by the CLI):
+//   ops            linear.h, linear_layer.h (frozen/trainable + LoRA), embedding.h, rms_norm.h,
+//                  rope.h, attention.h, swiglu.h, losses.h — forward with saved state, backward
+//   model          block.h (one block), train_model.h (this), parameters.h, lora.h
+//   optimisation   adamw.h, lr_schedule.h, grad_clip.h, data_order.h, train_loop.h
+//   recovery       teacher.h (teacher logits on the fly; LossSpec::kd_weight mixes LM and KD),
+//                  checkpoint.h (resume bit for bit), lora_gguf.h (llama.cpp adapter files),
+//                  lora_peft.h (PEFT folders); the CLI's `edgefit recover` drives them
+// Not built yet (issue 20): the recipe's recover step, the merged export (B·A folded into the
+// base and re-quantized to its recipe), bf16 matmuls, a per-language recovery table.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "formats/model.h"
+#include "model/rope.h"
+#include "train/block.h"
+#include "train/lora.h"
+#include "train/parameters.h"
+
+namespace edgefit::train {
+
+// Which loss forward_backward() takes.
+struct LossSpec {
+  const float* teacher_logits = nullptr;  // null: cross-entropy; else [n, vocab] for distillation
+  double temperature = 1.0;               // distillation temperature T
+  // With a teacher: loss = kd_weight · KL + (1 − kd_weight) · cross-entropy (recovery mixes the
+  // two; 1 is pure distillation as in ../shared/ref/grad).
+  double kd_weight = 1.0;
+};
+
+class TrainModel {
+ public:
+  // Copies the weights of `model` to f32 parameters and binds them. Throws Error when a tensor is
+  // missing, misshapen, or of a type that cannot be dequantized.
+  explicit TrainModel(const Model& model);
+  // LoRA on the frozen base `model` (which must outlive this object): adapters per `lora`.
+  TrainModel(const Model& model, const LoraConfig& lora);
+
+  const ArchConfig& config() const { return cfg_; }
+  // The trained parameters: every weight (full training) or the adapters (LoRA).
+  ParameterSet& params() { return params_; }
+  bool is_lora() const { return frozen_embd_ != nullptr; }
+
+  // Forward and backward over one sequence `ids` (positions 0 … n−1, n >= 2): returns the loss
+  // and adds its gradient to every parameter's grad (call params().zero_grad() first for a fresh
+  // gradient). With `checkpoint`, activations are recomputed block by block (see above).
+  double forward_backward(std::span<const int32_t> ids, const LossSpec& loss, bool checkpoint);
+
+  // The loss alone (no gradients), e.g. for finite differences or validation.
+  double loss(std::span<const int32_t> ids, const LossSpec& loss);
+
+  // Logits [n, vocab] of the sequence, as the training forward computes them.
+  std::vector<float> logits(std::span<const int32_t> ids);
+
+ private:
+  // Runs embedding and all blocks, leaving the final hidden states in xs_.back(); keeps every
+  // block's activations in acts_ unless `checkpoint` (then only acts_[0] is used as scratch).
+  void forward_blocks(std::span<const int32_t> ids, bool checkpoint);
+  // Final norm and output head on xs_.back(): logits [n, vocab], saving the norm's statistics.
+  void head_forward(int64_t n, std::vector<float>& logits);
+  double compute_loss(std::span<const int32_t> ids, const LossSpec& loss,
+                      const std::vector<float>& logits, std::vector<float>& dlogits) const;
+  void check_ids(std::span<const int32_t> ids) const;
+  void check_config(const Model& model) const;
+
+  ArchConfig cfg_;                           // hyperparameters
+  ParameterSet params_;                      // trained f32 values and gradients
+  ParameterSet small_;                       // LoRA: f32 copies of the frozen norms and biases
+  Rope rope_;                                // the model's rotation (layout, frequencies)
+  std::unique_ptr<RopeTable> rope_table_;    // angles for the current sequence length
+  std::vector<BlockParams> blocks_;          // per-block parameter bindings
+  Parameter* tok_embd_ = nullptr;            // {vocab, d} trainable table (full training)
+  const TensorView* frozen_embd_ = nullptr;  // {vocab, d} frozen table (LoRA)
+  LinearLayer head_;                         // {vocab, d} output head (the table when tied)
+  Parameter* output_norm_ = nullptr;         // [d]
+  std::vector<std::vector<float>> xs_;       // block inputs [n, d]; xs_[L] = last block's output
+  std::vector<BlockActivations> acts_;       // saved activations (one when checkpointing)
+  std::vector<float> xf_, inv_rms_f_;        // final norm output [n, d] and its 1/rms [n]
+};
+
+}  // namespace edgefit::train
