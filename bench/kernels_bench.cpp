@@ -9,6 +9,8 @@
 //   Decode/<type>/threads      all TinyLlama-1.1B matmuls of one token, laid out as the runtime
 //                              lays them (one huge-page arena, repacked): tokens/s and GB/s
 //   Gemm/<type>/<out>x<in>/thr GOPS of a 512-token matmul (prompt processing)
+//   GemmPacked/…/thr/tokens    the same on repacked weights, as the runtime multiplies them (the
+//                              avx512amx table's AMX gemm runs only on these), 64-512 tokens
 //
 // EDGEFIT_ISA selects the kernel table as in production. Run:
 //   build/bench/kernels_bench --benchmark_counters_tabular=true
@@ -208,19 +210,20 @@ void BM_GemvHot(benchmark::State& state, DType t, int64_t rows, int64_t n) {
   state.SetLabel(std::string(kd.isa_name) + (v.packing != 0 ? " packed" : ""));
 }
 
-void BM_Gemm(benchmark::State& state, DType t, int64_t rows, int64_t n) {
+void BM_Gemm(benchmark::State& state, DType t, int64_t rows, int64_t n, bool packed) {
   const int threads = static_cast<int>(state.range(0));
-  const int64_t toks = 512;
+  const int64_t toks = packed ? state.range(1) : 512;
   const std::vector<uint8_t> w = make_weights(t, rows, n);
   const std::vector<float> x = make_x(n * toks);
   std::vector<float> y(static_cast<size_t>(rows * toks));
   const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
-  for (auto _ : state) {
-    kernels::matmul_with(kd, view(t, rows, n, w.data()), x.data(), toks, y.data(), &pool(threads));
-  }
+  TensorView v = view(t, rows, n, w.data());
+  std::vector<uint8_t> packed_bytes(packed ? w.size() : 0);
+  if (packed && kernels::can_repack(kd, v)) v = kernels::repack_weight(v, packed_bytes.data());
+  for (auto _ : state) kernels::matmul_with(kd, v, x.data(), toks, y.data(), &pool(threads));
   state.counters["GOPS"] = benchmark::Counter(2.0 * rows * n * toks * state.iterations() / 1e9,
                                               benchmark::Counter::kIsRate);
-  state.SetLabel(kd.isa_name);
+  state.SetLabel(std::string(kd.isa_name) + (v.packing != 0 ? " packed" : ""));
 }
 
 // The matmuls of one TinyLlama-1.1B token (22 layers of q,k,v,o,gate,up,down + output head).
@@ -293,11 +296,20 @@ const int kRegistered = [] {
         ->Unit(benchmark::kMicrosecond);
     for (auto [rows, n] : {std::pair<int64_t, int64_t>{2048, 2048}, {5632, 2048}}) {
       const std::string s = tn + "/" + std::to_string(rows) + "x" + std::to_string(n);
-      benchmark::RegisterBenchmark(("Gemm/" + s).c_str(), BM_Gemm, t, rows, n)
+      benchmark::RegisterBenchmark(("Gemm/" + s).c_str(), BM_Gemm, t, rows, n, false)
           ->Arg(1)
           ->Arg(2)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
+      if (kernels::packing_for(t) != 0)
+        benchmark::RegisterBenchmark(("GemmPacked/" + s).c_str(), BM_Gemm, t, rows, n, true)
+            ->Args({1, 512})
+            ->Args({2, 512})
+            ->Args({1, 16})
+            ->Args({1, 64})
+            ->Args({1, 128})
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
     }
   }
   for (DType t :

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/amx_tiles.h"
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 
@@ -16,8 +17,8 @@ namespace edgefit::kernels {
 
 namespace {
 
-constexpr const char* kNames[kNumIsas] = {"scalar",     "avx2", "avxvnni",
-                                          "avx512vnni", "neon", "neon-dotprod"};
+constexpr const char* kNames[kNumIsas] = {"scalar", "avx2",         "avxvnni",  "avx512vnni",
+                                          "neon",   "neon-dotprod", "avx512amx"};
 
 bool cpu_runs(Isa isa) {
   switch (isa) {
@@ -34,6 +35,8 @@ bool cpu_runs(Isa isa) {
       return cpu_runs(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512vnni");
+    case Isa::kAvx512Amx:  // AMX: CPUID, XCR0 and the kernel's tile-state grant (amx_tiles.h)
+      return cpu_runs(Isa::kAvx512Vnni) && amx_support().int8;
 #endif
 #if defined(__aarch64__)
     case Isa::kNeon:
@@ -59,6 +62,8 @@ const KernelDispatch& table(Isa isa) {
       return detail::avxvnni_dispatch();
     case Isa::kAvx512Vnni:
       return detail::avx512vnni_dispatch();
+    case Isa::kAvx512Amx:
+      return detail::avx512amx_dispatch();
 #endif
 #if defined(__aarch64__)
     case Isa::kNeon:
@@ -76,9 +81,9 @@ const KernelDispatch& select_from_env() {
   if (env == nullptr || *env == '\0') return table(best_isa());
   const std::optional<Isa> isa = isa_from_name(env);
   if (!isa) {
-    throw Error(
-        std::string("EDGEFIT_ISA=") + env +
-        ": unknown instruction set (scalar, avx2, avxvnni, avx512vnni, neon, neon-dotprod)");
+    throw Error(std::string("EDGEFIT_ISA=") + env +
+                ": unknown instruction set (scalar, avx2, avxvnni, avx512vnni, avx512amx, neon, "
+                "neon-dotprod)");
   }
   return kernel_dispatch_for(*isa);
 }
@@ -214,6 +219,7 @@ namespace detail {
 int isa_weight_offset(Isa isa, QFormat f) {
   switch (isa) {
     case Isa::kAvx512Vnni:  // vpdpbusd: weights are the unsigned operand
+    case Isa::kAvx512Amx:   // its unpacked formats are the VNNI table's
       return weight_offset_for(WeightOperand::kVpdpbusd, f);
     case Isa::kAvx2:     // maddubs (sign trick for Q8_0 and IQ4_NL)
     case Isa::kAvxVnni:  // the AVX2 code and encoding with vpdpbusd (dot_avx2_impl.inc)

@@ -18,6 +18,7 @@ const KernelDispatch& avxvnni_dispatch();
 const KernelDispatch& avx512vnni_dispatch();
 const KernelDispatch& neon_dispatch();
 const KernelDispatch& neon_dotprod_dispatch();
+const KernelDispatch& avx512amx_dispatch();  // AMX: gemm_amx.cpp
 
 // Unpacks chunk c of a weight row the way one ISA's kernels do (fast path for full chunks, the
 // reference for a partial one); the bytes equal unpack_chunk_ref with that ISA's offset.

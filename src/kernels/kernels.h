@@ -4,8 +4,9 @@
 // One `KernelDispatch` table of function pointers exists per instruction set (ONNX Runtime MLAS
 // style), an array indexed by KernelSlot (one slot per weight format and packing).
 // `kernel_dispatch()` picks the best one the CPU supports once, at first use (or the one named by
-// EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|neon|neon-dotprod); `kernel_dispatch_for()` gives any
-// supported one in-process, so one test binary checks every path against the scalar reference.
+// EDGEFIT_ISA=scalar|avx2|avxvnni|avx512vnni|avx512amx|neon|neon-dotprod); `kernel_dispatch_for()`
+// gives any supported one in-process, so one test binary checks every path against the scalar
+// reference.
 //
 // Numerics. Each quantized kernel computes, per sub-block of 32 weights (16 for Q2_K, Q3_K, Q6_K),
 // the exact integer dot product of the weight levels with the int8 activations, then accumulates
@@ -52,11 +53,12 @@ enum class Isa : int {
   kAvx512Vnni = 3,   // x86-64 AVX-512 F/BW/VL + VNNI (512-bit vpdpbusd)
   kNeon = 4,         // aarch64 Advanced SIMD without the dot-product extension
   kNeonDotprod = 5,  // aarch64 with ARMv8.2 dotprod (sdot / vdotq_s32)
+  kAvx512Amx = 6,    // x86-64 AVX-512 VNNI + AMX-INT8 tiles for prefill (amx_tiles.h, gemm_amx.cpp)
 };
 
-inline constexpr int kNumIsas = 6;
+inline constexpr int kNumIsas = 7;
 
-// "scalar", "avx2", "avxvnni", "avx512vnni", "neon", "neon-dotprod".
+// "scalar", "avx2", "avxvnni", "avx512vnni", "neon", "neon-dotprod", "avx512amx".
 const char* isa_name(Isa isa);
 // Inverse of isa_name; nullopt for an unknown name.
 std::optional<Isa> isa_from_name(std::string_view name);

@@ -43,6 +43,13 @@ inline constexpr DType kQuantTypes[] = {DType::Q8_0, DType::Q4_0,   DType::Q4_1,
                                         DType::Q4_K, DType::Q5_K,   DType::Q6_K};
 inline constexpr DType kFloatTypes[] = {DType::F16, DType::BF16, DType::F32};
 
+// The first 64-byte aligned address at or after p: prepared activation rows are arrays of
+// 64-byte aligned chunks (matmul allocates them so; the preparations may use aligned stores), so
+// a test's buffer needs 64 bytes of room before its row.
+inline uint8_t* aligned64(uint8_t* p) {
+  return p + (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64;
+}
+
 inline std::vector<float> random_floats(std::mt19937& rng, int64_t n, float scale = 1.f) {
   std::normal_distribution<float> nd(0.f, scale);
   std::uniform_real_distribution<float> u(0.f, 1.f);

@@ -138,10 +138,6 @@ TEST(ActQuant, Q8_KEqualsGgmlReference) {
   }
 }
 
-uint8_t* aligned64(uint8_t* p) {
-  return p + (64 - reinterpret_cast<uintptr_t>(p) % 64) % 64;
-}
-
 // Every SIMD table's activation preparation (AVX-512 and AVX2/AVX-VNNI have their own vectorised
 // ones) writes exactly the bytes of the portable prepare_act_row, packed tables included: full and
 // partial chunks, all-zero blocks, rounding ties, outliers.
@@ -174,13 +170,14 @@ TEST(ActQuant, EveryTablesPreparationEqualsThePortableOne) {
           if (n % bs != 0) continue;
           const size_t bytes = detail::act_row_bytes(f, n);
           // Prepared rows are arrays of 64-byte aligned chunks (matmul allocates them so).
-          std::vector<uint8_t> want_buf(bytes + 64, 0xCD), got_buf(bytes + 64);
+          std::vector<uint8_t> want_buf(bytes + 64, 0xCD);
           uint8_t* want = aligned64(want_buf.data());
-          uint8_t* got = aligned64(got_buf.data());
           detail::prepare_act_row(f, x.data(), n, sum_mul, want);
           for (const FormatKernels* fk : tables) {
-            ASSERT_EQ(fk->act_row_bytes(n), bytes);
-            std::fill(got_buf.begin(), got_buf.end(), 0xAB);
+            // A table may append to the panel row (the AMX gemm: the plain quants), not change it.
+            ASSERT_GE(fk->act_row_bytes(n), bytes);
+            std::vector<uint8_t> got_buf(fk->act_row_bytes(n) + 64, 0xAB);
+            uint8_t* got = aligned64(got_buf.data());
             fk->prepare_act(x.data(), n, got);
             ASSERT_EQ(0, std::memcmp(got, want, bytes))
                 << isa_name(isa) << " " << dtype_name(dt) << " n=" << n << " rep " << rep;

@@ -1,7 +1,8 @@
 // The forward pass on every instruction set this machine (or qemu's CPU model) supports: the
 // integer kernels accumulate in one canonical order (kernels/kernels.h), so quantized models must
 // give bit-identical logits whichever kernel table runs the matrix products — the scalar
-// reference, AVX2 and AVX-512 VNNI on x86, NEON and NEON dotprod on aarch64. This is how CI
+// reference, AVX2, AVX-VNNI, AVX-512 VNNI and AVX-512 AMX on x86, NEON and NEON dotprod on
+// aarch64. This is how CI
 // forces the non-default paths through a whole model, not just through single kernels.
 #include <gtest/gtest.h>
 
@@ -28,11 +29,13 @@ void matmul_on_table(const TensorView& w, const float* x, int64_t n_tokens, floa
   kernels::matmul_with(*g_table, w, x, n_tokens, y);
 }
 
+// repacked: the weights moved into their packed layouts first (Transformer::repack_weights).
 std::vector<float> logits_on(const kernels::KernelDispatch* table, const Model& m,
-                             const std::vector<int32_t>& ids) {
+                             const std::vector<int32_t>& ids, bool repacked = false) {
   g_table = table;
   set_matmul_kernel(table ? matmul_on_table : nullptr);
   Transformer t(m);
+  if (repacked) t.repack_weights();
   KVCache cache = t.make_cache(static_cast<int64_t>(ids.size()));
   // A prefill of all but the last token, then one decode step: gemm and gemv tiles both run.
   std::vector<float> logits = t.forward(std::span(ids.data(), ids.size() - 1), cache, int64_t{0});
@@ -82,6 +85,33 @@ INSTANTIATE_TEST_SUITE_P(Models, IsaLogits,
                                            "ref/models/tiny-llama/gguf/tiny-llama-Q4_K_M.gguf",
                                            "ref/models/tiny-qwen3/gguf/tiny-qwen3-Q4_K_M.gguf",
                                            "ref/polyglot/polyglot-q4_0.llamacpp.gguf"));
+
+// Packed weights have kernels of their own in every table (and the only AMX gemm: the
+// avx512amx table reads unpacked weights with the VNNI kernels), so the same check runs on a
+// repacked model: a 39-token prefill goes through each table's packed gemm (the AMX one for Q8_0
+// and Q4_0, from 32 tokens; the k-quants take it from 128 and 256 tokens, kernels_amx_test), the
+// last token through its packed gemv, and every table must give the scalar table's logits on the
+// unpacked weights.
+TEST_P(IsaLogits, RepackedModelGivesTheSameLogitsOnEveryIsa) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(1 + (i * 41) % 200);
+  const Model model = load_model(test::shared_path(GetParam()));
+  const std::vector<float> ref =
+      logits_on(&kernels::kernel_dispatch_for(kernels::Isa::kScalar), model, ids);
+  std::string checked;
+  for (int k = 0; k < kernels::kNumIsas; ++k) {
+    const auto isa = static_cast<kernels::Isa>(k);
+    if (!kernels::isa_supported(isa)) continue;
+    const std::vector<float> got =
+        logits_on(&kernels::kernel_dispatch_for(isa), model, ids, /*repacked=*/true);
+    ASSERT_EQ(got.size(), ref.size());
+    EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)))
+        << kernels::isa_name(isa) << ": logits of the repacked model differ from the scalar's";
+    checked += std::string(" ") + kernels::isa_name(isa);
+  }
+  std::printf("[isa-logits] %s repacked, bit-identical to scalar on:%s\n", GetParam(),
+              checked.c_str());
+}
 
 // polyglot's f32 weights quantized in memory with a preset's per-tensor types (choose_tensor_types,
 // as llama-quantize and edgefit's quantize choose them) and src/quant's quantizers: what
