@@ -71,12 +71,15 @@ TEST(ModelCheck, EverySharedModelPasses) {
     EXPECT_NO_THROW(load_model(test::shared_path(p))) << p;
   const fs::path gguf = test::shared_path("models/polyglot/gguf");
   for (const auto& e : fs::directory_iterator(gguf))
-    if (e.path().extension() == ".gguf") EXPECT_NO_THROW(load_model(e.path().string())) << e.path();
+    if (e.path().extension() == ".gguf") {
+      EXPECT_NO_THROW(load_model(e.path().string())) << e.path();
+    }
   // The random-weight llama / qwen2 / qwen3 reference models, every GGUF and HF folder.
   for (const auto& m : fs::directory_iterator(test::shared_path("ref/models"))) {
     if (!m.is_directory()) continue;
-    if (fs::exists(m.path() / "hf"))
+    if (fs::exists(m.path() / "hf")) {
       EXPECT_NO_THROW(load_model((m.path() / "hf").string())) << m.path();
+    }
     for (const auto& e : fs::directory_iterator(m.path() / "gguf"))
       EXPECT_NO_THROW(load_model(e.path().string())) << e.path();
   }
