@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/thread_pool.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -73,10 +74,11 @@ bool w8a8_isa_supported(W8A8Isa isa) {
       return true;
 #ifdef EDGEFIT_W8A8_X86
     case W8A8Isa::kAvx2:
-      return __builtin_cpu_supports("avx2");
-    case W8A8Isa::kAvx512Vnni:
-      return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2");
+      return cpu_features().avx2;
+    case W8A8Isa::kAvx512Vnni: {
+      const CpuFeatures& cpu = cpu_features();
+      return cpu.avx512vnni && cpu.avx512bw && cpu.avx512vl && cpu.avx2;
+    }
 #endif
     default:
       return false;
