@@ -9,7 +9,6 @@
 #include "formats/qk_permute.h"
 #include "formats/safetensors.h"
 #include "methods/awq.h"
-#include "methods/w8a8_gemm.h"
 #include "model/transformer.h"
 #include "quant/quant_traits.h"
 
@@ -28,12 +27,7 @@ bool is_linear_weight(const std::string& name) {
 
 }  // namespace
 
-void install_w8a8_kernel() {
-  set_w8a8_kernel(w8a8_matmul);
-}
-
 void SmoothQuantBlockMethod::prepare(Model& work) {
-  install_w8a8_kernel();
   int64_t widest = 0;
   std::vector<std::pair<std::string, int64_t>> add;
   for (const auto& t : work.tensors)

@@ -1,7 +1,6 @@
 #include "model/transformer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -14,6 +13,7 @@
 #include "core/thread_pool.h"
 #include "formats/model_check.h"
 #include "kernels/kernels.h"
+#include "kernels/w8a8_gemm.h"
 #include "model/attention.h"
 #include "model/matmul.h"
 #include "model/rms_norm.h"
@@ -34,8 +34,6 @@ void copy_parallel(const void* src, uint64_t bytes, uint8_t* dst) {
   });
 }
 
-std::atomic<W8A8MatmulFn> g_w8a8{nullptr};  // installed W8A8 kernel (methods/w8a8_gemm.cpp)
-
 // The f32 per-output-channel scales of an I8 (W8A8) weight, or nullptr for any other weight.
 const float* bind_w8a8_scale(const Model& m, const std::string& name, const TensorView& v) {
   if (v.dtype != DType::I8) return nullptr;
@@ -43,9 +41,6 @@ const float* bind_w8a8_scale(const Model& m, const std::string& name, const Tens
   if (!s || s->view.dtype != DType::F32 || s->view.numel() != v.shape[0])
     throw Error("I8 tensor '" + name + "' needs an F32 '" + name + "_scale' of " +
                     std::to_string(v.shape[0]) + " per-channel scales (W8A8)",
-                m.get(name).source);
-  if (!g_w8a8.load())
-    throw Error("tensor '" + name + "' is W8A8 (SmoothQuant); no W8A8 kernel is installed",
                 m.get(name).source);
   return reinterpret_cast<const float*>(s->view.data);
 }
@@ -102,13 +97,6 @@ void grow(std::vector<float>& v, int64_t n) {
 }
 
 }  // namespace
-
-void set_w8a8_kernel(W8A8MatmulFn fn) {
-  g_w8a8.store(fn);
-}
-W8A8MatmulFn w8a8_kernel() {
-  return g_w8a8.load();
-}
 
 Transformer::Transformer(const Model& model, MatmulChoice matmul)
     : model_(&model), matmul_(matmul), cfg_(model.config), rope_(make_rope(model)) {
@@ -269,8 +257,8 @@ const float* Transformer::rope_table(int64_t first, int64_t n) {
 void Transformer::linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
                          float* y) const {
   if (w8a8_scale) {
-    g_w8a8.load()(reinterpret_cast<const int8_t*>(w.data), w8a8_scale, w.shape[0], w.shape[1], x, n,
-                  y);
+    w8a8_matmul(reinterpret_cast<const int8_t*>(w.data), w8a8_scale, w.shape[0], w.shape[1], x, n,
+                y, w8a8_isa_for(kernel_table(matmul_)));
     return;
   }
   matmul(matmul_, w, x, n, y);

@@ -39,19 +39,10 @@ struct LayerWeights {
   const TensorView* w_up = nullptr;    // {d_ff, d_model}
   const TensorView* w_down = nullptr;  // {d_model, d_ff}
   // W8A8 (SmoothQuant) layers: per-output-channel f32 scales of an I8 weight, in the order
-  // q, k, v, o, gate, up, down; nullptr for a weight that goes through matmul() as usual.
+  // q, k, v, o, gate, up, down; nullptr for a weight that goes through matmul() as usual. Those
+  // layers run kernels/w8a8_gemm.h with the ISA of the instance's kernel table.
   std::array<const float*, 7> w8a8_scale{};
 };
-
-// W8A8 linear layer: y[t, o] = Σ_i dequant(x[t]) · w[o, i] · w_scale[o], where w is int8
-// {n_out, n_in} and the activations x[n_tokens, n_in] are quantized to int8 per token at run time.
-// The kernel lives above this room (methods/w8a8_gemm.cpp), so it is installed at run time.
-using W8A8MatmulFn = void (*)(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in,
-                              const float* x, int64_t n_tokens, float* y);
-// Installs the kernel for W8A8 layers (nullptr removes it). A model with an I8 weight and its
-// "<weight>_scale" tensor binds only while a kernel is installed.
-void set_w8a8_kernel(W8A8MatmulFn fn);
-W8A8MatmulFn w8a8_kernel();
 
 // Sees the input of every linear layer just before its product: the rows x[0 … n_tokens) of
 // `width` floats each. Calibration (imatrix, GPTQ Hessians) is built on it.

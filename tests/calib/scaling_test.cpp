@@ -6,9 +6,9 @@
 #include <cmath>
 #include <random>
 
+#include "kernels/w8a8_gemm.h"
 #include "methods/awq.h"
 #include "methods/smoothquant.h"
-#include "methods/w8a8_gemm.h"
 
 namespace edgefit {
 namespace {
