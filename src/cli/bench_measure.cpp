@@ -1,6 +1,5 @@
 #include "cli/bench_measure.h"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include <new>
 #include <optional>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/process_memory.h"
 #include "core/progress.h"
@@ -144,22 +144,7 @@ void check_memory(const Transformer& t, int64_t positions, KVType tk, KVType tv,
 }  // namespace
 
 std::string cpu_model_name() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  std::string fallback;
-  while (std::getline(in, line)) {
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = line.substr(0, colon);
-    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    if (value.empty()) continue;
-    if (key == "model name") return value;  // x86, and some ARM kernels
-    if ((key == "Hardware" || key == "Model" || key == "CPU part") && fallback.empty())
-      fallback = key == "CPU part" ? "ARM CPU part " + value : value;
-  }
-  return fallback.empty() ? "unknown CPU" : fallback;
+  return cpu_features().model_name;
 }
 
 void run_bench(const BenchOptions& o, BenchModelInfo& info,

@@ -57,7 +57,7 @@ struct BenchResult {
 void run_bench(const BenchOptions& o, BenchModelInfo& info,
                const std::function<void(const BenchModelInfo&, const BenchResult&)>& on_result);
 
-// "AMD EPYC 9R14 …" from /proc/cpuinfo ("unknown CPU" where it says nothing).
+// "AMD EPYC 9R14 …": the one CPU probe's model name (core/cpu_features.h).
 std::string cpu_model_name();
 
 }  // namespace edgefit::cli

@@ -33,7 +33,6 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& e) {
 
 int main(int argc, char** argv) {
   edgefit::remove_temp_files_on_signals();  // Ctrl-C never leaves half-written outputs behind
-  edgefit::install_w8a8_kernel();           // SmoothQuant W8A8 files run in eval/generate/bench
   CLI::App app{"edgefit: fit language models onto edge devices and validate them"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgefit 0.1.0");

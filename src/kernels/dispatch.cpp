@@ -1,17 +1,13 @@
 // Choosing the kernel table: what this binary was built with, what the CPU reports (CPUID on
-// x86-64, HWCAP on aarch64), and the EDGEFIT_ISA override.
+// x86-64, HWCAP on aarch64, both via core/cpu_features), and the EDGEFIT_ISA override.
 #include <cstdlib>
 #include <string>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "kernels/amx_tiles.h"
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
-
-#if defined(__aarch64__) && defined(__linux__)
-#include <asm/hwcap.h>
-#include <sys/auxv.h>
-#endif
 
 namespace edgefit::kernels {
 
@@ -21,32 +17,26 @@ constexpr const char* kNames[kNumIsas] = {"scalar", "avx2",         "avxvnni",  
                                           "neon",   "neon-dotprod", "avx512amx"};
 
 bool cpu_runs(Isa isa) {
+  const CpuFeatures& cpu = cpu_features();
   switch (isa) {
     case Isa::kScalar:
       return true;
 #if defined(__x86_64__)
     case Isa::kAvx2:
-      // __builtin_cpu_supports also checks that the OS saves the wider registers (XGETBV).
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
+      // The probe's AVX flags include the OS saving the wider registers (XGETBV).
+      return cpu.avx2 && cpu.fma && cpu.f16c;
     case Isa::kAvxVnni:
-      return cpu_runs(Isa::kAvx2) && __builtin_cpu_supports("avxvnni");
+      return cpu_runs(Isa::kAvx2) && cpu.avxvnni;
     case Isa::kAvx512Vnni:
-      return cpu_runs(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-             __builtin_cpu_supports("avx512vnni");
+      return cpu_runs(Isa::kAvx2) && cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512vnni;
     case Isa::kAvx512Amx:  // AMX: CPUID, XCR0 and the kernel's tile-state grant (amx_tiles.h)
       return cpu_runs(Isa::kAvx512Vnni) && amx_support().int8;
 #endif
 #if defined(__aarch64__)
     case Isa::kNeon:
-      return true;  // Advanced SIMD is mandatory on AArch64
+      return cpu.neon;
     case Isa::kNeonDotprod:
-#if defined(__linux__)
-      return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
-#else
-      return false;
-#endif
+      return cpu.dotprod;
 #endif
     default:
       return false;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "core/cpu_features.h"
 #include "kernels/kernels.h"
 
 namespace edgefit {
@@ -12,12 +13,12 @@ namespace {
 #if defined(__x86_64__)
 // The CPU features the AVX2 and AVX-512 attention files are compiled for.
 bool cpu_has_avx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  const CpuFeatures& cpu = cpu_features();
+  return cpu.avx2 && cpu.fma && cpu.f16c;
 }
 bool cpu_has_avx512() {
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
-         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  const CpuFeatures& cpu = cpu_features();
+  return cpu_has_avx2() && cpu.avx512f && cpu.avx512bw && cpu.avx512vl;
 }
 #endif
 

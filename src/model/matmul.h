@@ -1,8 +1,8 @@
 // The one matrix product of the forward pass: y = x · Wᵀ for a weight of any stored type.
 //
-// Every linear layer (q/k/v/o, gate/up/down, the output head) goes through `matmul()`, so a faster
-// kernel (SIMD, activation-quantized dot products) can replace the reference one by installing a
-// different function pointer with `set_matmul_kernel()` — nothing else in src/model changes.
+// Every linear layer (q/k/v/o, gate/up/down, the output head) goes through one MatmulChoice, held
+// by its model instance (Transformer), so two models in one process can run on different kernel
+// tables (or one on the f32 reference) without a process-global switch.
 // Weights stay in their stored type (F32/F16/BF16 or a ggml block format) and are dequantized one
 // row at a time into a small per-thread buffer: there is never a whole-model f32 copy.
 #pragma once
@@ -14,21 +14,43 @@
 
 namespace edgefit {
 
+namespace kernels {
+struct KernelDispatch;
+}
+
 // y[t * n_out + o] = Σ_i W[o, i] · x[t * n_in + i] for t < n_tokens, where W is {n_out, n_in}.
 // x and y must not overlap. Runs on ThreadPool::global(), parallel over output rows.
 using MatmulFn = void (*)(const TensorView& w, const float* x, int64_t n_tokens, float* y);
 
-// The kernel in use (the reference one unless replaced).
-void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
+// How one model instance computes its linear layers. The default is the runtime kernels on the
+// process's best table (kernel_dispatch(): the CPU's best ISA, or EDGEFIT_ISA).
+struct MatmulChoice {
+  const kernels::KernelDispatch* table = nullptr;  // runtime kernels' ISA table; nullptr: the
+                                                   // process default, kernel_dispatch()
+  MatmulFn fn = nullptr;  // a plain function instead of the runtime kernels (tests: matmul_ref,
+                          // the dequantize-then-f32 reference); nullptr: the table's kernels
+};
+// The table `choice` runs on (its own, else kernel_dispatch()), also when `fn` is set: W8A8 and
+// weight repacking follow the instance's ISA.
+const kernels::KernelDispatch& kernel_table(const MatmulChoice& choice);
+
+// y = x · Wᵀ with `choice`.
+void matmul(const MatmulChoice& choice, const TensorView& w, const float* x, int64_t n_tokens,
+            float* y);
 // ys[i] = x · ws[i]ᵀ for several weights of the same input width (q/k/v; gate/up). With the
 // runtime kernels this is one parallel job (activations quantized once, the pool woken once);
-// with an installed kernel it is a loop of matmul(). Same results either way.
-void matmul_multi(std::span<const TensorView* const> ws, const float* x, int64_t n_tokens,
-                  std::span<float* const> ys);
+// with a plain function it is a loop of it. Same results either way.
+void matmul_multi(const MatmulChoice& choice, std::span<const TensorView* const> ws, const float* x,
+                  int64_t n_tokens, std::span<float* const> ys);
+
+// The process default choice's product, for code that has no model instance (training's frozen
+// layers, calibration's Gram matrices); the kernel set_matmul_kernel() installed, if any.
+void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
 // Plain f32 reference kernel with per-row dequantization (matmul_ref.cpp).
 void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y);
-// Installs `fn` as the kernel behind matmul(); nullptr restores the default, the runtime SIMD
-// kernels (kernels/kernels.h). Tests install matmul_ref to compare against the reference path.
+// Installs `fn` behind the instance-free matmul() above only (nullptr: the runtime kernels).
+// Model instances never read it (they hold a MatmulChoice); training's frozen layers still do,
+// and its tests install matmul_ref to compare against the reference path.
 void set_matmul_kernel(MatmulFn fn);
 
 // True when rows of this dtype can be converted to f32 (F32/F16/BF16 always; block formats once

@@ -8,9 +8,8 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
-#include "model/matmul.h"
-
 #include "kernels/kernels.h"
+#include "model/matmul.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {
@@ -86,7 +85,8 @@ bool can_dequantize(DType t) {
 }
 
 void dequantize_row(const TensorView& w, int64_t row, float* dst) {
-  if (w.packing != 0) throw Error("dequantize_row: repacked weights are readable by the runtime kernels only");
+  if (w.packing != 0)
+    throw Error("dequantize_row: repacked weights are readable by the runtime kernels only");
   const int64_t n = w.row_size();
   const uint8_t* src = w.row(row);
   if (w.dtype == DType::F32) {  // the common case needs no conversion
@@ -101,7 +101,8 @@ void dequantize_row(const TensorView& w, int64_t row, float* dst) {
 }
 
 void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
-  if (w.packing != 0) throw Error("matmul_ref: repacked weights are readable by the runtime kernels only");
+  if (w.packing != 0)
+    throw Error("matmul_ref: repacked weights are readable by the runtime kernels only");
   const int64_t n_out = w.ndim >= 2 ? w.shape[0] : 1;
   const int64_t n_in = w.row_size();
   // F32 rows that are 4-byte aligned are used in place; everything else is converted per chunk.
@@ -140,21 +141,34 @@ void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y)
   });
 }
 
+const kernels::KernelDispatch& kernel_table(const MatmulChoice& choice) {
+  return choice.table ? *choice.table : kernels::kernel_dispatch();
+}
+
+void matmul(const MatmulChoice& choice, const TensorView& w, const float* x, int64_t n_tokens,
+            float* y) {
+  if (choice.fn) {
+    choice.fn(w, x, n_tokens, y);
+    return;
+  }
+  kernels::matmul_with(kernel_table(choice), w, x, n_tokens, y, nullptr);
+}
+
+void matmul_multi(const MatmulChoice& choice, std::span<const TensorView* const> ws, const float* x,
+                  int64_t n_tokens, std::span<float* const> ys) {
+  if (ws.size() != ys.size()) throw Error("matmul_multi: weights and outputs differ in count");
+  if (choice.fn) {
+    for (size_t i = 0; i < ws.size(); ++i) choice.fn(*ws[i], x, n_tokens, ys[i]);
+    return;
+  }
+  kernels::matmul_multi_with(kernel_table(choice), ws, x, n_tokens, ys, nullptr);
+}
+
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
   const MatmulFn fn = g_kernel.load(std::memory_order_acquire);
   // By default the runtime kernels (activations quantized to 8 bits, integer dot products,
   // chosen per ISA at start-up); matmul_ref is the dequantize-then-f32 reference.
   (fn ? fn : kernels_matmul)(w, x, n_tokens, y);
-}
-
-void matmul_multi(std::span<const TensorView* const> ws, const float* x, int64_t n_tokens,
-                  std::span<float* const> ys) {
-  if (ws.size() != ys.size()) throw Error("matmul_multi: weights and outputs differ in count");
-  if (const MatmulFn fn = g_kernel.load(std::memory_order_acquire)) {
-    for (size_t i = 0; i < ws.size(); ++i) fn(*ws[i], x, n_tokens, ys[i]);
-    return;
-  }
-  kernels_matmul_multi(ws, x, n_tokens, ys);
 }
 
 void set_matmul_kernel(MatmulFn fn) {

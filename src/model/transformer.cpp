@@ -1,7 +1,6 @@
 #include "model/transformer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -14,6 +13,7 @@
 #include "core/thread_pool.h"
 #include "formats/model_check.h"
 #include "kernels/kernels.h"
+#include "kernels/w8a8_gemm.h"
 #include "model/attention.h"
 #include "model/matmul.h"
 #include "model/rms_norm.h"
@@ -34,8 +34,6 @@ void copy_parallel(const void* src, uint64_t bytes, uint8_t* dst) {
   });
 }
 
-std::atomic<W8A8MatmulFn> g_w8a8{nullptr};  // installed W8A8 kernel (methods/w8a8_gemm.cpp)
-
 // The f32 per-output-channel scales of an I8 (W8A8) weight, or nullptr for any other weight.
 const float* bind_w8a8_scale(const Model& m, const std::string& name, const TensorView& v) {
   if (v.dtype != DType::I8) return nullptr;
@@ -43,9 +41,6 @@ const float* bind_w8a8_scale(const Model& m, const std::string& name, const Tens
   if (!s || s->view.dtype != DType::F32 || s->view.numel() != v.shape[0])
     throw Error("I8 tensor '" + name + "' needs an F32 '" + name + "_scale' of " +
                     std::to_string(v.shape[0]) + " per-channel scales (W8A8)",
-                m.get(name).source);
-  if (!g_w8a8.load())
-    throw Error("tensor '" + name + "' is W8A8 (SmoothQuant); no W8A8 kernel is installed",
                 m.get(name).source);
   return reinterpret_cast<const float*>(s->view.data);
 }
@@ -103,15 +98,8 @@ void grow(std::vector<float>& v, int64_t n) {
 
 }  // namespace
 
-void set_w8a8_kernel(W8A8MatmulFn fn) {
-  g_w8a8.store(fn);
-}
-W8A8MatmulFn w8a8_kernel() {
-  return g_w8a8.load();
-}
-
-Transformer::Transformer(const Model& model)
-    : model_(&model), cfg_(model.config), rope_(make_rope(model)) {
+Transformer::Transformer(const Model& model, MatmulChoice matmul)
+    : model_(&model), matmul_(matmul), cfg_(model.config), rope_(make_rope(model)) {
   const ArchConfig& c = cfg_;
   check_arch_config(c, model.format, model.path);  // names the field out of range
   const int64_t d = c.d_model;
@@ -150,7 +138,11 @@ void Transformer::rebind_layer(int l) {
 
 RepackStats Transformer::repack_weights() {
   const auto t0 = std::chrono::steady_clock::now();
-  const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
+  if (matmul_.fn)
+    throw Error(
+        "repack_weights: this model runs a plain matmul function, which cannot read "
+        "repacked weights");
+  const kernels::KernelDispatch& kd = kernel_table(matmul_);
   // Which weights move: every one the kernels read faster regrouped (can_repack; W8A8's I8 is
   // not among them), and, when the kernel has huge pages to give, every other contiguous matmul
   // weight still in the mapped file, copied as stored: decode streams all of them every token
@@ -263,20 +255,20 @@ const float* Transformer::rope_table(int64_t first, int64_t n) {
 }
 
 void Transformer::linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
-                         float* y) {
+                         float* y) const {
   if (w8a8_scale) {
-    g_w8a8.load()(reinterpret_cast<const int8_t*>(w.data), w8a8_scale, w.shape[0], w.shape[1], x, n,
-                  y);
+    w8a8_matmul(reinterpret_cast<const int8_t*>(w.data), w8a8_scale, w.shape[0], w.shape[1], x, n,
+                y, w8a8_isa_for(kernel_table(matmul_)));
     return;
   }
-  matmul(w, x, n, y);
+  matmul(matmul_, w, x, n, y);
 }
 
 void Transformer::linear_group(std::initializer_list<const TensorView*> ws,
                                std::initializer_list<const float*> w8a8_scales, const float* x,
-                               int64_t n, std::initializer_list<float*> ys) {
+                               int64_t n, std::initializer_list<float*> ys) const {
   if (std::all_of(w8a8_scales.begin(), w8a8_scales.end(), [](const float* s) { return !s; })) {
-    matmul_multi(std::span(ws.begin(), ws.size()), x, n, std::span(ys.begin(), ys.size()));
+    matmul_multi(matmul_, std::span(ws.begin(), ws.size()), x, n, std::span(ys.begin(), ys.size()));
     return;
   }
   for (size_t i = 0; i < ws.size(); ++i)
@@ -314,7 +306,7 @@ void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float
     rms_norm(x_.data() + (logits_from + t) * d, output_norm_.data(), xn_.data() + t * d, d,
              c.rms_eps);
   observe({&output_name_}, xn_.data(), n_out, d);
-  matmul(*output_, xn_.data(), n_out, logits);
+  matmul(matmul_, *output_, xn_.data(), n_out, logits);
 }
 
 void Transformer::forward_block(int layer, float* x, int64_t n, KVCache& cache) {

@@ -20,6 +20,7 @@
 #include "core/huge_buffer.h"
 #include "formats/model.h"
 #include "model/kv_cache.h"
+#include "model/matmul.h"
 #include "model/rope.h"
 
 namespace edgefit {
@@ -38,19 +39,10 @@ struct LayerWeights {
   const TensorView* w_up = nullptr;    // {d_ff, d_model}
   const TensorView* w_down = nullptr;  // {d_model, d_ff}
   // W8A8 (SmoothQuant) layers: per-output-channel f32 scales of an I8 weight, in the order
-  // q, k, v, o, gate, up, down; nullptr for a weight that goes through matmul() as usual.
+  // q, k, v, o, gate, up, down; nullptr for a weight that goes through matmul() as usual. Those
+  // layers run kernels/w8a8_gemm.h with the ISA of the instance's kernel table.
   std::array<const float*, 7> w8a8_scale{};
 };
-
-// W8A8 linear layer: y[t, o] = Σ_i dequant(x[t]) · w[o, i] · w_scale[o], where w is int8
-// {n_out, n_in} and the activations x[n_tokens, n_in] are quantized to int8 per token at run time.
-// The kernel lives above this room (methods/w8a8_gemm.cpp), so it is installed at run time.
-using W8A8MatmulFn = void (*)(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in,
-                              const float* x, int64_t n_tokens, float* y);
-// Installs the kernel for W8A8 layers (nullptr removes it). A model with an I8 weight and its
-// "<weight>_scale" tensor binds only while a kernel is installed.
-void set_w8a8_kernel(W8A8MatmulFn fn);
-W8A8MatmulFn w8a8_kernel();
 
 // Sees the input of every linear layer just before its product: the rows x[0 … n_tokens) of
 // `width` floats each. Calibration (imatrix, GPTQ Hessians) is built on it.
@@ -69,11 +61,14 @@ struct RepackStats {
 
 class Transformer {
  public:
-  // Binds the weights of `model`, which must outlive the Transformer. Throws Error when a tensor
-  // is missing, has the wrong shape, or has a type that cannot be dequantized.
-  explicit Transformer(const Model& model);
+  // Binds the weights of `model`, which must outlive the Transformer, to run their products with
+  // `matmul` (default: the runtime kernels on the process's best table). Throws Error when a
+  // tensor is missing, has the wrong shape, or has a type that cannot be dequantized.
+  explicit Transformer(const Model& model, MatmulChoice matmul = {});
 
   const ArchConfig& config() const { return cfg_; }
+  // How this instance computes its linear layers (the constructor's choice).
+  const MatmulChoice& matmul_choice() const { return matmul_; }
   // Installs (or, with an empty function, removes) the observer of linear-layer inputs.
   void set_activation_observer(ActivationObserver observer);
   int vocab_size() const { return cfg_.vocab_size; }
@@ -116,22 +111,22 @@ class Transformer {
   // kernels.h) is repacked, and every other matmul weight still in the mapped file is copied as
   // stored, into one arena on 2 MiB huge pages where the kernel offers them (core/huge_buffer.h).
   // The mapped originals' pages are handed back to the OS, so memory still holds one copy of the
-  // weights. Results stay bit-identical. Afterwards matmul() must be the runtime kernels (no
-  // set_matmul_kernel override), and rebind_layer() rebinds a layer unpacked.
+  // weights. Results stay bit-identical. The instance's MatmulChoice must be the runtime kernels
+  // (no `fn`: Error otherwise), and rebind_layer() rebinds a layer unpacked.
   RepackStats repack_weights();
 
  private:
   void attention(int layer, int64_t n, int64_t n_past, KVCache& cache);
   // Runs block `layer` on x_[0 … n·d) (the residual stream in the scratch buffer).
   void run_block(int layer, int64_t n, int64_t n_past, KVCache& cache);
-  // y = x · Wᵀ through matmul(), or the W8A8 kernel when `w8a8_scale` is set.
-  static void linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
-                     float* y);
+  // y = x · Wᵀ through this instance's matmul, or the W8A8 kernel when `w8a8_scale` is set.
+  void linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
+              float* y) const;
   // linear() for several weights reading the same x (q/k/v; gate/up): one matmul_multi job when
   // none of them is W8A8.
-  static void linear_group(std::initializer_list<const TensorView*> ws,
-                           std::initializer_list<const float*> w8a8_scales, const float* x,
-                           int64_t n, std::initializer_list<float*> ys);
+  void linear_group(std::initializer_list<const TensorView*> ws,
+                    std::initializer_list<const float*> w8a8_scales, const float* x, int64_t n,
+                    std::initializer_list<float*> ys) const;
   void grow_scratch(int64_t n);
   // RoPE cos/sin of positions first … first+n-1 (head_dim floats each: head_dim/2 cosines, then
   // sines), computed once and shared by every layer's q and k (sin/cos were ~1 % of decode).
@@ -141,6 +136,7 @@ class Transformer {
                int64_t width) const;
 
   const Model* model_;              // weights' owner
+  MatmulChoice matmul_;             // kernel table or function of every linear layer
   std::vector<HugeBuffer> arenas_;  // repacked weights' bytes (one arena per repack_weights())
   std::vector<std::unique_ptr<TensorView>> packed_views_;  // their views (stable addresses)
   ArchConfig cfg_;                                         // hyperparameters (copied; cheap)

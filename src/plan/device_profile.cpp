@@ -13,13 +13,10 @@
 #include <thread>
 
 #include "core/atomic_file.h"
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/huge_buffer.h"
 #include "core/thread_pool.h"
-
-#if defined(__aarch64__)
-#include <sys/auxv.h>
-#endif
 
 namespace edgefit {
 namespace {
@@ -186,18 +183,13 @@ double measure_read_bandwidth_gbs(int threads) {
 }
 
 IsaFeatures detect_host_isa() {
+  const CpuFeatures& cpu = cpu_features();
   IsaFeatures f;
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  f.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  f.avx512_vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
-#elif defined(__aarch64__)
-  f.neon = true;
-  const unsigned long hw = getauxval(AT_HWCAP);
-  f.dotprod = (hw & (1ul << 20)) != 0;  // HWCAP_ASIMDDP
-  const unsigned long hw2 = getauxval(AT_HWCAP2);
-  f.i8mm = (hw2 & (1ul << 13)) != 0;  // HWCAP2_I8MM
-#endif
+  f.avx2 = cpu.avx2 && cpu.fma;
+  f.avx512_vnni = cpu.avx512vnni && cpu.avx512bw;
+  f.neon = cpu.neon;
+  f.dotprod = cpu.dotprod;
+  f.i8mm = cpu.i8mm;
   return f;
 }
 

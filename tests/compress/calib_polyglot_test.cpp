@@ -166,7 +166,6 @@ TEST(CalibPolyglot, MultilingualVsEnglishCalibrationAt3Bits) {
 TEST(CalibPolyglot, SmoothQuantW8A8Within1PercentPpl) {
   const std::string dir = scratch_dir("calib-sq");
   const std::string out = calibrated(dir, "smoothquant", "f16");
-  install_w8a8_kernel();
   const Eval s = evaluate(out);
   std::printf("%-8s %10s %10s %8s %10s\n", "language", "f32 PPL", "W8A8 PPL", "dPPL %", "KLD");
   for (const auto& [lang, p] : s.ppl) {

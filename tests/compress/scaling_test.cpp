@@ -8,7 +8,7 @@
 
 #include "compress/methods/awq/awq.h"
 #include "compress/methods/smoothquant/smoothquant.h"
-#include "methods/w8a8_gemm.h"
+#include "kernels/w8a8_gemm.h"
 
 namespace edgefit {
 namespace {

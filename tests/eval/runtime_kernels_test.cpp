@@ -24,18 +24,15 @@ namespace {
 // max_chunks 0: the whole text.
 double polyglot_ppl(const std::string& gguf, const std::string& lang, MatmulFn kernel,
                     int64_t max_chunks) {
-  set_matmul_kernel(kernel);
   const Model m = load_model(gguf);
-  Transformer t(m);
+  Transformer t(m, MatmulChoice{.fn = kernel});
   auto tok = load_model_tokenizer(gguf, "", t.vocab_size());
   EvalOptions o;
   o.ctx = 256;
   o.progress = false;
   o.max_chunks = max_chunks;
   const std::string text = read_file(test::shared_path("text/ntrex128/eval/" + lang + ".txt"));
-  const double ppl = evaluate_text(t, nullptr, *tok, text, lang, o).model.ppl();
-  set_matmul_kernel(nullptr);
-  return ppl;
+  return evaluate_text(t, nullptr, *tok, text, lang, o).model.ppl();
 }
 
 void expect_kernels_match_reference(const std::string& gguf, const std::string& what,

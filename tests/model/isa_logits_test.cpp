@@ -23,25 +23,17 @@
 namespace edgefit {
 namespace {
 
-// matmul() on one fixed ISA table (kernel_dispatch() itself is chosen once per process).
-const kernels::KernelDispatch* g_table = nullptr;
-void matmul_on_table(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
-  kernels::matmul_with(*g_table, w, x, n_tokens, y);
-}
-
 // repacked: the weights moved into their packed layouts first (Transformer::repack_weights).
 std::vector<float> logits_on(const kernels::KernelDispatch* table, const Model& m,
                              const std::vector<int32_t>& ids, bool repacked = false) {
-  g_table = table;
-  set_matmul_kernel(table ? matmul_on_table : nullptr);
-  Transformer t(m);
+  // One fixed ISA table per instance (nullptr: the process default, kernel_dispatch()).
+  Transformer t(m, MatmulChoice{.table = table});
   if (repacked) t.repack_weights();
   KVCache cache = t.make_cache(static_cast<int64_t>(ids.size()));
   // A prefill of all but the last token, then one decode step: gemm and gemv tiles both run.
   std::vector<float> logits = t.forward(std::span(ids.data(), ids.size() - 1), cache, int64_t{0});
   const std::vector<float> last = t.forward(std::span(&ids.back(), 1), cache);
   logits.insert(logits.end(), last.begin(), last.end());
-  set_matmul_kernel(nullptr);
   return logits;
 }
 

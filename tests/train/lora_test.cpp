@@ -218,9 +218,11 @@ TEST(Lora, FrozenQuantizedBaseGivesTheInferenceLogits) {
   EXPECT_LT(max_vs_inference, 0.3);
   // With the f32 reference product (weights dequantized row by row, activations exact) in both
   // passes, only those ~1e-6 differences remain.
+  // (training's frozen layers follow the instance-free matmul(); inference takes it per instance)
   set_matmul_kernel(matmul_ref);
-  KVCache cache_ref = tf.make_cache(static_cast<int64_t>(ids.size()));
-  const std::vector<float> inference_ref = tf.forward(ids, cache_ref);
+  Transformer tf_ref(m, MatmulChoice{.fn = matmul_ref});
+  KVCache cache_ref = tf_ref.make_cache(static_cast<int64_t>(ids.size()));
+  const std::vector<float> inference_ref = tf_ref.forward(ids, cache_ref);
   const std::vector<float> got_ref = lora.logits(ids);
   set_matmul_kernel(nullptr);
   double max_ref = 0;

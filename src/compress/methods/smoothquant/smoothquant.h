@@ -5,7 +5,7 @@
 //     s_j = max|X_j|^α / max|W_j|^(1−α)
 // with the migration strength α (0.5 by default; max|W_j| over every weight sharing the input).
 // Weights are then INT8, symmetric, one scale per output channel; activations are quantized to
-// INT8 per token at run time (w8a8_gemm.h).
+// INT8 per token at run time (kernels/w8a8_gemm.h).
 #pragma once
 
 #include <cstdint>

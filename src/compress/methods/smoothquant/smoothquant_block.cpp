@@ -10,17 +10,11 @@
 #include "formats/hf_config.h"
 #include "formats/qk_permute.h"
 #include "formats/safetensors.h"
-#include "methods/w8a8_gemm.h"
 #include "model/transformer.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {
-void install_w8a8_kernel() {
-  set_w8a8_kernel(w8a8_matmul);
-}
-
 void SmoothQuantBlockMethod::prepare(Model& work) {
-  install_w8a8_kernel();
   int64_t widest = 0;
   std::vector<std::pair<std::string, int64_t>> add;
   for (const auto& t : work.tensors)

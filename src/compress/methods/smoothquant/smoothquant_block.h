@@ -1,8 +1,8 @@
 // SmoothQuant W8A8 as a block method of the layer pipeline (methods/smoothquant.h for the math,
-// methods/w8a8_gemm.h for the kernel), and its output formats:
+// kernels/w8a8_gemm.h for the kernel), and its output formats:
 //  * GGUF: every linear weight I8 {out, in} followed by "<weight>_scale" F32 {out}, the smoothed
 //    RMSNorm gains F32, embeddings/head as the plan says (F16), and edgefit.w8a8 = true. llama.cpp
-//    has no W8A8 matmul: only edgefit's runtime (with install_w8a8_kernel()) runs it.
+//    has no W8A8 matmul: only edgefit's runtime runs it.
 //  * safetensors: HF names, "<…>.weight" I8 + "<…>.weight_scale" F32 [out, 1] (the layout
 //    compressed-tensors' int-quantized W8A8 checkpoints use), q/k rows in HF order.
 // Smoothing per block: q/k/v's input via attn_norm, gate/up's via ffn_norm, down's via the rows of
@@ -19,10 +19,6 @@
 #include "methods/quantize_model.h"
 
 namespace edgefit {
-
-// Makes the forward pass run I8 + scale weights with methods/w8a8_gemm.cpp's kernel. Call once
-// before building a Transformer over a W8A8 model (edgefit eval / generate on such a file).
-void install_w8a8_kernel();
 
 class SmoothQuantBlockMethod : public BlockMethod {
  public:

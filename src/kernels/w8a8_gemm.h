@@ -1,8 +1,9 @@
 // INT8 × INT8 matrix products for SmoothQuant's W8A8 layers.
 //
-// NOTE: this kernel belongs in src/kernels (the kernels room, which owns the ISA dispatch of the
-// forward pass); it lives here until that room takes it over. It is deliberately small: scalar
-// reference, AVX2 and AVX-512 VNNI paths chosen at run time, all exact in integers.
+// A model instance (model/transformer.h) runs its I8 weights that carry a "<weight>_scale" tensor
+// through w8a8_matmul() with the ISA of its own kernel table (w8a8_isa_for), so there is no
+// installed kernel and no process-global choice. Deliberately small: scalar reference, AVX2 and
+// AVX-512 VNNI paths, all exact in integers.
 //
 // y[t, o] = float(Σ_i xq[t, i] · wq[o, i]) · (sx[t] · sw[o]), where the weights wq are INT8 in
 // [−127, 127] with one scale sw per output channel, and each token's activations are quantized
@@ -14,12 +15,17 @@
 
 namespace edgefit {
 
-class ThreadPool;
+namespace kernels {
+struct KernelDispatch;
+}
 
 // Instruction sets of the int8 dot product.
 enum class W8A8Isa { kScalar, kAvx2, kAvx512Vnni };
 // The best one this CPU runs (EDGEFIT_ISA=scalar forces the reference).
 W8A8Isa w8a8_best_isa();
+// The int8 dot product that goes with a kernel table: AVX-512 VNNI with the avx512vnni table, AVX2
+// with the avx2 and avxvnni tables, the scalar reference with the others (all give equal floats).
+W8A8Isa w8a8_isa_for(const kernels::KernelDispatch& kd);
 bool w8a8_isa_supported(W8A8Isa isa);
 const char* w8a8_isa_name(W8A8Isa isa);
 
@@ -29,11 +35,10 @@ void quantize_activations_int8(const float* x, int64_t n_tokens, int64_t k, int8
 // Σ a[i]·b[i] over k int8 values (both in [−127, 127]) with the given ISA.
 int32_t dot_i8(const int8_t* a, const int8_t* b, int64_t k, W8A8Isa isa);
 
-// The W8A8 linear layer (signature of model/transformer.h's W8A8MatmulFn): w int8 [n_out, n_in],
-// w_scale [n_out], x f32 [n_tokens, n_in] → y f32 [n_tokens, n_out]. Parallel over output rows
-// on the global pool, with the best ISA.
+// The W8A8 linear layer: w int8 [n_out, n_in], w_scale [n_out], x f32 [n_tokens, n_in] → y f32
+// [n_tokens, n_out]. Parallel over output rows on the global pool, with `isa` (default: the best).
 void w8a8_matmul(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in, const float* x,
-                 int64_t n_tokens, float* y);
+                 int64_t n_tokens, float* y, W8A8Isa isa = w8a8_best_isa());
 // Same with a chosen ISA and single-threaded (tests, benches).
 void w8a8_matmul_isa(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in,
                      const float* x, int64_t n_tokens, float* y, W8A8Isa isa);

@@ -1,7 +1,7 @@
-// W8A8 kernels (see w8a8_gemm.h — to move to src/kernels). The SIMD paths use the sign trick:
+// W8A8 kernels (see w8a8_gemm.h). The SIMD paths use the sign trick:
 // |x| (unsigned) × (w with x's sign) gives x·w with an unsigned × signed instruction; with both
 // operands in [−127, 127] a pair sum stays within int16 (maddubs) and the int32 sums are exact.
-#include "methods/w8a8_gemm.h"
+#include "kernels/w8a8_gemm.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,9 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "kernels/kernels.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -73,10 +75,11 @@ bool w8a8_isa_supported(W8A8Isa isa) {
       return true;
 #ifdef EDGEFIT_W8A8_X86
     case W8A8Isa::kAvx2:
-      return __builtin_cpu_supports("avx2");
-    case W8A8Isa::kAvx512Vnni:
-      return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2");
+      return cpu_features().avx2;
+    case W8A8Isa::kAvx512Vnni: {
+      const CpuFeatures& cpu = cpu_features();
+      return cpu.avx512vnni && cpu.avx512bw && cpu.avx512vl && cpu.avx2;
+    }
 #endif
     default:
       return false;
@@ -92,6 +95,18 @@ W8A8Isa w8a8_best_isa() {
     return W8A8Isa::kScalar;
   }();
   return best;
+}
+
+W8A8Isa w8a8_isa_for(const kernels::KernelDispatch& kd) {
+  switch (kd.isa) {
+    case kernels::Isa::kAvx512Vnni:
+      return W8A8Isa::kAvx512Vnni;
+    case kernels::Isa::kAvx2:
+    case kernels::Isa::kAvxVnni:
+      return W8A8Isa::kAvx2;
+    default:
+      return W8A8Isa::kScalar;
+  }
 }
 
 const char* w8a8_isa_name(W8A8Isa isa) {
@@ -150,11 +165,10 @@ void w8a8_matmul_isa(const int8_t* w, const float* w_scale, int64_t n_out, int64
 }
 
 void w8a8_matmul(const int8_t* w, const float* w_scale, int64_t n_out, int64_t n_in, const float* x,
-                 int64_t n_tokens, float* y) {
+                 int64_t n_tokens, float* y, W8A8Isa isa) {
   std::vector<int8_t> xq(static_cast<size_t>(n_tokens * n_in));
   std::vector<float> sx(static_cast<size_t>(n_tokens));
   quantize_activations_int8(x, n_tokens, n_in, xq.data(), sx.data());
-  const W8A8Isa isa = w8a8_best_isa();
   ThreadPool::global().parallel_for(n_out, 16, [&](int64_t b, int64_t e) {
     rows_product(w, w_scale, b, e, n_in, xq.data(), sx.data(), n_tokens, y, n_out, isa);
   });
