@@ -1,6 +1,5 @@
 #include "cli/bench_measure.h"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -242,12 +242,16 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("-q,--quiet", opts->quiet, "a progress bar instead of one line per tensor");
   cmd->add_flag("--json", opts->json, "print one JSON object (tensors, sizes, bits per weight)");
   cmd->add_option("--method", opts->method, "rtn (default), gptq, awq or smoothquant (W8A8)");
-  cmd->add_option("--calib", opts->calib.calib_files, "calibration text files (gptq/awq/smoothquant)");
-  cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")->delimiter(',');
+  cmd->add_option("--calib", opts->calib.calib_files,
+                  "calibration text files (gptq/awq/smoothquant)");
+  cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")
+      ->delimiter(',');
   cmd->add_option("--samples", opts->calib.samples, "calibration sequences (default 128)");
   cmd->add_option("--seqlen", opts->calib.seqlen, "tokens per calibration sequence (default 512)");
-  cmd->add_flag("--act-order", opts->calib.act_order, "GPTQ: columns by decreasing Hessian diagonal");
-  cmd->add_option("--sq-alpha", opts->calib.sq_alpha, "SmoothQuant migration strength (default 0.5)");
+  cmd->add_flag("--act-order", opts->calib.act_order,
+                "GPTQ: columns by decreasing Hessian diagonal");
+  cmd->add_option("--sq-alpha", opts->calib.sq_alpha,
+                  "SmoothQuant migration strength (default 0.5)");
   cmd->callback([opts] { run_quantize(*opts); });
 }
 

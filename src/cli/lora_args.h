@@ -1,6 +1,6 @@
 // `--lora FILE` and `--lora-scaled FILE SCALE`, llama.cpp's flags for adapters applied on top of
 // a base model at run time (model/lora_adapter.h); shared by the commands that run a model
-// (eval, generate). Both repeat; adapters stack in the order given (--lora ones first).
+// (eval, generate, merge-lora). Both repeat; adapters stack in the order given (--lora ones first).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -29,9 +29,8 @@ inline void add_lora_options(CLI::App* cmd, LoraArgs& args) {
       ->type_size(2);
 }
 
-// Loads the adapters for `model` and adds them to `tf`; the returned vector must outlive `tf`.
-inline std::vector<LoraAdapter> attach_lora_args(const LoraArgs& args, const Model& model,
-                                                 Transformer& tf) {
+// Loads the adapters named by `args` for `model`, in order.
+inline std::vector<LoraAdapter> load_lora_args(const LoraArgs& args, const Model& model) {
   std::vector<LoraAdapter> out;
   out.reserve(args.files.size() + args.scaled.size());
   for (const std::string& f : args.files) out.push_back(load_lora_adapter(f, model, 1.0f));
@@ -47,6 +46,13 @@ inline std::vector<LoraAdapter> attach_lora_args(const LoraArgs& args, const Mod
     }
     out.push_back(load_lora_adapter(args.scaled[i], model, scale));
   }
+  return out;
+}
+
+// Loads the adapters for `model` and adds them to `tf`; the returned vector must outlive `tf`.
+inline std::vector<LoraAdapter> attach_lora_args(const LoraArgs& args, const Model& model,
+                                                 Transformer& tf) {
+  std::vector<LoraAdapter> out = load_lora_args(args, model);
   for (const LoraAdapter& a : out) tf.add_lora(a);
   return out;
 }
