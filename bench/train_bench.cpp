@@ -1,15 +1,21 @@
 // Training throughput on the polyglot model (8.9 M parameters, context 256): one optimizer step
 // per iteration (forward + backward with per-block recomputation + AdamW) over a 256-token
-// window, for LoRA rank 16 on every projection of the frozen f32 and f16 bases, and for full
-// training. Reports tokens/s and the process's peak RSS. Threads: EDGEFIT_THREADS or all cores.
+// window, for LoRA rank 16 on every projection of the frozen f32, f16 and q2_k bases, and for
+// full training; and LoRA r16 on `edgefit synth --like tinyllama-1.1b --type q4_0` (written once
+// to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps N of its 22 layers for a quick look).
+// Reports tokens/s and the process's peak RSS. Threads: EDGEFIT_THREADS or all cores.
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "core/thread_pool.h"
 #include "formats/model.h"
+#include "methods/quantize_model.h"
+#include "methods/synth_model.h"
 #include "train/adamw.h"
 #include "train/train_model.h"
 
@@ -58,6 +64,37 @@ void BM_LoraStepF16Base(benchmark::State& state) {
   run_steps(state, tm);
 }
 
+// A file made once per process run in the temp folder (reused when it is already there).
+std::string temp_model(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / name).string();
+}
+
+void BM_LoraStepQ2KBase(benchmark::State& state) {
+  const std::string path = temp_model("edgefit-train-bench-polyglot-q2_k.gguf");
+  if (!std::filesystem::exists(path)) {
+    QuantizeOptions q;
+    q.preset = "q2_k";
+    quantize_model(kDir + "gguf/polyglot-f32.gguf", path, q);
+  }
+  Model m = load_model(path);
+  TrainModel tm(m, LoraConfig{});
+  run_steps(state, tm);
+}
+
+void BM_LoraStepSynthTinyllamaQ4_0(benchmark::State& state) {
+  SynthOptions o;
+  o.like = "tinyllama-1.1b";
+  o.type = "q4_0";
+  o.progress = false;
+  if (const char* l = std::getenv("EDGEFIT_TRAIN_BENCH_LAYERS")) o.n_layers = std::atoi(l);
+  const std::string path =
+      temp_model("edgefit-train-bench-tinyllama-q4_0-" + std::to_string(o.n_layers) + ".gguf");
+  if (!std::filesystem::exists(path)) write_synth_model(path, o);
+  Model m = load_model(path);
+  TrainModel tm(m, LoraConfig{});
+  run_steps(state, tm);
+}
+
 void BM_FullStep(benchmark::State& state) {
   Model m = load_model(kDir + "gguf/polyglot-f32.gguf");
   TrainModel tm(m);
@@ -66,6 +103,12 @@ void BM_FullStep(benchmark::State& state) {
 
 BENCHMARK(BM_LoraStepF32Base)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LoraStepF16Base)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LoraStepQ2KBase)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LoraStepSynthTinyllamaQ4_0)
+    ->Arg(256)
+    ->Iterations(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_FullStep)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

@@ -29,10 +29,14 @@ std::string isa_string(const IsaFeatures& f) {
 }
 
 nlohmann::ordered_json device_json(const DeviceProfile& d) {
-  nlohmann::ordered_json j = {{"id", d.id},           {"name", d.name},
-                              {"ram_bytes", d.ram_bytes}, {"storage_bytes", d.storage_bytes},
-                              {"bandwidth_gbs", d.bandwidth_gbs}, {"isa", isa_string(d.isa)},
-                              {"cores", d.cores},     {"accelerator", d.accelerator},
+  nlohmann::ordered_json j = {{"id", d.id},
+                              {"name", d.name},
+                              {"ram_bytes", d.ram_bytes},
+                              {"storage_bytes", d.storage_bytes},
+                              {"bandwidth_gbs", d.bandwidth_gbs},
+                              {"isa", isa_string(d.isa)},
+                              {"cores", d.cores},
+                              {"accelerator", d.accelerator},
                               {"measured", d.measured}};
   for (const auto& [k, v] : d.notes) j["notes"][k] = v;
   return j;
@@ -46,10 +50,11 @@ void run_devices(const DevicesOptions& o) {
       return;
     }
     std::printf("%s — %s%s\n", d.id.c_str(), d.name.c_str(), d.measured ? " (measured now)" : "");
-    std::printf("  RAM for the model  %s\n  storage            %s\n  bandwidth          %.1f GB/s\n"
-                "  ISA                %s\n  cores              %d\n  accelerator        %s\n",
-                format_bytes(d.ram_bytes).c_str(), format_bytes(d.storage_bytes).c_str(), d.bandwidth_gbs,
-                isa_string(d.isa).c_str(), d.cores, d.accelerator.c_str());
+    std::printf(
+        "  RAM for the model  %s\n  storage            %s\n  bandwidth          %.1f GB/s\n"
+        "  ISA                %s\n  cores              %d\n  accelerator        %s\n",
+        format_bytes(d.ram_bytes).c_str(), format_bytes(d.storage_bytes).c_str(), d.bandwidth_gbs,
+        isa_string(d.isa).c_str(), d.cores, d.accelerator.c_str());
     for (const auto& [k, v] : d.notes) std::printf("  [%s] %s\n", k.c_str(), v.c_str());
     return;
   }
@@ -60,18 +65,21 @@ void run_devices(const DevicesOptions& o) {
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("%-22s %10s %10s %9s %-22s %5s  %s\n", "id", "RAM", "storage", "GB/s", "ISA", "cores", "name");
+  std::printf("%-22s %10s %10s %9s %-22s %5s  %s\n", "id", "RAM", "storage", "GB/s", "ISA", "cores",
+              "name");
   for (const auto& d : devices) {
     if (d.measured) {
-      std::printf("%-22s %10s %10s %9s %-22s %5s  %s\n", d.id.c_str(), "measured", "measured", "measured",
-                  "measured", "-", d.name.c_str());
+      std::printf("%-22s %10s %10s %9s %-22s %5s  %s\n", d.id.c_str(), "measured", "measured",
+                  "measured", "measured", "-", d.name.c_str());
       continue;
     }
-    std::printf("%-22s %10s %10s %9.1f %-22s %5d  %s\n", d.id.c_str(), format_bytes(d.ram_bytes).c_str(),
-                format_bytes(d.storage_bytes).c_str(), d.bandwidth_gbs, isa_string(d.isa).c_str(), d.cores,
-                d.name.c_str());
+    std::printf("%-22s %10s %10s %9.1f %-22s %5d  %s\n", d.id.c_str(),
+                format_bytes(d.ram_bytes).c_str(), format_bytes(d.storage_bytes).c_str(),
+                d.bandwidth_gbs, isa_string(d.isa).c_str(), d.cores, d.name.c_str());
   }
-  std::printf("\n`edgefit devices ID` shows a profile with its sources; pass your own JSON file by path.\n");
+  std::printf(
+      "\n`edgefit devices ID` shows a profile with its sources; pass your own JSON file by "
+      "path.\n");
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // `edgefit eval MODEL --text FILE [--ctx N] [--base BASE] [--lang-dir DIR] [--json]
-// [--max-chunks N] [--tokenizer PATH]`: perplexity with llama.cpp's protocol, optionally the
-// KL-divergence from a BASE model run side by side, and a per-language table from a directory
-// of text files (file stem = language). The window defaults to min(512, the model's trained
-// context); a longer explicit one runs with a warning (eval/context_window.h).
+// [--max-chunks N] [--tokenizer PATH] [--lora ADAPTER] [--lora-scaled ADAPTER SCALE]`: perplexity
+// with llama.cpp's protocol, optionally the KL-divergence from a BASE model run side by side, and a
+// per-language table from a directory of text files (file stem = language). The window defaults to
+// min(512, the model's trained context); a longer explicit one runs with a warning
+// (eval/context_window.h).
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/lora_args.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "eval/context_window.h"
@@ -32,6 +34,7 @@ struct EvalCommandOptions {
   int ctx = 0;             // window length (0: min(512, trained context))
   int64_t max_chunks = 0;  // windows per text (0 = all)
   bool json = false;       // one JSON object on stdout
+  LoraArgs lora;           // adapters applied on the model (not on --base)
 };
 
 // NaN/inf are not JSON: they become null.
@@ -82,6 +85,7 @@ void run_eval(const EvalCommandOptions& o) {
     std::fprintf(stderr, "edgefit: warning: %s\n", w->c_str());
   Transformer tf(model);
   tf.repack_weights();  // inference only: faster kernels where they pay, same results
+  const std::vector<LoraAdapter> adapters = attach_lora_args(o.lora, model, tf);
   std::optional<Model> base_model;
   std::unique_ptr<Transformer> base;
   if (!o.base.empty()) {
@@ -144,6 +148,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--tokenizer", opts->tokenizer,
                   "tokenizer file/folder (default: the model's own)");
   cmd->add_flag("--json", opts->json, "print one JSON object");
+  add_lora_options(cmd, opts->lora);
   cmd->callback([opts] { run_eval(*opts); });
 }
 

@@ -1,5 +1,6 @@
 // `edgefit generate MODEL --prompt "..." [--n 128] [--temp 0.8] [--top-k 40] [--top-p 0.95]
-// [--seed 1] [--tokenizer PATH]`: continue a prompt, streaming text to stdout as tokens come.
+// [--seed 1] [--tokenizer PATH] [--lora ADAPTER] [--lora-scaled ADAPTER SCALE]`: continue a prompt,
+// streaming text to stdout as tokens come.
 // --temp 0 is greedy decoding. Stops after --n tokens, at an end-of-generation token, or when the
 // model's context is full. Ends with a speed line on stderr, like llama.cpp's timings: prompt
 // tokens/s (the prompt's one batched forward pass) and generation tokens/s (one pass per token).
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/lora_args.h"
 #include "core/error.h"
 #include "eval/model_tokenizer.h"
 #include "formats/model.h"
@@ -29,6 +31,7 @@ struct GenerateOptions {
   int top_k = 40;         // top-k filter
   float top_p = 0.95f;    // nucleus filter
   uint64_t seed = 1;      // sampling seed
+  LoraArgs lora;          // adapters applied on the model
 };
 
 // Length of the longest prefix of s that does not end inside a UTF-8 sequence, so a character
@@ -73,6 +76,7 @@ void run_generate(const GenerateOptions& o) {
   Model model = load_model(o.model);
   Transformer tf(model);
   tf.repack_weights();  // inference only: faster kernels where they pay, same results
+  const std::vector<LoraAdapter> adapters = attach_lora_args(o.lora, model, tf);
   const auto tok = load_model_tokenizer(o.model, o.tokenizer, tf.vocab_size());
   std::vector<int32_t> ids = tok->encode(o.prompt, /*add_special=*/true, /*parse_special=*/true);
   if (ids.empty()) {
@@ -141,6 +145,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--seed", opts->seed, "random seed (default 1)");
   cmd->add_option("--tokenizer", opts->tokenizer,
                   "tokenizer file/folder (default: the model's own)");
+  add_lora_options(cmd, opts->lora);
   cmd->callback([opts] { run_generate(*opts); });
 }
 

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -33,21 +33,28 @@ uint64_t files_bytes(const std::set<std::string>& files) {
 }
 
 nlohmann::ordered_json config_json(const ArchConfig& c) {
-  return {{"n_layers", c.n_layers},       {"d_model", c.d_model},
-          {"n_heads", c.n_heads},         {"n_kv_heads", c.n_kv_heads},
-          {"head_dim", c.head_dim},       {"d_ff", c.d_ff},
-          {"vocab_size", c.vocab_size},   {"max_context", c.max_context},
-          {"rms_eps", c.rms_eps},         {"rope_theta", c.rope_theta},
+  return {{"n_layers", c.n_layers},
+          {"d_model", c.d_model},
+          {"n_heads", c.n_heads},
+          {"n_kv_heads", c.n_kv_heads},
+          {"head_dim", c.head_dim},
+          {"d_ff", c.d_ff},
+          {"vocab_size", c.vocab_size},
+          {"max_context", c.max_context},
+          {"rms_eps", c.rms_eps},
+          {"rope_theta", c.rope_theta},
           {"rope_scaling", c.rope_scaling.type},
-          {"tied_embeddings", c.tied_embeddings}, {"qkv_bias", c.qkv_bias},
-          {"qk_norm", c.qk_norm},         {"rope_interleaved", c.rope_interleaved}};
+          {"tied_embeddings", c.tied_embeddings},
+          {"qkv_bias", c.qkv_bias},
+          {"qk_norm", c.qk_norm},
+          {"rope_interleaved", c.rope_interleaved}};
 }
 
 // A GGUF whose architecture edgefit cannot run (vocab-only files, other families) is still shown.
 struct Listing {
   std::string architecture;
   std::optional<ArchConfig> config;
-  std::string config_error;                  // why config is missing
+  std::string config_error;  // why config is missing
   std::vector<std::tuple<std::string, TensorView>> tensors;
   std::vector<std::pair<std::string, std::string>> metadata;  // GGUF key → display
   std::string format;
@@ -126,9 +133,10 @@ void run_inspect(const InspectOptions& o) {
   std::printf("architecture: %s\n", l.architecture.c_str());
   if (l.config) {
     const ArchConfig& c = *l.config;
-    std::printf("layers %d, d_model %d, heads %d (kv %d, head_dim %d), d_ff %d, vocab %d, context %d\n",
-                c.n_layers, c.d_model, c.n_heads, c.n_kv_heads, c.head_dim, c.d_ff, c.vocab_size,
-                c.max_context);
+    std::printf(
+        "layers %d, d_model %d, heads %d (kv %d, head_dim %d), d_ff %d, vocab %d, context %d\n",
+        c.n_layers, c.d_model, c.n_heads, c.n_kv_heads, c.head_dim, c.d_ff, c.vocab_size,
+        c.max_context);
     std::printf("rms_eps %g, rope_theta %g%s%s%s%s\n", c.rms_eps, c.rope_theta,
                 c.tied_embeddings ? ", tied embeddings" : "", c.qkv_bias ? ", qkv bias" : "",
                 c.qk_norm ? ", q/k norm" : "", c.rope_scaling.type.empty() ? "" : ", rope scaling");
@@ -143,7 +151,8 @@ void run_inspect(const InspectOptions& o) {
   std::map<std::string, int> type_counts;
   for (const auto& [name, v] : l.tensors) {
     std::printf("%-40s %-20s %-8s %12llu\n", name.c_str(), v.shape_string().c_str(),
-                std::string(dtype_name(v.dtype)).c_str(), static_cast<unsigned long long>(v.nbytes()));
+                std::string(dtype_name(v.dtype)).c_str(),
+                static_cast<unsigned long long>(v.nbytes()));
     ++type_counts[std::string(dtype_name(v.dtype))];
   }
   std::printf("\n%zu tensors (", l.tensors.size());
@@ -162,7 +171,8 @@ void run_inspect(const InspectOptions& o) {
 void add_inspect_command(CLI::App& app) {
   auto opts = std::make_shared<InspectOptions>();
   CLI::App* cmd = app.add_subcommand("inspect", "show a model's architecture, tensors and size");
-  cmd->add_option("path", opts->path, "GGUF file, Hugging Face folder, .safetensors or llama2.c .bin")
+  cmd->add_option("path", opts->path,
+                  "GGUF file, Hugging Face folder, .safetensors or llama2.c .bin")
       ->required();
   cmd->add_flag("--json", opts->json, "print one JSON object");
   cmd->callback([opts] { run_inspect(*opts); });

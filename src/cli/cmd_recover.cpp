@@ -2,7 +2,8 @@
 // the frozen compressed BASE to win back what compression lost, by distillation from the
 // uncompressed teacher on the fly (mixed with the LM loss by --kd-weight), on the calibration
 // text with equal tokens per file (language) by default. Writes a llama.cpp adapter GGUF
-// (`llama-perplexity -m BASE --lora ADAPTER.gguf`) and, with --peft DIR, a PEFT folder.
+// (`llama-perplexity -m BASE --lora ADAPTER.gguf`), with --peft DIR a PEFT folder, and with
+// --merged OUT.gguf the base with the adapters folded in (train/merge_lora.h).
 //
 // Resumable: a checkpoint "<ADAPTER>.ckpt.safetensors" is written every --checkpoint-every steps
 // and when --minutes runs out; rerunning the same command resumes from it and ends with the
@@ -16,13 +17,16 @@
 #include "calib/calib_data.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "core/progress.h"
 #include "eval/model_tokenizer.h"
 #include "formats/model.h"
+#include "model/lora_adapter.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/lora_gguf.h"
 #include "train/lora_peft.h"
+#include "train/merge_lora.h"
 #include "train/teacher.h"
 #include "train/train_loop.h"
 #include "train/train_model.h"
@@ -36,6 +40,7 @@ struct RecoverOptions {
   std::vector<std::string> data;  // training text files (one per language, typically)
   std::string out;                // adapter GGUF
   std::string peft;               // also a PEFT folder ("": no)
+  std::string merged;             // also the base with the adapters folded in ("": no)
   std::string tokenizer;          // tokenizer override
   train::LoraConfig lora;         // rank, alpha, targets, init seed
   int ctx = 256;                  // tokens per window
@@ -79,6 +84,11 @@ void run(RecoverOptions o) {
   if (o.kd_weight < 0 || o.kd_weight > 1) throw UsageError("--kd-weight must be within 0 … 1");
   if (o.temperature <= 0) throw UsageError("--temperature must be positive");
   const Model base = load_model(o.base);
+  if (!o.merged.empty()) {
+    // Checked before training: the merged export rewrites the base GGUF's own tensors.
+    if (base.format != "gguf") throw UsageError("--merged needs a GGUF base model");
+    check_output_not_input(o.merged, {o.base, o.teacher, o.out});
+  }
   const Model teacher_model = load_model(o.teacher);
   check_compatible(base, teacher_model);
   if (base.config.max_context > 0 && o.ctx > base.config.max_context)
@@ -157,6 +167,12 @@ void run(RecoverOptions o) {
   std::filesystem::remove(cfg.checkpoint_path);
   std::printf("recover: %lld steps, %lld tokens this run -> %s\n", static_cast<long long>(o.steps),
               static_cast<long long>(tokens), o.out.c_str());
+  if (!o.merged.empty()) {
+    const std::vector<edgefit::LoraAdapter> adapters = {load_lora_adapter(o.out, base, 1.0f)};
+    const train::MergeStats st = train::merge_lora_gguf(o.base, adapters, o.merged);
+    std::printf("recover: merged %d tensors into %s (re-quantized to the base's types)\n",
+                st.merged, o.merged.c_str());
+  }
 }
 
 }  // namespace
@@ -170,6 +186,8 @@ void add_recover_command(CLI::App& app) {
   cmd->add_option("--data", o->data, "training text files (equal tokens per file)")->required();
   cmd->add_option("-o,--output", o->out, "adapter GGUF to write")->required();
   cmd->add_option("--peft", o->peft, "also write the adapters as a PEFT folder (Hugging Face)");
+  cmd->add_option("--merged", o->merged,
+                  "also write the base with the adapters folded in, re-quantized to its types");
   cmd->add_option("--rank", o->lora.rank, "LoRA rank (default 16)");
   cmd->add_option("--alpha", o->lora.alpha, "LoRA alpha (default 32)");
   cmd->add_option("--targets", o->lora.targets, "projections: q,k,v,o,gate,up,down (default all)")

@@ -11,7 +11,8 @@ namespace edgefit::cli {
 void add_synth_command(CLI::App& app) {
   auto o = std::make_shared<SynthOptions>();
   auto out = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("synth", "write a random-weight GGUF with the shapes of a real model");
+  CLI::App* cmd =
+      app.add_subcommand("synth", "write a random-weight GGUF with the shapes of a real model");
   cmd->add_option("output", *out, "output .gguf")->required();
   cmd->add_option("--like", o->like, "tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b or llama-2-7b");
   cmd->add_option("--type", o->type, "quantization preset (q4_0, q4_k_m, q8_0, f16, …)");
@@ -19,7 +20,8 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "random seed");
   cmd->callback([o, out] {
     const uint64_t bytes = write_synth_model(*out, *o);
-    std::printf("%s: %s-shaped, %s, %s\n", out->c_str(), o->like.c_str(), o->type.c_str(), format_bytes(bytes).c_str());
+    std::printf("%s: %s-shaped, %s, %s\n", out->c_str(), o->like.c_str(), o->type.c_str(),
+                format_bytes(bytes).c_str());
   });
 }
 

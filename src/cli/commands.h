@@ -14,6 +14,7 @@ void add_eval_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_imatrix_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_merge_lora_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_recover_command(CLI::App& app);

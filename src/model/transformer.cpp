@@ -342,6 +342,9 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
   observe({&nm[0], &nm[1], &nm[2]}, xn_.data(), n, d);
   linear_group({w.wq, w.wk, w.wv}, {sc[0], sc[1], sc[2]}, xn_.data(), n,
                {q_.data(), k_.data(), v_.data()});
+  apply_adapters(l, 0, xn_.data(), n, q_.data());
+  apply_adapters(l, 1, xn_.data(), n, k_.data());
+  apply_adapters(l, 2, xn_.data(), n, v_.data());
   const float* rope_cs = rope_table(n_past, n);
   pool.parallel_for(n, 4, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
@@ -370,6 +373,7 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
   attention(l, n, n_past, cache);
   observe({&nm[3]}, att_.data(), n, q_dim);
   linear(*w.wo, sc[3], att_.data(), n, tmp_.data());
+  apply_adapters(l, 3, att_.data(), n, tmp_.data());
   for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
 
   // --- SwiGLU feed-forward ---
@@ -379,16 +383,48 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
   });
   observe({&nm[4], &nm[5]}, xn_.data(), n, d);
   linear_group({w.w_gate, w.w_up}, {sc[4], sc[5]}, xn_.data(), n, {gate_.data(), up_.data()});
+  apply_adapters(l, 4, xn_.data(), n, gate_.data());
+  apply_adapters(l, 5, xn_.data(), n, up_.data());
   // One token's d_ff values take a few microseconds on this thread, less than waking the pool.
   pool.parallel_for(n, 4, [&](int64_t b, int64_t e) {
     swiglu(gate_.data() + b * c.d_ff, up_.data() + b * c.d_ff, (e - b) * c.d_ff);
   });
   observe({&nm[6]}, gate_.data(), n, c.d_ff);
   linear(*w.w_down, sc[6], gate_.data(), n, tmp_.data());
+  apply_adapters(l, 6, gate_.data(), n, tmp_.data());
   for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
 }
 
 const std::array<std::string, 7> Transformer::kNoNames{};
+
+void Transformer::add_lora(const LoraAdapter& adapter) {
+  static const std::array<const char*, 7> kSlots = {
+      "attn_q.weight",   "attn_k.weight", "attn_v.weight",  "attn_output.weight",
+      "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"};
+  // Check every name first, so a refused adapter leaves the Transformer unchanged.
+  std::vector<std::pair<size_t, const LoraWeight*>> bound;  // (layer·7 + slot, factors)
+  for (const auto& [name, w] : adapter.weights) {
+    bool found = false;
+    for (int l = 0; l < cfg_.n_layers && !found; ++l)
+      for (size_t s = 0; s < kSlots.size() && !found; ++s)
+        if (name == "blk." + std::to_string(l) + "." + kSlots[s]) {
+          bound.emplace_back(static_cast<size_t>(l) * kSlots.size() + s, &w);
+          found = true;
+        }
+    if (!found)
+      throw Error("adapter weight '" + name + "' is not a block projection edgefit adapts",
+                  adapter.path);
+  }
+  if (lora_.empty()) lora_.resize(static_cast<size_t>(cfg_.n_layers));
+  for (const auto& [index, w] : bound)
+    lora_[index / kSlots.size()][index % kSlots.size()].push_back(w);
+}
+
+void Transformer::apply_adapters(int layer, int slot, const float* x, int64_t n, float* y) const {
+  if (lora_.empty()) return;
+  for (const LoraWeight* w : lora_[static_cast<size_t>(layer)][static_cast<size_t>(slot)])
+    apply_lora(*w, x, n, y);
+}
 
 void Transformer::set_activation_observer(ActivationObserver observer) {
   observer_ = std::move(observer);

@@ -20,6 +20,7 @@
 #include "core/huge_buffer.h"
 #include "formats/model.h"
 #include "model/kv_cache.h"
+#include "model/lora_adapter.h"
 #include "model/matmul.h"
 #include "model/rope.h"
 
@@ -115,7 +116,16 @@ class Transformer {
   // (no `fn`: Error otherwise), and rebind_layer() rebinds a layer unpacked.
   RepackStats repack_weights();
 
+  // Adds `adapter`'s y += s·B·A·x to every projection it adapts (model/lora_adapter.h), after any
+  // adapters added before, as llama.cpp stacks several --lora files. `adapter` must outlive this
+  // Transformer and be loaded for the same model; the base weights are untouched (repacking
+  // before or after is fine). Throws Error for an adapted weight that is not a block projection
+  // (q, k, v, o, gate, up, down), which this forward pass does not adapt.
+  void add_lora(const LoraAdapter& adapter);
+
  private:
+  // Adds the adapters of projection `slot` (0 … 6: q, k, v, o, gate, up, down) of `layer`.
+  void apply_adapters(int layer, int slot, const float* x, int64_t n, float* y) const;
   void attention(int layer, int64_t n, int64_t n_past, KVCache& cache);
   // Runs block `layer` on x_[0 … n·d) (the residual stream in the scratch buffer).
   void run_block(int layer, int64_t n, int64_t n_past, KVCache& cache);
@@ -148,8 +158,12 @@ class Transformer {
   ActivationObserver observer_;       // linear-layer input hook (empty: none)
   // Per layer, the weight names the observer reports: q, k, v, o, gate, up, down.
   std::vector<std::array<std::string, 7>> weight_names_;
-  static const std::array<std::string, 7> kNoNames;  // stand-in while no observer is installed
-  std::string output_name_ = "output.weight";        // the head's name for the observer
+  static const std::array<std::string, 7> kNoNames;
+  // Per layer and projection slot, the LoRA adapters added to it (empty: none). Kept apart from
+  // layers_ so rebind_layer() keeps them.
+  std::vector<std::array<std::vector<const LoraWeight*>, 7>>
+      lora_;                                   // stand-in while no observer is installed
+  std::string output_name_ = "output.weight";  // the head's name for the observer
 
   // Scratch, sized for the largest batch seen so far ([n, width] row-major).
   std::vector<float> x_;        // residual stream [n, d_model]

@@ -1,8 +1,10 @@
 #include "train/linear.h"
 
+#include <Eigen/Core>
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -21,27 +23,34 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 
 namespace {
 
-// y[i] += a · x[i] for i < n.
-void axpy(float a, const float* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
+// Row-major f32 matrices as Eigen sees them. Products run single-threaded on blocks of a fixed
+// size (for_blocks), so every output has one writer and an order set by the shapes alone, never
+// by the thread count or the pool's split (Eigen's blocking depends on the product's sizes).
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Strided = Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>>;
+using StridedOut = Eigen::Map<RowMajor, 0, Eigen::OuterStride<>>;
 
-// Rows per task: enough work per chunk that waking the pool pays off.
-int64_t grain_for(int64_t work_per_item) {
-  constexpr int64_t kMinWork = 1 << 14;
-  return std::max<int64_t>(1, kMinWork / std::max<int64_t>(1, work_per_item));
+// fn(b0, b1) for the blocks [b0, b1) of size `block` covering [0, total), in parallel.
+void for_blocks(int64_t total, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t n_blocks = (total + block - 1) / block;
+  ThreadPool::global().parallel_for(n_blocks, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) fn(i * block, std::min(total, (i + 1) * block));
+  });
 }
 
 }  // namespace
 
 void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in, const float* x,
                     int64_t n, float* y) {
-  ThreadPool::global().parallel_for(n_out, grain_for(n * n_in), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-      const float* row = w + o * n_in;
-      const float bias = b ? b[o] : 0.0f;
-      for (int64_t t = 0; t < n; ++t) y[t * n_out + o] = dot_f32(x + t * n_in, row, n_in) + bias;
-    }
+  // Tasks own blocks of output columns: y[:, o0:o1] = x · W[o0:o1]ᵀ (+ b).
+  for_blocks(n_out, 64, [&](int64_t o0, int64_t o1) {
+    const Strided xs(x, n, n_in, Eigen::OuterStride<>(n_in));
+    const Strided ws(w + o0 * n_in, o1 - o0, n_in, Eigen::OuterStride<>(n_in));
+    StridedOut ys(y + o0, n, o1 - o0, Eigen::OuterStride<>(n_out));
+    ys.noalias() = xs * ws.transpose();
+    if (b)
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t o = o0; o < o1; ++o) y[t * n_out + o] += b[o];
   });
 }
 
@@ -49,35 +58,41 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
                            bool accumulate) {
   const int64_t n_out = w.shape[0], n_in = w.shape[1];
   const bool direct = w.dtype == DType::F32 && w.is_contiguous() && w.packing == 0;
-  // Token chunks: each dequantizes every weight row once, so a chunk of 16 tokens spends 1/16
-  // of its work on dequantization (none for f32 weights, read in place).
-  const int64_t grain = direct ? grain_for(n_out * n_in) : 16;
-  ThreadPool::global().parallel_for(n, grain, [&](int64_t t0, int64_t t1) {
-    if (!accumulate) std::memset(dx + t0 * n_in, 0, static_cast<size_t>((t1 - t0) * n_in) * 4);
-    std::vector<float> buf(direct ? 0 : static_cast<size_t>(n_in));
-    for (int64_t o = 0; o < n_out; ++o) {
-      const float* row = reinterpret_cast<const float*>(w.row(o));
+  // Token blocks of 32: each dequantizes the weight kRows rows at a time (every row once per
+  // block of tokens, none for f32 weights, read in place) and adds dy[block, rows] · W[rows].
+  constexpr int64_t kRows = 64;
+  for_blocks(n, 32, [&](int64_t t0, int64_t t1) {
+    StridedOut dxs(dx + t0 * n_in, t1 - t0, n_in, Eigen::OuterStride<>(n_in));
+    if (!accumulate) dxs.setZero();
+    std::vector<float> buf(direct ? 0 : static_cast<size_t>(kRows * n_in));
+    for (int64_t o0 = 0; o0 < n_out; o0 += kRows) {
+      const int64_t rows = std::min(kRows, n_out - o0);
+      const float* block = reinterpret_cast<const float*>(w.row(o0));
       if (!direct) {
-        dequantize_row(w, o, buf.data());
-        row = buf.data();
+        for (int64_t r = 0; r < rows; ++r) dequantize_row(w, o0 + r, buf.data() + r * n_in);
+        block = buf.data();
       }
-      for (int64_t t = t0; t < t1; ++t) axpy(dy[t * n_out + o], row, dx + t * n_in, n_in);
+      const Strided ws(block, rows, n_in, Eigen::OuterStride<>(n_in));
+      const Strided dys(dy + t0 * n_out + o0, t1 - t0, rows, Eigen::OuterStride<>(n_out));
+      dxs.noalias() += dys * ws;
     }
   });
 }
 
 void linear_backward_weight(const float* x, const float* dy, int64_t n, int64_t n_out, int64_t n_in,
                             float* dw, float* db) {
-  ThreadPool::global().parallel_for(n_out, grain_for(n * n_in), [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-      float* row = dw + o * n_in;
-      for (int64_t t = 0; t < n; ++t) axpy(dy[t * n_out + o], x + t * n_in, row, n_in);
-      if (db) {
+  // Tasks own blocks of dW rows: dW[o0:o1] += dy[:, o0:o1]ᵀ · x.
+  for_blocks(n_out, 64, [&](int64_t o0, int64_t o1) {
+    const Strided xs(x, n, n_in, Eigen::OuterStride<>(n_in));
+    const Strided dys(dy + o0, n, o1 - o0, Eigen::OuterStride<>(n_out));
+    StridedOut dws(dw + o0 * n_in, o1 - o0, n_in, Eigen::OuterStride<>(n_in));
+    dws.noalias() += dys.transpose() * xs;
+    if (db)
+      for (int64_t o = o0; o < o1; ++o) {
         double s = 0;
         for (int64_t t = 0; t < n; ++t) s += dy[t * n_out + o];
         db[o] += static_cast<float>(s);
       }
-    }
   });
 }
 

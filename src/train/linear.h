@@ -5,10 +5,12 @@
 // (F16/BF16/ggml blocks), dequantized one row at a time into a small buffer, so a compressed base
 // model never exists as a dequantized copy (the LoRA path builds on this).
 //
-// Every output element is computed by one thread in a fixed order (8 partial sums per dot
-// product, tokens in order for the weight gradient), so results do not depend on the thread
-// count or on how the pool splits the work. That is what makes gradient checkpointing reproduce
-// the stored activations bit for bit.
+// The products are Eigen GEMMs on blocks of a fixed size (64 outputs, or 32 tokens for the input
+// gradient), one block per pool task: every output element has one writer and an order set by
+// the shapes alone, so results do not depend on the thread count or on how the pool splits the
+// work (tests/train/ops_grad_test.cpp checks 1 vs 2 threads). That is what makes gradient
+// checkpointing reproduce the stored activations bit for bit. The input gradient through a
+// quantized weight dequantizes each row once per 32-token block, never the whole weight.
 #pragma once
 
 #include <cstdint>

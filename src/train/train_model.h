@@ -28,9 +28,11 @@
 //   optimisation   adamw.h, lr_schedule.h, grad_clip.h, data_order.h, train_loop.h
 //   recovery       teacher.h (teacher logits on the fly; LossSpec::kd_weight mixes LM and KD),
 //                  checkpoint.h (resume bit for bit), lora_gguf.h (llama.cpp adapter files),
-//                  lora_peft.h (PEFT folders); the CLI's `edgefit recover` drives them
-// Not built yet (issue 20): the recipe's recover step, the merged export (B·A folded into the
-// base and re-quantized to its recipe), bf16 matmuls, a per-language recovery table.
+//                  lora_peft.h (PEFT folders), merge_lora.h (adapters folded into the base GGUF,
+//                  re-quantized to its types); the CLI's `edgefit recover` drives them. At run
+//                  time (eval, generate) adapters are applied by model/lora_adapter.h.
+// Not built yet (issue 20): the recipe's recover step, GPTQ-aware re-quantization in the merged
+// export, bf16 matmuls, a per-language recovery table.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,8 @@
 // `edgefit recover` as a user runs it: an adapter GGUF from a quantized stories260K distilled
 // towards its f32 model; a run killed midway resumes from its checkpoint and writes the same
-// adapter bytes as an uninterrupted one; a time budget stops and resumes; bad arguments.
+// adapter bytes as an uninterrupted one; a time budget stops and resumes; --merged and
+// merge-lora write the base with the adapter folded in (same types), and eval --lora /
+// --lora-scaled run base + adapter; bad arguments.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -9,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -100,6 +103,56 @@ TEST(Recover, TimeBudgetStopsAndTheRerunFinishes) {
   const auto other = test::run_edgefit(recover_args(dir + "/a.gguf", 7));
   EXPECT_EQ(other.status, 1);
   EXPECT_NE(other.err.find("other settings"), std::string::npos) << other.err;
+}
+
+double eval_ppl(const std::vector<std::string>& extra, const std::string& model) {
+  std::vector<std::string> args = {"eval",  model, "--text",       test::shared_path(kText),
+                                   "--ctx", "64",  "--max-chunks", "4",
+                                   "--json"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto r = test::run_edgefit(args);
+  EXPECT_EQ(r.status, 0) << r.err;
+  return nlohmann::json::parse(r.out)["ppl"].get<double>();
+}
+
+TEST(Recover, MergedExportAndEvalWithTheAdapter) {
+  const std::string dir = test::scratch_dir("recover-merged");
+  auto args = recover_args(dir + "/a.gguf", 4);
+  args.insert(args.end(), {"--lr", "1e-2", "--merged", dir + "/merged.gguf"});
+  const auto r = test::run_edgefit(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  // The merged file keeps the base's tensors, types and shapes.
+  const GgufFile base(test::shared_path(kBase)), merged(dir + "/merged.gguf");
+  ASSERT_EQ(base.tensors().size(), merged.tensors().size());
+  for (size_t i = 0; i < base.tensors().size(); ++i) {
+    EXPECT_EQ(base.tensors()[i].name, merged.tensors()[i].name);
+    EXPECT_EQ(base.tensors()[i].type, merged.tensors()[i].type) << base.tensors()[i].name;
+    EXPECT_EQ(base.tensors()[i].ne, merged.tensors()[i].ne) << base.tensors()[i].name;
+  }
+  // merge-lora writes the same bytes as recover --merged.
+  const auto m = test::run_edgefit(
+      {"merge-lora", test::shared_path(kBase), "--lora", dir + "/a.gguf", "-o", dir + "/m2.gguf"});
+  ASSERT_EQ(m.status, 0) << m.err;
+  EXPECT_EQ(test::slurp(dir + "/m2.gguf"), test::slurp(dir + "/merged.gguf"));
+
+  const double plain = eval_ppl({}, test::shared_path(kBase));
+  const double adapted = eval_ppl({"--lora", dir + "/a.gguf"}, test::shared_path(kBase));
+  const double zero = eval_ppl({"--lora-scaled", dir + "/a.gguf", "0"}, test::shared_path(kBase));
+  const double folded = eval_ppl({}, dir + "/merged.gguf");
+  EXPECT_EQ(zero, plain);     // a zero scale is the base
+  EXPECT_NE(adapted, plain);  // the adapter changes the model
+  // The merged model is base + adapter up to one more round of Q2_K quantization.
+  EXPECT_NEAR(folded, adapted, 0.05 * adapted);
+
+  const auto bad =
+      test::run_edgefit({"eval", test::shared_path(kBase), "--text", test::shared_path(kText),
+                         "--lora-scaled", dir + "/a.gguf", "x"});
+  EXPECT_EQ(bad.status, 2) << bad.err;
+  const auto wrong =
+      test::run_edgefit({"eval", test::shared_path(kBase), "--text", test::shared_path(kText),
+                         "--lora", test::shared_path(kBase)});
+  EXPECT_EQ(wrong.status, 1) << wrong.err;
+  EXPECT_NE(wrong.err.find("edgefit: error:"), std::string::npos) << wrong.err;
 }
 
 TEST(Recover, BadArguments) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/fp16.h"
+#include "core/thread_pool.h"
 #include "formats/model.h"
 #include "grad_check.h"
 #include "model/rope.h"
@@ -278,6 +279,28 @@ TEST(TrainOps, DistillationMatchesDefinitionAndGradient) {
   expect_grad("dstudent", student, dl, loss, 1e-4, 1e-3f);
   // Identical distributions: zero loss.
   EXPECT_NEAR(distillation_loss(teacher.data(), teacher.data(), n, vocab, T, dl.data()), 0, 1e-12);
+}
+
+// The linear products (Eigen blocks inside pool tasks) give the same bits whatever the thread
+// count, as gradient checkpointing and resumed runs rely on.
+TEST(LinearOps, SameBitsOnOneAndTwoThreads) {
+  const int64_t n = 37, n_in = 300, n_out = 70;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(n * n_in), w(n_out * n_in), b(n_out), dy(n * n_out);
+  for (auto* v : {&x, &w, &b, &dy})
+    for (float& e : *v) e = dist(rng);
+  auto run = [&](int threads) {
+    ThreadPool::set_global_threads(threads);
+    std::vector<float> y(n * n_out), dx(n * n_in), dw(n_out * n_in), db(n_out);
+    linear_forward(w.data(), b.data(), n_out, n_in, x.data(), n, y.data());
+    linear_backward_input(f32_matrix_view(w.data(), n_out, n_in), dy.data(), n, dx.data(), false);
+    linear_backward_weight(x.data(), dy.data(), n, n_out, n_in, dw.data(), db.data());
+    return std::vector<std::vector<float>>{y, dx, dw, db};
+  };
+  const auto one = run(1), two = run(2);
+  ThreadPool::set_global_threads(0);
+  EXPECT_EQ(one, two);
 }
 
 }  // namespace
