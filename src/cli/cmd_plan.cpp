@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "compress/method_registry.h"
 #include "core/error.h"
+#include "core/output_path.h"
 #include "eval/context_window.h"
 #include "pipeline/compress.h"
 #include "pipeline/recipe_cost.h"
@@ -38,6 +39,9 @@ void print_cost(const std::string& name, const CostEstimate& c, bool chosen) {
 
 void run_plan(const PlanCliOptions& c) {
   if (!fs::exists(c.model)) throw Error("no such file or folder", c.model);
+  std::vector<std::string> inputs = {c.model};
+  if (c.device.ends_with(".json")) inputs.push_back(c.device);  // a profile file, not an id
+  check_output_not_input(c.output, inputs);
   if (c.method != "rtn" && c.method != "imatrix" && !find_calib_method(c.method))
     throw UsageError("unknown --method '" + c.method + "' (rtn, imatrix, " + calib_method_names() +
                      ")");

@@ -86,6 +86,11 @@ TEST(SafetyCli, NoCommandWritesOverOneOfItsInputs) {
                             "--text", calib, "-o", dir}),
                1, {"is one of the inputs", "q4_k_m.gguf"});
   EXPECT_EQ(slurp(dir + "/q4_k_m.gguf"), model_bytes);
+  // plan writes a recipe: not over a file of the model folder either.
+  const std::string config_bytes = slurp(hf + "/config.json");
+  expect_error(run_edgefit({"plan", hf, "--device", "raspberry-pi-5", "-o", hf + "/config.json"}),
+               1, {"is one of the inputs", "config.json"});
+  EXPECT_EQ(slurp(hf + "/config.json"), config_bytes);
   EXPECT_EQ(slurp(model), model_bytes);
   EXPECT_EQ(slurp(calib), calib_bytes);
   EXPECT_EQ(temp_files_in(dir), 0);
