@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libgtest-dev libgmock-dev libbenchmark-dev
       nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libutf8proc-dev libeigen3-dev
-      zlib1g-dev clang libclang-rt-14-dev
+      zlib1g-dev clang libclang-rt-14-dev clang-format
       chromium  # tests/report renders report.html in headless Chromium
       g++-aarch64-linux-gnu qemu-user file bc  # scripts/test_aarch64.sh
       jq)  # bench/side_by_side.sh reads llama-bench JSON

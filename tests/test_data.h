@@ -17,7 +17,8 @@ inline std::string shared_path(const std::string& rel) {
 // part of the name because ctest runs test cases as parallel processes.
 inline std::string scratch_dir(const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path p = fs::path(EDGEFIT_BINARY_DIR) / "test-scratch" / (name + "-" + std::to_string(::getpid()));
+  fs::path p =
+      fs::path(EDGEFIT_BINARY_DIR) / "test-scratch" / (name + "-" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();

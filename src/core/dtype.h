@@ -57,11 +57,11 @@ enum class DType : uint32_t {
 
 // Static facts about one element type.
 struct DTypeInfo {
-  DType type;              // the type described
-  std::string_view name;   // canonical upper-case name ("F32", "Q4_K", …) as llama.cpp prints it
-  uint32_t block_size;     // elements per block (1 for plain types)
-  uint32_t type_size;      // bytes per block
-  bool quantized;          // true for ggml block formats (opaque bytes)
+  DType type;             // the type described
+  std::string_view name;  // canonical upper-case name ("F32", "Q4_K", …) as llama.cpp prints it
+  uint32_t block_size;    // elements per block (1 for plain types)
+  uint32_t type_size;     // bytes per block
+  bool quantized;         // true for ggml block formats (opaque bytes)
 };
 
 // Info for a dtype; nullptr for an id that is not a known type (e.g. from a hostile file).

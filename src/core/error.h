@@ -1,5 +1,6 @@
 // The one error type of edgefit: a message plus, where known, the file and byte offset it concerns.
-// Commands catch it at the top and print one line: "edgefit: error: <file>: at byte <n>: <message>".
+// Commands catch it at the top and print one line: "edgefit: error: <file>: at byte <n>:
+// <message>".
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,8 @@ class Error : public std::runtime_error {
         offset_(offset) {}
 
   const std::string& message() const { return message_; }  // without file/offset prefix
-  const std::string& file() const { return file_; }          // "" when not about a file
-  uint64_t offset() const { return offset_; }                // kNoOffset when unknown
+  const std::string& file() const { return file_; }        // "" when not about a file
+  uint64_t offset() const { return offset_; }              // kNoOffset when unknown
 
  private:
   static std::string format(const std::string& message, const std::string& file, uint64_t offset) {

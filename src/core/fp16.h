@@ -38,8 +38,8 @@ inline uint16_t fp32_to_fp16(float f) {
     return sign | (ax > 0x7f800000u ? 0x7e00u : 0x7c00u);
   }
   if (ax >= 0x477ff000u) return sign | 0x7c00u;  // rounds to >= 65520: overflow to inf
-  if (ax < 0x38800000u) {                          // result is subnormal or zero
-    if (ax < 0x33000000u) return sign;             // below half the smallest subnormal
+  if (ax < 0x38800000u) {                        // result is subnormal or zero
+    if (ax < 0x33000000u) return sign;           // below half the smallest subnormal
     const uint32_t e = ax >> 23;
     const uint32_t m = (ax & 0x7fffffu) | 0x800000u;
     const uint32_t shift = 126 - e;  // 14..24 bits dropped
@@ -56,12 +56,15 @@ inline uint16_t fp32_to_fp16(float f) {
   return sign | static_cast<uint16_t>(r);
 }
 
-inline float bf16_to_fp32(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_fp32(uint16_t h) {
+  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
 
 inline uint16_t fp32_to_bf16(float f) {
   uint32_t x = std::bit_cast<uint32_t>(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-  x += 0x7fffu + ((x >> 16) & 1u);  // round to nearest even
+  if ((x & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
+  x += 0x7fffu + ((x >> 16) & 1u);                    // round to nearest even
   return static_cast<uint16_t>(x >> 16);
 }
 

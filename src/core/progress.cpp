@@ -10,7 +10,9 @@ namespace {
 std::atomic<bool> g_quiet{false};
 }
 
-void Progress::set_quiet(bool quiet) { g_quiet = quiet; }
+void Progress::set_quiet(bool quiet) {
+  g_quiet = quiet;
+}
 
 std::string format_duration(double s) {
   char buf[32];
@@ -27,11 +29,17 @@ std::string format_duration(double s) {
 }
 
 Progress::Progress(std::string label, uint64_t total, std::string unit, std::FILE* out)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), out_(out),
-      tty_(::isatty(::fileno(out)) != 0), start_(std::chrono::steady_clock::now()),
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      out_(out),
+      tty_(::isatty(::fileno(out)) != 0),
+      start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 double Progress::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -67,9 +75,8 @@ void Progress::draw(bool final_line) {
     bar.resize(kWidth, '.');
     std::fprintf(out_, "\r%s [%s] %3.0f%% %llu/%llu%s %s %s\x1b[K%s", label_.c_str(), bar.c_str(),
                  frac * 100, static_cast<unsigned long long>(done_),
-                 static_cast<unsigned long long>(total_), rate_s,
-                 final_line ? "in" : "ETA", format_duration(final_line ? t : eta).c_str(),
-                 final_line ? "\n" : "");
+                 static_cast<unsigned long long>(total_), rate_s, final_line ? "in" : "ETA",
+                 format_duration(final_line ? t : eta).c_str(), final_line ? "\n" : "");
   } else {
     std::fprintf(out_, "%s: %llu/%llu (%.0f%%)%s %s %s\n", label_.c_str(),
                  static_cast<unsigned long long>(done_), static_cast<unsigned long long>(total_),

@@ -28,13 +28,13 @@ class Progress {
  private:
   void draw(bool final_line);
 
-  std::string label_;     // what is being done
-  std::string unit_;      // name of one unit, for the rate
-  uint64_t total_;        // units expected (0 = unknown)
-  uint64_t done_ = 0;     // units finished
-  std::FILE* out_;        // destination stream
-  bool tty_;              // redraw a bar in place (true) or print periodic lines (false)
-  bool finished_ = false; // finish() already printed the last line
+  std::string label_;      // what is being done
+  std::string unit_;       // name of one unit, for the rate
+  uint64_t total_;         // units expected (0 = unknown)
+  uint64_t done_ = 0;      // units finished
+  std::FILE* out_;         // destination stream
+  bool tty_;               // redraw a bar in place (true) or print periodic lines (false)
+  bool finished_ = false;  // finish() already printed the last line
   std::chrono::steady_clock::time_point start_;      // construction time
   std::chrono::steady_clock::time_point last_draw_;  // throttle redraws
 };

@@ -28,12 +28,15 @@ int64_t TensorView::numel() const {
 
 uint64_t TensorView::row_bytes() const {
   auto b = dtype_bytes(dtype, static_cast<uint64_t>(row_size()));
-  if (!b) throw Error("row of " + std::to_string(row_size()) + " elements is not a whole number of " +
-                      std::string(dtype_name(dtype)) + " blocks");
+  if (!b)
+    throw Error("row of " + std::to_string(row_size()) + " elements is not a whole number of " +
+                std::string(dtype_name(dtype)) + " blocks");
   return *b;
 }
 
-uint64_t TensorView::nbytes() const { return row_bytes() * static_cast<uint64_t>(n_rows()); }
+uint64_t TensorView::nbytes() const {
+  return row_bytes() * static_cast<uint64_t>(n_rows());
+}
 
 bool TensorView::is_contiguous() const {
   if (ndim == 0) return true;

@@ -20,11 +20,11 @@ namespace edgefit {
 constexpr int kMaxDims = 4;
 
 struct TensorView {
-  DType dtype = DType::F32;                  // element type
-  int ndim = 0;                              // number of dimensions in use (0 = scalar)
-  std::array<int64_t, kMaxDims> shape{};     // extent per dimension, outermost first
-  std::array<int64_t, kMaxDims> strides{};   // byte step per dimension (0 when unused)
-  const uint8_t* data = nullptr;             // first byte (memory owned elsewhere, e.g. an mmap)
+  DType dtype = DType::F32;                 // element type
+  int ndim = 0;                             // number of dimensions in use (0 = scalar)
+  std::array<int64_t, kMaxDims> shape{};    // extent per dimension, outermost first
+  std::array<int64_t, kMaxDims> strides{};  // byte step per dimension (0 when unused)
+  const uint8_t* data = nullptr;            // first byte (memory owned elsewhere, e.g. an mmap)
   uint8_t packing = 0;  // 0: the dtype's own (ggml) byte layout. Otherwise the same bytes per row
                         // regrouped at load time for the runtime kernels (kernels.h, "Weight
                         // repacking"); only src/kernels reads such views, dequantizers refuse them.

@@ -22,7 +22,9 @@ class ByteReader {
   const std::string& file() const { return file_; }
 
   [[noreturn]] void fail(const std::string& msg) const { throw Error(msg, file_, pos_); }
-  [[noreturn]] void fail_at(uint64_t at, const std::string& msg) const { throw Error(msg, file_, at); }
+  [[noreturn]] void fail_at(uint64_t at, const std::string& msg) const {
+    throw Error(msg, file_, at);
+  }
 
   void need(uint64_t n, const char* what) const {
     if (n > remaining())

@@ -43,24 +43,56 @@ std::string_view gguf_type_name(GgufType t);
 
 // One metadata value. Scalars keep their exact GGUF type so writing reproduces the bytes.
 struct GgufValue {
-  GgufType type = GgufType::U32;         // value type as stored
-  uint64_t u = 0;                        // U8/U16/U32/U64 and BOOL (0/1)
-  int64_t i = 0;                         // I8/I16/I32/I64
-  double f = 0;                          // F32/F64 (F32 is exact in a double)
-  std::string str;                       // STRING
-  GgufType elem_type = GgufType::U8;     // ARRAY: element type
-  std::vector<GgufValue> arr;            // ARRAY: elements
+  GgufType type = GgufType::U32;      // value type as stored
+  uint64_t u = 0;                     // U8/U16/U32/U64 and BOOL (0/1)
+  int64_t i = 0;                      // I8/I16/I32/I64
+  double f = 0;                       // F32/F64 (F32 is exact in a double)
+  std::string str;                    // STRING
+  GgufType elem_type = GgufType::U8;  // ARRAY: element type
+  std::vector<GgufValue> arr;         // ARRAY: elements
 
-  static GgufValue make_u32(uint32_t v) { GgufValue x; x.type = GgufType::U32; x.u = v; return x; }
-  static GgufValue make_i32(int32_t v) { GgufValue x; x.type = GgufType::I32; x.i = v; return x; }
-  static GgufValue make_u64(uint64_t v) { GgufValue x; x.type = GgufType::U64; x.u = v; return x; }
-  static GgufValue make_f32(float v) { GgufValue x; x.type = GgufType::F32; x.f = v; return x; }
-  static GgufValue make_bool(bool v) { GgufValue x; x.type = GgufType::BOOL; x.u = v; return x; }
+  static GgufValue make_u32(uint32_t v) {
+    GgufValue x;
+    x.type = GgufType::U32;
+    x.u = v;
+    return x;
+  }
+  static GgufValue make_i32(int32_t v) {
+    GgufValue x;
+    x.type = GgufType::I32;
+    x.i = v;
+    return x;
+  }
+  static GgufValue make_u64(uint64_t v) {
+    GgufValue x;
+    x.type = GgufType::U64;
+    x.u = v;
+    return x;
+  }
+  static GgufValue make_f32(float v) {
+    GgufValue x;
+    x.type = GgufType::F32;
+    x.f = v;
+    return x;
+  }
+  static GgufValue make_bool(bool v) {
+    GgufValue x;
+    x.type = GgufType::BOOL;
+    x.u = v;
+    return x;
+  }
   static GgufValue make_string(std::string v) {
-    GgufValue x; x.type = GgufType::STRING; x.str = std::move(v); return x;
+    GgufValue x;
+    x.type = GgufType::STRING;
+    x.str = std::move(v);
+    return x;
   }
   static GgufValue make_array(GgufType elem, std::vector<GgufValue> items) {
-    GgufValue x; x.type = GgufType::ARRAY; x.elem_type = elem; x.arr = std::move(items); return x;
+    GgufValue x;
+    x.type = GgufType::ARRAY;
+    x.elem_type = elem;
+    x.arr = std::move(items);
+    return x;
   }
   static GgufValue make_string_array(const std::vector<std::string>& items);
   static GgufValue make_f32_array(const std::vector<float>& items);
@@ -75,17 +107,17 @@ struct GgufValue {
 };
 
 struct GgufKV {
-  std::string key;   // e.g. "general.architecture"
-  GgufValue value;   // its value
+  std::string key;  // e.g. "general.architecture"
+  GgufValue value;  // its value
 };
 
 struct GgufTensorInfo {
-  std::string name;            // e.g. "blk.0.attn_q.weight"
-  DType type;                  // ggml type
-  std::vector<uint64_t> ne;    // extents innermost first, as in the file (ne[0] = row length)
-  uint64_t offset;             // from the start of the data section
-  uint64_t nbytes;             // exact byte size from type and extents
-  uint64_t info_offset;        // file offset of this tensor's info record (for errors)
+  std::string name;          // e.g. "blk.0.attn_q.weight"
+  DType type;                // ggml type
+  std::vector<uint64_t> ne;  // extents innermost first, as in the file (ne[0] = row length)
+  uint64_t offset;           // from the start of the data section
+  uint64_t nbytes;           // exact byte size from type and extents
+  uint64_t info_offset;      // file offset of this tensor's info record (for errors)
 };
 
 class GgufFile {
@@ -114,7 +146,9 @@ class GgufFile {
   const GgufTensorInfo* find_tensor(std::string_view name) const;
   // View of a tensor's bytes inside the mapping; shape outermost first (ne reversed).
   TensorView view(const GgufTensorInfo& t) const;
-  const uint8_t* tensor_data(const GgufTensorInfo& t) const { return file_.data() + data_offset_ + t.offset; }
+  const uint8_t* tensor_data(const GgufTensorInfo& t) const {
+    return file_.data() + data_offset_ + t.offset;
+  }
 
  private:
   MappedFile file_;

@@ -17,18 +17,42 @@ void put_string(AtomicFileWriter& w, const std::string& s) {
 
 void put_value(AtomicFileWriter& w, const GgufValue& v) {
   switch (v.type) {
-    case GgufType::U8: put<uint8_t>(w, static_cast<uint8_t>(v.u)); break;
-    case GgufType::I8: put<int8_t>(w, static_cast<int8_t>(v.i)); break;
-    case GgufType::U16: put<uint16_t>(w, static_cast<uint16_t>(v.u)); break;
-    case GgufType::I16: put<int16_t>(w, static_cast<int16_t>(v.i)); break;
-    case GgufType::U32: put<uint32_t>(w, static_cast<uint32_t>(v.u)); break;
-    case GgufType::I32: put<int32_t>(w, static_cast<int32_t>(v.i)); break;
-    case GgufType::F32: put<float>(w, static_cast<float>(v.f)); break;
-    case GgufType::U64: put<uint64_t>(w, v.u); break;
-    case GgufType::I64: put<int64_t>(w, v.i); break;
-    case GgufType::F64: put<double>(w, v.f); break;
-    case GgufType::BOOL: put<uint8_t>(w, v.u ? 1 : 0); break;
-    case GgufType::STRING: put_string(w, v.str); break;
+    case GgufType::U8:
+      put<uint8_t>(w, static_cast<uint8_t>(v.u));
+      break;
+    case GgufType::I8:
+      put<int8_t>(w, static_cast<int8_t>(v.i));
+      break;
+    case GgufType::U16:
+      put<uint16_t>(w, static_cast<uint16_t>(v.u));
+      break;
+    case GgufType::I16:
+      put<int16_t>(w, static_cast<int16_t>(v.i));
+      break;
+    case GgufType::U32:
+      put<uint32_t>(w, static_cast<uint32_t>(v.u));
+      break;
+    case GgufType::I32:
+      put<int32_t>(w, static_cast<int32_t>(v.i));
+      break;
+    case GgufType::F32:
+      put<float>(w, static_cast<float>(v.f));
+      break;
+    case GgufType::U64:
+      put<uint64_t>(w, v.u);
+      break;
+    case GgufType::I64:
+      put<int64_t>(w, v.i);
+      break;
+    case GgufType::F64:
+      put<double>(w, v.f);
+      break;
+    case GgufType::BOOL:
+      put<uint8_t>(w, v.u ? 1 : 0);
+      break;
+    case GgufType::STRING:
+      put_string(w, v.str);
+      break;
     case GgufType::ARRAY:
       put<uint32_t>(w, static_cast<uint32_t>(v.elem_type));
       put<uint64_t>(w, v.arr.size());
@@ -67,7 +91,9 @@ const GgufValue* GgufWriter::find(const std::string& key) const {
   return nullptr;
 }
 
-void GgufWriter::add_tensor(GgufTensorSpec spec) { tensors_.push_back(std::move(spec)); }
+void GgufWriter::add_tensor(GgufTensorSpec spec) {
+  tensors_.push_back(std::move(spec));
+}
 
 void GgufWriter::add_tensor(const std::string& name, DType type, std::vector<uint64_t> ne,
                             const void* data) {
@@ -112,7 +138,8 @@ void GgufWriter::write(const std::string& path) const {
     const uint64_t wrote = w.offset() - before;
     if (wrote != tensor_bytes(t))
       throw Error("tensor '" + t.name + "': wrote " + std::to_string(wrote) + " bytes, expected " +
-                      std::to_string(tensor_bytes(t)), path);
+                      std::to_string(tensor_bytes(t)),
+                  path);
     w.write_zeros(align(w.offset() - data_start) - (w.offset() - data_start));
   }
   w.commit();

@@ -18,9 +18,9 @@
 namespace edgefit {
 
 struct GgufTensorSpec {
-  std::string name;              // tensor name
-  DType type;                    // ggml type
-  std::vector<uint64_t> ne;      // extents innermost first (ne[0] = row length)
+  std::string name;          // tensor name
+  DType type;                // ggml type
+  std::vector<uint64_t> ne;  // extents innermost first (ne[0] = row length)
   // Writes exactly the tensor's bytes (dtype_bytes(type, numel)) to the sink.
   std::function<void(AtomicFileWriter&)> write_data;
 };
@@ -43,9 +43,9 @@ class GgufWriter {
   const std::vector<GgufTensorSpec>& tensors() const { return tensors_; }
 
  private:
-  uint64_t alignment_ = 32;             // data alignment (general.alignment)
-  std::vector<GgufKV> kvs_;             // metadata in write order
-  std::vector<GgufTensorSpec> tensors_; // tensors in write order
+  uint64_t alignment_ = 32;              // data alignment (general.alignment)
+  std::vector<GgufKV> kvs_;              // metadata in write order
+  std::vector<GgufTensorSpec> tensors_;  // tensors in write order
 };
 
 // A writer pre-filled with every key and tensor of `src` (tensor bytes referenced from its mmap).

@@ -15,11 +15,13 @@ Model load_llama2c(const std::string& path) {
   const bool shared_cls = h[5] > 0;
   const int64_t vocab = h[5] < 0 ? -static_cast<int64_t>(h[5]) : h[5];
   const int32_t seq_len = h[6];
-  const char* names[] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
+  const char* names[] = {"dim",        "hidden_dim", "n_layers", "n_heads",
+                         "n_kv_heads", "vocab_size", "seq_len"};
   for (int k = 0; k < 7; ++k)
     if (h[k] == 0 || (k != 5 && (h[k] < 0 || h[k] > (1 << 20))))
       throw Error(std::string("llama2.c header field ") + names[k] + " = " + std::to_string(h[k]) +
-                      " is out of range", path, 4 * k);
+                      " is out of range",
+                  path, 4 * k);
   if (vocab > (1 << 24)) throw Error("llama2.c vocab_size is absurd", path, 20);
   if (dim % n_heads != 0 || n_heads % n_kv != 0)
     throw Error("llama2.c header: dim must divide by n_heads and n_heads by n_kv_heads", path, 0);
@@ -52,15 +54,18 @@ Model load_llama2c(const std::string& path) {
     for (int64_t d : shape) per *= d;
     const uint64_t bytes = static_cast<uint64_t>(per) * count * 4;
     if (offset > file->size() || bytes > file->size() - offset)
-      throw Error("truncated: " + what + " needs " + std::to_string(bytes) + " bytes", path, offset);
+      throw Error("truncated: " + what + " needs " + std::to_string(bytes) + " bytes", path,
+                  offset);
     const uint64_t at = offset;
     offset += bytes;
     return at;
   };
   auto add = [&](const std::string& name, uint64_t at, std::vector<int64_t> shape) {
-    m.tensors.push_back({name, TensorView::contiguous(DType::F32, shape, file->data() + at), path, at});
+    m.tensors.push_back(
+        {name, TensorView::contiguous(DType::F32, shape, file->data() + at), path, at});
   };
-  auto per_layer = [&](const std::string& what, const std::string& gguf, std::vector<int64_t> shape) {
+  auto per_layer = [&](const std::string& what, const std::string& gguf,
+                       std::vector<int64_t> shape) {
     const uint64_t at = take(what, n_layers, shape);
     int64_t per = 1;
     for (int64_t d : shape) per *= d;
@@ -83,7 +88,8 @@ Model load_llama2c(const std::string& path) {
   if (!shared_cls) add("output.weight", take("classifier", 1, {vocab, dim}), {vocab, dim});
   if (offset != file->size())
     throw Error("llama2.c file has " + std::to_string(file->size() - offset) +
-                    " unexpected trailing bytes (not a v0 checkpoint?)", path, offset);
+                    " unexpected trailing bytes (not a v0 checkpoint?)",
+                path, offset);
   m.keep_alive.push_back(file);
   m.index();
   return m;

@@ -24,26 +24,26 @@ namespace edgefit {
 
 // Llama-3 style frequency scaling of RoPE ("rope_scaling": {"rope_type": "llama3", …}).
 struct RopeScaling {
-  std::string type;                 // "" (none), "llama3", "linear"
-  float factor = 1.0f;              // overall scaling factor
-  float low_freq_factor = 1.0f;     // llama3: wavelengths above orig/low are scaled by factor
-  float high_freq_factor = 4.0f;    // llama3: wavelengths below orig/high are kept
-  int original_max_position = 8192; // llama3: the context the base model was trained with
+  std::string type;                  // "" (none), "llama3", "linear"
+  float factor = 1.0f;               // overall scaling factor
+  float low_freq_factor = 1.0f;      // llama3: wavelengths above orig/low are scaled by factor
+  float high_freq_factor = 4.0f;     // llama3: wavelengths below orig/high are kept
+  int original_max_position = 8192;  // llama3: the context the base model was trained with
 };
 
 struct ArchConfig {
-  std::string architecture;   // GGUF architecture name: "llama", "mistral", "qwen2", "qwen3"
-  int n_layers = 0;           // transformer blocks
-  int d_model = 0;            // hidden size (embedding width)
-  int n_heads = 0;            // query heads
-  int n_kv_heads = 0;         // key/value heads (GQA when < n_heads)
-  int head_dim = 0;           // width of one head (qwen3 may have n_heads*head_dim != d_model)
-  int d_ff = 0;               // SwiGLU inner width
-  int vocab_size = 0;         // rows of the token embedding
-  int max_context = 0;        // trained context length
-  float rms_eps = 1e-5f;      // RMSNorm epsilon
-  float rope_theta = 10000.f; // RoPE base frequency
-  RopeScaling rope_scaling;   // optional frequency scaling
+  std::string architecture;       // GGUF architecture name: "llama", "mistral", "qwen2", "qwen3"
+  int n_layers = 0;               // transformer blocks
+  int d_model = 0;                // hidden size (embedding width)
+  int n_heads = 0;                // query heads
+  int n_kv_heads = 0;             // key/value heads (GQA when < n_heads)
+  int head_dim = 0;               // width of one head (qwen3 may have n_heads*head_dim != d_model)
+  int d_ff = 0;                   // SwiGLU inner width
+  int vocab_size = 0;             // rows of the token embedding
+  int max_context = 0;            // trained context length
+  float rms_eps = 1e-5f;          // RMSNorm epsilon
+  float rope_theta = 10000.f;     // RoPE base frequency
+  RopeScaling rope_scaling;       // optional frequency scaling
   bool rope_interleaved = false;  // q/k rows in llama.cpp's interleaved layout (see above)
   bool tied_embeddings = false;   // output projection reuses token_embd (no output.weight)
   bool qkv_bias = false;          // qwen2: attn_q/k/v have biases
@@ -65,10 +65,10 @@ struct ModelTensor {
 };
 
 struct Model {
-  ArchConfig config;                 // hyperparameters
-  std::vector<ModelTensor> tensors;  // in source order
-  std::string path;                  // what the user passed (file or folder)
-  std::string format;                // "gguf", "safetensors", "llama2c"
+  ArchConfig config;                                    // hyperparameters
+  std::vector<ModelTensor> tensors;                     // in source order
+  std::string path;                                     // what the user passed (file or folder)
+  std::string format;                                   // "gguf", "safetensors", "llama2c"
   std::vector<std::shared_ptr<const void>> keep_alive;  // mmaps / buffers the views point into
 
   const ModelTensor* find(const std::string& name) const;

@@ -16,9 +16,10 @@ struct DtypeName {
   DType type;
 };
 constexpr DtypeName kDtypes[] = {
-    {"F64", DType::F64},   {"F32", DType::F32},   {"F16", DType::F16},        {"BF16", DType::BF16},
-    {"I64", DType::I64},   {"I32", DType::I32},   {"I16", DType::I16},        {"I8", DType::I8},
-    {"U64", DType::U64},   {"U32", DType::U32},   {"U16", DType::U16},        {"U8", DType::U8},
+    {"F64", DType::F64},   {"F32", DType::F32},         {"F16", DType::F16},
+    {"BF16", DType::BF16}, {"I64", DType::I64},         {"I32", DType::I32},
+    {"I16", DType::I16},   {"I8", DType::I8},           {"U64", DType::U64},
+    {"U32", DType::U32},   {"U16", DType::U16},         {"U8", DType::U8},
     {"BOOL", DType::BOOL}, {"F8_E4M3", DType::F8_E4M3}, {"F8_E5M2", DType::F8_E5M2},
 };
 
@@ -30,13 +31,15 @@ std::string safetensors_dtype_name(DType t) {
   throw Error("type " + std::string(dtype_name(t)) + " cannot be stored in safetensors");
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shared<MappedFile>(path)) {
+SafetensorsFile::SafetensorsFile(const std::string& path)
+    : file_(std::make_shared<MappedFile>(path)) {
   const uint64_t size = file_->size();
   if (size < 8) throw Error("truncated: no safetensors header length", path, 0);
   uint64_t n = 0;
   std::memcpy(&n, file_->data(), 8);
   if (n > kMaxHeader || n > size - 8)
-    throw Error("header length " + std::to_string(n) + " exceeds the file or the 100 MB limit", path, 0);
+    throw Error("header length " + std::to_string(n) + " exceeds the file or the 100 MB limit",
+                path, 0);
   header_size_ = 8 + n;
   nlohmann::json header;
   try {
@@ -54,7 +57,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
     if (name == "__metadata__") {
       if (!v.is_object()) throw Error("__metadata__ is not an object", path, 8);
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) throw Error("__metadata__." + m.key() + " is not a string", path, 8);
+        if (!m.value().is_string())
+          throw Error("__metadata__." + m.key() + " is not a string", path, 8);
         metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
@@ -65,7 +69,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
     if (!v.is_object()) throw bad("entry is not an object");
     if (!v.contains("dtype") || !v["dtype"].is_string()) throw bad("missing dtype");
     if (!v.contains("shape") || !v["shape"].is_array()) throw bad("missing shape");
-    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2)
+    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() ||
+        v["data_offsets"].size() != 2)
       throw bad("missing data_offsets [begin, end]");
     SafetensorsEntry e;
     e.name = name;
@@ -91,7 +96,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(std::make_shar
                 ") lie outside the " + std::to_string(data_size) + "-byte data section");
     const uint64_t expect = numel * dtype_info(e.dtype)->type_size;
     if (end - b != expect)
-      throw bad("holds " + std::to_string(end - b) + " bytes but its shape needs " + std::to_string(expect));
+      throw bad("holds " + std::to_string(end - b) + " bytes but its shape needs " +
+                std::to_string(expect));
     e.begin = header_size_ + b;
     e.nbytes = end - b;
     tensors_.push_back(std::move(e));
@@ -112,8 +118,9 @@ const SafetensorsEntry* SafetensorsFile::find(const std::string& name) const {
 
 TensorView SafetensorsFile::view(const SafetensorsEntry& e) const {
   if (e.shape.size() > kMaxDims)
-    throw Error("tensor '" + e.name + "' has " + std::to_string(e.shape.size()) + " dimensions (max 4)",
-                path(), e.begin);
+    throw Error(
+        "tensor '" + e.name + "' has " + std::to_string(e.shape.size()) + " dimensions (max 4)",
+        path(), e.begin);
   return TensorView::contiguous(e.dtype, e.shape, data(e));
 }
 

@@ -18,11 +18,11 @@
 namespace edgefit {
 
 struct SafetensorsEntry {
-  std::string name;             // tensor name as stored
-  DType dtype;                  // element type
-  std::vector<int64_t> shape;   // outermost first (may have more than 4 dims in the file)
-  uint64_t begin = 0;           // file offset of the first byte
-  uint64_t nbytes = 0;          // byte length
+  std::string name;            // tensor name as stored
+  DType dtype;                 // element type
+  std::vector<int64_t> shape;  // outermost first (may have more than 4 dims in the file)
+  uint64_t begin = 0;          // file offset of the first byte
+  uint64_t nbytes = 0;         // byte length
 };
 
 class SafetensorsFile {
@@ -41,8 +41,8 @@ class SafetensorsFile {
 
  private:
   std::shared_ptr<MappedFile> file_;
-  uint64_t header_size_ = 0;                   // 8 + JSON length
-  std::vector<SafetensorsEntry> tensors_;      // in file-offset order
+  uint64_t header_size_ = 0;               // 8 + JSON length
+  std::vector<SafetensorsEntry> tensors_;  // in file-offset order
   std::map<std::string, std::string> metadata_;
   std::map<std::string, size_t> index_;
 };
@@ -51,10 +51,10 @@ class SafetensorsFile {
 std::string safetensors_dtype_name(DType t);
 
 struct SafetensorsTensorSpec {
-  std::string name;                                     // tensor name
-  DType dtype;                                          // plain element type
-  std::vector<int64_t> shape;                           // outermost first
-  std::function<void(AtomicFileWriter&)> write_data;    // writes exactly numel × size bytes
+  std::string name;                                   // tensor name
+  DType dtype;                                        // plain element type
+  std::vector<int64_t> shape;                         // outermost first
+  std::function<void(AtomicFileWriter&)> write_data;  // writes exactly numel × size bytes
 };
 
 // Writes a safetensors file atomically, tensors in the given order, header padded to 8 bytes.

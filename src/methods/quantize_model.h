@@ -58,9 +58,9 @@ struct QuantizeOptions {
   std::string method = "rtn";                 // edgefit.method: how weights were rounded
   std::vector<GgufKV> extra_metadata;         // more keys for the output (e.g. a method's settings)
   bool show_progress = false;                 // progress bar / lines on stderr
-  bool check_finite = true;  // scan float weights for NaN/Inf while planning (plans made only
-                             // to cost a recipe skip it: they would read every weight)
-  ThreadPool* pool = nullptr;                 // worker threads (null: the global pool)
+  bool check_finite = true;    // scan float weights for NaN/Inf while planning (plans made only
+                               // to cost a recipe skip it: they would read every weight)
+  ThreadPool* pool = nullptr;  // worker threads (null: the global pool)
 };
 
 // What happened to one tensor.

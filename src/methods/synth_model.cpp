@@ -14,8 +14,8 @@
 namespace edgefit {
 namespace {
 
-ArchConfig shape(const std::string& arch, int layers, int d, int ff, int heads, int kv, int head_dim, int vocab,
-                 int ctx, float theta, bool tied, bool bias) {
+ArchConfig shape(const std::string& arch, int layers, int d, int ff, int heads, int kv,
+                 int head_dim, int vocab, int ctx, float theta, bool tied, bool bias) {
   ArchConfig c;
   c.architecture = arch;
   c.n_layers = layers;
@@ -40,7 +40,8 @@ ArchConfig shape(const std::string& arch, int layers, int d, int ff, int heads, 
 // quantization): real block contents at a fraction of the cost of quantizing a billion weights.
 class RowPool {
  public:
-  RowPool(DType type, int64_t row_len, std::mt19937_64& rng) : row_bytes_(quant_row_size(type, row_len)) {
+  RowPool(DType type, int64_t row_len, std::mt19937_64& rng)
+      : row_bytes_(quant_row_size(type, row_len)) {
     std::normal_distribution<float> normal(0.f, 0.02f);
     std::vector<float> src(static_cast<size_t>(kRows * row_len));
     for (float& v : src) v = normal(rng);
@@ -60,10 +61,14 @@ class RowPool {
 
 const std::vector<SynthShape>& synth_shapes() {
   static const std::vector<SynthShape> shapes = {
-      {"tinyllama-1.1b", shape("llama", 22, 2048, 5632, 32, 4, 64, 32000, 2048, 10000.f, false, false)},
-      {"llama-3.2-1b", shape("llama", 16, 2048, 8192, 32, 8, 64, 128256, 131072, 500000.f, true, false)},
-      {"qwen2.5-0.5b", shape("qwen2", 24, 896, 4864, 14, 2, 64, 151936, 32768, 1000000.f, true, true)},
-      {"llama-2-7b", shape("llama", 32, 4096, 11008, 32, 32, 128, 32000, 4096, 10000.f, false, false)},
+      {"tinyllama-1.1b",
+       shape("llama", 22, 2048, 5632, 32, 4, 64, 32000, 2048, 10000.f, false, false)},
+      {"llama-3.2-1b",
+       shape("llama", 16, 2048, 8192, 32, 8, 64, 128256, 131072, 500000.f, true, false)},
+      {"qwen2.5-0.5b",
+       shape("qwen2", 24, 896, 4864, 14, 2, 64, 151936, 32768, 1000000.f, true, true)},
+      {"llama-2-7b",
+       shape("llama", 32, 4096, 11008, 32, 32, 128, 32000, 4096, 10000.f, false, false)},
   };
   return shapes;
 }
@@ -81,7 +86,8 @@ uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   ArchConfig c = find_synth_shape(o.like).config;
   if (o.n_layers > 0) c.n_layers = o.n_layers;
   const QuantPreset* preset = find_quant_preset(o.type);
-  if (!preset) throw UsageError("unknown --type '" + o.type + "' (known: " + quant_preset_names() + ")");
+  if (!preset)
+    throw UsageError("unknown --type '" + o.type + "' (known: " + quant_preset_names() + ")");
 
   // Tensors in llama.cpp's order, with HF-equivalent shapes (ne innermost first).
   const uint64_t d = c.d_model, ff = c.d_ff, q = uint64_t(c.n_heads) * c.head_dim,
@@ -109,7 +115,8 @@ uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   }
   TypeChoiceOptions tco;
   tco.preset = preset;
-  const auto choices = choose_tensor_types(descs, {gguf_arch_name(c), c.n_layers, c.n_heads, c.n_kv_heads}, tco);
+  const auto choices =
+      choose_tensor_types(descs, {gguf_arch_name(c), c.n_layers, c.n_heads, c.n_kv_heads}, tco);
 
   GgufWriter w;
   for (auto& kv_pair : arch_config_to_gguf(c)) w.set(kv_pair.key, kv_pair.value);
@@ -124,11 +131,18 @@ uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   std::vector<int32_t> types;
   for (uint64_t i = 0; i < V; ++i) {
     char buf[32];
-    if (i == 0) tokens.push_back("<unk>"), types.push_back(2);
-    else if (i == 1) tokens.push_back("<s>"), types.push_back(3);
-    else if (i == 2) tokens.push_back("</s>"), types.push_back(3);
-    else if (i < 259) std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(i - 3)), tokens.push_back(buf), types.push_back(6);
-    else std::snprintf(buf, sizeof buf, "\xe2\x96\x81t%llu", static_cast<unsigned long long>(i)), tokens.push_back(buf), types.push_back(1);
+    if (i == 0)
+      tokens.push_back("<unk>"), types.push_back(2);
+    else if (i == 1)
+      tokens.push_back("<s>"), types.push_back(3);
+    else if (i == 2)
+      tokens.push_back("</s>"), types.push_back(3);
+    else if (i < 259)
+      std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(i - 3)),
+          tokens.push_back(buf), types.push_back(6);
+    else
+      std::snprintf(buf, sizeof buf, "\xe2\x96\x81t%llu", static_cast<unsigned long long>(i)),
+          tokens.push_back(buf), types.push_back(1);
     scores.push_back(-static_cast<float>(i));
   }
   w.set("tokenizer.ggml.model", GgufValue::make_string("llama"));
@@ -141,26 +155,29 @@ uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
 
   std::mt19937_64 rng(o.seed);
   std::map<std::pair<DType, uint64_t>, std::unique_ptr<RowPool>> pools;
-  auto progress = std::make_shared<Progress>("synth " + o.like + " " + o.type, descs.size(), "tensors");
+  auto progress =
+      std::make_shared<Progress>("synth " + o.like + " " + o.type, descs.size(), "tensors");
   if (!o.progress) Progress::set_quiet(true);
   for (size_t k = 0; k < descs.size(); ++k) {
     const TensorDesc& t = descs[k];
     const DType type = choices[k].quantizable ? choices[k].type : DType::F32;
     auto& pool = pools[{type, t.ne[0]}];
     if (!pool) pool = std::make_unique<RowPool>(type, static_cast<int64_t>(t.ne[0]), rng);
-    const bool is_vector = t.ne.size() == 1;                        // norm gain or bias
+    const bool is_vector = t.ne.size() == 1;                                    // norm gain or bias
     const float fill = t.name.find("norm") != std::string::npos ? 1.0f : 0.0f;  // gains 1, biases 0
     const uint64_t rows = t.ne.size() > 1 ? t.ne[1] : 1;
     const RowPool* rp = pool.get();
     const uint64_t seed = rng();
-    w.add_tensor({t.name, type, t.ne, [rp, rows, seed, is_vector, fill, progress, n = t.ne[0]](AtomicFileWriter& out) {
+    w.add_tensor({t.name, type, t.ne,
+                  [rp, rows, seed, is_vector, fill, progress, n = t.ne[0]](AtomicFileWriter& out) {
                     if (is_vector) {
                       const std::vector<float> values(static_cast<size_t>(n), fill);
                       out.write(values.data(), values.size() * 4);
                     } else {
                       uint64_t state = seed | 1;
                       for (uint64_t r = 0; r < rows; ++r) {
-                        state ^= state << 13, state ^= state >> 7, state ^= state << 17;  // xorshift64
+                        state ^= state << 13, state ^= state >> 7,
+                            state ^= state << 17;  // xorshift64
                         out.write(rp->row(state), rp->row_bytes());
                       }
                     }

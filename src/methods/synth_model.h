@@ -13,8 +13,8 @@
 namespace edgefit {
 
 struct SynthShape {
-  std::string name;    // "tinyllama-1.1b"
-  ArchConfig config;   // hyperparameters of the real model
+  std::string name;   // "tinyllama-1.1b"
+  ArchConfig config;  // hyperparameters of the real model
 };
 
 // The shapes `--like` accepts: tinyllama-1.1b, llama-3.2-1b, qwen2.5-0.5b, llama-2-7b.

@@ -16,24 +16,24 @@ namespace edgefit {
 
 // One tensor as a recipe would store it.
 struct PlannedTensor {
-  std::string name;     // GGUF name
-  int64_t numel = 0;    // elements
-  DType type;           // storage type in the recipe
-  uint64_t bytes = 0;   // storage bytes for that type
+  std::string name;    // GGUF name
+  int64_t numel = 0;   // elements
+  DType type;          // storage type in the recipe
+  uint64_t bytes = 0;  // storage bytes for that type
 };
 
 struct CostEstimate {
-  uint64_t file_bytes = 0;        // GGUF size: tensor bytes + metadata + alignment padding
-  uint64_t weight_bytes = 0;      // sum of tensor bytes (memory-mapped at run time)
-  uint64_t kv_cache_bytes = 0;    // F16 K and V for every layer at the full context
-  uint64_t overhead_bytes = 0;    // activations, logits, scratch and the runtime itself
-  uint64_t runtime_bytes = 0;     // weight + kv + overhead: what must fit in RAM
-  uint64_t bytes_per_token = 0;   // DRAM bytes read to decode one token at half context
-  double bits_per_weight = 0;     // 8 × weight_bytes ÷ parameters
-  double roofline_tps = 0;        // bandwidth ÷ bytes_per_token
-  double predicted_tps = 0;       // roofline × the runtime's measured efficiency
-  bool fits_ram = false;          // runtime_bytes ≤ device RAM budget
-  bool fits_storage = false;      // file_bytes ≤ device storage budget
+  uint64_t file_bytes = 0;       // GGUF size: tensor bytes + metadata + alignment padding
+  uint64_t weight_bytes = 0;     // sum of tensor bytes (memory-mapped at run time)
+  uint64_t kv_cache_bytes = 0;   // F16 K and V for every layer at the full context
+  uint64_t overhead_bytes = 0;   // activations, logits, scratch and the runtime itself
+  uint64_t runtime_bytes = 0;    // weight + kv + overhead: what must fit in RAM
+  uint64_t bytes_per_token = 0;  // DRAM bytes read to decode one token at half context
+  double bits_per_weight = 0;    // 8 × weight_bytes ÷ parameters
+  double roofline_tps = 0;       // bandwidth ÷ bytes_per_token
+  double predicted_tps = 0;      // roofline × the runtime's measured efficiency
+  bool fits_ram = false;         // runtime_bytes ≤ device RAM budget
+  bool fits_storage = false;     // file_bytes ≤ device storage budget
   bool fits() const { return fits_ram && fits_storage; }
 };
 

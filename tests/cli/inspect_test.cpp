@@ -1,7 +1,6 @@
 // `edgefit inspect` as a user runs it: output, JSON, exit statuses, and memory on a 4 GB file.
-#include <gtest/gtest.h>
-
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -21,7 +20,8 @@ TEST(Inspect, JsonDescribesEveryTensor) {
   EXPECT_EQ(j["architecture"], "llama");
   EXPECT_EQ(j["n_params"], 8916224);  // the model card's "about 8.9 M parameters"
   EXPECT_DOUBLE_EQ(j["bits_per_weight"].get<double>(), 32.0);
-  EXPECT_EQ(j["file_bytes"], std::filesystem::file_size(test::shared_path("models/polyglot/hf/model.safetensors")));
+  EXPECT_EQ(j["file_bytes"],
+            std::filesystem::file_size(test::shared_path("models/polyglot/hf/model.safetensors")));
   ASSERT_EQ(j["tensors"].size(), 57u);
   const auto& t = j["tensors"][0];
   for (const char* k : {"name", "shape", "dtype", "bytes"}) EXPECT_TRUE(t.contains(k)) << k;
@@ -49,7 +49,8 @@ TEST(Inspect, QuantizedGgufReportsItsBitsPerWeight) {
 }
 
 TEST(Inspect, TextTableNamesArchitectureAndTotals) {
-  const auto r = test::run_edgefit({"inspect", test::shared_path("models/stories260K/llama2c/stories260K.bin")});
+  const auto r = test::run_edgefit(
+      {"inspect", test::shared_path("models/stories260K/llama2c/stories260K.bin")});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("architecture: llama"), std::string::npos);
   EXPECT_NE(r.out.find("blk.4.ffn_down.weight"), std::string::npos);
@@ -67,11 +68,13 @@ TEST(Inspect, ExitStatusesAndOneLineErrors) {
   std::ofstream(dir + "/model.safetensors") << "xxxxxxxx";
   const auto unknown = test::run_edgefit({"inspect", dir});
   EXPECT_EQ(unknown.status, 1);
-  EXPECT_NE(unknown.err.find("unknown architecture 'falcon' (supported: llama, mistral, qwen2, qwen3)"),
-            std::string::npos) << unknown.err;
+  EXPECT_NE(
+      unknown.err.find("unknown architecture 'falcon' (supported: llama, mistral, qwen2, qwen3)"),
+      std::string::npos)
+      << unknown.err;
 
-  EXPECT_EQ(test::run_edgefit({"inspect"}).status, 2);                 // missing argument
-  EXPECT_EQ(test::run_edgefit({"inspect", "--bogus", "x"}).status, 2); // unknown flag
+  EXPECT_EQ(test::run_edgefit({"inspect"}).status, 2);                  // missing argument
+  EXPECT_EQ(test::run_edgefit({"inspect", "--bogus", "x"}).status, 2);  // unknown flag
   EXPECT_EQ(test::run_edgefit({"no-such-command"}).status, 2);
   EXPECT_EQ(test::run_edgefit({"--help"}).status, 0);
 }
@@ -82,7 +85,10 @@ TEST(Inspect, MultiGigabyteFileReadsOnlyHeaders) {
   {
     std::string h = "GGUF";
     auto put = [&h](auto v) { h.append(reinterpret_cast<const char*>(&v), sizeof v); };
-    auto str = [&](const std::string& s) { put(uint64_t{s.size()}); h += s; };
+    auto str = [&](const std::string& s) {
+      put(uint64_t{s.size()});
+      h += s;
+    };
     put(uint32_t{3});
     put(uint64_t{1});  // tensors
     put(uint64_t{1});  // kv
@@ -104,7 +110,8 @@ TEST(Inspect, MultiGigabyteFileReadsOnlyHeaders) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["tensors"][0]["bytes"], 4ull << 30);
 #if defined(__SANITIZE_ADDRESS__)
-  const long limit_kb = 160 * 1024;  // ASan's allocator and shadow memory add ~30-60 MB of their own
+  const long limit_kb =
+      160 * 1024;  // ASan's allocator and shadow memory add ~30-60 MB of their own
 #else
   const long limit_kb = 64 * 1024;
 #endif

@@ -13,10 +13,10 @@
 namespace edgefit::test {
 
 struct CommandResult {
-  int status = -1;            // exit status (128 + signal when killed)
-  std::string out;            // stdout
-  std::string err;            // stderr
-  long peak_rss_kb = 0;       // the child's maximum resident set size
+  int status = -1;       // exit status (128 + signal when killed)
+  std::string out;       // stdout
+  std::string err;       // stderr
+  long peak_rss_kb = 0;  // the child's maximum resident set size
 };
 
 // Starts the edgefit binary with stdout/stderr redirected to the given files; returns its pid.
@@ -24,7 +24,8 @@ inline pid_t spawn_edgefit(const std::vector<std::string>& args, const std::stri
                            const std::string& err_path) {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    if (!std::freopen(out_path.c_str(), "w", stdout) || !std::freopen(err_path.c_str(), "w", stderr))
+    if (!std::freopen(out_path.c_str(), "w", stdout) ||
+        !std::freopen(err_path.c_str(), "w", stderr))
       ::_exit(120);
     std::vector<char*> argv;
     const std::string exe = std::string(EDGEFIT_BINARY_DIR) + "/edgefit";

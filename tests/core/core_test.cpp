@@ -1,13 +1,13 @@
 // Core utilities: dtype table, tensor views, atomic files, progress output, thread pool.
 #include <gtest/gtest.h>
-#include <chrono>
-#include <mutex>
-#include <thread>
-#include <set>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <numeric>
+#include <set>
+#include <thread>
 
 #include "core/atomic_file.h"
 #include "core/dtype.h"
@@ -23,14 +23,18 @@ namespace {
 // Block sizes and bytes per block as ggml defines them (ggml-common.h / ggml.c type traits);
 // these decide every GGUF offset, so they are spelled out independently of src/core/dtype.cpp.
 TEST(DType, GgmlBlockSizesMatchGgml) {
-  struct Row { uint32_t id; uint32_t block; uint32_t bytes; };
-  const Row rows[] = {{0, 1, 4},     {1, 1, 2},      {2, 32, 18},   {3, 32, 20},   {6, 32, 22},
-                      {7, 32, 24},   {8, 32, 34},    {9, 32, 36},   {10, 256, 84}, {11, 256, 110},
-                      {12, 256, 144}, {13, 256, 176}, {14, 256, 210}, {15, 256, 292}, {16, 256, 66},
-                      {17, 256, 74}, {18, 256, 98},  {19, 256, 50}, {20, 32, 18},  {21, 256, 110},
-                      {22, 256, 82}, {23, 256, 136}, {24, 1, 1},    {25, 1, 2},    {26, 1, 4},
-                      {27, 1, 8},    {28, 1, 8},     {29, 256, 56}, {30, 1, 2},    {34, 256, 54},
-                      {35, 256, 66}, {39, 32, 17}};
+  struct Row {
+    uint32_t id;
+    uint32_t block;
+    uint32_t bytes;
+  };
+  const Row rows[] = {
+      {0, 1, 4},      {1, 1, 2},      {2, 32, 18},   {3, 32, 20},    {6, 32, 22},    {7, 32, 24},
+      {8, 32, 34},    {9, 32, 36},    {10, 256, 84}, {11, 256, 110}, {12, 256, 144}, {13, 256, 176},
+      {14, 256, 210}, {15, 256, 292}, {16, 256, 66}, {17, 256, 74},  {18, 256, 98},  {19, 256, 50},
+      {20, 32, 18},   {21, 256, 110}, {22, 256, 82}, {23, 256, 136}, {24, 1, 1},     {25, 1, 2},
+      {26, 1, 4},     {27, 1, 8},     {28, 1, 8},    {29, 256, 56},  {30, 1, 2},     {34, 256, 54},
+      {35, 256, 66},  {39, 32, 17}};
   for (const Row& r : rows) {
     const DTypeInfo* info = dtype_info_from_ggml(r.id);
     ASSERT_NE(info, nullptr) << r.id;
@@ -100,9 +104,10 @@ TEST(ThreadPool, CoversEveryIndexOnceAndPropagatesErrors) {
         for (int64_t i = b; i < e; ++i) hits[i]++;
       });
     for (auto& h : hits) EXPECT_EQ(h.load(), 20);
-    EXPECT_THROW(pool.parallel_for(100, 1, [](int64_t b, int64_t e) {
-                   if (b <= 50 && 50 < e) throw Error("boom");
-                 }),
+    EXPECT_THROW(pool.parallel_for(100, 1,
+                                   [](int64_t b, int64_t e) {
+                                     if (b <= 50 && 50 < e) throw Error("boom");
+                                   }),
                  Error);
     // The pool is still usable after an exception.
     std::atomic<int64_t> sum{0};

@@ -1,5 +1,6 @@
 // The same model read from different formats must hold the same numbers: GGUF vs safetensors vs
-// llama2.c, f32 vs its f16/bf16 conversions, with the llama q/k row permutation between HF and GGUF.
+// llama2.c, f32 vs its f16/bf16 conversions, with the llama q/k row permutation between HF and
+// GGUF.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -17,17 +18,31 @@ std::vector<float> to_f32(const TensorView& v) {
   std::vector<float> out(static_cast<size_t>(v.numel()));
   for (size_t i = 0; i < out.size(); ++i) {
     switch (v.dtype) {
-      case DType::F32: std::memcpy(&out[i], v.data + 4 * i, 4); break;
-      case DType::F16: { uint16_t h; std::memcpy(&h, v.data + 2 * i, 2); out[i] = fp16_to_fp32(h); break; }
-      case DType::BF16: { uint16_t h; std::memcpy(&h, v.data + 2 * i, 2); out[i] = bf16_to_fp32(h); break; }
-      default: ADD_FAILURE() << "unexpected dtype " << dtype_name(v.dtype);
+      case DType::F32:
+        std::memcpy(&out[i], v.data + 4 * i, 4);
+        break;
+      case DType::F16: {
+        uint16_t h;
+        std::memcpy(&h, v.data + 2 * i, 2);
+        out[i] = fp16_to_fp32(h);
+        break;
+      }
+      case DType::BF16: {
+        uint16_t h;
+        std::memcpy(&h, v.data + 2 * i, 2);
+        out[i] = bf16_to_fp32(h);
+        break;
+      }
+      default:
+        ADD_FAILURE() << "unexpected dtype " << dtype_name(v.dtype);
     }
   }
   return out;
 }
 
 bool is_qk(const std::string& name) {
-  return name.find("attn_q.weight") != std::string::npos || name.find("attn_k.weight") != std::string::npos;
+  return name.find("attn_q.weight") != std::string::npos ||
+         name.find("attn_k.weight") != std::string::npos;
 }
 
 // Tensor `name` of `hf` (HF layout) in the GGUF layout when the architecture permutes q/k.
@@ -46,7 +61,8 @@ void expect_same_weights(const Model& gguf, const Model& hf) {
   for (const auto& t : gguf.tensors) {
     SCOPED_TRACE(t.name);
     std::string name = t.name;
-    if (!hf.find(name) && name == "output.weight" && hf.config.tied_embeddings) name = "token_embd.weight";
+    if (!hf.find(name) && name == "output.weight" && hf.config.tied_embeddings)
+      name = "token_embd.weight";
     ASSERT_NE(hf.find(name), nullptr) << "missing in " << hf.path;
     EXPECT_EQ(t.view.shape_string(), hf.get(name).view.shape_string());
     EXPECT_EQ(to_f32(t.view), hf_in_gguf_layout(hf, name, permute));
@@ -98,10 +114,16 @@ TEST(CrossFormat, TinyRandomModelsGgufEqualsSafetensors) {
 // Half-precision files are the f32 weights rounded to nearest even: checks our fp16/bf16
 // conversion against the converters that wrote them (numpy for GGUF, PyTorch for safetensors).
 TEST(CrossFormat, HalfPrecisionFilesAreRoundedF32) {
-  struct Pair { const char* f32; const char* half; };
-  for (const Pair& p : {Pair{"models/stories260K/gguf/stories260K-f32.gguf", "models/stories260K/gguf/stories260K-f16.gguf"},
-                        Pair{"models/polyglot/gguf/polyglot-f32.gguf", "models/polyglot/gguf/polyglot-f16.gguf"},
-                        Pair{"models/polyglot/hf/model.safetensors", "models/polyglot/hf/model-bf16.safetensors"}}) {
+  struct Pair {
+    const char* f32;
+    const char* half;
+  };
+  for (const Pair& p :
+       {Pair{"models/stories260K/gguf/stories260K-f32.gguf",
+             "models/stories260K/gguf/stories260K-f16.gguf"},
+        Pair{"models/polyglot/gguf/polyglot-f32.gguf", "models/polyglot/gguf/polyglot-f16.gguf"},
+        Pair{"models/polyglot/hf/model.safetensors",
+             "models/polyglot/hf/model-bf16.safetensors"}}) {
     SCOPED_TRACE(p.half);
     const Model full = load_model(test::shared_path(p.f32));
     const Model half = load_model(test::shared_path(p.half));
@@ -132,7 +154,8 @@ TEST(QkPermute, MappingIsABijectionAndMatchesTheConverterFormula) {
     EXPECT_EQ(qk_gguf_row_for_hf_row(hf, hd), r);
   }
   for (int c : seen) EXPECT_EQ(c, 1);
-  // W.reshape(n_head, 2, hd/2, d).swapaxes(1, 2): GGUF row h*hd + 2j + s holds HF row h*hd + s*hd/2 + j.
+  // W.reshape(n_head, 2, hd/2, d).swapaxes(1, 2): GGUF row h*hd + 2j + s holds HF row h*hd + s*hd/2
+  // + j.
   EXPECT_EQ(qk_hf_row_for_gguf_row(1, hd), 4);
   EXPECT_EQ(qk_hf_row_for_gguf_row(2, hd), 1);
   EXPECT_EQ(qk_hf_row_for_gguf_row(8 + 7, hd), 8 + 7);

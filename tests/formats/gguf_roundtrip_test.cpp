@@ -42,7 +42,8 @@ TEST(GgufRoundTrip, EverySharedFileIsByteIdentical) {
     const std::string a = test::slurp(src), b = test::slurp(out);
     ASSERT_EQ(a.size(), b.size());
     const auto mismatch = std::mismatch(a.begin(), a.end(), b.begin());
-    EXPECT_TRUE(mismatch.first == a.end()) << "first difference at byte " << (mismatch.first - a.begin());
+    EXPECT_TRUE(mismatch.first == a.end())
+        << "first difference at byte " << (mismatch.first - a.begin());
     if (src != path) fs::remove(src);
   }
 }
@@ -66,18 +67,48 @@ TEST(GgufReader, ReadsMetadataAndTensorsOfStories) {
 
 TEST(GgufWriter, NestedArraysAndEveryValueTypeRoundTrip) {
   GgufWriter w;
-  w.set("u8", [] { GgufValue v; v.type = GgufType::U8; v.u = 200; return v; }());
-  w.set("i8", [] { GgufValue v; v.type = GgufType::I8; v.i = -100; return v; }());
-  w.set("u16", [] { GgufValue v; v.type = GgufType::U16; v.u = 60000; return v; }());
-  w.set("i16", [] { GgufValue v; v.type = GgufType::I16; v.i = -30000; return v; }());
+  w.set("u8", [] {
+    GgufValue v;
+    v.type = GgufType::U8;
+    v.u = 200;
+    return v;
+  }());
+  w.set("i8", [] {
+    GgufValue v;
+    v.type = GgufType::I8;
+    v.i = -100;
+    return v;
+  }());
+  w.set("u16", [] {
+    GgufValue v;
+    v.type = GgufType::U16;
+    v.u = 60000;
+    return v;
+  }());
+  w.set("i16", [] {
+    GgufValue v;
+    v.type = GgufType::I16;
+    v.i = -30000;
+    return v;
+  }());
   w.set("u32", GgufValue::make_u32(4000000000u));
   w.set("i32", GgufValue::make_i32(-2000000000));
   w.set("f32", GgufValue::make_f32(1.5f));
   w.set("bool", GgufValue::make_bool(true));
   w.set("str", GgufValue::make_string("héllo"));
   w.set("u64", GgufValue::make_u64(1ull << 60));
-  w.set("i64", [] { GgufValue v; v.type = GgufType::I64; v.i = -(1ll << 60); return v; }());
-  w.set("f64", [] { GgufValue v; v.type = GgufType::F64; v.f = 0.1; return v; }());
+  w.set("i64", [] {
+    GgufValue v;
+    v.type = GgufType::I64;
+    v.i = -(1ll << 60);
+    return v;
+  }());
+  w.set("f64", [] {
+    GgufValue v;
+    v.type = GgufType::F64;
+    v.f = 0.1;
+    return v;
+  }());
   w.set("strs", GgufValue::make_string_array({"a", "", "ccc"}));
   w.set("nested", GgufValue::make_array(GgufType::ARRAY, {GgufValue::make_i32_array({1, 2}),
                                                           GgufValue::make_i32_array({})}));

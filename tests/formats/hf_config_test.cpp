@@ -1,7 +1,8 @@
+#include "formats/hf_config.h"
+
 #include <gtest/gtest.h>
 
 #include "core/atomic_file.h"
-#include "formats/hf_config.h"
 #include "test_data.h"
 
 namespace edgefit {
@@ -34,10 +35,12 @@ TEST(HfConfig, Qwen3HasIndependentHeadDim) {
 }
 
 TEST(HfConfig, Llama3RopeScaling) {
-  const ArchConfig c = parse_hf_config(R"({"model_type":"llama","num_hidden_layers":2,"hidden_size":64,
+  const ArchConfig c =
+      parse_hf_config(R"({"model_type":"llama","num_hidden_layers":2,"hidden_size":64,
       "intermediate_size":128,"num_attention_heads":4,"num_key_value_heads":2,"vocab_size":100,
       "rope_theta":500000.0,"rope_scaling":{"factor":32.0,"high_freq_factor":4.0,"low_freq_factor":1.0,
-      "original_max_position_embeddings":8192,"rope_type":"llama3"},"eos_token_id":[128001,128008]})", "c");
+      "original_max_position_embeddings":8192,"rope_type":"llama3"},"eos_token_id":[128001,128008]})",
+                      "c");
   EXPECT_EQ(c.rope_scaling.type, "llama3");
   EXPECT_EQ(c.rope_scaling.factor, 32.0f);
   EXPECT_EQ(c.rope_scaling.original_max_position, 8192);
@@ -49,8 +52,9 @@ TEST(HfConfig, UnknownArchitectureIsOneLineNamingItAndTheSupportedOnes) {
     parse_hf_config(R"({"model_type":"gpt_neox"})", "config.json");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(),
-                 "config.json: unknown architecture 'gpt_neox' (supported: llama, mistral, qwen2, qwen3)");
+    EXPECT_STREQ(
+        e.what(),
+        "config.json: unknown architecture 'gpt_neox' (supported: llama, mistral, qwen2, qwen3)");
   }
 }
 
@@ -65,11 +69,14 @@ TEST(HfConfig, BadFieldsAreNamed) {
   };
   EXPECT_NE(msg("{").find("not valid JSON"), std::string::npos);
   EXPECT_NE(msg(R"({"model_type":"llama"})").find("num_hidden_layers"), std::string::npos);
-  EXPECT_NE(msg(R"({"model_type":"llama","num_hidden_layers":"6"})").find("num_hidden_layers' is not an integer"),
+  EXPECT_NE(msg(R"({"model_type":"llama","num_hidden_layers":"6"})")
+                .find("num_hidden_layers' is not an integer"),
             std::string::npos);
-  EXPECT_NE(msg(R"({"model_type":"qwen2","num_hidden_layers":1,"hidden_size":8,"intermediate_size":8,
-                   "num_attention_heads":3,"num_key_value_heads":2,"vocab_size":4})").find("multiple"),
-            std::string::npos);
+  EXPECT_NE(
+      msg(R"({"model_type":"qwen2","num_hidden_layers":1,"hidden_size":8,"intermediate_size":8,
+                   "num_attention_heads":3,"num_key_value_heads":2,"vocab_size":4})")
+          .find("multiple"),
+      std::string::npos);
 }
 
 TEST(HfNames, MapBothWays) {

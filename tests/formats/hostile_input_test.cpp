@@ -25,11 +25,21 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void* operator new[](size_t n) {
+  return operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+  std::free(p);
+}
 #define EDGEFIT_TRACK_ALLOCS 1
 #endif
 
@@ -56,7 +66,8 @@ struct Bytes {
 std::string write_tmp(const std::string& name, const std::string& bytes) {
   static const std::string dir = test::scratch_dir("hostile");
   const std::string p = dir + "/" + name;
-  std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return p;
 }
 
@@ -91,17 +102,29 @@ std::string one_tensor_file(uint64_t ne0, uint32_t type, uint64_t off, size_t da
 TEST(HostileGguf, SpecificDefectsAreNamedWithTheirOffset) {
   expect_gguf_error("GGUX" + std::string(20, '\0'), "bad magic");
   expect_gguf_error("GG", "truncated");
-  expect_gguf_error(Bytes{"GGUF"}.put<uint32_t>(1).s + std::string(16, '\0'), "unsupported GGUF version 1");
+  expect_gguf_error(Bytes{"GGUF"}.put<uint32_t>(1).s + std::string(16, '\0'),
+                    "unsupported GGUF version 1");
   expect_gguf_error(header(0, 1ull << 60).s, "metadata count");
   expect_gguf_error(header(1ull << 60, 0).s, "tensor count");
-  expect_gguf_error(header(0, 1).put<uint64_t>(1ull << 62).s, "exceeds the file");  // huge key length
+  expect_gguf_error(header(0, 1).put<uint64_t>(1ull << 62).s,
+                    "exceeds the file");  // huge key length
   expect_gguf_error(header(0, 1).str("k").put<uint32_t>(99).s, "unknown type 99");
-  expect_gguf_error(header(0, 1).str("k").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(1ull << 40).s,
-                    "array of 1099511627776 elements exceeds the file");
-  expect_gguf_error(header(0, 1).str("k").put<uint32_t>(8).put<uint64_t>(1000).s, "exceeds the file");
-  expect_gguf_error(header(0, 1).str("\xff\xfe").put<uint32_t>(4).put<uint32_t>(1).s, "not valid UTF-8");
+  expect_gguf_error(
+      header(0, 1).str("k").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(1ull << 40).s,
+      "array of 1099511627776 elements exceeds the file");
+  expect_gguf_error(header(0, 1).str("k").put<uint32_t>(8).put<uint64_t>(1000).s,
+                    "exceeds the file");
+  expect_gguf_error(header(0, 1).str("\xff\xfe").put<uint32_t>(4).put<uint32_t>(1).s,
+                    "not valid UTF-8");
   expect_gguf_error(header(0, 1).str("k").put<uint32_t>(7).put<uint8_t>(7).s, "bool value 7");
-  expect_gguf_error(header(0, 2).str("k").put<uint32_t>(4).put<uint32_t>(1).str("k").put<uint32_t>(4).put<uint32_t>(1).s,
+  expect_gguf_error(header(0, 2)
+                        .str("k")
+                        .put<uint32_t>(4)
+                        .put<uint32_t>(1)
+                        .str("k")
+                        .put<uint32_t>(4)
+                        .put<uint32_t>(1)
+                        .s,
                     "duplicate metadata key");
   {  // arrays nested deeper than the limit
     Bytes b = header(0, 1).str("k");
@@ -114,11 +137,11 @@ TEST(HostileGguf, SpecificDefectsAreNamedWithTheirOffset) {
     Bytes b = header(0, 1).str("general.alignment").put<uint32_t>(4).put<uint32_t>(0);
     expect_gguf_error(b.s, "general.alignment");
   }
-  expect_gguf_error(one_tensor_file(8, 0, 0, 16), "lies past the end");               // 32 bytes needed
+  expect_gguf_error(one_tensor_file(8, 0, 0, 16), "lies past the end");  // 32 bytes needed
   expect_gguf_error(one_tensor_file(8, 0, 7, 64), "not aligned");
   expect_gguf_error(one_tensor_file(8, 77, 0, 64), "unknown ggml type 77");
   expect_gguf_error(one_tensor_file(1ull << 45, 0, 0, 64), "absurd extent");
-  expect_gguf_error(one_tensor_file(33, 2, 0, 64), "not a multiple");                 // Q4_0 rows of 33
+  expect_gguf_error(one_tensor_file(33, 2, 0, 64), "not a multiple");  // Q4_0 rows of 33
   expect_gguf_error(one_tensor_file(8, 0, 1ull << 62, 64), "lies past the end");
   {  // five dimensions
     Bytes b = header(1, 0).str("t").put<uint32_t>(5);
@@ -136,7 +159,8 @@ TEST(HostileGguf, SpecificDefectsAreNamedWithTheirOffset) {
 }
 
 TEST(HostileGguf, EveryTruncationOfARealFileFailsCleanly) {
-  const std::string full = test::slurp(test::shared_path("models/stories260K/gguf/stories260K-f16.gguf"));
+  const std::string full =
+      test::slurp(test::shared_path("models/stories260K/gguf/stories260K-f16.gguf"));
   GgufFile ok(test::shared_path("models/stories260K/gguf/stories260K-f16.gguf"));
   const uint64_t data = ok.data_offset();
   std::vector<uint64_t> cuts;
@@ -157,7 +181,8 @@ TEST(HostileGguf, EveryTruncationOfARealFileFailsCleanly) {
 }
 
 TEST(HostileGguf, RandomByteCorruptionNeverCrashes) {
-  const std::string full = test::slurp(test::shared_path("models/stories260K/gguf/stories260K-f16.gguf"));
+  const std::string full =
+      test::slurp(test::shared_path("models/stories260K/gguf/stories260K-f16.gguf"));
   GgufFile ok(test::shared_path("models/stories260K/gguf/stories260K-f16.gguf"));
   std::mt19937_64 rng(12345);
   int rejected = 0;
@@ -195,7 +220,10 @@ TEST(HostileSafetensors, DefectsAreNamed) {
     b.s.resize(b.s.size() + data_bytes, '\0');
     return b.s;
   };
-  struct Case { std::string bytes; std::string what; };
+  struct Case {
+    std::string bytes;
+    std::string what;
+  };
   const std::vector<Case> cases = {
       {"abc", "truncated"},
       {Bytes{}.put<uint64_t>(1ull << 40).s, "header length"},
@@ -206,8 +234,13 @@ TEST(HostileSafetensors, DefectsAreNamed) {
       {make(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "its shape needs 12"},
       {make(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "negative"},
       {make(R"({"w":{"dtype":"F32","shape":[2]}})", 8), "data_offsets"},
-      {make(R"({"w":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}})", 8), "absurd"},
-      {make(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12), "overlap"},
+      {make(R"({"w":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}})",
+            8),
+       "absurd"},
+      {make(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+           12),
+       "overlap"},
       {make(R"({"__metadata__":{"k":1}})", 0), "not a string"},
   };
   for (const auto& c : cases) {
@@ -222,7 +255,8 @@ TEST(HostileSafetensors, DefectsAreNamed) {
 }
 
 TEST(HostileLlama2c, TruncatedAndAbsurdHeaders) {
-  const std::string full = test::slurp(test::shared_path("models/stories260K/llama2c/stories260K.bin"));
+  const std::string full =
+      test::slurp(test::shared_path("models/stories260K/llama2c/stories260K.bin"));
   for (size_t n : {size_t{0}, size_t{27}, size_t{28}, size_t{1000}, full.size() - 4}) {
     const std::string p = write_tmp("trunc.bin", full.substr(0, n));
     EXPECT_THROW(load_llama2c(p), Error) << n;

@@ -1,4 +1,6 @@
 // safetensors writer/reader round trip over every dtype, and sharded HF folders.
+#include "formats/safetensors.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -6,7 +8,6 @@
 #include <fstream>
 
 #include "formats/model.h"
-#include "formats/safetensors.h"
 #include "test_data.h"
 
 namespace edgefit {
@@ -15,9 +16,10 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(Safetensors, EveryDtypeRoundTrips) {
-  const std::vector<DType> types = {DType::F64, DType::F32, DType::F16, DType::BF16, DType::I64,
-                                    DType::I32, DType::I16, DType::I8,  DType::U64,  DType::U32,
-                                    DType::U16, DType::U8,  DType::BOOL, DType::F8_E4M3, DType::F8_E5M2};
+  const std::vector<DType> types = {DType::F64,  DType::F32,     DType::F16,    DType::BF16,
+                                    DType::I64,  DType::I32,     DType::I16,    DType::I8,
+                                    DType::U64,  DType::U32,     DType::U16,    DType::U8,
+                                    DType::BOOL, DType::F8_E4M3, DType::F8_E5M2};
   std::vector<SafetensorsTensorSpec> specs;
   std::vector<std::string> payloads;
   for (size_t k = 0; k < types.size(); ++k) {
@@ -28,8 +30,9 @@ TEST(Safetensors, EveryDtypeRoundTrips) {
   }
   for (size_t k = 0; k < types.size(); ++k) {
     const std::string* data = &payloads[k];
-    specs.push_back({"t" + std::to_string(k), types[k], {2, 3},
-                     [data](AtomicFileWriter& w) { w.write(*data); }});
+    specs.push_back({"t" + std::to_string(k), types[k], {2, 3}, [data](AtomicFileWriter& w) {
+                       w.write(*data);
+                     }});
   }
   const std::string path = test::scratch_dir("st_dtypes") + "/all.safetensors";
   write_safetensors(path, specs, {{"format", "pt"}});
@@ -68,8 +71,8 @@ TEST(Safetensors, ShardedFolderLoadsLikeTheSingleFile) {
     const int s = k < src.tensors().size() / 2 ? 0 : 1;
     shard[s].push_back({e.name, e.dtype, e.shape,
                         [&src, &e](AtomicFileWriter& w) { w.write(src.data(e), e.nbytes); }});
-    index += (k ? "," : "") + std::string("\"") + e.name + "\":\"model-0000" + std::to_string(s + 1) +
-             "-of-00002.safetensors\"";
+    index += (k ? "," : "") + std::string("\"") + e.name + "\":\"model-0000" +
+             std::to_string(s + 1) + "-of-00002.safetensors\"";
   }
   index += "}}";
   write_safetensors(dir + "/model-00001-of-00002.safetensors", shard[0]);
@@ -84,7 +87,8 @@ TEST(Safetensors, ShardedFolderLoadsLikeTheSingleFile) {
     EXPECT_EQ(std::memcmp(s->view.data, t.view.data, t.view.nbytes()), 0) << t.name;
   }
   // An index naming a file outside the folder is refused.
-  std::ofstream(dir + "/model.safetensors.index.json") << R"({"weight_map":{"a":"../x.safetensors"}})";
+  std::ofstream(dir + "/model.safetensors.index.json")
+      << R"({"weight_map":{"a":"../x.safetensors"}})";
   EXPECT_THROW(load_model(dir), Error);
 }
 
