@@ -60,7 +60,7 @@ void run_plan(const PlanCliOptions& c) {
   std::vector<std::pair<Recipe, CostEstimate>> costs;
   for (const auto& name : names) {
     Recipe r = recipe_from_preset(name, c.method);
-    const CostEstimate cost = recipe_cost(c.model, model.config, r, "", device, context).cost;
+    const CostEstimate cost = recipe_cost(model, c.model, r, "", device, context).cost;
     // An explicit preset is written even when it does not fit (with the cost shown).
     if ((cost.fits() || !c.preset.empty()) && cost.bits_per_weight > best_bits) {
       best = r;

@@ -36,12 +36,9 @@ std::string run_description(const std::string& input, const QuantizePlan& plan,
   return d;
 }
 
-}  // namespace
-
-QuantizeResult quantize_model_calibrated(const std::string& input, const std::string& output,
-                                         const QuantizeOptions& qo, const CalibratedOptions& co,
-                                         CalibratedReport* report) {
-  const auto t_start = std::chrono::steady_clock::now();
+// The request's usage errors, before any model is read; returns the method's block adapter.
+std::unique_ptr<BlockMethod> check_request(const std::string& input, const std::string& output,
+                                           const CalibratedOptions& co) {
   const CalibMethod& entry = calib_method(co);  // UsageError for unknown names
   std::unique_ptr<BlockMethod> method = entry.make(co);
   if (co.calib_files.empty())
@@ -51,8 +48,24 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
   std::error_code ec;
   if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
     throw Error("the output would replace the input; choose another output path", output);
+  return method;
+}
 
-  const Model model = load_model(input);
+}  // namespace
+
+QuantizeResult quantize_model_calibrated(const std::string& input, const std::string& output,
+                                         const QuantizeOptions& qo, const CalibratedOptions& co,
+                                         CalibratedReport* report) {
+  (void)check_request(input, output, co);
+  return quantize_model_calibrated(load_model(input), input, output, qo, co, report);
+}
+
+QuantizeResult quantize_model_calibrated(const Model& model, const std::string& input,
+                                         const std::string& output, const QuantizeOptions& qo,
+                                         const CalibratedOptions& co, CalibratedReport* report) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const CalibMethod& entry = calib_method(co);
+  std::unique_ptr<BlockMethod> method = check_request(input, output, co);
   const std::string tok_path = tokenizer_path_for_model(input, co.tokenizer);
   const auto tok = load_model_tokenizer(input, co.tokenizer, model.config.vocab_size);
   int seqlen = co.seqlen;
@@ -87,7 +100,7 @@ QuantizeResult quantize_model_calibrated(const std::string& input, const std::st
       {"edgefit.calibration.tokens",
        GgufValue::make_u64(cw.windows.size() * static_cast<size_t>(seqlen))});
   for (auto& kv : entry.metadata(co)) q.extra_metadata.push_back(std::move(kv));
-  QuantizePlan plan = plan_quantization(input, q);
+  QuantizePlan plan = plan_quantization(model, input, q);
   if (entry.adapt_plan) entry.adapt_plan(plan);  // e.g. SmoothQuant: I8 weights + scales
 
   std::unordered_map<std::string, DType> types;

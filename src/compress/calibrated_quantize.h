@@ -55,5 +55,12 @@ struct CalibratedReport {
 QuantizeResult quantize_model_calibrated(const std::string& input, const std::string& output,
                                          const QuantizeOptions& qo, const CalibratedOptions& co,
                                          CalibratedReport* report = nullptr);
+// The same for a model the caller has already loaded from `input` (load_model(input)); its
+// mapped pages are released block by block as the pipeline passes them (they read back from the
+// file when touched again).
+QuantizeResult quantize_model_calibrated(const Model& model, const std::string& input,
+                                         const std::string& output, const QuantizeOptions& qo,
+                                         const CalibratedOptions& co,
+                                         CalibratedReport* report = nullptr);
 
 }  // namespace edgefit

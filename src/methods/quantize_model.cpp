@@ -70,9 +70,11 @@ std::string hf_model_name(const std::string& path) {
   return name;
 }
 
-Source open_source(const std::string& input) {
+// `model` is `input` as the caller loaded it (a copy of its tensor list; the mapped pages are
+// shared).
+Source open_source(Model model, const std::string& input) {
   Source s;
-  s.model = load_model(input);
+  s.model = std::move(model);
   if (s.model.format == "gguf") s.gguf = std::make_unique<GgufFile>(input);
   s.permute_qk = !s.model.config.rope_interleaved && gguf_arch_name(s.model.config) == "llama";
   return s;
@@ -195,13 +197,13 @@ struct FullPlan {
   const QuantPreset* preset = nullptr;
 };
 
-FullPlan make_plan(const std::string& input, const QuantizeOptions& o) {
+FullPlan make_plan(Model model, const std::string& input, const QuantizeOptions& o) {
   FullPlan p;
   p.preset = find_quant_preset(o.preset);
   if (!p.preset)
     throw UsageError("unknown quantization type '" + o.preset +
                      "' (known: " + quant_preset_names() + ")");
-  p.source = open_source(input);
+  p.source = open_source(std::move(model), input);
   const Model& m = p.source.model;
   const bool from_gguf = p.source.gguf != nullptr;
 
@@ -332,7 +334,12 @@ bool is_qk_tensor(std::string_view name) {
 }
 
 QuantizePlan plan_quantization(const std::string& input, const QuantizeOptions& options) {
-  FullPlan p = make_plan(input, options);
+  return plan_quantization(load_model(input), input, options);
+}
+
+QuantizePlan plan_quantization(const Model& model, const std::string& input,
+                               const QuantizeOptions& options) {
+  FullPlan p = make_plan(model, input, options);
   QuantizePlan out;
   out.ftype = p.preset->ftype;
   out.metadata = p.metadata;
@@ -344,8 +351,15 @@ QuantizeResult quantize_model(const std::string& input, const std::string& outpu
                               const QuantizeOptions& options,
                               const std::function<void(const QuantizedTensor&)>& on_tensor) {
   check_output_not_input(output, {input});
+  return quantize_model(load_model(input), input, output, options, on_tensor);
+}
+
+QuantizeResult quantize_model(const Model& model, const std::string& input,
+                              const std::string& output, const QuantizeOptions& options,
+                              const std::function<void(const QuantizedTensor&)>& on_tensor) {
+  check_output_not_input(output, {input});
   const auto start = std::chrono::steady_clock::now();
-  FullPlan p = make_plan(input, options);
+  FullPlan p = make_plan(model, input, options);
 
   GgufWriter w;
   if (p.source.gguf) w.set_alignment(p.source.gguf->alignment());

@@ -42,6 +42,7 @@
 namespace edgefit {
 
 struct Imatrix;
+struct Model;
 class ThreadPool;
 
 struct QuantizeOptions {
@@ -96,6 +97,10 @@ struct QuantizePlan {
   uint32_t ftype = 0;                    // preset's llama_ftype
 };
 QuantizePlan plan_quantization(const std::string& input, const QuantizeOptions& options);
+// The same for a model the caller has already loaded from `input` (load_model(input)): nothing
+// is read again but a GGUF input's metadata header.
+QuantizePlan plan_quantization(const Model& model, const std::string& input,
+                               const QuantizeOptions& options);
 
 // The attn_q/attn_k weights and biases of a block: the tensors whose rows an HF llama-family
 // export permutes into llama.cpp's interleaved RoPE layout (formats/qk_permute.h).
@@ -107,6 +112,10 @@ bool is_qk_tensor(std::string_view name);
 // output == input.
 QuantizeResult quantize_model(const std::string& input, const std::string& output,
                               const QuantizeOptions& options,
+                              const std::function<void(const QuantizedTensor&)>& on_tensor = {});
+// The same for a model the caller has already loaded from `input` (load_model(input)).
+QuantizeResult quantize_model(const Model& model, const std::string& input,
+                              const std::string& output, const QuantizeOptions& options,
                               const std::function<void(const QuantizedTensor&)>& on_tensor = {});
 
 }  // namespace edgefit

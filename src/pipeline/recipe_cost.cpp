@@ -4,12 +4,11 @@
 
 namespace edgefit {
 
-RecipeCost recipe_cost(const std::string& model_path, const ArchConfig& config,
-                       const Recipe& recipe, const std::string& recipe_file,
-                       const DeviceProfile& device, int context) {
+RecipeCost recipe_cost(const Model& model, const std::string& model_path, const Recipe& recipe,
+                       const std::string& recipe_file, const DeviceProfile& device, int context) {
   QuantizeOptions qo = quantize_options_from_recipe(recipe, recipe_file);
   qo.check_finite = false;  // costing only: the build checks the weights while it plans
-  const QuantizePlan plan = plan_quantization(model_path, qo);
+  const QuantizePlan plan = plan_quantization(model, model_path, qo);
   RecipeCost out;
   std::vector<PlannedTensor> planned;
   for (const auto& t : plan.tensors) {
@@ -18,7 +17,7 @@ RecipeCost recipe_cost(const std::string& model_path, const ArchConfig& config,
     planned.push_back({t.name, static_cast<int64_t>(numel), t.to, t.bytes});
     out.tensor_bits.emplace_back(t.name, dtype_bits_per_weight(t.to));
   }
-  out.cost = estimate_cost(config, planned, device, context);
+  out.cost = estimate_cost(model.config, planned, device, context);
   return out;
 }
 

@@ -19,10 +19,10 @@ struct RecipeCost {
   std::vector<std::pair<std::string, double>> tensor_bits;  // per tensor: name → bits per weight
 };
 
-// Resolves `recipe` against the model at `model_path` (whose config is `config`) and estimates
-// its cost on `device` at `context` tokens. `recipe_file` names the recipe in errors.
-RecipeCost recipe_cost(const std::string& model_path, const ArchConfig& config,
-                       const Recipe& recipe, const std::string& recipe_file,
-                       const DeviceProfile& device, int context);
+// Resolves `recipe` against `model` (as the caller loaded it from `model_path`; nothing is read
+// again) and estimates its cost on `device` at `context` tokens. `recipe_file` names the recipe
+// in errors.
+RecipeCost recipe_cost(const Model& model, const std::string& model_path, const Recipe& recipe,
+                       const std::string& recipe_file, const DeviceProfile& device, int context);
 
 }  // namespace edgefit

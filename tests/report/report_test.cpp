@@ -11,7 +11,6 @@
 
 #include "core/atomic_file.h"
 #include "report/compress_report.h"
-#include "report/recipe_warnings.h"
 #include "report/svg_chart.h"
 #include "test_data.h"
 
@@ -189,33 +188,6 @@ TEST(CompressReport, HtmlEscapesAndIsSelfContained) {
   for (size_t at = html.find("<svg "); at != std::string::npos; at = html.find("<svg ", at + 1))
     ++svgs;
   EXPECT_EQ(svgs, 5u);
-}
-
-TEST(RecipeWarnings, LanguagesThatImprovedAreNeverListedAsDegrading) {
-  CompressReport r = sample_report();
-  auto& ch = r.candidates[1];
-  ch.languages["deu"].ppl = 97;     // −3 %: improved
-  ch.languages["eng-US"].ppl = 99;  // −1 %: improved
-  ch.languages["jpn"].ppl = 100.5;  // +0.5 %
-  ch.languages["tha"].ppl = 104.5;  // +4.5 %
-  std::vector<std::string> w = chosen_recipe_warnings(r);
-  const auto summary = std::find_if(w.begin(), w.end(), [](const std::string& s) {
-    return s.rfind("languages that degrade most", 0) == 0;
-  });
-  ASSERT_NE(summary, w.end());
-  EXPECT_EQ(*summary, "languages that degrade most with q4_k_m: tha +4.50 %, jpn +0.50 %");
-  // tha is an outlier (≥ 1 % and over twice the mean); jpn's +0.5 % is noise, not singled out.
-  EXPECT_EQ(std::count_if(w.begin(), w.end(),
-                          [](const std::string& s) { return s.rfind("language ", 0) == 0; }),
-            1);
-  EXPECT_NE(std::find(w.begin(), w.end(),
-                      "language tha degrades most: ΔPPL +4.50 % (more than twice the mean; mean "
-                      "over languages +0.25 %)"),
-            w.end());
-  // Every language improved: nothing to name.
-  for (auto& [lang, q] : ch.languages) q.ppl = 99;
-  w = chosen_recipe_warnings(r);
-  for (const auto& s : w) EXPECT_EQ(s.find("degrade"), std::string::npos) << s;
 }
 
 // Renders the page as a person would see it.

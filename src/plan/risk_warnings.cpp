@@ -1,4 +1,4 @@
-#include "report/recipe_warnings.h"
+#include "plan/risk_warnings.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,14 +10,13 @@ namespace {
 // differences are evaluation noise (q8_0 moves languages by hundredths of a percent).
 constexpr double kNoticeableDpplPct = 1.0;
 
-// ΔPPL in percent per language of the chosen candidate, worst first.
-std::vector<std::pair<double, std::string>> ranked_dppl(const CompressReport& r,
-                                                        const CandidateResult& c) {
+// ΔPPL in percent per language of the chosen recipe, worst first.
+std::vector<std::pair<double, std::string>> ranked_dppl(const ChosenRecipeRisk& c) {
   std::vector<std::pair<double, std::string>> ranked;
-  for (const auto& [lang, q] : c.languages) {
-    const auto base = r.baseline_languages.find(lang);
-    if (base == r.baseline_languages.end() || !(base->second.ppl > 0)) continue;
-    ranked.emplace_back(100.0 * (q.ppl / base->second.ppl - 1), lang);
+  for (const auto& [lang, ppl] : c.ppl) {
+    const auto base = c.baseline_ppl.find(lang);
+    if (base == c.baseline_ppl.end() || !(base->second > 0)) continue;
+    ranked.emplace_back(100.0 * (ppl / base->second - 1), lang);
   }
   std::sort(ranked.rbegin(), ranked.rend());
   return ranked;
@@ -25,10 +24,8 @@ std::vector<std::pair<double, std::string>> ranked_dppl(const CompressReport& r,
 
 }  // namespace
 
-std::vector<std::string> chosen_recipe_warnings(const CompressReport& r) {
+std::vector<std::string> recipe_risk_warnings(const ChosenRecipeRisk& ch) {
   std::vector<std::string> out;
-  if (r.chosen < 0) return out;
-  const CandidateResult& ch = r.candidates[static_cast<size_t>(r.chosen)];
   std::vector<std::string> low;
   for (const auto& [name, bits] : ch.tensor_bits)
     if (bits < 4.0 && name.find("norm") == std::string::npos) low.push_back(name);
@@ -41,7 +38,7 @@ std::vector<std::string> chosen_recipe_warnings(const CompressReport& r) {
         ch.recipe.c_str(), low.size(), low.front().c_str());
     out.push_back(buf);
   }
-  const auto ranked = ranked_dppl(r, ch);
+  const auto ranked = ranked_dppl(ch);
   double mean = 0;
   for (const auto& [d, lang] : ranked) mean += d;
   mean /= std::max<size_t>(1, ranked.size());
@@ -59,14 +56,14 @@ std::vector<std::string> chosen_recipe_warnings(const CompressReport& r) {
       out.push_back("languages that degrade most with " + ch.recipe + ": " + names);
   }
   for (const auto& [d, lang] : ranked) {
-    const bool over_bound = d > r.max_ppl_increase_pct;
+    const bool over_bound = d > ch.max_ppl_increase_pct;
     const bool outlier = d >= kNoticeableDpplPct && mean > 0 && d > 2 * mean;
     if (!over_bound && !outlier) continue;
     char buf[200];
-    std::snprintf(buf, sizeof buf,
-                  "language %s degrades most: ΔPPL %+.2f %% (%s; mean over languages %+.2f %%)",
-                  lang.c_str(), d,
-                  d > r.max_ppl_increase_pct ? "over the bound" : "more than twice the mean", mean);
+    std::snprintf(
+        buf, sizeof buf,
+        "language %s degrades most: ΔPPL %+.2f %% (%s; mean over languages %+.2f %%)", lang.c_str(),
+        d, d > ch.max_ppl_increase_pct ? "over the bound" : "more than twice the mean", mean);
     out.push_back(buf);
   }
   return out;
