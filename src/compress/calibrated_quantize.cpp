@@ -11,9 +11,9 @@
 #include "compress/work_dir.h"
 #include "core/error.h"
 #include "eval/model_tokenizer.h"
+#include "export/write_quantized_gguf.h"
 #include "formats/gguf_arch.h"
 #include "formats/qk_permute.h"
-#include "methods/write_quantized_gguf.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {

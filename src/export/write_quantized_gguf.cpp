@@ -1,4 +1,4 @@
-#include "methods/write_quantized_gguf.h"
+#include "export/write_quantized_gguf.h"
 
 #include <chrono>
 #include <filesystem>
