@@ -9,8 +9,8 @@
 //
 //   gptq_bench [--layers 2] [--samples 64] [--seqlen 512] [--type q4_k] [--reference-matmul]
 //              [--dir /tmp/edgefit-gptq-bench]
-// The forward runs through matmul()'s default (the runtime SIMD kernels); --reference-matmul uses
-// the plain f32 reference instead.
+// The block forwards and the Hessians' products run on the runtime SIMD kernels;
+// --reference-matmul passes the plain f32 reference to the pipeline instead.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -141,7 +141,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "writing %s …\n", model_path.c_str());
     make_model(model_path, layers);
   }
-  if (reference) set_matmul_kernel(matmul_ref);
 
   const Model m = load_model(model_path);
   CalibrationWindows cw;
@@ -160,6 +159,7 @@ int main(int argc, char** argv) {
   GptqBlockMethod method(GptqOptions{});
   PipelineOptions po;
   po.release_pages = true;
+  if (reference) po.matmul.fn = matmul_ref;
   auto target = [type](const std::string& name) {
     return name.ends_with(".weight") && name.find("_norm") == std::string::npos ? type : DType::F32;
   };

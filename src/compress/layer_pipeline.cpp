@@ -26,7 +26,7 @@ double since(Clock::time_point t) {
 
 // Adds the rows x[n, width] to a group's statistics.
 void accumulate(InputStats& s, const StatsNeeds& needs, int64_t sample_stride, const float* x,
-                int64_t n, int64_t width) {
+                int64_t n, int64_t width, const MatmulChoice& product) {
   if (s.width == 0) {
     s.width = width;
     s.sum_abs.assign(static_cast<size_t>(width), 0.0);
@@ -61,7 +61,7 @@ void accumulate(InputStats& s, const StatsNeeds& needs, int64_t sample_stride, c
       const int64_t j1 = std::min(width, j0 + kPanel);
       const TensorView w =
           TensorView::contiguous(DType::F32, std::vector<int64_t>{j1, n}, s.xt.data());
-      matmul(w, s.xt.data() + j0 * n, j1 - j0, s.gram.data());
+      matmul(product, w, s.xt.data() + j0 * n, j1 - j0, s.gram.data());
       s.hessian->add_gram_rows(s.gram.data(), j0, j1);
     }
     s.hessian->count_rows(n);
@@ -117,7 +117,7 @@ PipelineResult run_layer_pipeline(const Model& model, const CalibrationWindows& 
   Model work = model;  // same mmaps; block tensors get re-pointed one block at a time
   method.prepare(work);
   work.index();
-  Transformer t(work);
+  Transformer t(work, o.matmul);
   const StatsNeeds needs = method.needs();
 
   // Hidden states [N·L, d]: the embeddings, or the saved state after the last finished block.
@@ -156,7 +156,7 @@ PipelineResult run_layer_pipeline(const Model& model, const CalibrationWindows& 
           const int g = group_index_of(name);
           if (g < 0) return;
           const auto t0 = Clock::now();
-          accumulate(stats[static_cast<size_t>(g)], needs, stride, x, n, width);
+          accumulate(stats[static_cast<size_t>(g)], needs, stride, x, n, width, o.matmul);
           stats_s += since(t0);
         });
     auto t0 = Clock::now();

@@ -18,6 +18,7 @@
 #include "compress/block_method.h"
 #include "compress/work_dir.h"
 #include "formats/model.h"
+#include "model/matmul.h"
 
 namespace edgefit {
 
@@ -28,6 +29,9 @@ struct PipelineOptions {
   // models whose tensors all lie in read-only file mappings, as load_model() gives: on heap
   // memory it would zero the weights.
   bool release_pages = false;
+  // The products of the block forwards and of the Hessians' XᵀX (default: the runtime kernels on
+  // the process's best table; benchmarks pass matmul_ref). Passed, never a process global.
+  MatmulChoice matmul;
 };
 
 struct PipelineResult {

@@ -43,8 +43,10 @@ void matmul(const MatmulChoice& choice, const TensorView& w, const float* x, int
 void matmul_multi(const MatmulChoice& choice, std::span<const TensorView* const> ws, const float* x,
                   int64_t n_tokens, std::span<float* const> ys);
 
-// The process default choice's product, for code that has no model instance (training's frozen
-// layers, calibration's Gram matrices); the kernel set_matmul_kernel() installed, if any.
+// The process default choice's product, for code that has no model instance; the kernel
+// set_matmul_kernel() installed, if any. Its last user is training's frozen layers
+// (train/linear_layer.cpp); the calibration pipeline passes a MatmulChoice (PipelineOptions).
+// TODO(issue 18): give train's LinearLayer a MatmulChoice, then remove this and the global.
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
 // Plain f32 reference kernel with per-row dequantization (matmul_ref.cpp).
 void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y);
