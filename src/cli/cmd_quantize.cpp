@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <list>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -247,6 +248,62 @@ void run_quantize(QuantizeCliOptions& c) {
       format_duration(r.seconds).c_str(), mb_per_s);
 }
 
+// One flag a calibration method declared, as registered here, with the value given.
+struct MethodFlagValue {
+  const CalibMethod* method = nullptr;  // the method that declared it
+  const MethodFlag* flag = nullptr;     // its declaration
+  CLI::Option* option = nullptr;        // CLI11's record (count() > 0: given)
+  bool on = false;                      // a switch's value
+  int64_t integer = 0;                  // an integer flag's value
+  double number = 0;                    // a number flag's value
+};
+
+// Registers every calibration method's flags (method_registry.h); the list keeps the values'
+// addresses stable for CLI11.
+std::shared_ptr<std::list<MethodFlagValue>> add_method_flags(CLI::App& cmd) {
+  auto values = std::make_shared<std::list<MethodFlagValue>>();
+  for (const CalibMethod* m : calib_methods())
+    for (const MethodFlag& f : m->flags) {
+      MethodFlagValue& v = values->emplace_back();
+      v.method = m;
+      v.flag = &f;
+      const std::string name(f.name), help(f.help);
+      switch (f.kind) {
+        case MethodFlag::Kind::kSwitch:
+          v.option = cmd.add_flag(name, v.on, help);
+          break;
+        case MethodFlag::Kind::kInteger:
+          v.option = cmd.add_option(name, v.integer, help);
+          break;
+        case MethodFlag::Kind::kNumber:
+          v.option = cmd.add_option(name, v.number, help);
+          break;
+      }
+    }
+  return values;
+}
+
+// Hands each given flag to its method, as the recipe parameter it stands for. A flag of another
+// method than the one chosen sets that method's settings, which this run does not use.
+void apply_method_flags(const std::list<MethodFlagValue>& values, CalibratedOptions& co) {
+  for (const MethodFlagValue& v : values) {
+    if (v.option->count() == 0) continue;
+    nlohmann::ordered_json value;
+    switch (v.flag->kind) {
+      case MethodFlag::Kind::kSwitch:
+        value = v.on;
+        break;
+      case MethodFlag::Kind::kInteger:
+        value = v.integer;
+        break;
+      case MethodFlag::Kind::kNumber:
+        value = v.number;
+        break;
+    }
+    v.method->read_param(v.flag->param, value, std::string(v.flag->name), "", co);
+  }
+}
+
 }  // namespace
 
 void add_quantize_command(CLI::App& app) {
@@ -289,14 +346,12 @@ void add_quantize_command(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--samples", opts->calib.samples, "calibration sequences (default 128)");
   cmd->add_option("--seqlen", opts->calib.seqlen, "tokens per calibration sequence (default 512)");
-  cmd->add_flag("--act-order", opts->calib.act_order,
-                "GPTQ: columns by decreasing Hessian diagonal");
-  cmd->add_option("--sq-alpha", opts->calib.sq_alpha,
-                  "SmoothQuant migration strength (default 0.5)");
+  auto method_flags = add_method_flags(*cmd);  // --act-order, --sq-alpha, …: the methods'
   cmd->add_option("--recipe", opts->recipe,
                   "recipe JSON (edgefit plan writes one) instead of --type/--pure");
-  cmd->callback([opts] {
-    QuantizeCliOptions c = *opts;  // the recipe fills in method settings
+  cmd->callback([opts, method_flags] {
+    QuantizeCliOptions c = *opts;  // the recipe fills in method settings (after the flags)
+    apply_method_flags(*method_flags, c.calib);
     run_quantize(c);
   });
 }

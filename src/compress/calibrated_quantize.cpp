@@ -22,17 +22,16 @@ namespace {
 
 // Everything the output depends on, for the work directory's key.
 std::string run_description(const std::string& input, const QuantizePlan& plan,
-                            const CalibratedOptions& co, const std::string& tokenizer_path) {
+                            const CalibMethod& method, const CalibratedOptions& co,
+                            const std::string& tokenizer_path) {
   std::string d = "edgefit-calib-v1\n" + file_identity(input) + "\n" + co.method + "\n";
   for (const auto& t : plan.tensors) d += t.name + "=" + std::string(dtype_name(t.to)) + ";";
   d += "\n";
   for (const auto& f : co.calib_files) d += file_identity(f) + "\n";
   for (double w : co.calib_weights) d += std::to_string(w) + ",";
   d += "\nN=" + std::to_string(co.samples) + " L=" + std::to_string(co.seqlen) +
-       " tok=" + tokenizer_path + " damp=" + std::to_string(co.damp) +
-       " act=" + std::to_string(co.act_order) + " blk=" + std::to_string(co.gptq_block) +
-       " grid=" + std::to_string(co.awq_grid) + " awqtok=" + std::to_string(co.awq_sample_tokens) +
-       " alpha=" + std::to_string(co.sq_alpha);
+       " tok=" + tokenizer_path;
+  if (method.describe) d += " " + method.describe(co);  // the method's own settings
   return d;
 }
 
@@ -112,7 +111,7 @@ QuantizeResult quantize_model_calibrated(const Model& model, const std::string& 
   };
 
   WorkDir wd(co.work_dir.empty() ? output + ".work" : co.work_dir,
-             hash_key(run_description(input, plan, co, tok_path)));
+             hash_key(run_description(input, plan, entry, co, tok_path)));
   PipelineOptions po;
   po.progress = co.progress;
   po.stop_after_block = co.stop_after_block;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "compress/layer_pipeline.h"
+#include "compress/method_params.h"
 #include "methods/quantize_model.h"
 
 namespace edgefit {
@@ -25,16 +26,9 @@ struct CalibratedOptions {
   int samples = 128;                     // calibration sequences N
   int seqlen = 512;                      // tokens per sequence L (capped at the model's context)
   std::string tokenizer;                 // tokenizer override (empty: the model's own)
-  // GPTQ
-  double damp = 0.01;      // dampening, fraction of the mean Hessian diagonal
-  bool act_order = false;  // columns by decreasing Hessian diagonal
-  int gptq_block = 128;    // lazy-batch columns
-  // AWQ
-  int awq_grid = 20;                 // α ∈ {0, 1/grid, …, 1}
-  int64_t awq_sample_tokens = 4096;  // tokens kept per input group for the α search
-  // SmoothQuant
-  double sq_alpha = 0.5;           // migration strength α
-  std::string safetensors_output;  // also write a safetensors export here (empty: no)
+  MethodSettings params;  // each method's own settings (its folder's struct, e.g. GptqParams;
+                          // a method not set here runs with its defaults)
+  std::string safetensors_output;  // also write the method's safetensors export here (empty: no)
   // Run control
   std::string work_dir;        // resumable state (empty: "<output>.work")
   bool keep_work_dir = false;  // keep the state after success (tests, debugging)

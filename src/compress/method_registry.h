@@ -1,12 +1,14 @@
 // The calibration methods: each one is a CalibMethod entry (name and hooks) defined next to its
 // block adapter (gptq_block.cpp, awq_block.cpp, smoothquant_block.cpp) and listed once in
 // method_registry.cpp. The layer-streaming driver (calibrated_quantize.cpp) and the CLI use the
-// hooks and the list; neither names a method. A new method: its math (methods/), its block
-// adapter with its CalibMethod entry, one line in the registry's list.
+// hooks and the list; neither names a method nor one of its settings. A new method: its math
+// (methods/), its settings struct (method_params.h), its block adapter with its CalibMethod
+// entry (and the flags it declares), one line in the registry's list.
 #pragma once
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +21,21 @@
 #include "recipe/recipe.h"
 
 namespace edgefit {
+
+// A command-line flag a method declares for one of its parameters (`--act-order` sets GPTQ's
+// act_order): the CLI registers every method's flags and hands each given value to the method's
+// read_param hook as the recipe parameter `param`, so the CLI names no method's settings.
+struct MethodFlag {
+  enum class Kind {
+    kSwitch,   // present or not: true when given
+    kInteger,  // a positive integer
+    kNumber,   // a number
+  };
+  std::string_view name;   // "--act-order"
+  std::string_view param;  // the recipe parameter it sets: "act_order"
+  Kind kind;               // what follows the flag
+  std::string_view help;   // --help text
+};
 
 // One calibration method as the driver and the CLI see it.
 struct CalibMethod {
@@ -39,6 +56,11 @@ struct CalibMethod {
   // Writes the method's safetensors export (nullptr: the method has none).
   void (*write_safetensors)(const Model& model, const QuantizePlan& plan, const WorkDir& wd,
                             const std::string& path);
+  // Its settings in `co` as one line ("damp=0.010000 act=0 blk=128"), part of the work
+  // directory's key so that a changed setting starts the run afresh (nullptr: no settings).
+  std::string (*describe)(const CalibratedOptions& co) = nullptr;
+  // The command-line flags it declares (empty: none; recipes still reach every parameter).
+  std::span<const MethodFlag> flags = {};
 };
 
 // Every calibration method, in the order --help lists them.

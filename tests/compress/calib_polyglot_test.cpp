@@ -16,6 +16,7 @@
 #include <map>
 
 #include "compress/calibrated_quantize.h"
+#include "compress/methods/awq/awq_block.h"
 #include "compress/methods/smoothquant/smoothquant_block.h"
 #include "eval/language_table.h"
 #include "eval/model_tokenizer.h"
@@ -100,7 +101,7 @@ std::string calibrated(const std::string& dir, const std::string& method, const 
   co.calib_files = calib_files(english_only);
   co.samples = small_run() ? 12 : 128;
   co.seqlen = small_run() ? 64 : 256;
-  co.awq_sample_tokens = small_run() ? 256 : 2048;
+  co.params.of<AwqParams>().sample_tokens = small_run() ? 256 : 2048;
   co.progress = false;
   CalibratedReport rep;
   quantize_model_calibrated(kF32, out, qo, co, &rep);

@@ -11,6 +11,7 @@
 
 #include "calib/calib_data.h"
 #include "compress/calibrated_quantize.h"
+#include "compress/methods/gptq/gptq_block.h"
 #include "core/error.h"
 #include "eval/model_tokenizer.h"
 #include "formats/gguf.h"
@@ -157,7 +158,7 @@ TEST(CalibratedQuantize, KeepsThePlanAndResumesWithIdenticalBytes) {
   co.stop_after_block = 1;
   EXPECT_THROW(quantize_model_calibrated(kF32, resumed, qo, co), Error);
   co.stop_after_block = -1;
-  co.damp = 0.05;
+  co.params.of<GptqParams>().damp = 0.05;
   quantize_model_calibrated(kF32, resumed, qo, co, &rep);
   EXPECT_EQ(rep.pipeline.first_block_run, 0);
 }

@@ -79,30 +79,38 @@ void AwqBlockMethod::compress(const BlockJob& job) {
 namespace {
 
 std::unique_ptr<BlockMethod> make_awq(const CalibratedOptions& co) {
+  const AwqParams p = co.params.get<AwqParams>();
   AwqOptions a;
-  a.grid = co.awq_grid;
-  return std::make_unique<AwqBlockMethod>(a, co.awq_sample_tokens);
+  a.grid = p.grid;
+  return std::make_unique<AwqBlockMethod>(a, p.sample_tokens);
 }
 
 std::vector<GgufKV> awq_metadata(const CalibratedOptions& co) {
-  return {{"edgefit.awq.grid", GgufValue::make_u32(static_cast<uint32_t>(co.awq_grid))}};
+  return {{"edgefit.awq.grid",
+           GgufValue::make_u32(static_cast<uint32_t>(co.params.get<AwqParams>().grid))}};
 }
 
 bool awq_param(std::string_view key, const nlohmann::ordered_json& v, const std::string& field,
                const std::string& file, CalibratedOptions& co) {
+  AwqParams& p = co.params.of<AwqParams>();
   if (key == "grid")
-    read_method_param(v, field, file, co.awq_grid);
+    read_method_param(v, field, file, p.grid);
   else if (key == "sample_tokens")
-    read_method_param(v, field, file, co.awq_sample_tokens);
+    read_method_param(v, field, file, p.sample_tokens);
   else
     return false;
   return true;
 }
 
+std::string awq_describe(const CalibratedOptions& co) {
+  const AwqParams p = co.params.get<AwqParams>();
+  return "grid=" + std::to_string(p.grid) + " awqtok=" + std::to_string(p.sample_tokens);
+}
+
 }  // namespace
 
 extern const CalibMethod kAwqMethod;
-const CalibMethod kAwqMethod = {"awq",     "AWQ", make_awq, awq_metadata,
-                                awq_param, "",    nullptr,  nullptr};
+const CalibMethod kAwqMethod = {"awq", "AWQ",   make_awq, awq_metadata, awq_param,
+                                "",    nullptr, nullptr,  awq_describe};
 
 }  // namespace edgefit

@@ -8,9 +8,16 @@
 #pragma once
 
 #include "compress/block_method.h"
+#include "compress/method_params.h"
 #include "compress/methods/awq/awq.h"
 
 namespace edgefit {
+
+// AWQ's settings (recipe parameters grid, sample_tokens).
+struct AwqParams : MethodParamsOf<AwqParams> {
+  int grid = 20;                 // α ∈ {0, 1/grid, …, 1}
+  int64_t sample_tokens = 4096;  // tokens kept per input group for the α search
+};
 
 class AwqBlockMethod : public BlockMethod {
  public:

@@ -48,36 +48,48 @@ void GptqBlockMethod::compress(const BlockJob& job) {
 namespace {
 
 std::unique_ptr<BlockMethod> make_gptq(const CalibratedOptions& co) {
+  const GptqParams p = co.params.get<GptqParams>();
   GptqOptions g;
-  g.percdamp = co.damp;
-  g.act_order = co.act_order;
-  g.block_size = co.gptq_block;
+  g.percdamp = p.damp;
+  g.act_order = p.act_order;
+  g.block_size = p.block_size;
   return std::make_unique<GptqBlockMethod>(g);
 }
 
 std::vector<GgufKV> gptq_metadata(const CalibratedOptions& co) {
-  return {{"edgefit.gptq.damp", GgufValue::make_f32(static_cast<float>(co.damp))},
-          {"edgefit.gptq.act_order", GgufValue::make_bool(co.act_order)},
-          {"edgefit.gptq.block_size", GgufValue::make_u32(static_cast<uint32_t>(co.gptq_block))}};
+  const GptqParams p = co.params.get<GptqParams>();
+  return {{"edgefit.gptq.damp", GgufValue::make_f32(static_cast<float>(p.damp))},
+          {"edgefit.gptq.act_order", GgufValue::make_bool(p.act_order)},
+          {"edgefit.gptq.block_size", GgufValue::make_u32(static_cast<uint32_t>(p.block_size))}};
 }
 
 bool gptq_param(std::string_view key, const nlohmann::ordered_json& v, const std::string& field,
                 const std::string& file, CalibratedOptions& co) {
+  GptqParams& p = co.params.of<GptqParams>();
   if (key == "damp")
-    read_method_param(v, field, file, co.damp);
+    read_method_param(v, field, file, p.damp);
   else if (key == "act_order")
-    read_method_param(v, field, file, co.act_order);
+    read_method_param(v, field, file, p.act_order);
   else if (key == "block_size")
-    read_method_param(v, field, file, co.gptq_block);
+    read_method_param(v, field, file, p.block_size);
   else
     return false;
   return true;
 }
 
+std::string gptq_describe(const CalibratedOptions& co) {
+  const GptqParams p = co.params.get<GptqParams>();
+  return "damp=" + std::to_string(p.damp) + " act=" + std::to_string(p.act_order) +
+         " blk=" + std::to_string(p.block_size);
+}
+
+constexpr MethodFlag kGptqFlags[] = {{"--act-order", "act_order", MethodFlag::Kind::kSwitch,
+                                      "GPTQ: columns by decreasing Hessian diagonal"}};
+
 }  // namespace
 
 extern const CalibMethod kGptqMethod;
-const CalibMethod kGptqMethod = {"gptq",     "GPTQ", make_gptq, gptq_metadata,
-                                 gptq_param, "",     nullptr,   nullptr};
+const CalibMethod kGptqMethod = {"gptq", "GPTQ",  make_gptq, gptq_metadata, gptq_param,
+                                 "",     nullptr, nullptr,   gptq_describe, kGptqFlags};
 
 }  // namespace edgefit

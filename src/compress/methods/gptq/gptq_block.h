@@ -5,9 +5,17 @@
 #pragma once
 
 #include "compress/block_method.h"
+#include "compress/method_params.h"
 #include "compress/methods/gptq/gptq.h"
 
 namespace edgefit {
+
+// GPTQ's settings (recipe parameters damp, act_order, block_size; flag --act-order).
+struct GptqParams : MethodParamsOf<GptqParams> {
+  double damp = 0.01;      // dampening, fraction of the mean Hessian diagonal
+  bool act_order = false;  // columns by decreasing Hessian diagonal
+  int block_size = 128;    // lazy-batch columns
+};
 
 class GptqBlockMethod : public BlockMethod {
  public:

@@ -117,21 +117,29 @@ namespace {
 
 std::unique_ptr<BlockMethod> make_smoothquant(const CalibratedOptions& co) {
   SmoothQuantOptions s;
-  s.alpha = co.sq_alpha;
+  s.alpha = co.params.get<SmoothQuantParams>().alpha;
   return std::make_unique<SmoothQuantBlockMethod>(s);
 }
 
 std::vector<GgufKV> smoothquant_metadata(const CalibratedOptions& co) {
+  const float alpha = static_cast<float>(co.params.get<SmoothQuantParams>().alpha);
   return {{"edgefit.w8a8", GgufValue::make_bool(true)},
-          {"edgefit.smoothquant.alpha", GgufValue::make_f32(static_cast<float>(co.sq_alpha))}};
+          {"edgefit.smoothquant.alpha", GgufValue::make_f32(alpha)}};
 }
 
 bool smoothquant_param(std::string_view key, const nlohmann::ordered_json& v,
                        const std::string& field, const std::string& file, CalibratedOptions& co) {
   if (key != "alpha") return false;
-  read_method_param(v, field, file, co.sq_alpha);
+  read_method_param(v, field, file, co.params.of<SmoothQuantParams>().alpha);
   return true;
 }
+
+std::string smoothquant_describe(const CalibratedOptions& co) {
+  return "alpha=" + std::to_string(co.params.get<SmoothQuantParams>().alpha);
+}
+
+constexpr MethodFlag kSmoothQuantFlags[] = {{"--sq-alpha", "alpha", MethodFlag::Kind::kNumber,
+                                             "SmoothQuant migration strength (default 0.5)"}};
 
 }  // namespace
 
@@ -140,6 +148,7 @@ extern const CalibMethod kSmoothQuantMethod;
 const CalibMethod kSmoothQuantMethod = {"smoothquant",          "SmoothQuant (W8A8)",
                                         make_smoothquant,       smoothquant_metadata,
                                         smoothquant_param,      "f16",
-                                        smoothquant_adapt_plan, smoothquant_write_safetensors};
+                                        smoothquant_adapt_plan, smoothquant_write_safetensors,
+                                        smoothquant_describe,   kSmoothQuantFlags};
 
 }  // namespace edgefit

@@ -14,11 +14,17 @@
 #include <vector>
 
 #include "compress/block_method.h"
+#include "compress/method_params.h"
 #include "compress/methods/smoothquant/smoothquant.h"
 #include "compress/work_dir.h"
 #include "methods/quantize_model.h"
 
 namespace edgefit {
+
+// SmoothQuant's settings (recipe parameter alpha; flag --sq-alpha).
+struct SmoothQuantParams : MethodParamsOf<SmoothQuantParams> {
+  double alpha = 0.5;  // migration strength α
+};
 
 class SmoothQuantBlockMethod : public BlockMethod {
  public:
