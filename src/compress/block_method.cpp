@@ -32,21 +32,6 @@ std::vector<float> BlockJob::source_f32(const std::string& name) const {
   return out;
 }
 
-std::array<std::string, 7> block_linear_names(int layer) {
-  const std::string p = "blk." + std::to_string(layer) + ".";
-  std::array<std::string, 7> names;
-  for (size_t i = 0; i < names.size(); ++i) names[i] = p + std::string(kBlockLinearSuffixes[i]);
-  return names;
-}
-
-bool is_block_linear_weight(std::string_view name) {
-  if (!name.starts_with("blk.")) return false;
-  for (std::string_view s : kBlockLinearSuffixes)
-    if (name.size() > s.size() && name.ends_with(s) && name[name.size() - s.size() - 1] == '.')
-      return true;
-  return false;
-}
-
 InputGroup group_of_linear(int i) {
   static constexpr InputGroup kGroups[7] = {
       InputGroup::kAttnIn, InputGroup::kAttnIn, InputGroup::kAttnIn, InputGroup::kAttnOut,

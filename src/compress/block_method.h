@@ -16,6 +16,7 @@
 #include "compress/methods/gptq/gptq.h"
 #include "core/dtype.h"
 #include "formats/model.h"
+#include "model/block_linears.h"
 
 namespace edgefit {
 
@@ -81,15 +82,6 @@ class BlockMethod {
   virtual void compress(const BlockJob& job) = 0;
 };
 
-// The seven linear weights of a block, as GGUF name suffixes after "blk.N.", in the observer's
-// order q, k, v, o, gate, up, down: the one list every calibration method uses.
-inline constexpr std::array<std::string_view, 7> kBlockLinearSuffixes = {
-    "attn_q.weight",   "attn_k.weight", "attn_v.weight",  "attn_output.weight",
-    "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"};
-// GGUF names of a block's seven linear weights, in the order of kBlockLinearSuffixes.
-std::array<std::string, 7> block_linear_names(int layer);
-// Whether `name` is one of the linear weights of some block ("blk.N.<suffix>").
-bool is_block_linear_weight(std::string_view name);
 // The input group of linear i (0…6).
 InputGroup group_of_linear(int i);
 

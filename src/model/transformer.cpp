@@ -15,6 +15,7 @@
 #include "kernels/kernels.h"
 #include "kernels/w8a8_gemm.h"
 #include "model/attention.h"
+#include "model/block_linears.h"
 #include "model/matmul.h"
 #include "model/rms_norm.h"
 #include "model/swiglu.h"
@@ -430,12 +431,7 @@ void Transformer::set_activation_observer(ActivationObserver observer) {
   observer_ = std::move(observer);
   // Names are built once here, so forward() does no string work when nobody observes.
   if (weight_names_.empty())
-    for (int l = 0; l < cfg_.n_layers; ++l) {
-      const std::string p = "blk." + std::to_string(l) + ".";
-      weight_names_.push_back({p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight",
-                               p + "attn_output.weight", p + "ffn_gate.weight", p + "ffn_up.weight",
-                               p + "ffn_down.weight"});
-    }
+    for (int l = 0; l < cfg_.n_layers; ++l) weight_names_.push_back(block_linear_names(l));
 }
 
 void Transformer::observe(std::initializer_list<const std::string*> names, const float* x,
