@@ -1,3 +1,9 @@
+// run_compress as a short sequence of named stages that pass values: check_options →
+// open_out_dir → start_run (device, the model — loaded once and passed to every stage —, recipe,
+// methods, contexts) → plan_candidates → plan_build_order → baseline_stage → imatrix_stage →
+// per candidate quantize_stage (HOOK: a recipe's pruning and recovery steps, in
+// build_candidate) and validate_stage → choose_stage → write_reports. The baseline, imatrix,
+// quantize and validate stages are resumable through the StageCache.
 #include "pipeline/compress.h"
 
 #include <algorithm>
