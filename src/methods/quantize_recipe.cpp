@@ -4,11 +4,16 @@
 
 namespace edgefit {
 
-QuantizeOptions quantize_options_from_recipe(const Recipe& recipe, const std::string& file) {
-  if (!recipe.recovery.empty())
-    throw Error("recovery: training steps (" + recipe.recovery.front().kind +
-                    ") are not implemented yet; remove them to quantize",
+QuantizeOptions quantize_options_from_recipe(const Recipe& recipe, const std::string& file,
+                                             bool lora_applied_after) {
+  for (size_t i = 0; i < recipe.recovery.size(); ++i) {
+    const std::string& kind = recipe.recovery[i].kind;
+    if (kind == "lora" && lora_applied_after) continue;
+    throw Error("recovery[" + std::to_string(i) + "].kind: training steps (" + kind + ") are " +
+                    (kind == "lora" ? "not run by this command" : "not implemented yet") +
+                    "; remove them to quantize",
                 file);
+  }
   QuantizeOptions o;
   o.preset = recipe.base;
   o.pure = recipe.pure;

@@ -29,10 +29,10 @@
 //   recovery       teacher.h (teacher logits on the fly; LossSpec::kd_weight mixes LM and KD),
 //                  checkpoint.h (resume bit for bit), lora_gguf.h (llama.cpp adapter files),
 //                  lora_peft.h (PEFT folders), merge_lora.h (adapters folded into the base GGUF,
-//                  re-quantized to its types); the CLI's `edgefit recover` drives them. At run
+//                  re-quantized to its types); recover.h runs them as one recovery (the CLI's
+//                  `edgefit recover`, a recipe's lora step in pipeline/recover_step.h). At run
 //                  time (eval, generate) adapters are applied by model/lora_adapter.h.
-// Not built yet (issue 20): the recipe's recover step, GPTQ-aware re-quantization in the merged
-// export, bf16 matmuls, a per-language recovery table.
+// Not built yet (issue 20): GPTQ-aware re-quantization in the merged export, bf16 matmuls.
 #pragma once
 
 #include <cstdint>

@@ -61,14 +61,33 @@ TEST(QuantizeRecipe, RefusesWhatIsNotImplementedYet) {
   EXPECT_EQ(message(R"("rules": [{"match": "x", "sparsity": {"kind": "n:m", "n": 2, "m": 4}}])"),
             "r.json: rules[0].sparsity: pruning is not implemented yet");
   EXPECT_EQ(message(R"("recovery": [{"kind": "lora"}])"),
-            "r.json: recovery: training steps (lora) are not implemented yet; remove them to "
-            "quantize");
+            "r.json: recovery[0].kind: training steps (lora) are not run by this command; remove "
+            "them to quantize");
   EXPECT_EQ(message(R"("rules": [{"match": "x", "method": {"name": "gptq"}}])"),
             "r.json: rules[0].method: a per-tensor method other than the recipe's ('rtn') is not "
             "supported yet");
   EXPECT_EQ(
       message(R"("rules": [{"match": "x", "packing": "none"}])"),
       "r.json: rules[0].packing: only 'default' (the runtime's load-time packing) exists yet");
+}
+
+// A caller that runs the lora steps itself (compress, through pipeline/recover_step.h) gets the
+// quantization options; steps nobody runs yet are still refused, naming the step.
+TEST(QuantizeRecipe, LoraStepsPassWhenTheCallerRunsThem) {
+  const Recipe lora = parse_recipe(
+      R"({"schema_version": 1, "base": "q4_0", "recovery": [{"kind": "lora"}]})", "r.json");
+  EXPECT_EQ(quantize_options_from_recipe(lora, "r.json", true).preset, "q4_0");
+  const Recipe qat = parse_recipe(
+      R"({"schema_version": 1, "base": "q4_0", "recovery": [{"kind": "lora"}, {"kind": "qat"}]})",
+      "r.json");
+  try {
+    quantize_options_from_recipe(qat, "r.json", true);
+    ADD_FAILURE() << "a qat step was accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "r.json: recovery[1].kind: training steps (qat) are not implemented yet; remove "
+                 "them to quantize");
+  }
 }
 
 }  // namespace
