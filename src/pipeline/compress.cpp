@@ -1,9 +1,9 @@
 // run_compress as a short sequence of named stages that pass values: check_options →
 // open_out_dir → start_run (device, the model — loaded once and passed to every stage —, recipe,
 // methods, contexts) → plan_candidates → plan_build_order → baseline_stage → imatrix_stage →
-// per candidate quantize_stage (HOOK: a recipe's pruning and recovery steps, in
-// build_candidate) and validate_stage → choose_stage → write_reports. The baseline, imatrix,
-// quantize and validate stages are resumable through the StageCache.
+// per candidate quantize_stage (a recipe's pruning inside the quantization, its recovery steps
+// after it, in build_candidate) and validate_stage → choose_stage → write_reports. The baseline,
+// imatrix, quantize and validate stages are resumable through the StageCache.
 #include "pipeline/compress.h"
 
 #include <algorithm>
@@ -26,6 +26,7 @@
 #include "methods/quantize_recipe.h"
 #include "model/transformer.h"
 #include "pipeline/recipe_cost.h"
+#include "pipeline/recover_step.h"
 #include "pipeline/stage_cache.h"
 #include "plan/risk_warnings.h"
 #include "recipe/preset_recipe.h"
@@ -357,16 +358,30 @@ ImatrixStage imatrix_stage(const CompressRun& run, const StageCache& stages, con
   return out;
 }
 
+// A recipe's recovery steps on the candidate just written: each lora step trains adapters on
+// c.file against the uncompressed model on the calibration text, and the merged model (adapters
+// folded in, re-quantized to c.file's types) replaces c.file; the adapter stays beside it.
+void run_recovery_steps(const CompressRun& run, const CandidateResult& c, const Recipe& recipe) {
+  const CompressOptions& o = run.options;
+  for (size_t i = 0; i < recipe.recovery.size(); ++i) {
+    if (o.calib.empty())
+      throw UsageError("the recipe's recovery step needs calibration text (--calib FILE…)");
+    const std::string merged = c.file + ".recovered.gguf";
+    apply_recovery_step(recipe, i, o.recipe_file,
+                        {c.file, o.model, o.calib, o.tokenizer, c.file + ".lora.gguf", merged});
+    std::filesystem::rename(merged, c.file);
+  }
+}
+
 // Quantizes one candidate into c.file from the loaded model: RTN (with the importance matrix
 // when there is one) or GPTQ on the calibration text, windows of the evaluation length.
 void build_candidate(const CompressRun& run, const CandidateResult& c, const ImatrixStage& im) {
   const CompressOptions& o = run.options;
   const Recipe recipe = parse_recipe(c.recipe_json.dump(), o.recipe_file);
-  // HOOK (pruning, recovery): a recipe's pruning — its rules' `sparsity` — runs here, on the
-  // loaded model before the rounding below, and its `recovery` steps (lora, qat, distill) run on
-  // the written candidate right after it, before validation. Until those land,
-  // quantize_options_from_recipe() refuses recipes that carry either, so nothing runs here.
-  QuantizeOptions qo = quantize_options_from_recipe(recipe, o.recipe_file);
+  // A recipe's pruning — its rules' `sparsity` — runs inside the quantization below (the pruning
+  // methods of the registry); its `recovery` steps (lora) run on the written candidate right
+  // after it, before validation (run_recovery_steps).
+  QuantizeOptions qo = quantize_options_from_recipe(recipe, o.recipe_file, true);
   qo.show_progress = true;
   if (c.method != "gptq") {
     if (c.method == "imatrix") {
@@ -375,6 +390,7 @@ void build_candidate(const CompressRun& run, const CandidateResult& c, const Ima
     }
     qo.method = c.method;
     quantize_model(run.model, o.model, c.file, qo);
+    run_recovery_steps(run, c, recipe);
     return;
   }
   CalibratedOptions co;
@@ -388,6 +404,7 @@ void build_candidate(const CompressRun& run, const CandidateResult& c, const Ima
   co.tokenizer = o.tokenizer;
   apply_method_params(recipe.method, co, o.recipe_file);  // a recipe's own GPTQ settings
   quantize_model_calibrated(run.model, o.model, c.file, qo, co);
+  run_recovery_steps(run, c, recipe);
 }
 
 // The candidate's stage name and output file: "q4_k_m", "q4_k_m-gptq".

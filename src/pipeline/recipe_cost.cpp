@@ -6,7 +6,7 @@ namespace edgefit {
 
 RecipeCost recipe_cost(const Model& model, const std::string& model_path, const Recipe& recipe,
                        const std::string& recipe_file, const DeviceProfile& device, int context) {
-  QuantizeOptions qo = quantize_options_from_recipe(recipe, recipe_file);
+  QuantizeOptions qo = quantize_options_from_recipe(recipe, recipe_file, true);
   qo.check_finite = false;  // costing only: the build checks the weights while it plans
   const QuantizePlan plan = plan_quantization(model, model_path, qo);
   RecipeCost out;
