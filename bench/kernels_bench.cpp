@@ -26,6 +26,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -125,9 +126,24 @@ BENCHMARK(BM_VnniPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisec
 
 // ---------------------------------------------------------------- matmuls
 
-constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K,
-                            DType::Q6_K, DType::F16,  DType::Q2_K, DType::Q3_K,
-                            DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL};
+constexpr DType kTypes[] = {DType::Q4_0,    DType::Q8_0,      DType::Q4_K,     DType::Q5_K,
+                            DType::Q6_K,    DType::F16,       DType::Q2_K,     DType::Q3_K,
+                            DType::Q4_1,    DType::Q5_0,      DType::Q5_1,     DType::IQ4_NL,
+                            DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62};
+
+// edgefit's sparse types take pruned rows: the smallest magnitudes zeroed, 2 of every 4
+// (Q4_2OF4) or all but the capacity of every 256 (Q4_MASK50: 128, Q4_MASK62: 96).
+void prune_for(DType t, std::vector<float>& f) {
+  const size_t unit = t == DType::Q4_2OF4 ? 4 : 256;
+  const size_t keep = t == DType::Q4_2OF4 ? 2 : t == DType::Q4_MASK50 ? 128 : 96;
+  std::vector<size_t> order(unit);
+  for (size_t base = 0; base + unit <= f.size(); base += unit) {
+    for (size_t i = 0; i < unit; ++i) order[i] = base + i;
+    std::nth_element(order.begin(), order.begin() + keep, order.end(),
+                     [&](size_t a, size_t b) { return std::fabs(f[a]) > std::fabs(f[b]); });
+    for (size_t i = keep; i < unit; ++i) f[order[i]] = 0.f;
+  }
+}
 
 // Random weights of a type, quantized from Gaussian rows (one row pattern repeated: quantizing
 // a 32000×2048 matrix row by row would take longer than the benchmark).
@@ -140,6 +156,7 @@ std::vector<uint8_t> make_weights(DType t, int64_t rows, int64_t n) {
   std::vector<float> f(static_cast<size_t>(n));
   for (int64_t r = 0; r < distinct; ++r) {
     for (auto& v : f) v = nd(rng);
+    if (is_sparse_dtype(t)) prune_for(t, f);
     quant_traits(t)->quantize_row(f.data(), pat.data() + r * rb, n, nullptr);
   }
   std::vector<uint8_t> w(rb * static_cast<size_t>(rows));

@@ -27,6 +27,14 @@
 // Every weight format any preset writes (quant/presets.h, odd-row fallbacks included) has kernels
 // in every table (tests/kernels/kernels_presets_test.cpp); the dequantize-then-f32 fallback in
 // matmul.cpp remains for GGUF types with a dequantizer but no kernel (today Q8_K weights only).
+//
+// The sparse types (Q4_2OF4, Q4_MASK50, Q4_MASK62; quant/q_sparse.h) store the kept weights of a
+// 256-block as Q4_0 "value blocks" of 32 kept values each (4, 4 and 3 per block). Their kernels
+// gather the activations at the kept positions (2:4 index or bitmask; zeros past a mask block's
+// count) and take each value block's exact integer dot with them; activations are Q8_K (one
+// scale per 256-block, so a value block's kept values, which span a variable number of 32-weight
+// blocks, share one activation scale). Value block v of a row (counted across the row) goes to
+// lane v % 16: lane += (fp16 d_v · activation d) · isum, then reduce16 as everywhere.
 #pragma once
 
 #include <cstddef>
@@ -105,8 +113,12 @@ enum class KernelSlot : int {
   kF16x4,    // F16 in interleaved groups of 4 rows
   kBF16x4,   // BF16 in interleaved groups of 4 rows
   kF32x4,    // F32 in interleaved groups of 4 rows
+  // edgefit's sparse types (quant/q_sparse.h, dot_sparse_*.cpp) × Q8_K activations
+  kQ4_2of4,    // Q4_2OF4 weights
+  kQ4_Mask50,  // Q4_MASK50 weights
+  kQ4_Mask62,  // Q4_MASK62 weights
 };
-inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kF32x4) + 1;
+inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_Mask62) + 1;
 
 // What a slot holds: the kernels of weight_type stored with packing (0 = ggml's layout).
 struct KernelSlotInfo {
