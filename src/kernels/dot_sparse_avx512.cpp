@@ -87,33 +87,6 @@ inline __m128i hsum4(__m512i x, __m512i y) {
   return _mm512_castsi512_si128(_mm512_maskz_compress_epi32(0x1111, s));
 }
 
-// The 64 kept activation quants of half h of a 2:4 block (weights 128h … 128h + 127, index bytes
-// 16h … 16h + 15), in weight order. Output byte o (group o / 2, its position p0 or p1 by o % 2)
-// takes quant 4·(o / 2) + p of the half: vpmultishiftqb pulls each output's 2-bit position out
-// of the index bytes (broadcast so that every output qword sees the 16 nibbles it needs), and
-// one two-table vpermb gathers. Both are one port-5 uop, against 2 per vpcompressb.
-inline __m512i gather_2of4_half(const uint8_t* idx, const int8_t* qs) {
-  // bit offset of output byte j of qword k in its source qword: 16(k % 4) + 4(j / 2) + 2(j % 2)
-  alignas(64) static constexpr uint8_t kShift[64] = {
-      0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42,
-      44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 0,  2,  4,  6,  8,  10, 12, 14, 16, 18, 20, 22,
-      24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
-  // 4·(o / 2): the first quant of output o's group within the half's 128
-  alignas(64) static constexpr uint8_t kBase[64] = {
-      0,  0,  4,   4,   8,   8,   12,  12,  16,  16,  20,  20,  24,  24,  28,  28,
-      32, 32, 36,  36,  40,  40,  44,  44,  48,  48,  52,  52,  56,  56,  60,  60,
-      64, 64, 68,  68,  72,  72,  76,  76,  80,  80,  84,  84,  88,  88,  92,  92,
-      96, 96, 100, 100, 104, 104, 108, 108, 112, 112, 116, 116, 120, 120, 124, 124};
-  int64_t q0, q1;
-  std::memcpy(&q0, idx, 8);
-  std::memcpy(&q1, idx + 8, 8);
-  const __m512i src = _mm512_mask_set1_epi64(_mm512_set1_epi64(q0), 0xF0, q1);
-  const __m512i pos = _mm512_and_si512(_mm512_multishift_epi64_epi8(_mm512_load_si512(kShift), src),
-                                       _mm512_set1_epi8(3));
-  const __m512i at = _mm512_add_epi8(pos, _mm512_load_si512(kBase));
-  return _mm512_permutex2var_epi8(_mm512_loadu_si512(qs), at, _mm512_loadu_si512(qs + 64));
-}
-
 // lanes 4(b % 4) … 4(b % 4) + 3 of the canonical order hold value blocks 4b … 4b + 3.
 inline void accumulate4(__m128 d, float act_d, __m128i isums, __m128* lane_group) {
   const __m128 s = _mm_mul_ps(d, _mm_set1_ps(act_d));
@@ -126,17 +99,107 @@ inline float reduce_groups(const __m128 g[4]) {
   return reduce16(lanes);
 }
 
+// ---------------------------------------------------------------- 2:4, in the lane layout
+//
+// The products of a block's 4 value blocks are laid out so that 16 dword lanes need no
+// horizontal shuffles: lane l holds value block l % 4, values 4k … 4k + 3 with k = l / 4 (in G0)
+// and 16 + 4k … 16 + 4k + 3 (in G1), so G0 + G1 and two 128-bit lane swaps leave the 4 exact
+// integer sums in dwords 0-3. The activations are prepared in a matching order (prep_2of4: per
+// block the quants of weights 0-31, 64-95, 128-159, 192-223 first, then the other halves), so
+// both halves gather with one two-table vpermb each from 128 contiguous bytes. The gather
+// indices read the 2-bit positions out of the index bytes with vpmultishiftqb after one vpermb
+// has put, in every qword, the index bytes its two lanes need.
+
+// Q8_K activations with each block's quants reordered for the 2:4 kernel (see above).
+void prep_2of4(const float* x, int64_t n, void* out) {
+  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+  auto* blocks = static_cast<BlockQ8_K*>(out);
+  for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
+    int8_t q[quant::kQK_K];
+    std::memcpy(q, blocks[b].qs, sizeof q);
+    for (int half = 0; half < 2; ++half)
+      for (int v = 0; v < 4; ++v)
+        std::memcpy(blocks[b].qs + 128 * half + 32 * v, q + 64 * v + 32 * half, 32);
+  }
+}
+
+// Byte tables of the 2:4 kernel, built at compile time.
+struct Tables2of4 {
+  uint8_t idx_bytes[64];  // vpermb: qword m = lanes 2m, 2m+1 (value blocks v, v + 1 = 2m % 4,
+                          // k = m / 2): bytes 8v + k, 8v + 8 + k (G0), 8v + 4 + k, 8v + 12 + k (G1)
+  uint8_t shift0[64];     // vpmultishiftqb bit offsets of G0's positions: lane 2m: byte 0's bits
+                          // 0, 2, 4, 6; lane 2m + 1: byte 1's (8 … 14)
+  uint8_t shift1[64];     // G1's: bytes 2 and 3 of the qword (16 … 30)
+  uint8_t base[64];       // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
+  uint8_t qs[64];         // vpermb over the values: byte j of lane l = qs byte 4k + j of value
+                          // block v (at 18v + 2 in the block's values)
+  uint8_t scales[64];     // vpermb: the 4 fp16 scales (bytes 0-7)
+};
+constexpr Tables2of4 make_tables_2of4() {
+  Tables2of4 t{};
+  for (int l = 0; l < 16; ++l) {
+    const int v = l % 4, k = l / 4;
+    for (int j = 0; j < 4; ++j) {
+      const int o = 4 * l + j;
+      t.shift0[o] = static_cast<uint8_t>(8 * (l % 2) + 2 * j);
+      t.shift1[o] = static_cast<uint8_t>(16 + 8 * (l % 2) + 2 * j);
+      t.base[o] = static_cast<uint8_t>(32 * v + 8 * k + 4 * (j / 2));
+      t.qs[o] = static_cast<uint8_t>(18 * v + 2 + 4 * k + j);
+    }
+  }
+  for (int m = 0; m < 8; ++m) {
+    const int v = (2 * m) % 4, k = m / 2;
+    t.idx_bytes[8 * m + 0] = static_cast<uint8_t>(8 * v + k);
+    t.idx_bytes[8 * m + 1] = static_cast<uint8_t>(8 * v + 8 + k);
+    t.idx_bytes[8 * m + 2] = static_cast<uint8_t>(8 * v + 4 + k);
+    t.idx_bytes[8 * m + 3] = static_cast<uint8_t>(8 * v + 12 + k);
+  }
+  const uint8_t sc[8] = {0, 1, 18, 19, 36, 37, 54, 55};
+  for (int j = 0; j < 8; ++j) t.scales[j] = sc[j];
+  return t;
+}
+alignas(64) constexpr Tables2of4 kT24 = make_tables_2of4();
+
 float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ4_2of4*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i idx_bytes = _mm512_load_si512(kT24.idx_bytes);
+  const __m512i shift0 = _mm512_load_si512(kT24.shift0), shift1 = _mm512_load_si512(kT24.shift1);
+  const __m512i base = _mm512_load_si512(kT24.base), qs_at = _mm512_load_si512(kT24.qs);
+  const __m512i scales_at = _mm512_load_si512(kT24.scales);
+  const __m512i three = _mm512_set1_epi8(3), low4 = _mm512_set1_epi8(0x0F),
+                eight = _mm512_set1_epi8(8);
   __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    __m512i lev01, lev23;
-    __m128 d;
-    unpack_values<4>(w[b].values, &lev01, &lev23, &d);
-    const __m512i x = dot2(lev01, gather_2of4_half(w[b].idx, a[b].qs));
-    const __m512i y = dot2(lev23, gather_2of4_half(w[b].idx + 16, a[b].qs + 128));
-    accumulate4(d, a[b].d, hsum4(x, y), &groups[b % 4]);
+    const auto* blk = reinterpret_cast<const uint8_t*>(&w[b]);
+    // positions → gather indices (bytes 32-63 of the index load are never selected)
+    const __m512i src = _mm512_permutexvar_epi8(
+        idx_bytes,
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk))));
+    const __m512i at0 =
+        _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(shift0, src), three), base);
+    const __m512i at1 =
+        _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(shift1, src), three), base);
+    const int8_t* q = a[b].qs;
+    const __m512i g0 =
+        _mm512_permutex2var_epi8(_mm512_loadu_si512(q), at0, _mm512_loadu_si512(q + 64));
+    const __m512i g1 =
+        _mm512_permutex2var_epi8(_mm512_loadu_si512(q + 128), at1, _mm512_loadu_si512(q + 192));
+    // the 4 value blocks' nibbles in the lane layout (72 bytes from offset 32: masked tail load)
+    const __m512i v0 = _mm512_loadu_si512(blk + 32);
+    const __m512i v1 = _mm512_maskz_loadu_epi8(0xFF, blk + 96);
+    const __m512i qb = _mm512_permutex2var_epi8(v0, qs_at, v1);
+    const __m512i lev0 = _mm512_and_si512(qb, low4);
+    const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
+    s = _mm512_dpbusd_epi32(s, lev1, g1);
+    __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
+    o = _mm512_dpbusd_epi32(o, eight, g1);
+    s = _mm512_sub_epi32(s, o);
+    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+    const __m128 d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(scales_at, v0)));
+    accumulate4(d, a[b].d, _mm512_castsi512_si128(s), &groups[b % 4]);
   }
   return reduce_groups(groups);
 }
@@ -237,8 +300,11 @@ FormatKernels kernels_of(DType t) {
 
 FormatKernels avx512_sparse_kernels(KernelSlot slot) {
   switch (slot) {
-    case KernelSlot::kQ4_2of4:
-      return kernels_of<dot_2of4>(DType::Q4_2OF4);
+    case KernelSlot::kQ4_2of4: {
+      FormatKernels k = kernels_of<dot_2of4>(DType::Q4_2OF4);
+      k.prepare_act = prep_2of4;  // its own quant order (the lane layout above)
+      return k;
+    }
     case KernelSlot::kQ4_Mask50:
       return kernels_of<dot_mask50>(DType::Q4_MASK50);
     default:

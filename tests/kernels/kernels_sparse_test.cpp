@@ -116,19 +116,19 @@ TEST(SparseKernels, EveryTableEqualsScalarBitForBit) {
         const FormatKernels* fk = kernel_dispatch_for(isa).find(t);
         const FormatKernels* rk = ref.find(t);
         ASSERT_NE(fk, nullptr);
-        const size_t ab = fk->act_row_bytes(n);
-        std::vector<uint8_t> act_buf(ab * n_tok + 64);
+        // Each table prepares its own activations (the AVX-512 2:4 kernel reorders the quants).
+        const size_t ab = fk->act_row_bytes(n), rab = rk->act_row_bytes(n);
+        std::vector<uint8_t> act_buf(ab * n_tok + 64), ref_buf(rab * n_tok + 64);
         uint8_t* act = aligned64(act_buf.data());
+        uint8_t* ref_act = aligned64(ref_buf.data());
         for (int64_t k = 0; k < n_tok; ++k) {
           const auto x = random_floats(rng, n);
           fk->prepare_act(x.data(), n, act + k * ab);
-          std::vector<uint8_t> ra(rk->act_row_bytes(n));
-          rk->prepare_act(x.data(), n, ra.data());
-          ASSERT_EQ(0, std::memcmp(ra.data(), act + k * ab, ra.size()));
+          rk->prepare_act(x.data(), n, ref_act + k * rab);
         }
         std::vector<float> y(rows * n_tok), y_ref(rows * n_tok);
         fk->gemm(n, w.data(), rb, rows, act, ab, n_tok, y.data(), rows);
-        rk->gemm(n, w.data(), rb, rows, act, ab, n_tok, y_ref.data(), rows);
+        rk->gemm(n, w.data(), rb, rows, ref_act, rab, n_tok, y_ref.data(), rows);
         for (int64_t k = 0; k < n_tok; ++k)
           for (int64_t r = 0; r < rows; ++r) {
             const float want = y_ref[k * rows + r];
