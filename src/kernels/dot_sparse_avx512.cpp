@@ -2,14 +2,10 @@
 // scalar twins in dot_sparse_scalar.cpp. Compiled with VBMI and VBMI2; registered only where
 // CPUID reports both (add_sparse_kernels).
 //
-// Gather, 2:4: every 128 weights keep exactly 64, one 512-bit operand of 2 value blocks, picked
-// by one two-table vpermb whose indices vpmultishiftqb reads out of the index nibbles. Masks:
-// vpcompressb packs the activation quants at the kept positions of each 64-weight quarter to the
-// bottom of a register (zeros above); a quarter keeps a variable count, so its packed bytes are
-// rotated to their offset in the block's gathered row (vpermb) and merged with byte masks, never
-// through memory (a store-reload of overlapping pieces would stall on store forwarding). Dot:
-// vpdpbusd of the value levels (0..15) with the gathered quants, minus vpdpbusd of 8 with them (the
-// Q4_0 offset), 8 dwords per value block, summed in-register. GCC 12's AVX-512 headers
+// Both kernels lay the products of a block's value blocks out in the same 16 dword lanes (see
+// "2:4, in the lane layout"), so a block reduces with two lane swaps. 2:4 gathers with
+// vpmultishiftqb + two-table vpermb from activations prepared in a matching order; the mask
+// types with vpcompressb per quarter through a small buffer. GCC 12's AVX-512 headers
 // self-initialize "undefined" registers (GCC bug 105593): silence it for the header only, as
 // dot_avx512vnni.cpp does.
 #pragma GCC diagnostic push
@@ -34,58 +30,6 @@ using quant::BlockQ4_0;
 using quant::BlockQ8_K;
 
 namespace {
-
-// A block's value blocks (v = 3 or 4 of them, 18 bytes each: fp16 d, then 16 bytes of nibbles)
-// as vpdpbusd operands: *lev01 = levels of value blocks 0 and 1, *lev23 of 2 and 3 (each 32 bytes:
-// values 0..15 from the low nibbles, then 16..31 from the high ones), *d = their 4 scales. Two
-// byte permutes gather the nibble bytes (each twice), one variable shift picks low or high.
-template <int kVB>
-inline void unpack_values(const quant::BlockQ4_0* values, __m512i* lev01, __m512i* lev23,
-                          __m128* d) {
-  // byte i of the permute = byte index into values[0 … 63] (< 64) or values[64 … 71] (≥ 64)
-  alignas(64) static constexpr uint8_t kQs01[64] = {
-      2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 2,  3,  4,  5,  6,  7,
-      8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
-      32, 33, 34, 35, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
-  alignas(64) static constexpr uint8_t kQs23[64] = {
-      38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 38, 39, 40, 41, 42, 43,
-      44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67,
-      68, 69, 70, 71, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 71};
-  alignas(64) static constexpr uint8_t kScales[64] = {0, 1, 18, 19, 36, 37, 54, 55};
-  const auto* bytes = reinterpret_cast<const uint8_t*>(values);
-  constexpr int kBytes = kVB * static_cast<int>(sizeof(quant::BlockQ4_0));  // 72 or 54
-  // Masked loads: never a byte past the block (the last block of a tensor may end its mapping).
-  const __m512i a = _mm512_maskz_loadu_epi8(kBytes >= 64 ? ~0ull : (1ull << kBytes) - 1, bytes);
-  const __m512i b =
-      kBytes > 64 ? _mm512_maskz_loadu_epi8((1ull << (kBytes - 64)) - 1, bytes + 64) : a;
-  // 16-bit shift counts: 0 in the 128-bit lanes of low nibbles (0 and 2), 4 in the high ones
-  const __m512i shifts = _mm512_set_epi64(0x0004000400040004, 0x0004000400040004, 0, 0,
-                                          0x0004000400040004, 0x0004000400040004, 0, 0);
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i q01 = _mm512_permutexvar_epi8(_mm512_load_si512(kQs01), a);
-  const __m512i q23 = _mm512_permutex2var_epi8(a, _mm512_load_si512(kQs23), b);
-  *lev01 = _mm512_and_si512(_mm512_srlv_epi16(q01, shifts), low4);
-  *lev23 = _mm512_and_si512(_mm512_srlv_epi16(q23, shifts), low4);
-  *d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(_mm512_load_si512(kScales), a)));
-}
-
-// Signed products of 2 value blocks' levels with their 64 gathered quants: dwords 0..7 sum to
-// the first value block's isum, dwords 8..15 to the second's (level − 8: the Q4_0 offset).
-inline __m512i dot2(__m512i lev, __m512i acts) {
-  const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev, acts);
-  const __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), acts);
-  return _mm512_sub_epi32(s, o);
-}
-
-// The isums of 4 value blocks from dot2(v0, v1) and dot2(v2, v3), in dwords 0..3.
-inline __m128i hsum4(__m512i x, __m512i y) {
-  const __m512i p = _mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(2, 0, 2, 0));
-  const __m512i q = _mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(3, 1, 3, 1));
-  __m512i s = _mm512_add_epi32(p, q);  // 128-bit lane k: value block k
-  s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, static_cast<_MM_PERM_ENUM>(0x4E)));
-  s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, static_cast<_MM_PERM_ENUM>(0xB1)));
-  return _mm512_castsi512_si128(_mm512_maskz_compress_epi32(0x1111, s));
-}
 
 // lanes 4(b % 4) … 4(b % 4) + 3 of the canonical order hold value blocks 4b … 4b + 3.
 inline void accumulate4(__m128 d, float act_d, __m128i isums, __m128* lane_group) {
@@ -204,6 +148,16 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
   return reduce_groups(groups);
 }
 
+// ---------------------------------------------------------------- masks, in the same layout
+//
+// vpcompressb packs the quants at the kept positions of each 64-weight quarter to the bottom of
+// a register (zeros above); a quarter keeps a variable count, so its packed bytes are rotated to
+// their offset in the block's gathered row (vpermb) and merged under byte masks. (Storing the
+// quarters one after another into a buffer and reloading the row saves those shuffles but
+// measured 1.7× slower: the reload spans several stores and cannot be forwarded.) Two constant
+// vpermb then lay the 128 bytes out in the 2:4 kernel's lanes (value block v = bytes
+// 32v … 32v + 31 of the row), and the reduction is the same.
+
 // The gathered quants of a mask block: positions 0..63 in *lo, 64..127 in *hi (zeros past the
 // block's count, which the loader bounds by the capacity ≤ 128).
 inline void gather_mask(const uint8_t* mask, const int8_t* qs, __m512i* lo, __m512i* hi) {
@@ -234,44 +188,74 @@ inline void gather_mask(const uint8_t* mask, const int8_t* qs, __m512i* lo, __m5
   *hi = o1;
 }
 
-float dot_mask50(int64_t n, const void* w_row, const void* act_row) {
-  const auto* w = static_cast<const BlockQ4_Mask50*>(w_row);
-  const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
-  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    __m512i lo, hi;
-    gather_mask(w[b].mask, a[b].qs, &lo, &hi);
-    __m512i lev01, lev23;
-    __m128 d;
-    unpack_values<4>(w[b].values, &lev01, &lev23, &d);
-    accumulate4(d, a[b].d, hsum4(dot2(lev01, lo), dot2(lev23, hi)), &groups[b % 4]);
-  }
-  return reduce_groups(groups);
+// vpermb indices from the gathered row to the lane layout: G0 byte 4l + j = row byte
+// 32(l % 4) + 4(l / 4) + j, G1 the same + 16.
+struct TablesMask {
+  uint8_t g0[64];  // values 0-15 of each value block
+  uint8_t g1[64];  // values 16-31
+};
+constexpr TablesMask make_tables_mask() {
+  TablesMask t{};
+  for (int l = 0; l < 16; ++l)
+    for (int j = 0; j < 4; ++j) {
+      t.g0[4 * l + j] = static_cast<uint8_t>(32 * (l % 4) + 4 * (l / 4) + j);
+      t.g1[4 * l + j] = static_cast<uint8_t>(32 * (l % 4) + 16 + 4 * (l / 4) + j);
+    }
+  return t;
 }
+alignas(64) constexpr TablesMask kTM = make_tables_mask();
 
-// 3 value blocks per block: value block v = 3b + j goes to lane v % 16, one fused step each.
-float dot_mask62(int64_t n, const void* w_row, const void* act_row) {
-  const auto* w = static_cast<const BlockQ4_Mask62*>(w_row);
+// kVB value blocks per block (4: Q4_MASK50, 3: Q4_MASK62); value block v of the row goes to lane
+// v % 16, as the scalar twin.
+template <int kVB>
+float dot_mask(int64_t n, const void* w_row, const void* act_row) {
+  using Block = BlockQ4_Mask<32 * kVB>;
+  const auto* w = static_cast<const Block*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i g0_at = _mm512_load_si512(kTM.g0), g1_at = _mm512_load_si512(kTM.g1);
+  const __m512i qs_at = _mm512_load_si512(kT24.qs), scales_at = _mm512_load_si512(kT24.scales);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+  constexpr int kValueBytes = kVB * static_cast<int>(sizeof(quant::BlockQ4_0));  // 72 or 54
   float acc[kLanes] = {};
+  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
   int lane = 0;
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    __m512i lo, hi;
-    gather_mask(w[b].mask, a[b].qs, &lo, &hi);  // hi: positions 96..127 are zeros
-    __m512i lev01, lev23;
-    __m128 d;
-    unpack_values<3>(w[b].values, &lev01, &lev23, &d);  // lev23: value block 2, then garbage
-    alignas(16) int32_t isum[4];
-    alignas(16) float scale[4];
-    _mm_store_si128(reinterpret_cast<__m128i*>(isum), hsum4(dot2(lev01, lo), dot2(lev23, hi)));
-    _mm_store_ps(scale, _mm_mul_ps(d, _mm_set1_ps(a[b].d)));
-    for (int j = 0; j < 3; ++j) {
-      const float s = scale[j];
-      acc[lane] = std::fma(s, static_cast<float>(isum[j]), acc[lane]);
-      lane = (lane + 1) % kLanes;
+    __m512i r0, r1;
+    gather_mask(w[b].mask, a[b].qs, &r0, &r1);
+    const __m512i x0 = _mm512_permutex2var_epi8(r0, g0_at, r1);
+    const __m512i x1 = _mm512_permutex2var_epi8(r0, g1_at, r1);
+    // the value blocks' nibbles (never a byte past the block: masked loads)
+    const auto* vb = reinterpret_cast<const uint8_t*>(w[b].values);
+    const __m512i v0 =
+        _mm512_maskz_loadu_epi8(kValueBytes >= 64 ? ~0ull : (1ull << kValueBytes) - 1, vb);
+    const __m512i v1 = kValueBytes > 64
+                           ? _mm512_maskz_loadu_epi8((1ull << (kValueBytes - 64)) - 1, vb + 64)
+                           : _mm512_setzero_si512();
+    const __m512i qb = _mm512_permutex2var_epi8(v0, qs_at, v1);
+    const __m512i lev0 = _mm512_and_si512(qb, low4);
+    const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, x0);
+    s = _mm512_dpbusd_epi32(s, lev1, x1);
+    __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, x0);
+    o = _mm512_dpbusd_epi32(o, eight, x1);
+    s = _mm512_sub_epi32(s, o);
+    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+    const __m128 d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(scales_at, v0)));
+    if constexpr (kVB == 4) {
+      accumulate4(d, a[b].d, _mm512_castsi512_si128(s), &groups[b % 4]);
+    } else {
+      alignas(16) int32_t isum[4];
+      alignas(16) float scale[4];
+      _mm_store_si128(reinterpret_cast<__m128i*>(isum), _mm512_castsi512_si128(s));
+      _mm_store_ps(scale, _mm_mul_ps(d, _mm_set1_ps(a[b].d)));
+      for (int j = 0; j < 3; ++j) {
+        acc[lane] = std::fma(scale[j], static_cast<float>(isum[j]), acc[lane]);
+        lane = (lane + 1) % kLanes;
+      }
     }
   }
-  return reduce16(acc);
+  return kVB == 4 ? reduce_groups(groups) : reduce16(acc);
 }
 
 template <VecDotFn Dot>
@@ -306,9 +290,9 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
       return k;
     }
     case KernelSlot::kQ4_Mask50:
-      return kernels_of<dot_mask50>(DType::Q4_MASK50);
+      return kernels_of<dot_mask<4>>(DType::Q4_MASK50);
     default:
-      return kernels_of<dot_mask62>(DType::Q4_MASK62);
+      return kernels_of<dot_mask<3>>(DType::Q4_MASK62);
   }
 }
 
