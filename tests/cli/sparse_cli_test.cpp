@@ -87,6 +87,19 @@ TEST(SparseCli, CorruptBlocksAreOneErrorLine) {
   }
 }
 
+// A dense (unpruned) model asked into a sparse type: one error line naming the tensor, no output.
+TEST(SparseCli, QuantizingDenseWeightsToASparseTypeNamesTheTensor) {
+  const std::string out = scratch() + "/sparse-never-quantized.gguf";
+  const auto r = test::run_edgefit({"quantize", test::shared_path("models/polyglot/hf"), out,
+                                    "--type", "q4_0", "--tensor-type", "ffn_up=q4_2of4"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("edgefit: error:", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("ffn_up.weight"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("keeps more than 2 of 4"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 TEST(SparseCli, BadSparsityIsAUsageError) {
   const auto r = test::run_edgefit({"synth", "--like", "tinyllama-1.1b", "--layers", "1",
                                     "--sparsity", "0.3", scratch() + "/never.gguf"});
