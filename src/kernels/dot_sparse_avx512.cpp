@@ -217,6 +217,8 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
   constexpr int kValueBytes = kVB * static_cast<int>(sizeof(quant::BlockQ4_0));  // 72 or 54
   float acc[kLanes] = {};
+  __m512 vacc = _mm512_setzero_ps();  // kVB == 3: the 16 lanes
+  const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
   int lane = 0;
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
@@ -245,16 +247,20 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
     if constexpr (kVB == 4) {
       accumulate4(d, a[b].d, _mm512_castsi512_si128(s), &groups[b % 4]);
     } else {
-      alignas(16) int32_t isum[4];
-      alignas(16) float scale[4];
-      _mm_store_si128(reinterpret_cast<__m128i*>(isum), _mm512_castsi512_si128(s));
-      _mm_store_ps(scale, _mm_mul_ps(d, _mm_set1_ps(a[b].d)));
-      for (int j = 0; j < 3; ++j) {
-        acc[lane] = std::fma(scale[j], static_cast<float>(isum[j]), acc[lane]);
-        lane = (lane + 1) % kLanes;
-      }
+      // value blocks 3b … 3b + 2 → lanes (3b + j) % 16: rotate the 3 products there, one masked
+      // fused multiply-add (each lane the scalar twin's std::fma)
+      const __m512i rot = _mm512_and_si512(_mm512_sub_epi32(iota16, _mm512_set1_epi32(lane)),
+                                           _mm512_set1_epi32(15));
+      const __m512 sc =
+          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_mul_ps(d, _mm_set1_ps(a[b].d))));
+      const __m512 is =
+          _mm512_permutexvar_ps(rot, _mm512_cvtepi32_ps(s));  // lanes 0-2 of s: the isums
+      const auto m = static_cast<__mmask16>((7u << lane) | (7u >> (16 - lane)));
+      vacc = _mm512_mask3_fmadd_ps(sc, is, vacc, m);
+      lane = (lane + 3) % kLanes;
     }
   }
+  if constexpr (kVB == 3) _mm512_storeu_ps(acc, vacc);
   return kVB == 4 ? reduce_groups(groups) : reduce16(acc);
 }
 
