@@ -145,6 +145,7 @@ constexpr KernelSlotInfo kSlots[kNumKernelSlots] = {
     {DType::Q4_2OF4, 0, "q4_2of4"},
     {DType::Q4_MASK50, 0, "q4_mask50"},
     {DType::Q4_MASK62, 0, "q4_mask62"},
+    {DType::Q4_2OF4, kPackingQ4_2of4x1, "q4_2of4_x1"},
 };
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ6_K)].weight_type == DType::Q6_K);
 static_assert(kSlots[static_cast<int>(KernelSlot::kF32)].weight_type == DType::F32);
@@ -155,6 +156,7 @@ constexpr int kFirstPacked = static_cast<int>(KernelSlot::kQ4_0x16);
 static_assert(kSlots[kFirstPacked].packing == 1 &&
               static_cast<int>(KernelSlot::kF32x4) - kFirstPacked + 1 == kPackingF32x4);
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_Mask62)].weight_type == DType::Q4_MASK62);
+static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_2of4x1)].packing == kPackingQ4_2of4x1);
 
 }  // namespace
 
@@ -163,6 +165,8 @@ KernelSlotInfo kernel_slot_info(KernelSlot slot) {
 }
 
 std::optional<KernelSlot> kernel_slot(DType t, uint8_t packing) {
+  if (packing == kPackingQ4_2of4x1)  // the sparse packing came after the sparse slots
+    return t == DType::Q4_2OF4 ? std::optional(KernelSlot::kQ4_2of4x1) : std::nullopt;
   if (packing != 0) {
     const int s = kFirstPacked + packing - 1;
     if (packing > kPackingF32x4 || kSlots[s].weight_type != t) return std::nullopt;

@@ -74,10 +74,12 @@ struct Tables2of4 {
   uint8_t shift0[64];     // vpmultishiftqb bit offsets of G0's positions: lane 2m: byte 0's bits
                           // 0, 2, 4, 6; lane 2m + 1: byte 1's (8 … 14)
   uint8_t shift1[64];     // G1's: bytes 2 and 3 of the qword (16 … 30)
-  uint8_t base[64];       // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
-  uint8_t qs[64];         // vpermb over the values: byte j of lane l = qs byte 4k + j of value
-                          // block v (at 18v + 2 in the block's values)
-  uint8_t scales[64];     // vpermb: the 4 fp16 scales (bytes 0-7)
+  uint8_t packed_shift0[64];  // the same for PackedQ4_2of4Block's broadcast index bytes: qwords
+  uint8_t packed_shift1[64];  // 4-7 read bytes 4-7 of their qword (+ 32 bits)
+  uint8_t base[64];           // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
+  uint8_t qs[64];             // vpermb over the values: byte j of lane l = qs byte 4k + j of value
+                              // block v (at 18v + 2 in the block's values)
+  uint8_t scales[64];         // vpermb: the 4 fp16 scales (bytes 0-7)
 };
 constexpr Tables2of4 make_tables_2of4() {
   Tables2of4 t{};
@@ -87,6 +89,8 @@ constexpr Tables2of4 make_tables_2of4() {
       const int o = 4 * l + j;
       t.shift0[o] = static_cast<uint8_t>(8 * (l % 2) + 2 * j);
       t.shift1[o] = static_cast<uint8_t>(16 + 8 * (l % 2) + 2 * j);
+      t.packed_shift0[o] = static_cast<uint8_t>(t.shift0[o] + 32 * (l / 8));
+      t.packed_shift1[o] = static_cast<uint8_t>(t.shift1[o] + 32 * (l / 8));
       t.base[o] = static_cast<uint8_t>(32 * v + 8 * k + 4 * (j / 2));
       t.qs[o] = static_cast<uint8_t>(18 * v + 2 + 4 * k + j);
     }
@@ -104,15 +108,40 @@ constexpr Tables2of4 make_tables_2of4() {
 }
 alignas(64) constexpr Tables2of4 kT24 = make_tables_2of4();
 
+// One 2:4 block from its parts in the lane layout: src = every qword's index bytes (read with
+// shift0 / shift1), qb = the value nibbles, d = the 4 scales.
+inline void block_2of4(__m512i src, __m512i shift0, __m512i shift1, __m512i qb, __m128 d,
+                       const BlockQ8_K& act, __m128* lane_group) {
+  const __m512i base = _mm512_load_si512(kT24.base);
+  const __m512i three = _mm512_set1_epi8(3), low4 = _mm512_set1_epi8(0x0F),
+                eight = _mm512_set1_epi8(8);
+  const __m512i at0 =
+      _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(shift0, src), three), base);
+  const __m512i at1 =
+      _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(shift1, src), three), base);
+  const int8_t* q = act.qs;
+  const __m512i g0 =
+      _mm512_permutex2var_epi8(_mm512_loadu_si512(q), at0, _mm512_loadu_si512(q + 64));
+  const __m512i g1 =
+      _mm512_permutex2var_epi8(_mm512_loadu_si512(q + 128), at1, _mm512_loadu_si512(q + 192));
+  const __m512i lev0 = _mm512_and_si512(qb, low4);
+  const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+  __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
+  s = _mm512_dpbusd_epi32(s, lev1, g1);
+  __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
+  o = _mm512_dpbusd_epi32(o, eight, g1);
+  s = _mm512_sub_epi32(s, o);
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+  accumulate4(d, act.d, _mm512_castsi512_si128(s), lane_group);
+}
+
 float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ4_2of4*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
   const __m512i idx_bytes = _mm512_load_si512(kT24.idx_bytes);
   const __m512i shift0 = _mm512_load_si512(kT24.shift0), shift1 = _mm512_load_si512(kT24.shift1);
-  const __m512i base = _mm512_load_si512(kT24.base), qs_at = _mm512_load_si512(kT24.qs);
-  const __m512i scales_at = _mm512_load_si512(kT24.scales);
-  const __m512i three = _mm512_set1_epi8(3), low4 = _mm512_set1_epi8(0x0F),
-                eight = _mm512_set1_epi8(8);
+  const __m512i qs_at = _mm512_load_si512(kT24.qs), scales_at = _mm512_load_si512(kT24.scales);
   __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
     const auto* blk = reinterpret_cast<const uint8_t*>(&w[b]);
@@ -120,30 +149,31 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
     const __m512i src = _mm512_permutexvar_epi8(
         idx_bytes,
         _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk))));
-    const __m512i at0 =
-        _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(shift0, src), three), base);
-    const __m512i at1 =
-        _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(shift1, src), three), base);
-    const int8_t* q = a[b].qs;
-    const __m512i g0 =
-        _mm512_permutex2var_epi8(_mm512_loadu_si512(q), at0, _mm512_loadu_si512(q + 64));
-    const __m512i g1 =
-        _mm512_permutex2var_epi8(_mm512_loadu_si512(q + 128), at1, _mm512_loadu_si512(q + 192));
     // the 4 value blocks' nibbles in the lane layout (72 bytes from offset 32: masked tail load)
     const __m512i v0 = _mm512_loadu_si512(blk + 32);
     const __m512i v1 = _mm512_maskz_loadu_epi8(0xFF, blk + 96);
     const __m512i qb = _mm512_permutex2var_epi8(v0, qs_at, v1);
-    const __m512i lev0 = _mm512_and_si512(qb, low4);
-    const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
-    s = _mm512_dpbusd_epi32(s, lev1, g1);
-    __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
-    o = _mm512_dpbusd_epi32(o, eight, g1);
-    s = _mm512_sub_epi32(s, o);
-    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
     const __m128 d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(scales_at, v0)));
-    accumulate4(d, a[b].d, _mm512_castsi512_si128(s), &groups[b % 4]);
+    block_2of4(src, shift0, shift1, qb, d, a[b], &groups[b % 4]);
+  }
+  return reduce_groups(groups);
+}
+
+// The same on PackedQ4_2of4Block rows (kernels.h): the index bytes are one broadcast away from
+// their qwords, the nibbles and scales already in place.
+float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const PackedQ4_2of4Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i shift0 = _mm512_load_si512(kT24.packed_shift0),
+                shift1 = _mm512_load_si512(kT24.packed_shift1);
+  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    const PackedQ4_2of4Block& blk = w[b];
+    const __m512i src =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.idx)));
+    const __m512i qb = _mm512_loadu_si512(blk.qs);
+    const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
+    block_2of4(src, shift0, shift1, qb, d, a[b], &groups[b % 4]);
   }
   return reduce_groups(groups);
 }
@@ -293,6 +323,12 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_2of4: {
       FormatKernels k = kernels_of<dot_2of4>(DType::Q4_2OF4);
       k.prepare_act = prep_2of4;  // its own quant order (the lane layout above)
+      return k;
+    }
+    case KernelSlot::kQ4_2of4x1: {
+      FormatKernels k = kernels_of<dot_2of4_packed>(DType::Q4_2OF4);
+      k.packing = kPackingQ4_2of4x1;
+      k.prepare_act = prep_2of4;
       return k;
     }
     case KernelSlot::kQ4_Mask50:

@@ -1,7 +1,9 @@
 // The sparse types' kernels (dot_sparse_*.cpp): every table has them, every SIMD entry equals the
 // scalar twin bit for bit (random patterns, full and empty mask blocks, odd row counts, gemv and
 // gemm), and the scalar twin equals an independent computation: the dequantized weights times
-// the dequantized Q8_K activations, summed in double.
+// the dequantized Q8_K activations, summed in double. The packed 2:4 layout (PackedQ4_2of4Block,
+// repacked at load) round-trips to the same bytes and its kernels equal the scalar twin on the
+// unpacked rows bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <random>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "kernel_test_util.h"
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
@@ -155,17 +158,101 @@ TEST(SparseKernels, MatmulEqualsScalarVecDotOnEveryTable) {
     std::vector<uint8_t> act(rk->act_row_bytes(n) * n_tok);
     for (int64_t k = 0; k < n_tok; ++k)
       rk->prepare_act(x.data() + k * n, n, act.data() + k * rk->act_row_bytes(n));
+    std::vector<uint8_t> packed(w.size());
     for (Isa isa : supported_isas()) {
+      const KernelDispatch& kd = kernel_dispatch_for(isa);
+      // the weights as stored, and repacked where this table reads a packing of them
+      std::vector<TensorView> views = {v};
+      if (can_repack(kd, v)) views.push_back(repack_weight(v, packed.data()));
+      for (const TensorView& view : views) {
+        std::vector<float> y(rows * n_tok);
+        matmul_with(kd, view, x.data(), n_tok, y.data());
+        for (int64_t k = 0; k < n_tok; ++k)
+          for (int64_t r = 0; r < rows; ++r) {
+            const float want = rk->vec_dot(n, w.data() + r * quant_row_size(t, n),
+                                           act.data() + k * rk->act_row_bytes(n));
+            EXPECT_EQ(std::bit_cast<uint32_t>(y[k * rows + r]), std::bit_cast<uint32_t>(want))
+                << isa_name(isa) << " " << dtype_name(t) << " packing " << int{view.packing}
+                << " row " << r << " token " << k;
+          }
+      }
+    }
+  }
+}
+
+TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t rows, int64_t n) {
+  const int64_t shape[2] = {rows, n};
+  return TensorView::contiguous(t, shape, w.data());
+}
+
+TEST(SparseKernels, PackedTwoOfFourRoundTripsToTheSameBytes) {
+  std::mt19937 rng(14);
+  EXPECT_EQ(packing_for(DType::Q4_2OF4), kPackingQ4_2of4x1);
+  EXPECT_EQ(packing_for(DType::Q4_MASK50), 0);
+  for (int64_t n : {256, 768, 5632}) {
+    const int64_t rows = 5;
+    const auto w = sparse_rows(DType::Q4_2OF4, rows, n, rng);
+    std::vector<uint8_t> packed(w.size());
+    const TensorView pv = repack_weight(view_of(DType::Q4_2OF4, w, rows, n), packed.data());
+    EXPECT_EQ(pv.packing, kPackingQ4_2of4x1);
+    EXPECT_NE(packed, w) << "every block is regrouped";
+    const size_t rb = pv.row_bytes();
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<uint8_t> back(rb);
+      unpack_packed_row(pv, r, back.data());
+      EXPECT_EQ(0, std::memcmp(back.data(), w.data() + r * rb, rb)) << "n=" << n << " row " << r;
+    }
+    // the scales come first, as in every packed chunk, and keep their values
+    const auto* blk = reinterpret_cast<const PackedQ4_2of4Block*>(packed.data());
+    const auto* orig = reinterpret_cast<const BlockQ4_2of4*>(w.data());
+    for (int v = 0; v < 4; ++v) EXPECT_EQ(blk->d[v], orig->values[v].d);
+  }
+}
+
+// Every table with packed 2:4 kernels (the scalar twin; AVX-512 with VBMI2) against the scalar
+// twin on the unpacked rows, gemm and vec_dot, bit for bit.
+TEST(SparseKernels, PackedTwoOfFourEqualsScalarBitForBit) {
+  std::mt19937 rng(15);
+  const FormatKernels* rk = kernel_dispatch_for(Isa::kScalar).find(DType::Q4_2OF4);
+  int tables = 0;
+  for (Isa isa : supported_isas()) {
+    const KernelDispatch& kd = kernel_dispatch_for(isa);
+    const FormatKernels* fk = packed_kernels(kd, kPackingQ4_2of4x1);
+    if (fk == nullptr) continue;
+    ++tables;
+    EXPECT_EQ(fk->packing, kPackingQ4_2of4x1);
+    for (int64_t n : {256, 768, 2048, 5632}) {
+      const int64_t rows = 7, n_tok = 3;
+      const auto w = sparse_rows(DType::Q4_2OF4, rows, n, rng);
+      const TensorView v = view_of(DType::Q4_2OF4, w, rows, n);
+      ASSERT_TRUE(can_repack(kd, v)) << isa_name(isa);
+      std::vector<uint8_t> packed(w.size());
+      repack_weight(v, packed.data());
+      const size_t rb = v.row_bytes(), ab = fk->act_row_bytes(n), rab = rk->act_row_bytes(n);
+      std::vector<uint8_t> act_buf(ab * n_tok + 64), ref_buf(rab * n_tok + 64);
+      uint8_t* act = aligned64(act_buf.data());
+      uint8_t* ref_act = aligned64(ref_buf.data());
+      for (int64_t k = 0; k < n_tok; ++k) {
+        const auto x = random_floats(rng, n);
+        fk->prepare_act(x.data(), n, act + k * ab);
+        rk->prepare_act(x.data(), n, ref_act + k * rab);
+      }
       std::vector<float> y(rows * n_tok);
-      matmul_with(kernel_dispatch_for(isa), v, x.data(), n_tok, y.data());
+      fk->gemm(n, packed.data(), rb, rows, act, ab, n_tok, y.data(), rows);
       for (int64_t k = 0; k < n_tok; ++k)
         for (int64_t r = 0; r < rows; ++r) {
-          const float want = rk->vec_dot(n, w.data() + r * quant_row_size(t, n),
-                                         act.data() + k * rk->act_row_bytes(n));
+          const float want = rk->vec_dot(n, w.data() + r * rb, ref_act + k * rab);
+          const float dot = fk->vec_dot(n, packed.data() + r * rb, act + k * ab);
           EXPECT_EQ(std::bit_cast<uint32_t>(y[k * rows + r]), std::bit_cast<uint32_t>(want))
-              << isa_name(isa) << " " << dtype_name(t) << " row " << r << " token " << k;
+              << isa_name(isa) << " n=" << n << " row " << r;
+          EXPECT_EQ(std::bit_cast<uint32_t>(dot), std::bit_cast<uint32_t>(want));
         }
     }
+  }
+  EXPECT_GE(tables, 1) << "the scalar table always has the packed twin";
+  const CpuFeatures& cpu = cpu_features();
+  if (isa_supported(Isa::kAvx512Vnni) && cpu.avx512_vbmi && cpu.avx512_vbmi2) {
+    EXPECT_NE(packed_kernels(kernel_dispatch_for(Isa::kAvx512Vnni), kPackingQ4_2of4x1), nullptr);
   }
 }
 
