@@ -212,13 +212,15 @@ void BM_Gemv(benchmark::State& state, DType t, int64_t rows, int64_t n, bool pac
 
 // The same product with the weights cache-resident (no rotation): what the kernel itself costs per
 // byte. A format whose hot rate is below what one core streams from DRAM is compute-bound there.
-void BM_GemvHot(benchmark::State& state, DType t, int64_t rows, int64_t n) {
+// repack: as the runtime loads them (repacked where the table reads a packing); false: as stored
+// (GemvHotAsStored, what repacking gains).
+void BM_GemvHot(benchmark::State& state, DType t, int64_t rows, int64_t n, bool repack) {
   const int threads = static_cast<int>(state.range(0));
   std::vector<uint8_t> w = make_weights(t, rows, n);
   const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
   TensorView v = view(t, rows, n, w.data());
   std::vector<uint8_t> packed(w.size());
-  if (kernels::can_repack(kd, v)) v = kernels::repack_weight(v, packed.data());
+  if (repack && kernels::can_repack(kd, v)) v = kernels::repack_weight(v, packed.data());
   const std::vector<float> x = make_x(n);
   std::vector<float> y(static_cast<size_t>(rows));
   for (auto _ : state) kernels::matmul_with(kd, v, x.data(), 1, y.data(), &pool(threads));
@@ -307,10 +309,17 @@ const int kRegistered = [] {
             ->Unit(benchmark::kMicrosecond);
     }
     // 512×2048: 0.6-2 MB, inside one core's 1 MB L2 for the 4-bit formats, L3 for the others.
-    benchmark::RegisterBenchmark(("GemvHot/" + tn + "/512x2048").c_str(), BM_GemvHot, t, 512, 2048)
+    benchmark::RegisterBenchmark(("GemvHot/" + tn + "/512x2048").c_str(), BM_GemvHot, t, 512, 2048,
+                                 true)
         ->Arg(1)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
+    if (kernels::packing_for(t) != 0)
+      benchmark::RegisterBenchmark(("GemvHotAsStored/" + tn + "/512x2048").c_str(), BM_GemvHot, t,
+                                   512, 2048, false)
+          ->Arg(1)
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
     for (auto [rows, n] : {std::pair<int64_t, int64_t>{2048, 2048}, {5632, 2048}}) {
       const std::string s = tn + "/" + std::to_string(rows) + "x" + std::to_string(n);
       benchmark::RegisterBenchmark(("Gemm/" + s).c_str(), BM_Gemm, t, rows, n, false)

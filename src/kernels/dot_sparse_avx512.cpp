@@ -115,10 +115,12 @@ inline void block_2of4(__m512i src, __m512i shift0, __m512i shift1, __m512i qb, 
   const __m512i base = _mm512_load_si512(kT24.base);
   const __m512i three = _mm512_set1_epi8(3), low4 = _mm512_set1_epi8(0x0F),
                 eight = _mm512_set1_epi8(8);
+  // base has bits 0-1 clear, so position + base = (field & 3) | base: one vpternlogd (0xEA:
+  // a & b | c) instead of an and and an add
   const __m512i at0 =
-      _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(shift0, src), three), base);
+      _mm512_ternarylogic_epi32(_mm512_multishift_epi64_epi8(shift0, src), three, base, 0xEA);
   const __m512i at1 =
-      _mm512_add_epi8(_mm512_and_si512(_mm512_multishift_epi64_epi8(shift1, src), three), base);
+      _mm512_ternarylogic_epi32(_mm512_multishift_epi64_epi8(shift1, src), three, base, 0xEA);
   const int8_t* q = act.qs;
   const __m512i g0 =
       _mm512_permutex2var_epi8(_mm512_loadu_si512(q), at0, _mm512_loadu_si512(q + 64));
