@@ -26,6 +26,7 @@
 #endif
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -125,9 +126,24 @@ BENCHMARK(BM_VnniPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisec
 
 // ---------------------------------------------------------------- matmuls
 
-constexpr DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K,
-                            DType::Q6_K, DType::F16,  DType::Q2_K, DType::Q3_K,
-                            DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL};
+constexpr DType kTypes[] = {DType::Q4_0,    DType::Q8_0,      DType::Q4_K,     DType::Q5_K,
+                            DType::Q6_K,    DType::F16,       DType::Q2_K,     DType::Q3_K,
+                            DType::Q4_1,    DType::Q5_0,      DType::Q5_1,     DType::IQ4_NL,
+                            DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62};
+
+// edgefit's sparse types take pruned rows: the smallest magnitudes zeroed, 2 of every 4
+// (Q4_2OF4) or all but the capacity of every 256 (Q4_MASK50: 128, Q4_MASK62: 96).
+void prune_for(DType t, std::vector<float>& f) {
+  const size_t unit = t == DType::Q4_2OF4 ? 4 : 256;
+  const size_t keep = t == DType::Q4_2OF4 ? 2 : t == DType::Q4_MASK50 ? 128 : 96;
+  std::vector<size_t> order(unit);
+  for (size_t base = 0; base + unit <= f.size(); base += unit) {
+    for (size_t i = 0; i < unit; ++i) order[i] = base + i;
+    std::nth_element(order.begin(), order.begin() + keep, order.end(),
+                     [&](size_t a, size_t b) { return std::fabs(f[a]) > std::fabs(f[b]); });
+    for (size_t i = keep; i < unit; ++i) f[order[i]] = 0.f;
+  }
+}
 
 // Random weights of a type, quantized from Gaussian rows (one row pattern repeated: quantizing
 // a 32000×2048 matrix row by row would take longer than the benchmark).
@@ -140,6 +156,7 @@ std::vector<uint8_t> make_weights(DType t, int64_t rows, int64_t n) {
   std::vector<float> f(static_cast<size_t>(n));
   for (int64_t r = 0; r < distinct; ++r) {
     for (auto& v : f) v = nd(rng);
+    if (is_sparse_dtype(t)) prune_for(t, f);
     quant_traits(t)->quantize_row(f.data(), pat.data() + r * rb, n, nullptr);
   }
   std::vector<uint8_t> w(rb * static_cast<size_t>(rows));
@@ -195,13 +212,15 @@ void BM_Gemv(benchmark::State& state, DType t, int64_t rows, int64_t n, bool pac
 
 // The same product with the weights cache-resident (no rotation): what the kernel itself costs per
 // byte. A format whose hot rate is below what one core streams from DRAM is compute-bound there.
-void BM_GemvHot(benchmark::State& state, DType t, int64_t rows, int64_t n) {
+// repack: as the runtime loads them (repacked where the table reads a packing); false: as stored
+// (GemvHotAsStored, what repacking gains).
+void BM_GemvHot(benchmark::State& state, DType t, int64_t rows, int64_t n, bool repack) {
   const int threads = static_cast<int>(state.range(0));
   std::vector<uint8_t> w = make_weights(t, rows, n);
   const kernels::KernelDispatch& kd = kernels::kernel_dispatch();
   TensorView v = view(t, rows, n, w.data());
   std::vector<uint8_t> packed(w.size());
-  if (kernels::can_repack(kd, v)) v = kernels::repack_weight(v, packed.data());
+  if (repack && kernels::can_repack(kd, v)) v = kernels::repack_weight(v, packed.data());
   const std::vector<float> x = make_x(n);
   std::vector<float> y(static_cast<size_t>(rows));
   for (auto _ : state) kernels::matmul_with(kd, v, x.data(), 1, y.data(), &pool(threads));
@@ -290,10 +309,17 @@ const int kRegistered = [] {
             ->Unit(benchmark::kMicrosecond);
     }
     // 512×2048: 0.6-2 MB, inside one core's 1 MB L2 for the 4-bit formats, L3 for the others.
-    benchmark::RegisterBenchmark(("GemvHot/" + tn + "/512x2048").c_str(), BM_GemvHot, t, 512, 2048)
+    benchmark::RegisterBenchmark(("GemvHot/" + tn + "/512x2048").c_str(), BM_GemvHot, t, 512, 2048,
+                                 true)
         ->Arg(1)
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
+    if (kernels::packing_for(t) != 0)
+      benchmark::RegisterBenchmark(("GemvHotAsStored/" + tn + "/512x2048").c_str(), BM_GemvHot, t,
+                                   512, 2048, false)
+          ->Arg(1)
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
     for (auto [rows, n] : {std::pair<int64_t, int64_t>{2048, 2048}, {5632, 2048}}) {
       const std::string s = tn + "/" + std::to_string(rows) + "x" + std::to_string(n);
       benchmark::RegisterBenchmark(("Gemm/" + s).c_str(), BM_Gemm, t, rows, n, false)

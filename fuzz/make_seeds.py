@@ -128,3 +128,8 @@ dev = {"id": "board", "name": "A board", "ram_bytes": 4294967296, "ram_note": "s
 put("device_profile", "board.json", json.dumps(dev).encode())
 put("device_profile", "host.json", json.dumps(dict(dev, ram_bytes=0, storage_bytes=0, bandwidth_gbs=0,
                                                    cores=0, measured=True)).encode())
+
+# sparse blocks: type byte, then whole blocks (a valid 2:4 block: every index nibble 0b0100 =
+# positions 0 and 1, zero scales; a mask block keeping 8 weights).
+put("sparse_blocks", "q4_2of4.bin", bytes([0]) + bytes([0x44] * 32) + bytes(72))
+put("sparse_blocks", "q4_mask62.bin", bytes([2]) + bytes([0xFF]) + bytes(31) + bytes(54))

@@ -8,7 +8,7 @@ namespace {
 
 // One row per type. Block layouts follow ggml-common.h (sizes checked against real GGUF files
 // in tests/formats). QK_K super-blocks hold 256 weights.
-constexpr std::array<DTypeInfo, 39> kTypes = {{
+constexpr std::array<DTypeInfo, 42> kTypes = {{
     {DType::F32, "F32", 1, 4, false},
     {DType::F16, "F16", 1, 2, false},
     {DType::Q4_0, "Q4_0", 32, 18, true},
@@ -48,6 +48,9 @@ constexpr std::array<DTypeInfo, 39> kTypes = {{
     {DType::BOOL, "BOOL", 1, 1, false},
     {DType::F8_E4M3, "F8_E4M3", 1, 1, false},
     {DType::F8_E5M2, "F8_E5M2", 1, 1, false},
+    {DType::Q4_2OF4, "Q4_2OF4", 256, 104, true},
+    {DType::Q4_MASK50, "Q4_MASK50", 256, 104, true},
+    {DType::Q4_MASK62, "Q4_MASK62", 256, 86, true},
 }};
 
 bool iequal(std::string_view a, std::string_view b) {

@@ -3,7 +3,7 @@
 //
 // Quantized types use ggml's numeric ids (the `ggml_type` enum written into GGUF files), so a
 // GGUF tensor type maps to a DType by value. Types ggml does not have (U8, BOOL, F8…, from
-// safetensors) get ids from 1000 up.
+// safetensors) get ids from 1000 up; edgefit's own sparse GGUF types use 200–202.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +45,12 @@ enum class DType : uint32_t {
   TQ1_0 = 34,
   TQ2_0 = 35,
   MXFP4 = 39,
+  // edgefit's own sparse GGUF types (quant/q_sparse.h), far above ggml's ids so that a future
+  // ggml type never collides; llama.cpp rejects them as an invalid tensor type, and such files
+  // carry `edgefit.sparse = true` to say why.
+  Q4_2OF4 = 200,    // 2:4 sparse, kept values as Q4_0: 104 bytes per 256 weights
+  Q4_MASK50 = 201,  // bitmask + up to 128 of 256 values as Q4_0: 104 bytes per 256 weights
+  Q4_MASK62 = 202,  // bitmask + up to 96 of 256 values as Q4_0: 86 bytes per 256 weights
   // not in ggml: safetensors-only element types
   U8 = 1000,
   U16,
@@ -71,6 +77,10 @@ const DTypeInfo* dtype_info_from_ggml(uint32_t ggml_id);
 // Parse a name, case-insensitive ("q4_k", "F16"); nullopt when unknown.
 std::optional<DType> dtype_from_name(std::string_view name);
 std::string_view dtype_name(DType t);
+// True for edgefit's own sparse GGUF types (Q4_2OF4, Q4_MASK50, Q4_MASK62).
+constexpr bool is_sparse_dtype(DType t) {
+  return t == DType::Q4_2OF4 || t == DType::Q4_MASK50 || t == DType::Q4_MASK62;
+}
 
 // Bytes that n_elements of type t occupy, or nullopt if n_elements is not a whole number of blocks
 // or the result would overflow.

@@ -92,6 +92,9 @@ const GgufValue* GgufWriter::find(const std::string& key) const {
 }
 
 void GgufWriter::add_tensor(GgufTensorSpec spec) {
+  // A file with edgefit's own sparse types says so: other tools' "invalid type" becomes
+  // explainable (README, quant/q_sparse.h).
+  if (is_sparse_dtype(spec.type)) set("edgefit.sparse", GgufValue::make_bool(true));
   tensors_.push_back(std::move(spec));
 }
 
@@ -100,7 +103,7 @@ void GgufWriter::add_tensor(const std::string& name, DType type, std::vector<uin
   GgufTensorSpec spec{name, type, std::move(ne), nullptr};
   const uint64_t n = tensor_bytes(spec);
   spec.write_data = [data, n](AtomicFileWriter& w) { w.write(data, n); };
-  tensors_.push_back(std::move(spec));
+  add_tensor(std::move(spec));
 }
 
 void GgufWriter::write(const std::string& path) const {

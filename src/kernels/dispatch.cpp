@@ -142,6 +142,10 @@ constexpr KernelSlotInfo kSlots[kNumKernelSlots] = {
     {DType::F16, kPackingF16x4, "f16_x4"},
     {DType::BF16, kPackingBF16x4, "bf16_x4"},
     {DType::F32, kPackingF32x4, "f32_x4"},
+    {DType::Q4_2OF4, 0, "q4_2of4"},
+    {DType::Q4_MASK50, 0, "q4_mask50"},
+    {DType::Q4_MASK62, 0, "q4_mask62"},
+    {DType::Q4_2OF4, kPackingQ4_2of4x1, "q4_2of4_x1"},
 };
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ6_K)].weight_type == DType::Q6_K);
 static_assert(kSlots[static_cast<int>(KernelSlot::kF32)].weight_type == DType::F32);
@@ -149,7 +153,10 @@ static_assert(kSlots[static_cast<int>(KernelSlot::kF32x4)].packing == kPackingF3
 
 // Packed slots follow the ggml-layout ones in packing order: packing p is slot kFirstPacked + p-1.
 constexpr int kFirstPacked = static_cast<int>(KernelSlot::kQ4_0x16);
-static_assert(kSlots[kFirstPacked].packing == 1 && kNumKernelSlots - kFirstPacked == kPackingF32x4);
+static_assert(kSlots[kFirstPacked].packing == 1 &&
+              static_cast<int>(KernelSlot::kF32x4) - kFirstPacked + 1 == kPackingF32x4);
+static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_Mask62)].weight_type == DType::Q4_MASK62);
+static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_2of4x1)].packing == kPackingQ4_2of4x1);
 
 }  // namespace
 
@@ -158,6 +165,8 @@ KernelSlotInfo kernel_slot_info(KernelSlot slot) {
 }
 
 std::optional<KernelSlot> kernel_slot(DType t, uint8_t packing) {
+  if (packing == kPackingQ4_2of4x1)  // the sparse packing came after the sparse slots
+    return t == DType::Q4_2OF4 ? std::optional(KernelSlot::kQ4_2of4x1) : std::nullopt;
   if (packing != 0) {
     const int s = kFirstPacked + packing - 1;
     if (packing > kPackingF32x4 || kSlots[s].weight_type != t) return std::nullopt;
@@ -192,6 +201,12 @@ std::optional<KernelSlot> kernel_slot(DType t, uint8_t packing) {
       return KernelSlot::kBF16;
     case DType::F32:
       return KernelSlot::kF32;
+    case DType::Q4_2OF4:
+      return KernelSlot::kQ4_2of4;
+    case DType::Q4_MASK50:
+      return KernelSlot::kQ4_Mask50;
+    case DType::Q4_MASK62:
+      return KernelSlot::kQ4_Mask62;
     default:
       return std::nullopt;
   }

@@ -985,6 +985,7 @@ KernelDispatch make_table() {
       .set(S::kF16x4, fk_x4<DType::F16>())
       .set(S::kBF16x4, fk_x4<DType::BF16>())
       .set(S::kF32x4, fk_x4<DType::F32>());
+  add_sparse_kernels(kd);  // last: the sparse slots (dot_sparse_*.cpp)
   return kd;
 }
 

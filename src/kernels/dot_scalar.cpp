@@ -328,6 +328,7 @@ KernelDispatch make_scalar_table() {
       .set(S::kF32x4,
            {DType::F32, kPackingF32x4, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
             nullptr, gemm_interleaved<kPackingF32x4, DType::F32, ref_dot_f32>});
+  add_sparse_kernels(kd);  // last: the sparse slots (dot_sparse_*.cpp)
   return kd;
 }
 

@@ -97,6 +97,19 @@ float ref_dot_f16(int64_t n, const void* w, const void* a);
 float ref_dot_bf16(int64_t n, const void* w, const void* a);
 float ref_dot_f32(int64_t n, const void* w, const void* a);
 
+// The sparse types' kernels (dot_sparse_scalar.cpp): their scalar references, and the registration
+// every table builder calls last: the ISA's own kernels where it has them (AVX-512 VNNI with VBMI
+// and VBMI2: dot_sparse_avx512.cpp; AVX2 and AVX-VNNI for 2:4: dot_sparse_avx2.cpp), else the
+// scalar twins.
+float ref_dot_q4_2of4(int64_t n, const void* w, const void* a);
+float ref_dot_q4_mask50(int64_t n, const void* w, const void* a);
+float ref_dot_q4_mask62(int64_t n, const void* w, const void* a);
+void add_sparse_kernels(KernelDispatch& kd);
+// The AVX-512 VBMI2 sparse kernels (vpcompressb gathers): slot entries for kd's sparse slots.
+FormatKernels avx512_sparse_kernels(KernelSlot slot);
+// The AVX2 2:4 kernel (table gathers): the scalar twin's entry with its dot and gemm replaced.
+FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin);
+
 // Shared by every table: f32 activations are used as they are.
 void copy_f32_act(const float* x, int64_t n, void* out);
 size_t f32_act_bytes(int64_t n);

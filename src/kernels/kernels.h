@@ -27,6 +27,14 @@
 // Every weight format any preset writes (quant/presets.h, odd-row fallbacks included) has kernels
 // in every table (tests/kernels/kernels_presets_test.cpp); the dequantize-then-f32 fallback in
 // matmul.cpp remains for GGUF types with a dequantizer but no kernel (today Q8_K weights only).
+//
+// The sparse types (Q4_2OF4, Q4_MASK50, Q4_MASK62; quant/q_sparse.h) store the kept weights of a
+// 256-block as Q4_0 "value blocks" of 32 kept values each (4, 4 and 3 per block). Their kernels
+// gather the activations at the kept positions (2:4 index or bitmask; zeros past a mask block's
+// count) and take each value block's exact integer dot with them; activations are Q8_K (one
+// scale per 256-block, so a value block's kept values, which span a variable number of 32-weight
+// blocks, share one activation scale). Value block v of a row (counted across the row) goes to
+// lane v % 16: lane += (fp16 d_v · activation d) · isum, then reduce16 as everywhere.
 #pragma once
 
 #include <cstddef>
@@ -105,8 +113,13 @@ enum class KernelSlot : int {
   kF16x4,    // F16 in interleaved groups of 4 rows
   kBF16x4,   // BF16 in interleaved groups of 4 rows
   kF32x4,    // F32 in interleaved groups of 4 rows
+  // edgefit's sparse types (quant/q_sparse.h, dot_sparse_*.cpp) × Q8_K activations
+  kQ4_2of4,    // Q4_2OF4 weights
+  kQ4_Mask50,  // Q4_MASK50 weights
+  kQ4_Mask62,  // Q4_MASK62 weights
+  kQ4_2of4x1,  // Q4_2OF4 as PackedQ4_2of4Block rows
 };
-inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kF32x4) + 1;
+inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_2of4x1) + 1;
 
 // What a slot holds: the kernels of weight_type stored with packing (0 = ggml's layout).
 struct KernelSlotInfo {
@@ -183,13 +196,14 @@ const KernelDispatch& kernel_dispatch_for(Isa isa);
 // time (row counts a multiple of 4, row widths a multiple of 16).
 
 // TensorView::packing values (0 = ggml's layout).
-inline constexpr uint8_t kPackingQ4_0x16 = 1;  // Q4_0 rows of PackedQ4_0Chunk
-inline constexpr uint8_t kPackingQ8_0x16 = 2;  // Q8_0 rows of PackedQ8_0Chunk
-inline constexpr uint8_t kPackingQ4_Kx2 = 3;   // Q4_K rows of PackedQ4_KChunk
-inline constexpr uint8_t kPackingQ6_Kx1 = 4;   // Q6_K rows of PackedQ6_KChunk
-inline constexpr uint8_t kPackingF16x4 = 5;    // F16, groups of 4 rows interleaved (below)
-inline constexpr uint8_t kPackingBF16x4 = 6;   // BF16, likewise
-inline constexpr uint8_t kPackingF32x4 = 7;    // F32, likewise
+inline constexpr uint8_t kPackingQ4_0x16 = 1;    // Q4_0 rows of PackedQ4_0Chunk
+inline constexpr uint8_t kPackingQ8_0x16 = 2;    // Q8_0 rows of PackedQ8_0Chunk
+inline constexpr uint8_t kPackingQ4_Kx2 = 3;     // Q4_K rows of PackedQ4_KChunk
+inline constexpr uint8_t kPackingQ6_Kx1 = 4;     // Q6_K rows of PackedQ6_KChunk
+inline constexpr uint8_t kPackingF16x4 = 5;      // F16, groups of 4 rows interleaved (below)
+inline constexpr uint8_t kPackingBF16x4 = 6;     // BF16, likewise
+inline constexpr uint8_t kPackingF32x4 = 7;      // F32, likewise
+inline constexpr uint8_t kPackingQ4_2of4x1 = 8;  // Q4_2OF4 rows of PackedQ4_2of4Block
 
 // The row-interleaved float layout: rows 4g…4g+3 occupy the bytes of those 4 rows, as runs of
 // kInterleaveRun weights, run-major: run b of row 4g+r (weights 16b…16b+15) is at element
@@ -243,6 +257,21 @@ struct PackedQ6_KChunk {
   uint8_t qh[16][4];     // [l][k]: bits 2g..2g+1 = top 2 bits of weight 4g+k of sub-block l
 };
 static_assert(sizeof(PackedQ6_KChunk) == sizeof(quant::BlockQ6_K), "same bytes as 1 block");
+
+// 1 Q4_2OF4 block (256 weights) in the AVX-512 2:4 kernel's lane layout (dot_sparse_avx512.cpp):
+// lane l = values 4k … 4k + 3 (and 16 + 4k …) of value block v = l % 4, k = l / 4. In ggml's
+// block order the kernel spends 3 of its 9 shuffle-port instructions per block putting the index
+// bytes, nibbles and scales there; packed, they are a broadcast, a load and a load.
+struct PackedQ4_2of4Block {
+  uint16_t d[4];         // fp16 scale of value block v (the block's values[v].d)
+  uint8_t idx[4][2][4];  // [q][h][i]: the index bytes that qword m = q + 4h of the kernel's
+                         // gather needs (lanes 2m, 2m + 1), so one 256-bit broadcast puts them
+                         // there: with v = 2(q % 2), k = q / 2 + 2h, index bytes 8v + k,
+                         // 8v + 8 + k, 8v + 4 + k, 8v + 12 + k (i = 0 … 3)
+  uint8_t qs[4][4][4];   // [k][v][j] = qs byte 4k + j of value block v: low nibble = level of
+                         // kept value 4k + j (+ 8), high nibble = kept value 16 + 4k + j
+};
+static_assert(sizeof(PackedQ4_2of4Block) == 104, "same bytes as 1 BlockQ4_2of4");
 
 // The packing repacking gives a ggml weight type (0: none exists), weights per packed chunk of
 // one row, and rows per packing group (1, or kInterleaveRows for the float packings).

@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "quant/q_sparse.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit::kernels {
@@ -181,6 +182,45 @@ void unpack_q6_k(const uint8_t* src, uint8_t* dst) {
   std::memcpy(dst, &b, sizeof b);
 }
 
+// ---------------------------------------------------------------- Q4_2OF4: 1 block
+
+// Index byte of ggml's block behind PackedQ4_2of4Block::idx[q][h][i] (kernels.h).
+int q4_2of4_idx_byte(int q, int h, int i) {
+  const int v = 2 * (q % 2), k = q / 2 + 2 * h;
+  constexpr int kOffset[4] = {0, 8, 4, 12};
+  return 8 * v + kOffset[i] + k;
+}
+
+void pack_q4_2of4(const uint8_t* src, uint8_t* dst) {
+  BlockQ4_2of4 b;
+  std::memcpy(&b, src, sizeof b);
+  PackedQ4_2of4Block c;
+  for (int v = 0; v < 4; ++v) {
+    c.d[v] = b.values[v].d;
+    for (int k = 0; k < 4; ++k)
+      for (int j = 0; j < 4; ++j) c.qs[k][v][j] = b.values[v].qs[4 * k + j];
+  }
+  for (int q = 0; q < 4; ++q)
+    for (int h = 0; h < 2; ++h)
+      for (int i = 0; i < 4; ++i) c.idx[q][h][i] = b.idx[q4_2of4_idx_byte(q, h, i)];
+  std::memcpy(dst, &c, sizeof c);
+}
+
+void unpack_q4_2of4(const uint8_t* src, uint8_t* dst) {
+  PackedQ4_2of4Block c;
+  std::memcpy(&c, src, sizeof c);
+  BlockQ4_2of4 b;
+  for (int v = 0; v < 4; ++v) {
+    b.values[v].d = c.d[v];
+    for (int k = 0; k < 4; ++k)
+      for (int j = 0; j < 4; ++j) b.values[v].qs[4 * k + j] = c.qs[k][v][j];
+  }
+  for (int q = 0; q < 4; ++q)
+    for (int h = 0; h < 2; ++h)
+      for (int i = 0; i < 4; ++i) b.idx[q4_2of4_idx_byte(q, h, i)] = c.idx[q][h][i];
+  std::memcpy(dst, &b, sizeof b);
+}
+
 // ---------------------------------------------------------------- the table of packings
 
 using ChunkFn = void (*)(const uint8_t* src, uint8_t* dst);
@@ -212,6 +252,8 @@ constexpr PackingInfo kPackings[] = {
      nullptr, KernelSlot::kBF16x4},
     {kPackingF32x4, DType::F32, kInterleaveRows, kInterleaveRun, 4 * kInterleaveRun, nullptr,
      nullptr, KernelSlot::kF32x4},
+    {kPackingQ4_2of4x1, DType::Q4_2OF4, 1, kSparseBlock, sizeof(PackedQ4_2of4Block), pack_q4_2of4,
+     unpack_q4_2of4, KernelSlot::kQ4_2of4x1},
 };
 
 const PackingInfo* info_of(uint8_t packing) {
@@ -293,7 +335,8 @@ TensorView repack_weight(const TensorView& w, uint8_t* dst) {
   const PackingInfo* p = info_of(packing_for(w.dtype));
   if (p == nullptr || w.packing != 0 || w.ndim != 2 || !w.is_contiguous())
     throw Error(
-        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16 or F32 weights in "
+        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16, F32 or Q4_2OF4 "
+        "weights in "
         "ggml's layout can be repacked, not " +
         std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
         (w.packing != 0 ? " (already packed)" : ""));

@@ -321,7 +321,11 @@ void write_tensor(const TensorJob& j, const ArchConfig& cfg, ThreadPool* pool,
     f32.swap(tmp);
   }
   std::vector<uint8_t> out(j.out.bytes);
-  quantize_tensor(j.out.to, f32.data(), n_rows, row_len, out.data(), j.importance, pool);
+  try {
+    quantize_tensor(j.out.to, f32.data(), n_rows, row_len, out.data(), j.importance, pool);
+  } catch (const Error& e) {  // e.g. a sparse type whose pattern the weights do not follow
+    throw Error("tensor '" + j.out.name + "': " + e.message());
+  }
   w.write(out.data(), out.size());
 }
 

@@ -1,5 +1,6 @@
 #include "methods/synth_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -9,6 +10,7 @@
 #include "formats/gguf_arch.h"
 #include "formats/gguf_writer.h"
 #include "quant/presets.h"
+#include "quant/q_sparse.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {
@@ -38,13 +40,30 @@ ArchConfig shape(const std::string& arch, int layers, int d, int ff, int heads, 
 
 // Weight rows are drawn from a small pool of pre-quantized random rows (N(0, 0.02²) before
 // quantization): real block contents at a fraction of the cost of quantizing a billion weights.
+// Zeroes the smallest magnitudes of every 256-block (2:4: of every group of 4) so that exactly
+// kept_per_block stay (2 per group).
+void prune_by_magnitude(DType type, int kept_per_block, std::vector<float>& w) {
+  const bool two_of_four = type == DType::Q4_2OF4;
+  const size_t unit = two_of_four ? 4 : 256, keep = two_of_four ? 2 : kept_per_block;
+  std::vector<size_t> order(unit);
+  for (size_t base = 0; base + unit <= w.size(); base += unit) {
+    for (size_t i = 0; i < unit; ++i) order[i] = i;
+    std::nth_element(order.begin(), order.begin() + keep, order.end(), [&](size_t a, size_t b) {
+      return std::fabs(w[base + a]) > std::fabs(w[base + b]);
+    });
+    for (size_t i = keep; i < unit; ++i) w[base + order[i]] = 0.f;
+  }
+}
+
 class RowPool {
  public:
-  RowPool(DType type, int64_t row_len, std::mt19937_64& rng)
+  // kept_per_block: for the sparse types, the nonzeros each 256-block keeps (by magnitude).
+  RowPool(DType type, int64_t row_len, std::mt19937_64& rng, int kept_per_block = 0)
       : row_bytes_(quant_row_size(type, row_len)) {
     std::normal_distribution<float> normal(0.f, 0.02f);
     std::vector<float> src(static_cast<size_t>(kRows * row_len));
     for (float& v : src) v = normal(rng);
+    if (is_sparse_dtype(type)) prune_by_magnitude(type, kept_per_block, src);
     bytes_.resize(kRows * row_bytes_);
     quantize_tensor(type, src.data(), kRows, row_len, bytes_.data(), nullptr);
   }
@@ -82,12 +101,40 @@ const SynthShape& find_synth_shape(const std::string& name) {
   throw UsageError("unknown --like '" + name + "' (known: " + names + ")");
 }
 
+SynthSparsity synth_sparse_type(const std::string& sparsity) {
+  if (sparsity == "2:4") return {DType::Q4_2OF4, 128};
+  size_t used = 0;
+  double f = -1;
+  try {
+    f = std::stod(sparsity, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != sparsity.size() || !(f >= 0.5 && f < 1))
+    throw UsageError("--sparsity wants 2:4 or a fraction in [0.5, 1), got '" + sparsity + "'");
+  if (f == 0.5) return {DType::Q4_MASK50, 128};
+  const int kept = 256 - static_cast<int>(std::ceil(256 * f));
+  return {DType::Q4_MASK62, std::min(kept, BlockQ4_Mask62::capacity)};
+}
+
+// The tensors --sparsity stores sparse: every matmul of the blocks (embeddings and output stay as
+// the preset has them).
+bool is_block_matmul(const std::string& name) {
+  if (!name.starts_with("blk.")) return false;
+  for (const char* s : {".attn_q.weight", ".attn_k.weight", ".attn_v.weight", ".attn_output.weight",
+                        ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"})
+    if (name.ends_with(s)) return true;
+  return false;
+}
+
 uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   ArchConfig c = find_synth_shape(o.like).config;
   if (o.n_layers > 0) c.n_layers = o.n_layers;
   const QuantPreset* preset = find_quant_preset(o.type);
   if (!preset)
     throw UsageError("unknown --type '" + o.type + "' (known: " + quant_preset_names() + ")");
+  const bool sparse = !o.sparsity.empty();
+  const SynthSparsity sp = sparse ? synth_sparse_type(o.sparsity) : SynthSparsity{DType::F32, 0};
 
   // Tensors in llama.cpp's order, with HF-equivalent shapes (ne innermost first).
   const uint64_t d = c.d_model, ff = c.d_ff, q = uint64_t(c.n_heads) * c.head_dim,
@@ -124,6 +171,7 @@ uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   w.set("general.file_type", GgufValue::make_u32(preset->ftype));
   w.set("general.quantization_version", GgufValue::make_u32(2));
   w.set("edgefit.synth", GgufValue::make_string(o.like));
+  if (sparse) w.set("edgefit.synth.sparsity", GgufValue::make_string(o.sparsity));
   // A dummy SentencePiece-style vocabulary of the real size: <unk> <s> </s>, the 256 byte
   // tokens, then placeholders.
   std::vector<std::string> tokens;
@@ -160,9 +208,11 @@ uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   if (!o.progress) Progress::set_quiet(true);
   for (size_t k = 0; k < descs.size(); ++k) {
     const TensorDesc& t = descs[k];
-    const DType type = choices[k].quantizable ? choices[k].type : DType::F32;
+    DType type = choices[k].quantizable ? choices[k].type : DType::F32;
+    if (sparse && is_block_matmul(t.name)) type = sp.type;
     auto& pool = pools[{type, t.ne[0]}];
-    if (!pool) pool = std::make_unique<RowPool>(type, static_cast<int64_t>(t.ne[0]), rng);
+    if (!pool)
+      pool = std::make_unique<RowPool>(type, static_cast<int64_t>(t.ne[0]), rng, sp.kept_per_block);
     const bool is_vector = t.ne.size() == 1;                                    // norm gain or bias
     const float fill = t.name.find("norm") != std::string::npos ? 1.0f : 0.0f;  // gains 1, biases 0
     const uint64_t rows = t.ne.size() > 1 ? t.ne[1] : 1;

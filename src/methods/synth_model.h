@@ -26,8 +26,20 @@ struct SynthOptions {
   std::string type = "q4_0";            // preset (q4_0, q4_k_m, q8_0, f16, …)
   int n_layers = 0;                     // override the layer count (0: the real one)
   uint64_t seed = 1;                    // random stream
+  std::string sparsity;                 // "": dense; "2:4" or a fraction F in [0.5, 1): the
+                                        // blocks' matmuls pruned by magnitude to that pattern and
+                                        // stored in edgefit's sparse types (synth_sparse_type)
   bool progress = true;                 // progress on stderr
 };
+
+// The sparse type and kept weights per 256-block of a --sparsity value: "2:4" → Q4_2OF4 (128);
+// F = 0.5 → Q4_MASK50 (128); 0.5 < F < 1 → Q4_MASK62, keeping 256 − ⌈256·F⌉ but at most its
+// capacity 96 (so F < 0.625 is stored 62.5 % sparse: every block must fit). UsageError otherwise.
+struct SynthSparsity {
+  DType type;          // the blocks' matmul type
+  int kept_per_block;  // nonzeros kept per 256 weights (largest magnitudes; 2:4: 2 per 4)
+};
+SynthSparsity synth_sparse_type(const std::string& sparsity);
 
 // Writes the model to `path` atomically; returns the file size.
 uint64_t write_synth_model(const std::string& path, const SynthOptions& options);

@@ -18,6 +18,7 @@
 #include "model/block_linears.h"
 #include "model/matmul.h"
 #include "model/rms_norm.h"
+#include "model/sparse_check.h"
 #include "model/swiglu.h"
 
 namespace edgefit {
@@ -103,6 +104,7 @@ Transformer::Transformer(const Model& model, MatmulChoice matmul)
     : model_(&model), matmul_(matmul), cfg_(model.config), rope_(make_rope(model)) {
   const ArchConfig& c = cfg_;
   check_arch_config(c, model.format, model.path);  // names the field out of range
+  check_sparse_tensors(model);  // the sparse kernels trust every index and mask (sparse_check.h)
   const int64_t d = c.d_model;
   tok_embd_ = bind_matrix(model, "token_embd.weight", c.vocab_size, d);
   output_ = model.find("output.weight") ? bind_matrix(model, "output.weight", c.vocab_size, d)

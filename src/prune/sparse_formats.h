@@ -1,72 +1,10 @@
-// Sparse storage formats that remove bytes: pruned weights are not stored at all (design and
-// scalar reference; the GGUF types, the loader and the int8-dot kernels come later — the kernels
-// belong to src/kernels).
-//
-// Both formats cover 256 weights of a row per block (QK_K, so rows the K-quants accept fit) and
-// store the kept values as ordinary Q4_0 blocks: 32 values, an fp16 scale d, value = d·(q − 8),
-// quantized by ggml's own Q4_0 reference. A kernel thus reuses the Q4_0 int8 dot product on the
-// activations gathered at the kept positions (AVX-512 VBMI2 vpexpandb/vpcompressb expand or
-// compress masked bytes in registers; NEON uses a shuffle table per mask byte). Only the kept
-// values are stored, so they read as exact zeros whatever the value format.
-//
-// - BlockQ4_2of4: the 2:4 pattern. Every group of 4 consecutive weights keeps (at most) 2; a
-//   4-bit index per group names their positions p0 < p1 (p0 in bits 0–1, p1 in bits 2–3; groups
-//   2k and 2k+1 share byte k, low nibble first), and the 128 kept values follow in weight order
-//   in 4 Q4_0 blocks. 32 + 4·18 = 104 bytes per 256 weights = 3.25 bits per weight (dense Q4_0:
-//   4.5). A group that keeps fewer than 2 stores a zero value at its first pruned position. Of the
-//   16 nibbles only the 6 with p0 < p1 are valid: any other is a corrupt block.
-// - BlockQ4_Mask<C>: unstructured at ≥ 1 − C/256 sparsity per block. A 256-bit mask (bit i%8 of
-//   byte i/8 set = weight i kept) and room for C kept values in weight order, C/32 Q4_0 blocks;
-//   slots past the block's count hold zeros. C = 128 (≥ 50 %): 104 bytes, 3.25 bits per weight;
-//   C = 96 (≥ 62.5 %): 86 bytes, 2.69 bits per weight. A block keeping more than C weights cannot
-//   be stored, so the pruning must bound every 256-block, not only the row: MaskScope::
-//   kPerRowBlock does, for every method (exact counts per block); a mask with more bits than C set
-//   is a corrupt block. The bitmask costs 1 bit per weight, the same as the 2:4 index, which is why
-//   both formats come out at 104 bytes at 50 %.
+// The sparse storage formats moved to quant/q_sparse.h (they are GGUF types in the quant traits
+// table now); pruning only has to know that its per-row mask blocks fit one sparse block.
 #pragma once
 
-#include <cstdint>
-
 #include "prune/mask_select.h"
-#include "quant/block_formats.h"
+#include "quant/q_sparse.h"
 
 namespace edgefit {
-
-inline constexpr int kSparseBlock = quant::kQK_K;  // weights per sparse block
-
-struct BlockQ4_2of4 {
-  uint8_t idx[kSparseBlock / 4 / 2];  // 64 groups × 4 bits: positions p0 | p1 << 2
-  quant::BlockQ4_0 values[kSparseBlock / 2 / quant::kQK];  // the 128 kept values in weight order
-};
 static_assert(kSparseBlock == kMaskRowBlock);  // masks chosen per row block fit a sparse block
-static_assert(sizeof(BlockQ4_2of4) == 104);
-
-template <int kCapacity>
-struct BlockQ4_Mask {
-  static_assert(kCapacity % quant::kQK == 0 && kCapacity > 0 && kCapacity <= kSparseBlock);
-  static constexpr int capacity = kCapacity;        // kept values a block can hold
-  uint8_t mask[kSparseBlock / 8];                   // bit set = weight kept
-  quant::BlockQ4_0 values[kCapacity / quant::kQK];  // kept values in weight order, then zeros
-};
-using BlockQ4_Mask50 = BlockQ4_Mask<128>;  // ≥ 50 % sparse per block
-using BlockQ4_Mask62 = BlockQ4_Mask<96>;   // ≥ 62.5 % sparse per block
-static_assert(sizeof(BlockQ4_Mask50) == 104);
-static_assert(sizeof(BlockQ4_Mask62) == 86);
-
-// Encodes n weights (a whole number of 256-blocks) with their mask (1 = pruned; the pruned
-// weights' values are ignored). importance: null, or n per-weight importances for the Q4_0
-// quantizer (gathered like the values). Throws Error when n is not whole blocks or when a group
-// keeps more than 2 of 4 (2:4) or a block more than its capacity (mask), naming the block.
-void encode_q4_2of4(const float* w, const uint8_t* pruned, int64_t n, const float* importance,
-                    BlockQ4_2of4* out);
-template <int kCapacity>
-void encode_q4_mask(const float* w, const uint8_t* pruned, int64_t n, const float* importance,
-                    BlockQ4_Mask<kCapacity>* out);
-
-// Decodes n weights (pruned ones exactly +0). Throws Error naming the block on a corrupt index
-// (p0 >= p1) or a mask with more bits set than the capacity.
-void decode_q4_2of4(const BlockQ4_2of4* in, int64_t n, float* out);
-template <int kCapacity>
-void decode_q4_mask(const BlockQ4_Mask<kCapacity>* in, int64_t n, float* out);
-
 }  // namespace edgefit

@@ -9,6 +9,7 @@
 #include "core/thread_pool.h"
 #include "quant/block_formats.h"
 #include "quant/kernels.h"
+#include "quant/q_sparse.h"
 
 namespace edgefit {
 
@@ -41,7 +42,7 @@ constexpr QuantTraits row(bool has_search, bool uses_importance, DType vec_dot_t
 }
 
 // clang-format off
-constexpr std::array<QuantTraits, 15> kTraits = {{
+constexpr std::array<QuantTraits, 18> kTraits = {{
     //  type          block  bytes                 quantize             dequantize              search importance  activations
     row<DType::F32,    1,     4,                    quantize_row_f32,    dequantize_row_f32>   (false, false, DType::F32),
     row<DType::F16,    1,     2,                    quantize_row_f16,    dequantize_row_f16>   (false, false, DType::F16),
@@ -58,6 +59,10 @@ constexpr std::array<QuantTraits, 15> kTraits = {{
     row<DType::Q6_K,   kQK_K, sizeof(BlockQ6_K),    quantize_row_q6_k,   dequantize_row_q6_k>  (true,  true,  DType::Q8_K),
     row<DType::Q8_K,   kQK_K, sizeof(BlockQ8_K),    quantize_row_q8_k,   dequantize_row_q8_k>  (false, false, DType::Q8_K),
     row<DType::IQ4_NL, kQK,   sizeof(BlockIQ4_NL),  quantize_row_iq4_nl, dequantize_row_iq4_nl>(true,  true,  DType::Q8_0),
+    // edgefit's sparse types (q_sparse.h): the input's exact zeros are the pruned weights
+    row<DType::Q4_2OF4,   kQK_K, sizeof(BlockQ4_2of4),   quantize_row_q4_2of4,   dequantize_row_q4_2of4>  (false, true, DType::Q8_K),
+    row<DType::Q4_MASK50, kQK_K, sizeof(BlockQ4_Mask50), quantize_row_q4_mask50, dequantize_row_q4_mask50>(false, true, DType::Q8_K),
+    row<DType::Q4_MASK62, kQK_K, sizeof(BlockQ4_Mask62), quantize_row_q4_mask62, dequantize_row_q4_mask62>(false, true, DType::Q8_K),
 }};
 // clang-format on
 
@@ -100,8 +105,13 @@ size_t quantize_tensor(DType type, const float* src, int64_t n_rows, int64_t row
   if (n_rows <= 0 || row_len == 0) return 0;
   auto* out = static_cast<uint8_t*>(dst);
   auto rows = [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r)
-      t.quantize_row(src + r * row_len, out + r * row_size, row_len, importance);
+    for (int64_t r = begin; r < end; ++r) {
+      try {
+        t.quantize_row(src + r * row_len, out + r * row_size, row_len, importance);
+      } catch (const Error& e) {  // the sparse types reject inputs their pattern cannot hold
+        throw Error("row " + std::to_string(r) + ": " + e.what());
+      }
+    }
   };
   if (n_rows == 1) {
     rows(0, 1);

@@ -53,6 +53,7 @@ TEST(CpuFeatures, AgreesWithProcCpuinfoFlags) {
       {"amx_int8", f.amx_int8},
       {"amx_bf16", f.amx_bf16},
       {"avx512_vbmi2", f.avx512_vbmi2},
+      {"avx512vbmi", f.avx512_vbmi},
   };
   for (const auto& [name, ours] : cases) EXPECT_EQ(ours, flags.count(name) == 1) << name;
 }
@@ -67,6 +68,7 @@ TEST(CpuFeatures, AgreesWithBuiltinCpuSupports) {
   EXPECT_EQ(f.avx512vl, static_cast<bool>(__builtin_cpu_supports("avx512vl")));
   EXPECT_EQ(f.avx512vnni, static_cast<bool>(__builtin_cpu_supports("avx512vnni")));
   EXPECT_EQ(f.avx512_vbmi2, static_cast<bool>(__builtin_cpu_supports("avx512vbmi2")));
+  EXPECT_EQ(f.avx512_vbmi, static_cast<bool>(__builtin_cpu_supports("avx512vbmi")));
   EXPECT_EQ(f.avx512_bf16, static_cast<bool>(__builtin_cpu_supports("avx512bf16")));
   EXPECT_EQ(f.avxvnni, static_cast<bool>(__builtin_cpu_supports("avxvnni")));
   EXPECT_EQ(f.avx512_fp16, static_cast<bool>(__builtin_cpu_supports("avx512fp16")));

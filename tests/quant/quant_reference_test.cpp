@@ -220,6 +220,7 @@ TEST(QuantTraits, RoundTripsAndDotsForEveryType) {
   for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i)) * 2.0f;
   const std::vector<float> w = make_importance(cols);
   for (const QuantTraits& t : all_quant_traits()) {
+    if (is_sparse_dtype(t.type)) continue;  // they need pruned input: q_sparse_test
     for (const float* imp : {static_cast<const float*>(nullptr), w.data()}) {
       std::vector<uint8_t> q(quant_row_size(t.type, cols) * rows);
       quantize_tensor(t.type, x.data(), rows, cols, q.data(), imp);

@@ -1,5 +1,5 @@
-// Scalar reference encode/decode of the sparse formats (see sparse_formats.h).
-#include "prune/sparse_formats.h"
+// Scalar reference encode/decode of the sparse formats (see q_sparse.h).
+#include "quant/q_sparse.h"
 
 #include <bit>
 #include <string>
@@ -55,7 +55,7 @@ void encode_q4_2of4(const float* w, const uint8_t* pruned, int64_t n, const floa
         if (!pruned[base + g * 4 + k]) {
           if (kept == 2)
             throw Error("2:4 encoding: block " + std::to_string(b) + " group " + std::to_string(g) +
-                        " keeps more than 2 of 4 weights");
+                        " keeps more than 2 of 4 weights (nonzero)");
           pos[kept++] = k;
         }
       // Fewer than 2 kept: fill with the first pruned positions, stored as zeros.
@@ -86,7 +86,7 @@ void decode_q4_2of4(const BlockQ4_2of4* in, int64_t n, float* out) {
     for (int g = 0; g < kSparseBlock / 4; ++g) {
       const int nib = (blk.idx[g / 2] >> (g % 2 ? 4 : 0)) & 0xF;
       const int p0 = nib & 3, p1 = nib >> 2;
-      if (p0 >= p1)
+      if (!valid_2of4_nibble(nib))
         throw Error("2:4 block " + std::to_string(b) + " group " + std::to_string(g) +
                     ": corrupt index (positions " + std::to_string(p0) + ", " + std::to_string(p1) +
                     ")");
@@ -116,7 +116,7 @@ void encode_q4_mask(const float* w, const uint8_t* pruned, int64_t n, const floa
     }
     if (vals.size() > static_cast<size_t>(kCapacity))
       throw Error("sparse mask encoding: block " + std::to_string(b) + " keeps " +
-                  std::to_string(vals.size()) + " weights, more than the format's " +
+                  std::to_string(vals.size()) + " weights (nonzero), more than the format's " +
                   std::to_string(kCapacity));
     put_values(vals, imp, importance != nullptr, kCapacity / kQK, blk.values);
   }
@@ -147,5 +147,71 @@ template void encode_q4_mask<96>(const float*, const uint8_t*, int64_t, const fl
                                  BlockQ4_Mask<96>*);
 template void decode_q4_mask<128>(const BlockQ4_Mask<128>*, int64_t, float*);
 template void decode_q4_mask<96>(const BlockQ4_Mask<96>*, int64_t, float*);
+
+}  // namespace edgefit
+
+namespace edgefit {
+
+int64_t find_corrupt_sparse_block(DType t, const void* blocks, int64_t n, std::string* why) {
+  const int64_t n_blocks = n / kSparseBlock;
+  if (t == DType::Q4_2OF4) {
+    const auto* b = static_cast<const BlockQ4_2of4*>(blocks);
+    for (int64_t i = 0; i < n_blocks; ++i)
+      for (int g = 0; g < kSparseBlock / 4; ++g) {
+        const int nib = (b[i].idx[g / 2] >> (g % 2 ? 4 : 0)) & 0xF;
+        if (!valid_2of4_nibble(nib)) {
+          if (why)
+            *why = "group " + std::to_string(g) + " has a corrupt 2:4 index (positions " +
+                   std::to_string(nib & 3) + ", " + std::to_string(nib >> 2) + ")";
+          return i;
+        }
+      }
+    return -1;
+  }
+  const int capacity = t == DType::Q4_MASK50 ? BlockQ4_Mask50::capacity : BlockQ4_Mask62::capacity;
+  const size_t bytes = t == DType::Q4_MASK50 ? sizeof(BlockQ4_Mask50) : sizeof(BlockQ4_Mask62);
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const uint8_t* mask = static_cast<const uint8_t*>(blocks) + static_cast<size_t>(i) * bytes;
+    int kept = 0;
+    for (int k = 0; k < kSparseBlock / 8; ++k) kept += std::popcount(mask[k]);
+    if (kept > capacity) {
+      if (why)
+        *why = "mask keeps " + std::to_string(kept) + " weights, the format holds " +
+               std::to_string(capacity);
+      return i;
+    }
+  }
+  return -1;
+}
+
+namespace {
+
+// The pruned flags of a quantizer's input: its exact zeros.
+std::vector<uint8_t> zeros_of(const float* src, int64_t n) {
+  std::vector<uint8_t> pruned(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) pruned[static_cast<size_t>(i)] = src[i] == 0.f;
+  return pruned;
+}
+
+}  // namespace
+
+void quantize_row_q4_2of4(const float* src, void* dst, int64_t n, const float* importance) {
+  encode_q4_2of4(src, zeros_of(src, n).data(), n, importance, static_cast<BlockQ4_2of4*>(dst));
+}
+void quantize_row_q4_mask50(const float* src, void* dst, int64_t n, const float* importance) {
+  encode_q4_mask(src, zeros_of(src, n).data(), n, importance, static_cast<BlockQ4_Mask50*>(dst));
+}
+void quantize_row_q4_mask62(const float* src, void* dst, int64_t n, const float* importance) {
+  encode_q4_mask(src, zeros_of(src, n).data(), n, importance, static_cast<BlockQ4_Mask62*>(dst));
+}
+void dequantize_row_q4_2of4(const void* src, float* dst, int64_t n) {
+  decode_q4_2of4(static_cast<const BlockQ4_2of4*>(src), n, dst);
+}
+void dequantize_row_q4_mask50(const void* src, float* dst, int64_t n) {
+  decode_q4_mask(static_cast<const BlockQ4_Mask50*>(src), n, dst);
+}
+void dequantize_row_q4_mask62(const void* src, float* dst, int64_t n) {
+  decode_q4_mask(static_cast<const BlockQ4_Mask62*>(src), n, dst);
+}
 
 }  // namespace edgefit

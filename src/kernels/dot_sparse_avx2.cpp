@@ -1,0 +1,112 @@
+// AVX2 kernel of the 2:4 sparse type (kernels.h, "The sparse types"), bit-identical to the scalar
+// twin in dot_sparse_scalar.cpp; registered in the AVX2 and AVX-VNNI tables. The mask types keep
+// their scalar twins there for now (a variable count per 8 weights needs a stitched gather).
+//
+// Gather without vpcompressb: every index byte (2 groups, 8 weights) keeps exactly 4, so one
+// 256-entry table of pshufb controls (4 bytes each) per index byte, fetched 8 at a time with
+// vpgatherdd, picks the kept activation quants of 8 weights into 4 fixed bytes. A value block's
+// 32 kept quants come out of two in-lane shuffles in the order 0-7, 16-23 | 8-15, 24-31, and its
+// nibbles are unpacked into the same order, so the products pair up without a cross-lane move.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <array>
+#include <cstdint>
+
+#include "kernels/isa_tables.h"
+#include "kernels/kernels.h"
+#include "kernels/panel.h"
+#include "quant/q_sparse.h"
+
+namespace edgefit::kernels::detail {
+
+using quant::BlockQ8_K;
+
+namespace {
+
+// Index byte k (groups 2k, 2k+1; nibbles p0 | p1 << 2) → the pshufb control of its 4 kept
+// weights within its 8: {p0, p1} of the low nibble, {4 + p0, 4 + p1} of the high one.
+constexpr std::array<uint32_t, 256> make_controls() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t k = 0; k < 256; ++k) {
+    const uint32_t lo = k & 0xF, hi = k >> 4;
+    t[k] = (lo & 3) | (lo >> 2) << 8 | (4 + (hi & 3)) << 16 | (4 + (hi >> 2)) << 24;
+  }
+  return t;
+}
+alignas(64) constexpr std::array<uint32_t, 256> kControls = make_controls();
+
+// The 32 kept activation quants of value block j of a block (weights 64j … 64j + 63), in the
+// order 0-7, 16-23 | 8-15, 24-31.
+inline __m256i gather32(const uint8_t* idx, const int8_t* qs) {
+  const __m256i k = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(idx)));
+  const __m256i c = _mm256_i32gather_epi32(reinterpret_cast<const int*>(kControls.data()), k, 4);
+  // per 128-bit lane: the controls of 2 index bytes (16 weights), the second offset by 8
+  const __m256i off = _mm256_setr_epi32(0, 0x08080808, 0, 0, 0, 0x08080808, 0, 0);
+  const __m256i c0 = _mm256_add_epi32(
+      _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 1, 0, 0, 2, 3, 0, 0)), off);
+  const __m256i c1 = _mm256_add_epi32(
+      _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(4, 5, 0, 0, 6, 7, 0, 0)), off);
+  const __m256i r0 =
+      _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), c0);
+  const __m256i r1 =
+      _mm256_shuffle_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32)), c1);
+  return _mm256_unpacklo_epi64(r0, r1);
+}
+
+// The isum terms of one value block: 8 dwords summing to Σ (level − 8) · quant.
+inline __m256i dot32(const quant::BlockQ4_0& v, __m256i acts) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v.qs));
+  const __m128i m = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_and_si128(q, m), hi = _mm_and_si128(_mm_srli_epi16(q, 4), m);
+  const __m256i lev = _mm256_set_m128i(_mm_unpackhi_epi64(lo, hi), _mm_unpacklo_epi64(lo, hi));
+  const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(lev, acts),
+                                     _mm256_maddubs_epi16(_mm256_set1_epi8(8), acts));
+  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const BlockQ4_2of4*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    __m256i s[4];
+    for (int j = 0; j < 4; ++j)
+      s[j] = dot32(w[b].values[j], gather32(w[b].idx + 8 * j, a[b].qs + 64 * j));
+    const __m256i h =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+    const __m128i isums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m128i d = _mm_setr_epi16(
+        static_cast<short>(w[b].values[0].d), static_cast<short>(w[b].values[1].d),
+        static_cast<short>(w[b].values[2].d), static_cast<short>(w[b].values[3].d), 0, 0, 0, 0);
+    const __m128 scale = _mm_mul_ps(_mm_cvtph_ps(d), _mm_set1_ps(a[b].d));
+    groups[b % 4] = _mm_fmadd_ps(scale, _mm_cvtepi32_ps(isums), groups[b % 4]);
+  }
+  alignas(16) float lanes[kLanes];
+  for (int i = 0; i < 4; ++i) _mm_store_ps(lanes + 4 * i, groups[i]);
+  return reduce16(lanes);
+}
+
+template <VecDotFn Dot>
+void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+               size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const void* wr = static_cast<const uint8_t*>(w) + r * w_stride;
+    for (int64_t t = 0; t < n_tok; ++t)
+      y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
+  }
+}
+
+}  // namespace
+
+FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin) {
+  FormatKernels k = scalar_twin;  // same activations (Q8_K), block size and slot facts
+  k.vec_dot = dot_2of4;
+  k.gemm = gemm_rows<dot_2of4>;
+  return k;
+}
+
+}  // namespace edgefit::kernels::detail

@@ -1,0 +1,343 @@
+// AVX-512 kernels of the sparse types (kernels.h, "The sparse types"), bit-identical to the
+// scalar twins in dot_sparse_scalar.cpp. Compiled with VBMI and VBMI2; registered only where
+// CPUID reports both (add_sparse_kernels).
+//
+// Both kernels lay the products of a block's value blocks out in the same 16 dword lanes (see
+// "2:4, in the lane layout"), so a block reduces with two lane swaps. 2:4 gathers with
+// vpmultishiftqb + two-table vpermb from activations prepared in a matching order; the mask
+// types with vpcompressb per quarter through a small buffer. GCC 12's AVX-512 headers
+// self-initialize "undefined" registers (GCC bug 105593): silence it for the header only, as
+// dot_avx512vnni.cpp does.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+#include "core/fp16.h"
+#include "kernels/isa_tables.h"
+#include "kernels/kernels.h"
+#include "kernels/panel.h"
+#include "quant/q_sparse.h"
+
+namespace edgefit::kernels::detail {
+
+using quant::BlockQ4_0;
+using quant::BlockQ8_K;
+
+namespace {
+
+// lanes 4(b % 4) … 4(b % 4) + 3 of the canonical order hold value blocks 4b … 4b + 3.
+inline void accumulate4(__m128 d, float act_d, __m128i isums, __m128* lane_group) {
+  const __m128 s = _mm_mul_ps(d, _mm_set1_ps(act_d));
+  *lane_group = _mm_fmadd_ps(s, _mm_cvtepi32_ps(isums), *lane_group);
+}
+
+inline float reduce_groups(const __m128 g[4]) {
+  alignas(16) float lanes[kLanes];
+  for (int i = 0; i < 4; ++i) _mm_store_ps(lanes + 4 * i, g[i]);
+  return reduce16(lanes);
+}
+
+// ---------------------------------------------------------------- 2:4, in the lane layout
+//
+// The products of a block's 4 value blocks are laid out so that 16 dword lanes need no
+// horizontal shuffles: lane l holds value block l % 4, values 4k … 4k + 3 with k = l / 4 (in G0)
+// and 16 + 4k … 16 + 4k + 3 (in G1), so G0 + G1 and two 128-bit lane swaps leave the 4 exact
+// integer sums in dwords 0-3. The activations are prepared in a matching order (prep_2of4: per
+// block the quants of weights 0-31, 64-95, 128-159, 192-223 first, then the other halves), so
+// both halves gather with one two-table vpermb each from 128 contiguous bytes. The gather
+// indices read the 2-bit positions out of the index bytes with vpmultishiftqb after one vpermb
+// has put, in every qword, the index bytes its two lanes need.
+
+// Q8_K activations with each block's quants reordered for the 2:4 kernel (see above).
+void prep_2of4(const float* x, int64_t n, void* out) {
+  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+  auto* blocks = static_cast<BlockQ8_K*>(out);
+  for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
+    int8_t q[quant::kQK_K];
+    std::memcpy(q, blocks[b].qs, sizeof q);
+    for (int half = 0; half < 2; ++half)
+      for (int v = 0; v < 4; ++v)
+        std::memcpy(blocks[b].qs + 128 * half + 32 * v, q + 64 * v + 32 * half, 32);
+  }
+}
+
+// Byte tables of the 2:4 kernel, built at compile time.
+struct Tables2of4 {
+  uint8_t idx_bytes[64];  // vpermb: qword m = lanes 2m, 2m+1 (value blocks v, v + 1 = 2m % 4,
+                          // k = m / 2): bytes 8v + k, 8v + 8 + k (G0), 8v + 4 + k, 8v + 12 + k (G1)
+  uint8_t shift0[64];     // vpmultishiftqb bit offsets of G0's positions: lane 2m: byte 0's bits
+                          // 0, 2, 4, 6; lane 2m + 1: byte 1's (8 … 14)
+  uint8_t shift1[64];     // G1's: bytes 2 and 3 of the qword (16 … 30)
+  uint8_t packed_shift0[64];  // the same for PackedQ4_2of4Block's broadcast index bytes: qwords
+  uint8_t packed_shift1[64];  // 4-7 read bytes 4-7 of their qword (+ 32 bits)
+  uint8_t base[64];           // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
+  uint8_t qs[64];             // vpermb over the values: byte j of lane l = qs byte 4k + j of value
+                              // block v (at 18v + 2 in the block's values)
+  uint8_t scales[64];         // vpermb: the 4 fp16 scales (bytes 0-7)
+};
+constexpr Tables2of4 make_tables_2of4() {
+  Tables2of4 t{};
+  for (int l = 0; l < 16; ++l) {
+    const int v = l % 4, k = l / 4;
+    for (int j = 0; j < 4; ++j) {
+      const int o = 4 * l + j;
+      t.shift0[o] = static_cast<uint8_t>(8 * (l % 2) + 2 * j);
+      t.shift1[o] = static_cast<uint8_t>(16 + 8 * (l % 2) + 2 * j);
+      t.packed_shift0[o] = static_cast<uint8_t>(t.shift0[o] + 32 * (l / 8));
+      t.packed_shift1[o] = static_cast<uint8_t>(t.shift1[o] + 32 * (l / 8));
+      t.base[o] = static_cast<uint8_t>(32 * v + 8 * k + 4 * (j / 2));
+      t.qs[o] = static_cast<uint8_t>(18 * v + 2 + 4 * k + j);
+    }
+  }
+  for (int m = 0; m < 8; ++m) {
+    const int v = (2 * m) % 4, k = m / 2;
+    t.idx_bytes[8 * m + 0] = static_cast<uint8_t>(8 * v + k);
+    t.idx_bytes[8 * m + 1] = static_cast<uint8_t>(8 * v + 8 + k);
+    t.idx_bytes[8 * m + 2] = static_cast<uint8_t>(8 * v + 4 + k);
+    t.idx_bytes[8 * m + 3] = static_cast<uint8_t>(8 * v + 12 + k);
+  }
+  const uint8_t sc[8] = {0, 1, 18, 19, 36, 37, 54, 55};
+  for (int j = 0; j < 8; ++j) t.scales[j] = sc[j];
+  return t;
+}
+alignas(64) constexpr Tables2of4 kT24 = make_tables_2of4();
+
+// One 2:4 block from its parts in the lane layout: src = every qword's index bytes (read with
+// shift0 / shift1), qb = the value nibbles, d = the 4 scales.
+inline void block_2of4(__m512i src, __m512i shift0, __m512i shift1, __m512i qb, __m128 d,
+                       const BlockQ8_K& act, __m128* lane_group) {
+  const __m512i base = _mm512_load_si512(kT24.base);
+  const __m512i three = _mm512_set1_epi8(3), low4 = _mm512_set1_epi8(0x0F),
+                eight = _mm512_set1_epi8(8);
+  // base has bits 0-1 clear, so position + base = (field & 3) | base: one vpternlogd (0xEA:
+  // a & b | c) instead of an and and an add
+  const __m512i at0 =
+      _mm512_ternarylogic_epi32(_mm512_multishift_epi64_epi8(shift0, src), three, base, 0xEA);
+  const __m512i at1 =
+      _mm512_ternarylogic_epi32(_mm512_multishift_epi64_epi8(shift1, src), three, base, 0xEA);
+  const int8_t* q = act.qs;
+  const __m512i g0 =
+      _mm512_permutex2var_epi8(_mm512_loadu_si512(q), at0, _mm512_loadu_si512(q + 64));
+  const __m512i g1 =
+      _mm512_permutex2var_epi8(_mm512_loadu_si512(q + 128), at1, _mm512_loadu_si512(q + 192));
+  const __m512i lev0 = _mm512_and_si512(qb, low4);
+  const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+  __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
+  s = _mm512_dpbusd_epi32(s, lev1, g1);
+  __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
+  o = _mm512_dpbusd_epi32(o, eight, g1);
+  s = _mm512_sub_epi32(s, o);
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+  accumulate4(d, act.d, _mm512_castsi512_si128(s), lane_group);
+}
+
+float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const BlockQ4_2of4*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i idx_bytes = _mm512_load_si512(kT24.idx_bytes);
+  const __m512i shift0 = _mm512_load_si512(kT24.shift0), shift1 = _mm512_load_si512(kT24.shift1);
+  const __m512i qs_at = _mm512_load_si512(kT24.qs), scales_at = _mm512_load_si512(kT24.scales);
+  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    const auto* blk = reinterpret_cast<const uint8_t*>(&w[b]);
+    // positions → gather indices (bytes 32-63 of the index load are never selected)
+    const __m512i src = _mm512_permutexvar_epi8(
+        idx_bytes,
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk))));
+    // the 4 value blocks' nibbles in the lane layout (72 bytes from offset 32: masked tail load)
+    const __m512i v0 = _mm512_loadu_si512(blk + 32);
+    const __m512i v1 = _mm512_maskz_loadu_epi8(0xFF, blk + 96);
+    const __m512i qb = _mm512_permutex2var_epi8(v0, qs_at, v1);
+    const __m128 d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(scales_at, v0)));
+    block_2of4(src, shift0, shift1, qb, d, a[b], &groups[b % 4]);
+  }
+  return reduce_groups(groups);
+}
+
+// The same on PackedQ4_2of4Block rows (kernels.h): the index bytes are one broadcast away from
+// their qwords, the nibbles and scales already in place.
+float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const PackedQ4_2of4Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i shift0 = _mm512_load_si512(kT24.packed_shift0),
+                shift1 = _mm512_load_si512(kT24.packed_shift1);
+  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    const PackedQ4_2of4Block& blk = w[b];
+    const __m512i src =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.idx)));
+    const __m512i qb = _mm512_loadu_si512(blk.qs);
+    const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
+    block_2of4(src, shift0, shift1, qb, d, a[b], &groups[b % 4]);
+  }
+  return reduce_groups(groups);
+}
+
+// ---------------------------------------------------------------- masks, in the same layout
+//
+// vpcompressb packs the quants at the kept positions of each 64-weight quarter to the bottom of
+// a register (zeros above); a quarter keeps a variable count, so its packed bytes are rotated to
+// their offset in the block's gathered row (vpermb) and merged under byte masks. (Storing the
+// quarters one after another into a buffer and reloading the row saves those shuffles but
+// measured 1.7× slower: the reload spans several stores and cannot be forwarded.) Two constant
+// vpermb then lay the 128 bytes out in the 2:4 kernel's lanes (value block v = bytes
+// 32v … 32v + 31 of the row), and the reduction is the same.
+
+// The gathered quants of a mask block: positions 0..63 in *lo, 64..127 in *hi (zeros past the
+// block's count, which the loader bounds by the capacity ≤ 128).
+inline void gather_mask(const uint8_t* mask, const int8_t* qs, __m512i* lo, __m512i* hi) {
+  alignas(64) static constexpr uint8_t kIota[64] = {
+      0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+      22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+      44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+  const __m512i iota = _mm512_load_si512(kIota);
+  __m512i o0 = _mm512_setzero_si512(), o1 = _mm512_setzero_si512();
+  unsigned off = 0;
+  for (int c = 0; c < 4; ++c) {
+    uint64_t m;
+    std::memcpy(&m, mask + 8 * c, 8);
+    const __m512i piece = _mm512_maskz_compress_epi8(m, _mm512_loadu_si512(qs + 64 * c));
+    // piece byte j → gathered position off + j: rotate by off, then keep positions ≥ off
+    const __m512i rot = _mm512_permutexvar_epi8(
+        _mm512_sub_epi8(iota, _mm512_set1_epi8(static_cast<char>(off & 63))), piece);
+    const uint64_t m0 = off < 64 ? ~0ull << off : 0;
+    const uint64_t m1 = off == 0    ? 0
+                        : off < 64  ? ~0ull >> (64 - off)
+                        : off < 128 ? ~0ull << (off - 64)
+                                    : 0;
+    o0 = _mm512_mask_mov_epi8(o0, m0, rot);
+    o1 = _mm512_mask_mov_epi8(o1, m1, rot);
+    off += static_cast<unsigned>(std::popcount(m));
+  }
+  *lo = o0;
+  *hi = o1;
+}
+
+// vpermb indices from the gathered row to the lane layout: G0 byte 4l + j = row byte
+// 32(l % 4) + 4(l / 4) + j, G1 the same + 16.
+struct TablesMask {
+  uint8_t g0[64];  // values 0-15 of each value block
+  uint8_t g1[64];  // values 16-31
+};
+constexpr TablesMask make_tables_mask() {
+  TablesMask t{};
+  for (int l = 0; l < 16; ++l)
+    for (int j = 0; j < 4; ++j) {
+      t.g0[4 * l + j] = static_cast<uint8_t>(32 * (l % 4) + 4 * (l / 4) + j);
+      t.g1[4 * l + j] = static_cast<uint8_t>(32 * (l % 4) + 16 + 4 * (l / 4) + j);
+    }
+  return t;
+}
+alignas(64) constexpr TablesMask kTM = make_tables_mask();
+
+// kVB value blocks per block (4: Q4_MASK50, 3: Q4_MASK62); value block v of the row goes to lane
+// v % 16, as the scalar twin.
+template <int kVB>
+float dot_mask(int64_t n, const void* w_row, const void* act_row) {
+  using Block = BlockQ4_Mask<32 * kVB>;
+  const auto* w = static_cast<const Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i g0_at = _mm512_load_si512(kTM.g0), g1_at = _mm512_load_si512(kTM.g1);
+  const __m512i qs_at = _mm512_load_si512(kT24.qs), scales_at = _mm512_load_si512(kT24.scales);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+  constexpr int kValueBytes = kVB * static_cast<int>(sizeof(quant::BlockQ4_0));  // 72 or 54
+  float acc[kLanes] = {};
+  __m512 vacc = _mm512_setzero_ps();  // kVB == 3: the 16 lanes
+  const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  int lane = 0;
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    __m512i r0, r1;
+    gather_mask(w[b].mask, a[b].qs, &r0, &r1);
+    const __m512i x0 = _mm512_permutex2var_epi8(r0, g0_at, r1);
+    const __m512i x1 = _mm512_permutex2var_epi8(r0, g1_at, r1);
+    // the value blocks' nibbles (never a byte past the block: masked loads)
+    const auto* vb = reinterpret_cast<const uint8_t*>(w[b].values);
+    const __m512i v0 =
+        _mm512_maskz_loadu_epi8(kValueBytes >= 64 ? ~0ull : (1ull << kValueBytes) - 1, vb);
+    const __m512i v1 = kValueBytes > 64
+                           ? _mm512_maskz_loadu_epi8((1ull << (kValueBytes - 64)) - 1, vb + 64)
+                           : _mm512_setzero_si512();
+    const __m512i qb = _mm512_permutex2var_epi8(v0, qs_at, v1);
+    const __m512i lev0 = _mm512_and_si512(qb, low4);
+    const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, x0);
+    s = _mm512_dpbusd_epi32(s, lev1, x1);
+    __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, x0);
+    o = _mm512_dpbusd_epi32(o, eight, x1);
+    s = _mm512_sub_epi32(s, o);
+    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+    const __m128 d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(scales_at, v0)));
+    if constexpr (kVB == 4) {
+      accumulate4(d, a[b].d, _mm512_castsi512_si128(s), &groups[b % 4]);
+    } else {
+      // value blocks 3b … 3b + 2 → lanes (3b + j) % 16: rotate the 3 products there, one masked
+      // fused multiply-add (each lane the scalar twin's std::fma)
+      const __m512i rot = _mm512_and_si512(_mm512_sub_epi32(iota16, _mm512_set1_epi32(lane)),
+                                           _mm512_set1_epi32(15));
+      const __m512 sc =
+          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_mul_ps(d, _mm_set1_ps(a[b].d))));
+      const __m512 is =
+          _mm512_permutexvar_ps(rot, _mm512_cvtepi32_ps(s));  // lanes 0-2 of s: the isums
+      const auto m = static_cast<__mmask16>((7u << lane) | (7u >> (16 - lane)));
+      vacc = _mm512_mask3_fmadd_ps(sc, is, vacc, m);
+      lane = (lane + 3) % kLanes;
+    }
+  }
+  if constexpr (kVB == 3) _mm512_storeu_ps(acc, vacc);
+  return kVB == 4 ? reduce_groups(groups) : reduce16(acc);
+}
+
+template <VecDotFn Dot>
+void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+               size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const void* wr = static_cast<const uint8_t*>(w) + r * w_stride;
+    for (int64_t t = 0; t < n_tok; ++t)
+      y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
+  }
+}
+
+size_t q8_k_act_bytes(int64_t n) {
+  return static_cast<size_t>(n / quant::kQK_K) * sizeof(BlockQ8_K);
+}
+void prep_q8_k_act(const float* x, int64_t n, void* out) {
+  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+}
+
+template <VecDotFn Dot>
+FormatKernels kernels_of(DType t) {
+  return {t, 0, DType::Q8_K, kSparseBlock, q8_k_act_bytes, prep_q8_k_act, Dot, gemm_rows<Dot>};
+}
+
+}  // namespace
+
+FormatKernels avx512_sparse_kernels(KernelSlot slot) {
+  switch (slot) {
+    case KernelSlot::kQ4_2of4: {
+      FormatKernels k = kernels_of<dot_2of4>(DType::Q4_2OF4);
+      k.prepare_act = prep_2of4;  // its own quant order (the lane layout above)
+      return k;
+    }
+    case KernelSlot::kQ4_2of4x1: {
+      FormatKernels k = kernels_of<dot_2of4_packed>(DType::Q4_2OF4);
+      k.packing = kPackingQ4_2of4x1;
+      k.prepare_act = prep_2of4;
+      return k;
+    }
+    case KernelSlot::kQ4_Mask50:
+      return kernels_of<dot_mask<4>>(DType::Q4_MASK50);
+    default:
+      return kernels_of<dot_mask<3>>(DType::Q4_MASK62);
+  }
+}
+
+}  // namespace edgefit::kernels::detail

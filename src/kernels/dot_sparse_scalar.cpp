@@ -1,0 +1,135 @@
+// Scalar reference kernels of the sparse types (kernels.h, "The sparse types"), and the
+// registration of the sparse slots in every table. The reference gathers the Q8_K activation
+// quants at the kept positions of a block (zeros past a mask block's count), then takes each
+// value block's exact integer dot with them, as the SIMD kernels do with compress instructions.
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/fp16.h"
+#include "kernels/isa_tables.h"
+#include "kernels/kernels.h"
+#include "kernels/panel.h"
+#include "quant/q_sparse.h"
+
+namespace edgefit::kernels::detail {
+
+using quant::BlockQ4_0;
+using quant::BlockQ8_K;
+
+namespace {
+
+// The activations at the 128 kept positions of a 2:4 block, in weight order.
+void gather_2of4(const BlockQ4_2of4& w, const int8_t* qs, int8_t* out) {
+  for (int g = 0; g < kSparseBlock / 4; ++g) {
+    const int nib = (w.idx[g / 2] >> (g % 2 ? 4 : 0)) & 0xF;
+    out[2 * g] = qs[4 * g + (nib & 3)];
+    out[2 * g + 1] = qs[4 * g + (nib >> 2)];
+  }
+}
+
+// The activations at a mask block's kept positions, in weight order, then zeros up to capacity.
+template <int kCapacity>
+void gather_mask(const BlockQ4_Mask<kCapacity>& w, const int8_t* qs, int8_t* out) {
+  int k = 0;
+  for (int i = 0; i < kSparseBlock && k < kCapacity; ++i)
+    if ((w.mask[i / 8] >> (i % 8)) & 1) out[k++] = qs[i];
+  while (k < kCapacity) out[k++] = 0;
+}
+
+// The canonical sparse dot: value block v of the row (kVB per block) goes to lane v % 16.
+template <typename Block, int kVB, void (*Gather)(const Block&, const int8_t*, int8_t*)>
+float dot_sparse(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  float acc[kLanes] = {};
+  int64_t v = 0;
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    int8_t g[kVB * quant::kQK];
+    Gather(w[b], a[b].qs, g);
+    for (int j = 0; j < kVB; ++j, ++v) {
+      const BlockQ4_0& vb = w[b].values[j];
+      const int8_t* x = g + quant::kQK * j;
+      int32_t isum = 0;
+      for (int i = 0; i < quant::kQK / 2; ++i)
+        isum += ((vb.qs[i] & 0xF) - 8) * x[i] + ((vb.qs[i] >> 4) - 8) * x[i + 16];
+      const float s = fp16_to_fp32(vb.d) * a[b].d;
+      float& lane = acc[v % kLanes];
+      lane = std::fma(s, static_cast<float>(isum), lane);
+    }
+  }
+  return reduce16(acc);
+}
+
+size_t q8_k_act_bytes(int64_t n) {
+  return static_cast<size_t>(n / quant::kQK_K) * sizeof(BlockQ8_K);
+}
+void prep_q8_k_act(const float* x, int64_t n, void* out) {
+  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+}
+
+template <VecDotFn Dot>
+void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+               size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const void* wr = static_cast<const uint8_t*>(w) + r * w_stride;
+    for (int64_t t = 0; t < n_tok; ++t)
+      y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
+  }
+}
+
+template <VecDotFn Dot>
+constexpr FormatKernels sparse_kernels(DType t) {
+  return {t, 0, DType::Q8_K, kSparseBlock, q8_k_act_bytes, prep_q8_k_act, Dot, gemm_rows<Dot>};
+}
+
+}  // namespace
+
+float ref_dot_q4_2of4(int64_t n, const void* w, const void* a) {
+  return dot_sparse<BlockQ4_2of4, 4, gather_2of4>(n, w, a);
+}
+float ref_dot_q4_mask50(int64_t n, const void* w, const void* a) {
+  return dot_sparse<BlockQ4_Mask50, 4, gather_mask<128>>(n, w, a);
+}
+float ref_dot_q4_mask62(int64_t n, const void* w, const void* a) {
+  return dot_sparse<BlockQ4_Mask62, 3, gather_mask<96>>(n, w, a);
+}
+
+// Packed 2:4 rows (kernels.h PackedQ4_2of4Block): the row back in ggml's layout, then the twin.
+float ref_dot_q4_2of4_x1(int64_t n, const void* w, const void* a) {
+  const int64_t shape[2] = {1, n};
+  TensorView v = TensorView::contiguous(DType::Q4_2OF4, shape, w);
+  v.packing = kPackingQ4_2of4x1;
+  thread_local std::vector<uint8_t> row;
+  row.resize(static_cast<size_t>(n / kSparseBlock) * sizeof(BlockQ4_2of4));
+  unpack_packed_row(v, 0, row.data());
+  return ref_dot_q4_2of4(n, row.data(), a);
+}
+
+void add_sparse_kernels(KernelDispatch& kd) {
+  using S = KernelSlot;
+  FormatKernels packed = sparse_kernels<ref_dot_q4_2of4_x1>(DType::Q4_2OF4);
+  packed.packing = kPackingQ4_2of4x1;
+  kd.set(S::kQ4_2of4, sparse_kernels<ref_dot_q4_2of4>(DType::Q4_2OF4))
+      .set(S::kQ4_Mask50, sparse_kernels<ref_dot_q4_mask50>(DType::Q4_MASK50))
+      .set(S::kQ4_Mask62, sparse_kernels<ref_dot_q4_mask62>(DType::Q4_MASK62));
+  // The packed 2:4 layout pays only where the AVX-512 kernel reads it (below); the scalar table
+  // has its twin, as for every packing, so the tests can compare against it.
+  if (kd.isa == Isa::kScalar) kd.set(S::kQ4_2of4x1, packed);
+#if defined(__x86_64__)
+  // Every x86 SIMD table runs only where AVX2 does: the AVX2 2:4 kernel (table gathers) serves
+  // them all; AVX-512 hosts with VBMI2 (vpcompressb gathers) and VBMI (vpermb places them: Ice
+  // Lake, Sapphire Rapids, Zen 4) get the AVX-512 kernels of every sparse type instead.
+  const CpuFeatures& cpu = cpu_features();
+  if (kd.isa != Isa::kScalar) kd.set(S::kQ4_2of4, avx2_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
+  if ((kd.isa == Isa::kAvx512Vnni || kd.isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 &&
+      cpu.avx512_vbmi) {
+    for (const S s : {S::kQ4_2of4, S::kQ4_Mask50, S::kQ4_Mask62, S::kQ4_2of4x1})
+      kd.set(s, avx512_sparse_kernels(s));
+  }
+#endif
+}
+
+}  // namespace edgefit::kernels::detail

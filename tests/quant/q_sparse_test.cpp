@@ -1,0 +1,117 @@
+// The sparse types as quantization types: names and block bytes, quantize (exact zeros = pruned)
+// and dequantize round trips, errors naming row and block for inputs the pattern cannot hold,
+// and the corrupt-block finder the loader uses.
+#include "quant/q_sparse.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "quant/presets.h"
+#include "quant/quant_traits.h"
+
+namespace edgefit {
+namespace {
+
+std::vector<float> gaussian(int64_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 0.05f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
+TEST(SparseTypes, NamesIdsAndBytes) {
+  EXPECT_EQ(parse_quant_type("q4_2of4"), DType::Q4_2OF4);
+  EXPECT_EQ(parse_quant_type("q4_mask50"), DType::Q4_MASK50);
+  EXPECT_EQ(parse_quant_type("Q4_MASK62"), DType::Q4_MASK62);
+  EXPECT_EQ(static_cast<uint32_t>(DType::Q4_2OF4), 200u);
+  EXPECT_EQ(dtype_info_from_ggml(202)->type, DType::Q4_MASK62);
+  EXPECT_EQ(*dtype_bytes(DType::Q4_2OF4, 512), 2 * sizeof(BlockQ4_2of4));
+  EXPECT_EQ(*dtype_bytes(DType::Q4_MASK50, 256), sizeof(BlockQ4_Mask50));
+  EXPECT_EQ(*dtype_bytes(DType::Q4_MASK62, 256), sizeof(BlockQ4_Mask62));
+  EXPECT_DOUBLE_EQ(dtype_bits_per_weight(DType::Q4_MASK62), 86 * 8.0 / 256);
+}
+
+// quantize → dequantize keeps every zero and equals the scalar encoder/decoder with the zeros as
+// the mask.
+TEST(SparseTypes, TraitsRoundTripKeepsZeros) {
+  const int64_t n = 1024;
+  for (DType t : {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62}) {
+    std::vector<float> w = gaussian(2 * n, 3);
+    for (int64_t i = 0; i < 2 * n; ++i) {
+      const bool prune = t == DType::Q4_2OF4 ? (i % 4 == 1 || i % 4 == 2) : (i * 7919 % 8) < 5;
+      if (prune) w[i] = 0.f;
+    }
+    std::vector<uint8_t> q(quant_row_size(t, n) * 2);
+    quantize_tensor(t, w.data(), 2, n, q.data(), nullptr);
+    std::vector<float> back(2 * n);
+    dequantize_tensor(t, q.data(), 2, n, back.data());
+    double err = 0, ref = 0;
+    for (int64_t i = 0; i < 2 * n; ++i) {
+      if (w[i] == 0.f) EXPECT_EQ(back[i], 0.f) << dtype_name(t) << " " << i;
+      err += (back[i] - w[i]) * (back[i] - w[i]);
+      ref += w[i] * w[i];
+    }
+    EXPECT_LT(err / ref, 0.02) << dtype_name(t);  // 4-bit quantization error of the kept values
+    EXPECT_EQ(find_corrupt_sparse_block(t, q.data(), 2 * n, nullptr), -1);
+  }
+}
+
+TEST(SparseTypes, PatternViolationsNameRowAndBlock) {
+  const int64_t n = 512;
+  std::vector<float> w = gaussian(2 * n, 4);
+  for (int64_t i = 0; i < 2 * n; ++i)
+    if (i % 4 >= 2) w[i] = 0.f;
+  w[n + 256 + 4 * 5 + 2] = 0.5f;  // row 1, block 1, group 5 keeps 3
+  std::vector<uint8_t> q(quant_row_size(DType::Q4_2OF4, n) * 2);
+  try {
+    quantize_tensor(DType::Q4_2OF4, w.data(), 2, n, q.data(), nullptr);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("row 1"), std::string::npos) << m;
+    EXPECT_NE(m.find("block 1 group 5"), std::string::npos) << m;
+  }
+  // 129 nonzeros in one block: over Mask50's capacity; 97 over Mask62's.
+  std::vector<float> m = gaussian(256, 5);
+  for (int i = 129; i < 256; ++i) m[i] = 0.f;
+  std::vector<uint8_t> q50(sizeof(BlockQ4_Mask50));
+  EXPECT_THROW(quantize_tensor(DType::Q4_MASK50, m.data(), 1, 256, q50.data(), nullptr), Error);
+  m[128] = 0.f;
+  EXPECT_NO_THROW(quantize_tensor(DType::Q4_MASK50, m.data(), 1, 256, q50.data(), nullptr));
+  for (int i = 97; i < 256; ++i) m[i] = 0.f;
+  std::vector<uint8_t> q62(sizeof(BlockQ4_Mask62));
+  EXPECT_THROW(quantize_tensor(DType::Q4_MASK62, m.data(), 1, 256, q62.data(), nullptr), Error);
+}
+
+TEST(SparseTypes, CorruptBlocksAreFound) {
+  const int64_t n = 768;
+  std::vector<float> w = gaussian(n, 6);
+  for (int64_t i = 0; i < n; ++i)
+    if (i % 4 == 0 || i % 4 == 3) w[i] = 0.f;
+  std::vector<BlockQ4_2of4> b(3);
+  quantize_tensor(DType::Q4_2OF4, w.data(), 1, n, b.data(), nullptr);
+  b[2].idx[7] = static_cast<uint8_t>((b[2].idx[7] & 0x0F) | (0x5 << 4));  // p0 = p1 = 1
+  std::string why;
+  EXPECT_EQ(find_corrupt_sparse_block(DType::Q4_2OF4, b.data(), n, &why), 2);
+  EXPECT_NE(why.find("group 15"), std::string::npos) << why;
+  std::vector<float> out(n);
+  EXPECT_THROW(dequantize_tensor(DType::Q4_2OF4, b.data(), 1, n, out.data()), Error);
+
+  std::vector<BlockQ4_Mask62> m(3);
+  for (int64_t i = 0; i < n; ++i)
+    if (i % 3 != 0) w[i] = 0.f;
+  quantize_tensor(DType::Q4_MASK62, w.data(), 1, n, m.data(), nullptr);
+  EXPECT_EQ(find_corrupt_sparse_block(DType::Q4_MASK62, m.data(), n, nullptr), -1);
+  for (int k = 0; k < 13; ++k) m[1].mask[k] = 0xFF;  // 104 bits set > 96
+  EXPECT_EQ(find_corrupt_sparse_block(DType::Q4_MASK62, m.data(), n, &why), 1);
+  EXPECT_NE(why.find("holds 96"), std::string::npos) << why;
+}
+
+}  // namespace
+}  // namespace edgefit
