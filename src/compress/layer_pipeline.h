@@ -28,6 +28,9 @@ struct PipelineOptions {
   // models whose tensors all lie in read-only file mappings, as load_model() gives: on heap
   // memory it would zero the weights.
   bool release_pages = false;
+  // Sparsity pattern of each tensor for the pruning methods (BlockJob::target_sparsity; null:
+  // nothing is pruned).
+  std::function<std::string(const std::string&)> target_sparsity;
 };
 
 struct PipelineResult {

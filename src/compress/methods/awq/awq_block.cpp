@@ -102,7 +102,7 @@ bool awq_param(std::string_view key, const nlohmann::ordered_json& v, const std:
 }  // namespace
 
 extern const CalibMethod kAwqMethod;
-const CalibMethod kAwqMethod = {"awq",     "AWQ", make_awq, awq_metadata,
-                                awq_param, "",    nullptr,  nullptr};
+const CalibMethod kAwqMethod = {"awq", "AWQ",   make_awq, awq_metadata, awq_param,
+                                "",    nullptr, nullptr,  false,        nullptr};
 
 }  // namespace edgefit

@@ -77,7 +77,7 @@ bool gptq_param(std::string_view key, const nlohmann::ordered_json& v, const std
 }  // namespace
 
 extern const CalibMethod kGptqMethod;
-const CalibMethod kGptqMethod = {"gptq",     "GPTQ", make_gptq, gptq_metadata,
-                                 gptq_param, "",     nullptr,   nullptr};
+const CalibMethod kGptqMethod = {"gptq", "GPTQ",  make_gptq, gptq_metadata, gptq_param,
+                                 "",     nullptr, nullptr,   false,         nullptr};
 
 }  // namespace edgefit

@@ -186,9 +186,15 @@ bool smoothquant_param(std::string_view key, const nlohmann::ordered_json& v,
 
 // Embeddings and the head stay 16-bit ("f16"); the linear weights become I8 (adapt_plan).
 extern const CalibMethod kSmoothQuantMethod;
-const CalibMethod kSmoothQuantMethod = {"smoothquant",          "SmoothQuant (W8A8)",
-                                        make_smoothquant,       smoothquant_metadata,
-                                        smoothquant_param,      "f16",
-                                        smoothquant_adapt_plan, smoothquant_write_safetensors};
+const CalibMethod kSmoothQuantMethod = {"smoothquant",
+                                        "SmoothQuant (W8A8)",
+                                        make_smoothquant,
+                                        smoothquant_metadata,
+                                        smoothquant_param,
+                                        "f16",
+                                        smoothquant_adapt_plan,
+                                        smoothquant_write_safetensors,
+                                        false,
+                                        nullptr};
 
 }  // namespace edgefit
