@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "compress/methods/gptq/gptq.h"
 #include "core/dtype.h"
 #include "formats/model.h"
+#include "solve/gptq.h"
 
 namespace edgefit {
 

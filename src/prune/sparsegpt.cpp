@@ -7,10 +7,10 @@
 #include <numeric>
 #include <string>
 
-#include "compress/methods/gptq/gptq_grid.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "quant/quant_traits.h"
+#include "solve/gptq_grid.h"
 
 namespace edgefit {
 namespace {

@@ -60,10 +60,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "compress/methods/gptq/gptq.h"
 #include "core/dtype.h"
 #include "prune/mask_select.h"
 #include "prune/sparsity_pattern.h"
+#include "solve/gptq.h"
 
 namespace edgefit {
 

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "compress/block_method.h"
-#include "compress/methods/gptq/gptq.h"
+#include "solve/gptq.h"
 
 namespace edgefit {
 
