@@ -143,19 +143,17 @@ void lookahead_row(const Plan& p, Chunk& c, int64_t r, int64_t i, int64_t e, flo
 
 // Chooses quantization block i / bs of every chunk row and decodes its grid. The row masks that
 // start in the block are chosen here, by the lookahead; the scales are fitted to the lookahead's
-// weights, the pruned ones zeroed and given no importance.
+// weights, the pruned ones as zeros with their column's importance (see sparsegpt.h).
 void choose_block(const Plan& p, Chunk& c, int64_t i) {
   const int bs = p.grid->block_size;
   const int64_t e = lookahead_end(p, i, bs);
   const float* diag = p.h->diag.data() + i;
-  std::vector<float> x(static_cast<size_t>(e - i)), imp(static_cast<size_t>(bs));
+  std::vector<float> x(static_cast<size_t>(e - i));
   for (int64_t r = 0; r < c.r1 - c.r0; ++r) {
     lookahead_row(p, c, r, i, e, x.data());
-    const uint8_t* m = p.pruned + (c.r0 + r) * p.cols + i;
-    for (int k = 0; k < bs; ++k) imp[static_cast<size_t>(k)] = m[k] ? 0.f : diag[k];
     uint8_t* blk = p.out_bytes + (c.r0 + r) * static_cast<int64_t>(p.row_bytes) +
                    (i / bs) * static_cast<int64_t>(p.grid->type_size);
-    p.qt->quantize_row(x.data(), blk, bs, imp.data());
+    p.qt->quantize_row(x.data(), blk, bs, diag);
     p.grid->decode(blk, c.step.data() + r * p.cols + i, c.off.data() + r * p.cols + i);
   }
 }
