@@ -1,10 +1,14 @@
-// `edgefit inspect PATH [--json]`: what a model file holds — architecture, hyperparameters,
-// parameter count, every tensor (name, shape, dtype, bytes), total size and bits per weight.
-// Reads only headers (weights stay unmapped-in), so it is instant on multi-GB files.
+// `edgefit inspect PATH [--json] [--sparsity]`: what a model file holds — architecture,
+// hyperparameters, parameter count, every tensor (name, shape, dtype, bytes), total size and bits
+// per weight. Reads only headers (weights stay unmapped-in), so it is instant on multi-GB files.
+// --sparsity also reads every weight: the fraction of exact zeros per tensor (its dequantized
+// values, so a pruned weight counts in any type that stores it as 0) — opt-in, since it reads
+// the whole file.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -13,6 +17,7 @@
 #include "formats/gguf.h"
 #include "formats/gguf_arch.h"
 #include "formats/model.h"
+#include "quant/quant_traits.h"
 
 namespace edgefit::cli {
 namespace {
@@ -20,9 +25,30 @@ namespace {
 namespace fs = std::filesystem;
 
 struct InspectOptions {
-  std::string path;   // model file or folder
-  bool json = false;  // print one JSON object instead of tables
+  std::string path;       // model file or folder
+  bool json = false;      // print one JSON object instead of tables
+  bool sparsity = false;  // read every weight for its fraction of exact zeros
 };
+
+// The fraction of a tensor's values that are exactly 0 once dequantized, a row at a time; -1
+// for a type without a dequantizer (it has no meaningful zeros to count).
+double zero_fraction(const TensorView& v) {
+  if (v.numel() == 0 || !v.is_contiguous()) return -1;
+  const int64_t rows = v.n_rows(), cols = v.row_size();
+  const size_t row_bytes = v.nbytes() / static_cast<size_t>(rows);
+  std::vector<float> row(static_cast<size_t>(cols));
+  int64_t zeros = 0;
+  try {
+    for (int64_t r = 0; r < rows; ++r) {
+      dequantize_tensor(v.dtype, static_cast<const uint8_t*>(v.data) + r * row_bytes, 1, cols,
+                        row.data());
+      for (const float x : row) zeros += x == 0.f;
+    }
+  } catch (const Error&) {
+    return -1;
+  }
+  return static_cast<double>(zeros) / static_cast<double>(v.numel());
+}
 
 // Sum of the sizes of the files a model was read from.
 uint64_t files_bytes(const std::set<std::string>& files) {
@@ -58,7 +84,9 @@ struct Listing {
   std::vector<std::tuple<std::string, TensorView>> tensors;
   std::vector<std::pair<std::string, std::string>> metadata;  // GGUF key → display
   std::string format;
-  std::set<std::string> files;  // files the tensors come from (for the on-disk size)
+  std::set<std::string> files;     // files the tensors come from (for the on-disk size)
+  std::shared_ptr<GgufFile> gguf;  // keeps the tensors' mapping alive (--sparsity reads it)
+  std::shared_ptr<Model> model;    // the same for the other formats
 };
 
 Listing list_model(const std::string& path) {
@@ -68,7 +96,8 @@ Listing list_model(const std::string& path) {
     // Peek at the magic: GGUF files are listed straight from their header.
     MappedFile f(path);
     if (f.size() >= 4 && std::memcmp(f.data(), "GGUF", 4) == 0) {
-      GgufFile g(path);
+      l.gguf = std::make_shared<GgufFile>(path);
+      const GgufFile& g = *l.gguf;
       l.format = "gguf";
       l.files.insert(path);
       l.architecture = g.get_string_opt("general.architecture").value_or("?");
@@ -82,7 +111,8 @@ Listing list_model(const std::string& path) {
       return l;
     }
   }
-  Model m = load_model(path);
+  l.model = std::make_shared<Model>(load_model(path));
+  const Model& m = *l.model;
   l.format = m.format;
   l.architecture = m.config.architecture;
   l.config = m.config;
@@ -104,6 +134,9 @@ void run_inspect(const InspectOptions& o) {
   }
   const double bpw = n_params ? 8.0 * bytes / n_params : 0.0;
   const uint64_t file_bytes = files_bytes(l.files);
+  std::vector<double> zeros;  // per tensor, with --sparsity
+  if (o.sparsity)
+    for (const auto& [name, v] : l.tensors) zeros.push_back(zero_fraction(v));
 
   if (o.json) {
     nlohmann::ordered_json j;
@@ -116,11 +149,17 @@ void run_inspect(const InspectOptions& o) {
     j["bits_per_weight"] = bpw;
     j["file_bytes"] = file_bytes;
     auto& ts = j["tensors"] = nlohmann::ordered_json::array();
-    for (const auto& [name, v] : l.tensors)
-      ts.push_back({{"name", name},
-                    {"shape", std::vector<int64_t>(v.shape.begin(), v.shape.begin() + v.ndim)},
-                    {"dtype", dtype_name(v.dtype)},
-                    {"bytes", v.nbytes()}});
+    for (size_t i = 0; i < l.tensors.size(); ++i) {
+      const auto& [name, v] = l.tensors[i];
+      nlohmann::ordered_json t = {
+          {"name", name},
+          {"shape", std::vector<int64_t>(v.shape.begin(), v.shape.begin() + v.ndim)},
+          {"dtype", dtype_name(v.dtype)},
+          {"bytes", v.nbytes()}};
+      if (o.sparsity)  // null where the type has no dequantizer
+        t["sparsity"] = zeros[i] >= 0 ? nlohmann::ordered_json(zeros[i]) : nullptr;
+      ts.push_back(std::move(t));
+    }
     if (!l.metadata.empty()) {
       auto& md = j["metadata"] = nlohmann::ordered_json::object();
       for (const auto& [k, v] : l.metadata) md[k] = v;
@@ -147,12 +186,16 @@ void run_inspect(const InspectOptions& o) {
     std::printf("\nmetadata (%zu keys):\n", l.metadata.size());
     for (const auto& [k, v] : l.metadata) std::printf("  %-44s %s\n", k.c_str(), v.c_str());
   }
-  std::printf("\n%-40s %-20s %-8s %12s\n", "tensor", "shape", "dtype", "bytes");
+  std::printf("\n%-40s %-20s %-8s %12s%s\n", "tensor", "shape", "dtype", "bytes",
+              o.sparsity ? "    zeros" : "");
   std::map<std::string, int> type_counts;
-  for (const auto& [name, v] : l.tensors) {
-    std::printf("%-40s %-20s %-8s %12llu\n", name.c_str(), v.shape_string().c_str(),
+  for (size_t i = 0; i < l.tensors.size(); ++i) {
+    const auto& [name, v] = l.tensors[i];
+    std::printf("%-40s %-20s %-8s %12llu", name.c_str(), v.shape_string().c_str(),
                 std::string(dtype_name(v.dtype)).c_str(),
                 static_cast<unsigned long long>(v.nbytes()));
+    if (o.sparsity && zeros[i] >= 0) std::printf("  %6.2f %%", 100.0 * zeros[i]);
+    std::printf("\n");
     ++type_counts[std::string(dtype_name(v.dtype))];
   }
   std::printf("\n%zu tensors (", l.tensors.size());
@@ -164,6 +207,10 @@ void run_inspect(const InspectOptions& o) {
   std::printf("), %lld parameters (%.2f M)\n", static_cast<long long>(n_params), n_params / 1e6);
   std::printf("tensor data %.2f MiB, file %.2f MiB, %.3f bits per weight\n", bytes / 1048576.0,
               file_bytes / 1048576.0, bpw);
+  if (!o.sparsity)
+    for (const auto& [k, v] : l.metadata)
+      if (k == "edgefit.prune.method")
+        std::printf("pruned (%s): --sparsity shows the zeros per tensor\n", v.c_str());
 }
 
 }  // namespace
@@ -175,6 +222,8 @@ void add_inspect_command(CLI::App& app) {
                   "GGUF file, Hugging Face folder, .safetensors or llama2.c .bin")
       ->required();
   cmd->add_flag("--json", opts->json, "print one JSON object");
+  cmd->add_flag("--sparsity", opts->sparsity,
+                "also the fraction of exact zeros per tensor (reads every weight)");
   cmd->callback([opts] { run_inspect(*opts); });
 }
 

@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
-#include "compress/methods/gptq/gptq.h"
 #include "core/dtype.h"
 #include "formats/model.h"
 #include "model/block_linears.h"
+#include "solve/gptq.h"
 
 namespace edgefit {
 
@@ -58,6 +58,8 @@ struct BlockJob {
   Model* work = nullptr;          // working copy: install compressed views here
   std::array<InputStats, kNumGroups>* stats = nullptr;   // inputs of the original block
   std::function<DType(const std::string&)> target_type;  // output type of a tensor (plan)
+  // Sparsity pattern of a tensor for the pruning methods ("0.5", "2:4"; "" = dense).
+  std::function<std::string(const std::string&)> target_sparsity;
   // Stores a finished output tensor: its final bytes in the model's own row layout.
   std::function<void(const std::string& name, DType type, const std::vector<uint8_t>& bytes)> put;
   // Buffers behind views installed in `work`; released after the compressed forward.
@@ -80,6 +82,20 @@ class BlockMethod {
   // Compresses block job.layer: put() every output tensor it changes, install() the compressed
   // versions of the block's weights (and any changed gains) for the next forward.
   virtual void compress(const BlockJob& job) = 0;
+
+  // A measuring pass over the DENSE model before any block is compressed, for a method whose
+  // choice in block 0 depends on statistics of every block (OWL's per-layer sparsities). The
+  // driver then first runs the pipeline with observe_dense() in place of compress() (nothing is
+  // installed, so every block sees the dense model's inputs), stores dense_pass_result() in the
+  // work directory, and hands it to restore_dense_pass() when a resumed run skips the pass.
+  virtual bool wants_dense_pass() const { return false; }
+  // One block of the dense pass: job.stats holds the dense block's input statistics (job.put
+  // and job.install are not to be used).
+  virtual void observe_dense(const BlockJob& /*job*/) {}
+  // What the method concluded from the dense pass, as floats the work directory stores.
+  virtual std::vector<float> dense_pass_result() { return {}; }
+  // The stored conclusion of an earlier run's dense pass.
+  virtual void restore_dense_pass(const std::vector<float>& /*saved*/) {}
 };
 
 // The input group of linear i (0…6).

@@ -3,18 +3,24 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <regex>
 #include <unordered_map>
 
 #include "calib/calib_data.h"
 #include "compress/method_registry.h"
 #include "compress/work_dir.h"
 #include "core/error.h"
+#include "core/process_memory.h"
+#include "core/progress.h"
 #include "eval/model_tokenizer.h"
 #include "export/write_quantized_gguf.h"
 #include "formats/gguf_arch.h"
 #include "formats/qk_permute.h"
+#include "prune/sparsity_pattern.h"
 #include "quant/quant_traits.h"
+#include "recipe/recipe.h"
 
 namespace edgefit {
 namespace fs = std::filesystem;
@@ -23,7 +29,8 @@ namespace {
 // Everything the output depends on, for the work directory's key.
 std::string run_description(const std::string& input, const QuantizePlan& plan,
                             const CalibMethod& method, const CalibratedOptions& co,
-                            const std::string& tokenizer_path) {
+                            const std::string& tokenizer_path,
+                            const std::map<std::string, std::string>& sparsity) {
   std::string d = "edgefit-calib-v1\n" + file_identity(input) + "\n" + co.method + "\n";
   for (const auto& t : plan.tensors) d += t.name + "=" + std::string(dtype_name(t.to)) + ";";
   d += "\n";
@@ -32,40 +39,56 @@ std::string run_description(const std::string& input, const QuantizePlan& plan,
   d += "\nN=" + std::to_string(co.samples) + " L=" + std::to_string(co.seqlen) +
        " tok=" + tokenizer_path;
   if (method.describe) d += " " + method.describe(co);  // the method's own settings
+  d += "\nowl=" + std::to_string(co.owl.enabled) + "," + std::to_string(co.owl.lambda) + "," +
+       std::to_string(co.owl.m) + "\nsparsity=";
+  for (const auto& [name, pattern] : sparsity) d += name + "=" + pattern + ";";
   return d;
 }
 
-// The request's usage errors, before any model is read; returns the method's block adapter.
-std::unique_ptr<BlockMethod> check_request(const std::string& input, const std::string& output,
-                                           const CalibratedOptions& co) {
-  const CalibMethod& entry = calib_method(co);  // UsageError for unknown names
-  std::unique_ptr<BlockMethod> method = entry.make(co);
-  if (co.calib_files.empty())
-    throw UsageError("--method " + co.method + " needs calibration text (--calib FILE…)");
-  if (co.samples <= 0 || co.seqlen <= 1)
-    throw UsageError("--samples and --seqlen must be positive");
-  std::error_code ec;
-  if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
-    throw Error("the output would replace the input; choose another output path", output);
-  return method;
+// The sparsity pattern of every tensor the rules prune (tensor name → "0.5" / "2:4"), checked
+// against the model: only the blocks' linear weights are pruned (a rule matching a 2-D tensor
+// outside them is an error; 1-D norms and biases are passed over), and an N:M pattern needs rows
+// that are whole groups. Throws Error naming the rule or the tensor.
+std::map<std::string, std::string> resolve_sparsity(const Model& model,
+                                                    const std::vector<SparsityRule>& rules) {
+  std::map<std::string, std::string> out;
+  for (const SparsityRule& rule : rules) {
+    const std::regex re(rule.match, std::regex::ECMAScript);
+    SparsityPattern pattern;
+    try {
+      pattern = SparsityPattern::parse(rule.pattern);
+    } catch (const Error& e) {
+      throw Error(rule.source + ": " + e.what());
+    }
+    for (const ModelTensor& t : model.tensors) {
+      if (!std::regex_search(t.name, re)) continue;
+      const int layer = tensor_layer(t.name);
+      if ((rule.layer_first >= 0 || rule.layer_last >= 0) &&
+          (layer < 0 || (rule.layer_first >= 0 && layer < rule.layer_first) ||
+           (rule.layer_last >= 0 && layer > rule.layer_last)))
+        continue;
+      if (!is_block_linear_weight(t.name)) {
+        // "every weight" means the blocks' linear weights; norms and biases have nothing to
+        // prune. An embedding or output head named by a rule is a mistake worth an error.
+        if (rule.match.empty() || t.view.ndim < 2) continue;
+        throw Error(rule.source + ": '" + t.name +
+                    "' is not a linear weight of a block; only those can be pruned");
+      }
+      pattern.check_row(t.view.row_size(), "'" + t.name + "'");
+      if (pattern.dense())
+        out.erase(t.name);
+      else
+        out[t.name] = pattern.to_string();
+    }
+  }
+  return out;
 }
 
-}  // namespace
-
-QuantizeResult quantize_model_calibrated(const std::string& input, const std::string& output,
-                                         const QuantizeOptions& qo, const CalibratedOptions& co,
-                                         CalibratedReport* report) {
-  (void)check_request(input, output, co);
-  return quantize_model_calibrated(load_model(input), input, output, qo, co, report);
-}
-
-QuantizeResult quantize_model_calibrated(const Model& model, const std::string& input,
-                                         const std::string& output, const QuantizeOptions& qo,
-                                         const CalibratedOptions& co, CalibratedReport* report) {
-  const auto t_start = std::chrono::steady_clock::now();
-  const CalibMethod& entry = calib_method(co);
-  std::unique_ptr<BlockMethod> method = check_request(input, output, co);
-  const std::string tok_path = tokenizer_path_for_model(input, co.tokenizer);
+// The calibration windows of `co` for `model`, recorded in rep (files and token counts) and as
+// edgefit.calibration.* keys in q.
+CalibrationWindows draw_windows(const std::string& input, const Model& model,
+                                const CalibratedOptions& co, CalibratedReport& rep,
+                                QuantizeOptions& q) {
   const auto tok = load_model_tokenizer(input, co.tokenizer, model.config.vocab_size);
   int seqlen = co.seqlen;
   if (model.config.max_context > 0 && seqlen > model.config.max_context) {
@@ -80,17 +103,10 @@ QuantizeResult quantize_model_calibrated(const Model& model, const std::string& 
   draw.weights = co.calib_weights;
   draw.ctx = seqlen;
   draw.total_windows = co.samples;
-  const CalibrationWindows cw = draw_calibration_windows(*tok, draw);
-  CalibratedReport rep;
+  CalibrationWindows cw = draw_calibration_windows(*tok, draw);
   for (size_t f = 0; f < co.calib_files.size(); ++f)
     rep.calib_summary.push_back(fs::path(co.calib_files[f]).filename().string() + ":" +
                                 std::to_string(cw.per_file[f] * static_cast<size_t>(seqlen)));
-
-  QuantizeOptions q = qo;
-  q.imatrix = nullptr;
-  q.imatrix_path.clear();
-  q.method = co.method;
-  if (!entry.output_preset.empty()) q.preset = std::string(entry.output_preset);
   q.extra_metadata.push_back(
       {"edgefit.calibration.files", GgufValue::make_string_array(rep.calib_summary)});
   q.extra_metadata.push_back(
@@ -98,7 +114,165 @@ QuantizeResult quantize_model_calibrated(const Model& model, const std::string& 
   q.extra_metadata.push_back(
       {"edgefit.calibration.tokens",
        GgufValue::make_u64(cw.windows.size() * static_cast<size_t>(seqlen))});
+  return cw;
+}
+
+// "2:4", "0.5 on /ffn/ blocks 0..3": the sparsity rules for the output's metadata.
+std::vector<std::string> describe_rules(const std::vector<SparsityRule>& rules) {
+  std::vector<std::string> out;
+  for (const SparsityRule& r : rules) {
+    std::string d = r.pattern;
+    if (!r.match.empty()) d += " on /" + r.match + "/";
+    if (r.layer_first >= 0 || r.layer_last >= 0)
+      d += " blocks " + std::to_string(r.layer_first) + ".." + std::to_string(r.layer_last);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+// A method's measuring pass over the dense model (BlockMethod::wants_dense_pass): compress() is
+// observe_dense(), and nothing is installed, so every block runs on the dense model's inputs.
+class DensePass : public BlockMethod {
+ public:
+  explicit DensePass(BlockMethod& inner) : inner_(inner) {}
+  std::string name() const override { return inner_.name() + " dense pass"; }
+  StatsNeeds needs() const override { return {}; }
+  void compress(const BlockJob& job) override { inner_.observe_dense(job); }
+
+ private:
+  BlockMethod& inner_;  // the method that asked for the pass
+};
+
+// Runs the dense pass once, or restores its result from an earlier run of the same job.
+void run_dense_pass(const Model& model, const CalibrationWindows& cw, BlockMethod& method,
+                    WorkDir& wd, const std::function<DType(const std::string&)>& target_type,
+                    const PipelineOptions& po, const std::string& key) {
+  std::vector<float> saved;
+  if (wd.load_floats("dense_pass", saved)) {
+    method.restore_dense_pass(saved);
+    return;
+  }
+  // A half-done pass cannot resume: the blocks it skipped would not be observed again.
+  const std::string sub_path = wd.path() + "/dense_pass";
+  std::error_code ec;
+  fs::remove_all(sub_path, ec);
+  WorkDir sub(sub_path, key);
+  DensePass pass(method);
+  PipelineOptions p = po;
+  p.stop_after_block = -1;
+  run_layer_pipeline(model, cw, pass, sub, target_type, p);
+  wd.save_floats("dense_pass", method.dense_pass_result());
+  sub.remove();
+}
+
+// The driver for a method that needs no calibration text (magnitude): every block compressed in
+// turn from its weights alone, with empty statistics; resumable like the pipeline.
+PipelineResult run_without_calibration(const Model& model, BlockMethod& method, WorkDir& wd,
+                                       const std::function<DType(const std::string&)>& target_type,
+                                       const PipelineOptions& po) {
+  PipelineResult res;
+  res.first_block_run = std::min(wd.last_done_block(), model.config.n_layers - 1) + 1;
+  if (res.first_block_run > 0 && po.progress)
+    std::fprintf(stderr, "%s: resuming after block %d (state in %s)\n", method.name().c_str(),
+                 res.first_block_run - 1, wd.path().c_str());
+  const int n_run = model.config.n_layers - res.first_block_run;
+  Progress progress(method.name() + " blocks", static_cast<uint64_t>(std::max(n_run, 0)), "blocks");
+  if (!po.progress) Progress::set_quiet(true);
+  Model work = model;  // views installed per block; nothing runs on them
+  method.prepare(work);
+  for (int layer = res.first_block_run; layer < model.config.n_layers; ++layer) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::array<InputStats, kNumGroups> stats;
+    std::vector<std::shared_ptr<const void>> keep;
+    BlockJob job;
+    job.layer = layer;
+    job.source = &model;
+    job.work = &work;
+    job.stats = &stats;
+    job.target_type = target_type;
+    job.target_sparsity = po.target_sparsity;
+    job.put = [&wd](const std::string& name, DType type, const std::vector<uint8_t>& bytes) {
+      wd.save_tensor(name, type, bytes);
+    };
+    job.keep = &keep;
+    method.compress(job);
+    work = model;  // drop the views before `keep` frees their bytes
+    wd.mark_done(layer);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    res.block_seconds.push_back(s);
+    res.method_seconds += s;
+    progress.advance();
+    if (layer == po.stop_after_block)
+      throw Error("stopped after block " + std::to_string(layer) + " (stop_after_block)",
+                  wd.path());
+  }
+  progress.finish();
+  if (!po.progress) Progress::set_quiet(false);
+  res.peak_rss_bytes = peak_rss_bytes();
+  return res;
+}
+
+
+// The request's usage errors, before any model is read; returns the method's block adapter.
+std::unique_ptr<BlockMethod> check_request(const std::string& input, const std::string& output,
+                                           const QuantizeOptions& qo,
+                                           const CalibratedOptions& co) {
+  const CalibMethod& entry = calib_method(co);  // UsageError for unknown names
+  std::unique_ptr<BlockMethod> method = entry.make(co);
+  if (!entry.prunes && !qo.sparsity.empty())
+    throw Error(qo.sparsity.front().source + ": " + co.method +
+                " does not prune (pruning methods: " + pruning_method_names() + ")");
+  if (entry.prunes && qo.sparsity.empty())
+    throw UsageError(co.method +
+                     " prunes: give a sparsity (edgefit prune --sparsity 0.5|2:4, or a " +
+                     "recipe rule's sparsity)");
+  const bool calibrated = !entry.needs_calibration || entry.needs_calibration(co);
+  if (calibrated && co.calib_files.empty())
+    throw UsageError("--method " + co.method + " needs calibration text (--calib FILE…)");
+  if (co.samples <= 0 || co.seqlen <= 1)
+    throw UsageError("--samples and --seqlen must be positive");
+  std::error_code ec;
+  if (fs::exists(output, ec) && fs::equivalent(input, output, ec))
+    throw Error("the output would replace the input; choose another output path", output);
+
+  return method;
+}
+
+}  // namespace
+
+QuantizeResult quantize_model_calibrated(const std::string& input, const std::string& output,
+                                         const QuantizeOptions& qo, const CalibratedOptions& co,
+                                         CalibratedReport* report) {
+  (void)check_request(input, output, qo, co);
+  return quantize_model_calibrated(load_model(input), input, output, qo, co, report);
+}
+
+QuantizeResult quantize_model_calibrated(const Model& model, const std::string& input,
+                                         const std::string& output, const QuantizeOptions& qo,
+                                         const CalibratedOptions& co, CalibratedReport* report) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const CalibMethod& entry = calib_method(co);
+  std::unique_ptr<BlockMethod> method = check_request(input, output, qo, co);
+  const bool calibrated = !entry.needs_calibration || entry.needs_calibration(co);
+  const std::map<std::string, std::string> sparsity = resolve_sparsity(model, qo.sparsity);
+  if (entry.prunes && sparsity.empty())
+    throw Error(qo.sparsity.front().source + ": the rules prune no linear weight of the model");
+  CalibratedReport rep;
+  QuantizeOptions q = qo;
+  q.imatrix = nullptr;
+  q.imatrix_path.clear();
+  q.method = co.method;
+  if (!entry.output_preset.empty()) q.preset = std::string(entry.output_preset);
+  std::string tok_path;
+  CalibrationWindows cw;
+  if (calibrated) {
+    tok_path = tokenizer_path_for_model(input, co.tokenizer);
+    cw = draw_windows(input, model, co, rep, q);
+  }
   for (auto& kv : entry.metadata(co)) q.extra_metadata.push_back(std::move(kv));
+  if (!sparsity.empty())
+    q.extra_metadata.push_back(
+        {"edgefit.prune.sparsity", GgufValue::make_string_array(describe_rules(qo.sparsity))});
   QuantizePlan plan = plan_quantization(model, input, q);
   if (entry.adapt_plan) entry.adapt_plan(plan);  // e.g. SmoothQuant: I8 weights + scales
 
@@ -110,13 +284,22 @@ QuantizeResult quantize_model_calibrated(const Model& model, const std::string& 
     return it->second;
   };
 
-  WorkDir wd(co.work_dir.empty() ? output + ".work" : co.work_dir,
-             hash_key(run_description(input, plan, entry, co, tok_path)));
+  const std::string key = hash_key(run_description(input, plan, entry, co, tok_path, sparsity));
+  WorkDir wd(co.work_dir.empty() ? output + ".work" : co.work_dir, key);
   PipelineOptions po;
   po.progress = co.progress;
   po.stop_after_block = co.stop_after_block;
   po.release_pages = true;  // load_model() maps every tensor read-only
-  rep.pipeline = run_layer_pipeline(model, cw, *method, wd, target_type, po);
+  po.target_sparsity = [&sparsity](const std::string& name) {
+    const auto it = sparsity.find(name);
+    return it == sparsity.end() ? std::string() : it->second;
+  };
+  if (!calibrated) {
+    rep.pipeline = run_without_calibration(model, *method, wd, target_type, po);
+  } else {
+    if (method->wants_dense_pass()) run_dense_pass(model, cw, *method, wd, target_type, po, key);
+    rep.pipeline = run_layer_pipeline(model, cw, *method, wd, target_type, po);
+  }
 
   // Assemble the GGUF: method outputs from the work directory, every other tensor converted.
   const bool permute_qk = !model.config.rope_interleaved && gguf_arch_name(model.config) == "llama";

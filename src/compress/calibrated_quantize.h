@@ -19,8 +19,16 @@
 
 namespace edgefit {
 
+// OWL (prune/owl.h): per-layer sparsities from the dense model's outlier ratios, whose
+// parameter-weighted mean is the unstructured target. The paper's defaults.
+struct OwlSettings {
+  bool enabled = false;  // --owl: non-uniform per-layer sparsity (unstructured patterns only)
+  double lambda = 0.08;  // largest deviation of a layer from the target (the paper's λ)
+  double m = 5.0;        // a Wanda score is an outlier above M × its layer's mean (the paper's M)
+};
+
 struct CalibratedOptions {
-  std::string method = "gptq";           // "gptq", "awq" or "smoothquant"
+  std::string method = "gptq";  // a registry name: "gptq", "awq", "smoothquant", "wanda"…
   std::vector<std::string> calib_files;  // calibration texts (one per language, typically)
   std::vector<double> calib_weights;     // relative token share per file (empty: equal)
   int samples = 128;                     // calibration sequences N
@@ -29,6 +37,10 @@ struct CalibratedOptions {
   MethodSettings params;  // each method's own settings (its folder's struct, e.g. GptqParams;
                           // a method not set here runs with its defaults)
   std::string safetensors_output;  // also write the method's safetensors export here (empty: no)
+  // Pruning (magnitude, wanda, sparsegpt): the pattern of each weight comes from
+  // QuantizeOptions::sparsity (it describes the output, like the types); OWL is the one setting
+  // every pruning method shares. Each method's other settings stay in its own settings struct.
+  OwlSettings owl;  // OWL's per-layer sparsities under the global target (off by default)
   // Run control
   std::string work_dir;        // resumable state (empty: "<output>.work")
   bool keep_work_dir = false;  // keep the state after success (tests, debugging)

@@ -179,6 +179,7 @@ PipelineResult run_layer_pipeline(const Model& model, const CalibrationWindows& 
     job.work = &work;
     job.stats = &stats;
     job.target_type = target_type;
+    job.target_sparsity = o.target_sparsity;
     job.put = [&wd](const std::string& name, DType type, const std::vector<uint8_t>& bytes) {
       wd.save_tensor(name, type, bytes);
     };

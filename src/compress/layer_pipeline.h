@@ -32,6 +32,9 @@ struct PipelineOptions {
   // The products of the block forwards and of the Hessians' XᵀX (default: the runtime kernels on
   // the process's best table; benchmarks pass matmul_ref). Passed, never a process global.
   MatmulChoice matmul;
+  // Sparsity pattern of each tensor for the pruning methods (BlockJob::target_sparsity; null:
+  // nothing is pruned).
+  std::function<std::string(const std::string&)> target_sparsity;
 };
 
 struct PipelineResult {

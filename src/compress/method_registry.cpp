@@ -8,10 +8,14 @@ namespace edgefit {
 extern const CalibMethod kGptqMethod;         // gptq_block.cpp
 extern const CalibMethod kAwqMethod;          // awq_block.cpp
 extern const CalibMethod kSmoothQuantMethod;  // smoothquant_block.cpp
+extern const CalibMethod kMagnitudeMethod;    // magnitude_block.cpp
+extern const CalibMethod kWandaMethod;        // wanda_block.cpp
+extern const CalibMethod kSparseGptMethod;    // sparsegpt_block.cpp
 
 const std::vector<const CalibMethod*>& calib_methods() {
-  static const std::vector<const CalibMethod*> methods = {&kGptqMethod, &kAwqMethod,
-                                                          &kSmoothQuantMethod};
+  static const std::vector<const CalibMethod*> methods = {&kGptqMethod,        &kAwqMethod,
+                                                          &kSmoothQuantMethod, &kMagnitudeMethod,
+                                                          &kWandaMethod,       &kSparseGptMethod};
   return methods;
 }
 
@@ -24,6 +28,13 @@ const CalibMethod* find_calib_method(std::string_view name) {
 std::string calib_method_names() {
   std::string s;
   for (const CalibMethod* m : calib_methods()) s += (s.empty() ? "" : ", ") + std::string(m->name);
+  return s;
+}
+
+std::string pruning_method_names() {
+  std::string s;
+  for (const CalibMethod* m : calib_methods())
+    if (m->prunes) s += (s.empty() ? "" : ", ") + std::string(m->name);
   return s;
 }
 

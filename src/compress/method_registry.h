@@ -56,6 +56,12 @@ struct CalibMethod {
   // Writes the method's safetensors export (nullptr: the method has none).
   void (*write_safetensors)(const Model& model, const QuantizePlan& plan, const WorkDir& wd,
                             const std::string& path);
+  // A pruning method: it needs a sparsity (QuantizeOptions::sparsity) and `edgefit prune` offers
+  // it; the other methods refuse one.
+  bool prunes = false;
+  // Whether the settings need calibration text (nullptr: always). Without it the driver hands
+  // the method every block in turn with empty statistics and runs no forward pass.
+  bool (*needs_calibration)(const CalibratedOptions& co) = nullptr;
   // Its settings in `co` as one line ("damp=0.010000 act=0 blk=128"), part of the work
   // directory's key so that a changed setting starts the run afresh (nullptr: no settings).
   std::string (*describe)(const CalibratedOptions& co) = nullptr;
@@ -67,8 +73,10 @@ struct CalibMethod {
 const std::vector<const CalibMethod*>& calib_methods();
 // The method called `name`, or nullptr.
 const CalibMethod* find_calib_method(std::string_view name);
-// "gptq, awq, smoothquant" for help and error messages.
+// "gptq, awq, smoothquant, …" for help and error messages.
 std::string calib_method_names();
+// The pruning methods' names, "magnitude, wanda, sparsegpt".
+std::string pruning_method_names();
 
 // Reads one numeric or boolean parameter of a recipe into `out` (positive for integers),
 // naming `field` in `file` on a wrong kind. For the methods' read_param hooks.

@@ -355,6 +355,9 @@ QuantizeResult quantize_model(const std::string& input, const std::string& outpu
                               const QuantizeOptions& options,
                               const std::function<void(const QuantizedTensor&)>& on_tensor) {
   check_output_not_input(output, {input});
+  if (!options.sparsity.empty())  // rounding alone would silently drop the pruning
+    throw Error(options.sparsity.front().source +
+                ": pruning needs a pruning method (magnitude, wanda, sparsegpt)");
   return quantize_model(load_model(input), input, output, options, on_tensor);
 }
 

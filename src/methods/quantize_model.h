@@ -45,12 +45,25 @@ struct Imatrix;
 struct Model;
 class ThreadPool;
 
+// A pruning rule (a recipe's `sparsity`, or `edgefit prune --sparsity`): the linear weights of the
+// blocks whose name matches take `pattern` before they are quantized. Carried out by the pruning
+// methods of compress/ (method_registry.h); the plain quantizer refuses rules it cannot apply.
+struct SparsityRule {
+  std::string match;     // ECMAScript regex searched in the tensor name ("" = every one)
+  int layer_first = -1;  // first block the rule covers (-1: any)
+  int layer_last = -1;   // last block the rule covers, inclusive (-1: any)
+  std::string pattern;   // "0.5" (unstructured fraction) or "2:4" (N:M), as SparsityPattern parses
+  std::string source;    // where it came from, for errors ("r.json: rules[2].sparsity")
+};
+
 struct QuantizeOptions {
   std::string preset = "q4_k_m";              // preset name (quant/presets.h)
   bool pure = false;                          // base type for every weight matrix
   std::vector<TensorTypeOverride> rules;      // parsed overrides (a recipe's rules), applied
                                               // before tensor_types; later ones win
   std::vector<std::string> tensor_types;      // "PATTERN=TYPE" overrides, later ones win
+  std::vector<SparsityRule> sparsity;         // pruning before quantization, later rules win
+                                              // (only the calibrated pruning methods apply them)
   std::optional<DType> token_embedding_type;  // forced type of token_embd.weight
   std::optional<DType> output_tensor_type;    // forced type of output.weight
   const Imatrix* imatrix = nullptr;           // importance per input channel (may be null)

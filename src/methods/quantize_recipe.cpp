@@ -1,8 +1,31 @@
 #include "methods/quantize_recipe.h"
 
+#include <cstdio>
+
 #include "core/error.h"
 
 namespace edgefit {
+namespace {
+
+// A rule's unstructured or N:M sparsity as the pruning methods take it.
+SparsityRule sparsity_rule(const TensorRule& rule, const std::string& field,
+                           const std::string& file) {
+  SparsityRule r;
+  r.match = rule.match;
+  r.layer_first = rule.layer_first.value_or(-1);
+  r.layer_last = rule.layer_last.value_or(-1);
+  r.source = file + ": " + field + ".sparsity";
+  if (rule.sparsity.kind == SparsityKind::kNM) {
+    r.pattern = std::to_string(rule.sparsity.n) + ":" + std::to_string(rule.sparsity.m);
+  } else {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", rule.sparsity.fraction);  // round-trips exactly
+    r.pattern = buf;
+  }
+  return r;
+}
+
+}  // namespace
 
 QuantizeOptions quantize_options_from_recipe(const Recipe& recipe, const std::string& file,
                                              bool lora_applied_after) {
@@ -20,8 +43,11 @@ QuantizeOptions quantize_options_from_recipe(const Recipe& recipe, const std::st
   for (size_t i = 0; i < recipe.rules.size(); ++i) {
     const TensorRule& rule = recipe.rules[i];
     const std::string field = "rules[" + std::to_string(i) + "]";
+    if (rule.sparsity.kind == SparsityKind::kStructured)
+      throw Error(field + ".sparsity: structured pruning (keep-lists) is not implemented yet",
+                  file);
     if (rule.sparsity.kind != SparsityKind::kNone)
-      throw Error(field + ".sparsity: pruning is not implemented yet", file);
+      o.sparsity.push_back(sparsity_rule(rule, field, file));
     if (rule.packing != "default")
       throw Error(field + ".packing: only 'default' (the runtime's load-time packing) exists yet",
                   file);

@@ -1,7 +1,8 @@
-// A Recipe applied by quantize_model(): its base preset, `pure`, and its per-tensor format rules
-// become QuantizeOptions. What the quantizer cannot carry out yet (sparsity, packing other than
-// the default, recovery steps the caller does not run, per-rule methods that differ from the
-// recipe's) is refused with an Error naming the field, never silently dropped.
+// A Recipe applied by quantize_model(): its base preset, `pure`, its per-tensor format rules and
+// its unstructured / N:M sparsity rules (QuantizeOptions::sparsity, carried out by the pruning
+// methods of compress/) become QuantizeOptions. What cannot be carried out yet (structured
+// keep-lists, packing other than the default, recovery steps, per-rule methods that differ from
+// the recipe's) is refused with an Error naming the field, never silently dropped.
 #pragma once
 
 #include <string>

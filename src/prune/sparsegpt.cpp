@@ -7,10 +7,10 @@
 #include <numeric>
 #include <string>
 
-#include "compress/methods/gptq/gptq_grid.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "quant/quant_traits.h"
+#include "solve/gptq_grid.h"
 
 namespace edgefit {
 namespace {
@@ -52,14 +52,16 @@ int64_t lcm64(int64_t a, int64_t b) {
   return a / std::gcd(a, b) * b;
 }
 
-// Marks the lowest of w² / d² in columns [c0, c1) of chunk row r, `count` of them.
-void mark_row_segment(const Plan& p, Chunk& c, int64_t r, int64_t c0, int64_t c1, int64_t count) {
+// Marks the lowest of v² / d² over columns [c0, c1) of chunk row r, `count` of them; v[k] is the
+// current weight of column c0 + k.
+void mark_row_segment(const Plan& p, Chunk& c, int64_t r, const float* v, int64_t c0, int64_t c1,
+                      int64_t count) {
   const float* u = p.h->u.data();
   std::vector<float>& s = c.scores;
   s.resize(static_cast<size_t>(c1 - c0));
   for (int64_t j = c0; j < c1; ++j) {
-    const float d = u[j * p.cols + j], v = c.W(r, j);
-    s[static_cast<size_t>(j - c0)] = v * v / (d * d);
+    const float d = u[j * p.cols + j], w = v[j - c0];
+    s[static_cast<size_t>(j - c0)] = w * w / (d * d);
   }
   mark_lowest(s.data(), c1 - c0, 1, count, p.pruned + (c.r0 + r) * p.cols + c0);
 }
@@ -83,36 +85,75 @@ void mark_layer_segment(const Plan& p, std::vector<Chunk>& chunks, int64_t c0, i
     std::copy_n(m.data() + r * width, width, p.pruned + r * p.cols + c0);
 }
 
-// Chooses the mask of the columns starting at i that are due now (per row, N:M or unstructured).
-void choose_row_masks(const Plan& p, Chunk& c, int64_t i) {
-  const int64_t R = c.r1 - c.r0;
+// The per-row mask segment that starts at column i, if one does: [i, *end) with *count pruned
+// (an N:M group, or an unstructured mask block with its cumulative-floor share). False when i
+// starts none, or when the masks are per layer (chosen by mark_layer_segment).
+bool row_segment_at(const Plan& p, int64_t i, int64_t* end, int64_t* count) {
   if (p.pattern.is_n_of_m()) {
-    const int64_t m = p.pattern.m();
-    if (i % m != 0) return;
-    for (int64_t r = 0; r < R; ++r) mark_row_segment(p, c, r, i, i + m, m - p.pattern.n());
-  } else if (p.scope != MaskScope::kPerLayer && !p.pattern.dense() && i % p.mask_block == 0) {
-    const int64_t end = std::min(i + p.mask_block, p.cols);
-    const int64_t count =
-        prune_count(p.pattern.fraction(), end) - prune_count(p.pattern.fraction(), i);
-    for (int64_t r = 0; r < R; ++r) mark_row_segment(p, c, r, i, end, count);
+    if (i % p.pattern.m() != 0) return false;
+    *end = i + p.pattern.m();
+    *count = p.pattern.m() - p.pattern.n();
+    return true;
+  }
+  if (p.scope == MaskScope::kPerLayer || p.pattern.dense() || i % p.mask_block != 0) return false;
+  *end = std::min(i + p.mask_block, p.cols);
+  *count = prune_count(p.pattern.fraction(), *end) - prune_count(p.pattern.fraction(), i);
+  return true;
+}
+
+// Pruning only: chooses the row masks due at column i from the current weights.
+void choose_row_masks(const Plan& p, Chunk& c, int64_t i) {
+  int64_t end, count;
+  if (!row_segment_at(p, i, &end, &count)) return;
+  for (int64_t r = 0; r < c.r1 - c.r0; ++r)
+    mark_row_segment(p, c, r, c.W.data() + r * p.cols + i, i, end, count);
+}
+
+// The columns the lookahead of quantization block [i, i + bs) runs over: the block, extended to
+// the end of every row mask segment that starts inside it (so that segment's mask can be chosen
+// whole). A lazy batch holds whole blocks and whole segments, so this stays inside the batch.
+int64_t lookahead_end(const Plan& p, int64_t i, int bs) {
+  int64_t e = i + bs, end, count;
+  for (int64_t j = i; j < i + bs; ++j)
+    if (row_segment_at(p, j, &end, &count)) e = std::max(e, end);
+  return e;
+}
+
+// Lookahead of chunk row r over columns [i, e): the prune-only OBS loop on a copy x of the
+// row's current weights, choosing the row masks that fall due on the way (from x, the weights as
+// the column loop will have updated them, as choose_row_masks would). On return x holds the
+// weights each column of the block will have when the column loop rounds it, save for the
+// (small) rounding errors of the columns before it: what the block's scales must fit. Without
+// it the scales are fitted to the weights before this block's pruning errors move them, and with
+// 50 % pruned they move a lot (see sparsegpt.h).
+void lookahead_row(const Plan& p, Chunk& c, int64_t r, int64_t i, int64_t e, float* x) {
+  const float* U = p.h->u.data();
+  const int64_t C = p.cols;
+  const uint8_t* m = p.pruned + (c.r0 + r) * C;
+  for (int64_t j = i; j < e; ++j) x[j - i] = c.W(r, j);
+  for (int64_t j = i, end, count; j < e; ++j) {
+    if (j < i + p.grid->block_size && row_segment_at(p, j, &end, &count))
+      mark_row_segment(p, c, r, x + (j - i), j, end, count);
+    if (!m[j]) continue;
+    const float err = x[j - i] / U[j * C + j];
+    for (int64_t t = j + 1; t < e; ++t) x[t - i] -= err * U[j * C + t];
+    x[j - i] = 0.f;
   }
 }
 
-// Chooses quantization block i / bs of every chunk row from the current weights, the ones
-// already pruned zeroed and given no importance, and decodes its grid.
+// Chooses quantization block i / bs of every chunk row and decodes its grid. The row masks that
+// start in the block are chosen here, by the lookahead; the scales are fitted to the lookahead's
+// weights, the pruned ones as zeros with their column's importance (see sparsegpt.h).
 void choose_block(const Plan& p, Chunk& c, int64_t i) {
   const int bs = p.grid->block_size;
+  const int64_t e = lookahead_end(p, i, bs);
   const float* diag = p.h->diag.data() + i;
-  std::vector<float> x(static_cast<size_t>(bs)), imp(static_cast<size_t>(bs));
+  std::vector<float> x(static_cast<size_t>(e - i));
   for (int64_t r = 0; r < c.r1 - c.r0; ++r) {
-    const uint8_t* m = p.pruned + (c.r0 + r) * p.cols + i;
-    for (int k = 0; k < bs; ++k) {
-      x[static_cast<size_t>(k)] = m[k] ? 0.f : c.W(r, i + k);
-      imp[static_cast<size_t>(k)] = m[k] ? 0.f : diag[k];
-    }
+    lookahead_row(p, c, r, i, e, x.data());
     uint8_t* blk = p.out_bytes + (c.r0 + r) * static_cast<int64_t>(p.row_bytes) +
                    (i / bs) * static_cast<int64_t>(p.grid->type_size);
-    p.qt->quantize_row(x.data(), blk, bs, imp.data());
+    p.qt->quantize_row(x.data(), blk, bs, diag);
     p.grid->decode(blk, c.step.data() + r * p.cols + i, c.off.data() + r * p.cols + i);
   }
 }
@@ -140,8 +181,10 @@ void run_columns(const Plan& p, Chunk& c, int64_t i1, int64_t i2, int64_t c0, in
   const int64_t R = c.r1 - c.r0, C = p.cols;
   const float* U = p.h->u.data();
   for (int64_t i = c0; i < c1; ++i) {
-    choose_row_masks(p, c, i);
-    if (p.grid && i % p.grid->block_size == 0) choose_block(p, c, i);
+    if (!p.grid)
+      choose_row_masks(p, c, i);
+    else if (i % p.grid->block_size == 0)
+      choose_block(p, c, i);
     const float* u_row = U + i * C;
     const float d = u_row[i];
     for (int64_t r = 0; r < R; ++r) {

@@ -261,7 +261,8 @@ ojson sparsity_json(const Sparsity& s) {
 }  // namespace
 
 const std::vector<std::string>& recipe_method_names() {
-  static const std::vector<std::string> names = {"rtn", "imatrix", "gptq", "awq", "smoothquant"};
+  static const std::vector<std::string> names = {"rtn",         "imatrix",   "gptq",  "awq",
+                                                 "smoothquant", "magnitude", "wanda", "sparsegpt"};
   return names;
 }
 

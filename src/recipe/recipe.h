@@ -19,8 +19,9 @@
 // check_recipe_against_model() adds what needs the model: layer ranges, N:M against row widths,
 // structured keep-lists against head/channel/layer counts.
 //
-// Pruning and recovery are represented and validated here; the steps that carry them out come
-// with the pruning and training work. Until then a recipe that asks for them is refused where it
+// Pruning and recovery are represented and validated here. Unstructured and N:M sparsity are
+// carried out by the pruning methods (magnitude, wanda, sparsegpt); structured keep-lists and
+// recovery come with later work, and until then a recipe that asks for them is refused where it
 // is applied (quantize_options_from_recipe), never silently ignored.
 #pragma once
 
@@ -99,7 +100,8 @@ struct Recipe {
   std::string device;                         // device the recipe was planned for ("" unknown)
 };
 
-// The methods a recipe may name: "rtn, imatrix, gptq, awq, smoothquant".
+// The methods a recipe may name: "rtn, imatrix, gptq, awq, smoothquant, magnitude, wanda,
+// sparsegpt".
 const std::vector<std::string>& recipe_method_names();
 
 // Parses and checks a recipe; `file` names it in errors. Throws Error naming the field.

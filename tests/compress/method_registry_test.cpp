@@ -14,7 +14,7 @@ namespace edgefit {
 namespace {
 
 TEST(MethodRegistry, ListsEveryMethodWithItsHooks) {
-  EXPECT_EQ(calib_method_names(), "gptq, awq, smoothquant");
+  EXPECT_EQ(calib_method_names(), "gptq, awq, smoothquant, magnitude, wanda, sparsegpt");
   for (const CalibMethod* m : calib_methods()) {
     SCOPED_TRACE(std::string(m->name));
     EXPECT_EQ(find_calib_method(m->name), m);

@@ -58,8 +58,27 @@ TEST(QuantizeRecipe, RefusesWhatIsNotImplementedYet) {
     }
     return std::string();
   };
-  EXPECT_EQ(message(R"("rules": [{"match": "x", "sparsity": {"kind": "n:m", "n": 2, "m": 4}}])"),
-            "r.json: rules[0].sparsity: pruning is not implemented yet");
+  EXPECT_EQ(
+      message(
+          R"("rules": [{"match": "x", "sparsity": {"kind": "structured", "keep_layers": [0]}}])"),
+      "r.json: rules[0].sparsity: structured pruning (keep-lists) is not implemented yet");
+  // Unstructured and N:M become pruning rules; the plain quantizer refuses to drop them.
+  const QuantizeOptions o = quantize_options_from_recipe(
+      parse_recipe(R"({"schema_version": 1, "base": "q4_0", "rules": [{"match": "x", )"
+                   R"("sparsity": {"kind": "n:m", "n": 2, "m": 4}}]})",
+                   "r.json"),
+      "r.json");
+  ASSERT_EQ(o.sparsity.size(), 1u);
+  EXPECT_EQ(o.sparsity[0].pattern, "2:4");
+  try {
+    quantize_model(test::shared_path("models/polyglot/gguf/polyglot-f32.gguf"),
+                   test::scratch_dir("recipe-sparsity") + "/o.gguf", o);
+    ADD_FAILURE() << "the plain quantizer dropped the sparsity";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "r.json: rules[0].sparsity: pruning needs a pruning method (magnitude, wanda, "
+              "sparsegpt)");
+  }
   EXPECT_EQ(message(R"("recovery": [{"kind": "lora"}])"),
             "r.json: recovery[0].kind: training steps (lora) are not run by this command; remove "
             "them to quantize");

@@ -118,10 +118,10 @@ TEST(Recipe, ErrorsNameTheField) {
             "r.json: methd: unknown field 'methd'");
   EXPECT_EQ(parse_error(head + R"("method": {"name": "magic"}})"),
             "r.json: method.name: unknown method 'magic' (known: rtn, imatrix, gptq, awq, "
-            "smoothquant)");
-  EXPECT_EQ(parse_error(head + R"("rules": [{"match": "x", "method": {"name": "sparsegpt"}}]})"),
-            "r.json: rules[0].method.name: unknown method 'sparsegpt' (known: rtn, imatrix, "
-            "gptq, awq, smoothquant)");
+            "smoothquant, magnitude, wanda, sparsegpt)");
+  EXPECT_EQ(parse_error(head + R"("rules": [{"match": "x", "method": {"name": "obc"}}]})"),
+            "r.json: rules[0].method.name: unknown method 'obc' (known: rtn, imatrix, "
+            "gptq, awq, smoothquant, magnitude, wanda, sparsegpt)");
   EXPECT_NE(parse_error(head + R"("rules": [{"match": "ffn_(down"}]})")
                 .find("r.json: rules[0].match: invalid regex 'ffn_(down'"),
             std::string::npos);

@@ -111,6 +111,6 @@ std::string awq_describe(const CalibratedOptions& co) {
 
 extern const CalibMethod kAwqMethod;
 const CalibMethod kAwqMethod = {"awq", "AWQ",   make_awq, awq_metadata, awq_param,
-                                "",    nullptr, nullptr,  awq_describe};
+                                "",    nullptr, nullptr,  false, nullptr, awq_describe};
 
 }  // namespace edgefit

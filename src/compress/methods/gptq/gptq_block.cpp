@@ -90,6 +90,6 @@ constexpr MethodFlag kGptqFlags[] = {{"--act-order", "act_order", MethodFlag::Ki
 
 extern const CalibMethod kGptqMethod;
 const CalibMethod kGptqMethod = {"gptq", "GPTQ",  make_gptq, gptq_metadata, gptq_param,
-                                 "",     nullptr, nullptr,   gptq_describe, kGptqFlags};
+                                 "",     nullptr, nullptr,   false, nullptr, gptq_describe, kGptqFlags};
 
 }  // namespace edgefit

@@ -7,6 +7,7 @@
 #include "compress/block_method.h"
 #include "compress/method_params.h"
 #include "compress/methods/gptq/gptq.h"
+#include "solve/gptq.h"
 
 namespace edgefit {
 

@@ -148,7 +148,7 @@ extern const CalibMethod kSmoothQuantMethod;
 const CalibMethod kSmoothQuantMethod = {"smoothquant",          "SmoothQuant (W8A8)",
                                         make_smoothquant,       smoothquant_metadata,
                                         smoothquant_param,      "f16",
-                                        smoothquant_adapt_plan, smoothquant_write_safetensors,
+                                        smoothquant_adapt_plan, smoothquant_write_safetensors, false, nullptr,
                                         smoothquant_describe,   kSmoothQuantFlags};
 
 }  // namespace edgefit

@@ -1,7 +1,7 @@
 // GPTQ's math on synthetic layers: it lowers the Hessian-weighted error against round-to-nearest
 // in every target format, the inverse Cholesky factor matches a direct solve, and each format's
 // grid rounding packs bytes that dequantize exactly to the values GPTQ used.
-#include "compress/methods/gptq/gptq.h"
+#include "solve/gptq.h"
 
 #include <gtest/gtest.h>
 
@@ -9,9 +9,9 @@
 #include <cstring>
 #include <random>
 
-#include "compress/methods/gptq/gptq_grid.h"
 #include "core/error.h"
 #include "quant/quant_traits.h"
+#include "solve/gptq_grid.h"
 
 namespace edgefit {
 namespace {

@@ -1,6 +1,6 @@
 // GPTQ over any block format (see gptq.h). Linear algebra through Eigen (row-major maps over our
 // buffers); parallelism through the thread pool, over row chunks and Hessian panels.
-#include "compress/methods/gptq/gptq.h"
+#include "solve/gptq.h"
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -8,10 +8,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "compress/methods/gptq/gptq_grid.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "quant/quant_traits.h"
+#include "solve/gptq_grid.h"
 
 namespace edgefit {
 namespace {

@@ -1,7 +1,7 @@
 // Per-format grids for GPTQ (see gptq_grid.h). Each decode mirrors the format's dequantizer in
 // src/quant (same operand order, so the same float roundings); each pack mirrors the bit layout
 // its quantizer writes (block_formats.h).
-#include "compress/methods/gptq/gptq_grid.h"
+#include "solve/gptq_grid.h"
 
 #include <cstring>
 

@@ -1,0 +1,112 @@
+// `edgefit prune MODEL OUT.gguf --method magnitude|wanda|sparsegpt --sparsity 0.5|2:4|4:8 [--owl]
+//  [--type f16|f32|q4_k_m…] [--calib FILE…] [--ctx N]`: prunes the linear weights of every block to
+// the pattern, streamed block by block on the calibration pipeline (each block calibrated on what
+// the already-pruned blocks before it output), resumable through "<OUT>.work/" like GPTQ, then
+// stores the model in --type (default f16) with the pruned weights as zeros. SparseGPT into a
+// type GPTQ can target prunes and quantizes in one pass; magnitude and Wanda prune, then round
+// with the calibration statistics as importance. Magnitude needs no calibration text (unless
+// --owl); Wanda and SparseGPT do.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "cli/commands.h"
+#include "compress/calibrated_quantize.h"
+#include "compress/method_registry.h"
+#include "core/error.h"
+#include "core/output_path.h"
+#include "core/progress.h"
+#include "methods/quantize_model.h"
+#include "quant/presets.h"
+
+namespace edgefit::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct PruneCliOptions {
+  std::string input;         // model to prune
+  std::string output;        // GGUF to write
+  std::string method;        // --method: a pruning method of the registry
+  std::string sparsity;      // --sparsity: "0.5", "2:4", "4:8"
+  std::string type = "f16";  // --type: storage preset of the output
+  CalibratedOptions calib;   // calibration text, OWL, run control
+  double damp = 0;           // --damp: SparseGPT's Hessian dampening (0: the method's default)
+};
+
+void run_prune(PruneCliOptions c) {
+  if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
+  const CalibMethod* m = find_calib_method(c.method);
+  if (!m || !m->prunes)
+    throw UsageError("unknown pruning --method '" + c.method + "' (" + pruning_method_names() +
+                     ")");
+  if (c.sparsity.empty()) throw UsageError("--sparsity is required (0.5, 2:4, 4:8)");
+  if (c.damp > 0 && !m->read_param("damp", nlohmann::ordered_json(c.damp), "--damp", c.input,
+                                   c.calib))
+    throw UsageError("--damp is not a setting of --method " + c.method);
+  const QuantPreset* preset = find_quant_preset(c.type);
+  if (!preset)
+    throw UsageError("unknown --type '" + c.type + "' (known: " + quant_preset_names() + ")");
+  std::vector<std::string> inputs = {c.input, c.calib.tokenizer};
+  inputs.insert(inputs.end(), c.calib.calib_files.begin(), c.calib.calib_files.end());
+  check_output_not_input(c.output, inputs);
+
+  QuantizeOptions o;
+  o.preset = std::string(preset->name);
+  o.method = c.method;
+  SparsityRule rule;
+  rule.pattern = c.sparsity;
+  rule.source = "--sparsity";
+  o.sparsity.push_back(rule);
+  c.calib.method = c.method;
+  const QuantizeResult r = quantize_model_calibrated(c.input, c.output, o, c.calib);
+  std::printf("wrote %s: %s %s%s, %zu tensors, %.2f MiB, %.3f bits per weight, %s in %s\n",
+              c.output.c_str(), c.method.c_str(), c.sparsity.c_str(),
+              c.calib.owl.enabled ? " (OWL)" : "", r.tensors.size(),
+              static_cast<double>(r.file_bytes) / 1048576.0, r.bits_per_weight(), o.preset.c_str(),
+              format_duration(r.seconds).c_str());
+}
+
+}  // namespace
+
+void add_prune_command(CLI::App& app) {
+  auto opts = std::make_shared<PruneCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "prune", "prune a model's linear weights (magnitude, Wanda, SparseGPT) into a GGUF");
+  cmd->add_option("input", opts->input, "GGUF file or Hugging Face folder (or .safetensors)")
+      ->required();
+  cmd->add_option("output", opts->output, "GGUF file to write")->required();
+  cmd->add_option("--method", opts->method, "pruning method: " + pruning_method_names())
+      ->required();
+  cmd->add_option("--sparsity", opts->sparsity,
+                  "pruned share of every block's linear weights: a fraction (0.5) or N:M (2:4, "
+                  "4:8: N kept of every M inputs)")
+      ->required();
+  cmd->add_flag("--owl", opts->calib.owl.enabled,
+                "OWL: per-layer sparsities from the dense model's outlier ratios, averaging the "
+                "--sparsity fraction (unstructured only; needs --calib)");
+  cmd->add_option("--owl-lambda", opts->calib.owl.lambda,
+                  "OWL: largest deviation of a layer from the target (default 0.08)");
+  cmd->add_option("--owl-m", opts->calib.owl.m,
+                  "OWL: outlier threshold, a multiple of the layer's mean score (default 5)");
+  cmd->add_option("--type", opts->type,
+                  "storage of the output (default f16): " + quant_preset_names() +
+                      "; sparsegpt into a quantized type prunes and quantizes in one pass");
+  cmd->add_option("--calib", opts->calib.calib_files,
+                  "calibration text files (wanda, sparsegpt, --owl; e.g. one per language)");
+  cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")
+      ->delimiter(',');
+  cmd->add_option("--samples", opts->calib.samples, "calibration sequences (default 128)");
+  cmd->add_option("--ctx", opts->calib.seqlen,
+                  "tokens per calibration sequence (default 512, at most the trained context)");
+  cmd->add_option("--damp", opts->damp,
+                  "sparsegpt: Hessian dampening, a fraction of its mean diagonal (default 0.01)");
+  cmd->add_option("--tokenizer", opts->calib.tokenizer,
+                  "tokenizer file or folder (default: the model's)");
+  cmd->add_flag(
+      "--no-progress", [opts](int64_t) { opts->calib.progress = false; },
+      "no per-block progress lines on stderr");
+  cmd->callback([opts] { run_prune(*opts); });
+}
+
+}  // namespace edgefit::cli
