@@ -6,7 +6,6 @@
 
 #include "compress/block_method.h"
 #include "compress/method_params.h"
-#include "compress/methods/gptq/gptq.h"
 #include "solve/gptq.h"
 
 namespace edgefit {
