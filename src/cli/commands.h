@@ -16,6 +16,7 @@ void add_imatrix_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_merge_lora_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_prune_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_recover_command(CLI::App& app);
 void add_synth_command(CLI::App& app);

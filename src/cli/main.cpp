@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   edgefit::cli::add_imatrix_command(app);
   edgefit::cli::add_inspect_command(app);
   edgefit::cli::add_plan_command(app);
+  edgefit::cli::add_prune_command(app);
   edgefit::cli::add_quantize_command(app);
   edgefit::cli::add_merge_lora_command(app);
   edgefit::cli::add_recover_command(app);
