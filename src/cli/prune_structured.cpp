@@ -43,13 +43,17 @@ std::vector<std::string> expand_calib(const std::vector<std::string>& args) {
   return files;
 }
 
-json keep_to_json(const StructuredKeep& k, const std::string& spec) {
-  json layers = json::array();
-  for (const LayerKeep& l : k.layers)
-    layers.push_back({{"source_layer", l.source_layer},
+// The keep-lists as JSON, one layer per line (thousands of channel indices stay readable).
+std::string keep_to_json(const StructuredKeep& k, const std::string& spec) {
+  std::string s = "{\"spec\": " + json(spec).dump() + ",\n \"layers\": [\n";
+  for (size_t i = 0; i < k.layers.size(); ++i) {
+    const LayerKeep& l = k.layers[i];
+    const json row = {{"source_layer", l.source_layer},
                       {"kv_groups", l.kv_groups},
-                      {"ffn_channels", l.ffn_channels}});
-  return {{"spec", spec}, {"layers", layers}};
+                      {"ffn_channels", l.ffn_channels}};
+    s += "  " + row.dump() + (i + 1 < k.layers.size() ? ",\n" : "\n");
+  }
+  return s + " ]}\n";
 }
 
 // Reads --keep's JSON; errors name the file and field ("layers[2].kv_groups[0]").
@@ -172,7 +176,18 @@ int run_structured_prune(const StructuredPruneCli& o, const std::string& model_p
                  windows.windows.size(), draw.ctx, calib.size());
     const auto scores = score_structured(model, windows, /*progress=*/true);
     keep = select_structured(scores, spec, model.config);
+    std::string bi;
+    for (const LayerScores& s : scores) bi += " " + std::to_string(s.block_influence).substr(0, 6);
+    std::fprintf(stderr, "structured: block influence per layer:%s\n", bi.c_str());
   }
+  std::string dropped;
+  for (int l = 0, k = 0; l < model.config.n_layers; ++l) {
+    if (k < static_cast<int>(keep.layers.size()) && keep.layers[size_t(k)].source_layer == l)
+      ++k;
+    else
+      dropped += (dropped.empty() ? "" : ", ") + std::to_string(l);
+  }
+  if (!dropped.empty()) std::printf("structured: dropped blocks: %s\n", dropped.c_str());
   const Model pruned = slice_model(model, keep);
   const ArchConfig& c = pruned.config;
   StructuredExportInfo info;
@@ -186,7 +201,7 @@ int run_structured_prune(const StructuredPruneCli& o, const std::string& model_p
   std::printf("structured: widths per layer: %s\n", widths_line(c).c_str());
   if (!o.keep_out.empty()) {
     AtomicFileWriter w(o.keep_out);
-    w.write(keep_to_json(keep, spec_text).dump(1) + "\n");
+    w.write(keep_to_json(keep, spec_text));
     w.commit();
   }
   if (is_folder_output(out)) {

@@ -1,6 +1,8 @@
 #include "formats/hf_config.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -203,6 +205,17 @@ std::optional<std::string> gguf_to_hf_name(const std::string& gg) {
   return std::nullopt;
 }
 
+namespace {
+
+// A float field as its shortest decimal (1e-05, not 9.999999747378752e-06).
+double short_decimal(float f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(f));
+  return std::strtod(buf, nullptr);
+}
+
+}  // namespace
+
 std::string arch_config_to_hf_json(const ArchConfig& c, const std::string& base_json) {
   json j = base_json.empty() ? json::object() : json::parse(base_json);
   if (base_json.empty()) {
@@ -210,8 +223,8 @@ std::string arch_config_to_hf_json(const ArchConfig& c, const std::string& base_
     j["model_type"] = c.architecture;
     j["hidden_act"] = "silu";
     j["max_position_embeddings"] = c.max_context;
-    j["rms_norm_eps"] = c.rms_eps;
-    j["rope_theta"] = c.rope_theta;
+    j["rms_norm_eps"] = short_decimal(c.rms_eps);
+    j["rope_theta"] = short_decimal(c.rope_theta);
     j["tie_word_embeddings"] = c.tied_embeddings;
     j["attention_bias"] = c.qkv_bias;
     j["torch_dtype"] = "float32";
