@@ -28,6 +28,13 @@ int64_t count_of(double f, int64_t n) {
   return prune_count(f, n);
 }
 
+// Channels to remove from a layer of n so that the kept count is a multiple of `align` (rounded
+// up, at most n): never more than `wanted`.
+int64_t aligned_removal(int64_t wanted, int64_t n, int align) {
+  const int64_t kept = std::min(n, (n - wanted + align - 1) / align * align);
+  return n - kept;
+}
+
 // ffn_global: the lowest-scoring channels over all kept layers, at least one left per layer.
 std::vector<std::vector<int64_t>> select_global_ffn(const std::vector<LayerScores>& scores,
                                                     const std::vector<int64_t>& layers,
@@ -100,6 +107,12 @@ StructuredSpec parse_structured_spec(const std::string& text) {
       s.ffn = parse_fraction(key, value);
     } else if (key == "ffn_global") {
       s.ffn_global = parse_fraction(key, value);
+    } else if (key == "align") {
+      char* end = nullptr;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || end != value.c_str() + value.size() || n < 1 || n > (1 << 20))
+        throw Error("structured spec: align='" + value + "' is not a channel count >= 1");
+      s.align = static_cast<int>(n);
     } else if (key == "layers") {
       char* end = nullptr;
       const long n = std::strtol(value.c_str(), &end, 10);
@@ -107,7 +120,8 @@ StructuredSpec parse_structured_spec(const std::string& text) {
         throw Error("structured spec: layers='" + value + "' is not a block count >= 0");
       s.layers = static_cast<int>(n);
     } else {
-      throw Error("structured spec: unknown key '" + key + "' (heads, ffn, ffn_global, layers)");
+      throw Error("structured spec: unknown key '" + key +
+                  "' (heads, ffn, ffn_global, layers, align)");
     }
     if (comma == text.size()) break;
   }
@@ -140,9 +154,12 @@ StructuredKeep select_structured(const std::vector<LayerScores>& scores, const S
     k.source_layer = l;
     const std::string at = " of layer " + std::to_string(l);
     k.kv_groups = select_keep(s.kv_groups, count_of(spec.heads, c.kv_heads(l)), "KV groups" + at);
-    k.ffn_channels = spec.ffn_global > 0 ? global[i]
-                                         : select_keep(s.ffn_channels, count_of(spec.ffn, c.ff(l)),
-                                                       "FFN channels" + at);
+    // Per layer: floor(F · d_ff), or as many as the global ranking took from this layer; then
+    // aligned, choosing within the layer by the same scores.
+    const int64_t wanted = spec.ffn_global > 0 ? c.ff(l) - static_cast<int64_t>(global[i].size())
+                                               : count_of(spec.ffn, c.ff(l));
+    k.ffn_channels = select_keep(s.ffn_channels, aligned_removal(wanted, c.ff(l), spec.align),
+                                 "FFN channels" + at);
     keep.layers.push_back(std::move(k));
   }
   return keep;

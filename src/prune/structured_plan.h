@@ -10,6 +10,9 @@
 //   energy score (comparable between layers: both are energies of contributions to the same
 //   residual stream), so layers end with different widths and the GGUF is llama.cpp's `deci`.
 //   Every layer keeps at least one channel.
+// - align=N (default 32): each layer keeps a multiple of N FFN channels (rounded up, i.e. fewer
+//   removed), because ffn_down's rows are d_ff long and quantized formats need whole blocks
+//   (32 for Q8_0/Q4_0, 256 for the k-quants); align=1 keeps the exact fraction.
 // - layers=N drops the N blocks with the lowest block influence (ShortGPT); the rest keep their
 //   order, so the model stays `llama` with fewer blocks.
 // All scores come from one pass over the unpruned model.
@@ -28,10 +31,13 @@ struct StructuredSpec {
   double ffn = 0;         // fraction of FFN channels removed per layer, in [0, 1)
   double ffn_global = 0;  // fraction of FFN channels removed over all layers, in [0, 1)
   int layers = 0;         // whole blocks dropped, in [0, n_layers)
+  int align = 32;         // kept FFN channels per layer rounded up to a multiple of this (capped
+                          // at the layer's width), so rows stay whole quantization blocks
   std::string text;       // the spec as given, for metadata and messages
 };
 
-// Parses "heads=0.25,ffn=0.25,layers=2" (any subset, any order; ffn and ffn_global exclusive).
+// Parses "heads=0.25,ffn=0.25,layers=2,align=32" (any subset, any order; ffn and ffn_global
+// exclusive).
 // Throws Error naming the field for an unknown key, a malformed or repeated value, a fraction
 // outside [0, 1) or a negative layer count.
 StructuredSpec parse_structured_spec(const std::string& text);

@@ -55,8 +55,8 @@ TEST(PruneStructuredCli, UniformSpecWritesLlamaAndKeepLists) {
   EXPECT_EQ(m.config.n_layers, 4);
   EXPECT_EQ(m.config.n_kv_heads, 3);
   EXPECT_EQ(m.config.n_heads, 6);
-  EXPECT_EQ(m.config.d_ff, 129);  // 172 - floor(0.25 · 172)
-  EXPECT_EQ(load_model(dir + "/hf").config.d_ff, 129);
+  EXPECT_EQ(m.config.d_ff, 160);  // 172 - floor(0.25 · 172) = 129, rounded up to 32s
+  EXPECT_EQ(load_model(dir + "/hf").config.d_ff, 160);
   // The saved keep-lists reproduce the same file without calibration.
   const auto again = test::run_edgefit({"prune", kModel, dir + "/again.gguf", "--keep", keep});
   ASSERT_EQ(again.status, 0) << again.err;

@@ -36,6 +36,8 @@ TEST(StructuredSpec, ParsesEveryKeyInAnyOrder) {
   EXPECT_DOUBLE_EQ(s.ffn, 0.25);
   EXPECT_EQ(s.layers, 2);
   EXPECT_DOUBLE_EQ(parse_structured_spec("ffn_global=0.3").ffn_global, 0.3);
+  EXPECT_EQ(parse_structured_spec("ffn=0.1").align, 32);  // whole Q8_0/Q4_0 blocks by default
+  EXPECT_EQ(parse_structured_spec("ffn=0.1,align=256").align, 256);
 }
 
 TEST(StructuredSpec, ErrorsNameTheField) {
@@ -47,6 +49,7 @@ TEST(StructuredSpec, ErrorsNameTheField) {
   expect_error([] { parse_structured_spec("heads=0.1,heads=0.2"); }, "heads is given twice");
   expect_error([] { parse_structured_spec("ffn=0.1,ffn_global=0.2"); }, "exclude each other");
   expect_error([] { parse_structured_spec("heads"); }, "not key=value");
+  expect_error([] { parse_structured_spec("align=0"); }, "align='0' is not a channel count");
 }
 
 TEST(SelectStructured, PerLayerFractionsKeepEqualWidths) {
@@ -54,7 +57,8 @@ TEST(SelectStructured, PerLayerFractionsKeepEqualWidths) {
   std::vector<LayerScores> s(2);
   s[0] = {{5, 1}, {8, 7, 6, 5, 4, 3, 2, 1}, 0.5};
   s[1] = {{1, 5}, {1, 2, 3, 4, 5, 6, 7, 8}, 0.4};
-  const StructuredKeep k = select_structured(s, parse_structured_spec("heads=0.5,ffn=0.25"), c);
+  const StructuredKeep k =
+      select_structured(s, parse_structured_spec("heads=0.5,ffn=0.25,align=1"), c);
   ASSERT_EQ(k.layers.size(), 2u);
   EXPECT_EQ(k.layers[0].kv_groups, (std::vector<int64_t>{0}));
   EXPECT_EQ(k.layers[1].kv_groups, (std::vector<int64_t>{1}));
@@ -73,7 +77,7 @@ TEST(SelectStructured, GlobalFfnRanksAcrossLayersAndKeepsOnePerLayer) {
   s[0] = {{1, 1}, {1, 2, 3, 4}, 0.5};
   s[1] = {{1, 1}, {10, 20, 30, 40}, 0.5};
   // 50 % of 8 channels = 4: the four of layer 0 are lowest, but its last one must stay.
-  const StructuredKeep k = select_structured(s, parse_structured_spec("ffn_global=0.5"), c);
+  const StructuredKeep k = select_structured(s, parse_structured_spec("ffn_global=0.5,align=1"), c);
   EXPECT_EQ(k.layers[0].ffn_channels, (std::vector<int64_t>{3}));
   EXPECT_EQ(k.layers[1].ffn_channels, (std::vector<int64_t>{1, 2, 3}));
   const ArchConfig out = structured_config(c, k);
@@ -81,6 +85,27 @@ TEST(SelectStructured, GlobalFfnRanksAcrossLayersAndKeepsOnePerLayer) {
   EXPECT_EQ(out.ff(0), 1);
   EXPECT_EQ(out.ff(1), 3);
   EXPECT_EQ(out.d_ff, 3);  // the scalar holds the largest width
+}
+
+TEST(SelectStructured, KeptChannelsAreRoundedUpToTheAlignment) {
+  // 100 channels, ffn=0.5 wants 50 kept: align 32 keeps 64 (the 64 best), align 1 keeps 50;
+  // a layer narrower than the alignment keeps all of its channels.
+  ArchConfig c = config(2, 2, 2, 100);
+  c.set_layer_widths({2, 2}, {2, 2}, {100, 20});
+  std::vector<LayerScores> s(2);
+  for (int j = 0; j < 100; ++j) s[0].ffn_channels.push_back(j);
+  for (int j = 0; j < 20; ++j) s[1].ffn_channels.push_back(j);
+  s[0].kv_groups = s[1].kv_groups = {1, 1};
+  const StructuredKeep a = select_structured(s, parse_structured_spec("ffn=0.5"), c);
+  ASSERT_EQ(a.layers[0].ffn_channels.size(), 64u);
+  EXPECT_EQ(a.layers[0].ffn_channels.front(), 36);
+  EXPECT_EQ(a.layers[1].ffn_channels.size(), 20u);
+  EXPECT_EQ(select_structured(s, parse_structured_spec("ffn=0.5,align=1"), c)
+                .layers[0]
+                .ffn_channels.size(),
+            50u);
+  const StructuredKeep g = select_structured(s, parse_structured_spec("ffn_global=0.5"), c);
+  EXPECT_EQ(g.layers[0].ffn_channels.size() % 32, 0u);
 }
 
 TEST(SelectStructured, LayersDropTheLowestBlockInfluence) {
