@@ -117,7 +117,8 @@ uint64_t write_structured_gguf(const Model& pruned, const std::string& output,
 uint64_t write_structured_hf(const Model& pruned, const std::string& dir,
                              const StructuredExportInfo& info) {
   const ArchConfig& c = pruned.config;
-  const fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
+  fs::path target = fs::absolute(fs::path(dir)).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "out/" names the folder "out"
   const fs::path parent = target.parent_path();
   std::error_code ec;
   fs::create_directories(parent, ec);

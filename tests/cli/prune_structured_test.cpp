@@ -63,6 +63,16 @@ TEST(PruneStructuredCli, UniformSpecWritesLlamaAndKeepLists) {
   EXPECT_EQ(fs::file_size(out), fs::file_size(dir + "/again.gguf"));
 }
 
+TEST(PruneStructuredCli, OutputEndingInSlashIsAHuggingFaceFolder) {
+  const std::string dir = test::scratch_dir("prune-structured-hf");
+  const auto r = test::run_edgefit(prune_args(dir + "/hf/", "ffn_global=0.3"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/hf/config.json"));
+  EXPECT_TRUE(fs::exists(dir + "/hf/model.safetensors"));
+  EXPECT_FALSE(load_model(dir + "/hf").config.uniform_widths());
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);  // no temp
+}
+
 TEST(PruneStructuredCli, GlobalFfnWritesDeci) {
   const std::string dir = test::scratch_dir("prune-structured-deci");
   const auto r = test::run_edgefit(prune_args(dir + "/out.gguf", "ffn_global=0.3"));
