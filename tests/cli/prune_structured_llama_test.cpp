@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 
 // llama-perplexity's final estimate, or NaN when it failed to load or run.
 double llama_ppl(const std::string& bin, const std::string& model, const std::string& text) {
-  const std::string cmd = "'" + bin + "' -m '" + model + "' -f '" + text + "' -c 256 -t 2 2>&1";
+  const std::string cmd =
+      "'" + bin + "' -m '" + model + "' -f '" + text + "' -c 256 -t 1 -b 256 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return NAN;
   std::string out;
