@@ -58,7 +58,7 @@ uint64_t files_bytes(const std::set<std::string>& files) {
   return n;
 }
 
-nlohmann::ordered_json config_json(const ArchConfig& c) {
+nlohmann::ordered_json config_scalars_json(const ArchConfig& c) {
   return {{"n_layers", c.n_layers},
           {"d_model", c.d_model},
           {"n_heads", c.n_heads},
@@ -74,6 +74,16 @@ nlohmann::ordered_json config_json(const ArchConfig& c) {
           {"qkv_bias", c.qkv_bias},
           {"qk_norm", c.qk_norm},
           {"rope_interleaved", c.rope_interleaved}};
+}
+
+nlohmann::ordered_json config_json(const ArchConfig& c) {
+  nlohmann::ordered_json j = config_scalars_json(c);
+  if (!c.uniform_widths()) {  // per-layer widths (deci, structured pruning); scalars are maxima
+    j["layer_n_heads"] = c.layer_n_heads;
+    j["layer_n_kv_heads"] = c.layer_n_kv_heads;
+    j["layer_d_ff"] = c.layer_d_ff;
+  }
+  return j;
 }
 
 // A GGUF whose architecture edgefit cannot run (vocab-only files, other families) is still shown.
@@ -176,6 +186,13 @@ void run_inspect(const InspectOptions& o) {
         "layers %d, d_model %d, heads %d (kv %d, head_dim %d), d_ff %d, vocab %d, context %d\n",
         c.n_layers, c.d_model, c.n_heads, c.n_kv_heads, c.head_dim, c.d_ff, c.vocab_size,
         c.max_context);
+    if (!c.uniform_widths()) {
+      std::printf("per-layer widths (heads/kv, d_ff):");
+      for (int l = 0; l < c.n_layers; ++l)
+        std::printf(" %d/%d %d%s", c.heads(l), c.kv_heads(l), c.ff(l),
+                    l + 1 < c.n_layers ? "," : "");
+      std::printf("\n");
+    }
     std::printf("rms_eps %g, rope_theta %g%s%s%s%s\n", c.rms_eps, c.rope_theta,
                 c.tied_embeddings ? ", tied embeddings" : "", c.qkv_bias ? ", qkv bias" : "",
                 c.qk_norm ? ", q/k norm" : "", c.rope_scaling.type.empty() ? "" : ", rope scaling");

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/prune_structured.h"
 #include "compress/calibrated_quantize.h"
 #include "compress/method_registry.h"
 #include "core/error.h"
@@ -25,24 +26,34 @@ namespace {
 namespace fs = std::filesystem;
 
 struct PruneCliOptions {
-  std::string input;         // model to prune
-  std::string output;        // GGUF to write
-  std::string method;        // --method: a pruning method of the registry
-  std::string sparsity;      // --sparsity: "0.5", "2:4", "4:8"
-  std::string type = "f16";  // --type: storage preset of the output
-  CalibratedOptions calib;   // calibration text, OWL, run control
-  double damp = 0;           // --damp: SparseGPT's Hessian dampening (0: the method's default)
+  std::string input;              // model to prune
+  std::string output;             // GGUF to write
+  std::string method;             // --method: a pruning method of the registry
+  std::string sparsity;           // --sparsity: "0.5", "2:4", "4:8"
+  std::string type = "f16";       // --type: storage preset of the output
+  CalibratedOptions calib;        // calibration text, OWL, run control
+  double damp = 0;                // --damp: SparseGPT's Hessian dampening (0: the method's default)
+  StructuredPruneCli structured;  // --structured and its flags (cli/prune_structured.h)
 };
 
 void run_prune(PruneCliOptions c) {
   if (!fs::exists(c.input)) throw Error("no such file or folder", c.input);
+  if (c.structured.requested()) {  // heads, FFN channels, layers: a smaller dense model
+    if (!c.method.empty() || !c.sparsity.empty())
+      throw UsageError("--structured cannot be combined with --method/--sparsity yet");
+    c.structured.calib = c.calib.calib_files;
+    run_structured_prune(c.structured, c.input, c.output);
+    return;
+  }
+  if (c.method.empty())
+    throw UsageError("--method is required (" + pruning_method_names() + "), or --structured");
   const CalibMethod* m = find_calib_method(c.method);
   if (!m || !m->prunes)
     throw UsageError("unknown pruning --method '" + c.method + "' (" + pruning_method_names() +
                      ")");
   if (c.sparsity.empty()) throw UsageError("--sparsity is required (0.5, 2:4, 4:8)");
-  if (c.damp > 0 && !m->read_param("damp", nlohmann::ordered_json(c.damp), "--damp", c.input,
-                                   c.calib))
+  if (c.damp > 0 &&
+      !m->read_param("damp", nlohmann::ordered_json(c.damp), "--damp", c.input, c.calib))
     throw UsageError("--damp is not a setting of --method " + c.method);
   const QuantPreset* preset = find_quant_preset(c.type);
   if (!preset)
@@ -76,12 +87,10 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("input", opts->input, "GGUF file or Hugging Face folder (or .safetensors)")
       ->required();
   cmd->add_option("output", opts->output, "GGUF file to write")->required();
-  cmd->add_option("--method", opts->method, "pruning method: " + pruning_method_names())
-      ->required();
+  cmd->add_option("--method", opts->method, "pruning method: " + pruning_method_names());
   cmd->add_option("--sparsity", opts->sparsity,
                   "pruned share of every block's linear weights: a fraction (0.5) or N:M (2:4, "
-                  "4:8: N kept of every M inputs)")
-      ->required();
+                  "4:8: N kept of every M inputs)");
   cmd->add_flag("--owl", opts->calib.owl.enabled,
                 "OWL: per-layer sparsities from the dense model's outlier ratios, averaging the "
                 "--sparsity fraction (unstructured only; needs --calib)");
@@ -106,6 +115,7 @@ void add_prune_command(CLI::App& app) {
   cmd->add_flag(
       "--no-progress", [opts](int64_t) { opts->calib.progress = false; },
       "no per-block progress lines on stderr");
+  add_structured_prune_options(*cmd, opts->structured, /*with_calib=*/false);
   cmd->callback([opts] { run_prune(*opts); });
 }
 

@@ -6,11 +6,41 @@
 
 namespace edgefit {
 
+namespace {
+
+// A per-layer width of a `deci` GGUF: an array of n_layers integers, or one integer for all
+// layers (llama.cpp's get_key_or_arr). Throws Error naming the key.
+std::vector<int> per_layer_key(const GgufFile& f, const std::string& key, int n_layers) {
+  const GgufValue& v = f.get(key);
+  std::vector<int> out;
+  if (v.type == GgufType::ARRAY) {
+    if (static_cast<int64_t>(v.arr.size()) != n_layers)
+      throw Error("metadata '" + key + "' has " + std::to_string(v.arr.size()) + " entries for " +
+                      std::to_string(n_layers) + " layers",
+                  f.path());
+    for (const GgufValue& x : v.arr) {
+      if (!x.is_integer() || x.as_int() < 0 || x.as_int() > (1 << 30))
+        throw Error("metadata '" + key + "' holds an entry that is not a width", f.path());
+      out.push_back(static_cast<int>(x.as_int()));
+    }
+  } else {
+    const int64_t x = f.get_int(key);
+    if (x < 0 || x > (1 << 30)) throw Error("metadata '" + key + "' is out of range", f.path());
+    out.assign(static_cast<size_t>(n_layers), static_cast<int>(x));
+  }
+  return out;
+}
+
+}  // namespace
+
 ArchConfig arch_config_from_gguf(const GgufFile& f) {
   ArchConfig c;
   c.architecture = f.get_string("general.architecture");
+  // llama.cpp's `deci` is llama with per-layer widths (and the same interleaved RoPE rows).
+  const bool deci = c.architecture == "deci";
+  if (deci) c.architecture = "llama";
   check_supported_architecture(c.architecture, f.path());
-  const std::string a = c.architecture + ".";
+  const std::string a = (deci ? std::string("deci") : c.architecture) + ".";
   auto geti = [&](const std::string& k) {
     const int64_t v = f.get_int(a + k);
     if (v < 0 || v > (1 << 30)) throw Error("metadata '" + a + k + "' is out of range", f.path());
@@ -18,14 +48,31 @@ ArchConfig arch_config_from_gguf(const GgufFile& f) {
   };
   c.n_layers = geti("block_count");
   c.d_model = geti("embedding_length");
-  c.d_ff = geti("feed_forward_length");
-  c.n_heads = geti("attention.head_count");
-  c.n_kv_heads =
-      f.find(a + "attention.head_count_kv") ? geti("attention.head_count_kv") : c.n_heads;
-  if (c.n_heads == 0 || c.n_kv_heads == 0 || c.n_heads % c.n_kv_heads != 0)
-    throw Error("head_count must be a positive multiple of head_count_kv", f.path());
+  if (deci) {
+    auto heads = per_layer_key(f, a + "attention.head_count", c.n_layers);
+    auto kv = f.find(a + "attention.head_count_kv")
+                  ? per_layer_key(f, a + "attention.head_count_kv", c.n_layers)
+                  : heads;
+    auto ff = per_layer_key(f, a + "feed_forward_length", c.n_layers);
+    c.set_layer_widths(std::move(heads), std::move(kv), std::move(ff));
+    // The rest is checked per layer by check_model (formats/model_check.h).
+    if (c.n_heads == 0) throw Error("metadata '" + a + "attention.head_count' is 0", f.path());
+  } else {
+    c.d_ff = geti("feed_forward_length");
+    c.n_heads = geti("attention.head_count");
+    c.n_kv_heads =
+        f.find(a + "attention.head_count_kv") ? geti("attention.head_count_kv") : c.n_heads;
+    if (c.n_heads == 0 || c.n_kv_heads == 0 || c.n_heads % c.n_kv_heads != 0)
+      throw Error("head_count must be a positive multiple of head_count_kv", f.path());
+  }
   if (f.find(a + "attention.key_length")) {
     c.head_dim = geti("attention.key_length");
+  } else if (deci) {  // llama.cpp divides by the first layer's heads
+    if (c.heads(0) == 0 || c.d_model % c.heads(0) != 0)
+      throw Error("metadata '" + a + "attention.key_length' is missing and layer 0's heads do " +
+                      "not divide '" + a + "embedding_length'",
+                  f.path());
+    c.head_dim = c.d_model / c.heads(0);
   } else if (c.d_model % c.n_heads != 0) {
     throw Error("metadata '" + a + "embedding_length' (" + std::to_string(c.d_model) +
                     ") is not a multiple of '" + a + "attention.head_count' (" +
@@ -76,6 +123,7 @@ ArchConfig arch_config_from_gguf(const GgufFile& f) {
 }
 
 std::string gguf_arch_name(const ArchConfig& c) {
+  if (!c.uniform_widths()) return "deci";  // llama with per-layer widths
   return c.architecture == "mistral" ? "llama" : c.architecture;
 }
 
@@ -87,16 +135,29 @@ std::vector<GgufKV> arch_config_to_gguf(const ArchConfig& c) {
   kv.push_back({a + "block_count", GgufValue::make_u32(c.n_layers)});
   kv.push_back({a + "context_length", GgufValue::make_u32(c.max_context)});
   kv.push_back({a + "embedding_length", GgufValue::make_u32(c.d_model)});
-  kv.push_back({a + "feed_forward_length", GgufValue::make_u32(c.d_ff)});
-  kv.push_back({a + "attention.head_count", GgufValue::make_u32(c.n_heads)});
-  kv.push_back({a + "attention.head_count_kv", GgufValue::make_u32(c.n_kv_heads)});
+  const bool deci = arch == "deci";
+  if (deci) {  // per-layer arrays of int32, which llama.cpp's get_key_or_arr reads
+    std::vector<int32_t> heads, kv_heads, ff;
+    for (int l = 0; l < c.n_layers; ++l) {
+      heads.push_back(c.heads(l));
+      kv_heads.push_back(c.kv_heads(l));
+      ff.push_back(c.ff(l));
+    }
+    kv.push_back({a + "feed_forward_length", GgufValue::make_i32_array(ff)});
+    kv.push_back({a + "attention.head_count", GgufValue::make_i32_array(heads)});
+    kv.push_back({a + "attention.head_count_kv", GgufValue::make_i32_array(kv_heads)});
+  } else {
+    kv.push_back({a + "feed_forward_length", GgufValue::make_u32(c.d_ff)});
+    kv.push_back({a + "attention.head_count", GgufValue::make_u32(c.n_heads)});
+    kv.push_back({a + "attention.head_count_kv", GgufValue::make_u32(c.n_kv_heads)});
+  }
   kv.push_back({a + "rope.freq_base", GgufValue::make_f32(c.rope_theta)});
   kv.push_back({a + "attention.layer_norm_rms_epsilon", GgufValue::make_f32(c.rms_eps)});
-  if (c.head_dim * c.n_heads != c.d_model || c.architecture == "qwen3") {
+  if (c.head_dim * c.n_heads != c.d_model || c.architecture == "qwen3" || deci) {
     kv.push_back({a + "attention.key_length", GgufValue::make_u32(c.head_dim)});
     kv.push_back({a + "attention.value_length", GgufValue::make_u32(c.head_dim)});
   }
-  if (arch == "llama") {
+  if (arch == "llama" || deci) {
     kv.push_back({a + "vocab_size", GgufValue::make_u32(c.vocab_size)});
     kv.push_back({a + "rope.dimension_count", GgufValue::make_u32(c.head_dim)});
   }

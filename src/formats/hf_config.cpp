@@ -1,5 +1,8 @@
 #include "formats/hf_config.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -62,6 +65,44 @@ int first_id(const json& j, const char* key) {
   return -1;
 }
 
+// edgefit's per-layer widths (hf_config.h): three lists of num_hidden_layers integers, all or none.
+void read_layer_widths(const json& j, ArchConfig& c, const std::string& file) {
+  const char* keys[3] = {kLayerHeadsKey, kLayerKvHeadsKey, kLayerFfnKey};
+  int present = 0;
+  for (const char* k : keys) present += j.contains(k) ? 1 : 0;
+  if (present == 0) return;
+  if (present != 3)
+    throw Error(std::string("config.json has some but not all of '") + kLayerHeadsKey + "', '" +
+                    kLayerKvHeadsKey + "', '" + kLayerFfnKey + "'",
+                file);
+  std::vector<int> lists[3];
+  for (int i = 0; i < 3; ++i) {
+    const json& a = j[keys[i]];
+    if (!a.is_array() || static_cast<int64_t>(a.size()) != c.n_layers)
+      throw Error(std::string("config.json '") + keys[i] + "' is not a list of " +
+                      std::to_string(c.n_layers) + " integers (one per layer)",
+                  file);
+    for (size_t l = 0; l < a.size(); ++l) {
+      if (!a[l].is_number_integer() || a[l].get<int64_t>() < 0 || a[l].get<int64_t>() > (1 << 30))
+        throw Error(
+            std::string("config.json '") + keys[i] + "'[" + std::to_string(l) + "] is not a width",
+            file);
+      lists[i].push_back(a[l].get<int>());
+    }
+  }
+  // The scalars must be the maxima, as edgefit writes them: anything else is a hand edit gone
+  // wrong, and loaders that ignore the lists would size the model by the scalars.
+  const auto max_of = [](const std::vector<int>& v) {
+    return *std::max_element(v.begin(), v.end());
+  };
+  if (max_of(lists[0]) != c.n_heads || max_of(lists[1]) != c.n_kv_heads ||
+      max_of(lists[2]) != c.d_ff)
+    throw Error(std::string("config.json: 'num_attention_heads', 'num_key_value_heads' and ") +
+                    "'intermediate_size' must be the largest entries of the per-layer lists",
+                file);
+  c.set_layer_widths(std::move(lists[0]), std::move(lists[1]), std::move(lists[2]));
+}
+
 }  // namespace
 
 static ArchConfig parse_hf_config_fields(const json& j, const std::string& file);
@@ -104,6 +145,7 @@ static ArchConfig parse_hf_config_fields(const json& j, const std::string& file)
                     ") and there is no 'head_dim'",
                 file);
   c.head_dim = get_int(j, "head_dim", file, c.d_model / c.n_heads);
+  read_layer_widths(j, c, file);
   // The forward pass computes SwiGLU with SiLU; another activation would run silently wrong.
   if (j.contains("hidden_act") && !j["hidden_act"].is_null()) {
     if (!j["hidden_act"].is_string() || j["hidden_act"].get<std::string>() != "silu")
@@ -161,6 +203,56 @@ std::optional<std::string> gguf_to_hf_name(const std::string& gg) {
       if (m[2] == g) return "model.layers." + m[1].str() + "." + h;
   }
   return std::nullopt;
+}
+
+namespace {
+
+// A float field as its shortest decimal (1e-05, not 9.999999747378752e-06).
+double short_decimal(float f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(f));
+  return std::strtod(buf, nullptr);
+}
+
+}  // namespace
+
+std::string arch_config_to_hf_json(const ArchConfig& c, const std::string& base_json) {
+  json j = base_json.empty() ? json::object() : json::parse(base_json);
+  if (base_json.empty()) {
+    j["architectures"] = json::array({"LlamaForCausalLM"});
+    j["model_type"] = c.architecture;
+    j["hidden_act"] = "silu";
+    j["max_position_embeddings"] = c.max_context;
+    j["rms_norm_eps"] = short_decimal(c.rms_eps);
+    j["rope_theta"] = short_decimal(c.rope_theta);
+    j["tie_word_embeddings"] = c.tied_embeddings;
+    j["attention_bias"] = c.qkv_bias;
+    j["torch_dtype"] = "float32";
+    if (c.bos_id >= 0) j["bos_token_id"] = c.bos_id;
+    if (c.eos_id >= 0) j["eos_token_id"] = c.eos_id;
+  }
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.d_model;
+  j["num_hidden_layers"] = c.n_layers;
+  j["num_attention_heads"] = c.n_heads;
+  j["num_key_value_heads"] = c.n_kv_heads;
+  j["head_dim"] = c.head_dim;
+  j["intermediate_size"] = c.d_ff;
+  j.erase(kLayerHeadsKey);
+  j.erase(kLayerKvHeadsKey);
+  j.erase(kLayerFfnKey);
+  if (!c.uniform_widths()) {
+    std::vector<int> heads, kv, ff;
+    for (int l = 0; l < c.n_layers; ++l) {
+      heads.push_back(c.heads(l));
+      kv.push_back(c.kv_heads(l));
+      ff.push_back(c.ff(l));
+    }
+    j[kLayerHeadsKey] = heads;
+    j[kLayerKvHeadsKey] = kv;
+    j[kLayerFfnKey] = ff;
+  }
+  return j.dump(2) + "\n";
 }
 
 }  // namespace edgefit

@@ -1,8 +1,36 @@
 #include "formats/model.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace edgefit {
+
+bool ArchConfig::uniform_widths() const {
+  for (int l = 0; l < n_layers; ++l)
+    if (heads(l) != heads(0) || kv_heads(l) != kv_heads(0) || ff(l) != ff(0)) return false;
+  return true;
+}
+
+void ArchConfig::set_layer_widths(std::vector<int> h, std::vector<int> kv, std::vector<int> f) {
+  const size_t n = static_cast<size_t>(n_layers);
+  if (h.size() != n || kv.size() != n || f.size() != n)
+    throw Error("per-layer widths: " + std::to_string(n_layers) + " layers, but " +
+                std::to_string(h.size()) + " head counts, " + std::to_string(kv.size()) +
+                " KV head counts and " + std::to_string(f.size()) + " FFN widths");
+  if (n == 0) return;
+  n_heads = *std::max_element(h.begin(), h.end());
+  n_kv_heads = *std::max_element(kv.begin(), kv.end());
+  d_ff = *std::max_element(f.begin(), f.end());
+  layer_n_heads = std::move(h);
+  layer_n_kv_heads = std::move(kv);
+  layer_d_ff = std::move(f);
+  if (uniform_widths()) {
+    layer_n_heads.clear();
+    layer_n_kv_heads.clear();
+    layer_d_ff.clear();
+  }
+}
 
 const std::vector<std::string>& supported_architectures() {
   static const std::vector<std::string> archs = {"llama", "mistral", "qwen2", "qwen3"};

@@ -50,6 +50,24 @@ struct ArchConfig {
   bool qk_norm = false;           // qwen3: per-head RMSNorm on q and k
   int bos_id = -1;                // beginning-of-sequence token, -1 if unknown
   int eos_id = -1;                // end-of-sequence token, -1 if unknown
+  // Per-layer widths, for models whose blocks differ (llama.cpp's `deci` GGUFs, the output of
+  // structured pruning). Empty: every layer has n_heads / n_kv_heads / d_ff. Otherwise each holds
+  // n_layers entries and the scalars above hold the maximum over the layers, which sizes the
+  // scratch buffers and the KV cache. Read them through heads(l), kv_heads(l) and ff(l).
+  std::vector<int> layer_n_heads;     // query heads of each layer (0: an attention-free layer)
+  std::vector<int> layer_n_kv_heads;  // key/value heads of each layer
+  std::vector<int> layer_d_ff;        // SwiGLU inner width of each layer
+
+  int heads(int l) const { return layer_n_heads.empty() ? n_heads : layer_n_heads[size_t(l)]; }
+  int kv_heads(int l) const {
+    return layer_n_kv_heads.empty() ? n_kv_heads : layer_n_kv_heads[size_t(l)];
+  }
+  int ff(int l) const { return layer_d_ff.empty() ? d_ff : layer_d_ff[size_t(l)]; }
+  // True when every layer has the same widths (a plain `llama` GGUF can hold the model).
+  bool uniform_widths() const;
+  // Sets the per-layer widths (n_layers entries each) and the scalars to their maxima; when all
+  // layers agree, stores the scalars only, so a uniform model has one representation.
+  void set_layer_widths(std::vector<int> heads, std::vector<int> kv_heads, std::vector<int> ff);
 };
 
 // The architectures edgefit runs, for error messages: "llama, mistral, qwen2, qwen3".

@@ -109,10 +109,12 @@ uint64_t KVCache::bytes_for(int n_layers, int64_t max_tokens, int n_kv_heads, in
   return static_cast<uint64_t>(n_layers) * (k + v);
 }
 
-void KVCache::store(int layer, int64_t pos, const float* k, const float* v) {
+void KVCache::store(int layer, int64_t pos, const float* k, const float* v, int n_heads) {
   const int64_t hd = head_dim_;
   const int64_t lane = pos % kB;
-  for (int h = 0; h < n_kv_heads_; ++h) {
+  const int heads = n_heads < 0 ? n_kv_heads_ : std::min(n_heads, n_kv_heads_);
+  const int64_t v_elems = heads * hd;  // value elements written (kv_dim() for a full layer)
+  for (int h = 0; h < heads; ++h) {
     uint8_t* blk =
         k_[static_cast<size_t>(layer)].data() + (h * n_blocks_ + pos / kB) * key_block_bytes_;
     const float* kh = k + h * hd;
@@ -141,16 +143,16 @@ void KVCache::store(int layer, int64_t pos, const float* k, const float* v) {
   uint8_t* row = v_[static_cast<size_t>(layer)].data() + pos * value_row_bytes_;
   switch (type_v_) {
     case KVType::F32:
-      std::memcpy(row, v, static_cast<size_t>(kv_dim()) * 4);
+      std::memcpy(row, v, static_cast<size_t>(v_elems) * 4);
       break;
     case KVType::F16:
-      for (int64_t i = 0; i < kv_dim(); ++i) {
+      for (int64_t i = 0; i < v_elems; ++i) {
         const uint16_t x = to_f16_saturated(v[i]);
         std::memcpy(row + i * 2, &x, 2);
       }
       break;
     case KVType::Q8_0:
-      for (int64_t c = 0; c < kv_dim() / kQ; ++c) {
+      for (int64_t c = 0; c < v_elems / kQ; ++c) {
         uint8_t* blk = row + c * (2 + kQ);
         const uint16_t d16 = quantize_q8_0_block(v + c * kQ, reinterpret_cast<int8_t*>(blk + 2));
         std::memcpy(blk, &d16, 2);

@@ -74,7 +74,9 @@ class KVCache {
   // Writes position `pos` of `layer`: k and v are kv_dim floats (heads one after the other),
   // converted to the cache's types. F16 saturates at ±65504 instead of becoming infinite, so one
   // outlier activation cannot turn every later attention output into NaN.
-  void store(int layer, int64_t pos, const float* k, const float* v);
+  // A layer with fewer KV heads than the cache (per-layer widths) passes `n_heads`: its heads
+  // fill the first slots and the rest stay unused; -1 means all.
+  void store(int layer, int64_t pos, const float* k, const float* v, int n_heads = -1);
 
   // Stored bytes of key block `block` (positions 16·block … 16·block+15) of one head, in the
   // layout above for type_k() (unfilled positions are junk).

@@ -117,25 +117,28 @@ Transformer::Transformer(const Model& model, MatmulChoice matmul)
 void Transformer::rebind_layer(int l) {
   const ArchConfig& c = cfg_;
   const Model& model = *model_;
-  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
-                kv_dim = int64_t{c.n_kv_heads} * c.head_dim;
+  // Widths of this layer (per-layer models: formats/model.h).
+  const int64_t d = c.d_model, q_dim = int64_t{c.heads(l)} * c.head_dim,
+                kv_dim = int64_t{c.kv_heads(l)} * c.head_dim, ff = c.ff(l);
   const std::string p = "blk." + std::to_string(l) + ".";
   LayerWeights w;
   auto& sc = w.w8a8_scale;
-  w.attn_norm = load_vector(model, p + "attn_norm.weight", d);
-  w.wq = bind_matrix(model, p + "attn_q.weight", q_dim, d, &sc[0]);
-  w.wk = bind_matrix(model, p + "attn_k.weight", kv_dim, d, &sc[1]);
-  w.wv = bind_matrix(model, p + "attn_v.weight", kv_dim, d, &sc[2]);
-  w.wo = bind_matrix(model, p + "attn_output.weight", d, q_dim, &sc[3]);
-  w.bq = load_optional(model, p + "attn_q.bias", q_dim);
-  w.bk = load_optional(model, p + "attn_k.bias", kv_dim);
-  w.bv = load_optional(model, p + "attn_v.bias", kv_dim);
-  w.q_norm = load_optional(model, p + "attn_q_norm.weight", c.head_dim);
-  w.k_norm = load_optional(model, p + "attn_k_norm.weight", c.head_dim);
+  if (c.heads(l) > 0) {  // an attention-free layer (deci) has none of these
+    w.attn_norm = load_vector(model, p + "attn_norm.weight", d);
+    w.wq = bind_matrix(model, p + "attn_q.weight", q_dim, d, &sc[0]);
+    w.wk = bind_matrix(model, p + "attn_k.weight", kv_dim, d, &sc[1]);
+    w.wv = bind_matrix(model, p + "attn_v.weight", kv_dim, d, &sc[2]);
+    w.wo = bind_matrix(model, p + "attn_output.weight", d, q_dim, &sc[3]);
+    w.bq = load_optional(model, p + "attn_q.bias", q_dim);
+    w.bk = load_optional(model, p + "attn_k.bias", kv_dim);
+    w.bv = load_optional(model, p + "attn_v.bias", kv_dim);
+    w.q_norm = load_optional(model, p + "attn_q_norm.weight", c.head_dim);
+    w.k_norm = load_optional(model, p + "attn_k_norm.weight", c.head_dim);
+  }
   w.ffn_norm = load_vector(model, p + "ffn_norm.weight", d);
-  w.w_gate = bind_matrix(model, p + "ffn_gate.weight", c.d_ff, d, &sc[4]);
-  w.w_up = bind_matrix(model, p + "ffn_up.weight", c.d_ff, d, &sc[5]);
-  w.w_down = bind_matrix(model, p + "ffn_down.weight", d, c.d_ff, &sc[6]);
+  w.w_gate = bind_matrix(model, p + "ffn_gate.weight", ff, d, &sc[4]);
+  w.w_up = bind_matrix(model, p + "ffn_up.weight", ff, d, &sc[5]);
+  w.w_down = bind_matrix(model, p + "ffn_down.weight", d, ff, &sc[6]);
   layers_.at(static_cast<size_t>(l)) = std::move(w);
 }
 
@@ -327,21 +330,28 @@ void Transformer::forward_block(int layer, float* x, int64_t n, KVCache& cache) 
 }
 
 void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
-  const ArchConfig& c = cfg_;
-  const int64_t d = c.d_model, q_dim = int64_t{c.n_heads} * c.head_dim,
-                kv_dim = int64_t{c.n_kv_heads} * c.head_dim, hd = c.head_dim;
-  ThreadPool& pool = ThreadPool::global();
-  const LayerWeights& w = layers_[static_cast<size_t>(l)];
-  const auto& sc = w.w8a8_scale;
-  // --- attention ---
-  pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t)
-      rms_norm(x_.data() + t * d, w.attn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
-  });
   // Observed weight names exist only once an observer was installed.
   const std::array<std::string, 7>* names =
       observer_ ? &weight_names_[static_cast<size_t>(l)] : nullptr;
   const auto& nm = names ? *names : kNoNames;
+  // --- attention (an attention-free layer passes the residual stream on, as llama.cpp's deci) ---
+  if (cfg_.heads(l) > 0) attention_sublayer(l, n, n_past, cache, nm);
+  feed_forward_sublayer(l, n, cfg_.ff(l), nm);
+}
+
+void Transformer::attention_sublayer(int l, int64_t n, int64_t n_past, KVCache& cache,
+                                     const std::array<std::string, 7>& nm) {
+  const ArchConfig& c = cfg_;
+  const int heads = c.heads(l), kv_heads = c.kv_heads(l);  // this layer's widths
+  const int64_t d = c.d_model, q_dim = int64_t{heads} * c.head_dim,
+                kv_dim = int64_t{kv_heads} * c.head_dim, hd = c.head_dim;
+  ThreadPool& pool = ThreadPool::global();
+  const LayerWeights& w = layers_[static_cast<size_t>(l)];
+  const auto& sc = w.w8a8_scale;
+  pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t)
+      rms_norm(x_.data() + t * d, w.attn_norm.data(), xn_.data() + t * d, d, c.rms_eps);
+  });
   observe({&nm[0], &nm[1], &nm[2]}, xn_.data(), n, d);
   linear_group({w.wq, w.wk, w.wv}, {sc[0], sc[1], sc[2]}, xn_.data(), n,
                {q_.data(), k_.data(), v_.data()});
@@ -362,15 +372,15 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
         for (int64_t i = 0; i < kv_dim; ++i) v[i] += w.bv[static_cast<size_t>(i)];
       // qwen3 normalises each head of q and k before rotating it.
       if (!w.q_norm.empty())
-        for (int h = 0; h < c.n_heads; ++h)
+        for (int h = 0; h < heads; ++h)
           rms_norm(q + h * hd, w.q_norm.data(), q + h * hd, hd, c.rms_eps);
       if (!w.k_norm.empty())
-        for (int h = 0; h < c.n_kv_heads; ++h)
+        for (int h = 0; h < kv_heads; ++h)
           rms_norm(k + h * hd, w.k_norm.data(), k + h * hd, hd, c.rms_eps);
       const float* cs = rope_cs + t * hd;
-      rope_.rotate(q, c.n_heads, cs, cs + hd / 2);
-      rope_.rotate(k, c.n_kv_heads, cs, cs + hd / 2);
-      cache.store(l, n_past + t, k, v);
+      rope_.rotate(q, heads, cs, cs + hd / 2);
+      rope_.rotate(k, kv_heads, cs, cs + hd / 2);
+      cache.store(l, n_past + t, k, v, kv_heads);
     }
   });
   attention(l, n, n_past, cache);
@@ -378,7 +388,15 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
   linear(*w.wo, sc[3], att_.data(), n, tmp_.data());
   apply_adapters(l, 3, att_.data(), n, tmp_.data());
   for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
+}
 
+void Transformer::feed_forward_sublayer(int l, int64_t n, int64_t ff,
+                                        const std::array<std::string, 7>& nm) {
+  const ArchConfig& c = cfg_;
+  const int64_t d = c.d_model;
+  ThreadPool& pool = ThreadPool::global();
+  const LayerWeights& w = layers_[static_cast<size_t>(l)];
+  const auto& sc = w.w8a8_scale;
   // --- SwiGLU feed-forward ---
   pool.parallel_for(n, 16, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t)
@@ -390,9 +408,9 @@ void Transformer::run_block(int l, int64_t n, int64_t n_past, KVCache& cache) {
   apply_adapters(l, 5, xn_.data(), n, up_.data());
   // One token's d_ff values take a few microseconds on this thread, less than waking the pool.
   pool.parallel_for(n, 4, [&](int64_t b, int64_t e) {
-    swiglu(gate_.data() + b * c.d_ff, up_.data() + b * c.d_ff, (e - b) * c.d_ff);
+    swiglu(gate_.data() + b * ff, up_.data() + b * ff, (e - b) * ff);
   });
-  observe({&nm[6]}, gate_.data(), n, c.d_ff);
+  observe({&nm[6]}, gate_.data(), n, ff);
   linear(*w.w_down, sc[6], gate_.data(), n, tmp_.data());
   apply_adapters(l, 6, gate_.data(), n, tmp_.data());
   for (int64_t i = 0; i < n * d; ++i) x_[static_cast<size_t>(i)] += tmp_[static_cast<size_t>(i)];
@@ -444,8 +462,9 @@ void Transformer::observe(std::initializer_list<const std::string*> names, const
 
 void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache) {
   const ArchConfig& c = cfg_;
-  const int64_t hd = c.head_dim, q_dim = int64_t{c.n_heads} * hd;
-  const int group = c.n_heads / c.n_kv_heads;  // query heads sharing one key/value head
+  const int n_kv = c.kv_heads(layer);  // this layer's key/value heads
+  const int64_t hd = c.head_dim, q_dim = int64_t{c.heads(layer)} * hd;
+  const int group = c.heads(layer) / n_kv;  // query heads sharing one key/value head
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const KVCache& kv = cache;
   const AttentionTable& at = attention_table();
@@ -456,18 +475,18 @@ void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache
   constexpr int64_t kMinPart = 512;
   const int64_t n_keys = n_past + 1;
   int64_t parts = 1;
-  if (n == 1 && c.n_kv_heads < pool.size())
-    parts = std::min<int64_t>((pool.size() + c.n_kv_heads - 1) / c.n_kv_heads, n_keys / kMinPart);
+  if (n == 1 && n_kv < pool.size())
+    parts = std::min<int64_t>((pool.size() + n_kv - 1) / n_kv, n_keys / kMinPart);
   if (parts > 1) {
     const int64_t span = ((n_keys + parts - 1) / parts + KVCache::kKeyBlock - 1) /
                          KVCache::kKeyBlock * KVCache::kKeyBlock;
     parts = (n_keys + span - 1) / span;
-    const int64_t slots = c.n_kv_heads * parts * group;  // (KV head, part, query head)
+    const int64_t slots = n_kv * parts * group;  // (KV head, part, query head)
     grow(att_parts_, slots * (hd + 2));
     float* acc = att_parts_.data();
     float* m = acc + slots * hd;
     float* l = m + slots;
-    pool.parallel_for(c.n_kv_heads * parts, 1, [&](int64_t b, int64_t e) {
+    pool.parallel_for(n_kv * parts, 1, [&](int64_t b, int64_t e) {
       for (int64_t task = b; task < e; ++task) {
         const int kvh = static_cast<int>(task / parts);
         const int64_t k0 = task % parts * span, k1 = std::min(n_keys, k0 + span);
@@ -475,7 +494,7 @@ void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache
                        acc + task * group * hd, m + task * group, l + task * group);
       }
     });
-    for (int kvh = 0; kvh < c.n_kv_heads; ++kvh) {
+    for (int kvh = 0; kvh < n_kv; ++kvh) {
       const int64_t first = int64_t{kvh} * parts;
       combine_attention_parts(static_cast<int>(parts), group, hd, acc + first * group * hd,
                               m + first * group, l + first * group,
@@ -485,10 +504,10 @@ void Transformer::attention(int layer, int64_t n, int64_t n_past, KVCache& cache
   }
   // One task per (query token, KV head) with all its query heads; work grows with the position,
   // the pool balances it.
-  pool.parallel_for(n * c.n_kv_heads, 1, [&](int64_t b, int64_t e) {
+  pool.parallel_for(n * n_kv, 1, [&](int64_t b, int64_t e) {
     for (int64_t task = b; task < e; ++task) {
-      const int64_t t = task / c.n_kv_heads;
-      const int kvh = static_cast<int>(task % c.n_kv_heads);
+      const int64_t t = task / n_kv;
+      const int kvh = static_cast<int>(task % n_kv);
       const int64_t keys = n_past + t + 1;  // causal: keys up to and including this position
       const int64_t first = t * q_dim + int64_t{kvh} * group * hd;  // its first query head
       at.attend(kv, layer, kvh, keys, q_.data() + first, group, scale, att_.data() + first);

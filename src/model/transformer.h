@@ -28,7 +28,9 @@ namespace edgefit {
 
 // The tensors of one transformer block, bound by name; optional ones are nullptr when absent.
 struct LayerWeights {
-  std::vector<float> attn_norm;        // [d_model] RMSNorm gain before attention
+  std::vector<float> attn_norm;  // [d_model] RMSNorm gain before attention
+  // Widths are the layer's own (ArchConfig::heads(l) …); an attention-free layer has no
+  // attention weights (nullptr, empty).
   const TensorView* wq = nullptr;      // {n_heads·head_dim, d_model}
   const TensorView* wk = nullptr;      // {n_kv_heads·head_dim, d_model}
   const TensorView* wv = nullptr;      // {n_kv_heads·head_dim, d_model}
@@ -129,6 +131,12 @@ class Transformer {
   void attention(int layer, int64_t n, int64_t n_past, KVCache& cache);
   // Runs block `layer` on x_[0 … n·d) (the residual stream in the scratch buffer).
   void run_block(int layer, int64_t n, int64_t n_past, KVCache& cache);
+  // Its two halves, each adding its output to x_; `nm` are the observed weight names, `ff` the
+  // layer's FFN width.
+  void attention_sublayer(int layer, int64_t n, int64_t n_past, KVCache& cache,
+                          const std::array<std::string, 7>& nm);
+  void feed_forward_sublayer(int layer, int64_t n, int64_t ff,
+                             const std::array<std::string, 7>& nm);
   // y = x · Wᵀ through this instance's matmul, or the W8A8 kernel when `w8a8_scale` is set.
   void linear(const TensorView& w, const float* w8a8_scale, const float* x, int64_t n,
               float* y) const;

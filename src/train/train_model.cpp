@@ -71,6 +71,11 @@ void TrainModel::check_config(const Model& model) const {
   if (c.n_layers <= 0 || c.d_model <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 ||
       c.head_dim % 2 != 0 || c.d_ff <= 0 || c.vocab_size <= 0 || c.n_heads % c.n_kv_heads != 0)
     throw Error("model hyperparameters are inconsistent", model.path);
+  if (!c.uniform_widths())
+    throw Error(
+        "training needs the same widths in every layer; this model has per-layer widths "
+        "(llama.cpp deci / structured pruning)",
+        model.path);
 }
 
 void TrainModel::check_ids(std::span<const int32_t> ids) const {

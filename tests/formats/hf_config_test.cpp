@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/atomic_file.h"
+#include "core/error.h"
 #include "test_data.h"
 
 namespace edgefit {
@@ -85,6 +88,53 @@ TEST(HfNames, MapBothWays) {
   EXPECT_EQ(*hf_to_gguf_name("lm_head.weight"), "output.weight");
   EXPECT_FALSE(hf_to_gguf_name("model.layers.0.self_attn.rotary_emb.inv_freq"));
   EXPECT_EQ(*gguf_to_hf_name("blk.3.attn_k_norm.weight"), "model.layers.3.self_attn.k_norm.weight");
+}
+
+}  // namespace
+}  // namespace edgefit
+
+namespace edgefit {
+namespace {
+
+// Per-layer widths in config.json (hf_config.h): edgefit's three lists, all or none, with the
+// scalars as their maxima; written back by arch_config_to_hf_json.
+const char* kPerLayer = R"({"model_type": "llama", "num_hidden_layers": 3, "hidden_size": 64,
+  "intermediate_size": 160, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 8,
+  "vocab_size": 512, "layer_num_attention_heads": [8, 4, 8],
+  "layer_num_key_value_heads": [4, 2, 4], "layer_intermediate_size": [160, 96, 128]})";
+
+TEST(HfConfigPerLayer, ListsGiveTheWidthsAndRoundTrip) {
+  const ArchConfig c = parse_hf_config(kPerLayer, "config.json");
+  EXPECT_FALSE(c.uniform_widths());
+  EXPECT_EQ(c.heads(1), 4);
+  EXPECT_EQ(c.kv_heads(1), 2);
+  EXPECT_EQ(c.ff(2), 128);
+  const ArchConfig back = parse_hf_config(arch_config_to_hf_json(c, kPerLayer), "config.json");
+  EXPECT_EQ(back.layer_d_ff, c.layer_d_ff);
+  EXPECT_EQ(back.layer_n_heads, c.layer_n_heads);
+  // Uniform widths write no lists.
+  ArchConfig u = c;
+  u.set_layer_widths({8, 8, 8}, {4, 4, 4}, {160, 160, 160});
+  EXPECT_EQ(arch_config_to_hf_json(u, "").find("layer_"), std::string::npos);
+}
+
+TEST(HfConfigPerLayer, PartialOrInconsistentListsAreErrors) {
+  auto j = nlohmann::json::parse(kPerLayer);
+  j.erase("layer_intermediate_size");
+  EXPECT_THROW(parse_hf_config(j.dump(), "config.json"), Error);
+  j = nlohmann::json::parse(kPerLayer);
+  j["intermediate_size"] = 200;  // not the largest entry
+  EXPECT_THROW(parse_hf_config(j.dump(), "config.json"), Error);
+  j = nlohmann::json::parse(kPerLayer);
+  j["layer_num_attention_heads"] = {8, 4};  // two entries for three layers
+  try {
+    parse_hf_config(j.dump(), "config.json");
+    ADD_FAILURE() << "accepted a short list";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'layer_num_attention_heads' is not a list of 3"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

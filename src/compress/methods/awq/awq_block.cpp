@@ -21,7 +21,6 @@ std::vector<float> mean_abs_of(const InputStats& s) {
 void AwqBlockMethod::compress(const BlockJob& job) {
   BlockTensors b = BlockTensors::load(job);
   auto& st = *job.stats;
-  const ArchConfig& c = job.source->config;
   std::array<std::vector<float>, 7> importance;
   std::array<DType, 7> types;
   for (size_t i = 0; i < 7; ++i) types[i] = job.target_type(b.names[i]);
@@ -53,7 +52,8 @@ void AwqBlockMethod::compress(const BlockJob& job) {
   const auto s_down = search(InputGroup::kFfnMid, {6});
   fold_into_rows(b.w[5].data(), b.rows[5], b.cols[5], s_down.data());
   // 2. o, folded into v's rows when shapes allow.
-  if (c.n_heads == c.n_kv_heads) {
+  // (v rows = o columns: as many KV heads as query heads in this layer, whatever the others.)
+  if (b.rows[2] == b.cols[3]) {
     const auto s_o = search(InputGroup::kAttnOut, {3});
     fold_into_rows(b.w[2].data(), b.rows[2], b.cols[2], s_o.data());
   } else {

@@ -38,7 +38,6 @@ void SmoothQuantBlockMethod::prepare(Model& work) {
 void SmoothQuantBlockMethod::compress(const BlockJob& job) {
   BlockTensors b = BlockTensors::load(job);
   auto& st = *job.stats;
-  const ArchConfig& c = job.source->config;
   auto smooth = [&](InputGroup g, std::initializer_list<int> linears) {
     const InputStats& s = st[static_cast<size_t>(g)];
     std::vector<WeightRef> ws;
@@ -53,7 +52,8 @@ void SmoothQuantBlockMethod::compress(const BlockJob& job) {
   // down first: its factors go into up's rows before up is smoothed and quantized.
   const auto s_down = smooth(InputGroup::kFfnMid, {6});
   fold_into_rows(b.w[5].data(), b.rows[5], b.cols[5], s_down.data());
-  if (c.n_heads == c.n_kv_heads) {
+  // (v rows = o columns: as many KV heads as query heads in this layer, whatever the others.)
+  if (b.rows[2] == b.cols[3]) {
     const auto s_o = smooth(InputGroup::kAttnOut, {3});
     fold_into_rows(b.w[2].data(), b.rows[2], b.cols[2], s_o.data());
   }

@@ -6,7 +6,7 @@
 //  * safetensors: HF names, "<…>.weight" I8 + "<…>.weight_scale" F32 [out, 1] (the layout
 //    compressed-tensors' int-quantized W8A8 checkpoints use), q/k rows in HF order.
 // Smoothing per block: q/k/v's input via attn_norm, gate/up's via ffn_norm, down's via the rows of
-// up; o's input is smoothed via v's rows only when n_heads == n_kv_heads.
+// up; o's input is smoothed via v's rows only when the layer's n_heads == n_kv_heads.
 #pragma once
 
 #include <memory>
