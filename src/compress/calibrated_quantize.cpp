@@ -212,11 +212,9 @@ PipelineResult run_without_calibration(const Model& model, BlockMethod& method, 
   return res;
 }
 
-
 // The request's usage errors, before any model is read; returns the method's block adapter.
 std::unique_ptr<BlockMethod> check_request(const std::string& input, const std::string& output,
-                                           const QuantizeOptions& qo,
-                                           const CalibratedOptions& co) {
+                                           const QuantizeOptions& qo, const CalibratedOptions& co) {
   const CalibMethod& entry = calib_method(co);  // UsageError for unknown names
   std::unique_ptr<BlockMethod> method = entry.make(co);
   if (!entry.prunes && !qo.sparsity.empty())

@@ -110,7 +110,7 @@ std::string awq_describe(const CalibratedOptions& co) {
 }  // namespace
 
 extern const CalibMethod kAwqMethod;
-const CalibMethod kAwqMethod = {"awq", "AWQ",   make_awq, awq_metadata, awq_param,
-                                "",    nullptr, nullptr,  false, nullptr, awq_describe};
+const CalibMethod kAwqMethod = {"awq",   "AWQ",   make_awq, awq_metadata, awq_param,   "",
+                                nullptr, nullptr, false,    nullptr,      awq_describe};
 
 }  // namespace edgefit

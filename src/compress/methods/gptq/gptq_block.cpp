@@ -89,7 +89,7 @@ constexpr MethodFlag kGptqFlags[] = {{"--act-order", "act_order", MethodFlag::Ki
 }  // namespace
 
 extern const CalibMethod kGptqMethod;
-const CalibMethod kGptqMethod = {"gptq", "GPTQ",  make_gptq, gptq_metadata, gptq_param,
-                                 "",     nullptr, nullptr,   false, nullptr, gptq_describe, kGptqFlags};
+const CalibMethod kGptqMethod = {"gptq",  "GPTQ", make_gptq, gptq_metadata, gptq_param, "", nullptr,
+                                 nullptr, false,  nullptr,   gptq_describe, kGptqFlags};
 
 }  // namespace edgefit
