@@ -184,18 +184,8 @@ PipelineResult run_without_calibration(const Model& model, BlockMethod& method, 
     const auto t0 = std::chrono::steady_clock::now();
     std::array<InputStats, kNumGroups> stats;
     std::vector<std::shared_ptr<const void>> keep;
-    BlockJob job;
-    job.layer = layer;
-    job.source = &model;
-    job.work = &work;
-    job.stats = &stats;
-    job.target_type = target_type;
-    job.target_sparsity = po.target_sparsity;
-    job.put = [&wd](const std::string& name, DType type, const std::vector<uint8_t>& bytes) {
-      wd.save_tensor(name, type, bytes);
-    };
-    job.keep = &keep;
-    method.compress(job);
+    method.compress(
+        make_block_job(layer, model, work, stats, target_type, po.target_sparsity, wd, keep));
     work = model;  // drop the views before `keep` frees their bytes
     wd.mark_done(layer);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -101,6 +101,25 @@ void restore_block(const Model& source, Model& work, int layer, bool release_pag
 
 }  // namespace
 
+BlockJob make_block_job(int layer, const Model& source, Model& work,
+                        std::array<InputStats, kNumGroups>& stats,
+                        const std::function<DType(const std::string&)>& target_type,
+                        const std::function<std::string(const std::string&)>& target_sparsity,
+                        WorkDir& wd, std::vector<std::shared_ptr<const void>>& keep) {
+  BlockJob job;
+  job.layer = layer;
+  job.source = &source;
+  job.work = &work;
+  job.stats = &stats;
+  job.target_type = target_type;
+  job.target_sparsity = target_sparsity;
+  job.put = [&wd](const std::string& name, DType type, const std::vector<uint8_t>& bytes) {
+    wd.save_tensor(name, type, bytes);
+  };
+  job.keep = &keep;
+  return job;
+}
+
 PipelineResult run_layer_pipeline(const Model& model, const CalibrationWindows& cw,
                                   BlockMethod& method, WorkDir& wd,
                                   const std::function<DType(const std::string&)>& target_type,
@@ -173,18 +192,8 @@ PipelineResult run_layer_pipeline(const Model& model, const CalibrationWindows& 
     // 2. The method compresses the block.
     t0 = Clock::now();
     std::vector<std::shared_ptr<const void>> keep;
-    BlockJob job;
-    job.layer = layer;
-    job.source = &model;
-    job.work = &work;
-    job.stats = &stats;
-    job.target_type = target_type;
-    job.target_sparsity = o.target_sparsity;
-    job.put = [&wd](const std::string& name, DType type, const std::vector<uint8_t>& bytes) {
-      wd.save_tensor(name, type, bytes);
-    };
-    job.keep = &keep;
-    method.compress(job);
+    method.compress(
+        make_block_job(layer, model, work, stats, target_type, o.target_sparsity, wd, keep));
     for (auto& s : stats) {  // free the statistics before the next forward
       s.hessian.reset();
       s.gram = {};

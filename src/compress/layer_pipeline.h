@@ -48,6 +48,14 @@ struct PipelineResult {
   int64_t tokens = 0;                    // calibration tokens (N·L)
 };
 
+// The job that hands block `layer` to a method: its outputs go to `wd`, the buffers behind the
+// views it installs in `work` to `keep`. Shared by the calibrated and the calibration-free loop.
+BlockJob make_block_job(int layer, const Model& source, Model& work,
+                        std::array<InputStats, kNumGroups>& stats,
+                        const std::function<DType(const std::string&)>& target_type,
+                        const std::function<std::string(const std::string&)>& target_sparsity,
+                        WorkDir& wd, std::vector<std::shared_ptr<const void>>& keep);
+
 // Runs the pipeline over every block of `model` with the calibration windows (all the same
 // length). target_type gives each tensor's output type (from the quantization plan). Throws
 // Error on a model the forward pass cannot bind or on I/O failure in the work directory.
