@@ -37,25 +37,28 @@ struct MethodFlag {
   std::string_view help;   // --help text
 };
 
-// One calibration method as the driver and the CLI see it.
+// One calibration method as the driver and the CLI see it. Entries are written with designated
+// initializers (`{.name = "gptq", .make = make_gptq, …}`): every hook has a default, so a new
+// hook is one field here and one line in the methods that use it.
 struct CalibMethod {
   std::string_view name;     // "gptq": --method value and recipe method name
   std::string_view summary;  // a few words for --help ("GPTQ", "SmoothQuant (W8A8)")
   // The block adapter for the settings in `co`.
-  std::unique_ptr<BlockMethod> (*make)(const CalibratedOptions& co);
+  std::unique_ptr<BlockMethod> (*make)(const CalibratedOptions& co) = nullptr;
   // edgefit.<method>.* keys recording the settings.
-  std::vector<GgufKV> (*metadata)(const CalibratedOptions& co);
+  std::vector<GgufKV> (*metadata)(const CalibratedOptions& co) = nullptr;
   // Reads one recipe parameter `key` = `v` into `co`; false when the method has no such key.
   // Throws Error naming `field` in `file` for a value of the wrong kind.
   bool (*read_param)(std::string_view key, const nlohmann::ordered_json& v,
-                     const std::string& field, const std::string& file, CalibratedOptions& co);
+                     const std::string& field, const std::string& file,
+                     CalibratedOptions& co) = nullptr;
   // The preset whose types the output starts from ("": the caller's preset).
-  std::string_view output_preset;
+  std::string_view output_preset = "";
   // Changes the plan where the method's output is not the preset's (nullptr: none).
-  void (*adapt_plan)(QuantizePlan& plan);
+  void (*adapt_plan)(QuantizePlan& plan) = nullptr;
   // Writes the method's safetensors export (nullptr: the method has none).
   void (*write_safetensors)(const Model& model, const QuantizePlan& plan, const WorkDir& wd,
-                            const std::string& path);
+                            const std::string& path) = nullptr;
   // A pruning method: it needs a sparsity (QuantizeOptions::sparsity) and `edgefit prune` offers
   // it; the other methods refuse one.
   bool prunes = false;

@@ -110,7 +110,13 @@ std::string awq_describe(const CalibratedOptions& co) {
 }  // namespace
 
 extern const CalibMethod kAwqMethod;
-const CalibMethod kAwqMethod = {"awq",   "AWQ",   make_awq, awq_metadata, awq_param,   "",
-                                nullptr, nullptr, false,    nullptr,      awq_describe};
+const CalibMethod kAwqMethod = {
+    .name = "awq",
+    .summary = "AWQ",
+    .make = make_awq,
+    .metadata = awq_metadata,
+    .read_param = awq_param,
+    .describe = awq_describe,
+};
 
 }  // namespace edgefit

@@ -89,7 +89,14 @@ constexpr MethodFlag kGptqFlags[] = {{"--act-order", "act_order", MethodFlag::Ki
 }  // namespace
 
 extern const CalibMethod kGptqMethod;
-const CalibMethod kGptqMethod = {"gptq",  "GPTQ", make_gptq, gptq_metadata, gptq_param, "", nullptr,
-                                 nullptr, false,  nullptr,   gptq_describe, kGptqFlags};
+const CalibMethod kGptqMethod = {
+    .name = "gptq",
+    .summary = "GPTQ",
+    .make = make_gptq,
+    .metadata = gptq_metadata,
+    .read_param = gptq_param,
+    .describe = gptq_describe,
+    .flags = kGptqFlags,
+};
 
 }  // namespace edgefit

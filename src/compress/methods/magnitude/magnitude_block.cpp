@@ -35,15 +35,14 @@ bool magnitude_needs_calibration(const CalibratedOptions& co) {
 }  // namespace
 
 extern const CalibMethod kMagnitudeMethod;
-const CalibMethod kMagnitudeMethod = {"magnitude",
-                                      "magnitude pruning",
-                                      make_magnitude,
-                                      magnitude_metadata,
-                                      magnitude_param,
-                                      "",
-                                      nullptr,
-                                      nullptr,
-                                      true,
-                                      magnitude_needs_calibration};
+const CalibMethod kMagnitudeMethod = {
+    .name = "magnitude",
+    .summary = "magnitude pruning",
+    .make = make_magnitude,
+    .metadata = magnitude_metadata,
+    .read_param = magnitude_param,
+    .prunes = true,
+    .needs_calibration = magnitude_needs_calibration,
+};
 
 }  // namespace edgefit

@@ -145,17 +145,17 @@ constexpr MethodFlag kSmoothQuantFlags[] = {{"--sq-alpha", "alpha", MethodFlag::
 
 // Embeddings and the head stay 16-bit ("f16"); the linear weights become I8 (adapt_plan).
 extern const CalibMethod kSmoothQuantMethod;
-const CalibMethod kSmoothQuantMethod = {"smoothquant",
-                                        "SmoothQuant (W8A8)",
-                                        make_smoothquant,
-                                        smoothquant_metadata,
-                                        smoothquant_param,
-                                        "f16",
-                                        smoothquant_adapt_plan,
-                                        smoothquant_write_safetensors,
-                                        false,
-                                        nullptr,
-                                        smoothquant_describe,
-                                        kSmoothQuantFlags};
+const CalibMethod kSmoothQuantMethod = {
+    .name = "smoothquant",
+    .summary = "SmoothQuant (W8A8)",
+    .make = make_smoothquant,
+    .metadata = smoothquant_metadata,
+    .read_param = smoothquant_param,
+    .output_preset = "f16",
+    .adapt_plan = smoothquant_adapt_plan,
+    .write_safetensors = smoothquant_write_safetensors,
+    .describe = smoothquant_describe,
+    .flags = kSmoothQuantFlags,
+};
 
 }  // namespace edgefit

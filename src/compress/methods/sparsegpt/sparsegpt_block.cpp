@@ -65,16 +65,14 @@ std::string sparsegpt_describe(const CalibratedOptions& co) {
 }  // namespace
 
 extern const CalibMethod kSparseGptMethod;
-const CalibMethod kSparseGptMethod = {"sparsegpt",
-                                      "SparseGPT pruning (OBS; joint with GPTQ formats)",
-                                      make_sparsegpt,
-                                      sparsegpt_metadata,
-                                      sparsegpt_param,
-                                      "",
-                                      nullptr,
-                                      nullptr,
-                                      true,
-                                      nullptr,
-                                      sparsegpt_describe};
+const CalibMethod kSparseGptMethod = {
+    .name = "sparsegpt",
+    .summary = "SparseGPT pruning (OBS; joint with GPTQ formats)",
+    .make = make_sparsegpt,
+    .metadata = sparsegpt_metadata,
+    .read_param = sparsegpt_param,
+    .prunes = true,
+    .describe = sparsegpt_describe,
+};
 
 }  // namespace edgefit

@@ -32,10 +32,13 @@ bool wanda_param(std::string_view key, const nlohmann::ordered_json& v, const st
 }  // namespace
 
 extern const CalibMethod kWandaMethod;
-const CalibMethod kWandaMethod = {"wanda",     "Wanda pruning (|W|·‖X‖)",
-                                  make_wanda,  wanda_metadata,
-                                  wanda_param, "",
-                                  nullptr,     nullptr,
-                                  true,        nullptr};
+const CalibMethod kWandaMethod = {
+    .name = "wanda",
+    .summary = "Wanda pruning (|W|·‖X‖)",
+    .make = make_wanda,
+    .metadata = wanda_metadata,
+    .read_param = wanda_param,
+    .prunes = true,
+};
 
 }  // namespace edgefit
