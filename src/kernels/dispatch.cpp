@@ -151,12 +151,21 @@ static_assert(kSlots[static_cast<int>(KernelSlot::kQ6_K)].weight_type == DType::
 static_assert(kSlots[static_cast<int>(KernelSlot::kF32)].weight_type == DType::F32);
 static_assert(kSlots[static_cast<int>(KernelSlot::kF32x4)].packing == kPackingF32x4);
 
-// Packed slots follow the ggml-layout ones in packing order: packing p is slot kFirstPacked + p-1.
-constexpr int kFirstPacked = static_cast<int>(KernelSlot::kQ4_0x16);
-static_assert(kSlots[kFirstPacked].packing == 1 &&
-              static_cast<int>(KernelSlot::kF32x4) - kFirstPacked + 1 == kPackingF32x4);
+// Packed slots follow the ggml-layout ones in packing order.
+static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_0x16)].packing == kPackingQ4_0x16);
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_Mask62)].weight_type == DType::Q4_MASK62);
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_2of4x1)].packing == kPackingQ4_2of4x1);
+
+// A missing row would leave a zero row behind (F32, packing 0) and a repeated one shadow its
+// twin in kernel_slot's search: both make two rows alike.
+constexpr bool slots_distinct() {
+  for (int a = 0; a < kNumKernelSlots; ++a)
+    for (int b = a + 1; b < kNumKernelSlots; ++b)
+      if (kSlots[a].weight_type == kSlots[b].weight_type && kSlots[a].packing == kSlots[b].packing)
+        return false;
+  return true;
+}
+static_assert(slots_distinct(), "kSlots: one row per (format, packing), none missing");
 
 }  // namespace
 
@@ -165,51 +174,11 @@ KernelSlotInfo kernel_slot_info(KernelSlot slot) {
 }
 
 std::optional<KernelSlot> kernel_slot(DType t, uint8_t packing) {
-  if (packing == kPackingQ4_2of4x1)  // the sparse packing came after the sparse slots
-    return t == DType::Q4_2OF4 ? std::optional(KernelSlot::kQ4_2of4x1) : std::nullopt;
-  if (packing != 0) {
-    const int s = kFirstPacked + packing - 1;
-    if (packing > kPackingF32x4 || kSlots[s].weight_type != t) return std::nullopt;
-    return static_cast<KernelSlot>(s);
-  }
-  switch (t) {
-    case DType::Q8_0:
-      return KernelSlot::kQ8_0;
-    case DType::Q4_0:
-      return KernelSlot::kQ4_0;
-    case DType::Q4_1:
-      return KernelSlot::kQ4_1;
-    case DType::Q5_0:
-      return KernelSlot::kQ5_0;
-    case DType::Q5_1:
-      return KernelSlot::kQ5_1;
-    case DType::IQ4_NL:
-      return KernelSlot::kIQ4_NL;
-    case DType::Q2_K:
-      return KernelSlot::kQ2_K;
-    case DType::Q3_K:
-      return KernelSlot::kQ3_K;
-    case DType::Q4_K:
-      return KernelSlot::kQ4_K;
-    case DType::Q5_K:
-      return KernelSlot::kQ5_K;
-    case DType::Q6_K:
-      return KernelSlot::kQ6_K;
-    case DType::F16:
-      return KernelSlot::kF16;
-    case DType::BF16:
-      return KernelSlot::kBF16;
-    case DType::F32:
-      return KernelSlot::kF32;
-    case DType::Q4_2OF4:
-      return KernelSlot::kQ4_2of4;
-    case DType::Q4_MASK50:
-      return KernelSlot::kQ4_Mask50;
-    case DType::Q4_MASK62:
-      return KernelSlot::kQ4_Mask62;
-    default:
-      return std::nullopt;
-  }
+  // Derived from kSlots (the one table of slots), not a second list.
+  for (int s = 0; s < kNumKernelSlots; ++s)
+    if (kSlots[s].weight_type == t && kSlots[s].packing == packing)
+      return static_cast<KernelSlot>(s);
+  return std::nullopt;
 }
 
 const FormatKernels* KernelDispatch::find(DType weight_type) const {

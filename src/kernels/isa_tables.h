@@ -29,35 +29,9 @@ UnpackChunkFn avx512vnni_unpack();
 int isa_weight_offset(Isa isa, QFormat f);
 
 // What an integer kernel template for QFormat f registers itself as (FormatKernels' weight_type,
-// act_type and packing), derived from f so that an entry set under the wrong slot is caught by the
-// slot test (kernels_dot_test) rather than named by hand next to the slot.
-constexpr DType qformat_dtype(QFormat f) {
-  switch (f) {
-    case QFormat::kQ8_0:
-      return DType::Q8_0;
-    case QFormat::kQ4_0:
-      return DType::Q4_0;
-    case QFormat::kQ4_K:
-      return DType::Q4_K;
-    case QFormat::kQ5_K:
-      return DType::Q5_K;
-    case QFormat::kQ6_K:
-      return DType::Q6_K;
-    case QFormat::kQ4_1:
-      return DType::Q4_1;
-    case QFormat::kQ5_0:
-      return DType::Q5_0;
-    case QFormat::kQ5_1:
-      return DType::Q5_1;
-    case QFormat::kIQ4_NL:
-      return DType::IQ4_NL;
-    case QFormat::kQ2_K:
-      return DType::Q2_K;
-    case QFormat::kQ3_K:
-      return DType::Q3_K;
-  }
-  return DType::F32;
-}
+// act_type and packing) is derived from f (weight type: panel.h qformat_dtype, the one map), so
+// that an entry set under the wrong slot is caught by the slot test (kernels_dot_test) rather
+// than named by hand next to the slot.
 constexpr DType qformat_act_dtype(QFormat f) {
   return qformat_info(f).block_elems == 256 ? DType::Q8_K : DType::Q8_0;
 }

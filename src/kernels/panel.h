@@ -16,14 +16,16 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 
+#include "core/dtype.h"
 #include "quant/block_formats.h"
 
 namespace edgefit::kernels::detail {
 
 inline constexpr int kLanes = 16;  // sub-blocks per chunk = int32 lanes of a 512-bit register
 
-// Weight formats with integer kernels.
+// Weight formats with integer kernels (kQFormats below has one row per format, in this order).
 enum class QFormat : int {
   kQ8_0,
   kQ4_0,
@@ -40,41 +42,59 @@ enum class QFormat : int {
 
 // Static facts about a format's panel.
 struct QFormatInfo {
+  QFormat format;   // the kernel format of this row (its index in kQFormats)
+  DType type;       // the ggml type it reads: the one map between QFormat and DType
   int lane_len;     // weights per sub-block (= per lane): 32, or 16 for Q2_K, Q3_K, Q6_K
   int groups;       // lane_len / 4: dot instructions per chunk
-  int block_elems;  // weights per ggml block: 32 or 256
-  int block_bytes;  // bytes per ggml block
+  int block_elems;  // weights per ggml block: 32 or 256 (core/dtype's block size)
+  int block_bytes;  // bytes per ggml block (core/dtype's bytes per block)
   bool has_scale;   // integer per-sub-block scale (k-quants)
   bool has_min;     // per-lane min term: Q2_K, Q4_K, Q5_K (subtracted, d_min · m), Q4_1, Q5_1
                     // (the block's fp16 m, added: stored as dmin = m, integer m = -1)
 };
 
+// A row: the block size and bytes come from core/dtype's table, not typed again.
+constexpr QFormatInfo qformat_row(QFormat f, DType t, int lane_len, bool has_scale, bool has_min) {
+  return {f,
+          t,
+          lane_len,
+          lane_len / 4,
+          static_cast<int>(dtype_info(t)->block_size),
+          static_cast<int>(dtype_info(t)->type_size),
+          has_scale,
+          has_min};
+}
+
+// One row per QFormat, indexed by it (checked below, so a misplaced row fails to compile).
+//                                  format           type           lane  scale  min
+inline constexpr QFormatInfo kQFormats[] = {
+    qformat_row(QFormat::kQ8_0, DType::Q8_0, 32, false, false),
+    qformat_row(QFormat::kQ4_0, DType::Q4_0, 32, false, false),
+    qformat_row(QFormat::kQ4_K, DType::Q4_K, 32, true, true),
+    qformat_row(QFormat::kQ5_K, DType::Q5_K, 32, true, true),
+    qformat_row(QFormat::kQ6_K, DType::Q6_K, 16, true, false),
+    qformat_row(QFormat::kQ4_1, DType::Q4_1, 32, false, true),
+    qformat_row(QFormat::kQ5_0, DType::Q5_0, 32, false, false),
+    qformat_row(QFormat::kQ5_1, DType::Q5_1, 32, false, true),
+    qformat_row(QFormat::kIQ4_NL, DType::IQ4_NL, 32, false, false),
+    qformat_row(QFormat::kQ2_K, DType::Q2_K, 16, true, true),
+    qformat_row(QFormat::kQ3_K, DType::Q3_K, 16, true, false),
+};
+inline constexpr int kNumQFormats = static_cast<int>(std::size(kQFormats));
+
+constexpr bool qformat_rows_in_order() {
+  for (int i = 0; i < kNumQFormats; ++i)
+    if (static_cast<int>(kQFormats[i].format) != i) return false;
+  return kNumQFormats == static_cast<int>(QFormat::kQ3_K) + 1;
+}
+static_assert(qformat_rows_in_order(), "kQFormats: one row per QFormat, in the enum's order");
+
 constexpr QFormatInfo qformat_info(QFormat f) {
-  switch (f) {
-    case QFormat::kQ8_0:
-      return {32, 8, 32, 34, false, false};
-    case QFormat::kQ4_0:
-      return {32, 8, 32, 18, false, false};
-    case QFormat::kQ4_K:
-      return {32, 8, 256, 144, true, true};
-    case QFormat::kQ5_K:
-      return {32, 8, 256, 176, true, true};
-    case QFormat::kQ6_K:
-      return {16, 4, 256, 210, true, false};
-    case QFormat::kQ4_1:
-      return {32, 8, 32, 20, false, true};
-    case QFormat::kQ5_0:
-      return {32, 8, 32, 22, false, false};
-    case QFormat::kQ5_1:
-      return {32, 8, 32, 24, false, true};
-    case QFormat::kIQ4_NL:
-      return {32, 8, 32, 18, false, false};
-    case QFormat::kQ2_K:
-      return {16, 4, 256, 84, true, true};
-    case QFormat::kQ3_K:
-      return {16, 4, 256, 110, true, false};
-  }
-  return {32, 8, 32, 34, false, false};
+  return kQFormats[static_cast<int>(f)];
+}
+// The ggml type a kernel format reads.
+constexpr DType qformat_dtype(QFormat f) {
+  return qformat_info(f).type;
 }
 
 // How an ISA's integer dot instruction takes the weight operand, which decides the offset its

@@ -52,4 +52,29 @@ void dequantize_row_f32(const void* src, float* dst, int64_t n);
 void dequantize_row_f16(const void* src, float* dst, int64_t n);
 void dequantize_row_bf16(const void* src, float* dst, int64_t n);
 
+// format_grid.cpp: GPTQ's fixed grids (format_grid.h): a block's step and offset per weight from
+// its scale bytes, and codes packed into it under those scales.
+void decode_grid_q8_0(const void* block, float* step, float* offset);
+void decode_grid_q4_0(const void* block, float* step, float* offset);
+void decode_grid_q4_1(const void* block, float* step, float* offset);
+void decode_grid_q5_0(const void* block, float* step, float* offset);
+void decode_grid_q5_1(const void* block, float* step, float* offset);
+void decode_grid_iq4_nl(const void* block, float* step, float* offset);
+void decode_grid_q2_k(const void* block, float* step, float* offset);
+void decode_grid_q3_k(const void* block, float* step, float* offset);
+void decode_grid_q4_k(const void* block, float* step, float* offset);
+void decode_grid_q5_k(const void* block, float* step, float* offset);
+void decode_grid_q6_k(const void* block, float* step, float* offset);
+void pack_grid_q8_0(void* block, const uint8_t* q);
+void pack_grid_q4_0(void* block, const uint8_t* q);
+void pack_grid_q4_1(void* block, const uint8_t* q);
+void pack_grid_q5_0(void* block, const uint8_t* q);
+void pack_grid_q5_1(void* block, const uint8_t* q);
+void pack_grid_iq4_nl(void* block, const uint8_t* q);
+void pack_grid_q2_k(void* block, const uint8_t* q);
+void pack_grid_q3_k(void* block, const uint8_t* q);
+void pack_grid_q4_k(void* block, const uint8_t* q);
+void pack_grid_q5_k(void* block, const uint8_t* q);
+void pack_grid_q6_k(void* block, const uint8_t* q);
+
 }  // namespace edgefit::quant

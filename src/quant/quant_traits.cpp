@@ -33,38 +33,120 @@ float reference_vec_dot(const void* x, const float* y, int64_t n) {
   return static_cast<float>(sum);
 }
 
-template <DType kType, int kBlockSize, int kTypeSize, QuantizeRowFn kQuant,
-          DequantizeRowFn kDequant>
-constexpr QuantTraits row(bool has_search, bool uses_importance, DType vec_dot_type) {
-  return {kType,           kBlockSize,   kTypeSize,
-          kQuant,          kDequant,     has_search,
-          uses_importance, vec_dot_type, reference_vec_dot<kDequant, kBlockSize, kTypeSize>};
+// A table row: `facts` as the table writes them (search, importance, activations, GPTQ codes),
+// completed with the type, its block size and bytes from core/dtype (which must equal the block
+// struct's size), its functions and the reference dot.
+template <DType kType, class Block, QuantizeRowFn kQuant, DequantizeRowFn kDequant>
+constexpr QuantTraits row(QuantTraits facts) {
+  constexpr const DTypeInfo* kInfo = dtype_info(kType);
+  static_assert(kInfo != nullptr && sizeof(Block) == kInfo->type_size,
+                "the block struct and core/dtype's bytes per block disagree");
+  constexpr int kBlockSize = static_cast<int>(kInfo->block_size);
+  constexpr int kTypeSize = static_cast<int>(kInfo->type_size);
+  QuantTraits r = facts;
+  r.type = kType;
+  r.block_size = kBlockSize;
+  r.type_size = kTypeSize;
+  r.quantize_row = kQuant;
+  r.dequantize_row = kDequant;
+  r.vec_dot_f32 = reference_vec_dot<kDequant, kBlockSize, kTypeSize>;
+  if (r.gptq_grid.decode != nullptr) {
+    r.gptq_grid.type = kType;
+    r.gptq_grid.block_size = kBlockSize;
+    r.gptq_grid.type_size = static_cast<size_t>(kTypeSize);
+  }
+  return r;
 }
 
-// clang-format off
-constexpr std::array<QuantTraits, 18> kTraits = {{
-    //  type          block  bytes                 quantize             dequantize              search importance  activations
-    row<DType::F32,    1,     4,                    quantize_row_f32,    dequantize_row_f32>   (false, false, DType::F32),
-    row<DType::F16,    1,     2,                    quantize_row_f16,    dequantize_row_f16>   (false, false, DType::F16),
-    row<DType::BF16,   1,     2,                    quantize_row_bf16,   dequantize_row_bf16>  (false, false, DType::BF16),
-    row<DType::Q4_0,   kQK,   sizeof(BlockQ4_0),    quantize_row_q4_0,   dequantize_row_q4_0>  (false, true,  DType::Q8_0),
-    row<DType::Q4_1,   kQK,   sizeof(BlockQ4_1),    quantize_row_q4_1,   dequantize_row_q4_1>  (false, true,  DType::Q8_1),
-    row<DType::Q5_0,   kQK,   sizeof(BlockQ5_0),    quantize_row_q5_0,   dequantize_row_q5_0>  (false, true,  DType::Q8_0),
-    row<DType::Q5_1,   kQK,   sizeof(BlockQ5_1),    quantize_row_q5_1,   dequantize_row_q5_1>  (false, true,  DType::Q8_1),
-    row<DType::Q8_0,   kQK,   sizeof(BlockQ8_0),    quantize_row_q8_0,   dequantize_row_q8_0>  (false, false, DType::Q8_0),
-    row<DType::Q2_K,   kQK_K, sizeof(BlockQ2_K),    quantize_row_q2_k,   dequantize_row_q2_k>  (true,  true,  DType::Q8_K),
-    row<DType::Q3_K,   kQK_K, sizeof(BlockQ3_K),    quantize_row_q3_k,   dequantize_row_q3_k>  (true,  true,  DType::Q8_K),
-    row<DType::Q4_K,   kQK_K, sizeof(BlockQ4_K),    quantize_row_q4_k,   dequantize_row_q4_k>  (true,  true,  DType::Q8_K),
-    row<DType::Q5_K,   kQK_K, sizeof(BlockQ5_K),    quantize_row_q5_k,   dequantize_row_q5_k>  (true,  true,  DType::Q8_K),
-    row<DType::Q6_K,   kQK_K, sizeof(BlockQ6_K),    quantize_row_q6_k,   dequantize_row_q6_k>  (true,  true,  DType::Q8_K),
-    row<DType::Q8_K,   kQK_K, sizeof(BlockQ8_K),    quantize_row_q8_k,   dequantize_row_q8_k>  (false, false, DType::Q8_K),
-    row<DType::IQ4_NL, kQK,   sizeof(BlockIQ4_NL),  quantize_row_iq4_nl, dequantize_row_iq4_nl>(true,  true,  DType::Q8_0),
+// GPTQ's codes per format: Q8_0 keeps ggml's symmetric [-127, 127]; Q3_K's level is q − 4 (q = 2
+// low bits + high bit); Q6_K's q − 32.
+constexpr std::array<QuantTraits, 18> kTraits = {
+    row<DType::F32, float, quantize_row_f32, dequantize_row_f32>({.vec_dot_type = DType::F32}),
+    row<DType::F16, uint16_t, quantize_row_f16, dequantize_row_f16>({.vec_dot_type = DType::F16}),
+    row<DType::BF16, uint16_t, quantize_row_bf16, dequantize_row_bf16>(
+        {.vec_dot_type = DType::BF16}),
+    row<DType::Q4_0, BlockQ4_0, quantize_row_q4_0, dequantize_row_q4_0>(
+        {.uses_importance = true,
+         .vec_dot_type = DType::Q8_0,
+         .gptq_grid =
+             {.q_max = 15, .zero = 8, .decode = decode_grid_q4_0, .pack = pack_grid_q4_0}}),
+    row<DType::Q4_1, BlockQ4_1, quantize_row_q4_1, dequantize_row_q4_1>(
+        {.uses_importance = true,
+         .vec_dot_type = DType::Q8_1,
+         .gptq_grid = {.q_max = 15,
+                       .has_offset = true,
+                       .decode = decode_grid_q4_1,
+                       .pack = pack_grid_q4_1}}),
+    row<DType::Q5_0, BlockQ5_0, quantize_row_q5_0, dequantize_row_q5_0>(
+        {.uses_importance = true,
+         .vec_dot_type = DType::Q8_0,
+         .gptq_grid =
+             {.q_max = 31, .zero = 16, .decode = decode_grid_q5_0, .pack = pack_grid_q5_0}}),
+    row<DType::Q5_1, BlockQ5_1, quantize_row_q5_1, dequantize_row_q5_1>(
+        {.uses_importance = true,
+         .vec_dot_type = DType::Q8_1,
+         .gptq_grid = {.q_max = 31,
+                       .has_offset = true,
+                       .decode = decode_grid_q5_1,
+                       .pack = pack_grid_q5_1}}),
+    row<DType::Q8_0, BlockQ8_0, quantize_row_q8_0, dequantize_row_q8_0>(
+        {.vec_dot_type = DType::Q8_0,
+         .gptq_grid = {.q_min = 1,
+                       .q_max = 255,
+                       .zero = 128,
+                       .decode = decode_grid_q8_0,
+                       .pack = pack_grid_q8_0}}),
+    row<DType::Q2_K, BlockQ2_K, quantize_row_q2_k, dequantize_row_q2_k>(
+        {.has_search = true,
+         .uses_importance = true,
+         .vec_dot_type = DType::Q8_K,
+         .gptq_grid =
+             {.q_max = 3, .has_offset = true, .decode = decode_grid_q2_k, .pack = pack_grid_q2_k}}),
+    row<DType::Q3_K, BlockQ3_K, quantize_row_q3_k, dequantize_row_q3_k>(
+        {.has_search = true,
+         .uses_importance = true,
+         .vec_dot_type = DType::Q8_K,
+         .gptq_grid = {.q_max = 7, .zero = 4, .decode = decode_grid_q3_k, .pack = pack_grid_q3_k}}),
+    row<DType::Q4_K, BlockQ4_K, quantize_row_q4_k, dequantize_row_q4_k>(
+        {.has_search = true,
+         .uses_importance = true,
+         .vec_dot_type = DType::Q8_K,
+         .gptq_grid = {.q_max = 15,
+                       .has_offset = true,
+                       .decode = decode_grid_q4_k,
+                       .pack = pack_grid_q4_k}}),
+    row<DType::Q5_K, BlockQ5_K, quantize_row_q5_k, dequantize_row_q5_k>(
+        {.has_search = true,
+         .uses_importance = true,
+         .vec_dot_type = DType::Q8_K,
+         .gptq_grid = {.q_max = 31,
+                       .has_offset = true,
+                       .decode = decode_grid_q5_k,
+                       .pack = pack_grid_q5_k}}),
+    row<DType::Q6_K, BlockQ6_K, quantize_row_q6_k, dequantize_row_q6_k>(
+        {.has_search = true,
+         .uses_importance = true,
+         .vec_dot_type = DType::Q8_K,
+         .gptq_grid =
+             {.q_max = 63, .zero = 32, .decode = decode_grid_q6_k, .pack = pack_grid_q6_k}}),
+    row<DType::Q8_K, BlockQ8_K, quantize_row_q8_k, dequantize_row_q8_k>(
+        {.vec_dot_type = DType::Q8_K}),
+    row<DType::IQ4_NL, BlockIQ4_NL, quantize_row_iq4_nl, dequantize_row_iq4_nl>(
+        {.has_search = true,
+         .uses_importance = true,
+         .vec_dot_type = DType::Q8_0,
+         .gptq_grid = {.q_max = 15,
+                       .table = kIQ4NLValues,
+                       .decode = decode_grid_iq4_nl,
+                       .pack = pack_grid_iq4_nl}}),
     // edgefit's sparse types (q_sparse.h): the input's exact zeros are the pruned weights
-    row<DType::Q4_2OF4,   kQK_K, sizeof(BlockQ4_2of4),   quantize_row_q4_2of4,   dequantize_row_q4_2of4>  (false, true, DType::Q8_K),
-    row<DType::Q4_MASK50, kQK_K, sizeof(BlockQ4_Mask50), quantize_row_q4_mask50, dequantize_row_q4_mask50>(false, true, DType::Q8_K),
-    row<DType::Q4_MASK62, kQK_K, sizeof(BlockQ4_Mask62), quantize_row_q4_mask62, dequantize_row_q4_mask62>(false, true, DType::Q8_K),
-}};
-// clang-format on
+    row<DType::Q4_2OF4, BlockQ4_2of4, quantize_row_q4_2of4, dequantize_row_q4_2of4>(
+        {.uses_importance = true, .vec_dot_type = DType::Q8_K}),
+    row<DType::Q4_MASK50, BlockQ4_Mask50, quantize_row_q4_mask50, dequantize_row_q4_mask50>(
+        {.uses_importance = true, .vec_dot_type = DType::Q8_K}),
+    row<DType::Q4_MASK62, BlockQ4_Mask62, quantize_row_q4_mask62, dequantize_row_q4_mask62>(
+        {.uses_importance = true, .vec_dot_type = DType::Q8_K}),
+};
 
 const QuantTraits& checked_traits(DType type, int64_t row_len) {
   const QuantTraits* t = quant_traits(type);
@@ -91,6 +173,11 @@ const QuantTraits* quant_traits(DType type) {
 
 std::span<const QuantTraits> all_quant_traits() {
   return kTraits;
+}
+
+const FormatGrid* format_grid(DType type) {
+  const QuantTraits* t = quant_traits(type);
+  return t && t->gptq_grid.decode ? &t->gptq_grid : nullptr;
 }
 
 size_t quant_row_size(DType type, int64_t row_len) {

@@ -1,6 +1,13 @@
 // The quantization type-traits table (one row per element type we can produce, in ggml's style)
 // and whole-tensor quantize/dequantize on top of it.
 //
+// A format's row holds every fact about it that is not a runtime kernel: block size and bytes
+// (taken from core/dtype's raw table at compile time, checked against the block struct), the
+// quantizer and dequantizer, whether it searches scales and uses importance, the activation type
+// ggml pairs with it, and GPTQ's grid. Adding a format: its row here (quant_traits.cpp), its
+// functions (declared in quant/kernels.h), and its kernels (src/kernels); see
+// docs/architecture.md.
+//
 // Every quantizer with importance == nullptr reproduces ggml b4748's
 // `ggml_quantize_chunk(type, src, dst, 0, nrows, n_per_row, imatrix = NULL)` byte for byte, and
 // every dequantizer reproduces ggml's `to_float` bit for bit (checked against ../shared/ref/quant).
@@ -14,6 +21,7 @@
 #include <span>
 
 #include "core/dtype.h"
+#include "quant/format_grid.h"
 
 namespace edgefit {
 
@@ -28,19 +36,23 @@ using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 // (dequantize, then accumulate in double): correct but slow; the runtime brings fast kernels.
 using VecDotF32Fn = float (*)(const void* x, const float* y, int64_t n);
 
+// One format's row. The table (quant_traits.cpp) writes the facts of its own with designated
+// initializers; the row template fills in what the type and its functions determine.
 struct QuantTraits {
-  DType type;                      // the element type this row describes
-  int block_size;                  // elements per block (1 for F32/F16/BF16)
-  int type_size;                   // bytes per block
-  QuantizeRowFn quantize_row;      // f32 → this type (conversion for the float types)
-  DequantizeRowFn dequantize_row;  // this type → f32
-  bool has_search;                 // quantizer searches scales even without importance
-                                   // (Q2_K..Q6_K, IQ4_NL); false for closed-form formats
-  bool uses_importance;            // an importance vector changes the output (all search types
-                                   // plus Q4_0/Q4_1/Q5_0/Q5_1, as in ggml's imatrix paths)
-  DType vec_dot_type;              // the activation type ggml pairs with it in matmuls
-                                   // (Q8_0, Q8_1 or Q8_K; the type itself for float types)
-  VecDotF32Fn vec_dot_f32;         // scalar reference dot against f32 (never null)
+  DType type = DType::F32;                   // the element type this row describes
+  int block_size = 1;                        // elements per block (1 for F32/F16/BF16)
+  int type_size = 4;                         // bytes per block
+  QuantizeRowFn quantize_row = nullptr;      // f32 → this type (conversion for the float types)
+  DequantizeRowFn dequantize_row = nullptr;  // this type → f32
+  bool has_search = false;                   // quantizer searches scales even without importance
+                                             // (Q2_K..Q6_K, IQ4_NL); false for closed-form formats
+  bool uses_importance = false;       // an importance vector changes the output (all search types
+                                      // plus Q4_0/Q4_1/Q5_0/Q5_1, as in ggml's imatrix paths)
+  DType vec_dot_type = DType::F32;    // the activation type ggml pairs with it in matmuls
+                                      // (Q8_0, Q8_1 or Q8_K; the type itself for float types)
+  VecDotF32Fn vec_dot_f32 = nullptr;  // scalar reference dot against f32 (never null)
+  FormatGrid gptq_grid = {};  // GPTQ's fixed grid (format_grid.h); decode == nullptr when GPTQ
+                              // cannot target the format
 };
 
 // The row for a type, or nullptr when we cannot quantize to it (e.g. IQ2_XXS, I32).

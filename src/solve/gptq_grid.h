@@ -1,41 +1,13 @@
-// The representable values of a quantization block once its scales are fixed, for every block
-// format of the traits table GPTQ can target.
-//
-// GPTQ rounds one column at a time and pushes each rounding error onto the columns not yet
-// rounded, so it cannot call a format's quantizer on a finished row: the quantizer would pick new
-// scales for weights GPTQ has already committed to. Instead, when GPTQ reaches a block it lets
-// the format's own quantizer choose the block's scales (and mins) from the current weights, keeps
-// those bytes, and from then on only moves each weight to a level of that fixed grid. Every
-// format's grid is affine per weight: value = step · level(q) + offset, with q an integer code in
-// [q_min, q_max] and level(q) = q − zero (or a table entry for IQ4_NL). step and offset come
-// from the block's decoded scales, computed with the same float operations as the format's
-// dequantizer, so the packed bytes dequantize bit for bit to the values GPTQ used.
+// GPTQ's rounding onto a format's fixed grid: the grid itself (codes, decode, pack) is a field of
+// the format's row in the traits table (quant/format_grid.h, quant/quant_traits.h); this header
+// holds what GPTQ and SparseGPT do with it — the value of a code and the nearest code to a weight.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 
-#include "core/dtype.h"
+#include "quant/format_grid.h"
 
 namespace edgefit {
-
-struct FormatGrid {
-  DType type;           // the block format
-  int block_size;       // weights per block (32 or 256)
-  size_t type_size;     // bytes per block
-  int q_min, q_max;     // codes a weight may take (inclusive)
-  int zero;             // level(q) = q − zero when table is null
-  const int8_t* table;  // level(q) = table[q] (IQ4_NL's non-linear grid), or null
-  bool has_offset;      // value adds the offset (asymmetric formats); symmetric ones do not, so
-                        // that a zero keeps the sign the dequantizer gives it
-  // Per weight of one block: step[j] and offset[j] from the block's scale bytes.
-  void (*decode)(const void* block, float* step, float* offset);
-  // Stores the codes q[0 … block_size) into the block, keeping its scales.
-  void (*pack)(void* block, const uint8_t* q);
-};
-
-// The grid description of `type`, or nullptr when GPTQ cannot target it (float types, IQ2…).
-const FormatGrid* format_grid(DType type);
 
 // The code of the grid value nearest to w, and that value, for one weight with the given step and
 // offset. A zero step (an all-zero sub-block) maps every code to `offset`; the code then is the

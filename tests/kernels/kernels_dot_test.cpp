@@ -215,6 +215,26 @@ TEST(Dispatch, EveryEntrySitsInTheSlotOfItsFormatAndPacking) {
   EXPECT_EQ(kernel_dispatch_for(Isa::kScalar).find(DType::IQ2_XXS), nullptr);
 }
 
+// A missing entry fails here rather than silently reaching the dequantize fallback: every table
+// fills every slot of ggml's layout (formats and sparse types alike), the scalar table (the twin
+// of every kernel) every slot, and each x86 SIMD table every dense packed slot.
+TEST(Dispatch, EveryTableFillsTheSlotsItsIsaMustHave) {
+  for (Isa isa : supported_isas()) {
+    const KernelDispatch& kd = kernel_dispatch_for(isa);
+    for (int s = 0; s < kNumKernelSlots; ++s) {
+      const KernelSlot slot = static_cast<KernelSlot>(s);
+      const KernelSlotInfo info = kernel_slot_info(slot);
+      const bool dense_packed = info.packing != 0 && info.packing != kPackingQ4_2of4x1;
+      const bool x86_simd = isa == Isa::kAvx2 || isa == Isa::kAvxVnni || isa == Isa::kAvx512Vnni ||
+                            isa == Isa::kAvx512Amx;
+      const bool must = info.packing == 0 || isa == Isa::kScalar || (dense_packed && x86_simd);
+      if (must) {
+        EXPECT_NE(kd.at(slot).gemm, nullptr) << isa_name(isa) << " " << info.name;
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- unpackers
 
 TEST(Unpack, SimdUnpackersEqualReference) {

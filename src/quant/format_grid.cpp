@@ -1,17 +1,17 @@
-// Per-format grids for GPTQ (see gptq_grid.h). Each decode mirrors the format's dequantizer in
-// src/quant (same operand order, so the same float roundings); each pack mirrors the bit layout
-// its quantizer writes (block_formats.h).
-#include "solve/gptq_grid.h"
+// The grid functions of the traits rows (format_grid.h): each decode mirrors the format's
+// dequantizer (same operand order, so the same float roundings); each pack mirrors the bit layout
+// its quantizer writes (block_formats.h). The rows themselves, with each format's codes, are in
+// quant_traits.cpp.
+#include "quant/format_grid.h"
 
 #include <cstring>
 
 #include "core/fp16.h"
 #include "quant/block_formats.h"
+#include "quant/kernels.h"
 
-namespace edgefit {
+namespace edgefit::quant {
 namespace {
-
-using namespace quant;
 
 // ------------------------------------------------------------------ 32-weight formats
 
@@ -33,62 +33,66 @@ void fill(float* a, float v, int n) {
   for (int i = 0; i < n; ++i) a[i] = v;
 }
 
-void decode_q8_0(const void* b, float* step, float* off) {
+}  // namespace
+
+void decode_grid_q8_0(const void* b, float* step, float* off) {
   fill(step, fp16_to_fp32(static_cast<const BlockQ8_0*>(b)->d), kQK);
   fill(off, 0.f, kQK);
 }
-void pack_q8_0(void* b, const uint8_t* q) {
+void pack_grid_q8_0(void* b, const uint8_t* q) {
   auto* blk = static_cast<BlockQ8_0*>(b);
   for (int j = 0; j < kQK; ++j) blk->qs[j] = static_cast<int8_t>(q[j] - 128);
 }
 
-void decode_q4_0(const void* b, float* step, float* off) {
+void decode_grid_q4_0(const void* b, float* step, float* off) {
   fill(step, fp16_to_fp32(static_cast<const BlockQ4_0*>(b)->d), kQK);
   fill(off, 0.f, kQK);
 }
-void pack_q4_0(void* b, const uint8_t* q) {
+void pack_grid_q4_0(void* b, const uint8_t* q) {
   pack_nibbles(static_cast<BlockQ4_0*>(b)->qs, q);
 }
 
-void decode_q4_1(const void* b, float* step, float* off) {
+void decode_grid_q4_1(const void* b, float* step, float* off) {
   const auto* blk = static_cast<const BlockQ4_1*>(b);
   fill(step, fp16_to_fp32(blk->d), kQK);
   fill(off, fp16_to_fp32(blk->m), kQK);
 }
-void pack_q4_1(void* b, const uint8_t* q) {
+void pack_grid_q4_1(void* b, const uint8_t* q) {
   pack_nibbles(static_cast<BlockQ4_1*>(b)->qs, q);
 }
 
-void decode_q5_0(const void* b, float* step, float* off) {
+void decode_grid_q5_0(const void* b, float* step, float* off) {
   fill(step, fp16_to_fp32(static_cast<const BlockQ5_0*>(b)->d), kQK);
   fill(off, 0.f, kQK);
 }
-void pack_q5_0(void* b, const uint8_t* q) {
+void pack_grid_q5_0(void* b, const uint8_t* q) {
   auto* blk = static_cast<BlockQ5_0*>(b);
   pack_nibbles(blk->qs, q);
   pack_qh5(blk->qh, q);
 }
 
-void decode_q5_1(const void* b, float* step, float* off) {
+void decode_grid_q5_1(const void* b, float* step, float* off) {
   const auto* blk = static_cast<const BlockQ5_1*>(b);
   fill(step, fp16_to_fp32(blk->d), kQK);
   fill(off, fp16_to_fp32(blk->m), kQK);
 }
-void pack_q5_1(void* b, const uint8_t* q) {
+void pack_grid_q5_1(void* b, const uint8_t* q) {
   auto* blk = static_cast<BlockQ5_1*>(b);
   pack_nibbles(blk->qs, q);
   pack_qh5(blk->qh, q);
 }
 
-void decode_iq4_nl(const void* b, float* step, float* off) {
+void decode_grid_iq4_nl(const void* b, float* step, float* off) {
   fill(step, fp16_to_fp32(static_cast<const BlockIQ4_NL*>(b)->d), kQK);
   fill(off, 0.f, kQK);
 }
-void pack_iq4_nl(void* b, const uint8_t* q) {
+void pack_grid_iq4_nl(void* b, const uint8_t* q) {
   pack_nibbles(static_cast<BlockIQ4_NL*>(b)->qs, q);
 }
 
 // ------------------------------------------------------------------ k-quants
+
+namespace {
 
 // 2-bit fields of Q2_K/Q3_K: byte l of each 32-byte group g holds weights 128g + l + 32k at bit 2k.
 void pack_2bit(const uint8_t* L, uint8_t* qs) {
@@ -98,7 +102,9 @@ void pack_2bit(const uint8_t* L, uint8_t* qs) {
                                            ((L[j + l + 64] & 3) << 4) | ((L[j + l + 96] & 3) << 6));
 }
 
-void decode_q2_k(const void* b, float* step, float* off) {
+}  // namespace
+
+void decode_grid_q2_k(const void* b, float* step, float* off) {
   const auto* blk = static_cast<const BlockQ2_K*>(b);
   const float d = fp16_to_fp32(blk->d), min = fp16_to_fp32(blk->dmin);
   for (int s = 0; s < 16; ++s) {
@@ -107,9 +113,11 @@ void decode_q2_k(const void* b, float* step, float* off) {
     fill(off + 16 * s, -ml, 16);  // dl·q − ml == dl·q + (−ml) exactly
   }
 }
-void pack_q2_k(void* b, const uint8_t* q) {
+void pack_grid_q2_k(void* b, const uint8_t* q) {
   pack_2bit(q, static_cast<BlockQ2_K*>(b)->qs);
 }
+
+namespace {
 
 int q3_k_scale(const uint8_t* scales, int j) {
   const int low = j < 8 ? scales[j] & 0xF : scales[j - 8] >> 4;
@@ -117,19 +125,23 @@ int q3_k_scale(const uint8_t* scales, int j) {
   return (low | (high << 4)) - 32;
 }
 
-void decode_q3_k(const void* b, float* step, float* off) {
+}  // namespace
+
+void decode_grid_q3_k(const void* b, float* step, float* off) {
   const auto* blk = static_cast<const BlockQ3_K*>(b);
   const float d_all = fp16_to_fp32(blk->d);
   for (int s = 0; s < 16; ++s) fill(step + 16 * s, d_all * q3_k_scale(blk->scales, s), 16);
   fill(off, 0.f, kQK_K);
 }
-void pack_q3_k(void* b, const uint8_t* q) {
+void pack_grid_q3_k(void* b, const uint8_t* q) {
   auto* blk = static_cast<BlockQ3_K*>(b);
   std::memset(blk->hmask, 0, sizeof(blk->hmask));
   for (int j = 0; j < kQK_K; ++j)
     if (q[j] > 3) blk->hmask[j % 32] = static_cast<uint8_t>(blk->hmask[j % 32] | (1 << (j / 32)));
   pack_2bit(q, blk->qs);  // low 2 bits
 }
+
+namespace {
 
 void scale_min_k4(int j, const uint8_t* q, int* d, int* m) {
   if (j < 4) {
@@ -153,13 +165,21 @@ void decode_k4(const void* b, float* step, float* off) {
   }
 }
 
-void pack_q4_k(void* b, const uint8_t* L) {
+}  // namespace
+
+void decode_grid_q4_k(const void* b, float* step, float* off) {
+  decode_k4<BlockQ4_K>(b, step, off);
+}
+void pack_grid_q4_k(void* b, const uint8_t* L) {
   uint8_t* qs = static_cast<BlockQ4_K*>(b)->qs;
   for (int j = 0; j < kQK_K; j += 64, qs += 32)
     for (int l = 0; l < 32; ++l) qs[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
 }
 
-void pack_q5_k(void* b, const uint8_t* L) {
+void decode_grid_q5_k(const void* b, float* step, float* off) {
+  decode_k4<BlockQ5_K>(b, step, off);
+}
+void pack_grid_q5_k(void* b, const uint8_t* L) {
   auto* blk = static_cast<BlockQ5_K*>(b);
   uint8_t* qs = blk->qs;
   std::memset(blk->qh, 0, sizeof(blk->qh));
@@ -173,14 +193,14 @@ void pack_q5_k(void* b, const uint8_t* L) {
     }
 }
 
-void decode_q6_k(const void* b, float* step, float* off) {
+void decode_grid_q6_k(const void* b, float* step, float* off) {
   const auto* blk = static_cast<const BlockQ6_K*>(b);
   const float d = fp16_to_fp32(blk->d);
   // The dequantizer evaluates d * sc * q left to right: (d·sc) is the step.
   for (int s = 0; s < 16; ++s) fill(step + 16 * s, d * blk->scales[s], 16);
   fill(off, 0.f, kQK_K);
 }
-void pack_q6_k(void* b, const uint8_t* L) {
+void pack_grid_q6_k(void* b, const uint8_t* L) {
   auto* blk = static_cast<BlockQ6_K*>(b);
   uint8_t* ql = blk->ql;
   uint8_t* qh = blk->qh;
@@ -194,31 +214,4 @@ void pack_q6_k(void* b, const uint8_t* L) {
     }
 }
 
-// Codes: Q8_0 keeps ggml's symmetric [-127, 127]; Q3_K's level is q − 4 (q = 2 low bits + high
-// bit); Q6_K's q − 32.
-const FormatGrid kGrids[] = {
-    {DType::Q4_0, kQK, sizeof(BlockQ4_0), 0, 15, 8, nullptr, false, decode_q4_0, pack_q4_0},
-    {DType::Q4_1, kQK, sizeof(BlockQ4_1), 0, 15, 0, nullptr, true, decode_q4_1, pack_q4_1},
-    {DType::Q5_0, kQK, sizeof(BlockQ5_0), 0, 31, 16, nullptr, false, decode_q5_0, pack_q5_0},
-    {DType::Q5_1, kQK, sizeof(BlockQ5_1), 0, 31, 0, nullptr, true, decode_q5_1, pack_q5_1},
-    {DType::Q8_0, kQK, sizeof(BlockQ8_0), 1, 255, 128, nullptr, false, decode_q8_0, pack_q8_0},
-    {DType::IQ4_NL, kQK, sizeof(BlockIQ4_NL), 0, 15, 0, kIQ4NLValues, false, decode_iq4_nl,
-     pack_iq4_nl},
-    {DType::Q2_K, kQK_K, sizeof(BlockQ2_K), 0, 3, 0, nullptr, true, decode_q2_k, pack_q2_k},
-    {DType::Q3_K, kQK_K, sizeof(BlockQ3_K), 0, 7, 4, nullptr, false, decode_q3_k, pack_q3_k},
-    {DType::Q4_K, kQK_K, sizeof(BlockQ4_K), 0, 15, 0, nullptr, true, decode_k4<BlockQ4_K>,
-     pack_q4_k},
-    {DType::Q5_K, kQK_K, sizeof(BlockQ5_K), 0, 31, 0, nullptr, true, decode_k4<BlockQ5_K>,
-     pack_q5_k},
-    {DType::Q6_K, kQK_K, sizeof(BlockQ6_K), 0, 63, 32, nullptr, false, decode_q6_k, pack_q6_k},
-};
-
-}  // namespace
-
-const FormatGrid* format_grid(DType type) {
-  for (const FormatGrid& g : kGrids)
-    if (g.type == type) return &g;
-  return nullptr;
-}
-
-}  // namespace edgefit
+}  // namespace edgefit::quant
