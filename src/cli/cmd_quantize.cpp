@@ -175,9 +175,7 @@ void run_quantize(QuantizeCliOptions& c) {
     for (size_t i = 0; i < plan.tensors.size(); ++i) {
       const auto& t = plan.tensors[i];
       bytes += t.bytes;
-      uint64_t n = 1;
-      for (uint64_t e : t.ne) n *= e;
-      params += n;
+      params += t.numel();
       if (c.json)
         tensors.push_back(tensor_json(t));
       else

@@ -22,9 +22,7 @@ QuantizeResult write_quantized_gguf(const QuantizePlan& plan, const std::string&
                     if (on_tensor) on_tensor(t);
                   }});
     r.tensors.push_back(t);
-    uint64_t n = 1;
-    for (uint64_t e : t.ne) n *= e;
-    r.n_params += n;
+    r.n_params += t.numel();
     r.tensor_bytes += t.bytes;
   }
   w.write(output);

@@ -51,12 +51,6 @@ std::vector<uint64_t> gguf_ne(const TensorView& v) {
   return ne;
 }
 
-uint64_t numel(const std::vector<uint64_t>& ne) {
-  uint64_t n = 1;
-  for (uint64_t e : ne) n *= e;
-  return n;
-}
-
 // general.name for an HF folder: its name, or its parent's when the folder is just called "hf".
 std::string hf_model_name(const std::string& path) {
   fs::path p = fs::absolute(fs::path(path)).lexically_normal();
@@ -276,7 +270,7 @@ FullPlan make_plan(Model model, const std::string& input, const QuantizeOptions&
       const QuantTraits* qt = quant_traits(j.out.to);
       j.out.used_imatrix = j.importance && qt && qt->uses_importance;
     }
-    const auto bytes = dtype_bytes(j.out.to, numel(j.out.ne));
+    const auto bytes = dtype_bytes(j.out.to, j.out.numel());
     if (!bytes)
       throw Error("tensor '" + t.name + "': extents do not fit " +
                   std::string(dtype_name(j.out.to)));
@@ -295,7 +289,7 @@ void write_tensor(const TensorJob& j, const ArchConfig& cfg, ThreadPool* pool,
                   AtomicFileWriter& w) {
   const TensorView& v = j.src->view;
   const int64_t row_len = static_cast<int64_t>(j.out.ne[0]);
-  const int64_t n_rows = static_cast<int64_t>(numel(j.out.ne) / j.out.ne[0]);
+  const int64_t n_rows = static_cast<int64_t>(j.out.numel() / j.out.ne[0]);
   // Biases are permuted element by element: each element is a "row" of the permutation.
   const bool is_bias = j.out.name.ends_with(".bias");
   if (j.copy) {
@@ -386,7 +380,7 @@ QuantizeResult quantize_model(const Model& model, const std::string& input,
                     if (on_tensor) on_tensor(j.out);
                   }});
     r.tensors.push_back(j.out);
-    r.n_params += numel(j.out.ne);
+    r.n_params += j.out.numel();
     r.tensor_bytes += j.out.bytes;
     r.input_bytes += j.src->view.nbytes();
   }

@@ -86,6 +86,12 @@ struct QuantizedTensor {
   uint64_t bytes = 0;         // bytes in the output
   bool used_imatrix = false;  // quantized with importance weights
   std::string note;           // why this type ("attn_v rule", "fallback …", "--tensor-type …")
+  // Elements (the product of ne).
+  uint64_t numel() const {
+    uint64_t n = 1;
+    for (uint64_t e : ne) n *= e;
+    return n;
+  }
 };
 
 struct QuantizeResult {
@@ -103,7 +109,10 @@ struct QuantizeResult {
 };
 
 // Everything decided before any weight is touched: the per-tensor types and the output's
-// metadata. quantize_model() = plan_quantization() + writing.
+// metadata. quantize_model() = plan_quantization() + writing. The one plan type: the cost model
+// reads it as it is (plan/cost_model.h planned_tensors), the calibrated driver takes each
+// tensor's output type from it, methods adapt it (CalibMethod::adapt_plan) and the exporters
+// write it.
 struct QuantizePlan {
   std::vector<QuantizedTensor> tensors;  // output order, bytes filled in from the chosen types
   std::vector<GgufKV> metadata;          // output keys in order

@@ -10,14 +10,9 @@ RecipeCost recipe_cost(const Model& model, const std::string& model_path, const 
   qo.check_finite = false;  // costing only: the build checks the weights while it plans
   const QuantizePlan plan = plan_quantization(model, model_path, qo);
   RecipeCost out;
-  std::vector<PlannedTensor> planned;
-  for (const auto& t : plan.tensors) {
-    uint64_t numel = 1;
-    for (uint64_t e : t.ne) numel *= e;
-    planned.push_back({t.name, static_cast<int64_t>(numel), t.to, t.bytes});
+  for (const auto& t : plan.tensors)
     out.tensor_bits.emplace_back(t.name, dtype_bits_per_weight(t.to));
-  }
-  out.cost = estimate_cost(model.config, planned, device, context);
+  out.cost = estimate_cost(model.config, plan, device, context);
   return out;
 }
 

@@ -44,6 +44,19 @@ CostEstimate estimate_cost(const ArchConfig& c, const std::vector<PlannedTensor>
   return e;
 }
 
+std::vector<PlannedTensor> planned_tensors(const QuantizePlan& plan) {
+  std::vector<PlannedTensor> out;
+  out.reserve(plan.tensors.size());
+  for (const QuantizedTensor& t : plan.tensors)
+    out.push_back({t.name, static_cast<int64_t>(t.numel()), t.to, t.bytes});
+  return out;
+}
+
+CostEstimate estimate_cost(const ArchConfig& c, const QuantizePlan& plan,
+                           const DeviceProfile& device, int context) {
+  return estimate_cost(c, planned_tensors(plan), device, context);
+}
+
 std::string format_bytes(uint64_t b) {
   char buf[32];
   if (b >= (1ull << 30))

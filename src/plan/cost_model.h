@@ -10,11 +10,14 @@
 
 #include "core/dtype.h"
 #include "formats/model.h"
+#include "methods/quantize_model.h"
 #include "plan/device_profile.h"
 
 namespace edgefit {
 
-// One tensor as a recipe would store it.
+// One tensor as a recipe would store it: the cost model's view of one QuantizePlan tensor (the one
+// plan type, methods/quantize_model.h), derived by planned_tensors() below; tests build it from
+// an existing file's tensors.
 struct PlannedTensor {
   std::string name;    // GGUF name
   int64_t numel = 0;   // elements
@@ -44,6 +47,11 @@ constexpr double kDecodeEfficiency = 0.8;
 uint64_t estimate_metadata_bytes(const ArchConfig& c);
 
 CostEstimate estimate_cost(const ArchConfig& c, const std::vector<PlannedTensor>& tensors,
+                           const DeviceProfile& device, int context);
+// The tensors of a quantization plan as the cost model sees them (name, elements, output type and
+// bytes), and the cost of that plan.
+std::vector<PlannedTensor> planned_tensors(const QuantizePlan& plan);
+CostEstimate estimate_cost(const ArchConfig& c, const QuantizePlan& plan,
                            const DeviceProfile& device, int context);
 
 // "1.23 GiB", "512 MiB", "12.0 KiB"
