@@ -194,6 +194,17 @@ constexpr FormatKernels quant_kernels(DType wt, DType at, int bs, ActRowBytesFn 
   return {wt, packing, at, bs, bytes, prep, Dot, gemm_loop<Dot>};
 }
 
+// The entry of integer format F with reference dot Dot (kPacked: on F's repacked rows); weight
+// and activation types, block size and packing come from F (panel.h, isa_tables.h), as in the
+// SIMD tables, so only the pairing of F with its reference is written by hand.
+template <QFormat F, VecDotFn Dot, bool kPacked = false>
+constexpr FormatKernels ref_kernels() {
+  constexpr bool kQ8K = qformat_act_dtype(F) == DType::Q8_K;
+  return quant_kernels<Dot>(qformat_dtype(F), qformat_act_dtype(F), qformat_info(F).block_elems,
+                            kQ8K ? q8_k_bytes : q8_0_bytes, kQ8K ? prep_q8_k : prep_q8_0,
+                            kPacked ? qformat_packing(F) : uint8_t{0});
+}
+
 }  // namespace
 
 size_t f32_act_bytes(int64_t n) {
@@ -240,11 +251,12 @@ float ref_dot_q3_k(int64_t n, const void* w, const void* a) {
 
 // Repacked weights (kernels.h): the row back in ggml's layout, then the reference above. Packing
 // only moves bytes, so this is the result every packed SIMD kernel must equal.
-template <uint8_t Packing, DType T, VecDotFn Ref>
+template <QFormat F, VecDotFn Ref>
 float dot_packed(int64_t n, const void* w, const void* a) {
+  constexpr DType T = qformat_dtype(F);
   const int64_t shape[2] = {1, n};
   TensorView v = TensorView::contiguous(T, shape, w);
-  v.packing = Packing;
+  v.packing = qformat_packing(F);
   thread_local std::vector<uint8_t> row;
   row.resize(quant_row_size(T, n));
   unpack_packed_row(v, 0, row.data());
@@ -282,43 +294,30 @@ float ref_dot_f32(int64_t n, const void* w, const void* a) {
 namespace {
 
 KernelDispatch make_scalar_table() {
+  using F = QFormat;
   using S = KernelSlot;
   KernelDispatch kd{Isa::kScalar, "scalar"};
-  kd.set(S::kQ8_0, quant_kernels<ref_dot_q8_0>(DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
-      .set(S::kQ4_0,
-           quant_kernels<ref_dot_q4_0>(DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
-      .set(S::kQ4_1,
-           quant_kernels<ref_dot_q4_1>(DType::Q4_1, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
-      .set(S::kQ5_0,
-           quant_kernels<ref_dot_q5_0>(DType::Q5_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
-      .set(S::kQ5_1,
-           quant_kernels<ref_dot_q5_1>(DType::Q5_1, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
-      .set(S::kIQ4_NL,
-           quant_kernels<ref_dot_iq4_nl>(DType::IQ4_NL, DType::Q8_0, 32, q8_0_bytes, prep_q8_0))
-      .set(S::kQ2_K,
-           quant_kernels<ref_dot_q2_k>(DType::Q2_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
-      .set(S::kQ3_K,
-           quant_kernels<ref_dot_q3_k>(DType::Q3_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
-      .set(S::kQ4_K,
-           quant_kernels<ref_dot_q4_k>(DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
-      .set(S::kQ5_K,
-           quant_kernels<ref_dot_q5_k>(DType::Q5_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
-      .set(S::kQ6_K,
-           quant_kernels<ref_dot_q6_k>(DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k))
+  kd.set(S::kQ8_0, ref_kernels<F::kQ8_0, ref_dot_q8_0>())
+      .set(S::kQ4_0, ref_kernels<F::kQ4_0, ref_dot_q4_0>())
+      .set(S::kQ4_1, ref_kernels<F::kQ4_1, ref_dot_q4_1>())
+      .set(S::kQ5_0, ref_kernels<F::kQ5_0, ref_dot_q5_0>())
+      .set(S::kQ5_1, ref_kernels<F::kQ5_1, ref_dot_q5_1>())
+      .set(S::kIQ4_NL, ref_kernels<F::kIQ4_NL, ref_dot_iq4_nl>())
+      .set(S::kQ2_K, ref_kernels<F::kQ2_K, ref_dot_q2_k>())
+      .set(S::kQ3_K, ref_kernels<F::kQ3_K, ref_dot_q3_k>())
+      .set(S::kQ4_K, ref_kernels<F::kQ4_K, ref_dot_q4_k>())
+      .set(S::kQ5_K, ref_kernels<F::kQ5_K, ref_dot_q5_k>())
+      .set(S::kQ6_K, ref_kernels<F::kQ6_K, ref_dot_q6_k>())
       .set(S::kF16,
            quant_kernels<ref_dot_f16>(DType::F16, DType::F32, 1, f32_act_bytes, copy_f32_act))
       .set(S::kBF16,
            quant_kernels<ref_dot_bf16>(DType::BF16, DType::F32, 1, f32_act_bytes, copy_f32_act))
       .set(S::kF32,
            quant_kernels<ref_dot_f32>(DType::F32, DType::F32, 1, f32_act_bytes, copy_f32_act))
-      .set(S::kQ4_0x16, quant_kernels<dot_packed<kPackingQ4_0x16, DType::Q4_0, ref_dot_q4_0>>(
-                            DType::Q4_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0, kPackingQ4_0x16))
-      .set(S::kQ8_0x16, quant_kernels<dot_packed<kPackingQ8_0x16, DType::Q8_0, ref_dot_q8_0>>(
-                            DType::Q8_0, DType::Q8_0, 32, q8_0_bytes, prep_q8_0, kPackingQ8_0x16))
-      .set(S::kQ4_Kx2, quant_kernels<dot_packed<kPackingQ4_Kx2, DType::Q4_K, ref_dot_q4_k>>(
-                           DType::Q4_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k, kPackingQ4_Kx2))
-      .set(S::kQ6_Kx1, quant_kernels<dot_packed<kPackingQ6_Kx1, DType::Q6_K, ref_dot_q6_k>>(
-                           DType::Q6_K, DType::Q8_K, 256, q8_k_bytes, prep_q8_k, kPackingQ6_Kx1))
+      .set(S::kQ4_0x16, ref_kernels<F::kQ4_0, dot_packed<F::kQ4_0, ref_dot_q4_0>, true>())
+      .set(S::kQ8_0x16, ref_kernels<F::kQ8_0, dot_packed<F::kQ8_0, ref_dot_q8_0>, true>())
+      .set(S::kQ4_Kx2, ref_kernels<F::kQ4_K, dot_packed<F::kQ4_K, ref_dot_q4_k>, true>())
+      .set(S::kQ6_Kx1, ref_kernels<F::kQ6_K, dot_packed<F::kQ6_K, ref_dot_q6_k>, true>())
       .set(S::kF16x4,
            {DType::F16, kPackingF16x4, DType::F32, kInterleaveRun, f32_act_bytes, copy_f32_act,
             nullptr, gemm_interleaved<kPackingF16x4, DType::F16, ref_dot_f16>})
