@@ -419,16 +419,14 @@ void Transformer::feed_forward_sublayer(int l, int64_t n, int64_t ff,
 const std::array<std::string, 7> Transformer::kNoNames{};
 
 void Transformer::add_lora(const LoraAdapter& adapter) {
-  static const std::array<const char*, 7> kSlots = {
-      "attn_q.weight",   "attn_k.weight", "attn_v.weight",  "attn_output.weight",
-      "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"};
+  const auto& kSlots = kBlockLinearSuffixes;  // slot s of a layer: its s-th linear weight
   // Check every name first, so a refused adapter leaves the Transformer unchanged.
   std::vector<std::pair<size_t, const LoraWeight*>> bound;  // (layer·7 + slot, factors)
   for (const auto& [name, w] : adapter.weights) {
     bool found = false;
     for (int l = 0; l < cfg_.n_layers && !found; ++l)
       for (size_t s = 0; s < kSlots.size() && !found; ++s)
-        if (name == "blk." + std::to_string(l) + "." + kSlots[s]) {
+        if (name == "blk." + std::to_string(l) + "." + std::string(kSlots[s])) {
           bound.emplace_back(static_cast<size_t>(l) * kSlots.size() + s, &w);
           found = true;
         }

@@ -1,9 +1,11 @@
 #include "train/block.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 
 #include "core/error.h"
+#include "model/block_linears.h"
 #include "model/matmul.h"
 #include "train/attention.h"
 #include "train/linear.h"
@@ -108,8 +110,11 @@ BlockParams bind_block_frozen(const Model& m, ParameterSet& small, const ArchCon
 }
 
 std::vector<std::pair<const char*, LinearLayer*>> block_linears(BlockParams& p) {
-  return {{"attn_q", &p.q},      {"attn_k", &p.k},  {"attn_v", &p.v},     {"attn_output", &p.o},
-          {"ffn_gate", &p.gate}, {"ffn_up", &p.up}, {"ffn_down", &p.down}};
+  const std::array<LinearLayer*, 7> layers = {&p.q, &p.k, &p.v, &p.o, &p.gate, &p.up, &p.down};
+  std::vector<std::pair<const char*, LinearLayer*>> out;
+  for (size_t i = 0; i < layers.size(); ++i)  // stems are literals: NUL-terminated
+    out.emplace_back(kBlockLinears[i].stem.data(), layers[i]);
+  return out;
 }
 
 void BlockActivations::resize(const ArchConfig& c, int64_t n_positions) {
