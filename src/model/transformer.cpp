@@ -47,15 +47,18 @@ const float* bind_w8a8_scale(const Model& m, const std::string& name, const Tens
   return reinterpret_cast<const float*>(s->view.data);
 }
 
+// Throws when `cache` has no room for `n` more positions.
+void check_cache_room(const KVCache& cache, int64_t n) {
+  if (cache.size() + n > cache.capacity())
+    throw Error("context full: " + std::to_string(cache.size() + n) +
+                " positions needed, the cache holds " + std::to_string(cache.capacity()));
+}
+
 // Checks a weight's shape and type up front, so a bad file fails at load, not mid-forward.
 const TensorView* bind_matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols,
                               const float** w8a8_scale = nullptr) {
-  const ModelTensor& t = m.get(name);
+  const ModelTensor& t = m.get_matrix(name, rows, cols);
   const TensorView& v = t.view;
-  if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols)
-    throw Error("tensor '" + name + "' has shape " + v.shape_string() + ", expected [" +
-                    std::to_string(rows) + ", " + std::to_string(cols) + "]",
-                t.source);
   if (w8a8_scale && (*w8a8_scale = bind_w8a8_scale(m, name, v))) return &v;
   if (!can_dequantize(v.dtype))
     throw Error("tensor '" + name + "' has type " + std::string(dtype_name(v.dtype)) +
@@ -288,9 +291,7 @@ void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float
   if (n == 0) return;
   if (logits_from < 0 || logits_from > n) throw Error("forward: logits_from is out of range");
   const int64_t n_past = cache.size();
-  if (n_past + n > cache.capacity())
-    throw Error("context full: " + std::to_string(n_past + n) +
-                " positions needed, the cache holds " + std::to_string(cache.capacity()));
+  check_cache_room(cache, n);
   const int64_t d = c.d_model;
   grow_scratch(n);
 
@@ -319,9 +320,7 @@ void Transformer::forward_block(int layer, float* x, int64_t n, KVCache& cache) 
   if (layer < 0 || layer >= cfg_.n_layers) throw Error("forward_block: layer out of range");
   if (n == 0) return;
   const int64_t n_past = cache.size();
-  if (n_past + n > cache.capacity())
-    throw Error("context full: " + std::to_string(n_past + n) +
-                " positions needed, the cache holds " + std::to_string(cache.capacity()));
+  check_cache_room(cache, n);
   const int64_t d = cfg_.d_model;
   grow_scratch(n);
   std::copy(x, x + n * d, x_.begin());

@@ -52,12 +52,8 @@ AttentionShape attention_shape(const ArchConfig& c) {
 }  // namespace
 
 const TensorView* bind_frozen(const Model& m, const std::string& name, int64_t rows, int64_t cols) {
-  const ModelTensor& t = m.get(name);
+  const ModelTensor& t = m.get_matrix(name, rows, cols);
   const TensorView& v = t.view;
-  if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols)
-    throw Error("tensor '" + name + "' has shape " + v.shape_string() + ", expected [" +
-                    std::to_string(rows) + ", " + std::to_string(cols) + "]",
-                t.source);
   if (!can_dequantize(v.dtype) || v.packing != 0)
     throw Error("tensor '" + name + "' has type " + std::string(dtype_name(v.dtype)) +
                     ", which training cannot read",
