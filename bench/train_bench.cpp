@@ -5,13 +5,13 @@
 // to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps N of its 22 layers for a quick look).
 // Reports tokens/s and the process's peak RSS. Threads: EDGEFIT_THREADS or all cores.
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "core/process_memory.h"
 #include "core/thread_pool.h"
 #include "formats/model.h"
 #include "methods/quantize_model.h"
@@ -33,9 +33,7 @@ std::vector<int32_t> fake_tokens(int n) {
 }
 
 double peak_rss_mib() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  return static_cast<double>(peak_rss_bytes()) / (1 << 20);
 }
 
 void run_steps(benchmark::State& state, TrainModel& tm) {

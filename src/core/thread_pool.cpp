@@ -121,6 +121,16 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
+  bool idle = false;
+  if (!busy_.compare_exchange_strong(idle, true, std::memory_order_acquire)) {
+    // Another thread's job (a second model), or a call from inside a job: run it here, whole.
+    fn(0, n);
+    return;
+  }
+  struct Release {
+    std::atomic<bool>& busy;  // the flag taken above, released even when fn throws
+    ~Release() { busy.store(false, std::memory_order_release); }
+  } release{busy_};
   // About 4 chunks per thread balances uneven rows without much counter traffic.
   run_job(n, std::max(grain, (n + 4 * n_threads_ - 1) / (4 * n_threads_)), fn);
 }
@@ -150,24 +160,37 @@ void ThreadPool::run_job(int64_t n, int64_t chunk,
 }
 
 namespace {
-std::unique_ptr<ThreadPool>& global_slot() {
-  static std::unique_ptr<ThreadPool> pool;
-  return pool;
+// The process-wide pool: owned by `owner`, read lock-free through `current` once it exists; the
+// mutex makes the first creation (possibly from two threads at once) and replacement one at a time.
+struct GlobalPool {
+  std::mutex mu;                              // guards creation and replacement
+  std::unique_ptr<ThreadPool> owner;          // the pool, destroyed at exit
+  std::atomic<ThreadPool*> current{nullptr};  // owner.get(), for the lock-free fast path
+};
+GlobalPool& global_pool() {
+  static GlobalPool g;
+  return g;
 }
 }  // namespace
 
 ThreadPool& ThreadPool::global() {
-  auto& p = global_slot();
-  if (!p) {
+  GlobalPool& g = global_pool();
+  if (ThreadPool* p = g.current.load(std::memory_order_acquire)) return *p;
+  std::lock_guard lock(g.mu);
+  if (!g.owner) {
     int n = 0;
     if (const char* env = std::getenv("EDGEFIT_THREADS")) n = std::atoi(env);
-    p = std::make_unique<ThreadPool>(n);
+    g.owner = std::make_unique<ThreadPool>(n);
+    g.current.store(g.owner.get(), std::memory_order_release);
   }
-  return *p;
+  return *g.owner;
 }
 
 void ThreadPool::set_global_threads(int n_threads) {
-  global_slot() = std::make_unique<ThreadPool>(n_threads);
+  GlobalPool& g = global_pool();
+  std::lock_guard lock(g.mu);
+  g.owner = std::make_unique<ThreadPool>(n_threads);
+  g.current.store(g.owner.get(), std::memory_order_release);
 }
 
 }  // namespace edgefit

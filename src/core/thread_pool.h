@@ -7,6 +7,15 @@
 // of microseconds, which alone would eat a quarter of the token time. So a worker that finishes a
 // job busy-waits (with a CPU pause hint) for up to kSpinSeconds for the next one and only then
 // blocks on the condition variable; the caller likewise spins on the completion counter.
+//
+// Why a busy pool runs a second caller's loop inline. The pool is shared (global()): two model
+// instances used on two threads at once, or a loop body that itself calls parallel_for, would
+// otherwise overwrite the one job in flight. The first caller takes the pool with one atomic
+// exchange (tens of nanoseconds against ~100 µs loops, so a lone model keeps its full speed);
+// any caller that finds it taken runs its whole range on its own thread instead of waiting,
+// which can neither deadlock (a nested call) nor race. Results do not depend on the split, so
+// both callers get the same numbers as alone. A server that wants both models at full width
+// gives each its own pool.
 #pragma once
 
 #include <atomic>
@@ -32,13 +41,16 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Calls fn(begin, end) over [0, n) split into chunks of at least `grain` items, in parallel,
-  // and returns when all are done. Not reentrant: fn must not call parallel_for on this pool.
+  // and returns when all are done. Safe to call from several threads at once and from inside fn:
+  // a call that finds the pool running another job runs fn(0, n) on the calling thread.
   // The first exception thrown by fn is rethrown here after all chunks finish.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-  // The process-wide pool (all cores, or EDGEFIT_THREADS if set).
+  // The process-wide pool (all cores, or EDGEFIT_THREADS if set); created on first use, also
+  // when that first use comes from several threads at once.
   static ThreadPool& global();
-  // Replace the process-wide pool's size (called once by the CLI's --threads option).
+  // Replace the process-wide pool's size (called once by the CLI's --threads option, before any
+  // work: a pool in use must not be replaced).
   static void set_global_threads(int n_threads);
 
   // How long an idle worker busy-waits for the next job before it blocks.
@@ -57,6 +69,7 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};  // bumped per job (after the job fields are written)
   std::atomic<int> sleepers_{0};         // workers blocked (or about to block) on wake_
   std::atomic<bool> stop_{false};        // shutting down
+  std::atomic<bool> busy_{false};        // one caller owns the job fields below (run_job)
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;  // current job
   int64_t n_ = 0, chunk_ = 1;                                  // current job's range and chunk size
   std::atomic<int64_t> next_{0};                               // next chunk start

@@ -34,9 +34,7 @@ void write_w8a8_safetensors(const Model& model, const QuantizePlan& plan,
                                 : std::vector<int64_t>{static_cast<int64_t>(t.ne[0])};
     }
     const std::string name = t.name;
-    const bool qk = name.ends_with(".attn_q.weight") || name.ends_with(".attn_k.weight") ||
-                    name.ends_with(".attn_q.weight_scale") ||
-                    name.ends_with(".attn_k.weight_scale");
+    const bool qk = is_qk_weight(base);  // weights and their scales; biases stay as they are
     const int64_t head_dim = model.config.head_dim;
     const DType out_type = s.dtype;
     const int64_t n_rows = is_scale ? static_cast<int64_t>(t.ne[0]) : static_cast<int64_t>(rows);

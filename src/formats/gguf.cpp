@@ -130,25 +130,27 @@ std::string_view gguf_type_name(GgufType t) {
   return i < std::size(names) ? names[i] : "?";
 }
 
-GgufValue GgufValue::make_string_array(const std::vector<std::string>& items) {
+namespace {
+// An array of `elem` values, each element made from one item by `make` (GgufValue::make_*).
+template <class T, class Make>
+GgufValue array_of(GgufType elem, const std::vector<T>& items, Make make) {
   std::vector<GgufValue> v;
   v.reserve(items.size());
-  for (const auto& s : items) v.push_back(make_string(s));
-  return make_array(GgufType::STRING, std::move(v));
+  for (const T& x : items) v.push_back(make(x));
+  return GgufValue::make_array(elem, std::move(v));
+}
+}  // namespace
+
+GgufValue GgufValue::make_string_array(const std::vector<std::string>& items) {
+  return array_of(GgufType::STRING, items, [](const std::string& s) { return make_string(s); });
 }
 
 GgufValue GgufValue::make_f32_array(const std::vector<float>& items) {
-  std::vector<GgufValue> v;
-  v.reserve(items.size());
-  for (float f : items) v.push_back(make_f32(f));
-  return make_array(GgufType::F32, std::move(v));
+  return array_of(GgufType::F32, items, make_f32);
 }
 
 GgufValue GgufValue::make_i32_array(const std::vector<int32_t>& items) {
-  std::vector<GgufValue> v;
-  v.reserve(items.size());
-  for (int32_t x : items) v.push_back(make_i32(x));
-  return make_array(GgufType::I32, std::move(v));
+  return array_of(GgufType::I32, items, make_i32);
 }
 
 bool GgufValue::is_integer() const {

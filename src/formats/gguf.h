@@ -47,52 +47,21 @@ struct GgufValue {
   uint64_t u = 0;                     // U8/U16/U32/U64 and BOOL (0/1)
   int64_t i = 0;                      // I8/I16/I32/I64
   double f = 0;                       // F32/F64 (F32 is exact in a double)
-  std::string str;                    // STRING
+  std::string str{};                  // STRING
   GgufType elem_type = GgufType::U8;  // ARRAY: element type
-  std::vector<GgufValue> arr;         // ARRAY: elements
+  std::vector<GgufValue> arr{};       // ARRAY: elements
 
-  static GgufValue make_u32(uint32_t v) {
-    GgufValue x;
-    x.type = GgufType::U32;
-    x.u = v;
-    return x;
-  }
-  static GgufValue make_i32(int32_t v) {
-    GgufValue x;
-    x.type = GgufType::I32;
-    x.i = v;
-    return x;
-  }
-  static GgufValue make_u64(uint64_t v) {
-    GgufValue x;
-    x.type = GgufType::U64;
-    x.u = v;
-    return x;
-  }
-  static GgufValue make_f32(float v) {
-    GgufValue x;
-    x.type = GgufType::F32;
-    x.f = v;
-    return x;
-  }
-  static GgufValue make_bool(bool v) {
-    GgufValue x;
-    x.type = GgufType::BOOL;
-    x.u = v;
-    return x;
-  }
+  // Each factory names its field once (designated initializers; the others keep their defaults).
+  static GgufValue make_u32(uint32_t v) { return {.type = GgufType::U32, .u = v}; }
+  static GgufValue make_i32(int32_t v) { return {.type = GgufType::I32, .i = v}; }
+  static GgufValue make_u64(uint64_t v) { return {.type = GgufType::U64, .u = v}; }
+  static GgufValue make_f32(float v) { return {.type = GgufType::F32, .f = v}; }
+  static GgufValue make_bool(bool v) { return {.type = GgufType::BOOL, .u = v}; }
   static GgufValue make_string(std::string v) {
-    GgufValue x;
-    x.type = GgufType::STRING;
-    x.str = std::move(v);
-    return x;
+    return {.type = GgufType::STRING, .str = std::move(v)};
   }
   static GgufValue make_array(GgufType elem, std::vector<GgufValue> items) {
-    GgufValue x;
-    x.type = GgufType::ARRAY;
-    x.elem_type = elem;
-    x.arr = std::move(items);
-    return x;
+    return {.type = GgufType::ARRAY, .elem_type = elem, .arr = std::move(items)};
   }
   static GgufValue make_string_array(const std::vector<std::string>& items);
   static GgufValue make_f32_array(const std::vector<float>& items);

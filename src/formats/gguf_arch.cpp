@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "formats/qk_permute.h"
 
 namespace edgefit {
 
@@ -116,7 +117,7 @@ ArchConfig arch_config_from_gguf(const GgufFile& f) {
   c.qk_norm = f.find_tensor("blk.0.attn_q_norm.weight") != nullptr;
   // llama.cpp's converter permutes llama-family q/k rows; qwen2/qwen3 keep HF's layout and use
   // NEOX-style (rotate-half) RoPE.
-  c.rope_interleaved = c.architecture == "llama" || c.architecture == "mistral";
+  c.rope_interleaved = gguf_permutes_qk(c.architecture);
   c.bos_id = static_cast<int>(f.get_int_opt("tokenizer.ggml.bos_token_id").value_or(-1));
   c.eos_id = static_cast<int>(f.get_int_opt("tokenizer.ggml.eos_token_id").value_or(-1));
   return c;

@@ -56,6 +56,16 @@ const ModelTensor& Model::get(const std::string& name) const {
   return *t;
 }
 
+const ModelTensor& Model::get_matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  const ModelTensor& t = get(name);
+  const TensorView& v = t.view;
+  if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols)
+    throw Error("tensor '" + name + "' has shape " + v.shape_string() + ", expected [" +
+                    std::to_string(rows) + ", " + std::to_string(cols) + "]",
+                t.source);
+  return t;
+}
+
 void Model::index() {
   by_name_.clear();
   for (size_t k = 0; k < tensors.size(); ++k)

@@ -91,7 +91,9 @@ struct Model {
 
   const ModelTensor* find(const std::string& name) const;
   const ModelTensor& get(const std::string& name) const;  // throws Error naming the tensor
-  void index();                                           // rebuild the name index
+  // get(name), checked to be a [rows, cols] matrix: Error naming the tensor and both shapes.
+  const ModelTensor& get_matrix(const std::string& name, int64_t rows, int64_t cols) const;
+  void index();  // rebuild the name index
   int64_t n_params() const;
   uint64_t tensor_bytes() const;  // sum of tensor sizes
 

@@ -9,8 +9,27 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace edgefit {
+
+// Whether llama.cpp stores this architecture's q/k rows interleaved: llama and mistral GGUFs hold
+// permuted rows, Hugging Face folders do not; qwen2/qwen3 keep HF's layout (NEOX RoPE) everywhere.
+inline bool gguf_permutes_qk(std::string_view architecture) {
+  return architecture == "llama" || architecture == "mistral";
+}
+
+// A block's attn_q or attn_k weight ("blk.N.attn_q.weight"): the matrices whose rows move.
+inline bool is_qk_weight(std::string_view name) {
+  return name.starts_with("blk.") &&
+         (name.ends_with(".attn_q.weight") || name.ends_with(".attn_k.weight"));
+}
+
+// Those weights or their biases (a bias's entries move as the rows do).
+inline bool is_qk_tensor(std::string_view name) {
+  return is_qk_weight(name) || (name.starts_with("blk.") &&
+                                (name.ends_with(".attn_q.bias") || name.ends_with(".attn_k.bias")));
+}
 
 // Row index in the HF layout whose contents appear at GGUF row `gguf_row`.
 inline int64_t qk_hf_row_for_gguf_row(int64_t gguf_row, int64_t head_dim) {

@@ -325,12 +325,6 @@ void write_tensor(const TensorJob& j, const ArchConfig& cfg, ThreadPool* pool,
 
 }  // namespace
 
-bool is_qk_tensor(std::string_view name) {
-  return name.starts_with("blk.") &&
-         (name.ends_with(".attn_q.weight") || name.ends_with(".attn_k.weight") ||
-          name.ends_with(".attn_q.bias") || name.ends_with(".attn_k.bias"));
-}
-
 QuantizePlan plan_quantization(const std::string& input, const QuantizeOptions& options) {
   return plan_quantization(load_model(input), input, options);
 }

@@ -124,10 +124,6 @@ QuantizePlan plan_quantization(const std::string& input, const QuantizeOptions& 
 QuantizePlan plan_quantization(const Model& model, const std::string& input,
                                const QuantizeOptions& options);
 
-// The attn_q/attn_k weights and biases of a block: the tensors whose rows an HF llama-family
-// export permutes into llama.cpp's interleaved RoPE layout (formats/qk_permute.h).
-bool is_qk_tensor(std::string_view name);
-
 // Quantizes `input` into `output` (a .gguf). `on_tensor` (optional) is called after each tensor
 // is written, in output order. Throws Error for unreadable input, an unknown preset or type
 // (UsageError), a type that does not fit a tensor, an imatrix that does not match the model, or

@@ -9,6 +9,7 @@
 #include "core/progress.h"
 #include "formats/gguf_arch.h"
 #include "formats/gguf_writer.h"
+#include "model/block_linears.h"
 #include "quant/presets.h"
 #include "quant/q_sparse.h"
 #include "quant/quant_traits.h"
@@ -117,16 +118,6 @@ SynthSparsity synth_sparse_type(const std::string& sparsity) {
   return {DType::Q4_MASK62, std::min(kept, BlockQ4_Mask62::capacity)};
 }
 
-// The tensors --sparsity stores sparse: every matmul of the blocks (embeddings and output stay as
-// the preset has them).
-bool is_block_matmul(const std::string& name) {
-  if (!name.starts_with("blk.")) return false;
-  for (const char* s : {".attn_q.weight", ".attn_k.weight", ".attn_v.weight", ".attn_output.weight",
-                        ".ffn_gate.weight", ".ffn_up.weight", ".ffn_down.weight"})
-    if (name.ends_with(s)) return true;
-  return false;
-}
-
 uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   ArchConfig c = find_synth_shape(o.like).config;
   if (o.n_layers > 0) c.n_layers = o.n_layers;
@@ -209,7 +200,7 @@ uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   for (size_t k = 0; k < descs.size(); ++k) {
     const TensorDesc& t = descs[k];
     DType type = choices[k].quantizable ? choices[k].type : DType::F32;
-    if (sparse && is_block_matmul(t.name)) type = sp.type;
+    if (sparse && is_block_linear_weight(t.name)) type = sp.type;
     auto& pool = pools[{type, t.ne[0]}];
     if (!pool)
       pool = std::make_unique<RowPool>(type, static_cast<int64_t>(t.ne[0]), rng, sp.kept_per_block);

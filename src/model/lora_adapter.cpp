@@ -28,9 +28,7 @@ std::vector<float> read_factor(const GgufFile& f, const GgufTensorInfo& t,
 
 // True when B's rows must move from the GGUF's interleaved q/k order to the model's HF order.
 bool needs_row_permutation(const std::string& base_name, const ArchConfig& cfg) {
-  const bool llama_rope = cfg.architecture == "llama" || cfg.architecture == "mistral";
-  const bool qk = base_name.ends_with(".attn_q.weight") || base_name.ends_with(".attn_k.weight");
-  return llama_rope && !cfg.rope_interleaved && qk;
+  return gguf_permutes_qk(cfg.architecture) && !cfg.rope_interleaved && is_qk_weight(base_name);
 }
 
 }  // namespace

@@ -47,15 +47,18 @@ const float* bind_w8a8_scale(const Model& m, const std::string& name, const Tens
   return reinterpret_cast<const float*>(s->view.data);
 }
 
+// Throws when `cache` has no room for `n` more positions.
+void check_cache_room(const KVCache& cache, int64_t n) {
+  if (cache.size() + n > cache.capacity())
+    throw Error("context full: " + std::to_string(cache.size() + n) +
+                " positions needed, the cache holds " + std::to_string(cache.capacity()));
+}
+
 // Checks a weight's shape and type up front, so a bad file fails at load, not mid-forward.
 const TensorView* bind_matrix(const Model& m, const std::string& name, int64_t rows, int64_t cols,
                               const float** w8a8_scale = nullptr) {
-  const ModelTensor& t = m.get(name);
+  const ModelTensor& t = m.get_matrix(name, rows, cols);
   const TensorView& v = t.view;
-  if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols)
-    throw Error("tensor '" + name + "' has shape " + v.shape_string() + ", expected [" +
-                    std::to_string(rows) + ", " + std::to_string(cols) + "]",
-                t.source);
   if (w8a8_scale && (*w8a8_scale = bind_w8a8_scale(m, name, v))) return &v;
   if (!can_dequantize(v.dtype))
     throw Error("tensor '" + name + "' has type " + std::string(dtype_name(v.dtype)) +
@@ -288,9 +291,7 @@ void Transformer::forward(std::span<const int32_t> tokens, KVCache& cache, float
   if (n == 0) return;
   if (logits_from < 0 || logits_from > n) throw Error("forward: logits_from is out of range");
   const int64_t n_past = cache.size();
-  if (n_past + n > cache.capacity())
-    throw Error("context full: " + std::to_string(n_past + n) +
-                " positions needed, the cache holds " + std::to_string(cache.capacity()));
+  check_cache_room(cache, n);
   const int64_t d = c.d_model;
   grow_scratch(n);
 
@@ -319,9 +320,7 @@ void Transformer::forward_block(int layer, float* x, int64_t n, KVCache& cache) 
   if (layer < 0 || layer >= cfg_.n_layers) throw Error("forward_block: layer out of range");
   if (n == 0) return;
   const int64_t n_past = cache.size();
-  if (n_past + n > cache.capacity())
-    throw Error("context full: " + std::to_string(n_past + n) +
-                " positions needed, the cache holds " + std::to_string(cache.capacity()));
+  check_cache_room(cache, n);
   const int64_t d = cfg_.d_model;
   grow_scratch(n);
   std::copy(x, x + n * d, x_.begin());
@@ -419,16 +418,14 @@ void Transformer::feed_forward_sublayer(int l, int64_t n, int64_t ff,
 const std::array<std::string, 7> Transformer::kNoNames{};
 
 void Transformer::add_lora(const LoraAdapter& adapter) {
-  static const std::array<const char*, 7> kSlots = {
-      "attn_q.weight",   "attn_k.weight", "attn_v.weight",  "attn_output.weight",
-      "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"};
+  const auto& kSlots = kBlockLinearSuffixes;  // slot s of a layer: its s-th linear weight
   // Check every name first, so a refused adapter leaves the Transformer unchanged.
   std::vector<std::pair<size_t, const LoraWeight*>> bound;  // (layer·7 + slot, factors)
   for (const auto& [name, w] : adapter.weights) {
     bool found = false;
     for (int l = 0; l < cfg_.n_layers && !found; ++l)
       for (size_t s = 0; s < kSlots.size() && !found; ++s)
-        if (name == "blk." + std::to_string(l) + "." + kSlots[s]) {
+        if (name == "blk." + std::to_string(l) + "." + std::string(kSlots[s])) {
           bound.emplace_back(static_cast<size_t>(l) * kSlots.size() + s, &w);
           found = true;
         }

@@ -91,7 +91,9 @@ class Transformer {
   // Logits are written for the tokens with index >= logits_from (row i - logits_from of
   // `logits`, each vocab_size floats); logits_from == n skips the output head entirely.
   // Throws Error when a token id is out of range or the cache is full. Not thread-safe: one
-  // forward at a time per Transformer (it owns its scratch buffers); it uses the global pool.
+  // forward at a time per Transformer (it owns its scratch buffers); it uses the global pool,
+  // which two Transformers may share from two threads at once (the one that finds it busy runs
+  // its loops on its own thread: core/thread_pool.h), with the same logits as alone.
   void forward(std::span<const int32_t> tokens, KVCache& cache, float* logits,
                int64_t logits_from = 0);
   // Same, returning [n - logits_from, vocab_size] logits.

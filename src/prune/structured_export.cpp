@@ -36,11 +36,6 @@ std::shared_ptr<std::vector<uint8_t>> permuted(const ModelTensor& t, int64_t hea
   return out;
 }
 
-// llama.cpp runs llama-family q/k rows interleaved; qwen2/qwen3 keep HF's layout everywhere.
-bool llama_family(const ArchConfig& c) {
-  return c.architecture == "llama" || c.architecture == "mistral";
-}
-
 // general.file_type for the weights' type (llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32).
 uint32_t file_type_of(const Model& m) {
   for (const ModelTensor& t : m.tensors)
@@ -97,7 +92,7 @@ uint64_t write_structured_gguf(const Model& pruned, const std::string& output,
     w.set("edgefit.method", GgufValue::make_string("structured"));
     w.set("edgefit.structured.spec", GgufValue::make_string(info.spec));
   }
-  const bool permute = llama_family(c) && !c.rope_interleaved;
+  const bool permute = gguf_permutes_qk(c.architecture) && !c.rope_interleaved;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> owned;  // permuted copies, alive until write
   for (const ModelTensor& t : pruned.tensors) {
     const TensorView& v = t.view;

@@ -132,23 +132,10 @@ std::unique_ptr<Tokenizer> load_from_lookup(const Lookup& kv, const std::string&
   if (auto v = opt_bool(kv, "tokenizer.ggml.add_eos_token", origin)) s->add_eos = *v;
 
   s->finalize();
-  if (s->eot < 0) {
-    static const char* const kEot[] = {"<|eot_id|>",
-                                       "<|im_end|>",
-                                       "<|end|>",
-                                       "<end_of_turn>",
-                                       "<|endoftext|>",
-                                       "<EOT>",
-                                       "<\xEF\xBD\x9C"
-                                       "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"};
-    for (const char* t : kEot) {
-      const int32_t id = s->find(t);
-      if (id >= 0 && id != s->eos) {
-        s->eot = id;
-        break;
-      }
-    }
-  }
+  if (s->eot < 0)
+    s->guess_eot({"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
+                  "<\xEF\xBD\x9C"
+                  "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"});
   return std::make_unique<Tokenizer>(std::move(s));
 }
 

@@ -248,15 +248,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_from_hf_json(std::string_view tokenize
   }
 
   s->finalize();
-  static const char* const kEot[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-                                     "<EOT>"};
-  for (const char* t : kEot) {
-    const int32_t id = s->find(t);
-    if (id >= 0 && id != s->eos) {
-      s->eot = id;
-      break;
-    }
-  }
+  s->guess_eot({"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<EOT>"});
   return std::make_unique<Tokenizer>(std::move(s));
 }
 

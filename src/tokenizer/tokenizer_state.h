@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -90,6 +91,17 @@ struct State {
     return it == text_to_id.end() ? -1 : it->second;
   }
   bool valid(int32_t id) const { return id >= 0 && id < static_cast<int32_t>(tokens.size()); }
+  // Sets `eot` to the first of `candidates` (token texts, in order of preference) that is in the
+  // vocabulary and is not the EOS token; leaves it unchanged when none is.
+  void guess_eot(std::initializer_list<std::string_view> candidates) {
+    for (std::string_view t : candidates) {
+      const int32_t id = find(t);
+      if (id >= 0 && id != eos) {
+        eot = id;
+        return;
+      }
+    }
+  }
 };
 
 // A piece of input after special-token splitting: raw text or an already-decided token.

@@ -1,9 +1,11 @@
 #include "train/block.h"
 
+#include <array>
 #include <cmath>
 #include <cstring>
 
 #include "core/error.h"
+#include "model/block_linears.h"
 #include "model/matmul.h"
 #include "train/attention.h"
 #include "train/linear.h"
@@ -50,12 +52,8 @@ AttentionShape attention_shape(const ArchConfig& c) {
 }  // namespace
 
 const TensorView* bind_frozen(const Model& m, const std::string& name, int64_t rows, int64_t cols) {
-  const ModelTensor& t = m.get(name);
+  const ModelTensor& t = m.get_matrix(name, rows, cols);
   const TensorView& v = t.view;
-  if (v.ndim != 2 || v.shape[0] != rows || v.shape[1] != cols)
-    throw Error("tensor '" + name + "' has shape " + v.shape_string() + ", expected [" +
-                    std::to_string(rows) + ", " + std::to_string(cols) + "]",
-                t.source);
   if (!can_dequantize(v.dtype) || v.packing != 0)
     throw Error("tensor '" + name + "' has type " + std::string(dtype_name(v.dtype)) +
                     ", which training cannot read",
@@ -108,8 +106,11 @@ BlockParams bind_block_frozen(const Model& m, ParameterSet& small, const ArchCon
 }
 
 std::vector<std::pair<const char*, LinearLayer*>> block_linears(BlockParams& p) {
-  return {{"attn_q", &p.q},      {"attn_k", &p.k},  {"attn_v", &p.v},     {"attn_output", &p.o},
-          {"ffn_gate", &p.gate}, {"ffn_up", &p.up}, {"ffn_down", &p.down}};
+  const std::array<LinearLayer*, 7> layers = {&p.q, &p.k, &p.v, &p.o, &p.gate, &p.up, &p.down};
+  std::vector<std::pair<const char*, LinearLayer*>> out;
+  for (size_t i = 0; i < layers.size(); ++i)  // stems are literals: NUL-terminated
+    out.emplace_back(kBlockLinears[i].stem.data(), layers[i]);
+  return out;
 }
 
 void BlockActivations::resize(const ArchConfig& c, int64_t n_positions) {

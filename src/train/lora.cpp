@@ -2,31 +2,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
 #include "core/error.h"
+#include "model/block_linears.h"
 #include "train/data_order.h"
 
 namespace edgefit::train {
-namespace {
-
-// The recipe's short names → GGUF tensor names within a block.
-const std::map<std::string, std::string>& target_names() {
-  static const std::map<std::string, std::string> m = {
-      {"q", "attn_q"},      {"k", "attn_k"},  {"v", "attn_v"},     {"o", "attn_output"},
-      {"gate", "ffn_gate"}, {"up", "ffn_up"}, {"down", "ffn_down"}};
-  return m;
-}
-
-}  // namespace
 
 void attach_lora(std::vector<BlockParams>& blocks, ParameterSet& params, const LoraConfig& cfg) {
   std::vector<std::string> wanted;
   for (const std::string& t : cfg.targets) {
-    auto it = target_names().find(t);
-    if (it == target_names().end())
-      throw Error("unknown LoRA target '" + t + "' (expected q, k, v, o, gate, up, down)");
-    wanted.push_back(it->second);
+    const BlockLinear* b = find_block_linear(t);
+    if (!b) throw Error("unknown LoRA target '" + t + "' (expected q, k, v, o, gate, up, down)");
+    wanted.emplace_back(b->stem);
   }
   SplitMix64 rng(cfg.seed);
   const float scale = static_cast<float>(cfg.alpha / cfg.rank);

@@ -17,10 +17,8 @@ bool is_lora(const std::string& name) {
 
 // True when this B's rows differ between the model's layout and the GGUF's.
 bool needs_row_permutation(const std::string& name, const ArchConfig& cfg) {
-  const bool llama_rope = cfg.architecture == "llama" || cfg.architecture == "mistral";
-  const bool qk =
-      name.ends_with(".attn_q.weight.lora_b") || name.ends_with(".attn_k.weight.lora_b");
-  return llama_rope && !cfg.rope_interleaved && qk;
+  const bool qk = name.ends_with(".lora_b") && is_qk_weight(name.substr(0, name.size() - 7));
+  return gguf_permutes_qk(cfg.architecture) && !cfg.rope_interleaved && qk;
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "eval/language_table.h"
 #include "eval/model_tokenizer.h"
 #include "methods/quantize_model.h"
+#include "polyglot_fixture.h"
 #include "test_data.h"
 
 namespace edgefit {
@@ -30,7 +31,7 @@ namespace fs = std::filesystem;
 using test::scratch_dir;
 using test::shared_path;
 
-const std::string kF32 = shared_path("models/polyglot/gguf/polyglot-f32.gguf");
+const std::string& kF32 = test::kPolyglotF32;
 const std::string kEvalDir = shared_path("text/ntrex128/eval");
 
 bool small_run() {
@@ -48,11 +49,7 @@ int64_t eval_chunks() {
 
 std::vector<std::string> calib_files(bool english_only = false) {
   if (english_only) return {shared_path("text/ntrex128/calib/eng-US.txt")};
-  std::vector<std::string> f;
-  for (const auto& e : fs::directory_iterator(shared_path("text/ntrex128/calib")))
-    f.push_back(e.path().string());
-  std::sort(f.begin(), f.end());
-  return f;
+  return test::all_calib_files();
 }
 
 // Per-language mean KLD (and PPL) of a quantized file against the f32 model.
@@ -62,16 +59,7 @@ struct Eval {
 };
 
 Eval evaluate(const std::string& path) {
-  static Model base_model = load_model(kF32);
-  static Transformer base(base_model);
-  static auto tok = load_model_tokenizer(kF32, "", base_model.config.vocab_size);
-  const Model m = load_model(path);
-  Transformer t(m);
-  EvalOptions eo;
-  eo.ctx = 256;
-  eo.max_chunks = eval_chunks();
-  eo.progress = false;
-  const LanguageTable table = evaluate_languages(t, &base, *tok, kEvalDir, eo);
+  const LanguageTable table = test::evaluate_against_f32(path, kEvalDir, eval_chunks());
   Eval e;
   for (const auto& r : table.rows) {
     e.kld[r.language] = r.result.kld->mean();

@@ -17,6 +17,7 @@
 #include "formats/gguf.h"
 #include "model/matmul.h"
 #include "model/transformer.h"
+#include "polyglot_fixture.h"
 #include "test_data.h"
 
 namespace edgefit {
@@ -24,16 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::scratch_dir;
-using test::shared_path;
 
-const std::string kF32 = shared_path("models/polyglot/gguf/polyglot-f32.gguf");
-
-std::vector<std::string> calib_files() {
-  std::vector<std::string> f;
-  for (const char* l : {"deu", "eng-US", "jpn", "rus"})
-    f.push_back(shared_path(std::string("text/ntrex128/calib/") + l + ".txt"));
-  return f;
-}
+const std::string& kF32 = test::kPolyglotF32;
 
 TEST(ForwardBlock, ReproducesForwardExactly) {
   const Model m = load_model(kF32);
@@ -88,7 +81,7 @@ TEST(CalibData, EqualTokensPerLanguageSpreadOverTheFile) {
   const Model m = load_model(kF32);
   const auto tok = load_model_tokenizer(kF32, "", m.config.vocab_size);
   CalibrationDraw d;
-  d.files = calib_files();
+  d.files = test::four_calib_files();
   d.ctx = 64;
   d.total_windows = 10;
   const CalibrationWindows cw = draw_calibration_windows(*tok, d);
@@ -109,14 +102,7 @@ TEST(CalibData, EqualTokensPerLanguageSpreadOverTheFile) {
 }
 
 CalibratedOptions small_gptq(const std::string& work) {
-  CalibratedOptions co;
-  co.method = "gptq";
-  co.calib_files = calib_files();
-  co.samples = 6;
-  co.seqlen = 32;
-  co.progress = false;
-  co.work_dir = work;
-  return co;
+  return test::small_calibrated("gptq", work);
 }
 
 TEST(CalibratedQuantize, KeepsThePlanAndResumesWithIdenticalBytes) {

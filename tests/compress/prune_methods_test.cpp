@@ -16,6 +16,7 @@
 #include "formats/gguf.h"
 #include "methods/quantize_recipe.h"
 #include "odd_ffn_model.h"
+#include "polyglot_fixture.h"
 #include "quant/quant_traits.h"
 #include "recipe/recipe.h"
 #include "test_data.h"
@@ -25,27 +26,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::scratch_dir;
-using test::shared_path;
+using test::small_calibrated;
 
-const std::string kF32 = shared_path("models/polyglot/gguf/polyglot-f32.gguf");
-
-std::vector<std::string> calib_files() {
-  std::vector<std::string> f;
-  for (const char* l : {"deu", "eng-US", "jpn", "rus"})
-    f.push_back(shared_path(std::string("text/ntrex128/calib/") + l + ".txt"));
-  return f;
-}
-
-CalibratedOptions small(const std::string& method, const std::string& work) {
-  CalibratedOptions co;
-  co.method = method;
-  co.calib_files = calib_files();
-  co.samples = 6;
-  co.seqlen = 32;
-  co.progress = false;
-  co.work_dir = work;
-  return co;
-}
+const std::string& kF32 = test::kPolyglotF32;
 
 QuantizeOptions pruned_to(const std::string& pattern, const std::string& preset = "f32") {
   QuantizeOptions qo;
@@ -100,7 +83,7 @@ TEST(PruneMethods, RegisteredAsPruningMethods) {
 
 TEST(PruneMethods, MagnitudeTwoOfFourNeedsNoCalibrationAndKeepsTheLargest) {
   const std::string dir = scratch_dir("prune-magnitude");
-  CalibratedOptions co = small("magnitude", dir + "/w");
+  CalibratedOptions co = small_calibrated("magnitude", dir + "/w");
   co.calib_files.clear();  // magnitude reads no text
   quantize_model_calibrated(kF32, dir + "/o.gguf", pruned_to("2:4"), co);
   const Model src = load_model(kF32), out = load_model(dir + "/o.gguf");
@@ -131,7 +114,8 @@ TEST(PruneMethods, MagnitudeTwoOfFourNeedsNoCalibrationAndKeepsTheLargest) {
 
 TEST(PruneMethods, WandaHalvesEveryRowAndDiffersFromMagnitude) {
   const std::string dir = scratch_dir("prune-wanda");
-  quantize_model_calibrated(kF32, dir + "/w.gguf", pruned_to("0.5"), small("wanda", dir + "/w1"));
+  quantize_model_calibrated(kF32, dir + "/w.gguf", pruned_to("0.5"),
+                            small_calibrated("wanda", dir + "/w1"));
   const Model out = load_model(dir + "/w.gguf");
   for (int l = 0; l < out.config.n_layers; ++l)
     for (const std::string& name : block_linear_names(l)) {
@@ -142,7 +126,7 @@ TEST(PruneMethods, WandaHalvesEveryRowAndDiffersFromMagnitude) {
             << name << " row " << r;
     }
   // Activations change the choice: Wanda's mask is not magnitude's per-row mask.
-  CalibratedOptions mag = small("magnitude", dir + "/w2");
+  CalibratedOptions mag = small_calibrated("magnitude", dir + "/w2");
   quantize_model_calibrated(kF32, dir + "/m.gguf", pruned_to("0.5"), mag);
   EXPECT_NE(values(out, "blk.0.attn_q.weight"),
             values(load_model(dir + "/m.gguf"), "blk.0.attn_q.weight"));
@@ -152,7 +136,7 @@ TEST(PruneMethods, SparseGptJointIntoQ4_0HasExactZerosAndResumes) {
   const std::string dir = scratch_dir("prune-sparsegpt");
   QuantizeOptions qo = pruned_to("2:4", "q4_0");
   const std::string full = dir + "/full.gguf";
-  quantize_model_calibrated(kF32, full, qo, small("sparsegpt", dir + "/w1"));
+  quantize_model_calibrated(kF32, full, qo, small_calibrated("sparsegpt", dir + "/w1"));
   const Model out = load_model(full);
   EXPECT_EQ(out.get("blk.2.ffn_up.weight").view.dtype, DType::Q4_0);
   expect_n_of_m(out, 2, 4, true);  // Q4_0's zero code dequantizes to exactly 0
@@ -161,7 +145,7 @@ TEST(PruneMethods, SparseGptJointIntoQ4_0HasExactZerosAndResumes) {
   EXPECT_LT(zeros_in(w.data(), static_cast<int64_t>(w.size())),
             static_cast<int64_t>(w.size() * 0.55));
 
-  CalibratedOptions co = small("sparsegpt", dir + "/w2");
+  CalibratedOptions co = small_calibrated("sparsegpt", dir + "/w2");
   co.stop_after_block = 2;
   const std::string resumed = dir + "/resumed.gguf";
   EXPECT_THROW(quantize_model_calibrated(kF32, resumed, qo, co), Error);
@@ -176,7 +160,7 @@ TEST(PruneMethods, SparseGptJointIntoQ4_0HasExactZerosAndResumes) {
 TEST(PruneMethods, SparseGptUpdatesTheKeptWeights) {
   const std::string dir = scratch_dir("prune-sparsegpt-f32");
   quantize_model_calibrated(kF32, dir + "/o.gguf", pruned_to("0.5"),
-                            small("sparsegpt", dir + "/w"));
+                            small_calibrated("sparsegpt", dir + "/w"));
   const std::vector<float> a = values(load_model(kF32), "blk.1.attn_v.weight");
   const std::vector<float> b = values(load_model(dir + "/o.gguf"), "blk.1.attn_v.weight");
   EXPECT_EQ(zeros_in(b.data(), static_cast<int64_t>(b.size())), static_cast<int64_t>(b.size() / 2));
@@ -187,7 +171,7 @@ TEST(PruneMethods, SparseGptUpdatesTheKeptWeights) {
 
 TEST(PruneMethods, OwlSparsitiesDifferPerLayerAndAverageTheTarget) {
   const std::string dir = scratch_dir("prune-owl");
-  CalibratedOptions co = small("wanda", dir + "/w");
+  CalibratedOptions co = small_calibrated("wanda", dir + "/w");
   co.owl.enabled = true;
   quantize_model_calibrated(kF32, dir + "/o.gguf", pruned_to("0.7"), co);
   const Model out = load_model(dir + "/o.gguf");
@@ -214,7 +198,7 @@ TEST(PruneMethods, OwlSparsitiesDifferPerLayerAndAverageTheTarget) {
 TEST(PruneMethods, TwoOfFourOnRowsNotWholeGroupsNamesTheTensorAndWritesNothing) {
   const std::string dir = scratch_dir("prune-odd");
   const std::string model = test::odd_ffn_model(dir + "/model");
-  CalibratedOptions co = small("magnitude", dir + "/w");
+  CalibratedOptions co = small_calibrated("magnitude", dir + "/w");
   co.calib_files.clear();
   try {
     quantize_model_calibrated(model, dir + "/o.gguf", pruned_to("2:4"), co);
@@ -245,22 +229,24 @@ TEST(PruneMethods, RejectsBadRequests) {
   const std::string dir = scratch_dir("prune-bad");
   const std::string out = dir + "/o.gguf";
   // A pruning method without a sparsity, a quantization method with one.
-  EXPECT_THROW(quantize_model_calibrated(kF32, out, QuantizeOptions{}, small("wanda", dir + "/w")),
+  EXPECT_THROW(quantize_model_calibrated(kF32, out, QuantizeOptions{},
+                                         small_calibrated("wanda", dir + "/w")),
                UsageError);
-  EXPECT_THROW(quantize_model_calibrated(kF32, out, pruned_to("0.5"), small("gptq", dir + "/w")),
-               Error);
+  EXPECT_THROW(
+      quantize_model_calibrated(kF32, out, pruned_to("0.5"), small_calibrated("gptq", dir + "/w")),
+      Error);
   // Wanda and SparseGPT need calibration text; so does magnitude with OWL.
   for (const char* m : {"wanda", "sparsegpt"}) {
-    CalibratedOptions co = small(m, dir + "/w");
+    CalibratedOptions co = small_calibrated(m, dir + "/w");
     co.calib_files.clear();
     EXPECT_THROW(quantize_model_calibrated(kF32, out, pruned_to("0.5"), co), UsageError) << m;
   }
-  CalibratedOptions co = small("magnitude", dir + "/w");
+  CalibratedOptions co = small_calibrated("magnitude", dir + "/w");
   co.calib_files.clear();
   co.owl.enabled = true;
   EXPECT_THROW(quantize_model_calibrated(kF32, out, pruned_to("0.5"), co), UsageError);
   // OWL sets unstructured fractions: not N:M.
-  co = small("wanda", dir + "/w");
+  co = small_calibrated("wanda", dir + "/w");
   co.owl.enabled = true;
   EXPECT_THROW(quantize_model_calibrated(kF32, out, pruned_to("2:4"), co), Error);
   // A pattern that is none; a group that does not divide 256.
@@ -299,7 +285,7 @@ TEST(PruneMethods, RecipeSparsityRulesBecomePruningRules) {
   const std::string dir = scratch_dir("prune-recipe");
   QuantizeOptions q2 = qo;
   q2.preset = "f32";
-  co = small("wanda", dir + "/w");
+  co = small_calibrated("wanda", dir + "/w");
   quantize_model_calibrated(kF32, dir + "/o.gguf", q2, co);
   const Model out = load_model(dir + "/o.gguf");
   const std::vector<float> up1 = values(out, "blk.1.ffn_up.weight"),

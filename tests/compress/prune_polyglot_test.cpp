@@ -21,6 +21,7 @@
 #include "eval/model_tokenizer.h"
 #include "methods/quantize_model.h"
 #include "model/transformer.h"
+#include "polyglot_fixture.h"
 #include "test_data.h"
 
 namespace edgefit {
@@ -30,7 +31,7 @@ namespace fs = std::filesystem;
 using test::scratch_dir;
 using test::shared_path;
 
-const std::string kF32 = shared_path("models/polyglot/gguf/polyglot-f32.gguf");
+const std::string& kF32 = test::kPolyglotF32;
 const std::vector<std::string> kLanguages = {"deu", "jpn", "rus"};
 
 int64_t eval_chunks() {
@@ -52,17 +53,8 @@ std::string eval_dir() {
 
 // Mean KLD per language against the f32 model.
 std::map<std::string, double> kld_per_language(const std::string& path) {
-  static const Model base_model = load_model(kF32);
-  static Transformer base(base_model);
-  static auto tok = load_model_tokenizer(kF32, "", base_model.config.vocab_size);
   static const std::string dir = eval_dir();
-  const Model m = load_model(path);
-  Transformer t(m);
-  EvalOptions eo;
-  eo.ctx = 256;
-  eo.max_chunks = eval_chunks();
-  eo.progress = false;
-  const LanguageTable table = evaluate_languages(t, &base, *tok, dir, eo);
+  const LanguageTable table = test::evaluate_against_f32(path, dir, eval_chunks());
   std::map<std::string, double> kld;
   for (const auto& r : table.rows) kld[r.language] = r.result.kld->mean();
   return kld;
@@ -79,9 +71,7 @@ std::string prune(const std::string& method, const std::string& pattern, bool ow
   qo.sparsity.push_back({"", -1, -1, pattern, "--sparsity"});
   CalibratedOptions co;
   co.method = method;
-  for (const auto& e : fs::directory_iterator(shared_path("text/ntrex128/calib")))
-    co.calib_files.push_back(e.path().string());
-  std::sort(co.calib_files.begin(), co.calib_files.end());
+  co.calib_files = test::all_calib_files();
   co.samples = 32;
   co.seqlen = 128;
   co.owl.enabled = owl;

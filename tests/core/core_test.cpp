@@ -141,6 +141,36 @@ TEST(ThreadPool, WakesSpinningAndSleepingWorkers) {
   EXPECT_EQ(count.load(), 8 * 20000);
 }
 
+// Two threads sharing one pool (two models on a server) and a loop body that itself calls
+// parallel_for: every index still runs exactly once, and nothing deadlocks. The second caller
+// finds the pool busy and runs its range inline.
+TEST(ThreadPool, ConcurrentAndNestedCallersEachCoverTheirRange) {
+  ThreadPool pool(3);
+  constexpr int kReps = 2000;
+  std::vector<std::atomic<int>> a(64), b(64);
+  const auto hammer = [&](std::vector<std::atomic<int>>& hits) {
+    for (int rep = 0; rep < kReps; ++rep)
+      pool.parallel_for(64, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) hits[i]++;
+      });
+  };
+  std::thread other([&] { hammer(b); });
+  hammer(a);
+  other.join();
+  for (int i = 0; i < 64; ++i) {
+    EXPECT_EQ(a[i].load(), kReps) << i;
+    EXPECT_EQ(b[i].load(), kReps) << i;
+  }
+  std::vector<std::atomic<int>> inner(16 * 16);
+  pool.parallel_for(16, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r)
+      pool.parallel_for(16, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) inner[r * 16 + c]++;
+      });
+  });
+  for (auto& h : inner) EXPECT_EQ(h.load(), 1);
+}
+
 TEST(Utf8, AcceptsTextRejectsMalformed) {
   EXPECT_TRUE(is_valid_utf8("héllo, 世界 🦙"));
   EXPECT_FALSE(is_valid_utf8("\xff"));

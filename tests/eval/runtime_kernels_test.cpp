@@ -16,24 +16,13 @@
 #include "methods/quantize_model.h"
 #include "model/matmul.h"
 #include "model/transformer.h"
+#include "polyglot_ppl.h"
 #include "test_data.h"
 
 namespace edgefit {
 namespace {
 
-// max_chunks 0: the whole text.
-double polyglot_ppl(const std::string& gguf, const std::string& lang, MatmulFn kernel,
-                    int64_t max_chunks) {
-  const Model m = load_model(gguf);
-  Transformer t(m, MatmulChoice{.fn = kernel});
-  auto tok = load_model_tokenizer(gguf, "", t.vocab_size());
-  EvalOptions o;
-  o.ctx = 256;
-  o.progress = false;
-  o.max_chunks = max_chunks;
-  const std::string text = read_file(test::shared_path("text/ntrex128/eval/" + lang + ".txt"));
-  return evaluate_text(t, nullptr, *tok, text, lang, o).model.ppl();
-}
+using test::polyglot_ppl;
 
 void expect_kernels_match_reference(const std::string& gguf, const std::string& what,
                                     const std::string& lang, int64_t max_chunks, double tol) {

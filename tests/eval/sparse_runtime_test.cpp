@@ -23,6 +23,7 @@
 #include "formats/model.h"
 #include "model/matmul.h"
 #include "model/transformer.h"
+#include "polyglot_ppl.h"
 #include "quant/q_sparse.h"
 #include "quant/quant_traits.h"
 #include "test_data.h"
@@ -80,15 +81,7 @@ std::string sparse_polyglot(DType type) {
 }
 
 double ppl(const std::string& gguf, MatmulFn kernel) {
-  const Model m = load_model(gguf);
-  Transformer t(m, MatmulChoice{.fn = kernel});
-  auto tok = load_model_tokenizer(gguf, "", t.vocab_size());
-  EvalOptions o;
-  o.ctx = 256;
-  o.progress = false;
-  o.max_chunks = 8;
-  const std::string text = read_file(test::shared_path("text/ntrex128/eval/eng-US.txt"));
-  return evaluate_text(t, nullptr, *tok, text, "eng-US", o).model.ppl();
+  return test::polyglot_ppl(gguf, "eng-US", kernel, 8);
 }
 
 TEST(SparseRuntime, PrunedPerplexityEqualsTheDequantizedF32Path) {

@@ -25,7 +25,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> compress_args(const std::string& device, const std::string& out) {
+// `edgefit compress` of the polyglot HF folder for `device` into `out`: `max_chunks` evaluation
+// windows per language, `calib_tokens` per calibration file, then `extra`, then --calib with
+// every NTREX calibration file.
+std::vector<std::string> polyglot_compress(const std::string& device, const std::string& out,
+                                           const std::string& max_chunks,
+                                           const std::string& calib_tokens,
+                                           const std::vector<std::string>& extra = {}) {
   std::vector<std::string> a = {"compress",
                                 test::shared_path("models/polyglot/hf"),
                                 "--device",
@@ -35,16 +41,18 @@ std::vector<std::string> compress_args(const std::string& device, const std::str
                                 "--langs",
                                 test::shared_path("text/ntrex128/eval"),
                                 "--max-chunks",
-                                "2",
+                                max_chunks,
                                 "--calib-tokens",
-                                "512",
-                                "--recipes",
-                                "q2_k,q8_0",
-                                "--evaluate-all",
-                                "--calib"};
+                                calib_tokens};
+  a.insert(a.end(), extra.begin(), extra.end());
+  a.push_back("--calib");
   for (const auto& e : fs::directory_iterator(test::shared_path("text/ntrex128/calib")))
     a.push_back(e.path().string());
   return a;
+}
+
+std::vector<std::string> compress_args(const std::string& device, const std::string& out) {
+  return polyglot_compress(device, out, "2", "512", {"--recipes", "q2_k,q8_0", "--evaluate-all"});
 }
 
 // The languages a warning names as degrading most ("… with q8_0: pol +0.06 %, zho-CN +0.04 %").
@@ -120,22 +128,7 @@ TEST(Compress, MainJobChoosesAtLeastFourBitsOnThePiAndThePhone) {
   const std::string out = test::scratch_dir("compress-main");
   for (const std::string device : {"raspberry-pi-5", "snapdragon-8-gen-3"}) {
     SCOPED_TRACE(device);
-    std::vector<std::string> a = {"compress",
-                                  test::shared_path("models/polyglot/hf"),
-                                  "--device",
-                                  device,
-                                  "-o",
-                                  out,
-                                  "--langs",
-                                  test::shared_path("text/ntrex128/eval"),
-                                  "--max-chunks",
-                                  "1",
-                                  "--calib-tokens",
-                                  "256",
-                                  "--calib"};
-    for (const auto& e : fs::directory_iterator(test::shared_path("text/ntrex128/calib")))
-      a.push_back(e.path().string());
-    const auto r = test::run_edgefit(a);
+    const auto r = test::run_edgefit(polyglot_compress(device, out, "1", "256"));
     ASSERT_EQ(r.status, 0) << r.err;
     expect_good_report(out, device);
     const auto j = nlohmann::json::parse(read_file(out + "/report.json"));
