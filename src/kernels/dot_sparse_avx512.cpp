@@ -37,10 +37,33 @@ inline void accumulate4(__m128 d, float act_d, __m128i isums, __m128* lane_group
   *lane_group = _mm_fmadd_ps(s, _mm_cvtepi32_ps(isums), *lane_group);
 }
 
+// The 16 dword lanes of s, lane l holding products of value block l % 4, folded to the 4 sums
+// (dwords 0-3) with two 128-bit lane swaps.
+inline __m128i fold_lanes4(__m512i s) {
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm512_castsi512_si128(s);
+}
+
+// The 4 exact integer sums of a block whose gathered quants g0, g1 and value nibbles qb are in
+// the lane layout (below): Σ (level − 8) · quant per value block.
+inline __m128i gathered_isums(__m512i qb, __m512i g0, __m512i g1) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+  const __m512i lev0 = _mm512_and_si512(qb, low4);
+  const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+  __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
+  s = _mm512_dpbusd_epi32(s, lev1, g1);
+  __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
+  o = _mm512_dpbusd_epi32(o, eight, g1);
+  return fold_lanes4(_mm512_sub_epi32(s, o));
+}
+
+// reduce16 (panel.h) of the lanes groups g[0] … g[3] hold, in registers: the same additions in
+// the same order (16 → 8: lanes i + 8 = group i + 2, 8 → 4, 4 → 2 → 1).
 inline float reduce_groups(const __m128 g[4]) {
-  alignas(16) float lanes[kLanes];
-  for (int i = 0; i < 4; ++i) _mm_store_ps(lanes + 4 * i, g[i]);
-  return reduce16(lanes);
+  const __m128 c = _mm_add_ps(_mm_add_ps(g[0], g[2]), _mm_add_ps(g[1], g[3]));
+  const __m128 e = _mm_add_ps(c, _mm_movehl_ps(c, c));  // c0 + c2, c1 + c3
+  return _mm_cvtss_f32(_mm_add_ss(e, _mm_movehdup_ps(e)));
 }
 
 // ---------------------------------------------------------------- 2:4, in the lane layout
@@ -74,8 +97,6 @@ struct Tables2of4 {
   uint8_t shift0[64];     // vpmultishiftqb bit offsets of G0's positions: lane 2m: byte 0's bits
                           // 0, 2, 4, 6; lane 2m + 1: byte 1's (8 … 14)
   uint8_t shift1[64];     // G1's: bytes 2 and 3 of the qword (16 … 30)
-  uint8_t packed_shift0[64];  // the same for PackedQ4_2of4Block's broadcast index bytes: qwords
-  uint8_t packed_shift1[64];  // 4-7 read bytes 4-7 of their qword (+ 32 bits)
   uint8_t base[64];           // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
   uint8_t qs[64];             // vpermb over the values: byte j of lane l = qs byte 4k + j of value
                               // block v (at 18v + 2 in the block's values)
@@ -89,8 +110,6 @@ constexpr Tables2of4 make_tables_2of4() {
       const int o = 4 * l + j;
       t.shift0[o] = static_cast<uint8_t>(8 * (l % 2) + 2 * j);
       t.shift1[o] = static_cast<uint8_t>(16 + 8 * (l % 2) + 2 * j);
-      t.packed_shift0[o] = static_cast<uint8_t>(t.shift0[o] + 32 * (l / 8));
-      t.packed_shift1[o] = static_cast<uint8_t>(t.shift1[o] + 32 * (l / 8));
       t.base[o] = static_cast<uint8_t>(32 * v + 8 * k + 4 * (j / 2));
       t.qs[o] = static_cast<uint8_t>(18 * v + 2 + 4 * k + j);
     }
@@ -113,8 +132,7 @@ alignas(64) constexpr Tables2of4 kT24 = make_tables_2of4();
 inline void block_2of4(__m512i src, __m512i shift0, __m512i shift1, __m512i qb, __m128 d,
                        const BlockQ8_K& act, __m128* lane_group) {
   const __m512i base = _mm512_load_si512(kT24.base);
-  const __m512i three = _mm512_set1_epi8(3), low4 = _mm512_set1_epi8(0x0F),
-                eight = _mm512_set1_epi8(8);
+  const __m512i three = _mm512_set1_epi8(3);
   // base has bits 0-1 clear, so position + base = (field & 3) | base: one vpternlogd (0xEA:
   // a & b | c) instead of an and and an add
   const __m512i at0 =
@@ -126,16 +144,7 @@ inline void block_2of4(__m512i src, __m512i shift0, __m512i shift1, __m512i qb, 
       _mm512_permutex2var_epi8(_mm512_loadu_si512(q), at0, _mm512_loadu_si512(q + 64));
   const __m512i g1 =
       _mm512_permutex2var_epi8(_mm512_loadu_si512(q + 128), at1, _mm512_loadu_si512(q + 192));
-  const __m512i lev0 = _mm512_and_si512(qb, low4);
-  const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
-  __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
-  s = _mm512_dpbusd_epi32(s, lev1, g1);
-  __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
-  o = _mm512_dpbusd_epi32(o, eight, g1);
-  s = _mm512_sub_epi32(s, o);
-  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
-  accumulate4(d, act.d, _mm512_castsi512_si128(s), lane_group);
+  accumulate4(d, act.d, gathered_isums(qb, g0, g1), lane_group);
 }
 
 float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
@@ -161,23 +170,82 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
   return reduce_groups(groups);
 }
 
-// The same on PackedQ4_2of4Block rows (kernels.h): the index bytes are one broadcast away from
-// their qwords, the nibbles and scales already in place.
+// ---------------------------------------------------------------- 2:4 packed: expand, no gather
+//
+// On PackedQ4_2of4Block rows (kernels.h) the kernel expands the weights instead of gathering the
+// activations: register k of a block = vpexpandb of 32 unpacked levels under mask k, pruned
+// positions filled with 8 (level 0), against the activations prepared in the same register
+// order (prep_2of4_expand); vpdpbusd then sums (level + 8 or 8) · quant over every position of a
+// quarter, so isum_v = that − 8 · Σ of quarter v's quants, which the preparation computes once
+// per token. Per block: 2 loads and 6 nibble ops, 4 expands, 4 vpdpbusd, the two-swap reduction.
+
+// One prepared activation block of the expand kernel: the Q8_K quants in the packed register
+// order, the scale, and 8 · the sum of each quarter's quants.
+struct alignas(64) ActExpand {
+  int8_t qs[kSparseBlock];  // byte 64k + 4l + j = quant of weight 64(l % 4) + 16k + 4(l / 4) + j
+  float d;                  // the Q8_K block's scale
+  int32_t offset8[4];       // 8 · Σ of the quants of weights 64v … 64v + 63
+};
+static_assert(sizeof(ActExpand) == 320);
+
+size_t expand_act_bytes(int64_t n) {
+  return static_cast<size_t>(n / kSparseBlock) * sizeof(ActExpand);
+}
+
+void prep_2of4_expand(const float* x, int64_t n, void* out) {
+  auto* a = static_cast<ActExpand*>(out);
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    BlockQ8_K q;
+    quantize_act_q8_k(x + b * kSparseBlock, &q, kSparseBlock);
+    a[b].d = q.d;
+    for (int k = 0; k < 4; ++k)
+      for (int i = 0; i < 64; ++i) {
+        const int l = i / 4, j = i % 4;
+        a[b].qs[64 * k + i] = q.qs[64 * (l % 4) + 16 * k + 4 * (l / 4) + j];
+      }
+    for (int v = 0; v < 4; ++v) {
+      int32_t sum = 0;
+      for (int i = 0; i < 64; ++i) sum += q.qs[64 * v + i];
+      a[b].offset8[v] = 8 * sum;
+    }
+  }
+}
+
+// One packed 2:4 block: lane_group += its 4 value blocks' products (lanes 4(b % 4) …).
+inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& act,
+                              __m128* lane_group) {
+  const __m512i eight = _mm512_set1_epi8(8);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m512i s[2];  // two dependency chains of 2 vpdpbusd
+  for (int h = 0; h < 2; ++h) {
+    // 32 levels of register 2h in the low nibbles, of 2h + 1 in the high ones; each register
+    // keeps exactly 32, so the expands read the low 32 bytes only
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs[h]));
+    const __m256i lo = _mm256_and_si256(q, low4);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+    const __m512i w0 =
+        _mm512_mask_expand_epi8(eight, _cvtu64_mask64(blk.mask[2 * h]), _mm512_castsi256_si512(lo));
+    const __m512i w1 = _mm512_mask_expand_epi8(eight, _cvtu64_mask64(blk.mask[2 * h + 1]),
+                                               _mm512_castsi256_si512(hi));
+    s[h] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_load_si512(act.qs + 128 * h));
+    s[h] = _mm512_dpbusd_epi32(s[h], w1, _mm512_load_si512(act.qs + 128 * h + 64));
+  }
+  const __m128i isums =
+      _mm_sub_epi32(fold_lanes4(_mm512_add_epi32(s[0], s[1])), _mm_load_si128(reinterpret_cast<const __m128i*>(act.offset8)));
+  const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
+  accumulate4(d, act.d, isums, lane_group);
+}
+
 float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
   const auto* w = static_cast<const PackedQ4_2of4Block*>(w_row);
-  const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  const __m512i shift0 = _mm512_load_si512(kT24.packed_shift0),
-                shift1 = _mm512_load_si512(kT24.packed_shift1);
-  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
-  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    const PackedQ4_2of4Block& blk = w[b];
-    const __m512i src =
-        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.idx)));
-    const __m512i qb = _mm512_loadu_si512(blk.qs);
-    const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
-    block_2of4(src, shift0, shift1, qb, d, a[b], &groups[b % 4]);
-  }
-  return reduce_groups(groups);
+  const auto* a = static_cast<const ActExpand*>(act_row);
+  __m128 g[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  const int64_t nb = n / kSparseBlock;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4)  // unrolled so that the 4 lane groups stay in registers
+    for (int j = 0; j < 4; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
+  for (int j = 0; b + j < nb; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
+  return reduce_groups(g);
 }
 
 // ---------------------------------------------------------------- masks, in the same layout
@@ -246,7 +314,6 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
   const __m512i g0_at = _mm512_load_si512(kTM.g0), g1_at = _mm512_load_si512(kTM.g1);
   const __m512i qs_at = _mm512_load_si512(kT24.qs), scales_at = _mm512_load_si512(kT24.scales);
-  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
   constexpr int kValueBytes = kVB * static_cast<int>(sizeof(quant::BlockQ4_0));  // 72 or 54
   float acc[kLanes] = {};
   __m512 vacc = _mm512_setzero_ps();  // kVB == 3: the 16 lanes
@@ -266,18 +333,10 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
                            ? _mm512_maskz_loadu_epi8((1ull << (kValueBytes - 64)) - 1, vb + 64)
                            : _mm512_setzero_si512();
     const __m512i qb = _mm512_permutex2var_epi8(v0, qs_at, v1);
-    const __m512i lev0 = _mm512_and_si512(qb, low4);
-    const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, x0);
-    s = _mm512_dpbusd_epi32(s, lev1, x1);
-    __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, x0);
-    o = _mm512_dpbusd_epi32(o, eight, x1);
-    s = _mm512_sub_epi32(s, o);
-    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+    const __m128i isums = gathered_isums(qb, x0, x1);
     const __m128 d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(scales_at, v0)));
     if constexpr (kVB == 4) {
-      accumulate4(d, a[b].d, _mm512_castsi512_si128(s), &groups[b % 4]);
+      accumulate4(d, a[b].d, isums, &groups[b % 4]);
     } else {
       // value blocks 3b … 3b + 2 → lanes (3b + j) % 16: rotate the 3 products there, one masked
       // fused multiply-add (each lane the scalar twin's std::fma)
@@ -286,7 +345,7 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
       const __m512 sc =
           _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_mul_ps(d, _mm_set1_ps(a[b].d))));
       const __m512 is =
-          _mm512_permutexvar_ps(rot, _mm512_cvtepi32_ps(s));  // lanes 0-2 of s: the isums
+          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_cvtepi32_ps(isums)));
       const auto m = static_cast<__mmask16>((7u << lane) | (7u >> (16 - lane)));
       vacc = _mm512_mask3_fmadd_ps(sc, is, vacc, m);
       lane = (lane + 3) % kLanes;
@@ -330,7 +389,8 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_2of4x1: {
       FormatKernels k = kernels_of<dot_2of4_packed>(DType::Q4_2OF4);
       k.packing = kPackingQ4_2of4x1;
-      k.prepare_act = prep_2of4;
+      k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand)
+      k.prepare_act = prep_2of4_expand;
       return k;
     }
     case KernelSlot::kQ4_Mask50:

@@ -2,6 +2,7 @@
 // back. Each quantized format has a pair of chunk functions (pack: ggml bytes → chunk, unpack: the
 // inverse); everything else (rows, tails, threads) is shared. The float packings move whole runs
 // of weights between 4 rows instead (interleave_group / the row's runs in unpack_packed_row).
+#include <bit>
 #include <cstring>
 #include <type_traits>
 
@@ -184,25 +185,54 @@ void unpack_q6_k(const uint8_t* src, uint8_t* dst) {
 
 // ---------------------------------------------------------------- Q4_2OF4: 1 block
 
-// Index byte of ggml's block behind PackedQ4_2of4Block::idx[q][h][i] (kernels.h).
-int q4_2of4_idx_byte(int q, int h, int i) {
-  const int v = 2 * (q % 2), k = q / 2 + 2 * h;
-  constexpr int kOffset[4] = {0, 8, 4, 12};
-  return 8 * v + kOffset[i] + k;
+// Weight of the block behind bit i (= 4l + j) of PackedQ4_2of4Block::mask[k] (kernels.h).
+int q4_2of4_packed_weight(int k, int i) {
+  const int l = i / 4, j = i % 4;
+  return 64 * (l % 4) + 16 * k + 4 * (l / 4) + j;
+}
+
+// Level nibble e (0-31) of a Q4_0 value block.
+uint8_t& value_nibble_byte(BlockQ4_0& v, int e) {
+  return v.qs[e % 16];
+}
+int value_nibble_shift(int e) {
+  return e < 16 ? 0 : 4;
+}
+
+// Kept weight at bit i of register k, visited in the kernel's order: fn(k, t, value block v, its
+// index e within v), t counting the register's kept weights. Weight w of group g = w / 4 is
+// kept value 2(g % 16) (its first kept) or 2(g % 16) + 1 of value block w / 64.
+template <typename Fn>
+void for_each_packed_kept(const uint64_t mask[4], Fn fn) {
+  for (int k = 0; k < 4; ++k) {
+    int t = 0;
+    for (int i = 0; i < 64; ++i) {
+      if (!((mask[k] >> i) & 1)) continue;
+      const int w = q4_2of4_packed_weight(k, i), g = w / 4;
+      // the group's other kept weight comes first when its bit is below this one
+      const uint64_t group_bits = (mask[k] >> (i - i % 4)) & 0xF;
+      const int first = (group_bits & ((1u << (i % 4)) - 1)) == 0 ? 0 : 1;
+      fn(k, t++, w / 64, 2 * (g % 16) + first);
+    }
+  }
 }
 
 void pack_q4_2of4(const uint8_t* src, uint8_t* dst) {
   BlockQ4_2of4 b;
   std::memcpy(&b, src, sizeof b);
   PackedQ4_2of4Block c;
-  for (int v = 0; v < 4; ++v) {
-    c.d[v] = b.values[v].d;
-    for (int k = 0; k < 4; ++k)
-      for (int j = 0; j < 4; ++j) c.qs[k][v][j] = b.values[v].qs[4 * k + j];
-  }
-  for (int q = 0; q < 4; ++q)
-    for (int h = 0; h < 2; ++h)
-      for (int i = 0; i < 4; ++i) c.idx[q][h][i] = b.idx[q4_2of4_idx_byte(q, h, i)];
+  std::memset(&c, 0, sizeof c);
+  for (int v = 0; v < 4; ++v) c.d[v] = b.values[v].d;
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 64; ++i) {
+      const int w = q4_2of4_packed_weight(k, i), g = w / 4;
+      const int nib = (b.idx[g / 2] >> (g % 2 ? 4 : 0)) & 0xF;
+      if (w % 4 == (nib & 3) || w % 4 == (nib >> 2)) c.mask[k] |= uint64_t{1} << i;
+    }
+  for_each_packed_kept(c.mask, [&](int k, int t, int v, int e) {
+    const int level = (value_nibble_byte(b.values[v], e) >> value_nibble_shift(e)) & 0xF;
+    c.qs[k / 2][t] |= static_cast<uint8_t>(level << (4 * (k % 2)));
+  });
   std::memcpy(dst, &c, sizeof c);
 }
 
@@ -210,14 +240,19 @@ void unpack_q4_2of4(const uint8_t* src, uint8_t* dst) {
   PackedQ4_2of4Block c;
   std::memcpy(&c, src, sizeof c);
   BlockQ4_2of4 b;
-  for (int v = 0; v < 4; ++v) {
-    b.values[v].d = c.d[v];
-    for (int k = 0; k < 4; ++k)
-      for (int j = 0; j < 4; ++j) b.values[v].qs[4 * k + j] = c.qs[k][v][j];
-  }
-  for (int q = 0; q < 4; ++q)
-    for (int h = 0; h < 2; ++h)
-      for (int i = 0; i < 4; ++i) b.idx[q4_2of4_idx_byte(q, h, i)] = c.idx[q][h][i];
+  std::memset(&b, 0, sizeof b);
+  for (int v = 0; v < 4; ++v) b.values[v].d = c.d[v];
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 64; i += 4) {  // one 2:4 group per 4 bits: p0 | p1 << 2
+      const int w = q4_2of4_packed_weight(k, i), g = w / 4;
+      const unsigned bits = static_cast<unsigned>(c.mask[k] >> i) & 0xF;
+      const int p0 = std::countr_zero(bits), p1 = 3 - std::countl_zero(bits << 28);
+      b.idx[g / 2] |= static_cast<uint8_t>((p0 | p1 << 2) << (g % 2 ? 4 : 0));
+    }
+  for_each_packed_kept(c.mask, [&](int k, int t, int v, int e) {
+    const int level = (c.qs[k / 2][t] >> (4 * (k % 2))) & 0xF;
+    value_nibble_byte(b.values[v], e) |= static_cast<uint8_t>(level << value_nibble_shift(e));
+  });
   std::memcpy(dst, &b, sizeof b);
 }
 
