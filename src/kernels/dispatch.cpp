@@ -146,6 +146,8 @@ constexpr KernelSlotInfo kSlots[kNumKernelSlots] = {
     {DType::Q4_MASK50, 0, "q4_mask50"},
     {DType::Q4_MASK62, 0, "q4_mask62"},
     {DType::Q4_2OF4, kPackingQ4_2of4x1, "q4_2of4_x1"},
+    {DType::Q4_MASK50, kPackingQ4_Mask50x1, "q4_mask50_x1"},
+    {DType::Q4_MASK62, kPackingQ4_Mask62x1, "q4_mask62_x1"},
 };
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ6_K)].weight_type == DType::Q6_K);
 static_assert(kSlots[static_cast<int>(KernelSlot::kF32)].weight_type == DType::F32);
@@ -157,6 +159,7 @@ static_assert(kSlots[kFirstPacked].packing == 1 &&
               static_cast<int>(KernelSlot::kF32x4) - kFirstPacked + 1 == kPackingF32x4);
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_Mask62)].weight_type == DType::Q4_MASK62);
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_2of4x1)].packing == kPackingQ4_2of4x1);
+static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_Mask62x1)].packing == kPackingQ4_Mask62x1);
 
 }  // namespace
 
@@ -165,8 +168,11 @@ KernelSlotInfo kernel_slot_info(KernelSlot slot) {
 }
 
 std::optional<KernelSlot> kernel_slot(DType t, uint8_t packing) {
-  if (packing == kPackingQ4_2of4x1)  // the sparse packing came after the sparse slots
-    return t == DType::Q4_2OF4 ? std::optional(KernelSlot::kQ4_2of4x1) : std::nullopt;
+  if (packing >= kPackingQ4_2of4x1) {  // the sparse packings come after the sparse slots
+    const int s = static_cast<int>(KernelSlot::kQ4_2of4x1) + packing - kPackingQ4_2of4x1;
+    if (s >= kNumKernelSlots || kSlots[s].weight_type != t) return std::nullopt;
+    return static_cast<KernelSlot>(s);
+  }
   if (packing != 0) {
     const int s = kFirstPacked + packing - 1;
     if (packing > kPackingF32x4 || kSlots[s].weight_type != t) return std::nullopt;

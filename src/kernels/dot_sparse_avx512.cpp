@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -305,8 +306,43 @@ constexpr TablesMask make_tables_mask() {
 }
 alignas(64) constexpr TablesMask kTM = make_tables_mask();
 
-// kVB value blocks per block (4: Q4_MASK50, 3: Q4_MASK62); value block v of the row goes to lane
-// v % 16, as the scalar twin.
+// The canonical float lanes of a mask row: value block v of the row in lane v % 16. kVB = 4:
+// block b's 4 products go to lanes 4(b % 4) …; kVB = 3: block b's 3 products go to lanes
+// (3b + j) % 16, rotated there and added with one masked fused multiply-add (each lane the scalar
+// twin's std::fma).
+template <int kVB>
+struct MaskLanes {
+  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  __m512 vacc = _mm512_setzero_ps();  // kVB == 3: the 16 lanes
+  int lane = 0;                       // kVB == 3: lane of the next value block
+
+  // d: the block's value-block scales (lanes 0 … kVB - 1), isums their exact integer sums.
+  void add(int64_t b, __m128 d, float act_d, __m128i isums) {
+    if constexpr (kVB == 4) {
+      accumulate4(d, act_d, isums, &groups[b % 4]);
+    } else {
+      const __m512i iota16 =
+          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      const __m512i rot = _mm512_and_si512(_mm512_sub_epi32(iota16, _mm512_set1_epi32(lane)),
+                                           _mm512_set1_epi32(15));
+      const __m512 sc =
+          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_mul_ps(d, _mm_set1_ps(act_d))));
+      const __m512 is =
+          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_cvtepi32_ps(isums)));
+      const auto m = static_cast<__mmask16>((7u << lane) | (7u >> (16 - lane)));
+      vacc = _mm512_mask3_fmadd_ps(sc, is, vacc, m);
+      lane = (lane + 3) % kLanes;
+    }
+  }
+  float reduce() const {
+    if constexpr (kVB == 4) return reduce_groups(groups);
+    alignas(64) float acc[kLanes];
+    _mm512_store_ps(acc, vacc);
+    return reduce16(acc);
+  }
+};
+
+// kVB value blocks per block (4: Q4_MASK50, 3: Q4_MASK62), as stored.
 template <int kVB>
 float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   using Block = BlockQ4_Mask<32 * kVB>;
@@ -315,11 +351,7 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   const __m512i g0_at = _mm512_load_si512(kTM.g0), g1_at = _mm512_load_si512(kTM.g1);
   const __m512i qs_at = _mm512_load_si512(kT24.qs), scales_at = _mm512_load_si512(kT24.scales);
   constexpr int kValueBytes = kVB * static_cast<int>(sizeof(quant::BlockQ4_0));  // 72 or 54
-  float acc[kLanes] = {};
-  __m512 vacc = _mm512_setzero_ps();  // kVB == 3: the 16 lanes
-  const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
-  int lane = 0;
+  MaskLanes<kVB> lanes;
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
     __m512i r0, r1;
     gather_mask(w[b].mask, a[b].qs, &r0, &r1);
@@ -333,26 +365,76 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
                            ? _mm512_maskz_loadu_epi8((1ull << (kValueBytes - 64)) - 1, vb + 64)
                            : _mm512_setzero_si512();
     const __m512i qb = _mm512_permutex2var_epi8(v0, qs_at, v1);
-    const __m128i isums = gathered_isums(qb, x0, x1);
     const __m128 d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(scales_at, v0)));
-    if constexpr (kVB == 4) {
-      accumulate4(d, a[b].d, isums, &groups[b % 4]);
-    } else {
-      // value blocks 3b … 3b + 2 → lanes (3b + j) % 16: rotate the 3 products there, one masked
-      // fused multiply-add (each lane the scalar twin's std::fma)
-      const __m512i rot = _mm512_and_si512(_mm512_sub_epi32(iota16, _mm512_set1_epi32(lane)),
-                                           _mm512_set1_epi32(15));
-      const __m512 sc =
-          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_mul_ps(d, _mm_set1_ps(a[b].d))));
-      const __m512 is =
-          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_cvtepi32_ps(isums)));
-      const auto m = static_cast<__mmask16>((7u << lane) | (7u >> (16 - lane)));
-      vacc = _mm512_mask3_fmadd_ps(sc, is, vacc, m);
-      lane = (lane + 3) % kLanes;
-    }
+    lanes.add(b, d, a[b].d, gathered_isums(qb, x0, x1));
   }
-  if constexpr (kVB == 3) _mm512_storeu_ps(acc, vacc);
-  return kVB == 4 ? reduce_groups(groups) : reduce16(acc);
+  return lanes.reduce();
+}
+
+// ---------------------------------------------------------------- masks, packed: compress-store
+//
+// On PackedQ4_MaskBlock rows (kernels.h) each quarter's kept quants are compress-stored
+// (vpcompressb to memory) one after another into a small ring of gathered rows, kMaskAhead
+// blocks before the block that reads them back: reloading right after the stores cannot be
+// forwarded and waits for them (measured 1.7× slower), a few blocks later the stores have left
+// the store buffer. No rotations, byte masks or table permutes remain: the gathered row is
+// rank-ordered, so 128-bit lane v of its two halves' two 128-bit shuffles holds value block v's
+// values 0-15 (and 16-31), which is where the packed nibbles already are (lane v = value block
+// v's 16 nibble bytes); each 128-bit lane then sums in two in-lane shuffles. Past a block's
+// count the ring holds stale quants, against level 0 (the repacking's padding), so they add 0.
+constexpr int kMaskRing = 4;   // gathered rows in the ring
+constexpr int kMaskAhead = 2;  // blocks between a row's compress-store and its reload
+
+// Compress-stores the quants at a block's kept positions to dst in weight order.
+inline void compress_block(const uint8_t* mask, const int8_t* qs, int8_t* dst) {
+  unsigned off = 0;
+  for (int c = 0; c < 4; ++c) {
+    uint64_t m;
+    std::memcpy(&m, mask + 8 * c, 8);
+    // compressed in a register and stored whole: the next quarter's store overwrites the zeros
+    // past this one's count (vpcompressb to memory measured slower)
+    _mm512_storeu_si512(dst + off, _mm512_maskz_compress_epi8(m, _mm512_loadu_si512(qs + 64 * c)));
+    off += static_cast<unsigned>(std::popcount(m));
+  }
+}
+
+template <int kVB>
+float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const PackedQ4_MaskBlock<kVB>*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+  const __m512i lane0s = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  // zeroed once: bytes a block never writes (Q4_MASK62's 96-127) are then zeros, not garbage
+  alignas(64) int8_t ring[kMaskRing][3 * 64] = {};  // 128 gathered quants + a full last store
+  const int64_t nb = n / kSparseBlock;
+  for (int64_t b = 0; b < std::min<int64_t>(kMaskAhead, nb); ++b)
+    compress_block(w[b].mask, a[b].qs, ring[b % kMaskRing]);
+  MaskLanes<kVB> lanes;
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b + kMaskAhead < nb)
+      compress_block(w[b + kMaskAhead].mask, a[b + kMaskAhead].qs,
+                     ring[(b + kMaskAhead) % kMaskRing]);
+    const __m512i o0 = _mm512_load_si512(ring[b % kMaskRing]);
+    const __m512i o1 = _mm512_load_si512(ring[b % kMaskRing] + 64);
+    // lane v: values 32v … 32v + 15 (x0), 32v + 16 … 32v + 31 (x1)
+    const __m512i x0 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i x1 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512i qb = _mm512_maskz_loadu_epi8(kVB == 4 ? ~0ull : (1ull << (16 * kVB)) - 1,
+                                               w[b].qs);
+    const __m512i lev0 = _mm512_and_si512(qb, low4);
+    const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, x0);
+    s = _mm512_dpbusd_epi32(s, lev1, x1);
+    __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, x0);
+    o = _mm512_dpbusd_epi32(o, eight, x1);
+    s = _mm512_sub_epi32(s, o);
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
+    const __m128i isums = _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane0s, s));
+    const __m128i d16 = _mm_maskz_loadu_epi16((1u << kVB) - 1, w[b].d);  // the kVB scales
+    lanes.add(b, _mm_cvtph_ps(d16), a[b].d, isums);
+  }
+  return lanes.reduce();
 }
 
 // Rows a gemm prefetches ahead. The sparse kernels spend more instructions per byte than the
@@ -404,6 +486,16 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     }
     case KernelSlot::kQ4_Mask50:
       return kernels_of<dot_mask<4>>(DType::Q4_MASK50);
+    case KernelSlot::kQ4_Mask50x1: {
+      FormatKernels k = kernels_of<dot_mask_packed<4>>(DType::Q4_MASK50);
+      k.packing = kPackingQ4_Mask50x1;
+      return k;
+    }
+    case KernelSlot::kQ4_Mask62x1: {
+      FormatKernels k = kernels_of<dot_mask_packed<3>>(DType::Q4_MASK62);
+      k.packing = kPackingQ4_Mask62x1;
+      return k;
+    }
     default:
       return kernels_of<dot_mask<3>>(DType::Q4_MASK62);
   }

@@ -117,9 +117,11 @@ enum class KernelSlot : int {
   kQ4_2of4,    // Q4_2OF4 weights
   kQ4_Mask50,  // Q4_MASK50 weights
   kQ4_Mask62,  // Q4_MASK62 weights
-  kQ4_2of4x1,  // Q4_2OF4 as PackedQ4_2of4Block rows
+  kQ4_2of4x1,    // Q4_2OF4 as PackedQ4_2of4Block rows
+  kQ4_Mask50x1,  // Q4_MASK50 as PackedQ4_MaskBlock<4> rows
+  kQ4_Mask62x1,  // Q4_MASK62 as PackedQ4_MaskBlock<3> rows
 };
-inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_2of4x1) + 1;
+inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_Mask62x1) + 1;
 
 // What a slot holds: the kernels of weight_type stored with packing (0 = ggml's layout).
 struct KernelSlotInfo {
@@ -204,6 +206,8 @@ inline constexpr uint8_t kPackingF16x4 = 5;      // F16, groups of 4 rows interl
 inline constexpr uint8_t kPackingBF16x4 = 6;     // BF16, likewise
 inline constexpr uint8_t kPackingF32x4 = 7;      // F32, likewise
 inline constexpr uint8_t kPackingQ4_2of4x1 = 8;  // Q4_2OF4 rows of PackedQ4_2of4Block
+inline constexpr uint8_t kPackingQ4_Mask50x1 = 9;   // Q4_MASK50 rows of PackedQ4_MaskBlock<4>
+inline constexpr uint8_t kPackingQ4_Mask62x1 = 10;  // Q4_MASK62 rows of PackedQ4_MaskBlock<3>
 
 // The row-interleaved float layout: rows 4g…4g+3 occupy the bytes of those 4 rows, as runs of
 // kInterleaveRun weights, run-major: run b of row 4g+r (weights 16b…16b+15) is at element
@@ -274,6 +278,21 @@ struct PackedQ4_2of4Block {
                      // 2h, high nibble = of register 2h + 1 (kept weights in mask bit order)
 };
 static_assert(sizeof(PackedQ4_2of4Block) == 104, "same bytes as 1 BlockQ4_2of4");
+
+// 1 Q4_MASK50 (kVB = 4) or Q4_MASK62 (kVB = 3) block for the AVX-512 mask kernel: the same bytes,
+// the scales first and the value blocks' nibbles without the scales between them, so that one
+// load gives 128-bit lane v = value block v's 16 nibble bytes (lane layout: dword lane 4v + k =
+// kept values 4k … 4k + 3 and 16 + 4k … of value block v). Padding slots past the block's count
+// hold level 0 (nibble 8) after repacking whatever the file had there, so their products vanish
+// whatever the kernel's gathered bytes hold (the scalar twin multiplies them by 0).
+template <int kVB>
+struct PackedQ4_MaskBlock {
+  uint16_t d[kVB];         // fp16 scale of value block v
+  uint8_t mask[32];        // the block's 256-bit mask, as stored (bit set = weight kept)
+  uint8_t qs[kVB][16];     // value block v's Q4_0 nibbles, as stored
+};
+static_assert(sizeof(PackedQ4_MaskBlock<4>) == 104 && sizeof(PackedQ4_MaskBlock<3>) == 86,
+              "same bytes as 1 BlockQ4_Mask50 / BlockQ4_Mask62");
 
 // The packing repacking gives a ggml weight type (0: none exists), weights per packed chunk of
 // one row, and rows per packing group (1, or kInterleaveRows for the float packings).

@@ -2,6 +2,7 @@
 // back. Each quantized format has a pair of chunk functions (pack: ggml bytes → chunk, unpack: the
 // inverse); everything else (rows, tails, threads) is shared. The float packings move whole runs
 // of weights between 4 rows instead (interleave_group / the row's runs in unpack_packed_row).
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <type_traits>
@@ -256,6 +257,45 @@ void unpack_q4_2of4(const uint8_t* src, uint8_t* dst) {
   std::memcpy(dst, &b, sizeof b);
 }
 
+// ---------------------------------------------------------------- Q4_MASK50 / Q4_MASK62: 1 block
+
+// Level 0 (nibble 8) in every slot of value block v past the block's count of kept weights.
+void clear_padding(int count, int v, uint8_t* qs16) {
+  for (int e = std::max(0, count - 32 * v); e < 32; ++e) {
+    const int shift = e < 16 ? 0 : 4;
+    qs16[e % 16] = static_cast<uint8_t>((qs16[e % 16] & ~(0xF << shift)) | 8 << shift);
+  }
+}
+
+template <int kVB>
+void pack_q4_mask(const uint8_t* src, uint8_t* dst) {
+  BlockQ4_Mask<32 * kVB> b;
+  std::memcpy(&b, src, sizeof b);
+  PackedQ4_MaskBlock<kVB> c;
+  std::memcpy(c.mask, b.mask, sizeof c.mask);
+  int count = 0;
+  for (uint8_t m : b.mask) count += std::popcount(m);
+  for (int v = 0; v < kVB; ++v) {
+    c.d[v] = b.values[v].d;
+    std::memcpy(c.qs[v], b.values[v].qs, 16);
+    clear_padding(count, v, c.qs[v]);
+  }
+  std::memcpy(dst, &c, sizeof c);
+}
+
+template <int kVB>
+void unpack_q4_mask(const uint8_t* src, uint8_t* dst) {
+  PackedQ4_MaskBlock<kVB> c;
+  std::memcpy(&c, src, sizeof c);
+  BlockQ4_Mask<32 * kVB> b;
+  std::memcpy(b.mask, c.mask, sizeof b.mask);
+  for (int v = 0; v < kVB; ++v) {
+    b.values[v].d = c.d[v];
+    std::memcpy(b.values[v].qs, c.qs[v], 16);
+  }
+  std::memcpy(dst, &b, sizeof b);
+}
+
 // ---------------------------------------------------------------- the table of packings
 
 using ChunkFn = void (*)(const uint8_t* src, uint8_t* dst);
@@ -289,6 +329,10 @@ constexpr PackingInfo kPackings[] = {
      nullptr, KernelSlot::kF32x4},
     {kPackingQ4_2of4x1, DType::Q4_2OF4, 1, kSparseBlock, sizeof(PackedQ4_2of4Block), pack_q4_2of4,
      unpack_q4_2of4, KernelSlot::kQ4_2of4x1},
+    {kPackingQ4_Mask50x1, DType::Q4_MASK50, 1, kSparseBlock, sizeof(PackedQ4_MaskBlock<4>),
+     pack_q4_mask<4>, unpack_q4_mask<4>, KernelSlot::kQ4_Mask50x1},
+    {kPackingQ4_Mask62x1, DType::Q4_MASK62, 1, kSparseBlock, sizeof(PackedQ4_MaskBlock<3>),
+     pack_q4_mask<3>, unpack_q4_mask<3>, KernelSlot::kQ4_Mask62x1},
 };
 
 const PackingInfo* info_of(uint8_t packing) {
@@ -370,9 +414,8 @@ TensorView repack_weight(const TensorView& w, uint8_t* dst) {
   const PackingInfo* p = info_of(packing_for(w.dtype));
   if (p == nullptr || w.packing != 0 || w.ndim != 2 || !w.is_contiguous())
     throw Error(
-        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16, F32 or Q4_2OF4 "
-        "weights in "
-        "ggml's layout can be repacked, not " +
+        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16, F32, Q4_2OF4, "
+        "Q4_MASK50 or Q4_MASK62 weights in ggml's layout can be repacked, not " +
         std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
         (w.packing != 0 ? " (already packed)" : ""));
   if (!whole_groups(*p, w))
