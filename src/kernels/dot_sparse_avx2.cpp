@@ -27,6 +27,8 @@ using quant::BlockQ8_K;
 
 namespace {
 
+#include "kernels/sparse_lanes.inc"
+
 // Index byte k (groups 2k, 2k+1; nibbles p0 | p1 << 2) → the pshufb control of its 4 kept
 // weights within its 8: {p0, p1} of the low nibble, {4 + p0, 4 + p1} of the high one.
 constexpr std::array<uint32_t, 256> make_controls() {
@@ -82,12 +84,9 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
     const __m128i d = _mm_setr_epi16(
         static_cast<short>(w[b].values[0].d), static_cast<short>(w[b].values[1].d),
         static_cast<short>(w[b].values[2].d), static_cast<short>(w[b].values[3].d), 0, 0, 0, 0);
-    const __m128 scale = _mm_mul_ps(_mm_cvtph_ps(d), _mm_set1_ps(a[b].d));
-    groups[b % 4] = _mm_fmadd_ps(scale, _mm_cvtepi32_ps(isums), groups[b % 4]);
+    accumulate4(_mm_cvtph_ps(d), a[b].d, isums, &groups[b % 4]);
   }
-  alignas(16) float lanes[kLanes];
-  for (int i = 0; i < 4; ++i) _mm_store_ps(lanes + 4 * i, groups[i]);
-  return reduce16(lanes);
+  return reduce_groups(groups);
 }
 
 template <VecDotFn Dot>
