@@ -55,7 +55,6 @@ inline __m128i gathered_isums(__m512i qb, __m512i g0, __m512i g1) {
   return fold_lanes4(_mm512_sub_epi32(s, o));
 }
 
-
 // ---------------------------------------------------------------- 2:4, in the lane layout
 //
 // The products of a block's 4 value blocks are laid out so that 16 dword lanes need no
@@ -87,10 +86,10 @@ struct Tables2of4 {
   uint8_t shift0[64];     // vpmultishiftqb bit offsets of G0's positions: lane 2m: byte 0's bits
                           // 0, 2, 4, 6; lane 2m + 1: byte 1's (8 … 14)
   uint8_t shift1[64];     // G1's: bytes 2 and 3 of the qword (16 … 30)
-  uint8_t base[64];           // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
-  uint8_t qs[64];             // vpermb over the values: byte j of lane l = qs byte 4k + j of value
-                              // block v (at 18v + 2 in the block's values)
-  uint8_t scales[64];         // vpermb: the 4 fp16 scales (bytes 0-7)
+  uint8_t base[64];       // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
+  uint8_t qs[64];         // vpermb over the values: byte j of lane l = qs byte 4k + j of value
+                          // block v (at 18v + 2 in the block's values)
+  uint8_t scales[64];     // vpermb: the 4 fp16 scales (bytes 0-7)
 };
 constexpr Tables2of4 make_tables_2of4() {
   Tables2of4 t{};
@@ -221,7 +220,8 @@ inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& ac
     s[h] = _mm512_dpbusd_epi32(s[h], w1, _mm512_load_si512(act.qs + 128 * h + 64));
   }
   const __m128i isums =
-      _mm_sub_epi32(fold_lanes4(_mm512_add_epi32(s[0], s[1])), _mm_load_si128(reinterpret_cast<const __m128i*>(act.offset8)));
+      _mm_sub_epi32(fold_lanes4(_mm512_add_epi32(s[0], s[1])),
+                    _mm_load_si128(reinterpret_cast<const __m128i*>(act.offset8)));
   const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
   accumulate4(d, act.d, isums, lane_group);
 }
@@ -316,8 +316,7 @@ struct MaskLanes {
                                            _mm512_set1_epi32(15));
       const __m512 sc =
           _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_mul_ps(d, _mm_set1_ps(act_d))));
-      const __m512 is =
-          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_cvtepi32_ps(isums)));
+      const __m512 is = _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_cvtepi32_ps(isums)));
       const auto m = static_cast<__mmask16>((7u << lane) | (7u >> (16 - lane)));
       vacc = _mm512_mask3_fmadd_ps(sc, is, vacc, m);
       lane = (lane + 3) % kLanes;
@@ -371,8 +370,9 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
 // values 0-15 (and 16-31), which is where the packed nibbles already are (lane v = value block
 // v's 16 nibble bytes); each 128-bit lane then sums in two in-lane shuffles. Past a block's
 // count the ring holds stale quants, against level 0 (the repacking's padding), so they add 0.
-constexpr int kMaskRing = 4;   // gathered rows in the ring
-constexpr int kMaskAhead = 3;  // blocks between a row's compress-store and its reload (2: 10 % slower)
+constexpr int kMaskRing = 4;  // gathered rows in the ring
+constexpr int kMaskAhead =
+    3;  // blocks between a row's compress-store and its reload (2: 10 % slower)
 
 // Compress-stores the quants at a block's kept positions to dst in weight order.
 inline void compress_block(const uint8_t* mask, const int8_t* qs, int8_t* dst) {
@@ -408,8 +408,8 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
     // lane v: values 32v … 32v + 15 (x0), 32v + 16 … 32v + 31 (x1)
     const __m512i x0 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(2, 0, 2, 0));
     const __m512i x1 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(3, 1, 3, 1));
-    const __m512i qb = _mm512_maskz_loadu_epi8(kVB == 4 ? ~0ull : (1ull << (16 * kVB)) - 1,
-                                               w[b].qs);
+    const __m512i qb =
+        _mm512_maskz_loadu_epi8(kVB == 4 ? ~0ull : (1ull << (16 * kVB)) - 1, w[b].qs);
     const __m512i lev0 = _mm512_and_si512(qb, low4);
     const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
     __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, x0);
@@ -438,8 +438,7 @@ void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const 
   for (int64_t r = 0; r < n_rows; ++r) {
     const auto* wr = static_cast<const uint8_t*>(w) + r * w_stride;
     for (size_t off = 0; off < w_stride; off += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(wr + kPrefetchRows * w_stride + off),
-                   _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(wr + kPrefetchRows * w_stride + off), _MM_HINT_T0);
     for (int64_t t = 0; t < n_tok; ++t)
       y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
   }

@@ -117,7 +117,8 @@ enum class KernelSlot : int {
   kQ4_2of4,    // Q4_2OF4 weights
   kQ4_Mask50,  // Q4_MASK50 weights
   kQ4_Mask62,  // Q4_MASK62 weights
-  kQ4_2of4x1,    // Q4_2OF4 as PackedQ4_2of4Block rows
+  kQ4_2of4x1,  // Q4_2OF4 as PackedQ4_2of4Block rows
+
   kQ4_Mask50x1,  // Q4_MASK50 as PackedQ4_MaskBlock<4> rows
   kQ4_Mask62x1,  // Q4_MASK62 as PackedQ4_MaskBlock<3> rows
 };
@@ -206,6 +207,7 @@ inline constexpr uint8_t kPackingF16x4 = 5;      // F16, groups of 4 rows interl
 inline constexpr uint8_t kPackingBF16x4 = 6;     // BF16, likewise
 inline constexpr uint8_t kPackingF32x4 = 7;      // F32, likewise
 inline constexpr uint8_t kPackingQ4_2of4x1 = 8;  // Q4_2OF4 rows of PackedQ4_2of4Block
+
 inline constexpr uint8_t kPackingQ4_Mask50x1 = 9;   // Q4_MASK50 rows of PackedQ4_MaskBlock<4>
 inline constexpr uint8_t kPackingQ4_Mask62x1 = 10;  // Q4_MASK62 rows of PackedQ4_MaskBlock<3>
 
@@ -272,10 +274,10 @@ static_assert(sizeof(PackedQ6_KChunk) == sizeof(quant::BlockQ6_K), "same bytes a
 // set: the same information, bijective on valid nibbles); each register keeps exactly 32, so the
 // nibbles need no variable offsets.
 struct PackedQ4_2of4Block {
-  uint16_t d[4];     // fp16 scale of value block v (the block's values[v].d)
-  uint64_t mask[4];  // [k]: bit 4l + j set = weight 64(l % 4) + 16k + 4(l / 4) + j kept
-  uint8_t qs[2][32]; // [h][t]: low nibble = level (+ 8) of the t-th kept weight of register
-                     // 2h, high nibble = of register 2h + 1 (kept weights in mask bit order)
+  uint16_t d[4];      // fp16 scale of value block v (the block's values[v].d)
+  uint64_t mask[4];   // [k]: bit 4l + j set = weight 64(l % 4) + 16k + 4(l / 4) + j kept
+  uint8_t qs[2][32];  // [h][t]: low nibble = level (+ 8) of the t-th kept weight of register
+                      // 2h, high nibble = of register 2h + 1 (kept weights in mask bit order)
 };
 static_assert(sizeof(PackedQ4_2of4Block) == 104, "same bytes as 1 BlockQ4_2of4");
 
@@ -287,9 +289,9 @@ static_assert(sizeof(PackedQ4_2of4Block) == 104, "same bytes as 1 BlockQ4_2of4")
 // whatever the kernel's gathered bytes hold (the scalar twin multiplies them by 0).
 template <int kVB>
 struct PackedQ4_MaskBlock {
-  uint16_t d[kVB];         // fp16 scale of value block v
-  uint8_t mask[32];        // the block's 256-bit mask, as stored (bit set = weight kept)
-  uint8_t qs[kVB][16];     // value block v's Q4_0 nibbles, as stored
+  uint16_t d[kVB];      // fp16 scale of value block v
+  uint8_t mask[32];     // the block's 256-bit mask, as stored (bit set = weight kept)
+  uint8_t qs[kVB][16];  // value block v's Q4_0 nibbles, as stored
 };
 static_assert(sizeof(PackedQ4_MaskBlock<4>) == 104 && sizeof(PackedQ4_MaskBlock<3>) == 86,
               "same bytes as 1 BlockQ4_Mask50 / BlockQ4_Mask62");
