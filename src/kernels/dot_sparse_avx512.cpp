@@ -42,9 +42,9 @@ inline __m128i fold_lanes4(__m512i s) {
   return _mm512_castsi512_si128(s);
 }
 
-// The 4 exact integer sums of a block whose gathered quants g0, g1 and value nibbles qb are in
-// the lane layout (below): Σ (level − 8) · quant per value block.
-inline __m128i gathered_isums(__m512i qb, __m512i g0, __m512i g1) {
+// Per dword lane: Σ (level − 8) · quant of the 4 + 4 bytes the lane holds, levels the low (with
+// g0) and high (with g1) nibbles of qb.
+inline __m512i lane_products(__m512i qb, __m512i g0, __m512i g1) {
   const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
   const __m512i lev0 = _mm512_and_si512(qb, low4);
   const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
@@ -52,7 +52,13 @@ inline __m128i gathered_isums(__m512i qb, __m512i g0, __m512i g1) {
   s = _mm512_dpbusd_epi32(s, lev1, g1);
   __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
   o = _mm512_dpbusd_epi32(o, eight, g1);
-  return fold_lanes4(_mm512_sub_epi32(s, o));
+  return _mm512_sub_epi32(s, o);
+}
+
+// The 4 exact integer sums of a block whose gathered quants g0, g1 and value nibbles qb are in
+// the lane layout (below): Σ (level − 8) · quant per value block.
+inline __m128i gathered_isums(__m512i qb, __m512i g0, __m512i g1) {
+  return fold_lanes4(lane_products(qb, g0, g1));
 }
 
 // ---------------------------------------------------------------- 2:4, in the lane layout
@@ -391,7 +397,6 @@ template <int kVB>
 float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
   const auto* w = static_cast<const PackedQ4_MaskBlock<kVB>*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
   const __m512i lane0s = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   // zeroed once: bytes a block never writes (Q4_MASK62's 96-127) are then zeros, not garbage
   alignas(64) int8_t ring[kMaskRing][3 * 64] = {};  // 128 gathered quants + a full last store
@@ -410,13 +415,7 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
     const __m512i x1 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(3, 1, 3, 1));
     const __m512i qb =
         _mm512_maskz_loadu_epi8(kVB == 4 ? ~0ull : (1ull << (16 * kVB)) - 1, w[b].qs);
-    const __m512i lev0 = _mm512_and_si512(qb, low4);
-    const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, x0);
-    s = _mm512_dpbusd_epi32(s, lev1, x1);
-    __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, x0);
-    o = _mm512_dpbusd_epi32(o, eight, x1);
-    s = _mm512_sub_epi32(s, o);
+    __m512i s = lane_products(qb, x0, x1);
     s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));
     s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
     const __m128i isums = _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane0s, s));

@@ -186,35 +186,22 @@ void unpack_q6_k(const uint8_t* src, uint8_t* dst) {
 
 // ---------------------------------------------------------------- Q4_2OF4: 1 block
 
-// Weight of the block behind bit i (= 4l + j) of PackedQ4_2of4Block::mask[k] (kernels.h).
-int q4_2of4_packed_weight(int k, int i) {
-  const int l = i / 4, j = i % 4;
-  return 64 * (l % 4) + 16 * k + 4 * (l / 4) + j;
+// Level (+ 8) of kept value e (0-31) of a Q4_0 value block: read, and or-ed into a cleared one.
+int value_level(const BlockQ4_0& v, int e) {
+  return (v.qs[e % 16] >> (e < 16 ? 0 : 4)) & 0xF;
+}
+void set_value_level(BlockQ4_0& v, int e, int level) {
+  v.qs[e % 16] |= static_cast<uint8_t>(level << (e < 16 ? 0 : 4));
 }
 
-// Level nibble e (0-31) of a Q4_0 value block.
-uint8_t& value_nibble_byte(BlockQ4_0& v, int e) {
-  return v.qs[e % 16];
-}
-int value_nibble_shift(int e) {
-  return e < 16 ? 0 : 4;
-}
-
-// Kept weight at bit i of register k, visited in the kernel's order: fn(k, t, value block v, its
-// index e within v), t counting the register's kept weights. Weight w of group g = w / 4 is
-// kept value 2(g % 16) (its first kept) or 2(g % 16) + 1 of value block w / 64.
+// Group lane l of register k (dword lane l: 2:4 group 4k + l / 4 of quarter l % 4) as fn(group
+// g of the block, value block v, index e of the group's first kept value in v). Kept weights
+// come in mask bit order, so the group's two are the register's kept weights 2l and 2l + 1.
 template <typename Fn>
-void for_each_packed_kept(const uint64_t mask[4], Fn fn) {
-  for (int k = 0; k < 4; ++k) {
-    int t = 0;
-    for (int i = 0; i < 64; ++i) {
-      if (!((mask[k] >> i) & 1)) continue;
-      const int w = q4_2of4_packed_weight(k, i), g = w / 4;
-      // the group's other kept weight comes first when its bit is below this one
-      const uint64_t group_bits = (mask[k] >> (i - i % 4)) & 0xF;
-      const int first = (group_bits & ((1u << (i % 4)) - 1)) == 0 ? 0 : 1;
-      fn(k, t++, w / 64, 2 * (g % 16) + first);
-    }
+void for_each_packed_group(int k, Fn fn) {
+  for (int l = 0; l < 16; ++l) {
+    const int g = 16 * (l % 4) + 4 * k + l / 4;
+    fn(l, g, l % 4, 2 * (g % 16));
   }
 }
 
@@ -225,15 +212,13 @@ void pack_q4_2of4(const uint8_t* src, uint8_t* dst) {
   std::memset(&c, 0, sizeof c);
   for (int v = 0; v < 4; ++v) c.d[v] = b.values[v].d;
   for (int k = 0; k < 4; ++k)
-    for (int i = 0; i < 64; ++i) {
-      const int w = q4_2of4_packed_weight(k, i), g = w / 4;
+    for_each_packed_group(k, [&](int l, int g, int v, int e) {
       const int nib = (b.idx[g / 2] >> (g % 2 ? 4 : 0)) & 0xF;
-      if (w % 4 == (nib & 3) || w % 4 == (nib >> 2)) c.mask[k] |= uint64_t{1} << i;
-    }
-  for_each_packed_kept(c.mask, [&](int k, int t, int v, int e) {
-    const int level = (value_nibble_byte(b.values[v], e) >> value_nibble_shift(e)) & 0xF;
-    c.qs[k / 2][t] |= static_cast<uint8_t>(level << (4 * (k % 2)));
-  });
+      c.mask[k] |= (uint64_t{1} << (4 * l + (nib & 3))) | (uint64_t{1} << (4 * l + (nib >> 2)));
+      for (int h = 0; h < 2; ++h)
+        c.qs[k / 2][2 * l + h] |=
+            static_cast<uint8_t>(value_level(b.values[v], e + h) << (4 * (k % 2)));
+    });
   std::memcpy(dst, &c, sizeof c);
 }
 
@@ -244,16 +229,13 @@ void unpack_q4_2of4(const uint8_t* src, uint8_t* dst) {
   std::memset(&b, 0, sizeof b);
   for (int v = 0; v < 4; ++v) b.values[v].d = c.d[v];
   for (int k = 0; k < 4; ++k)
-    for (int i = 0; i < 64; i += 4) {  // one 2:4 group per 4 bits: p0 | p1 << 2
-      const int w = q4_2of4_packed_weight(k, i), g = w / 4;
-      const unsigned bits = static_cast<unsigned>(c.mask[k] >> i) & 0xF;
-      const int p0 = std::countr_zero(bits), p1 = 3 - std::countl_zero(bits << 28);
+    for_each_packed_group(k, [&](int l, int g, int v, int e) {
+      const unsigned bits = static_cast<unsigned>(c.mask[k] >> (4 * l)) & 0xF;
+      const int p0 = std::countr_zero(bits), p1 = 31 - std::countl_zero(bits);
       b.idx[g / 2] |= static_cast<uint8_t>((p0 | p1 << 2) << (g % 2 ? 4 : 0));
-    }
-  for_each_packed_kept(c.mask, [&](int k, int t, int v, int e) {
-    const int level = (c.qs[k / 2][t] >> (4 * (k % 2))) & 0xF;
-    value_nibble_byte(b.values[v], e) |= static_cast<uint8_t>(level << value_nibble_shift(e));
-  });
+      for (int h = 0; h < 2; ++h)
+        set_value_level(b.values[v], e + h, (c.qs[k / 2][2 * l + h] >> (4 * (k % 2))) & 0xF);
+    });
   std::memcpy(dst, &b, sizeof b);
 }
 

@@ -69,6 +69,30 @@ std::vector<uint8_t> sparse_rows(DType t, int64_t rows, int64_t n, std::mt19937&
   return out;
 }
 
+// n_tok random activation rows prepared by fk and by the scalar twin rk, 64-byte aligned.
+struct PreparedActs {
+  std::vector<uint8_t> buf, ref_buf;  // storage
+  uint8_t* act = nullptr;             // fk's rows, act_bytes apart
+  uint8_t* ref = nullptr;             // rk's rows, ref_bytes apart
+  size_t act_bytes = 0, ref_bytes = 0;
+};
+PreparedActs prepare_acts(const FormatKernels& fk, const FormatKernels& rk, int64_t n,
+                          int64_t n_tok, std::mt19937& rng) {
+  PreparedActs p;
+  p.act_bytes = fk.act_row_bytes(n);
+  p.ref_bytes = rk.act_row_bytes(n);
+  p.buf.resize(p.act_bytes * n_tok + 64);
+  p.ref_buf.resize(p.ref_bytes * n_tok + 64);
+  p.act = aligned64(p.buf.data());
+  p.ref = aligned64(p.ref_buf.data());
+  for (int64_t k = 0; k < n_tok; ++k) {
+    const auto x = random_floats(rng, n);
+    fk.prepare_act(x.data(), n, p.act + k * p.act_bytes);
+    rk.prepare_act(x.data(), n, p.ref + k * p.ref_bytes);
+  }
+  return p;
+}
+
 TEST(SparseKernels, EveryTableHasThemInTheirSlots) {
   for (Isa isa : supported_isas())
     for (DType t : kSparseTypes) {
@@ -120,15 +144,9 @@ TEST(SparseKernels, EveryTableEqualsScalarBitForBit) {
         const FormatKernels* rk = ref.find(t);
         ASSERT_NE(fk, nullptr);
         // Each table prepares its own activations (the AVX-512 2:4 kernel reorders the quants).
-        const size_t ab = fk->act_row_bytes(n), rab = rk->act_row_bytes(n);
-        std::vector<uint8_t> act_buf(ab * n_tok + 64), ref_buf(rab * n_tok + 64);
-        uint8_t* act = aligned64(act_buf.data());
-        uint8_t* ref_act = aligned64(ref_buf.data());
-        for (int64_t k = 0; k < n_tok; ++k) {
-          const auto x = random_floats(rng, n);
-          fk->prepare_act(x.data(), n, act + k * ab);
-          rk->prepare_act(x.data(), n, ref_act + k * rab);
-        }
+        const PreparedActs pa = prepare_acts(*fk, *rk, n, n_tok, rng);
+        const uint8_t *act = pa.act, *ref_act = pa.ref;
+        const size_t ab = pa.act_bytes, rab = pa.ref_bytes;
         std::vector<float> y(rows * n_tok), y_ref(rows * n_tok);
         fk->gemm(n, w.data(), rb, rows, act, ab, n_tok, y.data(), rows);
         rk->gemm(n, w.data(), rb, rows, ref_act, rab, n_tok, y_ref.data(), rows);
@@ -270,15 +288,10 @@ TEST(SparseKernels, PackedEqualsScalarBitForBit) {
         ASSERT_TRUE(can_repack(kd, v)) << isa_name(isa);
         std::vector<uint8_t> packed(w.size());
         repack_weight(v, packed.data());
-        const size_t rb = v.row_bytes(), ab = fk->act_row_bytes(n), rab = rk->act_row_bytes(n);
-        std::vector<uint8_t> act_buf(ab * n_tok + 64), ref_buf(rab * n_tok + 64);
-        uint8_t* act = aligned64(act_buf.data());
-        uint8_t* ref_act = aligned64(ref_buf.data());
-        for (int64_t k = 0; k < n_tok; ++k) {
-          const auto x = random_floats(rng, n);
-          fk->prepare_act(x.data(), n, act + k * ab);
-          rk->prepare_act(x.data(), n, ref_act + k * rab);
-        }
+        const size_t rb = v.row_bytes();
+        const PreparedActs pa = prepare_acts(*fk, *rk, n, n_tok, rng);
+        const uint8_t *act = pa.act, *ref_act = pa.ref;
+        const size_t ab = pa.act_bytes, rab = pa.ref_bytes;
         for (int64_t split = 1; split <= rows; ++split) {  // gemm calls of `split` rows each
           std::vector<float> y(rows * n_tok);
           for (int64_t r0 = 0; r0 < rows; r0 += split)
