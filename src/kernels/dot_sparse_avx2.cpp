@@ -19,6 +19,7 @@
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/sparse_controls.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -29,17 +30,7 @@ namespace {
 
 #include "kernels/sparse_lanes.inc"
 
-// Index byte k (groups 2k, 2k+1; nibbles p0 | p1 << 2) → the pshufb control of its 4 kept
-// weights within its 8: {p0, p1} of the low nibble, {4 + p0, 4 + p1} of the high one.
-constexpr std::array<uint32_t, 256> make_controls() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t k = 0; k < 256; ++k) {
-    const uint32_t lo = k & 0xF, hi = k >> 4;
-    t[k] = (lo & 3) | (lo >> 2) << 8 | (4 + (hi & 3)) << 16 | (4 + (hi >> 2)) << 24;
-  }
-  return t;
-}
-alignas(64) constexpr std::array<uint32_t, 256> kControls = make_controls();
+constexpr const std::array<uint32_t, 256>& kControls = k2of4Controls;  // sparse_controls.h
 
 // The 32 kept activation quants of value block j of a block (weights 64j … 64j + 63), in the
 // order 0-7, 16-23 | 8-15, 24-31.

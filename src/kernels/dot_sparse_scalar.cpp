@@ -144,6 +144,10 @@ void add_sparse_kernels(KernelDispatch& kd) {
       kd.set(s, avx512_sparse_kernels(s));
   }
 #endif
+#if defined(__aarch64__)
+  if (kd.isa == Isa::kNeon || kd.isa == Isa::kNeonDotprod)
+    kd.set(S::kQ4_2of4, neon_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
+#endif
 }
 
 }  // namespace edgefit::kernels::detail

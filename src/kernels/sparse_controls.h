@@ -1,0 +1,23 @@
+// Internal to src/kernels: the 2:4 byte-shuffle controls shared by the table kernels of the 2:4
+// type (dot_sparse_avx2.cpp: pshufb, dot_sparse_neon.cpp: tbl). Portable constexpr data only, so
+// every ISA-flagged file may include it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace edgefit::kernels::detail {
+
+// Index byte k (groups 2k, 2k+1; nibbles p0 | p1 << 2) → the byte-shuffle control of its 4 kept
+// weights within its 8: {p0, p1} of the low nibble, {4 + p0, 4 + p1} of the high one.
+constexpr std::array<uint32_t, 256> make_2of4_controls() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t k = 0; k < 256; ++k) {
+    const uint32_t lo = k & 0xF, hi = k >> 4;
+    t[k] = (lo & 3) | (lo >> 2) << 8 | (4 + (hi & 3)) << 16 | (4 + (hi >> 2)) << 24;
+  }
+  return t;
+}
+alignas(64) inline constexpr std::array<uint32_t, 256> k2of4Controls = make_2of4_controls();
+
+}  // namespace edgefit::kernels::detail
