@@ -104,6 +104,18 @@ TEST(SparseKernels, EveryTableHasThemInTheirSlots) {
     }
 }
 
+// The SIMD tables run their own 2:4 kernels (not the scalar twin): AVX2 and AVX-512 on x86,
+// the tbl kernel on both NEON tables.
+TEST(SparseKernels, SimdTablesRunTheirOwnTwoOfFourKernel) {
+  const VecDotFn scalar = kernel_dispatch_for(Isa::kScalar).find(DType::Q4_2OF4)->vec_dot;
+  int tables = 0;
+  for (Isa isa : simd_isas()) {
+    EXPECT_NE(kernel_dispatch_for(isa).find(DType::Q4_2OF4)->vec_dot, scalar) << isa_name(isa);
+    ++tables;
+  }
+  EXPECT_GE(tables, 1);
+}
+
 // The scalar twin against dequantize-then-dot in double: the integer sums are exact, so only the
 // float accumulation differs.
 TEST(SparseKernels, ScalarTwinEqualsDequantizedDot) {
