@@ -17,6 +17,7 @@
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
 #include "kernels/sparse_controls.h"
+#include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -67,23 +68,10 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
   return reduce16(lanes);
 }
 
-template <VecDotFn Dot>
-void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
-               size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const void* wr = static_cast<const uint8_t*>(w) + r * w_stride;
-    for (int64_t t = 0; t < n_tok; ++t)
-      y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
-  }
-}
-
 }  // namespace
 
 FormatKernels neon_sparse_2of4_kernels(const FormatKernels& scalar_twin) {
-  FormatKernels k = scalar_twin;  // same activations (Q8_K), block size and slot facts
-  k.vec_dot = dot_2of4;
-  k.gemm = gemm_rows<dot_2of4>;
-  return k;
+  return with_sparse_dot<dot_2of4>(scalar_twin);
 }
 
 }  // namespace edgefit::kernels::detail

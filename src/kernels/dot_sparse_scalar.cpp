@@ -12,6 +12,7 @@
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -71,18 +72,9 @@ void prep_q8_k_act(const float* x, int64_t n, void* out) {
 }
 
 template <VecDotFn Dot>
-void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
-               size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const void* wr = static_cast<const uint8_t*>(w) + r * w_stride;
-    for (int64_t t = 0; t < n_tok; ++t)
-      y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
-  }
-}
-
-template <VecDotFn Dot>
 constexpr FormatKernels sparse_kernels(DType t) {
-  return {t, 0, DType::Q8_K, kSparseBlock, q8_k_act_bytes, prep_q8_k_act, Dot, gemm_rows<Dot>};
+  return {
+      t, 0, DType::Q8_K, kSparseBlock, q8_k_act_bytes, prep_q8_k_act, Dot, sparse_gemm_rows<Dot>};
 }
 
 // Packed rows (kernels.h PackedQ4_2of4Block, PackedQ4_MaskBlock): the row back in ggml's layout,
