@@ -128,7 +128,10 @@ void add_sparse_kernels(KernelDispatch& kd) {
   // them all; AVX-512 hosts with VBMI2 (vpcompressb gathers) and VBMI (vpermb places them: Ice
   // Lake, Sapphire Rapids, Zen 4) get the AVX-512 kernels of every sparse type instead.
   const CpuFeatures& cpu = cpu_features();
-  if (kd.isa != Isa::kScalar) kd.set(S::kQ4_2of4, avx2_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
+  if (kd.isa != Isa::kScalar) {
+    kd.set(S::kQ4_2of4, avx2_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
+    for (const S s : {S::kQ4_Mask50, S::kQ4_Mask62}) kd.set(s, avx2_sparse_mask_kernels(kd.at(s)));
+  }
   if ((kd.isa == Isa::kAvx512Vnni || kd.isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 &&
       cpu.avx512_vbmi) {
     for (const S s : {S::kQ4_2of4, S::kQ4_Mask50, S::kQ4_Mask62, S::kQ4_2of4x1, S::kQ4_Mask50x1,

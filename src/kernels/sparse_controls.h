@@ -1,6 +1,6 @@
-// Internal to src/kernels: the 2:4 byte-shuffle controls shared by the table kernels of the 2:4
-// type (dot_sparse_avx2.cpp: pshufb, dot_sparse_neon.cpp: tbl). Portable constexpr data only, so
-// every ISA-flagged file may include it.
+// Internal to src/kernels: the byte-shuffle controls of the sparse table kernels (2:4:
+// dot_sparse_avx2.cpp pshufb, dot_sparse_neon.cpp tbl; masks: dot_sparse_avx2.cpp). Portable
+// constexpr data only, so every ISA-flagged file may include it.
 #pragma once
 
 #include <array>
@@ -19,5 +19,24 @@ constexpr std::array<uint32_t, 256> make_2of4_controls() {
   return t;
 }
 alignas(64) inline constexpr std::array<uint32_t, 256> k2of4Controls = make_2of4_controls();
+
+// Mask byte m (8 weights, bit set = kept) → the byte-shuffle control that packs its kept bytes to
+// the front in order (8 control bytes, little-endian), the rest 0x80 (zero).
+constexpr std::array<uint64_t, 256> make_compress8_controls() {
+  std::array<uint64_t, 256> t{};
+  for (uint32_t m = 0; m < 256; ++m) {
+    uint64_t c = 0x8080808080808080ull;
+    int k = 0;
+    for (int i = 0; i < 8; ++i)
+      if ((m >> i) & 1) {
+        c &= ~(uint64_t{0xFF} << (8 * k));
+        c |= uint64_t(i) << (8 * k++);
+      }
+    t[m] = c;
+  }
+  return t;
+}
+alignas(64) inline constexpr std::array<uint64_t, 256> kCompress8Controls =
+    make_compress8_controls();
 
 }  // namespace edgefit::kernels::detail
