@@ -1,12 +1,14 @@
 // libFuzzer target: sparse weight blocks (Q4_2OF4, Q4_MASK50, Q4_MASK62) as a hostile file holds
 // them. The loader's check (find_corrupt_sparse_block) must accept exactly the blocks the
 // decoder accepts, and on accepted blocks the best kernel table must equal the scalar twin bit
-// for bit (no read past a block, whatever its index nibbles or mask). First byte: the type.
+// for bit (no read past a block, whatever its index nibbles or mask), and so must its kernels on
+// the blocks repacked as the loader repacks them. First byte: the type.
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "core/error.h"
+#include "core/tensor.h"
 #include "kernels/kernels.h"
 #include "quant/q_sparse.h"
 #include "quant/quant_traits.h"
@@ -43,5 +45,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const float a = ref->vec_dot(n, row.data(), act.data());
   const float b = best->vec_dot(n, row.data(), best_act.data());
   if (std::memcmp(&a, &b, sizeof a) != 0 && !(a != a && b != b)) __builtin_trap();
+  // The load-time repacking of accepted blocks (AVX-512 VBMI2 tables: 2:4 expand, masks
+  // compress-store with padding cleared) must give the same float too.
+  const int64_t shape[2] = {1, n};
+  const TensorView view = TensorView::contiguous(t, shape, row.data());
+  if (!kernels::can_repack(kernels::kernel_dispatch(), view)) return 0;
+  std::vector<uint8_t> packed(row.size());
+  const TensorView pv = kernels::repack_weight(view, packed.data());
+  const kernels::FormatKernels* pk = kernels::kernel_dispatch().find(pv);
+  std::vector<uint8_t> packed_act(pk->act_row_bytes(n));
+  pk->prepare_act(x.data(), n, packed_act.data());
+  const float c = pk->vec_dot(n, packed.data(), packed_act.data());
+  if (std::memcmp(&a, &c, sizeof a) != 0 && !(a != a && c != c)) __builtin_trap();
   return 0;
 }

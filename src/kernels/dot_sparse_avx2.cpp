@@ -13,12 +13,18 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <array>
+#include <bit>
+#include <cmath>
 #include <cstdint>
 
+#include "core/fp16.h"
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/sparse_controls.h"
+#include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -27,17 +33,9 @@ using quant::BlockQ8_K;
 
 namespace {
 
-// Index byte k (groups 2k, 2k+1; nibbles p0 | p1 << 2) → the pshufb control of its 4 kept
-// weights within its 8: {p0, p1} of the low nibble, {4 + p0, 4 + p1} of the high one.
-constexpr std::array<uint32_t, 256> make_controls() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t k = 0; k < 256; ++k) {
-    const uint32_t lo = k & 0xF, hi = k >> 4;
-    t[k] = (lo & 3) | (lo >> 2) << 8 | (4 + (hi & 3)) << 16 | (4 + (hi >> 2)) << 24;
-  }
-  return t;
-}
-alignas(64) constexpr std::array<uint32_t, 256> kControls = make_controls();
+#include "kernels/sparse_lanes.inc"
+
+constexpr const std::array<uint32_t, 256>& kControls = k2of4Controls;  // sparse_controls.h
 
 // The 32 kept activation quants of value block j of a block (weights 64j … 64j + 63), in the
 // order 0-7, 16-23 | 8-15, 24-31.
@@ -68,6 +66,12 @@ inline __m256i dot32(const quant::BlockQ4_0& v, __m256i acts) {
   return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
+// The 4 value blocks' exact sums from their 8-dword partial sums.
+inline __m128i hsum4(const __m256i s[4]) {
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
 float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
   const auto* w = static_cast<const BlockQ4_2of4*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
@@ -76,37 +80,80 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
     __m256i s[4];
     for (int j = 0; j < 4; ++j)
       s[j] = dot32(w[b].values[j], gather32(w[b].idx + 8 * j, a[b].qs + 64 * j));
-    const __m256i h =
-        _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
-    const __m128i isums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m128i isums = hsum4(s);
     const __m128i d = _mm_setr_epi16(
         static_cast<short>(w[b].values[0].d), static_cast<short>(w[b].values[1].d),
         static_cast<short>(w[b].values[2].d), static_cast<short>(w[b].values[3].d), 0, 0, 0, 0);
-    const __m128 scale = _mm_mul_ps(_mm_cvtph_ps(d), _mm_set1_ps(a[b].d));
-    groups[b % 4] = _mm_fmadd_ps(scale, _mm_cvtepi32_ps(isums), groups[b % 4]);
+    accumulate4(_mm_cvtph_ps(d), a[b].d, isums, &groups[b % 4]);
   }
-  alignas(16) float lanes[kLanes];
-  for (int i = 0; i < 4; ++i) _mm_store_ps(lanes + 4 * i, groups[i]);
-  return reduce16(lanes);
+  return reduce_groups(groups);
 }
 
-template <VecDotFn Dot>
-void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
-               size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const void* wr = static_cast<const uint8_t*>(w) + r * w_stride;
-    for (int64_t t = 0; t < n_tok; ++t)
-      y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
+// ---------------------------------------------------------------- masks: pshufb per mask byte
+//
+// No compress instruction: each mask byte's kept quants are packed to the front of its 8 by one
+// pshufb (kCompress8Controls) and stored at the running offset into a ring of gathered rows,
+// kMaskAhead blocks before the block that reloads them (a reload right after 8-byte stores it
+// spans cannot be forwarded). The gathered row is zeroed first, so past the count it holds
+// zeros, as the scalar twin's.
+constexpr int kMaskRing = 4, kMaskAhead = 2;
+constexpr int kGatheredBytes = 128 + 32;  // capacity + the last 8-byte store, in whole 32s
+
+template <int kCapacity>
+inline void gather_mask_block(const uint8_t* mask, const int8_t* qs, int8_t* dst) {
+  for (int i = 0; i < kCapacity; i += 32)
+    _mm256_store_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_setzero_si256());
+  unsigned off = 0;
+  for (int i = 0; i < kSparseBlock / 8; ++i) {
+    const __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8 * i));
+    const __m128i c =
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(&kCompress8Controls[mask[i]]));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + off), _mm_shuffle_epi8(x, c));
+    off += static_cast<unsigned>(std::popcount(mask[i]));
   }
+}
+
+template <int kVB>
+float dot_mask(int64_t n, const void* w_row, const void* act_row) {
+  using Block = BlockQ4_Mask<32 * kVB>;
+  const auto* w = static_cast<const Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  alignas(32) int8_t ring[kMaskRing][kGatheredBytes];
+  const int64_t nb = n / kSparseBlock;
+  for (int64_t b = 0; b < std::min<int64_t>(kMaskAhead, nb); ++b)
+    gather_mask_block<32 * kVB>(w[b].mask, a[b].qs, ring[b % kMaskRing]);
+  float lanes[kLanes] = {};
+  int64_t v = 0;  // value block of the row: lane v % 16
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b + kMaskAhead < nb)
+      gather_mask_block<32 * kVB>(w[b + kMaskAhead].mask, a[b + kMaskAhead].qs,
+                                  ring[(b + kMaskAhead) % kMaskRing]);
+    __m256i s[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+    for (int j = 0; j < kVB; ++j) {
+      const __m256i x =
+          _mm256_load_si256(reinterpret_cast<const __m256i*>(ring[b % kMaskRing] + 32 * j));
+      // dot32's order: kept values 0-7, 16-23 | 8-15, 24-31
+      s[j] = dot32(w[b].values[j], _mm256_permute4x64_epi64(x, _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    alignas(16) int32_t isum[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(isum), hsum4(s));
+    for (int j = 0; j < kVB; ++j, ++v) {  // the scalar twin's float steps, one fma each
+      float& lane = lanes[v % kLanes];
+      lane = std::fma(fp16_to_fp32(w[b].values[j].d) * a[b].d, static_cast<float>(isum[j]), lane);
+    }
+  }
+  return reduce16(lanes);
 }
 
 }  // namespace
 
 FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin) {
-  FormatKernels k = scalar_twin;  // same activations (Q8_K), block size and slot facts
-  k.vec_dot = dot_2of4;
-  k.gemm = gemm_rows<dot_2of4>;
-  return k;
+  return with_sparse_dot<dot_2of4>(scalar_twin);
+}
+FormatKernels avx2_sparse_mask_kernels(const FormatKernels& scalar_twin) {
+  return scalar_twin.weight_type == DType::Q4_MASK50 ? with_sparse_dot<dot_mask<4>>(scalar_twin)
+                                                     : with_sparse_dot<dot_mask<3>>(scalar_twin);
 }
 
 }  // namespace edgefit::kernels::detail

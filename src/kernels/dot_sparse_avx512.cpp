@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #pragma GCC diagnostic pop
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -31,16 +32,33 @@ using quant::BlockQ8_K;
 
 namespace {
 
-// lanes 4(b % 4) … 4(b % 4) + 3 of the canonical order hold value blocks 4b … 4b + 3.
-inline void accumulate4(__m128 d, float act_d, __m128i isums, __m128* lane_group) {
-  const __m128 s = _mm_mul_ps(d, _mm_set1_ps(act_d));
-  *lane_group = _mm_fmadd_ps(s, _mm_cvtepi32_ps(isums), *lane_group);
+#include "kernels/sparse_lanes.inc"
+
+// The 16 dword lanes of s, lane l holding products of value block l % 4, folded to the 4 sums
+// (dwords 0-3) with two 128-bit lane swaps.
+inline __m128i fold_lanes4(__m512i s) {
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm512_castsi512_si128(s);
 }
 
-inline float reduce_groups(const __m128 g[4]) {
-  alignas(16) float lanes[kLanes];
-  for (int i = 0; i < 4; ++i) _mm_store_ps(lanes + 4 * i, g[i]);
-  return reduce16(lanes);
+// Per dword lane: Σ (level − 8) · quant of the 4 + 4 bytes the lane holds, levels the low (with
+// g0) and high (with g1) nibbles of qb.
+inline __m512i lane_products(__m512i qb, __m512i g0, __m512i g1) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+  const __m512i lev0 = _mm512_and_si512(qb, low4);
+  const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+  __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
+  s = _mm512_dpbusd_epi32(s, lev1, g1);
+  __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
+  o = _mm512_dpbusd_epi32(o, eight, g1);
+  return _mm512_sub_epi32(s, o);
+}
+
+// The 4 exact integer sums of a block whose gathered quants g0, g1 and value nibbles qb are in
+// the lane layout (below): Σ (level − 8) · quant per value block.
+inline __m128i gathered_isums(__m512i qb, __m512i g0, __m512i g1) {
+  return fold_lanes4(lane_products(qb, g0, g1));
 }
 
 // ---------------------------------------------------------------- 2:4, in the lane layout
@@ -74,12 +92,10 @@ struct Tables2of4 {
   uint8_t shift0[64];     // vpmultishiftqb bit offsets of G0's positions: lane 2m: byte 0's bits
                           // 0, 2, 4, 6; lane 2m + 1: byte 1's (8 … 14)
   uint8_t shift1[64];     // G1's: bytes 2 and 3 of the qword (16 … 30)
-  uint8_t packed_shift0[64];  // the same for PackedQ4_2of4Block's broadcast index bytes: qwords
-  uint8_t packed_shift1[64];  // 4-7 read bytes 4-7 of their qword (+ 32 bits)
-  uint8_t base[64];           // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
-  uint8_t qs[64];             // vpermb over the values: byte j of lane l = qs byte 4k + j of value
-                              // block v (at 18v + 2 in the block's values)
-  uint8_t scales[64];         // vpermb: the 4 fp16 scales (bytes 0-7)
+  uint8_t base[64];       // 32v + 8k + 4·(j / 2): the first quant of output byte j's group
+  uint8_t qs[64];         // vpermb over the values: byte j of lane l = qs byte 4k + j of value
+                          // block v (at 18v + 2 in the block's values)
+  uint8_t scales[64];     // vpermb: the 4 fp16 scales (bytes 0-7)
 };
 constexpr Tables2of4 make_tables_2of4() {
   Tables2of4 t{};
@@ -89,8 +105,6 @@ constexpr Tables2of4 make_tables_2of4() {
       const int o = 4 * l + j;
       t.shift0[o] = static_cast<uint8_t>(8 * (l % 2) + 2 * j);
       t.shift1[o] = static_cast<uint8_t>(16 + 8 * (l % 2) + 2 * j);
-      t.packed_shift0[o] = static_cast<uint8_t>(t.shift0[o] + 32 * (l / 8));
-      t.packed_shift1[o] = static_cast<uint8_t>(t.shift1[o] + 32 * (l / 8));
       t.base[o] = static_cast<uint8_t>(32 * v + 8 * k + 4 * (j / 2));
       t.qs[o] = static_cast<uint8_t>(18 * v + 2 + 4 * k + j);
     }
@@ -113,8 +127,7 @@ alignas(64) constexpr Tables2of4 kT24 = make_tables_2of4();
 inline void block_2of4(__m512i src, __m512i shift0, __m512i shift1, __m512i qb, __m128 d,
                        const BlockQ8_K& act, __m128* lane_group) {
   const __m512i base = _mm512_load_si512(kT24.base);
-  const __m512i three = _mm512_set1_epi8(3), low4 = _mm512_set1_epi8(0x0F),
-                eight = _mm512_set1_epi8(8);
+  const __m512i three = _mm512_set1_epi8(3);
   // base has bits 0-1 clear, so position + base = (field & 3) | base: one vpternlogd (0xEA:
   // a & b | c) instead of an and and an add
   const __m512i at0 =
@@ -126,16 +139,7 @@ inline void block_2of4(__m512i src, __m512i shift0, __m512i shift1, __m512i qb, 
       _mm512_permutex2var_epi8(_mm512_loadu_si512(q), at0, _mm512_loadu_si512(q + 64));
   const __m512i g1 =
       _mm512_permutex2var_epi8(_mm512_loadu_si512(q + 128), at1, _mm512_loadu_si512(q + 192));
-  const __m512i lev0 = _mm512_and_si512(qb, low4);
-  const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
-  __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
-  s = _mm512_dpbusd_epi32(s, lev1, g1);
-  __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
-  o = _mm512_dpbusd_epi32(o, eight, g1);
-  s = _mm512_sub_epi32(s, o);
-  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
-  accumulate4(d, act.d, _mm512_castsi512_si128(s), lane_group);
+  accumulate4(d, act.d, gathered_isums(qb, g0, g1), lane_group);
 }
 
 float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
@@ -161,23 +165,83 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
   return reduce_groups(groups);
 }
 
-// The same on PackedQ4_2of4Block rows (kernels.h): the index bytes are one broadcast away from
-// their qwords, the nibbles and scales already in place.
+// ---------------------------------------------------------------- 2:4 packed: expand, no gather
+//
+// On PackedQ4_2of4Block rows (kernels.h) the kernel expands the weights instead of gathering the
+// activations: register k of a block = vpexpandb of 32 unpacked levels under mask k, pruned
+// positions filled with 8 (level 0), against the activations prepared in the same register
+// order (prep_2of4_expand); vpdpbusd then sums (level + 8 or 8) · quant over every position of a
+// quarter, so isum_v = that − 8 · Σ of quarter v's quants, which the preparation computes once
+// per token. Per block: 2 loads and 6 nibble ops, 4 expands, 4 vpdpbusd, the two-swap reduction.
+
+// One prepared activation block of the expand kernel: the Q8_K quants in the packed register
+// order, the scale, and 8 · the sum of each quarter's quants.
+struct alignas(64) ActExpand {
+  int8_t qs[kSparseBlock];  // byte 64k + 4l + j = quant of weight 64(l % 4) + 16k + 4(l / 4) + j
+  float d;                  // the Q8_K block's scale
+  int32_t offset8[4];       // 8 · Σ of the quants of weights 64v … 64v + 63
+};
+static_assert(sizeof(ActExpand) == 320);
+
+size_t expand_act_bytes(int64_t n) {
+  return static_cast<size_t>(n / kSparseBlock) * sizeof(ActExpand);
+}
+
+void prep_2of4_expand(const float* x, int64_t n, void* out) {
+  auto* a = static_cast<ActExpand*>(out);
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    BlockQ8_K q;
+    quantize_act_q8_k(x + b * kSparseBlock, &q, kSparseBlock);
+    a[b].d = q.d;
+    for (int k = 0; k < 4; ++k)
+      for (int i = 0; i < 64; ++i) {
+        const int l = i / 4, j = i % 4;
+        a[b].qs[64 * k + i] = q.qs[64 * (l % 4) + 16 * k + 4 * (l / 4) + j];
+      }
+    for (int v = 0; v < 4; ++v) {
+      int32_t sum = 0;
+      for (int i = 0; i < 64; ++i) sum += q.qs[64 * v + i];
+      a[b].offset8[v] = 8 * sum;
+    }
+  }
+}
+
+// One packed 2:4 block: lane_group += its 4 value blocks' products (lanes 4(b % 4) …).
+inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& act,
+                              __m128* lane_group) {
+  const __m512i eight = _mm512_set1_epi8(8);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m512i s[2];  // two dependency chains of 2 vpdpbusd
+  for (int h = 0; h < 2; ++h) {
+    // 32 levels of register 2h in the low nibbles, of 2h + 1 in the high ones; each register
+    // keeps exactly 32, so the expands read the low 32 bytes only
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs[h]));
+    const __m256i lo = _mm256_and_si256(q, low4);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+    const __m512i w0 =
+        _mm512_mask_expand_epi8(eight, _cvtu64_mask64(blk.mask[2 * h]), _mm512_castsi256_si512(lo));
+    const __m512i w1 = _mm512_mask_expand_epi8(eight, _cvtu64_mask64(blk.mask[2 * h + 1]),
+                                               _mm512_castsi256_si512(hi));
+    s[h] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_load_si512(act.qs + 128 * h));
+    s[h] = _mm512_dpbusd_epi32(s[h], w1, _mm512_load_si512(act.qs + 128 * h + 64));
+  }
+  const __m128i isums =
+      _mm_sub_epi32(fold_lanes4(_mm512_add_epi32(s[0], s[1])),
+                    _mm_load_si128(reinterpret_cast<const __m128i*>(act.offset8)));
+  const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
+  accumulate4(d, act.d, isums, lane_group);
+}
+
 float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
   const auto* w = static_cast<const PackedQ4_2of4Block*>(w_row);
-  const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  const __m512i shift0 = _mm512_load_si512(kT24.packed_shift0),
-                shift1 = _mm512_load_si512(kT24.packed_shift1);
-  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
-  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    const PackedQ4_2of4Block& blk = w[b];
-    const __m512i src =
-        _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.idx)));
-    const __m512i qb = _mm512_loadu_si512(blk.qs);
-    const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
-    block_2of4(src, shift0, shift1, qb, d, a[b], &groups[b % 4]);
-  }
-  return reduce_groups(groups);
+  const auto* a = static_cast<const ActExpand*>(act_row);
+  __m128 g[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  const int64_t nb = n / kSparseBlock;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4)  // unrolled so that the 4 lane groups stay in registers
+    for (int j = 0; j < 4; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
+  for (int j = 0; b + j < nb; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
+  return reduce_groups(g);
 }
 
 // ---------------------------------------------------------------- masks, in the same layout
@@ -237,8 +301,42 @@ constexpr TablesMask make_tables_mask() {
 }
 alignas(64) constexpr TablesMask kTM = make_tables_mask();
 
-// kVB value blocks per block (4: Q4_MASK50, 3: Q4_MASK62); value block v of the row goes to lane
-// v % 16, as the scalar twin.
+// The canonical float lanes of a mask row: value block v of the row in lane v % 16. kVB = 4:
+// block b's 4 products go to lanes 4(b % 4) …; kVB = 3: block b's 3 products go to lanes
+// (3b + j) % 16, rotated there and added with one masked fused multiply-add (each lane the scalar
+// twin's std::fma).
+template <int kVB>
+struct MaskLanes {
+  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  __m512 vacc = _mm512_setzero_ps();  // kVB == 3: the 16 lanes
+  int lane = 0;                       // kVB == 3: lane of the next value block
+
+  // d: the block's value-block scales (lanes 0 … kVB - 1), isums their exact integer sums.
+  void add(int64_t b, __m128 d, float act_d, __m128i isums) {
+    if constexpr (kVB == 4) {
+      accumulate4(d, act_d, isums, &groups[b % 4]);
+    } else {
+      const __m512i iota16 =
+          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      const __m512i rot = _mm512_and_si512(_mm512_sub_epi32(iota16, _mm512_set1_epi32(lane)),
+                                           _mm512_set1_epi32(15));
+      const __m512 sc =
+          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_mul_ps(d, _mm_set1_ps(act_d))));
+      const __m512 is = _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_cvtepi32_ps(isums)));
+      const auto m = static_cast<__mmask16>((7u << lane) | (7u >> (16 - lane)));
+      vacc = _mm512_mask3_fmadd_ps(sc, is, vacc, m);
+      lane = (lane + 3) % kLanes;
+    }
+  }
+  float reduce() const {
+    if constexpr (kVB == 4) return reduce_groups(groups);
+    alignas(64) float acc[kLanes];
+    _mm512_store_ps(acc, vacc);
+    return reduce16(acc);
+  }
+};
+
+// kVB value blocks per block (4: Q4_MASK50, 3: Q4_MASK62), as stored.
 template <int kVB>
 float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   using Block = BlockQ4_Mask<32 * kVB>;
@@ -246,13 +344,8 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
   const __m512i g0_at = _mm512_load_si512(kTM.g0), g1_at = _mm512_load_si512(kTM.g1);
   const __m512i qs_at = _mm512_load_si512(kT24.qs), scales_at = _mm512_load_si512(kT24.scales);
-  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
   constexpr int kValueBytes = kVB * static_cast<int>(sizeof(quant::BlockQ4_0));  // 72 or 54
-  float acc[kLanes] = {};
-  __m512 vacc = _mm512_setzero_ps();  // kVB == 3: the 16 lanes
-  const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m128 groups[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
-  int lane = 0;
+  MaskLanes<kVB> lanes;
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
     __m512i r0, r1;
     gather_mask(w[b].mask, a[b].qs, &r0, &r1);
@@ -266,41 +359,85 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
                            ? _mm512_maskz_loadu_epi8((1ull << (kValueBytes - 64)) - 1, vb + 64)
                            : _mm512_setzero_si512();
     const __m512i qb = _mm512_permutex2var_epi8(v0, qs_at, v1);
-    const __m512i lev0 = _mm512_and_si512(qb, low4);
-    const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
-    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, x0);
-    s = _mm512_dpbusd_epi32(s, lev1, x1);
-    __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, x0);
-    o = _mm512_dpbusd_epi32(o, eight, x1);
-    s = _mm512_sub_epi32(s, o);
-    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
     const __m128 d = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi8(scales_at, v0)));
-    if constexpr (kVB == 4) {
-      accumulate4(d, a[b].d, _mm512_castsi512_si128(s), &groups[b % 4]);
-    } else {
-      // value blocks 3b … 3b + 2 → lanes (3b + j) % 16: rotate the 3 products there, one masked
-      // fused multiply-add (each lane the scalar twin's std::fma)
-      const __m512i rot = _mm512_and_si512(_mm512_sub_epi32(iota16, _mm512_set1_epi32(lane)),
-                                           _mm512_set1_epi32(15));
-      const __m512 sc =
-          _mm512_permutexvar_ps(rot, _mm512_castps128_ps512(_mm_mul_ps(d, _mm_set1_ps(a[b].d))));
-      const __m512 is =
-          _mm512_permutexvar_ps(rot, _mm512_cvtepi32_ps(s));  // lanes 0-2 of s: the isums
-      const auto m = static_cast<__mmask16>((7u << lane) | (7u >> (16 - lane)));
-      vacc = _mm512_mask3_fmadd_ps(sc, is, vacc, m);
-      lane = (lane + 3) % kLanes;
-    }
+    lanes.add(b, d, a[b].d, gathered_isums(qb, x0, x1));
   }
-  if constexpr (kVB == 3) _mm512_storeu_ps(acc, vacc);
-  return kVB == 4 ? reduce_groups(groups) : reduce16(acc);
+  return lanes.reduce();
 }
+
+// ---------------------------------------------------------------- masks, packed: compress-store
+//
+// On PackedQ4_MaskBlock rows (kernels.h) each quarter's kept quants are compress-stored
+// (vpcompressb to memory) one after another into a small ring of gathered rows, kMaskAhead
+// blocks before the block that reads them back: reloading right after the stores cannot be
+// forwarded and waits for them (measured 1.7× slower), a few blocks later the stores have left
+// the store buffer. No rotations, byte masks or table permutes remain: the gathered row is
+// rank-ordered, so 128-bit lane v of its two halves' two 128-bit shuffles holds value block v's
+// values 0-15 (and 16-31), which is where the packed nibbles already are (lane v = value block
+// v's 16 nibble bytes); each 128-bit lane then sums in two in-lane shuffles. Past a block's
+// count the ring holds stale quants, against level 0 (the repacking's padding), so they add 0.
+constexpr int kMaskRing = 4;  // gathered rows in the ring
+constexpr int kMaskAhead =
+    3;  // blocks between a row's compress-store and its reload (2: 10 % slower)
+
+// Compress-stores the quants at a block's kept positions to dst in weight order.
+inline void compress_block(const uint8_t* mask, const int8_t* qs, int8_t* dst) {
+  unsigned off = 0;
+  for (int c = 0; c < 4; ++c) {
+    uint64_t m;
+    std::memcpy(&m, mask + 8 * c, 8);
+    // compressed in a register and stored whole: the next quarter's store overwrites the zeros
+    // past this one's count (vpcompressb to memory measured slower)
+    _mm512_storeu_si512(dst + off, _mm512_maskz_compress_epi8(m, _mm512_loadu_si512(qs + 64 * c)));
+    off += static_cast<unsigned>(std::popcount(m));
+  }
+}
+
+template <int kVB>
+float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
+  const auto* w = static_cast<const PackedQ4_MaskBlock<kVB>*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i lane0s = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  // zeroed once: bytes a block never writes (Q4_MASK62's 96-127) are then zeros, not garbage
+  alignas(64) int8_t ring[kMaskRing][3 * 64] = {};  // 128 gathered quants + a full last store
+  const int64_t nb = n / kSparseBlock;
+  for (int64_t b = 0; b < std::min<int64_t>(kMaskAhead, nb); ++b)
+    compress_block(w[b].mask, a[b].qs, ring[b % kMaskRing]);
+  MaskLanes<kVB> lanes;
+  for (int64_t b = 0; b < nb; ++b) {
+    if (b + kMaskAhead < nb)
+      compress_block(w[b + kMaskAhead].mask, a[b + kMaskAhead].qs,
+                     ring[(b + kMaskAhead) % kMaskRing]);
+    const __m512i o0 = _mm512_load_si512(ring[b % kMaskRing]);
+    const __m512i o1 = _mm512_load_si512(ring[b % kMaskRing] + 64);
+    // lane v: values 32v … 32v + 15 (x0), 32v + 16 … 32v + 31 (x1)
+    const __m512i x0 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i x1 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512i qb =
+        _mm512_maskz_loadu_epi8(kVB == 4 ? ~0ull : (1ull << (16 * kVB)) - 1, w[b].qs);
+    __m512i s = lane_products(qb, x0, x1);
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
+    const __m128i isums = _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane0s, s));
+    const __m128i d16 = _mm_maskz_loadu_epi16((1u << kVB) - 1, w[b].d);  // the kVB scales
+    lanes.add(b, _mm_cvtph_ps(d16), a[b].d, isums);
+  }
+  return lanes.reduce();
+}
+
+// Rows a gemm prefetches ahead. The sparse kernels spend more instructions per byte than the
+// dense ones, so the hardware prefetcher alone falls behind when they stream from DRAM (as the
+// unpacked dense gemv, dot_avx512vnni.cpp); the row kPrefetchRows ahead is prefetched whole
+// before each row (prefetches never fault, so past the last row is harmless).
+constexpr int64_t kPrefetchRows = 4;
 
 template <VecDotFn Dot>
 void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
                size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
   for (int64_t r = 0; r < n_rows; ++r) {
-    const void* wr = static_cast<const uint8_t*>(w) + r * w_stride;
+    const auto* wr = static_cast<const uint8_t*>(w) + r * w_stride;
+    for (size_t off = 0; off < w_stride; off += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(wr + kPrefetchRows * w_stride + off), _MM_HINT_T0);
     for (int64_t t = 0; t < n_tok; ++t)
       y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
   }
@@ -330,11 +467,22 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_2of4x1: {
       FormatKernels k = kernels_of<dot_2of4_packed>(DType::Q4_2OF4);
       k.packing = kPackingQ4_2of4x1;
-      k.prepare_act = prep_2of4;
+      k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand)
+      k.prepare_act = prep_2of4_expand;
       return k;
     }
     case KernelSlot::kQ4_Mask50:
       return kernels_of<dot_mask<4>>(DType::Q4_MASK50);
+    case KernelSlot::kQ4_Mask50x1: {
+      FormatKernels k = kernels_of<dot_mask_packed<4>>(DType::Q4_MASK50);
+      k.packing = kPackingQ4_Mask50x1;
+      return k;
+    }
+    case KernelSlot::kQ4_Mask62x1: {
+      FormatKernels k = kernels_of<dot_mask_packed<3>>(DType::Q4_MASK62);
+      k.packing = kPackingQ4_Mask62x1;
+      return k;
+    }
     default:
       return kernels_of<dot_mask<3>>(DType::Q4_MASK62);
   }

@@ -12,6 +12,7 @@
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -71,18 +72,29 @@ void prep_q8_k_act(const float* x, int64_t n, void* out) {
 }
 
 template <VecDotFn Dot>
-void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
-               size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const void* wr = static_cast<const uint8_t*>(w) + r * w_stride;
-    for (int64_t t = 0; t < n_tok; ++t)
-      y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
-  }
+constexpr FormatKernels sparse_kernels(DType t) {
+  return {
+      t, 0, DType::Q8_K, kSparseBlock, q8_k_act_bytes, prep_q8_k_act, Dot, sparse_gemm_rows<Dot>};
 }
 
-template <VecDotFn Dot>
-constexpr FormatKernels sparse_kernels(DType t) {
-  return {t, 0, DType::Q8_K, kSparseBlock, q8_k_act_bytes, prep_q8_k_act, Dot, gemm_rows<Dot>};
+// Packed rows (kernels.h PackedQ4_2of4Block, PackedQ4_MaskBlock): the row back in ggml's layout,
+// then the twin.
+template <DType kType, uint8_t kPacking, VecDotFn Plain>
+float ref_dot_packed(int64_t n, const void* w, const void* a) {
+  const int64_t shape[2] = {1, n};
+  TensorView v = TensorView::contiguous(kType, shape, w);
+  v.packing = kPacking;
+  thread_local std::vector<uint8_t> row;
+  row.resize(v.row_bytes());
+  unpack_packed_row(v, 0, row.data());
+  return Plain(n, row.data(), a);
+}
+
+template <DType kType, uint8_t kPacking, VecDotFn Plain>
+FormatKernels packed_twin() {
+  FormatKernels k = sparse_kernels<ref_dot_packed<kType, kPacking, Plain>>(kType);
+  k.packing = kPacking;
+  return k;
 }
 
 }  // namespace
@@ -97,38 +109,39 @@ float ref_dot_q4_mask62(int64_t n, const void* w, const void* a) {
   return dot_sparse<BlockQ4_Mask62, 3, gather_mask<96>>(n, w, a);
 }
 
-// Packed 2:4 rows (kernels.h PackedQ4_2of4Block): the row back in ggml's layout, then the twin.
-float ref_dot_q4_2of4_x1(int64_t n, const void* w, const void* a) {
-  const int64_t shape[2] = {1, n};
-  TensorView v = TensorView::contiguous(DType::Q4_2OF4, shape, w);
-  v.packing = kPackingQ4_2of4x1;
-  thread_local std::vector<uint8_t> row;
-  row.resize(static_cast<size_t>(n / kSparseBlock) * sizeof(BlockQ4_2of4));
-  unpack_packed_row(v, 0, row.data());
-  return ref_dot_q4_2of4(n, row.data(), a);
-}
-
 void add_sparse_kernels(KernelDispatch& kd) {
   using S = KernelSlot;
-  FormatKernels packed = sparse_kernels<ref_dot_q4_2of4_x1>(DType::Q4_2OF4);
-  packed.packing = kPackingQ4_2of4x1;
   kd.set(S::kQ4_2of4, sparse_kernels<ref_dot_q4_2of4>(DType::Q4_2OF4))
       .set(S::kQ4_Mask50, sparse_kernels<ref_dot_q4_mask50>(DType::Q4_MASK50))
       .set(S::kQ4_Mask62, sparse_kernels<ref_dot_q4_mask62>(DType::Q4_MASK62));
-  // The packed 2:4 layout pays only where the AVX-512 kernel reads it (below); the scalar table
-  // has its twin, as for every packing, so the tests can compare against it.
-  if (kd.isa == Isa::kScalar) kd.set(S::kQ4_2of4x1, packed);
+  // The packed layouts pay only where the AVX-512 kernels read them (below); the scalar table
+  // has their twins, as for every packing, so the tests can compare against them.
+  if (kd.isa == Isa::kScalar) {
+    kd.set(S::kQ4_2of4x1, packed_twin<DType::Q4_2OF4, kPackingQ4_2of4x1, ref_dot_q4_2of4>())
+        .set(S::kQ4_Mask50x1,
+             packed_twin<DType::Q4_MASK50, kPackingQ4_Mask50x1, ref_dot_q4_mask50>())
+        .set(S::kQ4_Mask62x1,
+             packed_twin<DType::Q4_MASK62, kPackingQ4_Mask62x1, ref_dot_q4_mask62>());
+  }
 #if defined(__x86_64__)
   // Every x86 SIMD table runs only where AVX2 does: the AVX2 2:4 kernel (table gathers) serves
   // them all; AVX-512 hosts with VBMI2 (vpcompressb gathers) and VBMI (vpermb places them: Ice
   // Lake, Sapphire Rapids, Zen 4) get the AVX-512 kernels of every sparse type instead.
   const CpuFeatures& cpu = cpu_features();
-  if (kd.isa != Isa::kScalar) kd.set(S::kQ4_2of4, avx2_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
+  if (kd.isa != Isa::kScalar) {
+    kd.set(S::kQ4_2of4, avx2_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
+    for (const S s : {S::kQ4_Mask50, S::kQ4_Mask62}) kd.set(s, avx2_sparse_mask_kernels(kd.at(s)));
+  }
   if ((kd.isa == Isa::kAvx512Vnni || kd.isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 &&
       cpu.avx512_vbmi) {
-    for (const S s : {S::kQ4_2of4, S::kQ4_Mask50, S::kQ4_Mask62, S::kQ4_2of4x1})
+    for (const S s : {S::kQ4_2of4, S::kQ4_Mask50, S::kQ4_Mask62, S::kQ4_2of4x1, S::kQ4_Mask50x1,
+                      S::kQ4_Mask62x1})
       kd.set(s, avx512_sparse_kernels(s));
   }
+#endif
+#if defined(__aarch64__)
+  if (kd.isa == Isa::kNeon || kd.isa == Isa::kNeonDotprod)
+    kd.set(S::kQ4_2of4, neon_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
 #endif
 }
 

@@ -83,6 +83,10 @@ void add_sparse_kernels(KernelDispatch& kd);
 FormatKernels avx512_sparse_kernels(KernelSlot slot);
 // The AVX2 2:4 kernel (table gathers): the scalar twin's entry with its dot and gemm replaced.
 FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin);
+// The AVX2 mask kernels (pshufb per mask byte), likewise.
+FormatKernels avx2_sparse_mask_kernels(const FormatKernels& scalar_twin);
+// The NEON 2:4 kernel (tbl gathers; NEON and NEON-dotprod tables), likewise.
+FormatKernels neon_sparse_2of4_kernels(const FormatKernels& scalar_twin);
 
 // Shared by every table: f32 activations are used as they are.
 void copy_f32_act(const float* x, int64_t n, void* out);

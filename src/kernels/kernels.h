@@ -118,8 +118,11 @@ enum class KernelSlot : int {
   kQ4_Mask50,  // Q4_MASK50 weights
   kQ4_Mask62,  // Q4_MASK62 weights
   kQ4_2of4x1,  // Q4_2OF4 as PackedQ4_2of4Block rows
+
+  kQ4_Mask50x1,  // Q4_MASK50 as PackedQ4_MaskBlock<4> rows
+  kQ4_Mask62x1,  // Q4_MASK62 as PackedQ4_MaskBlock<3> rows
 };
-inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_2of4x1) + 1;
+inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_Mask62x1) + 1;
 
 // What a slot holds: the kernels of weight_type stored with packing (0 = ggml's layout).
 struct KernelSlotInfo {
@@ -205,6 +208,9 @@ inline constexpr uint8_t kPackingBF16x4 = 6;     // BF16, likewise
 inline constexpr uint8_t kPackingF32x4 = 7;      // F32, likewise
 inline constexpr uint8_t kPackingQ4_2of4x1 = 8;  // Q4_2OF4 rows of PackedQ4_2of4Block
 
+inline constexpr uint8_t kPackingQ4_Mask50x1 = 9;   // Q4_MASK50 rows of PackedQ4_MaskBlock<4>
+inline constexpr uint8_t kPackingQ4_Mask62x1 = 10;  // Q4_MASK62 rows of PackedQ4_MaskBlock<3>
+
 // The row-interleaved float layout: rows 4g…4g+3 occupy the bytes of those 4 rows, as runs of
 // kInterleaveRun weights, run-major: run b of row 4g+r (weights 16b…16b+15) is at element
 // 16·(4b + r) of the group. A 512-bit load of run b, row r is one converted FMA operand.
@@ -258,20 +264,37 @@ struct PackedQ6_KChunk {
 };
 static_assert(sizeof(PackedQ6_KChunk) == sizeof(quant::BlockQ6_K), "same bytes as 1 block");
 
-// 1 Q4_2OF4 block (256 weights) in the AVX-512 2:4 kernel's lane layout (dot_sparse_avx512.cpp):
-// lane l = values 4k … 4k + 3 (and 16 + 4k …) of value block v = l % 4, k = l / 4. In ggml's
-// block order the kernel spends 3 of its 9 shuffle-port instructions per block putting the index
-// bytes, nibbles and scales there; packed, they are a broadcast, a load and a load.
+// 1 Q4_2OF4 block (256 weights) laid out for the AVX-512 expand kernel (dot_sparse_avx512.cpp).
+// The kernel never gathers: it expands the kept levels into their positions (vpexpandb under a
+// 64-bit mask, the pruned positions filled with 8 = level 0) and takes a dense vpdpbusd with the
+// activations as they are. Register k (0-3) of a block covers, in dword lane l, the 2:4 group
+// 4k + l / 4 of quarter l % 4 (weights 64(l % 4) + 16k + 4(l / 4) … + 3), so lane l only ever
+// holds products of value block l % 4 (quarter v keeps exactly the 32 values of value block v)
+// and a block reduces with two lane swaps. The 2:4 index becomes the 4 masks (2 bits of every 4
+// set: the same information, bijective on valid nibbles); each register keeps exactly 32, so the
+// nibbles need no variable offsets.
 struct PackedQ4_2of4Block {
-  uint16_t d[4];         // fp16 scale of value block v (the block's values[v].d)
-  uint8_t idx[4][2][4];  // [q][h][i]: the index bytes that qword m = q + 4h of the kernel's
-                         // gather needs (lanes 2m, 2m + 1), so one 256-bit broadcast puts them
-                         // there: with v = 2(q % 2), k = q / 2 + 2h, index bytes 8v + k,
-                         // 8v + 8 + k, 8v + 4 + k, 8v + 12 + k (i = 0 … 3)
-  uint8_t qs[4][4][4];   // [k][v][j] = qs byte 4k + j of value block v: low nibble = level of
-                         // kept value 4k + j (+ 8), high nibble = kept value 16 + 4k + j
+  uint16_t d[4];      // fp16 scale of value block v (the block's values[v].d)
+  uint64_t mask[4];   // [k]: bit 4l + j set = weight 64(l % 4) + 16k + 4(l / 4) + j kept
+  uint8_t qs[2][32];  // [h][t]: low nibble = level (+ 8) of the t-th kept weight of register
+                      // 2h, high nibble = of register 2h + 1 (kept weights in mask bit order)
 };
 static_assert(sizeof(PackedQ4_2of4Block) == 104, "same bytes as 1 BlockQ4_2of4");
+
+// 1 Q4_MASK50 (kVB = 4) or Q4_MASK62 (kVB = 3) block for the AVX-512 mask kernel: the same bytes,
+// the scales first and the value blocks' nibbles without the scales between them, so that one
+// load gives 128-bit lane v = value block v's 16 nibble bytes (lane layout: dword lane 4v + k =
+// kept values 4k … 4k + 3 and 16 + 4k … of value block v). Padding slots past the block's count
+// hold level 0 (nibble 8) after repacking whatever the file had there, so their products vanish
+// whatever the kernel's gathered bytes hold (the scalar twin multiplies them by 0).
+template <int kVB>
+struct PackedQ4_MaskBlock {
+  uint16_t d[kVB];      // fp16 scale of value block v
+  uint8_t mask[32];     // the block's 256-bit mask, as stored (bit set = weight kept)
+  uint8_t qs[kVB][16];  // value block v's Q4_0 nibbles, as stored
+};
+static_assert(sizeof(PackedQ4_MaskBlock<4>) == 104 && sizeof(PackedQ4_MaskBlock<3>) == 86,
+              "same bytes as 1 BlockQ4_Mask50 / BlockQ4_Mask62");
 
 // The packing repacking gives a ggml weight type (0: none exists), weights per packed chunk of
 // one row, and rows per packing group (1, or kInterleaveRows for the float packings).

@@ -2,6 +2,8 @@
 // back. Each quantized format has a pair of chunk functions (pack: ggml bytes → chunk, unpack: the
 // inverse); everything else (rows, tails, threads) is shared. The float packings move whole runs
 // of weights between 4 rows instead (interleave_group / the row's runs in unpack_packed_row).
+#include <algorithm>
+#include <bit>
 #include <cstring>
 #include <type_traits>
 
@@ -184,25 +186,39 @@ void unpack_q6_k(const uint8_t* src, uint8_t* dst) {
 
 // ---------------------------------------------------------------- Q4_2OF4: 1 block
 
-// Index byte of ggml's block behind PackedQ4_2of4Block::idx[q][h][i] (kernels.h).
-int q4_2of4_idx_byte(int q, int h, int i) {
-  const int v = 2 * (q % 2), k = q / 2 + 2 * h;
-  constexpr int kOffset[4] = {0, 8, 4, 12};
-  return 8 * v + kOffset[i] + k;
+// Level (+ 8) of kept value e (0-31) of a Q4_0 value block: read, and or-ed into a cleared one.
+int value_level(const BlockQ4_0& v, int e) {
+  return (v.qs[e % 16] >> (e < 16 ? 0 : 4)) & 0xF;
+}
+void set_value_level(BlockQ4_0& v, int e, int level) {
+  v.qs[e % 16] |= static_cast<uint8_t>(level << (e < 16 ? 0 : 4));
+}
+
+// Group lane l of register k (dword lane l: 2:4 group 4k + l / 4 of quarter l % 4) as fn(group
+// g of the block, value block v, index e of the group's first kept value in v). Kept weights
+// come in mask bit order, so the group's two are the register's kept weights 2l and 2l + 1.
+template <typename Fn>
+void for_each_packed_group(int k, Fn fn) {
+  for (int l = 0; l < 16; ++l) {
+    const int g = 16 * (l % 4) + 4 * k + l / 4;
+    fn(l, g, l % 4, 2 * (g % 16));
+  }
 }
 
 void pack_q4_2of4(const uint8_t* src, uint8_t* dst) {
   BlockQ4_2of4 b;
   std::memcpy(&b, src, sizeof b);
   PackedQ4_2of4Block c;
-  for (int v = 0; v < 4; ++v) {
-    c.d[v] = b.values[v].d;
-    for (int k = 0; k < 4; ++k)
-      for (int j = 0; j < 4; ++j) c.qs[k][v][j] = b.values[v].qs[4 * k + j];
-  }
-  for (int q = 0; q < 4; ++q)
-    for (int h = 0; h < 2; ++h)
-      for (int i = 0; i < 4; ++i) c.idx[q][h][i] = b.idx[q4_2of4_idx_byte(q, h, i)];
+  std::memset(&c, 0, sizeof c);
+  for (int v = 0; v < 4; ++v) c.d[v] = b.values[v].d;
+  for (int k = 0; k < 4; ++k)
+    for_each_packed_group(k, [&](int l, int g, int v, int e) {
+      const int nib = (b.idx[g / 2] >> (g % 2 ? 4 : 0)) & 0xF;
+      c.mask[k] |= (uint64_t{1} << (4 * l + (nib & 3))) | (uint64_t{1} << (4 * l + (nib >> 2)));
+      for (int h = 0; h < 2; ++h)
+        c.qs[k / 2][2 * l + h] |=
+            static_cast<uint8_t>(value_level(b.values[v], e + h) << (4 * (k % 2)));
+    });
   std::memcpy(dst, &c, sizeof c);
 }
 
@@ -210,14 +226,55 @@ void unpack_q4_2of4(const uint8_t* src, uint8_t* dst) {
   PackedQ4_2of4Block c;
   std::memcpy(&c, src, sizeof c);
   BlockQ4_2of4 b;
-  for (int v = 0; v < 4; ++v) {
-    b.values[v].d = c.d[v];
-    for (int k = 0; k < 4; ++k)
-      for (int j = 0; j < 4; ++j) b.values[v].qs[4 * k + j] = c.qs[k][v][j];
+  std::memset(&b, 0, sizeof b);
+  for (int v = 0; v < 4; ++v) b.values[v].d = c.d[v];
+  for (int k = 0; k < 4; ++k)
+    for_each_packed_group(k, [&](int l, int g, int v, int e) {
+      const unsigned bits = static_cast<unsigned>(c.mask[k] >> (4 * l)) & 0xF;
+      const int p0 = std::countr_zero(bits), p1 = 31 - std::countl_zero(bits);
+      b.idx[g / 2] |= static_cast<uint8_t>((p0 | p1 << 2) << (g % 2 ? 4 : 0));
+      for (int h = 0; h < 2; ++h)
+        set_value_level(b.values[v], e + h, (c.qs[k / 2][2 * l + h] >> (4 * (k % 2))) & 0xF);
+    });
+  std::memcpy(dst, &b, sizeof b);
+}
+
+// ---------------------------------------------------------------- Q4_MASK50 / Q4_MASK62: 1 block
+
+// Level 0 (nibble 8) in every slot of value block v past the block's count of kept weights.
+void clear_padding(int count, int v, uint8_t* qs16) {
+  for (int e = std::max(0, count - 32 * v); e < 32; ++e) {
+    const int shift = e < 16 ? 0 : 4;
+    qs16[e % 16] = static_cast<uint8_t>((qs16[e % 16] & ~(0xF << shift)) | 8 << shift);
   }
-  for (int q = 0; q < 4; ++q)
-    for (int h = 0; h < 2; ++h)
-      for (int i = 0; i < 4; ++i) b.idx[q4_2of4_idx_byte(q, h, i)] = c.idx[q][h][i];
+}
+
+template <int kVB>
+void pack_q4_mask(const uint8_t* src, uint8_t* dst) {
+  BlockQ4_Mask<32 * kVB> b;
+  std::memcpy(&b, src, sizeof b);
+  PackedQ4_MaskBlock<kVB> c;
+  std::memcpy(c.mask, b.mask, sizeof c.mask);
+  int count = 0;
+  for (uint8_t m : b.mask) count += std::popcount(m);
+  for (int v = 0; v < kVB; ++v) {
+    c.d[v] = b.values[v].d;
+    std::memcpy(c.qs[v], b.values[v].qs, 16);
+    clear_padding(count, v, c.qs[v]);
+  }
+  std::memcpy(dst, &c, sizeof c);
+}
+
+template <int kVB>
+void unpack_q4_mask(const uint8_t* src, uint8_t* dst) {
+  PackedQ4_MaskBlock<kVB> c;
+  std::memcpy(&c, src, sizeof c);
+  BlockQ4_Mask<32 * kVB> b;
+  std::memcpy(b.mask, c.mask, sizeof b.mask);
+  for (int v = 0; v < kVB; ++v) {
+    b.values[v].d = c.d[v];
+    std::memcpy(b.values[v].qs, c.qs[v], 16);
+  }
   std::memcpy(dst, &b, sizeof b);
 }
 
@@ -254,6 +311,10 @@ constexpr PackingInfo kPackings[] = {
      nullptr, KernelSlot::kF32x4},
     {kPackingQ4_2of4x1, DType::Q4_2OF4, 1, kSparseBlock, sizeof(PackedQ4_2of4Block), pack_q4_2of4,
      unpack_q4_2of4, KernelSlot::kQ4_2of4x1},
+    {kPackingQ4_Mask50x1, DType::Q4_MASK50, 1, kSparseBlock, sizeof(PackedQ4_MaskBlock<4>),
+     pack_q4_mask<4>, unpack_q4_mask<4>, KernelSlot::kQ4_Mask50x1},
+    {kPackingQ4_Mask62x1, DType::Q4_MASK62, 1, kSparseBlock, sizeof(PackedQ4_MaskBlock<3>),
+     pack_q4_mask<3>, unpack_q4_mask<3>, KernelSlot::kQ4_Mask62x1},
 };
 
 const PackingInfo* info_of(uint8_t packing) {
@@ -335,9 +396,8 @@ TensorView repack_weight(const TensorView& w, uint8_t* dst) {
   const PackingInfo* p = info_of(packing_for(w.dtype));
   if (p == nullptr || w.packing != 0 || w.ndim != 2 || !w.is_contiguous())
     throw Error(
-        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16, F32 or Q4_2OF4 "
-        "weights in "
-        "ggml's layout can be repacked, not " +
+        "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16, F32, Q4_2OF4, "
+        "Q4_MASK50 or Q4_MASK62 weights in ggml's layout can be repacked, not " +
         std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
         (w.packing != 0 ? " (already packed)" : ""));
   if (!whole_groups(*p, w))

@@ -69,6 +69,30 @@ std::vector<uint8_t> sparse_rows(DType t, int64_t rows, int64_t n, std::mt19937&
   return out;
 }
 
+// n_tok random activation rows prepared by fk and by the scalar twin rk, 64-byte aligned.
+struct PreparedActs {
+  std::vector<uint8_t> buf, ref_buf;  // storage
+  uint8_t* act = nullptr;             // fk's rows, act_bytes apart
+  uint8_t* ref = nullptr;             // rk's rows, ref_bytes apart
+  size_t act_bytes = 0, ref_bytes = 0;
+};
+PreparedActs prepare_acts(const FormatKernels& fk, const FormatKernels& rk, int64_t n,
+                          int64_t n_tok, std::mt19937& rng) {
+  PreparedActs p;
+  p.act_bytes = fk.act_row_bytes(n);
+  p.ref_bytes = rk.act_row_bytes(n);
+  p.buf.resize(p.act_bytes * n_tok + 64);
+  p.ref_buf.resize(p.ref_bytes * n_tok + 64);
+  p.act = aligned64(p.buf.data());
+  p.ref = aligned64(p.ref_buf.data());
+  for (int64_t k = 0; k < n_tok; ++k) {
+    const auto x = random_floats(rng, n);
+    fk.prepare_act(x.data(), n, p.act + k * p.act_bytes);
+    rk.prepare_act(x.data(), n, p.ref + k * p.ref_bytes);
+  }
+  return p;
+}
+
 TEST(SparseKernels, EveryTableHasThemInTheirSlots) {
   for (Isa isa : supported_isas())
     for (DType t : kSparseTypes) {
@@ -78,6 +102,24 @@ TEST(SparseKernels, EveryTableHasThemInTheirSlots) {
       EXPECT_EQ(fk->act_type, DType::Q8_K);
       EXPECT_EQ(kernel_slot_info(*kernel_slot(t)).weight_type, t);
     }
+}
+
+// The SIMD tables run their own 2:4 kernels (not the scalar twin): AVX2 and AVX-512 on x86,
+// the tbl kernel on both NEON tables; on x86 also their own mask kernels.
+TEST(SparseKernels, SimdTablesRunTheirOwnTwoOfFourKernel) {
+  const VecDotFn scalar = kernel_dispatch_for(Isa::kScalar).find(DType::Q4_2OF4)->vec_dot;
+  int tables = 0;
+  for (Isa isa : simd_isas()) {
+    EXPECT_NE(kernel_dispatch_for(isa).find(DType::Q4_2OF4)->vec_dot, scalar) << isa_name(isa);
+#if defined(__x86_64__)  // and the mask types on every x86 table (AVX2 pshufb, AVX-512 compress)
+    for (DType t : {DType::Q4_MASK50, DType::Q4_MASK62})
+      EXPECT_NE(kernel_dispatch_for(isa).find(t)->vec_dot,
+                kernel_dispatch_for(Isa::kScalar).find(t)->vec_dot)
+          << isa_name(isa) << " " << dtype_name(t);
+#endif
+    ++tables;
+  }
+  EXPECT_GE(tables, 1);
 }
 
 // The scalar twin against dequantize-then-dot in double: the integer sums are exact, so only the
@@ -120,15 +162,9 @@ TEST(SparseKernels, EveryTableEqualsScalarBitForBit) {
         const FormatKernels* rk = ref.find(t);
         ASSERT_NE(fk, nullptr);
         // Each table prepares its own activations (the AVX-512 2:4 kernel reorders the quants).
-        const size_t ab = fk->act_row_bytes(n), rab = rk->act_row_bytes(n);
-        std::vector<uint8_t> act_buf(ab * n_tok + 64), ref_buf(rab * n_tok + 64);
-        uint8_t* act = aligned64(act_buf.data());
-        uint8_t* ref_act = aligned64(ref_buf.data());
-        for (int64_t k = 0; k < n_tok; ++k) {
-          const auto x = random_floats(rng, n);
-          fk->prepare_act(x.data(), n, act + k * ab);
-          rk->prepare_act(x.data(), n, ref_act + k * rab);
-        }
+        const PreparedActs pa = prepare_acts(*fk, *rk, n, n_tok, rng);
+        const uint8_t *act = pa.act, *ref_act = pa.ref;
+        const size_t ab = pa.act_bytes, rab = pa.ref_bytes;
         std::vector<float> y(rows * n_tok), y_ref(rows * n_tok);
         fk->gemm(n, w.data(), rb, rows, act, ab, n_tok, y.data(), rows);
         rk->gemm(n, w.data(), rb, rows, ref_act, rab, n_tok, y_ref.data(), rows);
@@ -185,74 +221,120 @@ TensorView view_of(DType t, const std::vector<uint8_t>& w, int64_t rows, int64_t
   return TensorView::contiguous(t, shape, w.data());
 }
 
-TEST(SparseKernels, PackedTwoOfFourRoundTripsToTheSameBytes) {
+TEST(SparseKernels, PackedRowsRoundTripToTheSameBytes) {
   std::mt19937 rng(14);
   EXPECT_EQ(packing_for(DType::Q4_2OF4), kPackingQ4_2of4x1);
-  EXPECT_EQ(packing_for(DType::Q4_MASK50), 0);
-  for (int64_t n : {256, 768, 5632}) {
-    const int64_t rows = 5;
-    const auto w = sparse_rows(DType::Q4_2OF4, rows, n, rng);
-    std::vector<uint8_t> packed(w.size());
-    const TensorView pv = repack_weight(view_of(DType::Q4_2OF4, w, rows, n), packed.data());
-    EXPECT_EQ(pv.packing, kPackingQ4_2of4x1);
-    EXPECT_NE(packed, w) << "every block is regrouped";
-    const size_t rb = pv.row_bytes();
-    for (int64_t r = 0; r < rows; ++r) {
-      std::vector<uint8_t> back(rb);
-      unpack_packed_row(pv, r, back.data());
-      EXPECT_EQ(0, std::memcmp(back.data(), w.data() + r * rb, rb)) << "n=" << n << " row " << r;
+  EXPECT_EQ(packing_for(DType::Q4_MASK50), kPackingQ4_Mask50x1);
+  EXPECT_EQ(packing_for(DType::Q4_MASK62), kPackingQ4_Mask62x1);
+  for (DType t : kSparseTypes)
+    for (int64_t n : {256, 768, 5632}) {
+      const int64_t rows = 5;
+      const auto w = sparse_rows(t, rows, n, rng);
+      std::vector<uint8_t> packed(w.size());
+      const TensorView pv = repack_weight(view_of(t, w, rows, n), packed.data());
+      EXPECT_EQ(pv.packing, packing_for(t));
+      EXPECT_NE(packed, w) << "every block is regrouped";
+      const size_t rb = pv.row_bytes();
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<uint8_t> back(rb);
+        unpack_packed_row(pv, r, back.data());
+        EXPECT_EQ(0, std::memcmp(back.data(), w.data() + r * rb, rb))
+            << dtype_name(t) << " n=" << n << " row " << r;
+      }
+      // the scales come first, as in every packed chunk, and keep their values
+      const auto* orig = reinterpret_cast<const quant::BlockQ4_0*>(
+          w.data() + (t == DType::Q4_2OF4 ? sizeof(BlockQ4_2of4::idx) : 32));
+      uint16_t d0;
+      std::memcpy(&d0, packed.data(), sizeof d0);
+      EXPECT_EQ(d0, orig->d) << dtype_name(t);
     }
-    // the scales come first, as in every packed chunk, and keep their values
-    const auto* blk = reinterpret_cast<const PackedQ4_2of4Block*>(packed.data());
-    const auto* orig = reinterpret_cast<const BlockQ4_2of4*>(w.data());
-    for (int v = 0; v < 4; ++v) EXPECT_EQ(blk->d[v], orig->values[v].d);
-  }
 }
 
-// Every table with packed 2:4 kernels (the scalar twin; AVX-512 with VBMI2) against the scalar
-// twin on the unpacked rows, gemm and vec_dot, bit for bit.
-TEST(SparseKernels, PackedTwoOfFourEqualsScalarBitForBit) {
+// A 2:4 index nibble becomes 2 mask bits and back: every valid nibble of every group position.
+TEST(SparseKernels, PackedTwoOfFourKeepsEveryIndexNibble) {
+  std::mt19937 rng(16);
+  auto w = sparse_rows(DType::Q4_2OF4, 1, 256, rng);
+  auto* blk = reinterpret_cast<BlockQ4_2of4*>(w.data());
+  constexpr int kValid[6] = {0x4, 0x8, 0xC, 0x9, 0xD, 0xE};  // p0 | p1 << 2, p0 < p1
+  for (int i = 0; i < 32; ++i)
+    blk->idx[i] = static_cast<uint8_t>(kValid[i % 6] | kValid[(i / 6 + i) % 6] << 4);
+  std::vector<uint8_t> packed(w.size()), back(w.size());
+  const TensorView pv = repack_weight(view_of(DType::Q4_2OF4, w, 1, 256), packed.data());
+  const auto* p = reinterpret_cast<const PackedQ4_2of4Block*>(packed.data());
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(std::popcount(p->mask[k]), 32) << "register " << k;
+  unpack_packed_row(pv, 0, back.data());
+  EXPECT_EQ(back, w);
+}
+
+// Padding slots (past a mask block's count) read as level 0 after repacking whatever the file
+// holds there, so the packed kernels (whose gathered rows hold stale quants there) still equal
+// the scalar twin, which multiplies them by 0.
+TEST(SparseKernels, PackedMaskClearsPadding) {
+  std::mt19937 rng(17);
+  auto w = sparse_rows(DType::Q4_MASK50, 1, 256, rng);
+  auto* blk = reinterpret_cast<BlockQ4_Mask50*>(w.data());
+  std::memset(blk->mask, 0, sizeof blk->mask);
+  blk->mask[0] = 0xFF;  // 8 kept: slots 8 … 127 are padding
+  for (auto& v : blk->values) std::memset(v.qs, 0x3C, sizeof v.qs);
+  std::vector<uint8_t> packed(w.size());
+  repack_weight(view_of(DType::Q4_MASK50, w, 1, 256), packed.data());
+  const auto* p = reinterpret_cast<const PackedQ4_MaskBlock<4>*>(packed.data());
+  EXPECT_EQ(p->qs[0][0], 0x8C) << "kept slot 0 (low nibble) as stored, padding slot 16 level 0";
+  EXPECT_EQ(p->qs[0][8], 0x88) << "slots 8 and 24 are padding";
+  EXPECT_EQ(p->qs[3][15], 0x88);
+}
+
+// Every table with packed sparse kernels (the scalar twins; AVX-512 with VBMI2) against the
+// scalar twin on the unpacked rows, gemm and vec_dot, bit for bit: odd row and token counts,
+// rows of 1, 3, 8 and 22 blocks (a partial 4-block group of lanes), every split of rows into
+// gemm calls (as threads split them).
+TEST(SparseKernels, PackedEqualsScalarBitForBit) {
   std::mt19937 rng(15);
-  const FormatKernels* rk = kernel_dispatch_for(Isa::kScalar).find(DType::Q4_2OF4);
   int tables = 0;
-  for (Isa isa : supported_isas()) {
-    const KernelDispatch& kd = kernel_dispatch_for(isa);
-    const FormatKernels* fk = packed_kernels(kd, kPackingQ4_2of4x1);
-    if (fk == nullptr) continue;
-    ++tables;
-    EXPECT_EQ(fk->packing, kPackingQ4_2of4x1);
-    for (int64_t n : {256, 768, 2048, 5632}) {
-      const int64_t rows = 7, n_tok = 3;
-      const auto w = sparse_rows(DType::Q4_2OF4, rows, n, rng);
-      const TensorView v = view_of(DType::Q4_2OF4, w, rows, n);
-      ASSERT_TRUE(can_repack(kd, v)) << isa_name(isa);
-      std::vector<uint8_t> packed(w.size());
-      repack_weight(v, packed.data());
-      const size_t rb = v.row_bytes(), ab = fk->act_row_bytes(n), rab = rk->act_row_bytes(n);
-      std::vector<uint8_t> act_buf(ab * n_tok + 64), ref_buf(rab * n_tok + 64);
-      uint8_t* act = aligned64(act_buf.data());
-      uint8_t* ref_act = aligned64(ref_buf.data());
-      for (int64_t k = 0; k < n_tok; ++k) {
-        const auto x = random_floats(rng, n);
-        fk->prepare_act(x.data(), n, act + k * ab);
-        rk->prepare_act(x.data(), n, ref_act + k * rab);
-      }
-      std::vector<float> y(rows * n_tok);
-      fk->gemm(n, packed.data(), rb, rows, act, ab, n_tok, y.data(), rows);
-      for (int64_t k = 0; k < n_tok; ++k)
-        for (int64_t r = 0; r < rows; ++r) {
-          const float want = rk->vec_dot(n, w.data() + r * rb, ref_act + k * rab);
-          const float dot = fk->vec_dot(n, packed.data() + r * rb, act + k * ab);
-          EXPECT_EQ(std::bit_cast<uint32_t>(y[k * rows + r]), std::bit_cast<uint32_t>(want))
-              << isa_name(isa) << " n=" << n << " row " << r;
-          EXPECT_EQ(std::bit_cast<uint32_t>(dot), std::bit_cast<uint32_t>(want));
+  for (DType t : kSparseTypes) {
+    const FormatKernels* rk = kernel_dispatch_for(Isa::kScalar).find(t);
+    for (Isa isa : supported_isas()) {
+      const KernelDispatch& kd = kernel_dispatch_for(isa);
+      const FormatKernels* fk = packed_kernels(kd, packing_for(t));
+      if (fk == nullptr) continue;
+      ++tables;
+      EXPECT_EQ(fk->packing, packing_for(t));
+      for (int64_t n : {256, 768, 2048, 5632}) {
+        const int64_t rows = 7, n_tok = 3;
+        const auto w = sparse_rows(t, rows, n, rng);
+        const TensorView v = view_of(t, w, rows, n);
+        ASSERT_TRUE(can_repack(kd, v)) << isa_name(isa);
+        std::vector<uint8_t> packed(w.size());
+        repack_weight(v, packed.data());
+        const size_t rb = v.row_bytes();
+        const PreparedActs pa = prepare_acts(*fk, *rk, n, n_tok, rng);
+        const uint8_t *act = pa.act, *ref_act = pa.ref;
+        const size_t ab = pa.act_bytes, rab = pa.ref_bytes;
+        for (int64_t split = 1; split <= rows; ++split) {  // gemm calls of `split` rows each
+          std::vector<float> y(rows * n_tok);
+          for (int64_t r0 = 0; r0 < rows; r0 += split)
+            fk->gemm(n, packed.data() + r0 * rb, rb, std::min(split, rows - r0), act, ab, n_tok,
+                     y.data() + r0, rows);
+          for (int64_t k = 0; k < n_tok; ++k)
+            for (int64_t r = 0; r < rows; ++r) {
+              const float want = rk->vec_dot(n, w.data() + r * rb, ref_act + k * rab);
+              EXPECT_EQ(std::bit_cast<uint32_t>(y[k * rows + r]), std::bit_cast<uint32_t>(want))
+                  << isa_name(isa) << " " << dtype_name(t) << " n=" << n << " row " << r
+                  << " split " << split;
+              if (split == 1) {
+                const float dot = fk->vec_dot(n, packed.data() + r * rb, act + k * ab);
+                EXPECT_EQ(std::bit_cast<uint32_t>(dot), std::bit_cast<uint32_t>(want));
+              }
+            }
         }
+      }
     }
   }
-  EXPECT_GE(tables, 1) << "the scalar table always has the packed twin";
+  EXPECT_GE(tables, 3) << "the scalar table always has the packed twins";
   const CpuFeatures& cpu = cpu_features();
   if (isa_supported(Isa::kAvx512Vnni) && cpu.avx512_vbmi && cpu.avx512_vbmi2) {
-    EXPECT_NE(packed_kernels(kernel_dispatch_for(Isa::kAvx512Vnni), kPackingQ4_2of4x1), nullptr);
+    for (DType t : kSparseTypes)
+      EXPECT_NE(packed_kernels(kernel_dispatch_for(Isa::kAvx512Vnni), packing_for(t)), nullptr);
   }
 }
 
