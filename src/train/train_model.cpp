@@ -48,7 +48,7 @@ TrainModel::TrainModel(const Model& model)
   for (int l = 0; l < c.n_layers; ++l) blocks_.push_back(bind_block(params_, c, l));
 }
 
-TrainModel::TrainModel(const Model& model, const LoraConfig& lora)
+TrainModel::TrainModel(const Model& model, const LoraConfig& lora, MatmulChoice matmul)
     : cfg_(model.config),
       small_(ParameterSet::from_model(model,
                                       [](const ModelTensor& t) { return t.view.n_rows() == 1; })),
@@ -59,10 +59,14 @@ TrainModel::TrainModel(const Model& model, const LoraConfig& lora)
   head_.frozen = model.find("output.weight")
                      ? bind_frozen(model, "output.weight", c.vocab_size, c.d_model)
                      : frozen_embd_;
+  head_.product = matmul;
   output_norm_ = &small_.get("output_norm.weight");
   if (static_cast<int64_t>(output_norm_->value.size()) != c.d_model)
     throw Error("tensor 'output_norm.weight' has the wrong size", model.path);
-  for (int l = 0; l < c.n_layers; ++l) blocks_.push_back(bind_block_frozen(model, small_, c, l));
+  for (int l = 0; l < c.n_layers; ++l) {
+    blocks_.push_back(bind_block_frozen(model, small_, c, l));
+    for (auto& [name, layer] : block_linears(blocks_.back())) layer->product = matmul;
+  }
   attach_lora(blocks_, params_, lora);
 }
 

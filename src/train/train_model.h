@@ -62,8 +62,10 @@ class TrainModel {
   // Copies the weights of `model` to f32 parameters and binds them. Throws Error when a tensor is
   // missing, misshapen, or of a type that cannot be dequantized.
   explicit TrainModel(const Model& model);
-  // LoRA on the frozen base `model` (which must outlive this object): adapters per `lora`.
-  TrainModel(const Model& model, const LoraConfig& lora);
+  // LoRA on the frozen base `model` (which must outlive this object): adapters per `lora`. The
+  // frozen matrices' forward products run with `matmul` (default: the runtime kernels on the
+  // process's best table; tests pass the f32 reference), per instance like model/Transformer.
+  TrainModel(const Model& model, const LoraConfig& lora, MatmulChoice matmul = {});
 
   const ArchConfig& config() const { return cfg_; }
   // The trained parameters: every weight (full training) or the adapters (LoRA).

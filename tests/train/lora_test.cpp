@@ -218,13 +218,12 @@ TEST(Lora, FrozenQuantizedBaseGivesTheInferenceLogits) {
   EXPECT_LT(max_vs_inference, 0.3);
   // With the f32 reference product (weights dequantized row by row, activations exact) in both
   // passes, only those ~1e-6 differences remain.
-  // (training's frozen layers follow the instance-free matmul(); inference takes it per instance)
-  set_matmul_kernel(matmul_ref);
+  // (both take the product per instance: nothing process-wide is switched)
   Transformer tf_ref(m, MatmulChoice{.fn = matmul_ref});
   KVCache cache_ref = tf_ref.make_cache(static_cast<int64_t>(ids.size()));
   const std::vector<float> inference_ref = tf_ref.forward(ids, cache_ref);
-  const std::vector<float> got_ref = lora.logits(ids);
-  set_matmul_kernel(nullptr);
+  TrainModel lora_ref(m, LoraConfig{}, MatmulChoice{.fn = matmul_ref});
+  const std::vector<float> got_ref = lora_ref.logits(ids);
   double max_ref = 0;
   for (size_t i = 0; i < got_ref.size(); ++i)
     max_ref = std::max(max_ref, double{std::abs(got_ref[i] - inference_ref[i])});
