@@ -87,12 +87,18 @@ class TrainModel {
   // Runs embedding and all blocks, leaving the final hidden states in xs_.back(); keeps every
   // block's activations in acts_ unless `checkpoint` (then only acts_[0] is used as scratch).
   void forward_blocks(std::span<const int32_t> ids, bool checkpoint);
-  // Final norm and output head on xs_.back(): logits [n, vocab], saving the norm's statistics.
-  void head_forward(int64_t n, std::vector<float>& logits);
-  double compute_loss(std::span<const int32_t> ids, const LossSpec& loss,
-                      const std::vector<float>& logits, std::vector<float>& dlogits) const;
+  // Final norm of xs_.back() into xf_, saving its statistics.
+  void final_norm(int64_t n);
+  // Output head on xf_ and the loss, kHeadRows positions at a time (their logits and gradient
+  // are the only vocab-wide buffers: at tinyllama's 32000 words a full [256, vocab] pair was
+  // 66 MB). With `dx` it also writes d loss / d xf_ [n, d] there and adds the head's gradients.
+  double head_loss(std::span<const int32_t> ids, const LossSpec& loss, float* dx);
   void check_ids(std::span<const int32_t> ids) const;
   void check_config(const Model& model) const;
+
+  // Positions per head/loss chunk: a multiple of linear_backward_input's 32-token blocks, so the
+  // input gradient's summation order is the unchunked one.
+  static constexpr int64_t kHeadRows = 32;
 
   ArchConfig cfg_;                           // hyperparameters
   ParameterSet params_;                      // trained f32 values and gradients
