@@ -7,8 +7,10 @@
 #include <functional>
 #include <vector>
 
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/matmul.h"
+#include "quant/quant_traits.h"
 
 namespace edgefit::train {
 
@@ -58,23 +60,40 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
                            bool accumulate) {
   const int64_t n_out = w.shape[0], n_in = w.shape[1];
   const bool direct = w.dtype == DType::F32 && w.is_contiguous() && w.packing == 0;
-  // Token blocks of 32: each dequantizes the weight kRows rows at a time (every row once per
-  // block of tokens, none for f32 weights, read in place) and adds dy[block, rows] · W[rows].
-  constexpr int64_t kRows = 64;
-  for_blocks(n, 32, [&](int64_t t0, int64_t t1) {
-    StridedOut dxs(dx + t0 * n_in, t1 - t0, n_in, Eigen::OuterStride<>(n_in));
-    if (!accumulate) dxs.setZero();
-    std::vector<float> buf(direct ? 0 : static_cast<size_t>(kRows * n_in));
-    for (int64_t o0 = 0; o0 < n_out; o0 += kRows) {
-      const int64_t rows = std::min(kRows, n_out - o0);
-      const float* block = reinterpret_cast<const float*>(w.row(o0));
-      if (!direct) {
-        for (int64_t r = 0; r < rows; ++r) dequantize_row(w, o0 + r, buf.data() + r * n_in);
-        block = buf.data();
+  const QuantTraits* q = direct ? nullptr : quant_traits(w.dtype);
+  if (!direct && (q == nullptr || q->dequantize_row == nullptr || w.packing != 0))
+    throw Error("cannot dequantize weights of type " + std::string(dtype_name(w.dtype)));
+  // Tasks own tiles dx[token block, column chunk]: kTokens tokens × a whole number of the
+  // format's blocks (>= kColumns columns). Each walks the weight's rows kRows at a time,
+  // dequantizing only its columns of them, and adds dy[tokens, rows] · W[rows, columns]. So every
+  // weight element is dequantized once per token block (twice at context 256; it was once per 32
+  // tokens), and every dx element has one writer summing the row blocks in order.
+  constexpr int64_t kTokens = 128, kRows = 64, kColumns = 256;
+  const int64_t blck = direct ? 1 : q->block_size;
+  const int64_t cw = std::min(n_in, (kColumns + blck - 1) / blck * blck);
+  const int64_t n_cols = (n_in + cw - 1) / cw, n_toks = (n + kTokens - 1) / kTokens;
+  ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
+    std::vector<float> buf(direct ? 0 : static_cast<size_t>(kRows * cw));
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t t0 = task / n_cols * kTokens, t1 = std::min(n, t0 + kTokens);
+      const int64_t i0 = task % n_cols * cw, i1 = std::min(n_in, i0 + cw), cols = i1 - i0;
+      StridedOut dxs(dx + t0 * n_in + i0, t1 - t0, cols, Eigen::OuterStride<>(n_in));
+      if (!accumulate) dxs.setZero();
+      for (int64_t o0 = 0; o0 < n_out; o0 += kRows) {
+        const int64_t rows = std::min(kRows, n_out - o0);
+        const float* block = reinterpret_cast<const float*>(w.row(o0)) + i0;
+        int64_t stride = n_in;
+        if (!direct) {
+          const size_t skip = static_cast<size_t>(i0 / blck * q->type_size);
+          for (int64_t r = 0; r < rows; ++r)
+            q->dequantize_row(w.row(o0 + r) + skip, buf.data() + r * cols, cols);
+          block = buf.data();
+          stride = cols;
+        }
+        const Strided ws(block, rows, cols, Eigen::OuterStride<>(stride));
+        const Strided dys(dy + t0 * n_out + o0, t1 - t0, rows, Eigen::OuterStride<>(n_out));
+        dxs.noalias() += dys * ws;
       }
-      const Strided ws(block, rows, n_in, Eigen::OuterStride<>(n_in));
-      const Strided dys(dy + t0 * n_out + o0, t1 - t0, rows, Eigen::OuterStride<>(n_out));
-      dxs.noalias() += dys * ws;
     }
   });
 }

@@ -96,8 +96,7 @@ class TrainModel {
   void check_ids(std::span<const int32_t> ids) const;
   void check_config(const Model& model) const;
 
-  // Positions per head/loss chunk: a multiple of linear_backward_input's 32-token blocks, so the
-  // input gradient's summation order is the unchunked one.
+  // Positions per head/loss chunk: small, as the chunk's logits and gradient are [32, vocab].
   static constexpr int64_t kHeadRows = 32;
 
   ArchConfig cfg_;                           // hyperparameters
