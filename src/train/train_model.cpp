@@ -121,7 +121,8 @@ double TrainModel::head_loss(std::span<const int32_t> ids, const LossSpec& loss,
   const int64_t n = static_cast<int64_t>(ids.size()), d = cfg_.d_model, V = cfg_.vocab_size;
   const bool mixed = loss.teacher_logits && loss.kd_weight != 1.0;
   const float w = static_cast<float>(loss.kd_weight);
-  std::vector<float> logits(static_cast<size_t>(kHeadRows * V)), dlogits(logits.size());
+  std::vector<float> logits(static_cast<size_t>(std::min(n, kHeadRows) * V)),
+      dlogits(logits.size());
   std::vector<float> d_ce(mixed ? logits.size() : 0);
   double kd_sum = 0, ce_sum = 0;  // summed over positions in order; divided at the end
   for (int64_t t0 = 0; t0 < n; t0 += kHeadRows) {

@@ -91,13 +91,16 @@ class TrainModel {
   void final_norm(int64_t n);
   // Output head on xf_ and the loss, kHeadRows positions at a time (their logits and gradient
   // are the only vocab-wide buffers: at tinyllama's 32000 words a full [256, vocab] pair was
-  // 66 MB). With `dx` it also writes d loss / d xf_ [n, d] there and adds the head's gradients.
+  // 66 MB, a 128-row pair is 33 MB). With `dx` it also writes d loss / d xf_ [n, d] there and adds
+  // the head's gradients.
   double head_loss(std::span<const int32_t> ids, const LossSpec& loss, float* dx);
   void check_ids(std::span<const int32_t> ids) const;
   void check_config(const Model& model) const;
 
-  // Positions per head/loss chunk: small, as the chunk's logits and gradient are [32, vocab].
-  static constexpr int64_t kHeadRows = 32;
+  // Positions per head/loss chunk: the chunk's logits and gradient are [128, vocab] (16 MB each
+  // at 32000 words), and linear_backward_input dequantizes the head once per chunk, as it does
+  // every weight once per 128 tokens.
+  static constexpr int64_t kHeadRows = 128;
 
   ArchConfig cfg_;                           // hyperparameters
   ParameterSet params_;                      // trained f32 values and gradients
