@@ -1,19 +1,15 @@
 #include "train/attention.h"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "train/gemm.h"
 #include "train/linear.h"
 
 namespace edgefit::train {
 namespace {
-
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Strided = Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>>;
-using StridedOut = Eigen::Map<RowMajor, 0, Eigen::OuterStride<>>;
 
 // Row strides and the head grouping, derived once.
 struct Layout {
@@ -26,30 +22,24 @@ Layout layout_of(const AttentionShape& s) {
           s.n_heads / s.n_kv_heads};
 }
 
-// Rows [t0, t1) of one head's [n, hd] slice of a strided activation.
-Strided rows_of(const float* base, int64_t stride, int64_t col, int64_t t0, int64_t t1, int hd) {
-  return Strided(base + t0 * stride + col, t1 - t0, hd, Eigen::OuterStride<>(stride));
-}
-StridedOut rows_out(float* base, int64_t stride, int64_t col, int64_t t0, int64_t t1, int hd) {
-  return StridedOut(base + t0 * stride + col, t1 - t0, hd, Eigen::OuterStride<>(stride));
-}
-
 }  // namespace
 
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v,
                        int64_t n, float* out, float* lse) {
   const Layout L = layout_of(s);
   const int64_t n_blocks = (n + kAttentionRows - 1) / kAttentionRows;
+  const GemmTable& gemm = gemm_table();
   ThreadPool::global().parallel_for(int64_t{s.n_heads} * n_blocks, 1, [&](int64_t b, int64_t e) {
-    RowMajor p;  // the block's probabilities [rows, t1]
+    std::vector<float> p;  // the block's probabilities [rows, t1]
     for (int64_t item = b; item < e; ++item) {
       const int h = static_cast<int>(item / n_blocks);
       const int64_t t0 = item % n_blocks * kAttentionRows, t1 = std::min(n, t0 + kAttentionRows);
       const int64_t qc = int64_t{h} * L.hd, kc = int64_t{h / L.group} * L.hd;
-      p.noalias() = s.scale * (rows_of(q, L.q_stride, qc, t0, t1, L.hd) *
-                               rows_of(k, L.kv_stride, kc, 0, t1, L.hd).transpose());
+      p.resize(static_cast<size_t>((t1 - t0) * t1));
+      gemm.nt(t1 - t0, t1, L.hd, s.scale, q + t0 * L.q_stride + qc, L.q_stride, k + kc, L.kv_stride,
+              p.data(), t1, false);
       for (int64_t t = t0; t < t1; ++t) {
-        float* row = p.row(t - t0).data();
+        float* row = p.data() + (t - t0) * t1;
         const float mx = *std::max_element(row, row + t + 1);
         double sum = 0;
         for (int64_t j = 0; j <= t; ++j) {
@@ -61,8 +51,8 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
         std::fill(row + t + 1, row + t1, 0.0f);
         lse[int64_t{h} * n + t] = mx + static_cast<float>(std::log(sum));
       }
-      rows_out(out, L.q_stride, qc, t0, t1, L.hd).noalias() =
-          p * rows_of(v, L.kv_stride, kc, 0, t1, L.hd);
+      gemm.nn(t1 - t0, L.hd, t1, 1.0f, p.data(), t1, v + kc, L.kv_stride,
+              out + t0 * L.q_stride + qc, L.q_stride, false);
     }
   });
 }
@@ -74,29 +64,34 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
   // One task per KV head: it owns dk and dv of that head and dq of its query heads, and walks
   // them (heads in order, then query blocks in order), so every output has one writer and a
   // fixed order.
+  const GemmTable& gemm = gemm_table();
   ThreadPool::global().parallel_for(s.n_kv_heads, 1, [&](int64_t g0, int64_t g1) {
-    RowMajor p, dp;  // one query block's probabilities and their gradient [rows, t1]
+    std::vector<float> p, dp;  // one query block's probabilities and their gradient [rows, t1]
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t kc = g * L.hd;
-      rows_out(dk, L.kv_stride, kc, 0, n, L.hd).setZero();
-      rows_out(dv, L.kv_stride, kc, 0, n, L.hd).setZero();
+      for (int64_t j = 0; j < n; ++j) {
+        std::fill_n(dk + j * L.kv_stride + kc, L.hd, 0.0f);
+        std::fill_n(dv + j * L.kv_stride + kc, L.hd, 0.0f);
+      }
       for (int h = static_cast<int>(g) * L.group; h < (g + 1) * L.group; ++h) {
         const int64_t qc = int64_t{h} * L.hd;
         for (int64_t t0 = 0; t0 < n; t0 += kAttentionRows) {
           const int64_t t1 = std::min(n, t0 + kAttentionRows);
-          const Strided qs = rows_of(q, L.q_stride, qc, t0, t1, L.hd);
-          const Strided dos = rows_of(dout, L.q_stride, qc, t0, t1, L.hd);
-          const Strided ks = rows_of(k, L.kv_stride, kc, 0, t1, L.hd);
-          const Strided vs = rows_of(v, L.kv_stride, kc, 0, t1, L.hd);
-          p.noalias() = s.scale * (qs * ks.transpose());
-          dp.noalias() = dos * vs.transpose();
+          const int64_t rows = t1 - t0;
+          const float* qs = q + t0 * L.q_stride + qc;
+          const float* dos = dout + t0 * L.q_stride + qc;
+          p.resize(static_cast<size_t>(rows * t1));
+          dp.resize(p.size());
+          gemm.nt(rows, t1, L.hd, s.scale, qs, L.q_stride, k + kc, L.kv_stride, p.data(), t1,
+                  false);
+          gemm.nt(rows, t1, L.hd, 1.0f, dos, L.q_stride, v + kc, L.kv_stride, dp.data(), t1, false);
           // p_tj = exp(s_tj − lse_t) and ds_tj = p_tj (dp_tj − D_t), zero for keys after t.
           for (int64_t t = t0; t < t1; ++t) {
             const int64_t off = t * L.q_stride + qc;
             const float l = lse[int64_t{h} * n + t];
             const float D = dot_f32(dout + off, out + off, L.hd);
-            float* pr = p.row(t - t0).data();
-            float* dr = dp.row(t - t0).data();
+            float* pr = p.data() + (t - t0) * t1;
+            float* dr = dp.data() + (t - t0) * t1;
             for (int64_t j = 0; j <= t; ++j) {
               pr[j] = std::exp(pr[j] - l);
               dr[j] = pr[j] * (dr[j] - D);
@@ -104,9 +99,11 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
             std::fill(pr + t + 1, pr + t1, 0.0f);
             std::fill(dr + t + 1, dr + t1, 0.0f);
           }
-          rows_out(dq, L.q_stride, qc, t0, t1, L.hd).noalias() = s.scale * (dp * ks);
-          rows_out(dk, L.kv_stride, kc, 0, t1, L.hd).noalias() += s.scale * (dp.transpose() * qs);
-          rows_out(dv, L.kv_stride, kc, 0, t1, L.hd).noalias() += p.transpose() * dos;
+          gemm.nn(rows, L.hd, t1, s.scale, dp.data(), t1, k + kc, L.kv_stride,
+                  dq + t0 * L.q_stride + qc, L.q_stride, false);
+          gemm.tn(t1, L.hd, rows, s.scale, dp.data(), t1, qs, L.q_stride, dk + kc, L.kv_stride,
+                  true);
+          gemm.tn(t1, L.hd, rows, 1.0f, p.data(), t1, dos, L.q_stride, dv + kc, L.kv_stride, true);
         }
       }
     }

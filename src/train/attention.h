@@ -9,11 +9,11 @@
 //   s_tj = scale · q_t·k_j,  p_tj = exp(s_tj − lse_t),  out_t = Σ_j p_tj v_j
 // Backward, with D_t = dout_t·out_t and ds_tj = p_tj (dout_t·v_j − D_t):
 //   dq_t = scale Σ_j ds_tj k_j,  dk_j = scale Σ_t ds_tj q_t,  dv_j = Σ_t p_tj dout_t
-// The block's products (q·kᵀ, dout·vᵀ, ds·k, dsᵀ·q, pᵀ·dout) are Eigen GEMMs. The forward runs one
-// task per (head, query block); the backward one task per KV head, which owns that head's dk/dv
-// and its query heads' dq and visits heads and query blocks in order — so every output has one
-// writer and a fixed order (no atomics, results independent of the thread count), and each score
-// is recomputed once.
+// The block's products (q·kᵀ, dout·vᵀ, ds·k, dsᵀ·q, pᵀ·dout) are train/gemm.h GEMMs. The forward
+// runs one task per (head, query block); the backward one task per KV head, which owns that head's
+// dk/dv and its query heads' dq and visits heads and query blocks in order — so every output has
+// one writer and a fixed order (no atomics, results independent of the thread count), and each
+// score is recomputed once.
 #pragma once
 
 #include <cstdint>
