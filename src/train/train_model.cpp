@@ -106,6 +106,7 @@ void TrainModel::forward_blocks(std::span<const int32_t> ids, bool checkpoint) {
   for (int64_t l = 0; l < L; ++l) {
     BlockActivations& a = acts_[checkpoint ? 0 : static_cast<size_t>(l)];
     block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, a, xs_[l + 1].data());
+    if (observer_) observer_(static_cast<int>(l), a);
   }
 }
 

@@ -36,6 +36,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -83,6 +84,12 @@ class TrainModel {
   // Logits [n, vocab] of the sequence, as the training forward computes them.
   std::vector<float> logits(std::span<const int32_t> ids);
 
+  // Called after every block's forward with its layer and activations (the inputs of its linear
+  // layers: xn1, att, xn2, act), e.g. to collect GPTQ's Hessians for the merged export; empty:
+  // none.
+  using BlockObserver = std::function<void(int layer, const BlockActivations& a)>;
+  void set_block_observer(BlockObserver fn) { observer_ = std::move(fn); }
+
  private:
   // Runs embedding and all blocks, leaving the final hidden states in xs_.back(); keeps every
   // block's activations in acts_ unless `checkpoint` (then only acts_[0] is used as scratch).
@@ -115,6 +122,7 @@ class TrainModel {
   std::vector<std::vector<float>> xs_;       // block inputs [n, d]; xs_[L] = last block's output
   std::vector<BlockActivations> acts_;       // saved activations (one when checkpointing)
   std::vector<float> xf_, inv_rms_f_;        // final norm output [n, d] and its 1/rms [n]
+  BlockObserver observer_;                   // see set_block_observer()
 };
 
 }  // namespace edgefit::train
