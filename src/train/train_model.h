@@ -32,7 +32,7 @@
 //                  re-quantized to its types); recover.h runs them as one recovery (the CLI's
 //                  `edgefit recover`, a recipe's lora step in pipeline/recover_step.h). At run
 //                  time (eval, generate) adapters are applied by model/lora_adapter.h.
-// Not built yet (issue 20): GPTQ-aware re-quantization in the merged export, bf16 matmuls.
+// f32 products: train/gemm.h (per ISA). Not built yet (issue 20): bf16 matmuls.
 #pragma once
 
 #include <cstdint>
