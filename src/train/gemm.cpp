@@ -1,24 +1,19 @@
 #include "train/gemm.h"
 
-#include <string_view>
-
-#include "core/cpu_features.h"
-#include "kernels/kernels.h"
+#include "kernels/float_simd.h"
 
 namespace edgefit::train {
 namespace {
 
 const GemmTable& choose() {
-#if defined(__x86_64__)
-  const CpuFeatures& cpu = cpu_features();
-  const bool avx2 = cpu.avx2 && cpu.fma && cpu.f16c;
-  const bool avx512 = avx2 && cpu.avx512f && cpu.avx512bw && cpu.avx512vl;
-  const std::string_view isa = kernels::kernel_dispatch().isa_name;
-  if (isa.starts_with("avx512") && avx512) return gemm_table_avx512();
-  if ((isa == "avx2" || isa == "avxvnni" || isa.starts_with("avx512")) && avx2)
-    return gemm_table_avx2();
-#endif
-  return gemm_table_generic();
+  switch (kernels::float_simd()) {
+    case kernels::FloatSimd::kAvx512:
+      return gemm_table_avx512();
+    case kernels::FloatSimd::kAvx2:
+      return gemm_table_avx2();
+    default:
+      return gemm_table_generic();
+  }
 }
 
 }  // namespace

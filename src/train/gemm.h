@@ -1,7 +1,7 @@
 // The f32 matrix products of training (linear layers' LoRA and backward products, attention's
 // score blocks) on one thread, compiled per ISA: Eigen's GEMM built for the baseline, AVX2+FMA
-// and AVX-512, chosen once from the runtime kernels' ISA (kernels::kernel_dispatch(), so
-// EDGEFIT_ISA forces it too) and the CPU's features, as model/attention.h chooses its kernel.
+// and AVX-512, chosen once by kernels/float_simd.h (the runtime kernels' ISA, so EDGEFIT_ISA
+// forces it too, capped by the CPU's features), as model/attention.h chooses its kernel.
 //
 // Float order: each table is deterministic (fixed by the shapes alone, never by the thread
 // count: callers split work into fixed blocks, one writer per output), but the tables differ
