@@ -2,12 +2,15 @@
 // per iteration (forward + backward with per-block recomputation + AdamW) over a 256-token
 // window, for LoRA rank 16 on every projection of the frozen f32, f16 and q2_k bases, and for
 // full training; and LoRA r16 on `edgefit synth --like tinyllama-1.1b --type q4_0` (written once
-// to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps N of its 22 layers for a quick look).
+// to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps N of its 22 layers for a quick look;
+// EDGEFIT_TRAIN_BENCH_TARGETS=q,k,v,o adapts those projections only, e.g. to see how the peak RSS
+// splits between the adapters' optimizer state and the fixed buffers).
 // Reports tokens/s and the process's peak RSS. Threads: EDGEFIT_THREADS or all cores.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -89,7 +92,13 @@ void BM_LoraStepSynthTinyllamaQ4_0(benchmark::State& state) {
       temp_model("edgefit-train-bench-tinyllama-q4_0-" + std::to_string(o.n_layers) + ".gguf");
   if (!std::filesystem::exists(path)) write_synth_model(path, o);
   Model m = load_model(path);
-  TrainModel tm(m, LoraConfig{});
+  LoraConfig lora;
+  if (const char* t = std::getenv("EDGEFIT_TRAIN_BENCH_TARGETS")) {
+    lora.targets.clear();
+    std::stringstream list(t);
+    for (std::string name; std::getline(list, name, ',');) lora.targets.push_back(name);
+  }
+  TrainModel tm(m, lora);
   run_steps(state, tm);
 }
 

@@ -71,8 +71,9 @@ void run(RecoverOptions o) {
               static_cast<long long>(r.total_steps), static_cast<long long>(r.tokens),
               format_duration(r.seconds).c_str(), s.adapter_path.c_str());
   if (!s.merged_path.empty())
-    std::printf("recover: merged %d tensors into %s (re-quantized to the base's types)\n",
-                r.merged_tensors, s.merged_path.c_str());
+    std::printf(
+        "recover: merged %d tensors into %s (re-quantized to the base's types, %d by GPTQ)\n",
+        r.merged_tensors, s.merged_path.c_str(), r.gptq_tensors);
 }
 
 }  // namespace
@@ -88,7 +89,11 @@ void add_recover_command(CLI::App& app) {
   cmd->add_option("--peft", o->run.peft_dir,
                   "also write the adapters as a PEFT folder (Hugging Face)");
   cmd->add_option("--merged", o->run.merged_path,
-                  "also write the base with the adapters folded in, re-quantized to its types");
+                  "also write the base with the adapters folded in, re-quantized to its types "
+                  "(by GPTQ where the base was GPTQ-made)");
+  cmd->add_flag(
+      "--merge-rtn", [o](int64_t) { o->run.gptq_merge = false; },
+      "round the merged export even where the base was GPTQ-made");
   cmd->add_option("--rank", o->run.lora.rank, "LoRA rank (default 16)");
   cmd->add_option("--alpha", o->run.lora.alpha, "LoRA alpha (default 32)");
   cmd->add_option("--targets", o->run.lora.targets,

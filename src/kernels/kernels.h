@@ -335,7 +335,7 @@ void matmul_multi_with(const KernelDispatch& kd, std::span<const TensorView* con
 }  // namespace kernels
 
 // y[t * n_out + o] = Σ_i W[o, i] · x[t * n_in + i]: the forward pass's MatmulFn (model/matmul.h),
-// on kernel_dispatch() and ThreadPool::global(). Install with set_matmul_kernel(kernels_matmul).
+// on kernel_dispatch() and ThreadPool::global() (a MatmulChoice's `fn`, e.g. in tests).
 void kernels_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
 // Several products of the same input through matmul_multi_with, on the process-wide table/pool.
 void kernels_matmul_multi(std::span<const TensorView* const> ws, const float* x, int64_t n_tokens,

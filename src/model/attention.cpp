@@ -4,32 +4,22 @@
 #include <cmath>
 #include <string_view>
 
-#include "core/cpu_features.h"
-#include "kernels/kernels.h"
+#include "kernels/float_simd.h"
 
 namespace edgefit {
 namespace {
 
-#if defined(__x86_64__)
-// The CPU features the AVX2 and AVX-512 attention files are compiled for.
-bool cpu_has_avx2() {
-  const CpuFeatures& cpu = cpu_features();
-  return cpu.avx2 && cpu.fma && cpu.f16c;
-}
-bool cpu_has_avx512() {
-  const CpuFeatures& cpu = cpu_features();
-  return cpu_has_avx2() && cpu.avx512f && cpu.avx512bw && cpu.avx512vl;
-}
-#endif
-
 const AttentionTable& choose() {
+  switch (kernels::float_simd()) {
 #if defined(__x86_64__)
-  const std::string_view isa = kernels::kernel_dispatch().isa_name;
-  if (isa.starts_with("avx512") && cpu_has_avx512()) return attention_table_avx512();
-  if ((isa == "avx2" || isa == "avxvnni" || isa.starts_with("avx512")) && cpu_has_avx2())
-    return attention_table_avx2();
+    case kernels::FloatSimd::kAvx512:
+      return attention_table_avx512();
+    case kernels::FloatSimd::kAvx2:
+      return attention_table_avx2();
 #endif
-  return attention_table_generic();
+    default:
+      return attention_table_generic();
+  }
 }
 
 }  // namespace
@@ -42,8 +32,8 @@ const AttentionTable& attention_table() {
 std::vector<const AttentionTable*> attention_tables_supported() {
   std::vector<const AttentionTable*> tables{&attention_table_generic()};
 #if defined(__x86_64__)
-  if (cpu_has_avx2()) tables.push_back(&attention_table_avx2());
-  if (cpu_has_avx512()) tables.push_back(&attention_table_avx512());
+  if (kernels::cpu_runs(kernels::FloatSimd::kAvx2)) tables.push_back(&attention_table_avx2());
+  if (kernels::cpu_runs(kernels::FloatSimd::kAvx512)) tables.push_back(&attention_table_avx512());
 #endif
   return tables;
 }

@@ -1,7 +1,8 @@
 // The one matrix product of the forward pass: y = x · Wᵀ for a weight of any stored type.
 //
 // Every linear layer (q/k/v/o, gate/up/down, the output head) goes through one MatmulChoice, held
-// by its model instance (Transformer), so two models in one process can run on different kernel
+// by its model instance (Transformer; train::TrainModel's frozen layers; the calibration pipeline
+// through PipelineOptions), so two models in one process can run on different kernel
 // tables (or one on the f32 reference) without a process-global switch.
 // Weights stay in their stored type (F32/F16/BF16 or a ggml block format) and are dequantized one
 // row at a time into a small per-thread buffer: there is never a whole-model f32 copy.
@@ -43,18 +44,8 @@ void matmul(const MatmulChoice& choice, const TensorView& w, const float* x, int
 void matmul_multi(const MatmulChoice& choice, std::span<const TensorView* const> ws, const float* x,
                   int64_t n_tokens, std::span<float* const> ys);
 
-// The process default choice's product, for code that has no model instance; the kernel
-// set_matmul_kernel() installed, if any. Its last user is training's frozen layers
-// (train/linear_layer.cpp); the calibration pipeline passes a MatmulChoice (PipelineOptions).
-// TODO(issue 18): give train's LinearLayer a MatmulChoice, then remove this and the global.
-void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y);
 // Plain f32 reference kernel with per-row dequantization (matmul_ref.cpp).
 void matmul_ref(const TensorView& w, const float* x, int64_t n_tokens, float* y);
-// Installs `fn` behind the instance-free matmul() above only (nullptr: the runtime kernels).
-// Model instances never read it (they hold a MatmulChoice); training's frozen layers still do,
-// and its tests install matmul_ref to compare against the reference path.
-void set_matmul_kernel(MatmulFn fn);
-
 // True when rows of this dtype can be converted to f32 (F32/F16/BF16 always; block formats once
 // src/quant provides their dequantizer).
 bool can_dequantize(DType t);

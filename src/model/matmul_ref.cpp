@@ -2,7 +2,6 @@
 // the compiler can vectorise them with baseline SIMD (independent lane accumulators). Tiled over
 // tokens so a block of activations stays in cache while a chunk of rows is reused against it.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -14,8 +13,6 @@
 
 namespace edgefit {
 namespace {
-
-std::atomic<MatmulFn> g_kernel{nullptr};  // installed kernel; nullptr = the SIMD kernels
 
 constexpr int64_t kRowChunk = 16;  // weight rows dequantized together by one task
 constexpr int64_t kTokBlock = 32;  // activation rows kept hot while a chunk of rows sweeps them
@@ -162,17 +159,6 @@ void matmul_multi(const MatmulChoice& choice, std::span<const TensorView* const>
     return;
   }
   kernels::matmul_multi_with(kernel_table(choice), ws, x, n_tokens, ys, nullptr);
-}
-
-void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
-  const MatmulFn fn = g_kernel.load(std::memory_order_acquire);
-  // By default the runtime kernels (activations quantized to 8 bits, integer dot products,
-  // chosen per ISA at start-up); matmul_ref is the dequantize-then-f32 reference.
-  (fn ? fn : kernels_matmul)(w, x, n_tokens, y);
-}
-
-void set_matmul_kernel(MatmulFn fn) {
-  g_kernel.store(fn, std::memory_order_release);
 }
 
 }  // namespace edgefit

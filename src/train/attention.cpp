@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "train/gemm.h"
 #include "train/linear.h"
 
 namespace edgefit::train {
@@ -22,106 +22,92 @@ Layout layout_of(const AttentionShape& s) {
           s.n_heads / s.n_kv_heads};
 }
 
-// Items per parallel chunk: attention rows are short for small n, so batch them.
-int64_t grain_for(int64_t n, int hd) {
-  return std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, n * hd));
-}
-
 }  // namespace
 
 void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v,
                        int64_t n, float* out, float* lse) {
   const Layout L = layout_of(s);
-  ThreadPool::global().parallel_for(
-      int64_t{s.n_heads} * n, grain_for(n, L.hd), [&](int64_t b, int64_t e) {
-        std::vector<float> scores(static_cast<size_t>(n));
-        for (int64_t item = b; item < e; ++item) {
-          const int h = static_cast<int>(item / n);
-          const int64_t t = item % n;
-          const int64_t kv_off = int64_t{h / L.group} * L.hd;
-          const float* qt = q + t * L.q_stride + int64_t{h} * L.hd;
-          float mx = -INFINITY;
-          for (int64_t j = 0; j <= t; ++j) {
-            scores[j] = s.scale * dot_f32(qt, k + j * L.kv_stride + kv_off, L.hd);
-            mx = std::max(mx, scores[j]);
-          }
-          double sum = 0;
-          for (int64_t j = 0; j <= t; ++j) {
-            scores[j] = std::exp(scores[j] - mx);
-            sum += scores[j];
-          }
-          float* ot = out + t * L.q_stride + int64_t{h} * L.hd;
-          std::fill(ot, ot + L.hd, 0.0f);
-          const float inv = static_cast<float>(1.0 / sum);
-          for (int64_t j = 0; j <= t; ++j) {
-            const float p = scores[j] * inv;
-            const float* vj = v + j * L.kv_stride + kv_off;
-            for (int d = 0; d < L.hd; ++d) ot[d] += p * vj[d];
-          }
-          lse[int64_t{h} * n + t] = mx + static_cast<float>(std::log(sum));
+  const int64_t n_blocks = (n + kAttentionRows - 1) / kAttentionRows;
+  const GemmTable& gemm = gemm_table();
+  ThreadPool::global().parallel_for(int64_t{s.n_heads} * n_blocks, 1, [&](int64_t b, int64_t e) {
+    std::vector<float> p;  // the block's probabilities [rows, t1]
+    for (int64_t item = b; item < e; ++item) {
+      const int h = static_cast<int>(item / n_blocks);
+      const int64_t t0 = item % n_blocks * kAttentionRows, t1 = std::min(n, t0 + kAttentionRows);
+      const int64_t qc = int64_t{h} * L.hd, kc = int64_t{h / L.group} * L.hd;
+      p.resize(static_cast<size_t>((t1 - t0) * t1));
+      gemm.nt(t1 - t0, t1, L.hd, s.scale, q + t0 * L.q_stride + qc, L.q_stride, k + kc, L.kv_stride,
+              p.data(), t1, false);
+      for (int64_t t = t0; t < t1; ++t) {
+        float* row = p.data() + (t - t0) * t1;
+        const float mx = *std::max_element(row, row + t + 1);
+        double sum = 0;
+        for (int64_t j = 0; j <= t; ++j) {
+          row[j] = std::exp(row[j] - mx);
+          sum += row[j];
         }
-      });
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
+        std::fill(row + t + 1, row + t1, 0.0f);
+        lse[int64_t{h} * n + t] = mx + static_cast<float>(std::log(sum));
+      }
+      gemm.nn(t1 - t0, L.hd, t1, 1.0f, p.data(), t1, v + kc, L.kv_stride,
+              out + t0 * L.q_stride + qc, L.q_stride, false);
+    }
+  });
 }
 
 void attention_backward(const AttentionShape& s, const float* q, const float* k, const float* v,
                         const float* out, const float* lse, const float* dout, int64_t n, float* dq,
                         float* dk, float* dv) {
   const Layout L = layout_of(s);
-  // D[h, t] = dout_t·out_t per query head, needed by both passes.
-  std::vector<float> D(static_cast<size_t>(int64_t{s.n_heads} * n));
-  for (int h = 0; h < s.n_heads; ++h)
-    for (int64_t t = 0; t < n; ++t) {
-      const int64_t off = t * L.q_stride + int64_t{h} * L.hd;
-      D[static_cast<size_t>(h * n + t)] = dot_f32(dout + off, out + off, L.hd);
-    }
-  // Pass 1: dq, one (head, query) row per item, keys in order.
-  ThreadPool::global().parallel_for(
-      int64_t{s.n_heads} * n, grain_for(n, L.hd), [&](int64_t b, int64_t e) {
-        for (int64_t item = b; item < e; ++item) {
-          const int h = static_cast<int>(item / n);
-          const int64_t t = item % n;
-          const int64_t kv_off = int64_t{h / L.group} * L.hd;
-          const int64_t off = t * L.q_stride + int64_t{h} * L.hd;
-          const float* qt = q + off;
-          const float* dot_ = dout + off;
-          const float l = lse[h * n + t], Dt = D[static_cast<size_t>(h * n + t)];
-          float* dqt = dq + off;
-          std::fill(dqt, dqt + L.hd, 0.0f);
-          for (int64_t j = 0; j <= t; ++j) {
-            const float* kj = k + j * L.kv_stride + kv_off;
-            const float p = std::exp(s.scale * dot_f32(qt, kj, L.hd) - l);
-            const float ds = p * (dot_f32(dot_, v + j * L.kv_stride + kv_off, L.hd) - Dt);
-            for (int d = 0; d < L.hd; ++d) dqt[d] += s.scale * ds * kj[d];
-          }
-        }
-      });
-  // Pass 2: dk and dv, one (KV head, key) row per item, query heads then queries in order.
-  ThreadPool::global().parallel_for(
-      int64_t{s.n_kv_heads} * n, grain_for(n, L.hd), [&](int64_t b, int64_t e) {
-        for (int64_t item = b; item < e; ++item) {
-          const int g = static_cast<int>(item / n);
-          const int64_t j = item % n;
-          const int64_t kv_off = j * L.kv_stride + int64_t{g} * L.hd;
-          const float* kj = k + kv_off;
-          const float* vj = v + kv_off;
-          float* dkj = dk + kv_off;
-          float* dvj = dv + kv_off;
-          std::fill(dkj, dkj + L.hd, 0.0f);
-          std::fill(dvj, dvj + L.hd, 0.0f);
-          for (int h = g * L.group; h < (g + 1) * L.group; ++h)
-            for (int64_t t = j; t < n; ++t) {
-              const int64_t off = t * L.q_stride + int64_t{h} * L.hd;
-              const float* qt = q + off;
-              const float* dot_ = dout + off;
-              const float p = std::exp(s.scale * dot_f32(qt, kj, L.hd) - lse[h * n + t]);
-              const float ds = p * (dot_f32(dot_, vj, L.hd) - D[static_cast<size_t>(h * n + t)]);
-              for (int d = 0; d < L.hd; ++d) {
-                dkj[d] += s.scale * ds * qt[d];
-                dvj[d] += p * dot_[d];
-              }
+  // One task per KV head: it owns dk and dv of that head and dq of its query heads, and walks
+  // them (heads in order, then query blocks in order), so every output has one writer and a
+  // fixed order.
+  const GemmTable& gemm = gemm_table();
+  ThreadPool::global().parallel_for(s.n_kv_heads, 1, [&](int64_t g0, int64_t g1) {
+    std::vector<float> p, dp;  // one query block's probabilities and their gradient [rows, t1]
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t kc = g * L.hd;
+      for (int64_t j = 0; j < n; ++j) {
+        std::fill_n(dk + j * L.kv_stride + kc, L.hd, 0.0f);
+        std::fill_n(dv + j * L.kv_stride + kc, L.hd, 0.0f);
+      }
+      for (int h = static_cast<int>(g) * L.group; h < (g + 1) * L.group; ++h) {
+        const int64_t qc = int64_t{h} * L.hd;
+        for (int64_t t0 = 0; t0 < n; t0 += kAttentionRows) {
+          const int64_t t1 = std::min(n, t0 + kAttentionRows);
+          const int64_t rows = t1 - t0;
+          const float* qs = q + t0 * L.q_stride + qc;
+          const float* dos = dout + t0 * L.q_stride + qc;
+          p.resize(static_cast<size_t>(rows * t1));
+          dp.resize(p.size());
+          gemm.nt(rows, t1, L.hd, s.scale, qs, L.q_stride, k + kc, L.kv_stride, p.data(), t1,
+                  false);
+          gemm.nt(rows, t1, L.hd, 1.0f, dos, L.q_stride, v + kc, L.kv_stride, dp.data(), t1, false);
+          // p_tj = exp(s_tj − lse_t) and ds_tj = p_tj (dp_tj − D_t), zero for keys after t.
+          for (int64_t t = t0; t < t1; ++t) {
+            const int64_t off = t * L.q_stride + qc;
+            const float l = lse[int64_t{h} * n + t];
+            const float D = dot_f32(dout + off, out + off, L.hd);
+            float* pr = p.data() + (t - t0) * t1;
+            float* dr = dp.data() + (t - t0) * t1;
+            for (int64_t j = 0; j <= t; ++j) {
+              pr[j] = std::exp(pr[j] - l);
+              dr[j] = pr[j] * (dr[j] - D);
             }
+            std::fill(pr + t + 1, pr + t1, 0.0f);
+            std::fill(dr + t + 1, dr + t1, 0.0f);
+          }
+          gemm.nn(rows, L.hd, t1, s.scale, dp.data(), t1, k + kc, L.kv_stride,
+                  dq + t0 * L.q_stride + qc, L.q_stride, false);
+          gemm.tn(t1, L.hd, rows, s.scale, dp.data(), t1, qs, L.q_stride, dk + kc, L.kv_stride,
+                  true);
+          gemm.tn(t1, L.hd, rows, 1.0f, p.data(), t1, dos, L.q_stride, dv + kc, L.kv_stride, true);
         }
-      });
+      }
+    }
+  });
 }
 
 }  // namespace edgefit::train

@@ -165,13 +165,14 @@ void block_backward(const ArchConfig& c, const BlockParams& p, const RopeTable& 
                     const BlockActivations& a, const float* dy, float* dx) {
   const Dims D = dims_of(c);
   const int64_t n = a.n;
-  std::vector<float> d_act(static_cast<size_t>(n * D.ff)), d_gate(d_act.size()), d_up(d_act.size());
+  std::vector<float> d_act(static_cast<size_t>(n * D.ff)), d_gate(d_act.size());
   std::vector<float> d_h(dy, dy + n * D.d), d_xn(static_cast<size_t>(n * D.d));
   // FFN: y = h + down(act)
   linear_layer_backward(p.down, a.act.data(), dy, n, d_act.data(), false);
-  swiglu_backward(a.gate.data(), a.up.data(), d_act.data(), n * D.ff, d_gate.data(), d_up.data());
+  // d_up overwrites d_act (one [n, d_ff] buffer less at the backward's peak).
+  swiglu_backward(a.gate.data(), a.up.data(), d_act.data(), n * D.ff, d_gate.data(), d_act.data());
   linear_layer_backward(p.gate, a.xn2.data(), d_gate.data(), n, d_xn.data(), false);
-  linear_layer_backward(p.up, a.xn2.data(), d_up.data(), n, d_xn.data(), true);
+  linear_layer_backward(p.up, a.xn2.data(), d_act.data(), n, d_xn.data(), true);
   rms_norm_backward(a.h.data(), p.ffn_norm->value.data(), a.inv_rms2.data(), d_xn.data(), n, D.d,
                     d_xn.data(), p.ffn_norm->grad.data());
   for (int64_t i = 0; i < n * D.d; ++i) d_h[i] += d_xn[i];

@@ -1,14 +1,16 @@
 #include "train/linear.h"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <functional>
 #include <vector>
 
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/matmul.h"
+#include "quant/quant_traits.h"
+#include "train/gemm.h"
 
 namespace edgefit::train {
 
@@ -23,13 +25,9 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 
 namespace {
 
-// Row-major f32 matrices as Eigen sees them. Products run single-threaded on blocks of a fixed
-// size (for_blocks), so every output has one writer and an order set by the shapes alone, never
-// by the thread count or the pool's split (Eigen's blocking depends on the product's sizes).
-using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Strided = Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>>;
-using StridedOut = Eigen::Map<RowMajor, 0, Eigen::OuterStride<>>;
-
+// Products run single-threaded (train/gemm.h) on blocks of a fixed size (for_blocks), so every
+// output has one writer and an order set by the shapes alone, never by the thread count or the
+// pool's split.
 // fn(b0, b1) for the blocks [b0, b1) of size `block` covering [0, total), in parallel.
 void for_blocks(int64_t total, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
   const int64_t n_blocks = (total + block - 1) / block;
@@ -43,11 +41,9 @@ void for_blocks(int64_t total, int64_t block, const std::function<void(int64_t, 
 void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in, const float* x,
                     int64_t n, float* y) {
   // Tasks own blocks of output columns: y[:, o0:o1] = x · W[o0:o1]ᵀ (+ b).
+  const GemmTable& gemm = gemm_table();
   for_blocks(n_out, 64, [&](int64_t o0, int64_t o1) {
-    const Strided xs(x, n, n_in, Eigen::OuterStride<>(n_in));
-    const Strided ws(w + o0 * n_in, o1 - o0, n_in, Eigen::OuterStride<>(n_in));
-    StridedOut ys(y + o0, n, o1 - o0, Eigen::OuterStride<>(n_out));
-    ys.noalias() = xs * ws.transpose();
+    gemm.nt(n, o1 - o0, n_in, 1.0f, x, n_in, w + o0 * n_in, n_in, y + o0, n_out, false);
     if (b)
       for (int64_t t = 0; t < n; ++t)
         for (int64_t o = o0; o < o1; ++o) y[t * n_out + o] += b[o];
@@ -58,23 +54,39 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
                            bool accumulate) {
   const int64_t n_out = w.shape[0], n_in = w.shape[1];
   const bool direct = w.dtype == DType::F32 && w.is_contiguous() && w.packing == 0;
-  // Token blocks of 32: each dequantizes the weight kRows rows at a time (every row once per
-  // block of tokens, none for f32 weights, read in place) and adds dy[block, rows] · W[rows].
-  constexpr int64_t kRows = 64;
-  for_blocks(n, 32, [&](int64_t t0, int64_t t1) {
-    StridedOut dxs(dx + t0 * n_in, t1 - t0, n_in, Eigen::OuterStride<>(n_in));
-    if (!accumulate) dxs.setZero();
-    std::vector<float> buf(direct ? 0 : static_cast<size_t>(kRows * n_in));
-    for (int64_t o0 = 0; o0 < n_out; o0 += kRows) {
-      const int64_t rows = std::min(kRows, n_out - o0);
-      const float* block = reinterpret_cast<const float*>(w.row(o0));
-      if (!direct) {
-        for (int64_t r = 0; r < rows; ++r) dequantize_row(w, o0 + r, buf.data() + r * n_in);
-        block = buf.data();
+  const QuantTraits* q = direct ? nullptr : quant_traits(w.dtype);
+  if (!direct && (q == nullptr || q->dequantize_row == nullptr || w.packing != 0))
+    throw Error("cannot dequantize weights of type " + std::string(dtype_name(w.dtype)));
+  // Tasks own tiles dx[token block, column chunk]: kTokens tokens × a whole number of the
+  // format's blocks (>= kColumns columns). Each walks the weight's rows kRows at a time,
+  // dequantizing only its columns of them, and adds dy[tokens, rows] · W[rows, columns]. So every
+  // weight element is dequantized once per token block (twice at context 256; it was once per 32
+  // tokens), and every dx element has one writer summing the row blocks in order.
+  constexpr int64_t kTokens = 128, kRows = 64, kColumns = 256;
+  const int64_t blck = direct ? 1 : q->block_size;
+  const int64_t cw = std::min(n_in, (kColumns + blck - 1) / blck * blck);
+  const int64_t n_cols = (n_in + cw - 1) / cw, n_toks = (n + kTokens - 1) / kTokens;
+  const GemmTable& gemm = gemm_table();
+  ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
+    std::vector<float> buf(direct ? 0 : static_cast<size_t>(kRows * cw));
+    for (int64_t task = b; task < e; ++task) {
+      const int64_t t0 = task / n_cols * kTokens, t1 = std::min(n, t0 + kTokens);
+      const int64_t i0 = task % n_cols * cw, i1 = std::min(n_in, i0 + cw), cols = i1 - i0;
+      float* dxs = dx + t0 * n_in + i0;
+      for (int64_t o0 = 0; o0 < n_out; o0 += kRows) {
+        const int64_t rows = std::min(kRows, n_out - o0);
+        const float* block = reinterpret_cast<const float*>(w.row(o0)) + i0;
+        int64_t stride = n_in;
+        if (!direct) {
+          const size_t skip = static_cast<size_t>(i0 / blck * q->type_size);
+          for (int64_t r = 0; r < rows; ++r)
+            q->dequantize_row(w.row(o0 + r) + skip, buf.data() + r * cols, cols);
+          block = buf.data();
+          stride = cols;
+        }
+        gemm.nn(t1 - t0, cols, rows, 1.0f, dy + t0 * n_out + o0, n_out, block, stride, dxs, n_in,
+                accumulate || o0 > 0);
       }
-      const Strided ws(block, rows, n_in, Eigen::OuterStride<>(n_in));
-      const Strided dys(dy + t0 * n_out + o0, t1 - t0, rows, Eigen::OuterStride<>(n_out));
-      dxs.noalias() += dys * ws;
     }
   });
 }
@@ -82,11 +94,9 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
 void linear_backward_weight(const float* x, const float* dy, int64_t n, int64_t n_out, int64_t n_in,
                             float* dw, float* db) {
   // Tasks own blocks of dW rows: dW[o0:o1] += dy[:, o0:o1]ᵀ · x.
+  const GemmTable& gemm = gemm_table();
   for_blocks(n_out, 64, [&](int64_t o0, int64_t o1) {
-    const Strided xs(x, n, n_in, Eigen::OuterStride<>(n_in));
-    const Strided dys(dy + o0, n, o1 - o0, Eigen::OuterStride<>(n_out));
-    StridedOut dws(dw + o0 * n_in, o1 - o0, n_in, Eigen::OuterStride<>(n_in));
-    dws.noalias() += dys.transpose() * xs;
+    gemm.tn(o1 - o0, n_in, n, 1.0f, dy + o0, n_out, x, n_in, dw + o0 * n_in, n_in, true);
     if (db)
       for (int64_t o = o0; o < o1; ++o) {
         double s = 0;

@@ -5,12 +5,13 @@
 // (F16/BF16/ggml blocks), dequantized one row at a time into a small buffer, so a compressed base
 // model never exists as a dequantized copy (the LoRA path builds on this).
 //
-// The products are Eigen GEMMs on blocks of a fixed size (64 outputs, or 32 tokens for the input
-// gradient), one block per pool task: every output element has one writer and an order set by
-// the shapes alone, so results do not depend on the thread count or on how the pool splits the
-// work (tests/train/ops_grad_test.cpp checks 1 vs 2 threads). That is what makes gradient
-// checkpointing reproduce the stored activations bit for bit. The input gradient through a
-// quantized weight dequantizes each row once per 32-token block, never the whole weight.
+// The products are Eigen GEMMs on blocks of a fixed size (64 outputs, or 128 tokens × 256 columns
+// for the input gradient), one block per pool task: every output element has one writer and an
+// order set by the shapes alone, so results do not depend on the thread count or on how the pool
+// splits the work (tests/train/ops_grad_test.cpp checks 1 vs 2 threads). That is what makes
+// gradient checkpointing reproduce the stored activations bit for bit. The input gradient through a
+// quantized weight dequantizes each row once per 128-token block, a few rows' columns at a time,
+// never the whole weight.
 #pragma once
 
 #include <cstdint>

@@ -28,7 +28,7 @@ void linear_layer_forward(const LinearLayer& l, const float* x, int64_t n, float
     linear_forward(l.weight->value.data(), l.bias ? l.bias->value.data() : nullptr, n_out, n_in, x,
                    n, y);
   } else {
-    matmul(*l.frozen, x, n, y);
+    matmul(l.product, *l.frozen, x, n, y);
     if (l.bias)
       for (int64_t t = 0; t < n; ++t)
         for (int64_t o = 0; o < n_out; ++o) y[t * n_out + o] += l.bias->value[o];

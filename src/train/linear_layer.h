@@ -4,16 +4,18 @@
 //
 //   y = x·Wᵀ + b + s · (x·Aᵀ)·Bᵀ,    A {r, n_in}, B {n_out, r}, s = alpha / r
 //
-// Frozen weights run forward through model/matmul.h's matmul() (the runtime's quantized
-// kernels, as inference does) and backward through linear_backward_input's row-by-row
-// dequantization, so a compressed base is never expanded to f32 as a whole. The adapter's
-// gradients, with g = dy·B:  dB += s · dyᵀ·(x·Aᵀ),  dA += s · gᵀ·x,  dx += s · g·A.
-// x·Aᵀ is recomputed in the backward (r/n_out of the base product) rather than saved.
+// Frozen weights run forward through model/matmul.h's matmul() with the layer's MatmulChoice (the
+// runtime's quantized kernels by default, as inference does; the f32 reference in tests — held
+// per layer, set by its TrainModel, never a process-global switch) and backward through
+// linear_backward_input's row-by-row dequantization, so a compressed base is never expanded to f32
+// as a whole. The adapter's gradients, with g = dy·B:  dB += s · dyᵀ·(x·Aᵀ),  dA += s · gᵀ·x,  dx
+// += s · g·A. x·Aᵀ is recomputed in the backward (r/n_out of the base product) rather than saved.
 #pragma once
 
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "model/matmul.h"
 #include "train/parameters.h"
 
 namespace edgefit::train {
@@ -29,6 +31,7 @@ struct LinearLayer {
   const TensorView* frozen = nullptr;  // frozen weight {n_out, n_in} when `weight` is nullptr
   Parameter* bias = nullptr;           // [n_out] (qwen2 q/k/v), or nullptr
   LoraAdapter lora;                    // adapter, when lora.a is set
+  MatmulChoice product;                // kernels of the frozen weight's forward product
 
   int64_t n_out() const;
   int64_t n_in() const;

@@ -21,51 +21,65 @@ double log_sum_exp(const float* x, int64_t vocab, double inv_t) {
 
 }  // namespace
 
-double cross_entropy_loss(const float* logits, const int32_t* ids, int64_t n, int64_t vocab,
-                          float* dlogits) {
+double cross_entropy_rows(const float* logits, const int32_t* ids, int64_t n, int64_t t0,
+                          int64_t t1, int64_t vocab, float* dlogits) {
   const int64_t count = n - 1;  // positions that predict a next token
-  std::vector<double> per_pos(static_cast<size_t>(count));
-  ThreadPool::global().parallel_for(count, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const float* row = logits + t * vocab;
+  std::vector<double> per_pos(static_cast<size_t>(t1 - t0));
+  ThreadPool::global().parallel_for(t1 - t0, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      float* g = dlogits + r * vocab;
+      if (t0 + r >= count) {  // the last position predicts nothing
+        std::memset(g, 0, static_cast<size_t>(vocab) * sizeof(float));
+        continue;
+      }
+      const float* row = logits + r * vocab;
       const double lse = log_sum_exp(row, vocab, 1.0);
-      const int32_t target = ids[t + 1];
-      per_pos[static_cast<size_t>(t)] = lse - row[target];
-      float* g = dlogits + t * vocab;
+      const int32_t target = ids[t0 + r + 1];
+      per_pos[static_cast<size_t>(r)] = lse - row[target];
       for (int64_t v = 0; v < vocab; ++v)
         g[v] = static_cast<float>(std::exp(row[v] - lse) / static_cast<double>(count));
       g[target] -= static_cast<float>(1.0 / static_cast<double>(count));
     }
   });
-  std::memset(dlogits + count * vocab, 0, static_cast<size_t>(vocab) * sizeof(float));
-  double loss = 0;
-  for (double l : per_pos) loss += l;
-  return loss / static_cast<double>(count);
+  double sum = 0;
+  for (double l : per_pos) sum += l;
+  return sum;
 }
 
-double distillation_loss(const float* student, const float* teacher, int64_t n, int64_t vocab,
-                         double temperature, float* dlogits) {
+double cross_entropy_loss(const float* logits, const int32_t* ids, int64_t n, int64_t vocab,
+                          float* dlogits) {
+  return cross_entropy_rows(logits, ids, n, 0, n, vocab, dlogits) / static_cast<double>(n - 1);
+}
+
+double distillation_rows(const float* student, const float* teacher, int64_t n, int64_t t0,
+                         int64_t t1, int64_t vocab, double temperature, float* dlogits) {
   const double inv_t = 1.0 / temperature;
-  std::vector<double> per_pos(static_cast<size_t>(n));
-  ThreadPool::global().parallel_for(n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      const float* s = student + t * vocab;
-      const float* te = teacher + t * vocab;
+  std::vector<double> per_pos(static_cast<size_t>(t1 - t0));
+  ThreadPool::global().parallel_for(t1 - t0, 1, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* s = student + r * vocab;
+      const float* te = teacher + r * vocab;
       const double lse_s = log_sum_exp(s, vocab, inv_t), lse_t = log_sum_exp(te, vocab, inv_t);
       double kl = 0;
-      float* g = dlogits + t * vocab;
+      float* g = dlogits + r * vocab;
       for (int64_t v = 0; v < vocab; ++v) {
         const double log_p = te[v] * inv_t - lse_t, log_q = s[v] * inv_t - lse_s;
         const double p = std::exp(log_p);
         kl += p * (log_p - log_q);
         g[v] = static_cast<float>((std::exp(log_q) - p) * inv_t / static_cast<double>(n));
       }
-      per_pos[static_cast<size_t>(t)] = kl;
+      per_pos[static_cast<size_t>(r)] = kl;
     }
   });
-  double loss = 0;
-  for (double l : per_pos) loss += l;
-  return loss / static_cast<double>(n);
+  double sum = 0;
+  for (double l : per_pos) sum += l;
+  return sum;
+}
+
+double distillation_loss(const float* student, const float* teacher, int64_t n, int64_t vocab,
+                         double temperature, float* dlogits) {
+  return distillation_rows(student, teacher, n, 0, n, vocab, temperature, dlogits) /
+         static_cast<double>(n);
 }
 
 }  // namespace edgefit::train

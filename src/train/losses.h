@@ -23,4 +23,15 @@ double cross_entropy_loss(const float* logits, const int32_t* ids, int64_t n, in
 double distillation_loss(const float* student, const float* teacher, int64_t n, int64_t vocab,
                          double temperature, float* dlogits);
 
+// The same losses over rows [t0, t1) of an n-position sequence, so the training head can hold the
+// logits of a few positions at a time instead of [n, vocab] (train/train_model.cpp): `logits`,
+// `teacher` and `dlogits` point at row t0 (t1 − t0 rows each), `ids` at the whole sequence. They
+// return the rows' summed loss, not its mean; the gradient is already the full loss's (divided
+// by the whole sequence's count). Summing the ranges' returns in order and dividing by the count
+// gives the functions above.
+double cross_entropy_rows(const float* logits, const int32_t* ids, int64_t n, int64_t t0,
+                          int64_t t1, int64_t vocab, float* dlogits);
+double distillation_rows(const float* student, const float* teacher, int64_t n, int64_t t0,
+                         int64_t t1, int64_t vocab, double temperature, float* dlogits);
+
 }  // namespace edgefit::train

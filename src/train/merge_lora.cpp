@@ -57,11 +57,39 @@ void write_merged(const GgufFile& f, const GgufTensorInfo& t,
   }
 }
 
+// Writes tensor `t` with `lws` folded in, re-quantized by GPTQ with its input Hessian `h`.
+void write_merged_gptq(const GgufFile& f, const GgufTensorInfo& t,
+                       const std::vector<const edgefit::LoraWeight*>& lws,
+                       const std::vector<float>& h, const GptqOptions& options,
+                       AtomicFileWriter& out) {
+  const QuantTraits* q = quant_traits(t.type);
+  const int64_t n_in = static_cast<int64_t>(t.ne[0]), n_rows = static_cast<int64_t>(t.ne[1]);
+  const size_t row_bytes = quant_row_size(t.type, n_in);
+  const uint8_t* src = f.tensor_data(t);
+  std::vector<float> w(static_cast<size_t>(n_rows * n_in));
+  for (int64_t r = 0; r < n_rows; ++r)
+    q->dequantize_row(src + static_cast<size_t>(r) * row_bytes, w.data() + r * n_in, n_in);
+  for (const edgefit::LoraWeight* lw : lws) add_low_rank(*lw, 0, n_rows, w.data());
+  const GptqResult g = gptq_quantize(w.data(), n_rows, n_in, h.data(), t.type, options);
+  out.write(g.bytes.data(), g.bytes.size());
+}
+
 }  // namespace
+
+bool gguf_is_gptq(const std::string& path, GptqOptions* options) {
+  const GgufFile f(path);
+  if (!f.find("edgefit.gptq.block_size")) return false;
+  if (options) {
+    options->block_size = static_cast<int>(f.get_int("edgefit.gptq.block_size"));
+    if (auto d = f.get_double_opt("edgefit.gptq.damp")) options->percdamp = *d;
+    if (const GgufValue* a = f.find("edgefit.gptq.act_order")) options->act_order = a->u != 0;
+  }
+  return true;
+}
 
 MergeStats merge_lora_gguf(const std::string& base_path,
                            const std::vector<edgefit::LoraAdapter>& adapters,
-                           const std::string& out_path) {
+                           const std::string& out_path, const GptqMerge* gptq) {
   GgufFile f(base_path);
   GgufWriter w;
   w.set_alignment(f.alignment());
@@ -84,9 +112,24 @@ MergeStats merge_lora_gguf(const std::string& base_path,
       if (lw->n_in != static_cast<int64_t>(t.ne[0]) || lw->n_out != static_cast<int64_t>(t.ne[1]))
         throw Error("adapter for '" + t.name + "' does not fit the tensor's shape", base_path,
                     t.info_offset);
-    w.add_tensor(GgufTensorSpec{t.name, t.type, t.ne, [&f, &t, lws](AtomicFileWriter& out) {
-                                  write_merged(f, t, lws, out);
-                                }});
+    const std::vector<float>* hess = nullptr;
+    if (gptq && gptq_supports(t.type))
+      if (auto it = gptq->hessians.find(t.name); it != gptq->hessians.end()) hess = &it->second;
+    if (hess) {
+      const auto width = static_cast<size_t>(t.ne[0]);
+      if (hess->size() != width * width)
+        throw Error("Hessian for '" + t.name + "' does not fit the tensor's width", base_path,
+                    t.info_offset);
+      w.add_tensor(
+          GgufTensorSpec{t.name, t.type, t.ne, [&f, &t, lws, hess, gptq](AtomicFileWriter& out) {
+                           write_merged_gptq(f, t, lws, *hess, gptq->options, out);
+                         }});
+      ++st.gptq;
+    } else {
+      w.add_tensor(GgufTensorSpec{t.name, t.type, t.ne, [&f, &t, lws](AtomicFileWriter& out) {
+                                    write_merged(f, t, lws, out);
+                                  }});
+    }
     ++st.merged;
   }
   w.write(out_path);

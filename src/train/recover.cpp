@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "core/error.h"
 #include "core/progress.h"
 #include "model/lora_adapter.h"
+#include "solve/gptq.h"
 #include "train/adamw.h"
 #include "train/checkpoint.h"
 #include "train/lora_gguf.h"
@@ -96,6 +98,30 @@ class StepReporter {
   int64_t loss_count_ = 0;                                    // steps since the last line
 };
 
+// H = 2·XᵀX/n of every adapted linear layer's input in `student` (base + trained adapters, i.e.
+// the merged model before rounding) over the first `max_windows` windows, by weight name.
+std::map<std::string, std::vector<float>> adapted_hessians(
+    TrainModel& student, const std::vector<std::vector<int32_t>>& windows, int64_t max_windows) {
+  std::map<std::string, HessianAccumulator> acc;
+  student.set_block_observer([&](int layer, const BlockActivations& a) {
+    const std::string p = "blk." + std::to_string(layer) + ".";
+    const std::pair<const char*, const std::vector<float>*> inputs[] = {
+        {"attn_q", &a.xn1},   {"attn_k", &a.xn1}, {"attn_v", &a.xn1},  {"attn_output", &a.att},
+        {"ffn_gate", &a.xn2}, {"ffn_up", &a.xn2}, {"ffn_down", &a.act}};
+    for (const auto& [name, x] : inputs) {
+      const int64_t width = static_cast<int64_t>(x->size()) / a.n;
+      auto it = acc.try_emplace(p + name + ".weight", width).first;
+      it->second.add(x->data(), a.n);
+    }
+  });
+  const int64_t n = std::min<int64_t>(max_windows, static_cast<int64_t>(windows.size()));
+  for (int64_t i = 0; i < n; ++i) student.loss(windows[static_cast<size_t>(i)], LossSpec{});
+  student.set_block_observer({});
+  std::map<std::string, std::vector<float>> out;
+  for (auto& [name, h] : acc) out.emplace(name, h.finalize());
+  return out;
+}
+
 }  // namespace
 
 RecoverResult recover_lora(const Model& base, const Model& teacher_model,
@@ -150,7 +176,13 @@ RecoverResult recover_lora(const Model& base, const Model& teacher_model,
   if (!s.merged_path.empty()) {
     const std::vector<edgefit::LoraAdapter> adapters = {
         load_lora_adapter(s.adapter_path, base, 1.0f)};
-    result.merged_tensors = merge_lora_gguf(base.path, adapters, s.merged_path).merged;
+    GptqMerge gptq;
+    const bool use_gptq = s.gptq_merge && gguf_is_gptq(base.path, &gptq.options);
+    if (use_gptq) gptq.hessians = adapted_hessians(student, windows, s.hessian_windows);
+    const MergeStats st =
+        merge_lora_gguf(base.path, adapters, s.merged_path, use_gptq ? &gptq : nullptr);
+    result.merged_tensors = st.merged;
+    result.gptq_tensors = st.gptq;
   }
   return result;
 }

@@ -38,7 +38,12 @@ struct RecoverSettings {
   std::string adapter_path;       // the adapter GGUF to write (required)
   std::string peft_dir;           // also a PEFT folder ("": no)
   std::string merged_path;        // also the base with the adapters folded in ("": no)
-  std::string teacher_name;       // the teacher's name for the PEFT config (base_model_name)
+  // Re-quantize the merged export by GPTQ when the base was made by GPTQ (its edgefit.gptq.*
+  // metadata), with Hessians of the adapted model's layer inputs over the first
+  // hessian_windows windows; false: round as llama-quantize does (RTN).
+  bool gptq_merge = true;
+  int64_t hessian_windows = 64;
+  std::string teacher_name;  // the teacher's name for the PEFT config (base_model_name)
   // What else identifies the run's data in its checkpoint (the text files, say), so a resume
   // with other data is refused.
   std::string data_description;
@@ -54,6 +59,7 @@ struct RecoverResult {
   int64_t tokens = 0;       // tokens trained on in this run
   double seconds = 0;       // wall time of this run's steps
   int merged_tensors = 0;   // tensors folded into merged_path (0: no merged export)
+  int gptq_tensors = 0;     // of those, re-quantized by GPTQ
 };
 
 // Trains, writes and (optionally) merges as described above. `base` (the model of a GGUF file

@@ -11,7 +11,8 @@ namespace edgefit::train {
 // vectorised approximation: gradients are checked against float64 PyTorch).
 void swiglu_forward(const float* gate, const float* up, int64_t n, float* h);
 
-// d_gate and d_up (overwritten) from the saved gate, up and the gradient dh.
+// d_gate and d_up (overwritten) from the saved gate, up and the gradient dh. Element by element,
+// each dh[i] read before d_gate[i] and d_up[i] are written, so either may alias dh.
 void swiglu_backward(const float* gate, const float* up, const float* dh, int64_t n, float* d_gate,
                      float* d_up);
 

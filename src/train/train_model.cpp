@@ -1,5 +1,6 @@
 #include "train/train_model.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/error.h"
@@ -48,7 +49,7 @@ TrainModel::TrainModel(const Model& model)
   for (int l = 0; l < c.n_layers; ++l) blocks_.push_back(bind_block(params_, c, l));
 }
 
-TrainModel::TrainModel(const Model& model, const LoraConfig& lora)
+TrainModel::TrainModel(const Model& model, const LoraConfig& lora, MatmulChoice matmul)
     : cfg_(model.config),
       small_(ParameterSet::from_model(model,
                                       [](const ModelTensor& t) { return t.view.n_rows() == 1; })),
@@ -59,10 +60,14 @@ TrainModel::TrainModel(const Model& model, const LoraConfig& lora)
   head_.frozen = model.find("output.weight")
                      ? bind_frozen(model, "output.weight", c.vocab_size, c.d_model)
                      : frozen_embd_;
+  head_.product = matmul;
   output_norm_ = &small_.get("output_norm.weight");
   if (static_cast<int64_t>(output_norm_->value.size()) != c.d_model)
     throw Error("tensor 'output_norm.weight' has the wrong size", model.path);
-  for (int l = 0; l < c.n_layers; ++l) blocks_.push_back(bind_block_frozen(model, small_, c, l));
+  for (int l = 0; l < c.n_layers; ++l) {
+    blocks_.push_back(bind_block_frozen(model, small_, c, l));
+    for (auto& [name, layer] : block_linears(blocks_.back())) layer->product = matmul;
+  }
   attach_lora(blocks_, params_, lora);
 }
 
@@ -101,34 +106,45 @@ void TrainModel::forward_blocks(std::span<const int32_t> ids, bool checkpoint) {
   for (int64_t l = 0; l < L; ++l) {
     BlockActivations& a = acts_[checkpoint ? 0 : static_cast<size_t>(l)];
     block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, a, xs_[l + 1].data());
+    if (observer_) observer_(static_cast<int>(l), a);
   }
 }
 
-void TrainModel::head_forward(int64_t n, std::vector<float>& logits) {
+void TrainModel::final_norm(int64_t n) {
   const int64_t d = cfg_.d_model;
   xf_.resize(static_cast<size_t>(n * d));
   inv_rms_f_.resize(static_cast<size_t>(n));
   rms_norm_forward(xs_.back().data(), output_norm_->value.data(), n, d, cfg_.rms_eps, xf_.data(),
                    inv_rms_f_.data());
-  logits.resize(static_cast<size_t>(n * cfg_.vocab_size));
-  linear_layer_forward(head_, xf_.data(), n, logits.data());
 }
 
-double TrainModel::compute_loss(std::span<const int32_t> ids, const LossSpec& loss,
-                                const std::vector<float>& logits,
-                                std::vector<float>& dlogits) const {
-  const int64_t n = static_cast<int64_t>(ids.size());
-  dlogits.resize(logits.size());
-  if (!loss.teacher_logits)
-    return cross_entropy_loss(logits.data(), ids.data(), n, cfg_.vocab_size, dlogits.data());
-  const double kd = distillation_loss(logits.data(), loss.teacher_logits, n, cfg_.vocab_size,
-                                      loss.temperature, dlogits.data());
-  if (loss.kd_weight == 1.0) return kd;
-  // Both gradients are linear in their loss: dlogits = w · d_kd + (1 − w) · d_ce.
-  std::vector<float> d_ce(dlogits.size());
-  const double ce = cross_entropy_loss(logits.data(), ids.data(), n, cfg_.vocab_size, d_ce.data());
+double TrainModel::head_loss(std::span<const int32_t> ids, const LossSpec& loss, float* dx) {
+  const int64_t n = static_cast<int64_t>(ids.size()), d = cfg_.d_model, V = cfg_.vocab_size;
+  const bool mixed = loss.teacher_logits && loss.kd_weight != 1.0;
   const float w = static_cast<float>(loss.kd_weight);
-  for (size_t i = 0; i < dlogits.size(); ++i) dlogits[i] = w * dlogits[i] + (1.0f - w) * d_ce[i];
+  std::vector<float> logits(static_cast<size_t>(std::min(n, kHeadRows) * V)),
+      dlogits(logits.size());
+  std::vector<float> d_ce(mixed ? logits.size() : 0);
+  double kd_sum = 0, ce_sum = 0;  // summed over positions in order; divided at the end
+  for (int64_t t0 = 0; t0 < n; t0 += kHeadRows) {
+    const int64_t t1 = std::min(n, t0 + kHeadRows), rows = t1 - t0;
+    linear_layer_forward(head_, xf_.data() + t0 * d, rows, logits.data());
+    if (!loss.teacher_logits) {
+      ce_sum += cross_entropy_rows(logits.data(), ids.data(), n, t0, t1, V, dlogits.data());
+    } else {
+      kd_sum += distillation_rows(logits.data(), loss.teacher_logits + t0 * V, n, t0, t1, V,
+                                  loss.temperature, dlogits.data());
+      if (mixed) {  // both gradients are linear in their loss: w · d_kd + (1 − w) · d_ce
+        ce_sum += cross_entropy_rows(logits.data(), ids.data(), n, t0, t1, V, d_ce.data());
+        for (int64_t i = 0; i < rows * V; ++i) dlogits[i] = w * dlogits[i] + (1.0f - w) * d_ce[i];
+      }
+    }
+    if (dx)
+      linear_layer_backward(head_, xf_.data() + t0 * d, dlogits.data(), rows, dx + t0 * d, false);
+  }
+  const double ce = ce_sum / static_cast<double>(n - 1), kd = kd_sum / static_cast<double>(n);
+  if (!loss.teacher_logits) return ce;
+  if (!mixed) return kd;
   return loss.kd_weight * kd + (1.0 - loss.kd_weight) * ce;
 }
 
@@ -137,15 +153,11 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
   check_ids(ids);
   const int64_t n = static_cast<int64_t>(ids.size()), d = cfg_.d_model, L = cfg_.n_layers;
   forward_blocks(ids, checkpoint);
-  std::vector<float> logits, dlogits;
-  head_forward(n, logits);
-  const double value = compute_loss(ids, loss, logits, dlogits);
-  logits = {};  // the head's backward needs only dlogits
 
-  // Output head and final norm.
+  // Output head with the loss (a few positions at a time), then the final norm.
+  final_norm(n);
   std::vector<float> dx(static_cast<size_t>(n * d));
-  linear_layer_backward(head_, xf_.data(), dlogits.data(), n, dx.data(), false);
-  dlogits = {};
+  const double value = head_loss(ids, loss, dx.data());
   rms_norm_backward(xs_.back().data(), output_norm_->value.data(), inv_rms_f_.data(), dx.data(), n,
                     d, dx.data(), output_norm_->grad.data());
 
@@ -167,16 +179,17 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
 double TrainModel::loss(std::span<const int32_t> ids, const LossSpec& loss) {
   check_ids(ids);
   forward_blocks(ids, true);
-  std::vector<float> logits, dlogits;
-  head_forward(static_cast<int64_t>(ids.size()), logits);
-  return compute_loss(ids, loss, logits, dlogits);
+  final_norm(static_cast<int64_t>(ids.size()));
+  return head_loss(ids, loss, nullptr);
 }
 
 std::vector<float> TrainModel::logits(std::span<const int32_t> ids) {
   check_ids(ids);
+  const int64_t n = static_cast<int64_t>(ids.size());
   forward_blocks(ids, true);
-  std::vector<float> out;
-  head_forward(static_cast<int64_t>(ids.size()), out);
+  final_norm(n);
+  std::vector<float> out(static_cast<size_t>(n * cfg_.vocab_size));
+  linear_layer_forward(head_, xf_.data(), n, out.data());
   return out;
 }
 

@@ -32,10 +32,11 @@
 //                  re-quantized to its types); recover.h runs them as one recovery (the CLI's
 //                  `edgefit recover`, a recipe's lora step in pipeline/recover_step.h). At run
 //                  time (eval, generate) adapters are applied by model/lora_adapter.h.
-// Not built yet (issue 20): GPTQ-aware re-quantization in the merged export, bf16 matmuls.
+// f32 products: train/gemm.h (per ISA). Not built yet (issue 20): bf16 matmuls.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -62,8 +63,10 @@ class TrainModel {
   // Copies the weights of `model` to f32 parameters and binds them. Throws Error when a tensor is
   // missing, misshapen, or of a type that cannot be dequantized.
   explicit TrainModel(const Model& model);
-  // LoRA on the frozen base `model` (which must outlive this object): adapters per `lora`.
-  TrainModel(const Model& model, const LoraConfig& lora);
+  // LoRA on the frozen base `model` (which must outlive this object): adapters per `lora`. The
+  // frozen matrices' forward products run with `matmul` (default: the runtime kernels on the
+  // process's best table; tests pass the f32 reference), per instance like model/Transformer.
+  TrainModel(const Model& model, const LoraConfig& lora, MatmulChoice matmul = {});
 
   const ArchConfig& config() const { return cfg_; }
   // The trained parameters: every weight (full training) or the adapters (LoRA).
@@ -81,16 +84,31 @@ class TrainModel {
   // Logits [n, vocab] of the sequence, as the training forward computes them.
   std::vector<float> logits(std::span<const int32_t> ids);
 
+  // Called after every block's forward with its layer and activations (the inputs of its linear
+  // layers: xn1, att, xn2, act), e.g. to collect GPTQ's Hessians for the merged export; empty:
+  // none.
+  using BlockObserver = std::function<void(int layer, const BlockActivations& a)>;
+  void set_block_observer(BlockObserver fn) { observer_ = std::move(fn); }
+
  private:
   // Runs embedding and all blocks, leaving the final hidden states in xs_.back(); keeps every
   // block's activations in acts_ unless `checkpoint` (then only acts_[0] is used as scratch).
   void forward_blocks(std::span<const int32_t> ids, bool checkpoint);
-  // Final norm and output head on xs_.back(): logits [n, vocab], saving the norm's statistics.
-  void head_forward(int64_t n, std::vector<float>& logits);
-  double compute_loss(std::span<const int32_t> ids, const LossSpec& loss,
-                      const std::vector<float>& logits, std::vector<float>& dlogits) const;
+  // Final norm of xs_.back() into xf_, saving its statistics.
+  void final_norm(int64_t n);
+  // Output head on xf_ and the loss, kHeadRows positions at a time (their logits and gradient
+  // are the only vocab-wide buffers: at tinyllama's 32000 words a full [256, vocab] pair was
+  // 66 MB, a 32-row pair is 8 MB). With `dx` it also writes d loss / d xf_ [n, d] there and adds
+  // the head's gradients.
+  double head_loss(std::span<const int32_t> ids, const LossSpec& loss, float* dx);
   void check_ids(std::span<const int32_t> ids) const;
   void check_config(const Model& model) const;
+
+  // Positions per head/loss chunk: the chunk's logits and gradient are [32, vocab] (4 MB each at
+  // 32000 words). The head's backward dequantizes it once per chunk (8 times per 256 tokens,
+  // where 128-row chunks would do it twice): ~3 % of a polyglot step, ~2 % of a tinyllama one,
+  // for 25 MB less peak memory at tinyllama's vocabulary.
+  static constexpr int64_t kHeadRows = 32;
 
   ArchConfig cfg_;                           // hyperparameters
   ParameterSet params_;                      // trained f32 values and gradients
@@ -105,6 +123,7 @@ class TrainModel {
   std::vector<std::vector<float>> xs_;       // block inputs [n, d]; xs_[L] = last block's output
   std::vector<BlockActivations> acts_;       // saved activations (one when checkpointing)
   std::vector<float> xf_, inv_rms_f_;        // final norm output [n, d] and its 1/rms [n]
+  BlockObserver observer_;                   // see set_block_observer()
 };
 
 }  // namespace edgefit::train

@@ -11,6 +11,7 @@
 #include "formats/model.h"
 #include "grad_check.h"
 #include "model/rope.h"
+#include "quant/quant_traits.h"
 #include "train/attention.h"
 #include "train/embedding.h"
 #include "train/linear.h"
@@ -76,6 +77,40 @@ TEST(TrainOps, LinearInputGradientFromF16Weights) {
       for (int64_t o = 0; o < n_out; ++o) s += double{dy[t * n_out + o]} * w[o * n_in + i];
       EXPECT_NEAR(dx[t * n_in + i], s, 1e-5);
     }
+}
+
+TEST(TrainOps, LinearInputGradientFromBlockQuantizedWeights) {
+  // Q4_K (256-column blocks) and Q4_0 (32): several column chunks, token blocks and row blocks,
+  // with ragged ends; the input gradient is that of the dequantized weight, and does not depend
+  // on the thread count.
+  std::mt19937 rng(4);
+  const int64_t n = 300, n_out = 70;
+  for (const auto& [type, n_in] : {std::pair{DType::Q4_K, int64_t{768}}, {DType::Q4_0, 544}}) {
+    const auto w = random_vector(n_out * n_in, rng), dy = random_vector(n * n_out, rng);
+    const QuantTraits* q = quant_traits(type);
+    const size_t row_bytes = quant_row_size(type, n_in);
+    std::vector<uint8_t> packed(static_cast<size_t>(n_out) * row_bytes);
+    std::vector<float> deq(w.size());
+    for (int64_t o = 0; o < n_out; ++o) {
+      q->quantize_row(w.data() + o * n_in, packed.data() + o * row_bytes, n_in, nullptr);
+      q->dequantize_row(packed.data() + o * row_bytes, deq.data() + o * n_in, n_in);
+    }
+    const int64_t shape[2] = {n_out, n_in};
+    const TensorView view = TensorView::contiguous(type, shape, packed.data());
+    std::vector<float> dx(n * n_in, 1.0f), dx1(dx.size());
+    ThreadPool::set_global_threads(3);
+    linear_backward_input(view, dy.data(), n, dx.data(), false);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t i = 0; i < n_in; ++i) {
+        double s = 0;
+        for (int64_t o = 0; o < n_out; ++o) s += double{dy[t * n_out + o]} * deq[o * n_in + i];
+        ASSERT_NEAR(dx[t * n_in + i], s, 1e-4) << dtype_name(type) << " " << t << " " << i;
+      }
+    ThreadPool::set_global_threads(1);
+    linear_backward_input(view, dy.data(), n, dx1.data(), false);
+    ThreadPool::set_global_threads(0);
+    EXPECT_EQ(dx1, dx) << dtype_name(type);
+  }
 }
 
 TEST(TrainOps, EmbeddingGradientSumsRepeatedIds) {
