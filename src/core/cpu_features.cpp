@@ -77,6 +77,7 @@ void detect_x86(CpuFeatures& f) {
 
   unsigned max_leaf = 0;
   __get_cpuid(0, &max_leaf, &b, &c, &d);
+  f.intel = b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu;  // "Genu" "ineI" "ntel"
   if (max_leaf < 7) return;
   __cpuid_count(7, 0, a, b, c, d);
   const unsigned sub_leaves = a;

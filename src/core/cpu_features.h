@@ -9,6 +9,8 @@ namespace edgefit {
 
 struct CpuFeatures {
   // x86-64 (CPUID; the AVX / AVX-512 flags also need the OS to save those registers, XGETBV).
+  bool intel = false;         // vendor "GenuineIntel" (CPUID leaf 0): kernels tune their software
+                              // prefetch by it (kernels/prefetch.h)
   bool avx2 = false;          // AVX2 integer and float 256-bit vectors
   bool fma = false;           // fused multiply-add (FMA3)
   bool f16c = false;          // F16 <-> F32 conversion (vcvtph2ps)

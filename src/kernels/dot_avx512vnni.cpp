@@ -17,6 +17,7 @@
 #include <cstddef>
 
 #include "kernels/isa_tables.h"
+#include "kernels/prefetch.h"
 
 namespace edgefit::kernels::detail {
 namespace {
@@ -613,18 +614,25 @@ EDGEFIT_INLINE __m512 gemv_chunk(const WRegsOf<F>& w, const AChunkOf<F>& ac, __m
                      facc);
 }
 
+// pf: bytes ahead that packed rows prefetch (kernels/prefetch.h; 0 = the hardware's alone).
 template <QFormat F, bool kPacked>
 EDGEFIT_INLINE float gemv_row(const uint8_t* row, size_t w_stride, int64_t n, const AChunkOf<F>* a,
-                              int64_t nc) {
+                              int64_t nc, int64_t pf) {
   __m512 facc = _mm512_setzero_ps();
   // Full chunks in a loop of their own: no per-chunk "is this the last one" test (a sixth of the
   // Q4_0 loop's instructions).
   const int64_t full = n / chunk_elems(F);
   for (int64_t c = 0; c < full; ++c) {
-    // Repacked rows stream better on the hardware prefetcher alone: measured (Gemv bench, one
-    // thread, Zen 4) 17-20 GB/s without software prefetch against 10-15 GB/s with it.
+    // Repacked rows are one stream: prefetched pf bytes ahead where that pays (Intel), left to
+    // the hardware prefetcher where it does not (Zen 4); see kernels/prefetch.h.
     if constexpr (!kPacked) {
       const uint8_t* ahead = row + kPrefetchRows * w_stride + c * kChunkBytes<F>;
+#pragma GCC unroll 16
+      for (int off = 0; off < kChunkBytes<F>; off += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+      }
+    } else if (pf > 0) {
+      const uint8_t* ahead = row + c * kChunkBytes<F> + pf;
 #pragma GCC unroll 16
       for (int off = 0; off < kChunkBytes<F>; off += 64) {
         _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
@@ -710,8 +718,9 @@ template <QFormat F, bool kPacked>
 void gemv_q(int64_t n, const uint8_t* wb, size_t w_stride, int64_t n_rows, const AChunkOf<F>* a,
             float* y) {
   const int64_t nc = n_chunks(F, n);
+  const int64_t pf = kPacked ? packed_prefetch_bytes() : 0;
   for (int64_t r = 0; r < n_rows; ++r)
-    y[r] = gemv_row<F, kPacked>(wb + r * w_stride, w_stride, n, a, nc);
+    y[r] = gemv_row<F, kPacked>(wb + r * w_stride, w_stride, n, a, nc, pf);
 }
 
 template <QFormat F, bool kPacked = false>

@@ -76,6 +76,7 @@ TEST(CpuFeatures, AgreesWithBuiltinCpuSupports) {
   EXPECT_EQ(f.amx_int8, static_cast<bool>(__builtin_cpu_supports("amx-int8")));
   EXPECT_EQ(f.amx_bf16, static_cast<bool>(__builtin_cpu_supports("amx-bf16")));
   EXPECT_FALSE(f.neon);
+  EXPECT_EQ(f.intel, static_cast<bool>(__builtin_cpu_is("intel")));
 }
 #endif
 

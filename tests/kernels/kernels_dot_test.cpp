@@ -224,7 +224,7 @@ TEST(Dispatch, EveryTableFillsTheSlotsItsIsaMustHave) {
     for (int s = 0; s < kNumKernelSlots; ++s) {
       const KernelSlot slot = static_cast<KernelSlot>(s);
       const KernelSlotInfo info = kernel_slot_info(slot);
-      const bool dense_packed = info.packing != 0 && info.packing != kPackingQ4_2of4x1;
+      const bool dense_packed = info.packing != 0 && !is_sparse_dtype(info.weight_type);
       const bool x86_simd = isa == Isa::kAvx2 || isa == Isa::kAvxVnni || isa == Isa::kAvx512Vnni ||
                             isa == Isa::kAvx512Amx;
       const bool must = info.packing == 0 || isa == Isa::kScalar || (dense_packed && x86_simd);
