@@ -53,7 +53,9 @@ TEST(SparseTypes, TraitsRoundTripKeepsZeros) {
     dequantize_tensor(t, q.data(), 2, n, back.data());
     double err = 0, ref = 0;
     for (int64_t i = 0; i < 2 * n; ++i) {
-      if (w[i] == 0.f) EXPECT_EQ(back[i], 0.f) << dtype_name(t) << " " << i;
+      if (w[i] == 0.f) {
+        EXPECT_EQ(back[i], 0.f) << dtype_name(t) << " " << i;
+      }
       err += (back[i] - w[i]) * (back[i] - w[i]);
       ref += w[i] * w[i];
     }
