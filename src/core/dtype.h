@@ -126,6 +126,14 @@ constexpr const DTypeInfo* dtype_info(DType t) {
     if (info.type == t) return &info;
   return nullptr;
 }
+// The row for t by value, for compile-time checks (a type not in the table gives block_size and
+// type_size 0). Compile-time code uses this rather than comparing dtype_info's pointer with
+// nullptr: GCC does not fold that comparison under the sanitizers' -fno-delete-null-pointer-checks.
+constexpr DTypeInfo dtype_row(DType t) {
+  for (const DTypeInfo& info : kDTypes)
+    if (info.type == t) return info;
+  return DTypeInfo{t, "", 0, 0, false};
+}
 // Same, from a raw ggml type id as stored in a GGUF file.
 const DTypeInfo* dtype_info_from_ggml(uint32_t ggml_id);
 // Parse a name, case-insensitive ("q4_k", "F16"); nullopt when unknown.

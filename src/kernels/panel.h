@@ -59,8 +59,8 @@ constexpr QFormatInfo qformat_row(QFormat f, DType t, int lane_len, bool has_sca
           t,
           lane_len,
           lane_len / 4,
-          static_cast<int>(dtype_info(t)->block_size),
-          static_cast<int>(dtype_info(t)->type_size),
+          static_cast<int>(dtype_row(t).block_size),
+          static_cast<int>(dtype_row(t).type_size),
           has_scale,
           has_min};
 }

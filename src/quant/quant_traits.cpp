@@ -38,11 +38,11 @@ float reference_vec_dot(const void* x, const float* y, int64_t n) {
 // struct's size), its functions and the reference dot.
 template <DType kType, class Block, QuantizeRowFn kQuant, DequantizeRowFn kDequant>
 constexpr QuantTraits row(QuantTraits facts) {
-  constexpr const DTypeInfo* kInfo = dtype_info(kType);
-  static_assert(kInfo != nullptr && sizeof(Block) == kInfo->type_size,
+  constexpr DTypeInfo kInfo = dtype_row(kType);
+  static_assert(kInfo.type_size != 0 && sizeof(Block) == kInfo.type_size,
                 "the block struct and core/dtype's bytes per block disagree");
-  constexpr int kBlockSize = static_cast<int>(kInfo->block_size);
-  constexpr int kTypeSize = static_cast<int>(kInfo->type_size);
+  constexpr int kBlockSize = static_cast<int>(kInfo.block_size);
+  constexpr int kTypeSize = static_cast<int>(kInfo.type_size);
   QuantTraits r = facts;
   r.type = kType;
   r.block_size = kBlockSize;
@@ -50,11 +50,11 @@ constexpr QuantTraits row(QuantTraits facts) {
   r.quantize_row = kQuant;
   r.dequantize_row = kDequant;
   r.vec_dot_f32 = reference_vec_dot<kDequant, kBlockSize, kTypeSize>;
-  if (r.gptq_grid.decode != nullptr) {
-    r.gptq_grid.type = kType;
-    r.gptq_grid.block_size = kBlockSize;
-    r.gptq_grid.type_size = static_cast<size_t>(kTypeSize);
-  }
+  // Filled on every row, grid or not (format_grid answers only rows with a decode): a test of
+  // the function pointer here would not be a constant expression under the sanitizers.
+  r.gptq_grid.type = kType;
+  r.gptq_grid.block_size = kBlockSize;
+  r.gptq_grid.type_size = static_cast<size_t>(kTypeSize);
   return r;
 }
 
