@@ -227,7 +227,7 @@ inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& ac
   }
   const __m128i isums =
       _mm_sub_epi32(fold_lanes4(_mm512_add_epi32(s[0], s[1])),
-                    _mm_load_si128(reinterpret_cast<const __m128i*>(act.offset8)));
+                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(act.offset8)));
   const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
   accumulate4(d, act.d, isums, lane_group);
 }
