@@ -211,19 +211,8 @@ void q6_k_finish(const float* x, const float* scales, int8_t* L, BlockQ6_K& y) {
       L[16 * j + ii] = static_cast<int8_t>(std::max(-32, std::min(31, l)) + 32);
     }
   }
-  uint8_t* ql = y.ql;
-  uint8_t* qh = y.qh;
-  for (int j = 0; j < kQK_K; j += 128) {
-    for (int l = 0; l < 32; ++l) {
-      const int q1 = L[j + l], q2 = L[j + l + 32], q3 = L[j + l + 64], q4 = L[j + l + 96];
-      ql[l] = static_cast<uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
-      ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
-      qh[l] =
-          static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
-    }
-    ql += 64;
-    qh += 32;
-  }
+  // Levels 0..63 as bytes: the bit layout is the grid packer's (format_grid.cpp), one copy.
+  pack_grid_q6_k(&y, reinterpret_cast<const uint8_t*>(L));
 }
 
 void q6_k_reference(const float* x, BlockQ6_K* y, int64_t n) {
