@@ -23,6 +23,7 @@
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/prefetch.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -232,16 +233,34 @@ inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& ac
   accumulate4(d, act.d, isums, lane_group);
 }
 
-float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
+// Prefetches the bytes [p + pf, p + pf + kBytes) (every line they touch: kBytes + 63 covers a
+// span that starts mid-line). pf = 0: none (the hardware prefetcher's alone).
+template <int kBytes>
+inline void prefetch_ahead(const void* p, int64_t pf) {
+  if (pf <= 0) return;
+  const char* ahead = static_cast<const char*>(p) + pf;
+#pragma GCC unroll 16
+  for (int off = 0; off < kBytes + 63; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
+}
+
+// pf: bytes ahead of the blocks being read that the row prefetches (kernels/prefetch.h), as the
+// dense packed gemv does: one smooth stream ahead, across row ends, instead of bursts of rows.
+float dot_2of4_packed_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
   const auto* w = static_cast<const PackedQ4_2of4Block*>(w_row);
   const auto* a = static_cast<const ActExpand*>(act_row);
   __m128 g[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
   const int64_t nb = n / kSparseBlock;
   int64_t b = 0;
-  for (; b + 4 <= nb; b += 4)  // unrolled so that the 4 lane groups stay in registers
+  for (; b + 4 <= nb; b += 4) {  // unrolled so that the 4 lane groups stay in registers
+    prefetch_ahead<4 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
     for (int j = 0; j < 4; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
+  }
+  prefetch_ahead<3 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
   for (int j = 0; b + j < nb; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
   return reduce_groups(g);
+}
+float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
+  return dot_2of4_packed_pf(n, w_row, act_row, 0);
 }
 
 // ---------------------------------------------------------------- masks, in the same layout
@@ -394,7 +413,7 @@ inline void compress_block(const uint8_t* mask, const int8_t* qs, int8_t* dst) {
 }
 
 template <int kVB>
-float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
+float dot_mask_packed_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
   const auto* w = static_cast<const PackedQ4_MaskBlock<kVB>*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
   const __m512i lane0s = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -405,6 +424,7 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
     compress_block(w[b].mask, a[b].qs, ring[b % kMaskRing]);
   MaskLanes<kVB> lanes;
   for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead<sizeof(PackedQ4_MaskBlock<kVB>)>(&w[b], pf);
     if (b + kMaskAhead < nb)
       compress_block(w[b + kMaskAhead].mask, a[b + kMaskAhead].qs,
                      ring[(b + kMaskAhead) % kMaskRing]);
@@ -424,6 +444,10 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
   }
   return lanes.reduce();
 }
+template <int kVB>
+float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
+  return dot_mask_packed_pf<kVB>(n, w_row, act_row, 0);
+}
 
 // Rows a gemm prefetches ahead. The sparse kernels spend more instructions per byte than the
 // dense ones, so the hardware prefetcher alone falls behind when they stream from DRAM (as the
@@ -440,6 +464,21 @@ void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const 
       _mm_prefetch(reinterpret_cast<const char*>(wr + kPrefetchRows * w_stride + off), _MM_HINT_T0);
     for (int64_t t = 0; t < n_tok; ++t)
       y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
+  }
+}
+
+// The packed rows' gemm: rows are contiguous (w_stride = the row's bytes), so the first token's
+// pass over them prefetches packed_prefetch_bytes() ahead as one stream (prefetch.h: 2 KiB on
+// Intel, none elsewhere); later tokens find the row in cache.
+template <float (*DotPf)(int64_t, const void*, const void*, int64_t)>
+void gemm_rows_streamed(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+                        size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
+  const int64_t pf = packed_prefetch_bytes();
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const auto* wr = static_cast<const uint8_t*>(w) + r * w_stride;
+    for (int64_t t = 0; t < n_tok; ++t)
+      y[t * y_stride + r] =
+          DotPf(n, wr, static_cast<const uint8_t*>(act) + t * act_stride, t == 0 ? pf : 0);
   }
 }
 
@@ -467,6 +506,7 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_2of4x1: {
       FormatKernels k = kernels_of<dot_2of4_packed>(DType::Q4_2OF4);
       k.packing = kPackingQ4_2of4x1;
+      k.gemm = gemm_rows_streamed<dot_2of4_packed_pf>;
       k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand)
       k.prepare_act = prep_2of4_expand;
       return k;
@@ -476,11 +516,13 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_Mask50x1: {
       FormatKernels k = kernels_of<dot_mask_packed<4>>(DType::Q4_MASK50);
       k.packing = kPackingQ4_Mask50x1;
+      k.gemm = gemm_rows_streamed<dot_mask_packed_pf<4>>;
       return k;
     }
     case KernelSlot::kQ4_Mask62x1: {
       FormatKernels k = kernels_of<dot_mask_packed<3>>(DType::Q4_MASK62);
       k.packing = kPackingQ4_Mask62x1;
+      k.gemm = gemm_rows_streamed<dot_mask_packed_pf<3>>;
       return k;
     }
     default:
