@@ -207,9 +207,20 @@ void prep_2of4_expand(const float* x, int64_t n, void* out) {
   }
 }
 
-// One packed 2:4 block: lane_group += its 4 value blocks' products (lanes 4(b % 4) …).
-inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& act,
-                              __m128* lane_group) {
+// Prefetches the bytes [p + pf, p + pf + kBytes) (every line they touch: kBytes + 63 covers a
+// span that starts mid-line). pf = 0: none (the hardware prefetcher's alone).
+template <int kBytes>
+inline void prefetch_ahead(const void* p, int64_t pf) {
+  if (pf <= 0) return;
+  const char* ahead = static_cast<const char*>(p) + pf;
+#pragma GCC unroll 16
+  for (int off = 0; off < kBytes + 63; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
+}
+
+// One packed 2:4 block's exact integer lane sums: lane l holds products of value block l % 4
+// (quarter-offsets already taken off in lanes 0-3, so the 4 lanes of a value block sum to its
+// isum).
+inline __m512i block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& act) {
   const __m512i eight = _mm512_set1_epi8(8);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m512i s[2];  // two dependency chains of 2 vpdpbusd
@@ -226,21 +237,46 @@ inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& ac
     s[h] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_load_si512(act.qs + 128 * h));
     s[h] = _mm512_dpbusd_epi32(s[h], w1, _mm512_load_si512(act.qs + 128 * h + 64));
   }
-  const __m128i isums =
-      _mm_sub_epi32(fold_lanes4(_mm512_add_epi32(s[0], s[1])),
-                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(act.offset8)));
-  const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
-  accumulate4(d, act.d, isums, lane_group);
+  // the offsets in lanes 0-3 (a zero-extending 128-bit load: no shuffle)
+  const __m512i off =
+      _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(act.offset8)));
+  return _mm512_sub_epi32(_mm512_add_epi32(s[0], s[1]), off);
 }
 
-// Prefetches the bytes [p + pf, p + pf + kBytes) (every line they touch: kBytes + 63 covers a
-// span that starts mid-line). pf = 0: none (the hardware prefetcher's alone).
-template <int kBytes>
-inline void prefetch_ahead(const void* p, int64_t pf) {
-  if (pf <= 0) return;
-  const char* ahead = static_cast<const char*>(p) + pf;
-#pragma GCC unroll 16
-  for (int off = 0; off < kBytes + 63; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
+// Four blocks' lane sums s[j] folded into one register, lanes 4j … 4j + 3 = block j's 4 isums:
+// a 4×4 transpose-and-add of their 128-bit lanes, 6 lane shuffles for 4 blocks instead of 8.
+inline __m512i fold_blocks4(const __m512i s[4]) {
+  const auto halves = [](__m512i x, __m512i y) {  // [x.0+x.2, x.1+x.3, y.0+y.2, y.1+y.3]
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(3, 2, 3, 2)));
+  };
+  const __m512i u01 = halves(s[0], s[1]), u23 = halves(s[2], s[3]);
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(u01, u23, _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_i32x4(u01, u23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// Blocks w[0] … w[cnt − 1] (cnt ≤ 4) into the 16 canonical lanes: block j's value block v in lane
+// 4j + v, += (d_v · act_d) · isum_v, each lane the scalar twin's std::fma (lanes of absent blocks
+// untouched). The scales are gathered with masked broadcasts from memory (load ports, no shuffle).
+inline __m512 quad_2of4_expand(const PackedQ4_2of4Block* w, const ActExpand* a, int cnt,
+                               __m512 acc) {
+  __m512i s[4];
+  __m256i d16 = _mm256_setzero_si256();
+  __m512 act_d = _mm512_setzero_ps();
+  for (int j = 0; j < 4; ++j) {
+    if (j >= cnt) {
+      s[j] = _mm512_setzero_si512();
+      continue;
+    }
+    s[j] = block_2of4_expand(w[j], a[j]);
+    d16 = _mm256_mask_broadcastq_epi64(d16, static_cast<__mmask8>(1u << j),
+                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[j].d)));
+    act_d = _mm512_mask_broadcastss_ps(act_d, static_cast<__mmask16>(0xFu << (4 * j)),
+                                       _mm_load_ss(&a[j].d));
+  }
+  const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(d16), act_d);
+  const __m512 is = _mm512_cvtepi32_ps(fold_blocks4(s));
+  return _mm512_mask3_fmadd_ps(sc, is, acc, static_cast<__mmask16>((1u << (4 * cnt)) - 1));
 }
 
 // pf: bytes ahead of the blocks being read that the row prefetches (kernels/prefetch.h), as the
@@ -248,16 +284,20 @@ inline void prefetch_ahead(const void* p, int64_t pf) {
 float dot_2of4_packed_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
   const auto* w = static_cast<const PackedQ4_2of4Block*>(w_row);
   const auto* a = static_cast<const ActExpand*>(act_row);
-  __m128 g[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  __m512 acc = _mm512_setzero_ps();
   const int64_t nb = n / kSparseBlock;
   int64_t b = 0;
-  for (; b + 4 <= nb; b += 4) {  // unrolled so that the 4 lane groups stay in registers
+  for (; b + 4 <= nb; b += 4) {
     prefetch_ahead<4 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
-    for (int j = 0; j < 4; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
+    acc = quad_2of4_expand(&w[b], &a[b], 4, acc);
   }
-  prefetch_ahead<3 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
-  for (int j = 0; b + j < nb; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
-  return reduce_groups(g);
+  if (b < nb) {
+    prefetch_ahead<3 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
+    acc = quad_2of4_expand(&w[b], &a[b], static_cast<int>(nb - b), acc);
+  }
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, acc);
+  return reduce16(lanes);
 }
 float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
   return dot_2of4_packed_pf(n, w_row, act_row, 0);
