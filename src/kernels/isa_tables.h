@@ -87,6 +87,8 @@ FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin);
 FormatKernels avx2_sparse_mask_kernels(const FormatKernels& scalar_twin);
 // The NEON 2:4 kernel (tbl gathers; NEON and NEON-dotprod tables), likewise.
 FormatKernels neon_sparse_2of4_kernels(const FormatKernels& scalar_twin);
+// The NEON mask kernels (tbl per mask byte), likewise.
+FormatKernels neon_sparse_mask_kernels(const FormatKernels& scalar_twin);
 
 // Shared by every table: f32 activations are used as they are.
 void copy_f32_act(const float* x, int64_t n, void* out);

@@ -104,19 +104,18 @@ TEST(SparseKernels, EveryTableHasThemInTheirSlots) {
     }
 }
 
-// The SIMD tables run their own 2:4 kernels (not the scalar twin): AVX2 and AVX-512 on x86,
-// the tbl kernel on both NEON tables; on x86 also their own mask kernels.
+// The SIMD tables run their own sparse kernels (not the scalar twins): 2:4 and masks on AVX2
+// and AVX-512 on x86, the tbl kernels on both NEON tables.
 TEST(SparseKernels, SimdTablesRunTheirOwnTwoOfFourKernel) {
   const VecDotFn scalar = kernel_dispatch_for(Isa::kScalar).find(DType::Q4_2OF4)->vec_dot;
   int tables = 0;
   for (Isa isa : simd_isas()) {
     EXPECT_NE(kernel_dispatch_for(isa).find(DType::Q4_2OF4)->vec_dot, scalar) << isa_name(isa);
-#if defined(__x86_64__)  // and the mask types on every x86 table (AVX2 pshufb, AVX-512 compress)
+    // and the mask types (AVX2 pshufb, AVX-512 compress, NEON tbl)
     for (DType t : {DType::Q4_MASK50, DType::Q4_MASK62})
       EXPECT_NE(kernel_dispatch_for(isa).find(t)->vec_dot,
                 kernel_dispatch_for(Isa::kScalar).find(t)->vec_dot)
           << isa_name(isa) << " " << dtype_name(t);
-#endif
     ++tables;
   }
   EXPECT_GE(tables, 1);
