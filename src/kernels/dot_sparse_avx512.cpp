@@ -452,103 +452,37 @@ inline void compress_block(const uint8_t* mask, const int8_t* qs, int8_t* dst) {
   }
 }
 
-// Four blocks' lane sums s[j] (128-bit lane v = value block v's 4 partials) transposed and added
-// within each 128-bit lane: dword j of lane v = block j's exact isum of value block v. 6 in-lane
-// shuffles for 4 blocks instead of 3 shuffles per block.
-inline __m512i transpose_sum4(const __m512i s[4]) {
-  const auto pairs = [](__m512i x, __m512i y) {  // [x.0+x.2, y.0+y.2, x.1+x.3, y.1+y.3] per lane
-    return _mm512_add_epi32(_mm512_unpacklo_epi32(x, y), _mm512_unpackhi_epi32(x, y));
-  };
-  const __m512i a01 = pairs(s[0], s[1]), a23 = pairs(s[2], s[3]);
-  return _mm512_add_epi32(_mm512_unpacklo_epi64(a01, a23), _mm512_unpackhi_epi64(a01, a23));
-}
-
-// Where 4 blocks' value blocks go among the 16 canonical lanes: block j's value block v (of kVB)
-// goes to lane (lane0 + kVB·j + v) % 16. lane0 is a multiple of 4 at every 4-block group (kVB·4 ≡
-// 0 or 12 mod 16), so one table row per lane0 / 4: for destination lane t the source lane of the
-// transposed isums (4v + j) and of the block-major scales (4j + v); lanes with no value block
-// read lane 0 and are masked off.
-struct MaskQuadTables {
-  uint32_t isum_at[4][16];  // [lane0 / 4][t]
-  uint32_t scale_at[4][16];
-};
-template <int kVB>
-constexpr MaskQuadTables make_mask_quad_tables() {
-  MaskQuadTables t{};
-  for (int r = 0; r < 4; ++r)
-    for (int dst = 0; dst < 16; ++dst) {
-      const int q = (dst - 4 * r + 16) % 16, j = q / kVB, v = q % kVB;
-      const bool used = j < 4;
-      t.isum_at[r][dst] = used ? static_cast<uint32_t>(4 * v + j) : 0;
-      t.scale_at[r][dst] = used ? static_cast<uint32_t>(4 * j + v) : 0;
-    }
-  return t;
-}
-template <int kVB>
-alignas(64) constexpr MaskQuadTables kMaskQuad = make_mask_quad_tables<kVB>();
-
-// One packed mask block's 16 lane partials (128-bit lane v = value block v), from its gathered
-// row in the ring.
-template <int kVB>
-inline __m512i mask_block_lanes(const PackedQ4_MaskBlock<kVB>& blk, const int8_t* gathered) {
-  const __m512i o0 = _mm512_load_si512(gathered);
-  const __m512i o1 = _mm512_load_si512(gathered + 64);
-  // lane v: values 32v … 32v + 15 (x0), 32v + 16 … 32v + 31 (x1)
-  const __m512i x0 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(2, 0, 2, 0));
-  const __m512i x1 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(3, 1, 3, 1));
-  const __m512i qb = _mm512_maskz_loadu_epi8(kVB == 4 ? ~0ull : (1ull << (16 * kVB)) - 1, blk.qs);
-  return lane_products(qb, x0, x1);
-}
-
 template <int kVB>
 float dot_mask_packed_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
   const auto* w = static_cast<const PackedQ4_MaskBlock<kVB>*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  const __m512i lane0s = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   // zeroed once: bytes a block never writes (Q4_MASK62's 96-127) are then zeros, not garbage
   alignas(64) int8_t ring[kMaskRing][3 * 64] = {};  // 128 gathered quants + a full last store
   const int64_t nb = n / kSparseBlock;
   for (int64_t b = 0; b < std::min<int64_t>(kMaskAhead, nb); ++b)
     compress_block(w[b].mask, a[b].qs, ring[b % kMaskRing]);
-  __m512 acc = _mm512_setzero_ps();
-  int lane0 = 0;  // canonical lane of the group's first value block
-  for (int64_t b = 0; b < nb; b += 4) {
-    const int cnt = static_cast<int>(std::min<int64_t>(4, nb - b));
-    __m512i s[4];
-    __m256i d16 = _mm256_setzero_si256();  // block-major: fp16 scale of block j's v at 4j + v
-    __m512 act_d = _mm512_setzero_ps();    // block j's activation scale at 4j … 4j + 3
-    for (int j = 0; j < 4; ++j) {
-      if (j >= cnt) {
-        s[j] = _mm512_setzero_si512();
-        continue;
-      }
-      const int64_t bj = b + j;
-      prefetch_ahead<sizeof(PackedQ4_MaskBlock<kVB>)>(&w[bj], pf);
-      if (bj + kMaskAhead < nb)
-        compress_block(w[bj + kMaskAhead].mask, a[bj + kMaskAhead].qs,
-                       ring[(bj + kMaskAhead) % kMaskRing]);
-      s[j] = mask_block_lanes<kVB>(w[bj], ring[bj % kMaskRing]);
-      // 8 bytes from the block's start: its kVB scales (and for kVB = 3 a mask byte pair, which
-      // lands in a lane no value block reads)
-      d16 =
-          _mm256_mask_broadcastq_epi64(d16, static_cast<__mmask8>(1u << j),
-                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[bj].d)));
-      act_d = _mm512_mask_broadcastss_ps(act_d, static_cast<__mmask16>(0xFu << (4 * j)),
-                                         _mm_load_ss(&a[bj].d));
-    }
-    const MaskQuadTables& t = kMaskQuad<kVB>;
-    const __m512 sc = _mm512_permutexvar_ps(_mm512_load_si512(t.scale_at[lane0 / 4]),
-                                            _mm512_mul_ps(_mm512_cvtph_ps(d16), act_d));
-    const __m512 is = _mm512_cvtepi32_ps(
-        _mm512_permutexvar_epi32(_mm512_load_si512(t.isum_at[lane0 / 4]), transpose_sum4(s)));
-    // the group's kVB·cnt value blocks, from lane0 on, wrapping
-    const uint32_t run = (1u << (kVB * cnt)) - 1;
-    const auto used = static_cast<__mmask16>(run << lane0 | run >> (16 - lane0));
-    acc = _mm512_mask3_fmadd_ps(sc, is, acc, used);
-    lane0 = (lane0 + 4 * kVB) % kLanes;
+  MaskLanes<kVB> lanes;
+  for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead<sizeof(PackedQ4_MaskBlock<kVB>)>(&w[b], pf);
+    if (b + kMaskAhead < nb)
+      compress_block(w[b + kMaskAhead].mask, a[b + kMaskAhead].qs,
+                     ring[(b + kMaskAhead) % kMaskRing]);
+    const __m512i o0 = _mm512_load_si512(ring[b % kMaskRing]);
+    const __m512i o1 = _mm512_load_si512(ring[b % kMaskRing] + 64);
+    // lane v: values 32v … 32v + 15 (x0), 32v + 16 … 32v + 31 (x1)
+    const __m512i x0 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m512i x1 = _mm512_shuffle_i64x2(o0, o1, _MM_SHUFFLE(3, 1, 3, 1));
+    const __m512i qb =
+        _mm512_maskz_loadu_epi8(kVB == 4 ? ~0ull : (1ull << (16 * kVB)) - 1, w[b].qs);
+    __m512i s = lane_products(qb, x0, x1);
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_BADC));
+    s = _mm512_add_epi32(s, _mm512_shuffle_epi32(s, _MM_PERM_CDAB));
+    const __m128i isums = _mm512_castsi512_si128(_mm512_permutexvar_epi32(lane0s, s));
+    const __m128i d16 = _mm_maskz_loadu_epi16((1u << kVB) - 1, w[b].d);  // the kVB scales
+    lanes.add(b, _mm_cvtph_ps(d16), a[b].d, isums);
   }
-  alignas(64) float lanes[kLanes];
-  _mm512_store_ps(lanes, acc);
-  return reduce16(lanes);
+  return lanes.reduce();
 }
 template <int kVB>
 float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
