@@ -75,7 +75,7 @@ inline __m128i gathered_isums(__m512i qb, __m512i g0, __m512i g1) {
 
 // Q8_K activations with each block's quants reordered for the 2:4 kernel (see above).
 void prep_2of4(const float* x, int64_t n, void* out) {
-  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+  prep_avx512_q8_k(x, n, out);
   auto* blocks = static_cast<BlockQ8_K*>(out);
   for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
     int8_t q[quant::kQK_K];
@@ -188,22 +188,37 @@ size_t expand_act_bytes(int64_t n) {
   return static_cast<size_t>(n / kSparseBlock) * sizeof(ActExpand);
 }
 
+// vpermt2d indices of the expand order: register k, dword l = dword 4k + l / 4 of quarter l % 4,
+// taken from the quarter pair (0, 1) or (2, 3) as l % 4 is odd or even.
+struct TablesExpandAct {
+  uint32_t at[4][16];  // [k][l]: 16 · (l % 2) + 4k + l / 4
+};
+constexpr TablesExpandAct make_tables_expand_act() {
+  TablesExpandAct t{};
+  for (int k = 0; k < 4; ++k)
+    for (int l = 0; l < 16; ++l) t.at[k][l] = static_cast<uint32_t>(16 * (l % 2) + 4 * k + l / 4);
+  return t;
+}
+alignas(64) constexpr TablesExpandAct kTExpandAct = make_tables_expand_act();
+
 void prep_2of4_expand(const float* x, int64_t n, void* out) {
   auto* a = static_cast<ActExpand*>(out);
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
     BlockQ8_K q;
-    quantize_act_q8_k(x + b * kSparseBlock, &q, kSparseBlock);
+    prep_avx512_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
     a[b].d = q.d;
-    for (int k = 0; k < 4; ++k)
-      for (int i = 0; i < 64; ++i) {
-        const int l = i / 4, j = i % 4;
-        a[b].qs[64 * k + i] = q.qs[64 * (l % 4) + 16 * k + 4 * (l / 4) + j];
-      }
-    for (int v = 0; v < 4; ++v) {
-      int32_t sum = 0;
-      for (int i = 0; i < 64; ++i) sum += q.qs[64 * v + i];
-      a[b].offset8[v] = 8 * sum;
+    __m512i r[4];  // quarter v's 64 quants
+    for (int v = 0; v < 4; ++v) r[v] = _mm512_loadu_si512(q.qs + 64 * v);
+    for (int k = 0; k < 4; ++k) {
+      const __m512i at = _mm512_load_si512(kTExpandAct.at[k]);
+      const __m512i q01 = _mm512_permutex2var_epi32(r[0], at, r[1]);
+      const __m512i q23 = _mm512_permutex2var_epi32(r[2], at, r[3]);
+      // lanes with l % 4 = 2 or 3 from quarters 2, 3
+      _mm512_storeu_si512(a[b].qs + 64 * k, _mm512_mask_blend_epi32(0xCCCC, q01, q23));
     }
+    for (int v = 0; v < 4; ++v)  // the quarter's sum from its 4 exact 16-quant sums
+      a[b].offset8[v] =
+          8 * (q.bsums[4 * v] + q.bsums[4 * v + 1] + q.bsums[4 * v + 2] + q.bsums[4 * v + 3]);
   }
 }
 
@@ -526,7 +541,7 @@ size_t q8_k_act_bytes(int64_t n) {
   return static_cast<size_t>(n / quant::kQK_K) * sizeof(BlockQ8_K);
 }
 void prep_q8_k_act(const float* x, int64_t n, void* out) {
-  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+  prep_avx512_q8_k(x, n, out);
 }
 
 template <VecDotFn Dot>
