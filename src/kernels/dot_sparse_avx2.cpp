@@ -1,6 +1,6 @@
-// AVX2 kernel of the 2:4 sparse type (kernels.h, "The sparse types"), bit-identical to the scalar
-// twin in dot_sparse_scalar.cpp; registered in the AVX2 and AVX-VNNI tables. The mask types keep
-// their scalar twins there for now (a variable count per 8 weights needs a stitched gather).
+// AVX2 kernels of the sparse types (kernels.h, "The sparse types"), bit-identical to the scalar
+// twins in dot_sparse_scalar.cpp; registered in the AVX2 and AVX-VNNI tables (and AVX-512 without
+// VBMI2), with the AVX2 Q8_K activation quantization (act_prep_avx2.cpp, byte-identical).
 //
 // Gather without vpcompressb: every index byte (2 groups, 8 weights) keeps exactly 4, so one
 // 256-entry table of pshufb controls (4 bytes each) per index byte, fetched 8 at a time with
