@@ -338,8 +338,8 @@ const int kRegistered = [] {
             ->Unit(benchmark::kMillisecond);
     }
   }
-  for (DType t :
-       {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::F16, DType::Q2_K, DType::Q3_K}) {
+  for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::F16, DType::Q2_K,
+                  DType::Q3_K, DType::Q4_2OF4, DType::Q4_MASK62}) {
     benchmark::RegisterBenchmark(("Decode/" + std::string(dtype_name(t))).c_str(), BM_Decode, t)
         ->Arg(1)
         ->Arg(2)

@@ -26,4 +26,8 @@ void prep_avx2_k16_s32(const float* x, int64_t n, void* out) {
   prep_k16<32>(x, n, out);
 }
 
+void prep_avx2_q8_k(const float* x, int64_t n, void* out) {
+  prep_q8_k_rows(x, n, out);
+}
+
 }  // namespace edgefit::kernels::detail

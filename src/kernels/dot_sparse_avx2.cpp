@@ -1,6 +1,6 @@
-// AVX2 kernel of the 2:4 sparse type (kernels.h, "The sparse types"), bit-identical to the scalar
-// twin in dot_sparse_scalar.cpp; registered in the AVX2 and AVX-VNNI tables. The mask types keep
-// their scalar twins there for now (a variable count per 8 weights needs a stitched gather).
+// AVX2 kernels of the sparse types (kernels.h, "The sparse types"), bit-identical to the scalar
+// twins in dot_sparse_scalar.cpp; registered in the AVX2 and AVX-VNNI tables (and AVX-512 without
+// VBMI2), with the AVX2 Q8_K activation quantization (act_prep_avx2.cpp, byte-identical).
 //
 // Gather without vpcompressb: every index byte (2 groups, 8 weights) keeps exactly 4, so one
 // 256-entry table of pshufb controls (4 bytes each) per index byte, fetched 8 at a time with
@@ -146,14 +146,22 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   return reduce16(lanes);
 }
 
+// The twin's entry with the kernel and the AVX2 activation quantization (byte-identical).
+template <VecDotFn Dot>
+FormatKernels avx2_entry(const FormatKernels& scalar_twin) {
+  FormatKernels k = with_sparse_dot<Dot>(scalar_twin);
+  k.prepare_act = prep_avx2_q8_k;
+  return k;
+}
+
 }  // namespace
 
 FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin) {
-  return with_sparse_dot<dot_2of4>(scalar_twin);
+  return avx2_entry<dot_2of4>(scalar_twin);
 }
 FormatKernels avx2_sparse_mask_kernels(const FormatKernels& scalar_twin) {
-  return scalar_twin.weight_type == DType::Q4_MASK50 ? with_sparse_dot<dot_mask<4>>(scalar_twin)
-                                                     : with_sparse_dot<dot_mask<3>>(scalar_twin);
+  return scalar_twin.weight_type == DType::Q4_MASK50 ? avx2_entry<dot_mask<4>>(scalar_twin)
+                                                     : avx2_entry<dot_mask<3>>(scalar_twin);
 }
 
 }  // namespace edgefit::kernels::detail

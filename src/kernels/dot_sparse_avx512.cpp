@@ -23,6 +23,7 @@
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/prefetch.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -74,7 +75,7 @@ inline __m128i gathered_isums(__m512i qb, __m512i g0, __m512i g1) {
 
 // Q8_K activations with each block's quants reordered for the 2:4 kernel (see above).
 void prep_2of4(const float* x, int64_t n, void* out) {
-  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+  prep_avx512_q8_k(x, n, out);
   auto* blocks = static_cast<BlockQ8_K*>(out);
   for (int64_t b = 0; b < n / quant::kQK_K; ++b) {
     int8_t q[quant::kQK_K];
@@ -187,28 +188,54 @@ size_t expand_act_bytes(int64_t n) {
   return static_cast<size_t>(n / kSparseBlock) * sizeof(ActExpand);
 }
 
+// vpermt2d indices of the expand order: register k, dword l = dword 4k + l / 4 of quarter l % 4,
+// taken from the quarter pair (0, 1) or (2, 3) as l % 4 is odd or even.
+struct TablesExpandAct {
+  uint32_t at[4][16];  // [k][l]: 16 · (l % 2) + 4k + l / 4
+};
+constexpr TablesExpandAct make_tables_expand_act() {
+  TablesExpandAct t{};
+  for (int k = 0; k < 4; ++k)
+    for (int l = 0; l < 16; ++l) t.at[k][l] = static_cast<uint32_t>(16 * (l % 2) + 4 * k + l / 4);
+  return t;
+}
+alignas(64) constexpr TablesExpandAct kTExpandAct = make_tables_expand_act();
+
 void prep_2of4_expand(const float* x, int64_t n, void* out) {
   auto* a = static_cast<ActExpand*>(out);
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
     BlockQ8_K q;
-    quantize_act_q8_k(x + b * kSparseBlock, &q, kSparseBlock);
+    prep_avx512_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
     a[b].d = q.d;
-    for (int k = 0; k < 4; ++k)
-      for (int i = 0; i < 64; ++i) {
-        const int l = i / 4, j = i % 4;
-        a[b].qs[64 * k + i] = q.qs[64 * (l % 4) + 16 * k + 4 * (l / 4) + j];
-      }
-    for (int v = 0; v < 4; ++v) {
-      int32_t sum = 0;
-      for (int i = 0; i < 64; ++i) sum += q.qs[64 * v + i];
-      a[b].offset8[v] = 8 * sum;
+    __m512i r[4];  // quarter v's 64 quants
+    for (int v = 0; v < 4; ++v) r[v] = _mm512_loadu_si512(q.qs + 64 * v);
+    for (int k = 0; k < 4; ++k) {
+      const __m512i at = _mm512_load_si512(kTExpandAct.at[k]);
+      const __m512i q01 = _mm512_permutex2var_epi32(r[0], at, r[1]);
+      const __m512i q23 = _mm512_permutex2var_epi32(r[2], at, r[3]);
+      // lanes with l % 4 = 2 or 3 from quarters 2, 3
+      _mm512_storeu_si512(a[b].qs + 64 * k, _mm512_mask_blend_epi32(0xCCCC, q01, q23));
     }
+    for (int v = 0; v < 4; ++v)  // the quarter's sum from its 4 exact 16-quant sums
+      a[b].offset8[v] =
+          8 * (q.bsums[4 * v] + q.bsums[4 * v + 1] + q.bsums[4 * v + 2] + q.bsums[4 * v + 3]);
   }
 }
 
-// One packed 2:4 block: lane_group += its 4 value blocks' products (lanes 4(b % 4) …).
-inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& act,
-                              __m128* lane_group) {
+// Prefetches the bytes [p + pf, p + pf + kBytes) (every line they touch: kBytes + 63 covers a
+// span that starts mid-line). pf = 0: none (the hardware prefetcher's alone).
+template <int kBytes>
+inline void prefetch_ahead(const void* p, int64_t pf) {
+  if (pf <= 0) return;
+  const char* ahead = static_cast<const char*>(p) + pf;
+#pragma GCC unroll 16
+  for (int off = 0; off < kBytes + 63; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
+}
+
+// One packed 2:4 block's exact integer lane sums: lane l holds products of value block l % 4
+// (quarter-offsets already taken off in lanes 0-3, so the 4 lanes of a value block sum to its
+// isum).
+inline __m512i block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& act) {
   const __m512i eight = _mm512_set1_epi8(8);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   __m512i s[2];  // two dependency chains of 2 vpdpbusd
@@ -225,23 +252,70 @@ inline void block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& ac
     s[h] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_load_si512(act.qs + 128 * h));
     s[h] = _mm512_dpbusd_epi32(s[h], w1, _mm512_load_si512(act.qs + 128 * h + 64));
   }
-  const __m128i isums =
-      _mm_sub_epi32(fold_lanes4(_mm512_add_epi32(s[0], s[1])),
-                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(act.offset8)));
-  const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d)));
-  accumulate4(d, act.d, isums, lane_group);
+  // the offsets in lanes 0-3 (a zero-extending 128-bit load: no shuffle)
+  const __m512i off =
+      _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(act.offset8)));
+  return _mm512_sub_epi32(_mm512_add_epi32(s[0], s[1]), off);
 }
 
-float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
+// Four blocks' lane sums s[j] folded into one register, lanes 4j … 4j + 3 = block j's 4 isums:
+// a 4×4 transpose-and-add of their 128-bit lanes, 6 lane shuffles for 4 blocks instead of 8.
+inline __m512i fold_blocks4(const __m512i s[4]) {
+  const auto halves = [](__m512i x, __m512i y) {  // [x.0+x.2, x.1+x.3, y.0+y.2, y.1+y.3]
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_i32x4(x, y, _MM_SHUFFLE(3, 2, 3, 2)));
+  };
+  const __m512i u01 = halves(s[0], s[1]), u23 = halves(s[2], s[3]);
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(u01, u23, _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_i32x4(u01, u23, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// Blocks w[0] … w[cnt − 1] (cnt ≤ 4) into the 16 canonical lanes: block j's value block v in lane
+// 4j + v, += (d_v · act_d) · isum_v, each lane the scalar twin's std::fma (lanes of absent blocks
+// untouched). The scales are gathered with masked broadcasts from memory (load ports, no shuffle).
+inline __m512 quad_2of4_expand(const PackedQ4_2of4Block* w, const ActExpand* a, int cnt,
+                               __m512 acc) {
+  __m512i s[4];
+  __m256i d16 = _mm256_setzero_si256();
+  __m512 act_d = _mm512_setzero_ps();
+  for (int j = 0; j < 4; ++j) {
+    if (j >= cnt) {
+      s[j] = _mm512_setzero_si512();
+      continue;
+    }
+    s[j] = block_2of4_expand(w[j], a[j]);
+    d16 = _mm256_mask_broadcastq_epi64(d16, static_cast<__mmask8>(1u << j),
+                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[j].d)));
+    act_d = _mm512_mask_broadcastss_ps(act_d, static_cast<__mmask16>(0xFu << (4 * j)),
+                                       _mm_load_ss(&a[j].d));
+  }
+  const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(d16), act_d);
+  const __m512 is = _mm512_cvtepi32_ps(fold_blocks4(s));
+  return _mm512_mask3_fmadd_ps(sc, is, acc, static_cast<__mmask16>((1u << (4 * cnt)) - 1));
+}
+
+// pf: bytes ahead of the blocks being read that the row prefetches (kernels/prefetch.h), as the
+// dense packed gemv does: one smooth stream ahead, across row ends, instead of bursts of rows.
+float dot_2of4_packed_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
   const auto* w = static_cast<const PackedQ4_2of4Block*>(w_row);
   const auto* a = static_cast<const ActExpand*>(act_row);
-  __m128 g[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+  __m512 acc = _mm512_setzero_ps();
   const int64_t nb = n / kSparseBlock;
   int64_t b = 0;
-  for (; b + 4 <= nb; b += 4)  // unrolled so that the 4 lane groups stay in registers
-    for (int j = 0; j < 4; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
-  for (int j = 0; b + j < nb; ++j) block_2of4_expand(w[b + j], a[b + j], &g[j]);
-  return reduce_groups(g);
+  for (; b + 4 <= nb; b += 4) {
+    prefetch_ahead<4 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
+    acc = quad_2of4_expand(&w[b], &a[b], 4, acc);
+  }
+  if (b < nb) {
+    prefetch_ahead<3 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
+    acc = quad_2of4_expand(&w[b], &a[b], static_cast<int>(nb - b), acc);
+  }
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, acc);
+  return reduce16(lanes);
+}
+float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
+  return dot_2of4_packed_pf(n, w_row, act_row, 0);
 }
 
 // ---------------------------------------------------------------- masks, in the same layout
@@ -394,7 +468,7 @@ inline void compress_block(const uint8_t* mask, const int8_t* qs, int8_t* dst) {
 }
 
 template <int kVB>
-float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
+float dot_mask_packed_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
   const auto* w = static_cast<const PackedQ4_MaskBlock<kVB>*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
   const __m512i lane0s = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -405,6 +479,7 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
     compress_block(w[b].mask, a[b].qs, ring[b % kMaskRing]);
   MaskLanes<kVB> lanes;
   for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead<sizeof(PackedQ4_MaskBlock<kVB>)>(&w[b], pf);
     if (b + kMaskAhead < nb)
       compress_block(w[b + kMaskAhead].mask, a[b + kMaskAhead].qs,
                      ring[(b + kMaskAhead) % kMaskRing]);
@@ -423,6 +498,10 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
     lanes.add(b, _mm_cvtph_ps(d16), a[b].d, isums);
   }
   return lanes.reduce();
+}
+template <int kVB>
+float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
+  return dot_mask_packed_pf<kVB>(n, w_row, act_row, 0);
 }
 
 // Rows a gemm prefetches ahead. The sparse kernels spend more instructions per byte than the
@@ -443,11 +522,26 @@ void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const 
   }
 }
 
+// The packed rows' gemm: rows are contiguous (w_stride = the row's bytes), so the first token's
+// pass over them prefetches packed_prefetch_bytes() ahead as one stream (prefetch.h: 2 KiB on
+// Intel, none elsewhere); later tokens find the row in cache.
+template <float (*DotPf)(int64_t, const void*, const void*, int64_t)>
+void gemm_rows_streamed(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+                        size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
+  const int64_t pf = packed_prefetch_bytes();
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const auto* wr = static_cast<const uint8_t*>(w) + r * w_stride;
+    for (int64_t t = 0; t < n_tok; ++t)
+      y[t * y_stride + r] =
+          DotPf(n, wr, static_cast<const uint8_t*>(act) + t * act_stride, t == 0 ? pf : 0);
+  }
+}
+
 size_t q8_k_act_bytes(int64_t n) {
   return static_cast<size_t>(n / quant::kQK_K) * sizeof(BlockQ8_K);
 }
 void prep_q8_k_act(const float* x, int64_t n, void* out) {
-  quantize_act_q8_k(x, static_cast<BlockQ8_K*>(out), n);
+  prep_avx512_q8_k(x, n, out);
 }
 
 template <VecDotFn Dot>
@@ -467,6 +561,7 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_2of4x1: {
       FormatKernels k = kernels_of<dot_2of4_packed>(DType::Q4_2OF4);
       k.packing = kPackingQ4_2of4x1;
+      k.gemm = gemm_rows_streamed<dot_2of4_packed_pf>;
       k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand)
       k.prepare_act = prep_2of4_expand;
       return k;
@@ -476,11 +571,13 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_Mask50x1: {
       FormatKernels k = kernels_of<dot_mask_packed<4>>(DType::Q4_MASK50);
       k.packing = kPackingQ4_Mask50x1;
+      k.gemm = gemm_rows_streamed<dot_mask_packed_pf<4>>;
       return k;
     }
     case KernelSlot::kQ4_Mask62x1: {
       FormatKernels k = kernels_of<dot_mask_packed<3>>(DType::Q4_MASK62);
       k.packing = kPackingQ4_Mask62x1;
+      k.gemm = gemm_rows_streamed<dot_mask_packed_pf<3>>;
       return k;
     }
     default:

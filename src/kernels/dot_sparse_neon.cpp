@@ -1,14 +1,21 @@
-// NEON kernel of the 2:4 sparse type (kernels.h, "The sparse types"), bit-identical to the scalar
-// twin in dot_sparse_scalar.cpp; registered in the NEON and NEON-dotprod tables (plain Advanced
-// SIMD only, so one file serves both). The mask types keep their scalar twins there for now.
+// NEON kernels of the sparse types (kernels.h, "The sparse types"), bit-identical to the scalar
+// twins in dot_sparse_scalar.cpp; registered in the NEON and NEON-dotprod tables (plain Advanced
+// SIMD only, so one file serves both).
 //
-// Gather by table: every index byte (2 groups, 8 weights) keeps exactly 4, so the control of one
-// index byte (sparse_controls.h) picks its 4 kept activation quants out of 8, and one `tbl` per 16
-// weights (two index bytes, the second's control offset by 8) gathers 8 kept quants in weight
+// 2:4, gather by table: every index byte (2 groups, 8 weights) keeps exactly 4, so the control of
+// one index byte (sparse_controls.h) picks its 4 kept activation quants out of 8, and one `tbl` per
+// 16 weights (two index bytes, the second's control offset by 8) gathers 8 kept quants in weight
 // order. A value block's 32 kept quants are then two 16-byte vectors, kept values 0-15 and 16-31,
 // which is how the Q4_0 nibbles split (low and high); smull/smlal + sadalp give the exact sum.
+//
+// Masks, the same table idea with a variable count: one `tbl` per mask byte packs its kept quants
+// to the front of its 8 (kCompress8Controls; control 0x80 reads as 0), stored at the running
+// offset into a zeroed gathered row, as the AVX2 kernel's pshufb; then each value block's 32
+// gathered quants go through the same exact sum as 2:4.
 #include <arm_neon.h>
 
+#include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -32,10 +39,9 @@ inline int8x8_t gather8(const uint8_t* idx, const int8_t* qs) {
   return vqtbl1_s8(vld1q_s8(qs), vcreate_u8(c));
 }
 
-// Σ (level − 8) · quant over value block v of a block: its 32 kept quants (weights 64v … 64v+63).
-inline int32_t dot_value_block(const quant::BlockQ4_0& vb, const uint8_t* idx, const int8_t* qs) {
-  const int8x16_t x0 = vcombine_s8(gather8(idx, qs), gather8(idx + 2, qs + 16));
-  const int8x16_t x1 = vcombine_s8(gather8(idx + 4, qs + 32), gather8(idx + 6, qs + 48));
+// Σ (level − 8) · quant over a value block and its 32 kept quants: x0 = kept values 0-15 (the
+// low nibbles'), x1 = 16-31 (the high ones').
+inline int32_t value_block_isum(const quant::BlockQ4_0& vb, int8x16_t x0, int8x16_t x1) {
   const uint8x16_t q = vld1q_u8(vb.qs);
   const int8x16_t eight = vdupq_n_s8(8);
   const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))), eight);
@@ -46,6 +52,13 @@ inline int32_t dot_value_block(const quant::BlockQ4_0& vb, const uint8_t* idx, c
   r = vmlal_s8(r, vget_high_s8(hi), vget_high_s8(x1));
   // |each int16 term| ≤ 2 · 8 · 127: no overflow before widening
   return vaddvq_s32(vpadalq_s16(vpaddlq_s16(p), r));
+}
+
+// Value block v of a 2:4 block: its 32 kept quants (weights 64v … 64v+63) gathered by table.
+inline int32_t dot_value_block(const quant::BlockQ4_0& vb, const uint8_t* idx, const int8_t* qs) {
+  const int8x16_t x0 = vcombine_s8(gather8(idx, qs), gather8(idx + 2, qs + 16));
+  const int8x16_t x1 = vcombine_s8(gather8(idx + 4, qs + 32), gather8(idx + 6, qs + 48));
+  return value_block_isum(vb, x0, x1);
 }
 
 float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
@@ -68,7 +81,49 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
   return reduce16(lanes);
 }
 
+// The quants at a mask block's kept positions in weight order into dst, zeros past the count up
+// to kCapacity (dst: kCapacity + 8 bytes, room for the last 8-byte store).
+template <int kCapacity>
+inline void gather_mask_block(const uint8_t* mask, const int8_t* qs, int8_t* dst) {
+  for (int i = 0; i < kCapacity; i += 16) vst1q_s8(dst + i, vdupq_n_s8(0));
+  unsigned off = 0;
+  for (int i = 0; i < kSparseBlock / 8; ++i) {
+    // loads of ≤ 8 bytes whatever the offset: no alignment assumed
+    const int8x8_t packed = vtbl1_s8(vld1_s8(qs + 8 * i), vcreate_s8(kCompress8Controls[mask[i]]));
+    vst1_s8(dst + off, packed);
+    off += static_cast<unsigned>(std::popcount(mask[i]));
+  }
+}
+
+// kVB value blocks per block (4: Q4_MASK50, 3: Q4_MASK62); value block v of the row into lane
+// v % 16 with the scalar twin's float steps (one std::fma each).
+template <int kVB>
+float dot_mask(int64_t n, const void* w_row, const void* act_row) {
+  constexpr int kCapacity = 32 * kVB;
+  using Block = BlockQ4_Mask<kCapacity>;
+  const auto* w = static_cast<const Block*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  alignas(16) int8_t gathered[kCapacity + 16];
+  float lanes[kLanes] = {};
+  int64_t v = 0;  // value block of the row
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    gather_mask_block<kCapacity>(w[b].mask, a[b].qs, gathered);
+    for (int j = 0; j < kVB; ++j, ++v) {
+      const int32_t isum = value_block_isum(w[b].values[j], vld1q_s8(gathered + 32 * j),
+                                            vld1q_s8(gathered + 32 * j + 16));
+      float& lane = lanes[v % kLanes];
+      lane = std::fma(fp16_to_fp32(w[b].values[j].d) * a[b].d, static_cast<float>(isum), lane);
+    }
+  }
+  return reduce16(lanes);
+}
+
 }  // namespace
+
+FormatKernels neon_sparse_mask_kernels(const FormatKernels& scalar_twin) {
+  return scalar_twin.weight_type == DType::Q4_MASK50 ? with_sparse_dot<dot_mask<4>>(scalar_twin)
+                                                     : with_sparse_dot<dot_mask<3>>(scalar_twin);
+}
 
 FormatKernels neon_sparse_2of4_kernels(const FormatKernels& scalar_twin) {
   return with_sparse_dot<dot_2of4>(scalar_twin);

@@ -140,8 +140,10 @@ void add_sparse_kernels(KernelDispatch& kd) {
   }
 #endif
 #if defined(__aarch64__)
-  if (kd.isa == Isa::kNeon || kd.isa == Isa::kNeonDotprod)
+  if (kd.isa == Isa::kNeon || kd.isa == Isa::kNeonDotprod) {
     kd.set(S::kQ4_2of4, neon_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
+    for (const S s : {S::kQ4_Mask50, S::kQ4_Mask62}) kd.set(s, neon_sparse_mask_kernels(kd.at(s)));
+  }
 #endif
 }
 

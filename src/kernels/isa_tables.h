@@ -87,6 +87,8 @@ FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin);
 FormatKernels avx2_sparse_mask_kernels(const FormatKernels& scalar_twin);
 // The NEON 2:4 kernel (tbl gathers; NEON and NEON-dotprod tables), likewise.
 FormatKernels neon_sparse_2of4_kernels(const FormatKernels& scalar_twin);
+// The NEON mask kernels (tbl per mask byte), likewise.
+FormatKernels neon_sparse_mask_kernels(const FormatKernels& scalar_twin);
 
 // Shared by every table: f32 activations are used as they are.
 void copy_f32_act(const float* x, int64_t n, void* out);
@@ -109,6 +111,7 @@ void prep_avx512_k32_s1(const float* x, int64_t n, void* out);
 void prep_avx512_k16_s1(const float* x, int64_t n, void* out);
 void prep_avx512_k16_s4(const float* x, int64_t n, void* out);
 void prep_avx512_k16_s32(const float* x, int64_t n, void* out);
+void prep_avx512_q8_k(const float* x, int64_t n, void* out);  // BlockQ8_K rows (sparse types)
 // And with AVX2 for the AVX2 and AVX-VNNI tables (act_prep_avx2.cpp; byte-identical).
 void prep_avx2_q8_0_s1(const float* x, int64_t n, void* out);
 void prep_avx2_q8_0_s8(const float* x, int64_t n, void* out);
@@ -117,6 +120,7 @@ void prep_avx2_k32_s1(const float* x, int64_t n, void* out);
 void prep_avx2_k16_s1(const float* x, int64_t n, void* out);
 void prep_avx2_k16_s4(const float* x, int64_t n, void* out);
 void prep_avx2_k16_s32(const float* x, int64_t n, void* out);
+void prep_avx2_q8_k(const float* x, int64_t n, void* out);  // BlockQ8_K rows (sparse types)
 size_t panel_act_bytes_q8_0(int64_t n);
 size_t panel_act_bytes_k32(int64_t n);
 size_t panel_act_bytes_k16(int64_t n);

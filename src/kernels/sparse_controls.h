@@ -1,6 +1,6 @@
-// Internal to src/kernels: the byte-shuffle controls of the sparse table kernels (2:4:
-// dot_sparse_avx2.cpp pshufb, dot_sparse_neon.cpp tbl; masks: dot_sparse_avx2.cpp). Portable
-// constexpr data only, so every ISA-flagged file may include it.
+// Internal to src/kernels: the byte-shuffle controls of the sparse table kernels (2:4 and masks:
+// dot_sparse_avx2.cpp pshufb, dot_sparse_neon.cpp tbl). Portable constexpr data only, so every
+// ISA-flagged file may include it.
 #pragma once
 
 #include <array>

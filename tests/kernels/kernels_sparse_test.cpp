@@ -104,19 +104,18 @@ TEST(SparseKernels, EveryTableHasThemInTheirSlots) {
     }
 }
 
-// The SIMD tables run their own 2:4 kernels (not the scalar twin): AVX2 and AVX-512 on x86,
-// the tbl kernel on both NEON tables; on x86 also their own mask kernels.
+// The SIMD tables run their own sparse kernels (not the scalar twins): 2:4 and masks on AVX2
+// and AVX-512 on x86, the tbl kernels on both NEON tables.
 TEST(SparseKernels, SimdTablesRunTheirOwnTwoOfFourKernel) {
   const VecDotFn scalar = kernel_dispatch_for(Isa::kScalar).find(DType::Q4_2OF4)->vec_dot;
   int tables = 0;
   for (Isa isa : simd_isas()) {
     EXPECT_NE(kernel_dispatch_for(isa).find(DType::Q4_2OF4)->vec_dot, scalar) << isa_name(isa);
-#if defined(__x86_64__)  // and the mask types on every x86 table (AVX2 pshufb, AVX-512 compress)
+    // and the mask types (AVX2 pshufb, AVX-512 compress, NEON tbl)
     for (DType t : {DType::Q4_MASK50, DType::Q4_MASK62})
       EXPECT_NE(kernel_dispatch_for(isa).find(t)->vec_dot,
                 kernel_dispatch_for(Isa::kScalar).find(t)->vec_dot)
           << isa_name(isa) << " " << dtype_name(t);
-#endif
     ++tables;
   }
   EXPECT_GE(tables, 1);
@@ -336,6 +335,32 @@ TEST(SparseKernels, PackedEqualsScalarBitForBit) {
     for (DType t : kSparseTypes)
       EXPECT_NE(packed_kernels(kernel_dispatch_for(Isa::kAvx512Vnni), packing_for(t)), nullptr);
   }
+}
+
+// The mask types' activations are ggml's own Q8_K rows on every table (the SIMD tables quantize
+// them with act_prep_*): byte for byte quantize_act_q8_k, including an all-zero block, a block
+// whose largest magnitude occurs as +m then -m (the first one sets the sign of the scale), and
+// quants that round half to even.
+TEST(SparseKernels, MaskActivationsAreTheScalarQ8KBytes) {
+  std::mt19937 rng(16);
+  const int64_t n = 5 * 256;
+  std::vector<float> x = random_floats(rng, n);
+  std::fill(x.begin() + 256, x.begin() + 512, 0.f);  // block 1: all zero
+  x[512 + 7] = 3.f;                                  // block 2: +3 first, then -3
+  x[512 + 200] = -3.f;
+  for (int i = 0; i < 256; ++i) x[768 + i] = 0.5f * static_cast<float>(i % 255 - 127);  // ties
+  x[768 + 3] = -127.f;
+  std::vector<BlockQ8_K> want(n / 256);
+  quantize_act_q8_k(x.data(), want.data(), n);
+  for (Isa isa : simd_isas())
+    for (DType t : {DType::Q4_MASK50, DType::Q4_MASK62}) {
+      const FormatKernels* fk = kernel_dispatch_for(isa).find(t);
+      ASSERT_EQ(fk->act_row_bytes(n), want.size() * sizeof(BlockQ8_K));
+      std::vector<BlockQ8_K> got(n / 256);
+      fk->prepare_act(x.data(), n, got.data());
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(BlockQ8_K)), 0)
+          << isa_name(isa) << " " << dtype_name(t);
+    }
 }
 
 }  // namespace
