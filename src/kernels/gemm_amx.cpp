@@ -25,7 +25,8 @@
 // and storing each C takes as long again. The float epilogue (a convert, a multiply and an fma
 // per 16 results, plus the scale multiply and min term of the k-quants) is the same work the VNNI
 // kernels do per sub-block, and about half the time: AMX replaces the integer products only.
-#include <cstdlib>
+// Loop order: a call's panels in groups of 4, each 16-token tile against the 4 in turn (its
+// activations stay in L1/L2), and within a panel lane by lane (accumulators in registers).
 #include <cstring>
 
 #include "kernels/amx_panel.h"
@@ -157,35 +158,59 @@ struct LaneAcc {
   float v[16][kTileTokens][kAmxRows];  // lane k % 16, token, weight row of the panel
 };
 
-// Sub-block s's sums (c: m rows of 16 int32, one per token) into lane s % 16 of each token:
-// lane += (d_row · d_act) · isum, then the k-quant min term, as every table does. kFirst: the
-// lane's first sub-block (s < 16): it starts from +0 in a register, not from memory.
+// The weight side of one sub-block's epilogue: vectors over the panel's 16 rows.
+template <QFormat F>
+struct RowParams {
+  __m512 d;     // the rows' scales
+  __m512 sc;    // the rows' integer sub-block scales as floats (k-quants; else unused)
+  __m512 m;     // the rows' integer sub-block mins as floats (Q4_K; else unused)
+  __m512 dmin;  // the rows' super-block min scales (Q4_K; else unused)
+
+  explicit EDGEFIT_AMX_INLINE RowParams(const TileOf<F>& tile)
+      : d(_mm512_load_ps(tile.d)),
+        sc(qformat_info(F).has_scale ? _mm512_load_ps(tile.sc) : _mm512_setzero_ps()),
+        m(qformat_info(F).has_min ? _mm512_load_ps(tile.m) : _mm512_setzero_ps()),
+        dmin(qformat_info(F).has_min ? _mm512_load_ps(tile.dmin) : _mm512_setzero_ps()) {}
+};
+
+// One token's step of lane `lane` for 16 rows: prev + (d_row · d_act) · isum (isum: c_row's 16
+// int32, times the integer scale for k-quants), then the min term, as every table does.
+template <QFormat F>
+EDGEFIT_AMX_INLINE __m512 lane_step(const int32_t* c_row, const RowParams<F>& w,
+                                    const AChunkOf<F>& ac, int lane, __m512 prev) {
+  constexpr QFormatInfo fi = qformat_info(F);
+  const __m512 ad = _mm512_set1_ps(ac.d[lane]);
+  __m512 x = _mm512_cvtepi32_ps(_mm512_load_si512(c_row));
+  if constexpr (fi.has_scale) x = _mm512_mul_ps(x, w.sc);
+  __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(w.d, ad), x, prev);
+  if constexpr (fi.has_min) {
+    const __m512 mt = _mm512_mul_ps(w.m, _mm512_set1_ps(static_cast<float>(ac.sum[lane])));
+    a = _mm512_fnmadd_ps(_mm512_mul_ps(w.dmin, ad), mt, a);
+  }
+  return a;
+}
+
+// Token t's activation chunk holding sub-block s (act = token 0's row).
+template <QFormat F>
+EDGEFIT_AMX_INLINE const AChunkOf<F>& act_chunk(const uint8_t* act, size_t act_stride, int t,
+                                                int64_t s) {
+  return *reinterpret_cast<const AChunkOf<F>*>(act + t * act_stride +
+                                               static_cast<size_t>(s / 16) * sizeof(AChunkOf<F>));
+}
+
+// Sub-block s's sums (c: m rows of 16 int32, one per token) into lane s % 16 of each token's
+// accumulators in acc. kFirst: the lane's first sub-block (s < 16): it starts from +0 in a
+// register, not from memory.
 template <QFormat F, bool kFirst>
 EDGEFIT_AMX_INLINE void epilogue(const int32_t* c, const TileOf<F>& tile, const uint8_t* act,
                                  size_t act_stride, int m, int64_t s, LaneAcc& acc) {
-  constexpr QFormatInfo fi = qformat_info(F);
   const int lane = static_cast<int>(s % 16);
-  const uint8_t* ac0 = act + static_cast<size_t>(s / 16) * sizeof(AChunkOf<F>);
-  const __m512 wd = _mm512_load_ps(tile.d);
-  __m512 wsc, wm, wdmin;
-  if constexpr (fi.has_scale) wsc = _mm512_load_ps(tile.sc);
-  if constexpr (fi.has_min) {
-    wm = _mm512_load_ps(tile.m);
-    wdmin = _mm512_load_ps(tile.dmin);
-  }
+  const RowParams<F> w(tile);
   float(*f)[kAmxRows] = acc.v[lane];
   for (int t = 0; t < m; ++t) {
-    const auto* ac = reinterpret_cast<const AChunkOf<F>*>(ac0 + t * act_stride);
-    const __m512 ad = _mm512_set1_ps(ac->d[lane]);
-    __m512 x = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t));
-    if constexpr (fi.has_scale) x = _mm512_mul_ps(x, wsc);
     const __m512 prev = kFirst ? _mm512_setzero_ps() : _mm512_load_ps(f[t]);
-    __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(wd, ad), x, prev);
-    if constexpr (fi.has_min) {
-      const __m512 mt = _mm512_mul_ps(wm, _mm512_set1_ps(static_cast<float>(ac->sum[lane])));
-      a = _mm512_fnmadd_ps(_mm512_mul_ps(wdmin, ad), mt, a);
-    }
-    _mm512_store_ps(f[t], a);
+    _mm512_store_ps(f[t],
+                    lane_step<F>(c + 16 * t, w, act_chunk<F>(act, act_stride, t, s), lane, prev));
   }
 }
 
@@ -272,33 +297,15 @@ void panel_tokens(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, siz
 }
 
 // Sub-block s's sums (c: 16 rows of 16 int32, one per token) into the register accumulators a of
-// its lane, one per token: the same operations in the same order as epilogue(), without the
-// load and store of each accumulator (the lane's previous value is the register).
+// its lane, one per token: epilogue() without the load and store of each accumulator.
 template <QFormat F>
 EDGEFIT_AMX_INLINE void epilogue_regs(const int32_t* c, const TileOf<F>& tile, const uint8_t* act,
                                       size_t act_stride, int64_t s, __m512 (&a)[kTileTokens]) {
-  constexpr QFormatInfo fi = qformat_info(F);
   const int lane = static_cast<int>(s % 16);
-  const uint8_t* ac0 = act + static_cast<size_t>(s / 16) * sizeof(AChunkOf<F>);
-  const __m512 wd = _mm512_load_ps(tile.d);
-  __m512 wsc, wm, wdmin;
-  if constexpr (fi.has_scale) wsc = _mm512_load_ps(tile.sc);
-  if constexpr (fi.has_min) {
-    wm = _mm512_load_ps(tile.m);
-    wdmin = _mm512_load_ps(tile.dmin);
-  }
+  const RowParams<F> w(tile);
 #pragma GCC unroll 16
-  for (int t = 0; t < kTileTokens; ++t) {
-    const auto* ac = reinterpret_cast<const AChunkOf<F>*>(ac0 + t * act_stride);
-    const __m512 ad = _mm512_set1_ps(ac->d[lane]);
-    __m512 x = _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t));
-    if constexpr (fi.has_scale) x = _mm512_mul_ps(x, wsc);
-    a[t] = _mm512_fmadd_ps(_mm512_mul_ps(wd, ad), x, a[t]);
-    if constexpr (fi.has_min) {
-      const __m512 mt = _mm512_mul_ps(wm, _mm512_set1_ps(static_cast<float>(ac->sum[lane])));
-      a[t] = _mm512_fnmadd_ps(_mm512_mul_ps(wdmin, ad), mt, a[t]);
-    }
-  }
+  for (int t = 0; t < kTileTokens; ++t)
+    a[t] = lane_step<F>(c + 16 * t, w, act_chunk<F>(act, act_stride, t, s), lane, a[t]);
 }
 
 // A full tile of 16 tokens against one panel, lane by lane: lane l's sub-blocks l, l + 16, …
