@@ -54,8 +54,8 @@ constexpr int kTileTokens = 16;  // tokens per tile product (M; also the C tile'
 // (~40 KiB for n = 2048) are then read from L1/L2 four times instead of once per panel from
 // L3, where 512 tokens' rows (~2.2 MiB) live. 4 panels = the 64 rows of one matmul task
 // (matmul.cpp), ~190 KiB (n = 2048) to 540 KiB (n = 5632) of scratch. Measured (shared host,
-// 2048×2048, 512 tokens, one thread, min CPU time of 3 rounds): Q4_0 12.6 → 11.1 ms, Q4_K 17.3 →
-// 14.7 ms; 8 panels (with the task size raised) gained nothing more.
+// 2048×2048, 512 tokens, one thread, min CPU time of 3 rounds), 1 panel vs 4: Q4_0 12.6 vs 11.1
+// ms, Q4_K 17.3 vs 14.7 ms; 8 panels gained nothing more.
 constexpr int64_t kPanelGroup = 4;
 
 // The 64-byte operand of ldtilecfg (palette 1).
@@ -310,10 +310,10 @@ EDGEFIT_AMX_INLINE void epilogue_regs(const int32_t* c, const TileOf<F>& tile, c
 
 // A full tile of 16 tokens against one panel, lane by lane: lane l's sub-blocks l, l + 16, …
 // one after another, so its 16 accumulators (one per token) stay in registers and are stored
-// once per lane, not loaded and stored once per sub-block as panel_tokens() does (the stores
-// then share the store port with the tile stores of C). Lanes are independent sums, so visiting
-// them one by one keeps each lane's order, and the result is panel_tokens()'s bit for bit. The
-// tile product of the next sub-block is issued before the epilogue of the previous one.
+// once per lane, not loaded and stored once per sub-block as panel_tokens() does (those stores
+// share the store port with the tile stores of C). Lanes are independent sums, so visiting them
+// one by one keeps each lane's order, and the result is panel_tokens()'s bit for bit. The next
+// sub-block's product is issued before this one's epilogue, and stored after it.
 template <QFormat F>
 void panel_full_tile(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, size_t act_stride,
                      size_t plain_off, LaneAcc& acc, int32_t (*ring)[kTileTokens * 16]) {
@@ -322,7 +322,7 @@ void panel_full_tile(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, 
   const auto stride = static_cast<long>(act_stride);
   const int64_t lanes = n_sub < 16 ? n_sub : 16;
   for (int64_t l = lanes; l < 16; ++l) std::memset(acc.v[l], 0, sizeof(acc.v[l]));
-  // The tile product of sub-block s in tile set `slot`, then its store into ring[slot].
+  // compute(): the tile product of sub-block s in tile set `slot`; store(): it into ring[slot].
   auto compute = [&](int64_t s, int slot) {
     if (slot == 0) {
       tile_compute<0>(plain + s * kSubBytes, stride, panel[s].q[0][0]);
