@@ -257,5 +257,41 @@ TEST(AmxGemm, WritesOnlyItsRowsAndTokens) {
   }
 }
 
+// One gemm call over more rows than a matmul task holds (64): 7 panels, so the gemm builds them
+// in groups (4, then 3) and runs every full 16-token tile and the partial last one against each
+// panel of a group. Each format just past its AMX threshold; compared bit for bit with scalar.
+TEST(AmxGemm, OneCallOverSeveralPanelGroupsEqualsScalar) {
+  SKIP_WITHOUT_AMX();
+  std::mt19937 rng(25);
+  const KernelDispatch& amx = kernel_dispatch_for(Isa::kAvx512Amx);
+  ThreadPool one(1);
+  const struct {
+    DType type;
+    int64_t n, toks;
+  } cases[] = {{DType::Q8_0, 608, 40},
+               {DType::Q4_0, 512, 40},
+               {DType::Q4_K, 768, 136},
+               {DType::Q6_K, 256, 264}};
+  for (const auto& c : cases) {
+    const int64_t rows = 100;
+    const std::vector<uint8_t> w = random_byte_rows(c.type, rows, c.n, rng);
+    std::vector<uint8_t> packed(w.size());
+    const TensorView pv = repack_weight(view_of(c.type, w, rows, c.n), packed.data());
+    const FormatKernels* fk = packed_kernels(amx, packing_for(c.type));
+    ASSERT_NE(fk, nullptr);
+    const size_t stride = (fk->act_row_bytes(c.n) + 63) / 64 * 64;
+    std::vector<uint8_t> act(stride * static_cast<size_t>(c.toks) + 64);
+    uint8_t* a = aligned64(act.data());
+    const std::vector<float> x = random_floats(rng, c.toks * c.n);
+    for (int64_t t = 0; t < c.toks; ++t) fk->prepare_act(x.data() + t * c.n, c.n, a + t * stride);
+    std::vector<float> got(static_cast<size_t>(rows * c.toks), NAN), want(got.size());
+    fk->gemm(c.n, pv.data, pv.row_bytes(), rows, a, stride, c.toks, got.data(), rows);
+    matmul_with(kernel_dispatch_for(Isa::kScalar), view_of(c.type, w, rows, c.n), x.data(), c.toks,
+                want.data(), &one);
+    ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)))
+        << dtype_name(c.type);
+  }
+}
+
 }  // namespace
 }  // namespace edgefit::kernels
