@@ -11,6 +11,7 @@
 #include "model/matmul.h"
 #include "quant/quant_traits.h"
 #include "train/gemm.h"
+#include "train/gemm_bf16.h"
 
 namespace edgefit::train {
 
@@ -50,42 +51,82 @@ void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in,
   });
 }
 
+namespace {
+
+// The frozen weight W {n_out, n_in} of linear_backward_input() as tiles of rows × columns: F32
+// read in place, any other dequantizable type expanded into a task's buffer (only the tile's
+// columns of each row).
+struct WeightTiles {
+  const TensorView& w;
+  bool direct;           // F32, contiguous: no buffer
+  const QuantTraits* q;  // the stored type's dequantizer (when not direct)
+  int64_t block;         // the format's block size (1 when direct): column chunks align to it
+
+  explicit WeightTiles(const TensorView& weight)
+      : w(weight),
+        direct(weight.dtype == DType::F32 && weight.is_contiguous() && weight.packing == 0),
+        q(direct ? nullptr : quant_traits(weight.dtype)),
+        block(direct ? 1 : (q ? q->block_size : 1)) {
+    if (!direct && (q == nullptr || q->dequantize_row == nullptr || w.packing != 0))
+      throw Error("cannot dequantize weights of type " + std::string(dtype_name(w.dtype)));
+  }
+
+  // W[o0 : o0 + rows, i0 : i0 + cols] as f32 with its row stride: in place, or dequantized into
+  // buf (rows × cols floats).
+  const float* tile(int64_t o0, int64_t rows, int64_t i0, int64_t cols, float* buf,
+                    int64_t& stride) const {
+    if (direct) {
+      stride = w.shape[1];
+      return reinterpret_cast<const float*>(w.row(o0)) + i0;
+    }
+    const size_t skip = static_cast<size_t>(i0 / block * q->type_size);
+    for (int64_t r = 0; r < rows; ++r)
+      q->dequantize_row(w.row(o0 + r) + skip, buf + r * cols, cols);
+    stride = cols;
+    return buf;
+  }
+};
+
+}  // namespace
+
 void linear_backward_input(const TensorView& w, const float* dy, int64_t n, float* dx,
-                           bool accumulate) {
+                           bool accumulate, TrainProducts products) {
   const int64_t n_out = w.shape[0], n_in = w.shape[1];
-  const bool direct = w.dtype == DType::F32 && w.is_contiguous() && w.packing == 0;
-  const QuantTraits* q = direct ? nullptr : quant_traits(w.dtype);
-  if (!direct && (q == nullptr || q->dequantize_row == nullptr || w.packing != 0))
-    throw Error("cannot dequantize weights of type " + std::string(dtype_name(w.dtype)));
+  const WeightTiles weight(w);
   // Tasks own tiles dx[token block, column chunk]: kTokens tokens × a whole number of the
   // format's blocks (>= kColumns columns). Each walks the weight's rows kRows at a time,
   // dequantizing only its columns of them, and adds dy[tokens, rows] · W[rows, columns]. So every
   // weight element is dequantized once per token block (twice at context 256; it was once per 32
   // tokens), and every dx element has one writer summing the row blocks in order.
   constexpr int64_t kTokens = 128, kRows = 64, kColumns = 256;
-  const int64_t blck = direct ? 1 : q->block_size;
+  const int64_t blck = weight.block;
   const int64_t cw = std::min(n_in, (kColumns + blck - 1) / blck * blck);
   const int64_t n_cols = (n_in + cw - 1) / cw, n_toks = (n + kTokens - 1) / kTokens;
+  const bool bf16 = products == TrainProducts::kBf16;
   const GemmTable& gemm = gemm_table();
+  const Bf16GemmTable& gemm16 = bf16_gemm_table();
   ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
-    std::vector<float> buf(direct ? 0 : static_cast<size_t>(kRows * cw));
+    std::vector<float> buf(weight.direct ? 0 : static_cast<size_t>(kRows * cw));
+    // bf16 pairs of the dy tile [kTokens, kRows] and of the weight tile [kRows, cw].
+    std::vector<uint32_t> dy16(bf16 ? static_cast<size_t>(kTokens * kRows / 2) : 0),
+        w16(bf16 ? static_cast<size_t>(kRows / 2 * cw) : 0);
     for (int64_t task = b; task < e; ++task) {
       const int64_t t0 = task / n_cols * kTokens, t1 = std::min(n, t0 + kTokens);
       const int64_t i0 = task % n_cols * cw, i1 = std::min(n_in, i0 + cw), cols = i1 - i0;
       float* dxs = dx + t0 * n_in + i0;
       for (int64_t o0 = 0; o0 < n_out; o0 += kRows) {
         const int64_t rows = std::min(kRows, n_out - o0);
-        const float* block = reinterpret_cast<const float*>(w.row(o0)) + i0;
-        int64_t stride = n_in;
-        if (!direct) {
-          const size_t skip = static_cast<size_t>(i0 / blck * q->type_size);
-          for (int64_t r = 0; r < rows; ++r)
-            q->dequantize_row(w.row(o0 + r) + skip, buf.data() + r * cols, cols);
-          block = buf.data();
-          stride = cols;
+        int64_t stride = 0;
+        const float* tile = weight.tile(o0, rows, i0, cols, buf.data(), stride);
+        const float* dys = dy + t0 * n_out + o0;
+        const bool add = accumulate || o0 > 0;
+        if (bf16) {
+          pack_bf16_rows(dys, t1 - t0, rows, n_out, dy16.data());
+          gemm16.pack_b(tile, rows, cols, stride, w16.data());
+          gemm16.nn(t1 - t0, cols, (rows + 1) / 2, dy16.data(), w16.data(), dxs, n_in, add);
+        } else {
+          gemm.nn(t1 - t0, cols, rows, 1.0f, dys, n_out, tile, stride, dxs, n_in, add);
         }
-        gemm.nn(t1 - t0, cols, rows, 1.0f, dy + t0 * n_out + o0, n_out, block, stride, dxs, n_in,
-                accumulate || o0 > 0);
       }
     }
   });

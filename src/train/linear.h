@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "train/gemm_bf16.h"
 
 namespace edgefit::train {
 
@@ -28,9 +29,10 @@ void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in,
                     int64_t n, float* y);
 
 // dx[t, i] (+)= Σ_o dy[t, o] · W[o, i] for a weight W {n_out, n_in} of any dequantizable type;
-// `accumulate` adds to dx instead of overwriting it. Parallel over token chunks.
+// `accumulate` adds to dx instead of overwriting it. Parallel over token chunks. With
+// TrainProducts::kBf16 the tiles' products round dy and W to bf16 (train/gemm_bf16.h; f32 sums).
 void linear_backward_input(const TensorView& w, const float* dy, int64_t n, float* dx,
-                           bool accumulate);
+                           bool accumulate, TrainProducts products = TrainProducts::kF32);
 
 // dw[o, i] += Σ_t dy[t, o] · x[t, i] and, when db is not null, db[o] += Σ_t dy[t, o].
 // Parallel over rows o.

@@ -51,7 +51,7 @@ void linear_layer_backward(const LinearLayer& l, const float* x, const float* dy
     linear_backward_weight(x, dy, n, n_out, n_in, l.weight->grad.data(),
                            l.bias ? l.bias->grad.data() : nullptr);
   } else {
-    linear_backward_input(*l.frozen, dy, n, dx, accumulate);
+    linear_backward_input(*l.frozen, dy, n, dx, accumulate, train_products());
     if (l.bias)
       for (int64_t o = 0; o < n_out; ++o) {
         double s = 0;

@@ -1,0 +1,56 @@
+// bf16 products for the frozen base's input gradient (train/linear.h): dx = dy · W with both
+// inputs rounded to bf16 (round to nearest even) and every sum in f32, as AVX512-BF16's
+// vdpbf16ps computes it. The issue allows bf16 matrix products where the CPU has them; the f32
+// Eigen products (train/gemm.h) stay the reference and the default (train_products()).
+//
+// Layout. vdpbf16ps multiplies pairs of bf16 along the reduction dimension k in each 32-bit lane,
+// so both inputs are packed as pairs: A [m, k] row-major with k rounded up to even (a zero
+// column), i.e. one uint32 per (row, k pair), low half the even k; B [k, n] interleaved by row
+// pairs, one uint32 per (k pair, column). Packing rounds with integer arithmetic (no NaN handling:
+// weights and gradients are finite), the same bits in every table.
+//
+// Float order: each output starts from C (or 0) and adds, pair by pair in k order, the odd then
+// the even product (Intel's order for vdpbf16ps; a product of two bf16 is exact in f32). The
+// scalar table does exactly that, so the tables agree up to the instruction's flushing of
+// denormals to zero.
+#pragma once
+
+#include <cstdint>
+
+namespace edgefit::train {
+
+struct Bf16GemmTable {
+  // packed[(kk / 2) · n + j] holds bf16(b[kk, j]) in its low (even kk) or high (odd kk) half,
+  // for kk < k rounded up to even (a missing odd row is zero). b is row-major with stride ldb.
+  void (*pack_b)(const float* b, int64_t k, int64_t n, int64_t ldb, uint32_t* packed);
+  // C[m, n] = A · B (+ C when `accumulate`), A packed by pack_bf16_rows() with k_pairs pairs per
+  // row, B by pack_b() with k = 2 · k_pairs; C row-major with stride ldc.
+  void (*nn)(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, const uint32_t* b, float* c,
+             int64_t ldc, bool accumulate);
+  const char* isa;  // "scalar", "avx512bf16"
+};
+
+// x rounded to the nearest bf16 (ties to even), as the high 16 bits of an f32.
+uint32_t bf16_bits(float x);
+
+// A [m, k] (row stride lda) as bf16 pairs: packed[i · k_pairs + p] = bf16(a[i, 2p]) |
+// bf16(a[i, 2p + 1]) << 16 with k_pairs = (k + 1) / 2 (a missing odd column is zero).
+void pack_bf16_rows(const float* a, int64_t m, int64_t k, int64_t lda, uint32_t* packed);
+
+// Which products training's frozen-weight input gradient uses.
+enum class TrainProducts {
+  kF32,   // Eigen f32 (train/gemm.h): the reference
+  kBf16,  // bf16 inputs, f32 sums (this file)
+};
+
+// The process's choice, read once: EDGEFIT_TRAIN_BF16=1 asks for bf16 (granted only where
+// bf16_gemm_table() is the AVX512-BF16 one, i.e. the CPU has it and EDGEFIT_ISA allows AVX-512),
+// =0 or unset gives f32.
+TrainProducts train_products();
+
+// The AVX512-BF16 table where the CPU has it and the float ISA is AVX-512, else the scalar one.
+const Bf16GemmTable& bf16_gemm_table();
+const Bf16GemmTable& bf16_gemm_table_scalar();
+const Bf16GemmTable& bf16_gemm_table_avx512();  // only call where the CPU has AVX512-BF16
+
+}  // namespace edgefit::train
