@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/cpu_features.h"
+#include "kernels/amx_tiles.h"
 #include "kernels/float_simd.h"
 
 namespace edgefit::train {
@@ -51,13 +52,13 @@ float high_half(uint32_t pair) {
   return f;
 }
 
-void nn_scalar(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, const uint32_t* b,
-               float* c, int64_t ldc, bool accumulate) {
+void nn_scalar(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, int64_t lda,
+               const uint32_t* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       float acc = accumulate ? c[i * ldc + j] : 0.0f;
       for (int64_t p = 0; p < k_pairs; ++p) {
-        const uint32_t x = a[i * k_pairs + p], w = b[p * n + j];
+        const uint32_t x = a[i * lda + p], w = b[p * ldb + j];
         acc += high_half(x) * high_half(w);  // vdpbf16ps adds the odd product first
         acc += low_half(x) * low_half(w);
       }
@@ -77,8 +78,9 @@ const Bf16GemmTable& bf16_gemm_table_scalar() {
 }
 
 const Bf16GemmTable& bf16_gemm_table() {
-  static const Bf16GemmTable& table =
-      cpu_has_avx512_bf16() ? bf16_gemm_table_avx512() : bf16_gemm_table_scalar();
+  static const Bf16GemmTable& table = !cpu_has_avx512_bf16()        ? bf16_gemm_table_scalar()
+                                      : kernels::amx_support().bf16 ? bf16_gemm_table_amx()
+                                                                    : bf16_gemm_table_avx512();
   return table;
 }
 
@@ -94,6 +96,9 @@ TrainProducts train_products() {
 #if !defined(__x86_64__)
 // Only the scalar table is built off x86; the AVX512-BF16 one is never chosen there.
 const Bf16GemmTable& bf16_gemm_table_avx512() {
+  return bf16_gemm_table_scalar();
+}
+const Bf16GemmTable& bf16_gemm_table_amx() {
   return bf16_gemm_table_scalar();
 }
 #endif

@@ -12,7 +12,8 @@
 // Float order: each output starts from C (or 0) and adds, pair by pair in k order, the odd then
 // the even product (Intel's order for vdpbf16ps; a product of two bf16 is exact in f32). The
 // scalar table does exactly that, so the tables agree up to the instruction's flushing of
-// denormals to zero.
+// denormals to zero. AMX-BF16 adds the even product first (and its leftovers go through
+// AVX512-BF16): equal within float-order tolerance. Every table's order is fixed by the shapes.
 #pragma once
 
 #include <cstdint>
@@ -23,11 +24,12 @@ struct Bf16GemmTable {
   // packed[(kk / 2) · n + j] holds bf16(b[kk, j]) in its low (even kk) or high (odd kk) half,
   // for kk < k rounded up to even (a missing odd row is zero). b is row-major with stride ldb.
   void (*pack_b)(const float* b, int64_t k, int64_t n, int64_t ldb, uint32_t* packed);
-  // C[m, n] = A · B (+ C when `accumulate`), A packed by pack_bf16_rows() with k_pairs pairs per
-  // row, B by pack_b() with k = 2 · k_pairs; C row-major with stride ldc.
-  void (*nn)(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, const uint32_t* b, float* c,
-             int64_t ldc, bool accumulate);
-  const char* isa;  // "scalar", "avx512bf16"
+  // C[m, n] = A · B (+ C when `accumulate`): A [m, k_pairs] pairs packed by pack_bf16_rows()
+  // (row stride lda pairs: a column slice of a wider packing), B [k_pairs, n] by pack_b() (row
+  // stride ldb pairs); C row-major with stride ldc.
+  void (*nn)(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, int64_t lda,
+             const uint32_t* b, int64_t ldb, float* c, int64_t ldc, bool accumulate);
+  const char* isa;  // "scalar", "avx512bf16", "amxbf16"
 };
 
 // x rounded to the nearest bf16 (ties to even), as the high 16 bits of an f32.
@@ -48,9 +50,11 @@ enum class TrainProducts {
 // =0 or unset gives f32.
 TrainProducts train_products();
 
-// The AVX512-BF16 table where the CPU has it and the float ISA is AVX-512, else the scalar one.
+// Where the float ISA is AVX-512 and the CPU has AVX512-BF16: the AMX-BF16 table when the process
+// may use AMX tiles (kernels/amx_tiles.h), else the AVX512-BF16 one; elsewhere the scalar one.
 const Bf16GemmTable& bf16_gemm_table();
 const Bf16GemmTable& bf16_gemm_table_scalar();
 const Bf16GemmTable& bf16_gemm_table_avx512();  // only call where the CPU has AVX512-BF16
+const Bf16GemmTable& bf16_gemm_table_amx();     // only where amx_support().bf16 also holds
 
 }  // namespace edgefit::train

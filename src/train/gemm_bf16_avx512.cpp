@@ -37,8 +37,8 @@ void pack_b(const float* b, int64_t k, int64_t n, int64_t ldb, uint32_t* packed)
 // C[rows, 32 columns under masks m0, m1] (+)= A[rows] · B, rows <= 8 (a compile-time count, so
 // the accumulators stay in registers).
 template <int kRows>
-void tile(int64_t k_pairs, const uint32_t* a, const uint32_t* b, int64_t ldb, float* c, int64_t ldc,
-          __mmask16 m0, __mmask16 m1, bool accumulate) {
+void tile(int64_t k_pairs, const uint32_t* a, int64_t lda, const uint32_t* b, int64_t ldb, float* c,
+          int64_t ldc, __mmask16 m0, __mmask16 m1, bool accumulate) {
   __m512 c0[kRows], c1[kRows];
   for (int r = 0; r < kRows; ++r) {
     c0[r] = accumulate ? _mm512_maskz_loadu_ps(m0, c + r * ldc) : _mm512_setzero_ps();
@@ -48,7 +48,7 @@ void tile(int64_t k_pairs, const uint32_t* a, const uint32_t* b, int64_t ldb, fl
     const __m512bh b0 = (__m512bh)_mm512_maskz_loadu_epi32(m0, b + p * ldb);
     const __m512bh b1 = (__m512bh)_mm512_maskz_loadu_epi32(m1, b + p * ldb + 16);
     for (int r = 0; r < kRows; ++r) {
-      const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r * k_pairs + p]));
+      const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r * lda + p]));
       c0[r] = _mm512_dpbf16_ps(c0[r], x, b0);
       c1[r] = _mm512_dpbf16_ps(c1[r], x, b1);
     }
@@ -59,20 +59,20 @@ void tile(int64_t k_pairs, const uint32_t* a, const uint32_t* b, int64_t ldb, fl
   }
 }
 
-using TileFn = void (*)(int64_t, const uint32_t*, const uint32_t*, int64_t, float*, int64_t,
-                        __mmask16, __mmask16, bool);
+using TileFn = void (*)(int64_t, const uint32_t*, int64_t, const uint32_t*, int64_t, float*,
+                        int64_t, __mmask16, __mmask16, bool);
 constexpr TileFn kTiles[9] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>,
                               tile<5>, tile<6>, tile<7>, tile<8>};
 
-void nn(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, const uint32_t* b, float* c,
-        int64_t ldc, bool accumulate) {
+void nn(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, int64_t lda, const uint32_t* b,
+        int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   // Column panels outside, row tiles inside: a panel of B (32 columns × k_pairs) stays in L1
   // while every row tile passes over it.
   for (int64_t j = 0; j < n; j += 32) {
     const __mmask16 m0 = tail_mask(n - j), m1 = n - j > 16 ? tail_mask(n - j - 16) : 0;
     for (int64_t i = 0; i < m; i += 8) {
       const int64_t rows = m - i < 8 ? m - i : 8;
-      kTiles[rows](k_pairs, a + i * k_pairs, b + j, n, c + i * ldc + j, ldc, m0, m1, accumulate);
+      kTiles[rows](k_pairs, a + i * lda, lda, b + j, ldb, c + i * ldc + j, ldc, m0, m1, accumulate);
     }
   }
 }

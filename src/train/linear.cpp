@@ -105,11 +105,14 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
   const bool bf16 = products == TrainProducts::kBf16;
   const GemmTable& gemm = gemm_table();
   const Bf16GemmTable& gemm16 = bf16_gemm_table();
+  // dy as bf16 pairs once for all tasks (row blocks start at even rows: kRows is even).
+  const int64_t dy_pairs = (n_out + 1) / 2;
+  std::vector<uint32_t> dy16(bf16 ? static_cast<size_t>(n * dy_pairs) : 0);
+  if (bf16) pack_bf16_rows(dy, n, n_out, n_out, dy16.data());
   ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
     std::vector<float> buf(weight.direct ? 0 : static_cast<size_t>(kRows * cw));
-    // bf16 pairs of the dy tile [kTokens, kRows] and of the weight tile [kRows, cw].
-    std::vector<uint32_t> dy16(bf16 ? static_cast<size_t>(kTokens * kRows / 2) : 0),
-        w16(bf16 ? static_cast<size_t>(kRows / 2 * cw) : 0);
+    // The weight tile [kRows, cw] as bf16 pairs.
+    std::vector<uint32_t> w16(bf16 ? static_cast<size_t>(kRows / 2 * cw) : 0);
     for (int64_t task = b; task < e; ++task) {
       const int64_t t0 = task / n_cols * kTokens, t1 = std::min(n, t0 + kTokens);
       const int64_t i0 = task % n_cols * cw, i1 = std::min(n_in, i0 + cw), cols = i1 - i0;
@@ -121,9 +124,9 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
         const float* dys = dy + t0 * n_out + o0;
         const bool add = accumulate || o0 > 0;
         if (bf16) {
-          pack_bf16_rows(dys, t1 - t0, rows, n_out, dy16.data());
           gemm16.pack_b(tile, rows, cols, stride, w16.data());
-          gemm16.nn(t1 - t0, cols, (rows + 1) / 2, dy16.data(), w16.data(), dxs, n_in, add);
+          gemm16.nn(t1 - t0, cols, (rows + 1) / 2, dy16.data() + t0 * dy_pairs + o0 / 2, dy_pairs,
+                    w16.data(), cols, dxs, n_in, add);
         } else {
           gemm.nn(t1 - t0, cols, rows, 1.0f, dys, n_out, tile, stride, dxs, n_in, add);
         }

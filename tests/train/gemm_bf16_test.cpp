@@ -1,7 +1,8 @@
 // The bf16 products of the frozen weights' input gradient (train/gemm_bf16.h): the rounding and
 // packing against a direct reading of the format, the scalar table against sums in double of the
 // bf16-rounded inputs, the AVX512-BF16 table against the scalar twin (where the CPU has it), and
-// linear_backward_input's bf16 path against its f32 path on a block-quantized weight.
+// linear_backward_input's bf16 path (the process's table) against its f32 path on a block-quantized
+// weight.
 #include "train/gemm_bf16.h"
 
 #include <gtest/gtest.h>
@@ -9,11 +10,13 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "grad_check.h"
+#include "kernels/amx_tiles.h"
 #include "quant/quant_traits.h"
 #include "train/linear.h"
 
@@ -60,7 +63,7 @@ TEST(Bf16Gemm, ScalarTableMatchesRoundedProducts) {
   const Bf16GemmTable& t = bf16_gemm_table_scalar();
   t.pack_b(b.data(), k, n, n, bp.data());
   std::vector<float> c = c0;
-  t.nn(m, n, kp, ap.data(), bp.data(), c.data(), n, true);
+  t.nn(m, n, kp, ap.data(), kp, bp.data(), n, c.data(), n, true);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double s = c0[i * n + j];
@@ -70,12 +73,15 @@ TEST(Bf16Gemm, ScalarTableMatchesRoundedProducts) {
     }
 }
 
-TEST(Bf16Gemm, Avx512TableEqualsScalarTwin) {
-  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+// A fast table against the scalar twin: the same packed bits, outputs within float-order
+// tolerance. Shapes cover whole AMX blocks and every kind of leftover (rows, columns, k pairs).
+void expect_equals_twin(const Bf16GemmTable& fast) {
   std::mt19937 rng(3);
-  const Bf16GemmTable& fast = bf16_gemm_table_avx512();
   const Bf16GemmTable& twin = bf16_gemm_table_scalar();
-  for (const auto& [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{8, 64, 32}, {21, 63, 70}}) {
+  for (const auto& [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{8, 64, 32},
+                                {32, 64, 64},
+                                {21, 63, 70},
+                                {37, 70, 53}}) {
     const int64_t kp = (k + 1) / 2;
     const auto a = random_vector(m * k, rng), b = random_vector(k * (n + 3), rng),
                c0 = random_vector(m * (n + 5), rng);
@@ -86,12 +92,24 @@ TEST(Bf16Gemm, Avx512TableEqualsScalarTwin) {
     ASSERT_EQ(bp_fast, bp_twin);  // the same bits: packing rounds with integer arithmetic
     for (bool accumulate : {false, true}) {
       std::vector<float> c_fast = c0, c_twin = c0;
-      fast.nn(m, n, kp, ap.data(), bp_fast.data(), c_fast.data(), n + 5, accumulate);
-      twin.nn(m, n, kp, ap.data(), bp_twin.data(), c_twin.data(), n + 5, accumulate);
+      fast.nn(m, n, kp, ap.data(), kp, bp_fast.data(), n, c_fast.data(), n + 5, accumulate);
+      twin.nn(m, n, kp, ap.data(), kp, bp_twin.data(), n, c_twin.data(), n + 5, accumulate);
       for (size_t i = 0; i < c0.size(); ++i)
-        ASSERT_NEAR(c_fast[i], c_twin[i], 1e-6f * (1 + std::fabs(c_twin[i]))) << i;
+        ASSERT_NEAR(c_fast[i], c_twin[i], 1e-5f * (1 + std::fabs(c_twin[i])))
+            << fast.isa << " " << m << "x" << k << "x" << n << " at " << i;
     }
   }
+}
+
+TEST(Bf16Gemm, Avx512TableEqualsScalarTwin) {
+  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  expect_equals_twin(bf16_gemm_table_avx512());
+}
+
+TEST(Bf16Gemm, AmxTableEqualsScalarTwin) {
+  if (!cpu_features().avx512_bf16 || !kernels::amx_support().bf16)
+    GTEST_SKIP() << "no AMX-BF16 for this process: " << kernels::amx_support().reason;
+  expect_equals_twin(bf16_gemm_table_amx());
 }
 
 // The bf16 input gradient through a Q4_0 weight against the f32 one: both inputs rounded to 8
