@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <functional>
 #include <vector>
 
 #include "core/error.h"
@@ -24,30 +23,29 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-namespace {
-
-// Products run single-threaded (train/gemm.h) on blocks of a fixed size (for_blocks), so every
-// output has one writer and an order set by the shapes alone, never by the thread count or the
-// pool's split.
-// fn(b0, b1) for the blocks [b0, b1) of size `block` covering [0, total), in parallel.
-void for_blocks(int64_t total, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
-  const int64_t n_blocks = (total + block - 1) / block;
-  ThreadPool::global().parallel_for(n_blocks, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) fn(i * block, std::min(total, (i + 1) * block));
-  });
-}
-
-}  // namespace
+// A layer with a single block of outputs (LoRA's A: r rows) would be one task and leave the other
+// threads idle, so such products also split the other side into blocks: tokens for the forward,
+// input columns for the weight gradient. The split is fixed by the shapes, never by the thread
+// count, so the bits still do not depend on it.
+constexpr int64_t kOutBlock = 64, kTokenBlock = 64, kColumnBlock = 256;
 
 void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in, const float* x,
                     int64_t n, float* y) {
-  // Tasks own blocks of output columns: y[:, o0:o1] = x · W[o0:o1]ᵀ (+ b).
+  // Tasks own blocks y[t0:t1, o0:o1] = x[t0:t1] · W[o0:o1]ᵀ (+ b).
   const GemmTable& gemm = gemm_table();
-  for_blocks(n_out, 64, [&](int64_t o0, int64_t o1) {
-    gemm.nt(n, o1 - o0, n_in, 1.0f, x, n_in, w + o0 * n_in, n_in, y + o0, n_out, false);
-    if (b)
-      for (int64_t t = 0; t < n; ++t)
-        for (int64_t o = o0; o < o1; ++o) y[t * n_out + o] += b[o];
+  const int64_t n_o = (n_out + kOutBlock - 1) / kOutBlock;
+  const int64_t tb = n_o > 1 ? std::max<int64_t>(n, 1) : kTokenBlock;
+  const int64_t n_t = (n + tb - 1) / tb;
+  ThreadPool::global().parallel_for(n_o * n_t, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t task = k0; task < k1; ++task) {
+      const int64_t o0 = task / n_t * kOutBlock, o1 = std::min(n_out, o0 + kOutBlock);
+      const int64_t t0 = task % n_t * tb, t1 = std::min(n, t0 + tb);
+      gemm.nt(t1 - t0, o1 - o0, n_in, 1.0f, x + t0 * n_in, n_in, w + o0 * n_in, n_in,
+              y + t0 * n_out + o0, n_out, false);
+      if (b)
+        for (int64_t t = t0; t < t1; ++t)
+          for (int64_t o = o0; o < o1; ++o) y[t * n_out + o] += b[o];
+    }
   });
 }
 
@@ -137,16 +135,24 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
 
 void linear_backward_weight(const float* x, const float* dy, int64_t n, int64_t n_out, int64_t n_in,
                             float* dw, float* db) {
-  // Tasks own blocks of dW rows: dW[o0:o1] += dy[:, o0:o1]ᵀ · x.
+  // Tasks own blocks dW[o0:o1, i0:i1] += dy[:, o0:o1]ᵀ · x[:, i0:i1] (the bias with i0 = 0).
   const GemmTable& gemm = gemm_table();
-  for_blocks(n_out, 64, [&](int64_t o0, int64_t o1) {
-    gemm.tn(o1 - o0, n_in, n, 1.0f, dy + o0, n_out, x, n_in, dw + o0 * n_in, n_in, true);
-    if (db)
-      for (int64_t o = o0; o < o1; ++o) {
-        double s = 0;
-        for (int64_t t = 0; t < n; ++t) s += dy[t * n_out + o];
-        db[o] += static_cast<float>(s);
-      }
+  const int64_t n_o = (n_out + kOutBlock - 1) / kOutBlock;
+  const int64_t cb = n_o > 1 ? n_in : kColumnBlock;
+  const int64_t n_c = (n_in + cb - 1) / cb;
+  ThreadPool::global().parallel_for(n_o * n_c, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t task = k0; task < k1; ++task) {
+      const int64_t o0 = task / n_c * kOutBlock, o1 = std::min(n_out, o0 + kOutBlock);
+      const int64_t i0 = task % n_c * cb, i1 = std::min(n_in, i0 + cb);
+      gemm.tn(o1 - o0, i1 - i0, n, 1.0f, dy + o0, n_out, x + i0, n_in, dw + o0 * n_in + i0, n_in,
+              true);
+      if (db && i0 == 0)
+        for (int64_t o = o0; o < o1; ++o) {
+          double s = 0;
+          for (int64_t t = 0; t < n; ++t) s += dy[t * n_out + o];
+          db[o] += static_cast<float>(s);
+        }
+    }
   });
 }
 
