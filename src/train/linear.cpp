@@ -92,31 +92,34 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
   const int64_t n_out = w.shape[0], n_in = w.shape[1];
   const WeightTiles weight(w);
   // Tasks own tiles dx[token block, column chunk]: kTokens tokens × a whole number of the
-  // format's blocks (>= kColumns columns). Each walks the weight's rows kRows at a time,
+  // format's blocks (>= kColumns columns). Each walks the weight's rows row_block at a time,
   // dequantizing only its columns of them, and adds dy[tokens, rows] · W[rows, columns]. So every
   // weight element is dequantized once per token block (twice at context 256; it was once per 32
   // tokens), and every dx element has one writer summing the row blocks in order.
-  constexpr int64_t kTokens = 128, kRows = 64, kColumns = 256;
+  // The bf16 path takes 256 rows per block: an AMX block of C is loaded and stored once per
+  // 16 pairs of rows, so longer row blocks keep its accumulators in tiles longer.
+  constexpr int64_t kTokens = 128, kColumns = 256;
+  const bool bf16 = products == TrainProducts::kBf16;
+  const int64_t row_block = bf16 ? 256 : 64;
   const int64_t blck = weight.block;
   const int64_t cw = std::min(n_in, (kColumns + blck - 1) / blck * blck);
   const int64_t n_cols = (n_in + cw - 1) / cw, n_toks = (n + kTokens - 1) / kTokens;
-  const bool bf16 = products == TrainProducts::kBf16;
   const GemmTable& gemm = gemm_table();
   const Bf16GemmTable& gemm16 = bf16_gemm_table();
-  // dy as bf16 pairs once for all tasks (row blocks start at even rows: kRows is even).
+  // dy as bf16 pairs once for all tasks (row blocks start at even rows: row_block is even).
   const int64_t dy_pairs = (n_out + 1) / 2;
   std::vector<uint32_t> dy16(bf16 ? static_cast<size_t>(n * dy_pairs) : 0);
   if (bf16) pack_bf16_rows(dy, n, n_out, n_out, dy16.data());
   ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
-    std::vector<float> buf(weight.direct ? 0 : static_cast<size_t>(kRows * cw));
-    // The weight tile [kRows, cw] as bf16 pairs.
-    std::vector<uint32_t> w16(bf16 ? static_cast<size_t>(kRows / 2 * cw) : 0);
+    std::vector<float> buf(weight.direct ? 0 : static_cast<size_t>(row_block * cw));
+    // The weight tile [row_block, cw] as bf16 pairs.
+    std::vector<uint32_t> w16(bf16 ? static_cast<size_t>(row_block / 2 * cw) : 0);
     for (int64_t task = b; task < e; ++task) {
       const int64_t t0 = task / n_cols * kTokens, t1 = std::min(n, t0 + kTokens);
       const int64_t i0 = task % n_cols * cw, i1 = std::min(n_in, i0 + cw), cols = i1 - i0;
       float* dxs = dx + t0 * n_in + i0;
-      for (int64_t o0 = 0; o0 < n_out; o0 += kRows) {
-        const int64_t rows = std::min(kRows, n_out - o0);
+      for (int64_t o0 = 0; o0 < n_out; o0 += row_block) {
+        const int64_t rows = std::min(row_block, n_out - o0);
         int64_t stride = 0;
         const float* tile = weight.tile(o0, rows, i0, cols, buf.data(), stride);
         const float* dys = dy + t0 * n_out + o0;

@@ -81,7 +81,8 @@ void expect_equals_twin(const Bf16GemmTable& fast) {
   for (const auto& [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{8, 64, 32},
                                 {32, 64, 64},
                                 {21, 63, 70},
-                                {37, 70, 53}}) {
+                                {37, 70, 53},
+                                {48, 64, 48}}) {
     const int64_t kp = (k + 1) / 2;
     const auto a = random_vector(m * k, rng), b = random_vector(k * (n + 3), rng),
                c0 = random_vector(m * (n + 5), rng);
