@@ -73,7 +73,7 @@ bool cpu_has_avx512_bf16() {
 }  // namespace
 
 const Bf16GemmTable& bf16_gemm_table_scalar() {
-  static const Bf16GemmTable table{pack_b_scalar, nn_scalar, "scalar"};
+  static const Bf16GemmTable table{pack_b_scalar, nn_scalar, nullptr, "scalar"};
   return table;
 }
 

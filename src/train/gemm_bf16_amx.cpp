@@ -129,7 +129,8 @@ void nn(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, int64_t lda, c
 }  // namespace
 
 const Bf16GemmTable& bf16_gemm_table_amx() {
-  static const Bf16GemmTable table{bf16_gemm_table_avx512().pack_b, nn, "amxbf16"};
+  const Bf16GemmTable& avx = bf16_gemm_table_avx512();
+  static const Bf16GemmTable table{avx.pack_b, nn, avx.pack_b_q4_0, "amxbf16"};
   return table;
 }
 

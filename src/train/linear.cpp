@@ -110,6 +110,8 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
   const int64_t dy_pairs = (n_out + 1) / 2;
   std::vector<uint32_t> dy16(bf16 ? static_cast<size_t>(n * dy_pairs) : 0);
   if (bf16) pack_bf16_rows(dy, n, n_out, n_out, dy16.data());
+  // Q4_0 tiles of whole blocks (every chunk: cw and n_in are multiples of 32) go straight to bf16.
+  const bool q4_0 = bf16 && w.dtype == DType::Q4_0 && gemm16.pack_b_q4_0 && n_in % 32 == 0;
   ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
     std::vector<float> buf(weight.direct ? 0 : static_cast<size_t>(row_block * cw));
     // The weight tile [row_block, cw] as bf16 pairs.
@@ -120,15 +122,22 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
       float* dxs = dx + t0 * n_in + i0;
       for (int64_t o0 = 0; o0 < n_out; o0 += row_block) {
         const int64_t rows = std::min(row_block, n_out - o0);
-        int64_t stride = 0;
-        const float* tile = weight.tile(o0, rows, i0, cols, buf.data(), stride);
         const float* dys = dy + t0 * n_out + o0;
         const bool add = accumulate || o0 > 0;
         if (bf16) {
-          gemm16.pack_b(tile, rows, cols, stride, w16.data());
+          if (q4_0) {  // dequantized straight into bf16 pairs
+            const int64_t skip = i0 / weight.block * weight.q->type_size;
+            gemm16.pack_b_q4_0(w.row(o0) + skip, w.row(1) - w.row(0), rows, cols, w16.data());
+          } else {
+            int64_t stride = 0;
+            const float* tile = weight.tile(o0, rows, i0, cols, buf.data(), stride);
+            gemm16.pack_b(tile, rows, cols, stride, w16.data());
+          }
           gemm16.nn(t1 - t0, cols, (rows + 1) / 2, dy16.data() + t0 * dy_pairs + o0 / 2, dy_pairs,
                     w16.data(), cols, dxs, n_in, add);
         } else {
+          int64_t stride = 0;
+          const float* tile = weight.tile(o0, rows, i0, cols, buf.data(), stride);
           gemm.nn(t1 - t0, cols, rows, 1.0f, dys, n_out, tile, stride, dxs, n_in, add);
         }
       }

@@ -113,6 +113,29 @@ TEST(Bf16Gemm, AmxTableEqualsScalarTwin) {
   expect_equals_twin(bf16_gemm_table_amx());
 }
 
+// The fused Q4_0 → bf16 pairs packing gives the bits of dequantize_row then pack_b.
+TEST(Bf16Gemm, FusedQ4_0PackingEqualsDequantizeThenPack) {
+  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  std::mt19937 rng(7);
+  const int64_t k = 7, n_in = 128, col0 = 32, cols = 64;  // an odd row count; a column slice
+  const auto w = random_vector(k * n_in, rng);
+  const QuantTraits* q = quant_traits(DType::Q4_0);
+  const size_t row_bytes = quant_row_size(DType::Q4_0, n_in);
+  std::vector<uint8_t> packed(k * row_bytes);
+  std::vector<float> deq(k * cols);
+  for (int64_t r = 0; r < k; ++r) {
+    q->quantize_row(w.data() + r * n_in, packed.data() + r * row_bytes, n_in, nullptr);
+    q->dequantize_row(packed.data() + r * row_bytes + col0 / 32 * q->type_size,
+                      deq.data() + r * cols, cols);
+  }
+  const int64_t kp = (k + 1) / 2;
+  std::vector<uint32_t> fused(kp * cols), twin(kp * cols);
+  bf16_gemm_table_avx512().pack_b_q4_0(packed.data() + col0 / 32 * q->type_size,
+                                       static_cast<int64_t>(row_bytes), k, cols, fused.data());
+  bf16_gemm_table_scalar().pack_b(deq.data(), k, cols, cols, twin.data());
+  EXPECT_EQ(fused, twin);
+}
+
 // The bf16 input gradient through a Q4_0 weight against the f32 one: both inputs rounded to 8
 // significant bits give a relative error of about 2^-9 per product, so the tile sums (random
 // signs) stay within 1 % of the f32 result's norm; bits do not depend on the thread count.
