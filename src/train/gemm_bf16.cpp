@@ -84,13 +84,17 @@ const Bf16GemmTable& bf16_gemm_table() {
   return table;
 }
 
-TrainProducts train_products() {
-  static const TrainProducts choice = [] {
+TrainProducts train_products(DType frozen) {
+  // -1: unset (bf16 for block-quantized weights), 0: f32 everywhere, 1: bf16 everywhere.
+  static const int forced = [] {
     const char* env = std::getenv("EDGEFIT_TRAIN_BF16");
-    const bool asked = env != nullptr && std::string(env) == "1";
-    return asked && cpu_has_avx512_bf16() ? TrainProducts::kBf16 : TrainProducts::kF32;
+    return env == nullptr ? -1 : std::string(env) == "1" ? 1 : 0;
   }();
-  return choice;
+  static const bool available = cpu_has_avx512_bf16();
+  const bool block_quantized =
+      frozen != DType::F32 && frozen != DType::F16 && frozen != DType::BF16;
+  const bool bf16 = available && (forced == 1 || (forced == -1 && block_quantized));
+  return bf16 ? TrainProducts::kBf16 : TrainProducts::kF32;
 }
 
 #if !defined(__x86_64__)

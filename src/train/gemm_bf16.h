@@ -1,7 +1,7 @@
 // bf16 products for the frozen base's input gradient (train/linear.h): dx = dy · W with both
 // inputs rounded to bf16 (round to nearest even) and every sum in f32, as AVX512-BF16's
 // vdpbf16ps computes it. The issue allows bf16 matrix products where the CPU has them; the f32
-// Eigen products (train/gemm.h) stay the reference and the default (train_products()).
+// Eigen products (train/gemm.h) stay the reference (train_products() says which runs where).
 //
 // Layout. vdpbf16ps multiplies pairs of bf16 along the reduction dimension k in each 32-bit lane,
 // so both inputs are packed as pairs: A [m, k] row-major with k rounded up to even (a zero
@@ -17,6 +17,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include "core/dtype.h"
 
 namespace edgefit::train {
 
@@ -50,10 +52,13 @@ enum class TrainProducts {
   kBf16,  // bf16 inputs, f32 sums (this file)
 };
 
-// The process's choice, read once: EDGEFIT_TRAIN_BF16=1 asks for bf16 (granted only where
-// bf16_gemm_table() is the AVX512-BF16 one, i.e. the CPU has it and EDGEFIT_ISA allows AVX-512),
-// =0 or unset gives f32.
-TrainProducts train_products();
+// The products for a frozen weight of type `frozen` whose forward runs on the runtime kernels.
+// Default: bf16 for block-quantized weights (their forward already rounds activations to 8 bits;
+// a 150-step recover run on polyglot q2_k reached the same KLD either way, docs/training.md) and
+// f32 for F32/F16/BF16 weights, whose forward is exact. EDGEFIT_TRAIN_BF16=0 forces f32 for all,
+// =1 bf16 for all. bf16 is granted only where bf16_gemm_table() is not the scalar one (the CPU
+// has AVX512-BF16 and EDGEFIT_ISA allows AVX-512); f32 otherwise.
+TrainProducts train_products(DType frozen);
 
 // Where the float ISA is AVX-512 and the CPU has AVX512-BF16: the AMX-BF16 table when the process
 // may use AMX tiles (kernels/amx_tiles.h), else the AVX512-BF16 one; elsewhere the scalar one.

@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -111,6 +113,17 @@ TEST(Bf16Gemm, AmxTableEqualsScalarTwin) {
   if (!cpu_features().avx512_bf16 || !kernels::amx_support().bf16)
     GTEST_SKIP() << "no AMX-BF16 for this process: " << kernels::amx_support().reason;
   expect_equals_twin(bf16_gemm_table_amx());
+}
+
+// The default choice: bf16 for block-quantized frozen weights where the CPU has it, f32 for
+// float weights (whose forward is exact).
+TEST(Bf16Gemm, DefaultProductsByWeightType) {
+  if (std::getenv("EDGEFIT_TRAIN_BF16")) GTEST_SKIP() << "EDGEFIT_TRAIN_BF16 is set";
+  const bool fast = std::string(bf16_gemm_table().isa) != "scalar";
+  EXPECT_EQ(train_products(DType::Q4_0) == TrainProducts::kBf16, fast);
+  EXPECT_EQ(train_products(DType::Q2_K) == TrainProducts::kBf16, fast);
+  EXPECT_EQ(train_products(DType::F32), TrainProducts::kF32);
+  EXPECT_EQ(train_products(DType::F16), TrainProducts::kF32);
 }
 
 // The fused Q4_0 → bf16 pairs packing gives the bits of dequantize_row then pack_b.
