@@ -5,7 +5,9 @@
 // to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps N of its 22 layers for a quick look;
 // EDGEFIT_TRAIN_BENCH_TARGETS=q,k,v,o adapts those projections only, e.g. to see how the peak RSS
 // splits between the adapters' optimizer state and the fixed buffers).
-// Reports tokens/s and the process's peak RSS. Threads: EDGEFIT_THREADS or all cores.
+// Reports tokens/s and the process's peak RSS, labelled with the quantized bases' input-gradient
+// products ("bf16 amxbf16", "f32": EDGEFIT_TRAIN_BF16=0 forces f32). Threads: EDGEFIT_THREADS or
+// all cores.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -20,6 +22,7 @@
 #include "methods/quantize_model.h"
 #include "methods/synth_model.h"
 #include "train/adamw.h"
+#include "train/gemm_bf16.h"
 #include "train/train_model.h"
 
 namespace {
@@ -51,6 +54,9 @@ void run_steps(benchmark::State& state, TrainModel& tm) {
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["threads"] = ThreadPool::global().size();
   state.counters["peak_rss_MiB"] = peak_rss_mib();
+  // Which products the quantized frozen weights' input gradient used (train/gemm_bf16.h).
+  const bool bf16 = train_products(DType::Q4_0) == TrainProducts::kBf16;
+  state.SetLabel(bf16 ? std::string("bf16 ") + bf16_gemm_table().isa : "f32");
 }
 
 void BM_LoraStepF32Base(benchmark::State& state) {

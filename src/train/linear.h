@@ -5,9 +5,10 @@
 // (F16/BF16/ggml blocks), dequantized one row at a time into a small buffer, so a compressed base
 // model never exists as a dequantized copy (the LoRA path builds on this).
 //
-// The products are Eigen GEMMs on blocks of a fixed size (64 outputs, or 128 tokens × 256 columns
-// for the input gradient), one block per pool task: every output element has one writer and an
-// order set by the shapes alone, so results do not depend on the thread count or on how the pool
+// The products are Eigen GEMMs on blocks of a fixed size (64 outputs, split further into 64 tokens
+// or 256 input columns when there is only one such block, as for LoRA's A; 128 tokens × 256
+// columns for the input gradient), one block per pool task: every output element has one writer and
+// an order set by the shapes alone, so results do not depend on the thread count or on how the pool
 // splits the work (tests/train/ops_grad_test.cpp checks 1 vs 2 threads). That is what makes
 // gradient checkpointing reproduce the stored activations bit for bit. The input gradient through a
 // quantized weight dequantizes each row once per 128-token block, a few rows' columns at a time,
@@ -17,23 +18,26 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "train/gemm_bf16.h"
 
 namespace edgefit::train {
 
 // Σ_i a[i]·b[i] with 8 interleaved f32 partial sums (vectorisable, fixed order).
 float dot_f32(const float* a, const float* b, int64_t n);
 
-// y[t, o] = Σ_i x[t, i] · w[o, i] (+ b[o] when b is not null), for t < n. Parallel over rows o.
+// y[t, o] = Σ_i x[t, i] · w[o, i] (+ b[o] when b is not null), for t < n. Parallel over rows o
+// (and tokens when n_out <= 64).
 void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in, const float* x,
                     int64_t n, float* y);
 
 // dx[t, i] (+)= Σ_o dy[t, o] · W[o, i] for a weight W {n_out, n_in} of any dequantizable type;
-// `accumulate` adds to dx instead of overwriting it. Parallel over token chunks.
+// `accumulate` adds to dx instead of overwriting it. Parallel over token chunks. With
+// TrainProducts::kBf16 the tiles' products round dy and W to bf16 (train/gemm_bf16.h; f32 sums).
 void linear_backward_input(const TensorView& w, const float* dy, int64_t n, float* dx,
-                           bool accumulate);
+                           bool accumulate, TrainProducts products = TrainProducts::kF32);
 
 // dw[o, i] += Σ_t dy[t, o] · x[t, i] and, when db is not null, db[o] += Σ_t dy[t, o].
-// Parallel over rows o.
+// Parallel over rows o (and columns i when n_out <= 64).
 void linear_backward_weight(const float* x, const float* dy, int64_t n, int64_t n_out, int64_t n_in,
                             float* dw, float* db);
 

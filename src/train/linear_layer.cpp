@@ -51,7 +51,11 @@ void linear_layer_backward(const LinearLayer& l, const float* x, const float* dy
     linear_backward_weight(x, dy, n, n_out, n_in, l.weight->grad.data(),
                            l.bias ? l.bias->grad.data() : nullptr);
   } else {
-    linear_backward_input(*l.frozen, dy, n, dx, accumulate);
+    // A layer on a plain forward function (the f32 reference, matmul_ref) keeps the f32 backward
+    // too: the reference stays f32 end to end whatever the process's product choice.
+    const TrainProducts products =
+        l.product.fn ? TrainProducts::kF32 : train_products(l.frozen->dtype);
+    linear_backward_input(*l.frozen, dy, n, dx, accumulate, products);
     if (l.bias)
       for (int64_t o = 0; o < n_out; ++o) {
         double s = 0;

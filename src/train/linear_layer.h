@@ -8,7 +8,10 @@
 // runtime's quantized kernels by default, as inference does; the f32 reference in tests — held
 // per layer, set by its TrainModel, never a process-global switch) and backward through
 // linear_backward_input's row-by-row dequantization, so a compressed base is never expanded to f32
-// as a whole. The adapter's gradients, with g = dy·B:  dB += s · dyᵀ·(x·Aᵀ),  dA += s · gᵀ·x,  dx
+// as a whole; that product is bf16 for block-quantized weights on the runtime kernels' choice
+// (train/gemm_bf16.h: train_products()) and f32 on a plain function's (the reference). The
+// adapter's gradients, with g = dy·B:  dB
+// += s · dyᵀ·(x·Aᵀ),  dA += s · gᵀ·x,  dx
 // += s · g·A. x·Aᵀ is recomputed in the backward (r/n_out of the base product) rather than saved.
 #pragma once
 

@@ -317,21 +317,44 @@ TEST(TrainOps, DistillationMatchesDefinitionAndGradient) {
 }
 
 // The linear products (Eigen blocks inside pool tasks) give the same bits whatever the thread
-// count, as gradient checkpointing and resumed runs rely on.
+// count, as gradient checkpointing and resumed runs rely on: a layer of several output blocks
+// and one of a single block (LoRA's A, rank 16: split over tokens and columns instead).
 TEST(LinearOps, SameBitsOnOneAndTwoThreads) {
-  const int64_t n = 37, n_in = 300, n_out = 70;
-  std::mt19937 rng(5);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> x(n * n_in), w(n_out * n_in), b(n_out), dy(n * n_out);
-  for (auto* v : {&x, &w, &b, &dy})
-    for (float& e : *v) e = dist(rng);
+  const int64_t n = 137, n_in = 300;
+  for (const int64_t n_out : {int64_t{70}, int64_t{16}}) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(n * n_in), w(n_out * n_in), b(n_out), dy(n * n_out);
+    for (auto* v : {&x, &w, &b, &dy})
+      for (float& e : *v) e = dist(rng);
+    auto run = [&](int threads) {
+      ThreadPool::set_global_threads(threads);
+      std::vector<float> y(n * n_out), dx(n * n_in), dw(n_out * n_in), db(n_out);
+      linear_forward(w.data(), b.data(), n_out, n_in, x.data(), n, y.data());
+      linear_backward_input(f32_matrix_view(w.data(), n_out, n_in), dy.data(), n, dx.data(), false);
+      linear_backward_weight(x.data(), dy.data(), n, n_out, n_in, dw.data(), db.data());
+      return std::vector<std::vector<float>>{y, dx, dw, db};
+    };
+    const auto one = run(1), two = run(2);
+    ThreadPool::set_global_threads(0);
+    EXPECT_EQ(one, two) << n_out;
+  }
+}
+
+// The element- and row-parallel ops (RMSNorm with its gain gradient, SwiGLU) likewise.
+TEST(TrainOps, NormAndSwigluSameBitsOnOneAndTwoThreads) {
+  const int64_t rows = 150, width = 200, n = rows * width;
+  std::mt19937 rng(6);
+  const auto x = random_vector(n, rng), g = random_vector(width, rng), dy = random_vector(n, rng),
+             up = random_vector(n, rng);
   auto run = [&](int threads) {
     ThreadPool::set_global_threads(threads);
-    std::vector<float> y(n * n_out), dx(n * n_in), dw(n_out * n_in), db(n_out);
-    linear_forward(w.data(), b.data(), n_out, n_in, x.data(), n, y.data());
-    linear_backward_input(f32_matrix_view(w.data(), n_out, n_in), dy.data(), n, dx.data(), false);
-    linear_backward_weight(x.data(), dy.data(), n, n_out, n_in, dw.data(), db.data());
-    return std::vector<std::vector<float>>{y, dx, dw, db};
+    std::vector<float> y(n), inv(rows), dx(n), dg(width, 1.0f), h(n), d_gate(n), d_up(n);
+    rms_norm_forward(x.data(), g.data(), rows, width, 1e-5f, y.data(), inv.data());
+    rms_norm_backward(x.data(), g.data(), inv.data(), dy.data(), rows, width, dx.data(), dg.data());
+    swiglu_forward(x.data(), up.data(), n, h.data());
+    swiglu_backward(x.data(), up.data(), dy.data(), n, d_gate.data(), d_up.data());
+    return std::vector<std::vector<float>>{y, inv, dx, dg, h, d_gate, d_up};
   };
   const auto one = run(1), two = run(2);
   ThreadPool::set_global_threads(0);
