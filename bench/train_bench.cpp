@@ -5,7 +5,8 @@
 // to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps N of its 22 layers for a quick look;
 // EDGEFIT_TRAIN_BENCH_TARGETS=q,k,v,o adapts those projections only, e.g. to see how the peak RSS
 // splits between the adapters' optimizer state and the fixed buffers).
-// Reports tokens/s and the process's peak RSS. Threads: EDGEFIT_THREADS or all cores.
+// AdamW keeps 8-bit moments as `edgefit recover` does by default; EDGEFIT_TRAIN_BENCH_OPTIM_BITS=32
+// for f32 ones. Reports tokens/s and the process's peak RSS. Threads: EDGEFIT_THREADS or all cores.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -42,7 +43,10 @@ double peak_rss_mib() {
 void run_steps(benchmark::State& state, TrainModel& tm) {
   const int n = static_cast<int>(state.range(0));
   const std::vector<int32_t> ids = fake_tokens(n);
-  AdamW opt;
+  AdamWConfig adam;
+  adam.state_bits = 8;
+  if (const char* b = std::getenv("EDGEFIT_TRAIN_BENCH_OPTIM_BITS")) adam.state_bits = std::atoi(b);
+  AdamW opt(adam);
   for (auto _ : state) {
     tm.params().zero_grad();
     benchmark::DoNotOptimize(tm.forward_backward(ids, {}, true));
