@@ -48,7 +48,7 @@ void run_steps(benchmark::State& state, TrainModel& tm) {
   if (const char* b = std::getenv("EDGEFIT_TRAIN_BENCH_OPTIM_BITS")) adam.state_bits = std::atoi(b);
   AdamW opt(adam);
   for (auto _ : state) {
-    tm.params().zero_grad();
+    tm.params().release_grads();  // as train_loop.cpp does
     benchmark::DoNotOptimize(tm.forward_backward(ids, {}, true));
     opt.step(tm.params(), 1e-4);
   }

@@ -39,6 +39,9 @@ void AdamW::step(ParameterSet& params, double lr) {
   }
   if ((quantized() ? m8_.size() : m_.size()) != ps.size())
     throw Error("AdamW: the parameter set changed between steps");
+  for (const Parameter& p : ps)
+    if (p.grad.size() != p.value.size())
+      throw Error("AdamW: parameter '" + p.name + "' has no gradient of its size");
   ++t_;
   // 1 − β is taken in double before rounding (as PyTorch passes it): 1 − 0.999f would be off
   // by 1.3e-5 relative.

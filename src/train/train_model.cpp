@@ -152,6 +152,11 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
                                     bool checkpoint) {
   check_ids(ids);
   const int64_t n = static_cast<int64_t>(ids.size()), d = cfg_.d_model, L = cfg_.n_layers;
+  // Full training: every weight has a gradient from the start. LoRA: a block's adapters get
+  // theirs just before its backward (below), so released gradients (ParameterSet::release_grads)
+  // of the blocks below take no memory while the block inputs above are still held.
+  if (!is_lora())
+    for (Parameter& p : params_.all()) p.ensure_grad();
   forward_blocks(ids, checkpoint);
 
   // Output head with the loss (a few positions at a time), then the final norm.
@@ -170,8 +175,17 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
       y_unused.resize(static_cast<size_t>(n * d));
       block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, y_unused.data());
     }
+    for (auto& [name, layer] : block_linears(blocks_[l]))
+      if (layer->lora.a) {
+        layer->lora.a->ensure_grad();
+        layer->lora.b->ensure_grad();
+      }
     block_backward(cfg_, blocks_[l], *rope_table_, *a, dx.data(), dx.data());
+    // Block l+1's input is not needed any more (its recomputation is done): give it back, as
+    // the next blocks' adapter gradients are sized (23 × [n, d] f32 at tinyllama: 46 MiB).
+    std::vector<float>().swap(xs_[static_cast<size_t>(l + 1)]);
   }
+  std::vector<float>().swap(xs_[0]);
   if (tok_embd_) embedding_backward(ids.data(), dx.data(), n, d, tok_embd_->grad.data());
   return value;
 }

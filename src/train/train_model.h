@@ -74,8 +74,11 @@ class TrainModel {
   bool is_lora() const { return frozen_embd_ != nullptr; }
 
   // Forward and backward over one sequence `ids` (positions 0 … n−1, n >= 2): returns the loss
-  // and adds its gradient to every parameter's grad (call params().zero_grad() first for a fresh
-  // gradient). With `checkpoint`, activations are recomputed block by block (see above).
+  // and adds its gradient to every parameter's grad (call params().zero_grad() or, cheaper in
+  // memory, params().release_grads() first for a fresh gradient: a released grad counts as zero
+  // and a LoRA adapter's is sized only when the backward reaches its block, while each block's
+  // input is freed once its backward is done). With `checkpoint`, activations are recomputed
+  // block by block (see above).
   double forward_backward(std::span<const int32_t> ids, const LossSpec& loss, bool checkpoint);
 
   // The loss alone (no gradients), e.g. for finite differences or validation.
