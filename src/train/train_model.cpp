@@ -169,11 +169,11 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
   // Blocks, last to first; under checkpointing each block's forward is re-run from its input.
   for (int64_t l = L - 1; l >= 0; --l) {
     BlockActivations* a = &acts_[static_cast<size_t>(l)];
-    std::vector<float> y_unused;
     if (checkpoint) {
+      // The recomputed output lands on the block's own output, xs_[l + 1], with the same values
+      // (every op is deterministic); nothing reads it any more, and it saves an [n, d] buffer.
       a = &acts_[0];
-      y_unused.resize(static_cast<size_t>(n * d));
-      block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, y_unused.data());
+      block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, xs_[l + 1].data());
     }
     for (auto& [name, layer] : block_linears(blocks_[l]))
       if (layer->lora.a) {
