@@ -165,6 +165,7 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
   const double value = head_loss(ids, loss, dx.data());
   rms_norm_backward(xs_.back().data(), output_norm_->value.data(), inv_rms_f_.data(), dx.data(), n,
                     d, dx.data(), output_norm_->grad.data());
+  std::vector<float>().swap(xf_);  // not needed by the blocks' backward
 
   // Blocks, last to first; under checkpointing each block's forward is re-run from its input.
   for (int64_t l = L - 1; l >= 0; --l) {
@@ -172,8 +173,10 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
     if (checkpoint) {
       // The recomputed output lands on the block's own output, xs_[l + 1], with the same values
       // (every op is deterministic); nothing reads it any more, and it saves an [n, d] buffer.
+      // The last block needs no recomputation: the forward left its activations in acts_[0].
       a = &acts_[0];
-      block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, xs_[l + 1].data());
+      if (l != L - 1)
+        block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, xs_[l + 1].data());
     }
     for (auto& [name, layer] : block_linears(blocks_[l]))
       if (layer->lora.a) {
