@@ -29,9 +29,10 @@
 
 namespace edgefit::train {
 
-// Values per absmax block: 256 as bitsandbytes' blockwise optimizers use; small blocks isolate
-// outliers (a LoRA A row has 2048 input channels, some of them outliers), for 4 bytes of scale
-// per 256 values (1.6 %).
+// Values per absmax block: 256, as current bitsandbytes' blockwise optimizer kernels use
+// (BLOCKSIZE_2STATE in its csrc/ops.cu; the paper and older releases used 2048). Small blocks
+// isolate outliers (a LoRA A row has 2048 input channels, some of them outliers), for 4 bytes of
+// scale per 256 values (1.6 %).
 inline constexpr int64_t kMomentBlock = 256;
 
 // The two 255-entry code tables, ascending; index = stored byte.
