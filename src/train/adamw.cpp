@@ -29,8 +29,8 @@ void AdamW::step(ParameterSet& params, double lr) {
     for (const Parameter& p : ps) {
       const int64_t n = static_cast<int64_t>(p.value.size());
       if (quantized()) {
-        m8_.push_back(Moment8::zeros(n, true));
-        v8_.push_back(Moment8::zeros(n, false));
+        m8_.push_back(Moment8::zeros(n, MomentCode::kSigned));
+        v8_.push_back(Moment8::zeros(n, MomentCode::kUnsigned));
       } else {
         m_.emplace_back(p.value.size(), 0.0f);
         v_.emplace_back(p.value.size(), 0.0f);
@@ -77,7 +77,7 @@ void AdamW::update_f32(const StepConstants& c, Parameter& p, std::vector<float>&
 void AdamW::update_8bit(const StepConstants& c, Parameter& p, Moment8& m8, Moment8& v8) const {
   const int64_t n = static_cast<int64_t>(p.value.size());
   if (m8.size() != n) throw Error("AdamW: parameter '" + p.name + "' changed size");
-  const std::span<const float> mcode = signed_moment_code(), vcode = unsigned_moment_code();
+  const MomentCode mcode = MomentCode::kSigned, vcode = MomentCode::kUnsigned;
   float m[kMomentBlock], v[kMomentBlock];
   for (int64_t b = 0; b < n; b += kMomentBlock) {
     const size_t len = static_cast<size_t>(std::min(kMomentBlock, n - b));

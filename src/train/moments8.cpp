@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 
 namespace edgefit::train {
@@ -44,14 +45,55 @@ std::array<float, kCodeSize> make_unsigned() {
 const std::array<float, kCodeSize> kSigned = make_signed();
 const std::array<float, kCodeSize> kUnsigned = make_unsigned();
 
-// Index of the code nearest to y (ties to the smaller index).
-uint8_t nearest_code(std::span<const float> code, float y) {
-  const auto it = std::lower_bound(code.begin(), code.end(), y);
-  if (it == code.begin()) return 0;
-  if (it == code.end()) return static_cast<uint8_t>(code.size() - 1);
-  const size_t hi = static_cast<size_t>(it - code.begin());
-  return static_cast<uint8_t>(y - code[hi - 1] <= code[hi] - y ? hi - 1 : hi);
-}
+// The index of the code nearest to y (ties to the smaller index) without a binary search: a
+// table from the top bits of |y| (exponent and 5 mantissa bits, 4065 buckets over [0, 1]) to
+// the largest code magnitude at or below the bucket's smallest value, then a walk of at most a
+// few codes (a bucket spans 1/32 of its octave; the code's finest spacing is 0.9/128). `code` is
+// ascending and either starts at 0 or is symmetric around 0 (code[zero − k] = −code[zero + k]).
+class CodeIndex {
+ public:
+  explicit CodeIndex(std::span<const float> code)
+      : code_(code),
+        zero_(static_cast<size_t>(std::find(code.begin(), code.end(), 0.0f) - code.begin())),
+        top_(code.size() - 1 - zero_) {
+    start_.resize((std::bit_cast<uint32_t>(1.0f) >> kShift) + 1);
+    size_t k = 0;
+    for (size_t key = 0; key < start_.size(); ++key) {
+      const float lower = std::bit_cast<float>(static_cast<uint32_t>(key << kShift));
+      while (k < top_ && magnitude(k + 1) <= lower) ++k;
+      start_[key] = static_cast<uint8_t>(k);
+    }
+  }
+
+  uint8_t nearest(float y) const {
+    const bool negative = std::signbit(y);
+    const float a = std::fabs(y);
+    size_t k = top_;
+    if (a < 1.0f) {  // also sends NaN to the top code
+      k = start_[std::bit_cast<uint32_t>(a) >> kShift];
+      while (k < top_ && magnitude(k + 1) <= a) ++k;
+      // magnitude(k) <= a < magnitude(k + 1): the nearer one; a tie goes to the smaller index,
+      // which is the smaller magnitude for y >= 0 and the larger one for y < 0.
+      if (k < top_) {
+        const float below = a - magnitude(k), above = magnitude(k + 1) - a;
+        if (negative ? above <= below : above < below) ++k;
+      }
+    }
+    return static_cast<uint8_t>(negative ? zero_ - k : zero_ + k);
+  }
+
+ private:
+  static constexpr int kShift = 18;  // drops all but 5 mantissa bits
+  float magnitude(size_t k) const { return code_[zero_ + k]; }
+
+  std::span<const float> code_;  // the code, ascending
+  size_t zero_;                  // index of 0 in code_
+  size_t top_;                   // magnitudes 0 … top_ above zero_
+  std::vector<uint8_t> start_;   // per bucket of |y|: the magnitude to start the walk at
+};
+
+const CodeIndex kSignedIndex(kSigned);
+const CodeIndex kUnsignedIndex(kUnsigned);
 
 }  // namespace
 
@@ -63,29 +105,31 @@ std::span<const float> unsigned_moment_code() {
   return kUnsigned;
 }
 
-Moment8 Moment8::zeros(int64_t n, bool is_signed) {
+Moment8 Moment8::zeros(int64_t n, MomentCode code) {
   Moment8 m;
-  m.codes.assign(static_cast<size_t>(n), is_signed ? 127 : 0);
+  m.codes.assign(static_cast<size_t>(n), code == MomentCode::kSigned ? 127 : 0);
   m.absmax.assign(static_cast<size_t>((n + kMomentBlock - 1) / kMomentBlock), 0.0f);
   return m;
 }
 
-void dequantize_moment_block(const Moment8& m, std::span<const float> code, int64_t begin,
+void dequantize_moment_block(const Moment8& m, MomentCode which, int64_t begin,
                              std::span<float> out) {
+  const std::span<const float> code =
+      which == MomentCode::kSigned ? signed_moment_code() : unsigned_moment_code();
   const float scale = m.absmax[static_cast<size_t>(begin / kMomentBlock)];
   const uint8_t* c = m.codes.data() + begin;
   for (size_t i = 0; i < out.size(); ++i) out[i] = code[c[i]] * scale;
 }
 
-void quantize_moment_block(std::span<const float> values, std::span<const float> code,
-                           int64_t begin, Moment8& m) {
+void quantize_moment_block(std::span<const float> values, MomentCode which, int64_t begin,
+                           Moment8& m) {
   float absmax = 0.0f;
   for (float x : values) absmax = std::max(absmax, std::fabs(x));
   m.absmax[static_cast<size_t>(begin / kMomentBlock)] = absmax;
   uint8_t* c = m.codes.data() + begin;
-  const uint8_t zero = nearest_code(code, 0.0f);
+  const CodeIndex& index = which == MomentCode::kSigned ? kSignedIndex : kUnsignedIndex;
   if (absmax == 0.0f) {
-    std::fill(c, c + values.size(), zero);
+    std::fill(c, c + values.size(), index.nearest(0.0f));
     return;
   }
   const float inv = 1.0f / absmax;
@@ -94,7 +138,7 @@ void quantize_moment_block(std::span<const float> values, std::span<const float>
     // nearest-code search would still send to 1, but say it outright).
     const float y =
         std::fabs(values[i]) == absmax ? std::copysign(1.0f, values[i]) : values[i] * inv;
-    c[i] = nearest_code(code, y);
+    c[i] = index.nearest(y);
   }
 }
 

@@ -39,23 +39,26 @@ inline constexpr int64_t kMomentBlock = 256;
 std::span<const float> signed_moment_code();    // −1 … 0 … 1
 std::span<const float> unsigned_moment_code();  // 0 … 1
 
+// Which of the two a moment uses: m the signed code, sqrt(v) the unsigned one.
+enum class MomentCode { kSigned, kUnsigned };
+
 // One moment tensor in 8 bits.
 struct Moment8 {
   std::vector<uint8_t> codes;  // one code index per value
   std::vector<float> absmax;   // one scale per block of kMomentBlock values (0: an all-zero block)
 
   // A zero moment of `n` values.
-  static Moment8 zeros(int64_t n, bool is_signed);
+  static Moment8 zeros(int64_t n, MomentCode code);
   int64_t size() const { return static_cast<int64_t>(codes.size()); }
 };
 
 // Writes values [begin, begin + out.size()) of `m` (within one block) to `out`.
-void dequantize_moment_block(const Moment8& m, std::span<const float> code, int64_t begin,
+void dequantize_moment_block(const Moment8& m, MomentCode code, int64_t begin,
                              std::span<float> out);
 
 // Stores `values` as the block starting at `begin` of `m`: its absmax, then each value's nearest
-// code.
-void quantize_moment_block(std::span<const float> values, std::span<const float> code,
-                           int64_t begin, Moment8& m);
+// code (ties to the smaller index).
+void quantize_moment_block(std::span<const float> values, MomentCode code, int64_t begin,
+                           Moment8& m);
 
 }  // namespace edgefit::train

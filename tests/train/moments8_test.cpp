@@ -53,11 +53,11 @@ TEST(Moments8, RoundTripIsWithinHalfTheCodeSpacing) {
   for (auto& v : x) v = normal(rng) * std::pow(10.0f, -static_cast<float>(rng() % 10));
   for (int64_t b = 0; b < n; b += kMomentBlock) x[static_cast<size_t>(b + 3)] = -50.0f;
   for (const bool is_signed : {true, false}) {
-    const auto code = is_signed ? signed_moment_code() : unsigned_moment_code();
+    const MomentCode code = is_signed ? MomentCode::kSigned : MomentCode::kUnsigned;
     std::vector<float> in = x;
     if (!is_signed)
       for (auto& v : in) v = std::fabs(v);
-    Moment8 m = Moment8::zeros(n, is_signed);
+    Moment8 m = Moment8::zeros(n, code);
     std::vector<float> out(in.size());
     for (int64_t b = 0; b < n; b += kMomentBlock) {
       const size_t len = static_cast<size_t>(std::min(kMomentBlock, n - b));
@@ -75,11 +75,51 @@ TEST(Moments8, RoundTripIsWithinHalfTheCodeSpacing) {
     }
   }
   // An all-zero block stays zero (no division by its zero absmax).
-  Moment8 z = Moment8::zeros(10, true);
+  Moment8 z = Moment8::zeros(10, MomentCode::kSigned);
   std::vector<float> zeros(10, 0.0f), back(10, 1.0f);
-  quantize_moment_block(zeros, signed_moment_code(), 0, z);
-  dequantize_moment_block(z, signed_moment_code(), 0, back);
+  quantize_moment_block(zeros, MomentCode::kSigned, 0, z);
+  dequantize_moment_block(z, MomentCode::kSigned, 0, back);
   EXPECT_EQ(back, zeros);
+}
+
+// The nearest code by brute force: the smallest |y − code[i]|, the first (smallest index) on a
+// tie.
+uint8_t nearest_by_scan(std::span<const float> code, float y) {
+  size_t best = 0;
+  for (size_t i = 1; i < code.size(); ++i)
+    if (std::fabs(y - code[i]) < std::fabs(y - code[best])) best = i;
+  return static_cast<uint8_t>(best);
+}
+
+TEST(Moments8, QuantizationPicksTheNearestCode) {
+  // Random values over eight decades, every code, every midpoint between neighbours (ties) and
+  // its float neighbours, ±0 and ±1: the stored code is the nearest one, ties to the smaller
+  // index, as a scan of all 255 codes finds it. The block's absmax is 1, so y = the value.
+  for (const MomentCode which : {MomentCode::kSigned, MomentCode::kUnsigned}) {
+    const auto code = which == MomentCode::kSigned ? signed_moment_code() : unsigned_moment_code();
+    std::vector<float> ys = {0.0f, -0.0f, 1.0f};
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+    for (int i = 0; i < 4000; ++i)
+      ys.push_back(unit(rng) * std::pow(10.0f, -static_cast<float>(i % 8)));
+    for (size_t i = 0; i + 1 < code.size(); ++i) {
+      const float mid = 0.5f * (code[i] + code[i + 1]);
+      ys.insert(ys.end(), {code[i], mid, std::nextafter(mid, -2.0f), std::nextafter(mid, 2.0f)});
+    }
+    if (which == MomentCode::kSigned) {
+      const size_t n = ys.size();
+      for (size_t i = 0; i < n; ++i) ys.push_back(-ys[i]);
+      ys.push_back(-1.0f);
+    }
+    for (float& y : ys) y = std::clamp(y, which == MomentCode::kSigned ? -1.0f : 0.0f, 1.0f);
+    // One block per value, so that each has the absmax 1 (a block of [y, 1]).
+    for (const float y : ys) {
+      Moment8 m = Moment8::zeros(2, which);
+      const float pair[2] = {y, 1.0f};
+      quantize_moment_block(pair, which, 0, m);
+      ASSERT_EQ(m.codes[0], nearest_by_scan(code, y)) << y;
+    }
+  }
 }
 
 // `steps` AdamW steps on one parameter of n values with gradients g_t,i = sin(...)·scale_i
