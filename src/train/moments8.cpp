@@ -67,6 +67,7 @@ class CodeIndex {
 
   uint8_t nearest(float y) const {
     const bool negative = std::signbit(y);
+    if (negative && zero_ == 0) return 0;  // an unsigned code: 0 is the nearest
     const float a = std::fabs(y);
     size_t k = top_;
     if (a < 1.0f) {  // also sends NaN to the top code

@@ -120,6 +120,11 @@ TEST(Moments8, QuantizationPicksTheNearestCode) {
       ASSERT_EQ(m.codes[0], nearest_by_scan(code, y)) << y;
     }
   }
+  // A negative value in the unsigned code (sqrt(v) never is) goes to 0, its nearest code.
+  Moment8 m = Moment8::zeros(2, MomentCode::kUnsigned);
+  const float pair[2] = {-0.25f, 1.0f};
+  quantize_moment_block(pair, MomentCode::kUnsigned, 0, m);
+  EXPECT_EQ(m.codes[0], 0);
 }
 
 // `steps` AdamW steps on one parameter of n values with gradients g_t,i = sin(...)·scale_i
