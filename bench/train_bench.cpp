@@ -1,13 +1,14 @@
 // Training throughput on the polyglot model (8.9 M parameters, context 256): one optimizer step
 // per iteration (forward + backward with per-block recomputation + AdamW) over a 256-token
 // window, for LoRA rank 16 on every projection of the frozen f32, f16 and q2_k bases, and for
-// full training; and LoRA r16 on `edgefit synth --like tinyllama-1.1b --type q4_0` (written once
-// to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps N of its 22 layers for a quick look;
-// EDGEFIT_TRAIN_BENCH_TARGETS=q,k,v,o adapts those projections only, e.g. to see how the peak RSS
-// splits between the adapters' optimizer state and the fixed buffers).
-// Reports tokens/s and the process's peak RSS, labelled with the quantized bases' input-gradient
-// products ("bf16 amxbf16", "f32": EDGEFIT_TRAIN_BF16=0 forces f32). Threads: EDGEFIT_THREADS or
-// all cores.
+// full training; the AdamW step alone (f32 vs 8-bit moments); and LoRA r16 on `edgefit synth --like
+// tinyllama-1.1b --type q4_0` (written once to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps
+// N of its 22 layers for a quick look; EDGEFIT_TRAIN_BENCH_TARGETS=q,k,v,o adapts those projections
+// only, e.g. to see how the peak RSS splits between the adapters' optimizer state and the fixed
+// buffers). AdamW keeps 8-bit moments as `edgefit recover` does by default;
+// EDGEFIT_TRAIN_BENCH_OPTIM_BITS=32 for f32 ones. Reports tokens/s and the process's peak RSS,
+// labelled with the quantized bases' input-gradient products ("bf16 amxbf16", "f32":
+// EDGEFIT_TRAIN_BF16=0 forces f32). Threads: EDGEFIT_THREADS or all cores.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -45,9 +46,12 @@ double peak_rss_mib() {
 void run_steps(benchmark::State& state, TrainModel& tm) {
   const int n = static_cast<int>(state.range(0));
   const std::vector<int32_t> ids = fake_tokens(n);
-  AdamW opt;
+  AdamWConfig adam;
+  adam.state_bits = 8;
+  if (const char* b = std::getenv("EDGEFIT_TRAIN_BENCH_OPTIM_BITS")) adam.state_bits = std::atoi(b);
+  AdamW opt(adam);
   for (auto _ : state) {
-    tm.params().zero_grad();
+    tm.params().release_grads();  // as train_loop.cpp does
     benchmark::DoNotOptimize(tm.forward_backward(ids, {}, true));
     opt.step(tm.params(), 1e-4);
   }
@@ -114,6 +118,21 @@ void BM_FullStep(benchmark::State& state) {
   run_steps(state, tm);
 }
 
+// The optimizer step alone at tinyllama's adapter size (all seven projections, r16: 12.6 M
+// values), f32 against 8-bit moments (train/moments8.h): what the 8-bit state costs per step.
+void BM_AdamWStep(benchmark::State& state) {
+  ParameterSet ps;
+  Parameter& p = ps.add("w", {12'600'000});
+  for (size_t i = 0; i < p.grad.size(); ++i)
+    p.grad[i] = 1e-3f * static_cast<float>((i * 7919) % 1000) - 0.5e-3f;
+  AdamWConfig cfg;
+  cfg.state_bits = static_cast<int>(state.range(0));
+  AdamW opt(cfg);
+  for (auto _ : state) opt.step(ps, 1e-4);
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(p.value.size()));
+}
+
+BENCHMARK(BM_AdamWStep)->Arg(32)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LoraStepF32Base)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LoraStepF16Base)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LoraStepQ2KBase)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();

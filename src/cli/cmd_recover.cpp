@@ -106,6 +106,9 @@ void add_recover_command(CLI::App& app) {
   cmd->add_option("--warmup", o->run.warmup, "warm-up steps (default 5 % of the steps)");
   cmd->add_option("--kd-weight", o->run.kd_weight, "share of the distillation loss (default 1)");
   cmd->add_option("--temperature", o->run.temperature, "distillation temperature (default 2)");
+  cmd->add_option("--optim-bits", o->run.optim_bits,
+                  "AdamW moments: 8 (block-wise quantized, default) or 32 (f32)")
+      ->check(CLI::IsMember({8, 32}));
   cmd->add_option("--seed", o->run.seed, "data order and adapter initialisation seed (default 0)");
   cmd->add_option("--checkpoint-every", o->run.checkpoint_every, "steps between checkpoints (20)");
   cmd->add_option("--tokenizer", o->tokenizer, "tokenizer file or folder (default: the base's)");

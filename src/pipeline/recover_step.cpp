@@ -62,12 +62,12 @@ train::RecoverSettings recovery_settings(const Recipe& recipe, size_t index,
         recipe_file);
   static const std::vector<std::string> known = {"rank",        "alpha", "targets", "steps",
                                                  "minutes",     "lr",    "warmup",  "kd_weight",
-                                                 "temperature", "seed",  "ctx"};
+                                                 "temperature", "seed",  "ctx",     "optim_bits"};
   for (auto it = step.params.begin(); it != step.params.end(); ++it)
     if (std::find(known.begin(), known.end(), it.key()) == known.end())
       throw Error(path + ".params." + it.key() +
                       ": unknown parameter (known: rank, alpha, targets, steps, minutes, lr, "
-                      "warmup, kd_weight, temperature, seed, ctx)",
+                      "warmup, kd_weight, temperature, seed, ctx, optim_bits)",
                   recipe_file);
   const ParamReader r(step.params, path + ".params", recipe_file);
   train::RecoverSettings s;
@@ -80,6 +80,7 @@ train::RecoverSettings recovery_settings(const Recipe& recipe, size_t index,
   r.read("kd_weight", s.kd_weight);
   r.read("temperature", s.temperature);
   r.read("seed", s.seed);
+  r.read("optim_bits", s.optim_bits);
   int64_t warmup = -1;
   r.read("warmup", warmup);
   s.warmup = step.params.contains("warmup") ? warmup : -1;
@@ -92,6 +93,7 @@ train::RecoverSettings recovery_settings(const Recipe& recipe, size_t index,
   if (s.minutes < 0) r.fail("minutes", "must not be negative");
   if (s.kd_weight < 0 || s.kd_weight > 1) r.fail("kd_weight", "must be within 0 … 1");
   if (s.temperature <= 0) r.fail("temperature", "must be positive");
+  if (s.optim_bits != 8 && s.optim_bits != 32) r.fail("optim_bits", "must be 8 or 32");
   if (step.params.contains("ctx") && ctx < 2) r.fail("ctx", "must be at least 2");
   return s;
 }

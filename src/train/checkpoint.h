@@ -7,9 +7,12 @@
 // op is deterministic, so a run resumed from step k ends with the same bytes as one that never
 // stopped (tested). Gradients are not saved: each step starts from zero.
 //
-// Layout: tensor "<name>" holds a parameter's values, "<name>.adam_m" / "<name>.adam_v" its
-// moments (absent before the first step); metadata "edgefit.train.next_step" and
-// "edgefit.train.adam_steps" (decimal strings) and "edgefit.train.kind" = "checkpoint".
+// Layout: tensor "<name>" holds a parameter's values, "<name>.adam_m" / "<name>.adam_v" its f32
+// moments (absent before the first step); with 8-bit moments (train/moments8.h) instead
+// "<name>.adam_m8" / "<name>.adam_v8" (U8 codes, the parameter's shape) and their
+// "….absmax" (F32, one per block), exactly as the optimizer holds them. Metadata
+// "edgefit.train.next_step", "edgefit.train.adam_steps" and "edgefit.train.optim_bits" (32 or 8;
+// absent: 32) as decimal strings, and "edgefit.train.kind" = "checkpoint".
 #pragma once
 
 #include <cstdint>
@@ -31,8 +34,9 @@ void save_checkpoint(const std::string& path, const ParameterSet& params, const 
 std::string checkpoint_run(const std::string& path);
 
 // Restores `params`' values and `opt`'s state from `path` and returns the next step. The file
-// must hold exactly the parameters of `params` with the same shapes; throws Error (naming the
-// file and the tensor) otherwise, leaving `params` and `opt` unchanged.
+// must hold exactly the parameters of `params` with the same shapes, and moments of `opt`'s
+// width; throws Error (naming the file and the tensor) otherwise, leaving `params` and `opt`
+// unchanged.
 int64_t load_checkpoint(const std::string& path, ParameterSet& params, AdamW& opt);
 
 }  // namespace edgefit::train

@@ -56,8 +56,16 @@ Parameter& ParameterSet::get(const std::string& name) {
   return *p;
 }
 
+void Parameter::ensure_grad() {
+  if (grad.empty()) grad.assign(value.size(), 0.0f);
+}
+
 void ParameterSet::zero_grad() {
   for (Parameter& p : params_) std::fill(p.grad.begin(), p.grad.end(), 0.0f);
+}
+
+void ParameterSet::release_grads() {
+  for (Parameter& p : params_) std::vector<float>().swap(p.grad);
 }
 
 int64_t ParameterSet::n_values() const {

@@ -23,6 +23,10 @@ struct Parameter {
   std::vector<int64_t> shape;  // outermost first, as in the model
   std::vector<float> value;    // the weights, row-major
   std::vector<float> grad;     // d loss / d value, same layout; accumulated by backward passes
+                               // (empty after ParameterSet::release_grads(): all zero)
+
+  // Sizes a released (empty) grad to zeros; a sized one keeps its values (accumulation).
+  void ensure_grad();
 };
 
 class ParameterSet {
@@ -43,6 +47,11 @@ class ParameterSet {
   std::vector<Parameter>& all() { return params_; }
   const std::vector<Parameter>& all() const { return params_; }
   void zero_grad();
+  // Frees every grad's storage (they then count as zero; Parameter::ensure_grad sizes one again).
+  // A LoRA step starts with this rather than zero_grad(): TrainModel::forward_backward sizes a
+  // block's adapter gradients only when its backward reaches that block, so the gradients of the
+  // blocks not yet reached take no memory while the forward's block inputs are still held.
+  void release_grads();
   int64_t n_values() const;  // total number of trainable values
 
  private:

@@ -37,6 +37,7 @@ void check_settings(const RecoverSettings& s, const std::vector<std::vector<int3
   if (s.kd_weight < 0 || s.kd_weight > 1) throw Error("kd_weight must be within 0 … 1");
   if (s.temperature <= 0) throw Error("the distillation temperature must be positive");
   if (s.lr <= 0) throw Error("the learning rate must be positive");
+  if (s.optim_bits != 32 && s.optim_bits != 8) throw Error("optimizer state bits must be 32 or 8");
   if (windows.empty()) throw Error("recover: no training windows");
   for (const auto& w : windows)
     if (w.size() != windows.front().size() || w.size() < 2)
@@ -53,7 +54,8 @@ std::string run_description(const RecoverSettings& s, const std::vector<std::vec
        " lr=" + std::to_string(s.lr) + " warmup=" + std::to_string(s.warmup) +
        " kd=" + std::to_string(s.kd_weight) + " T=" + std::to_string(s.temperature) +
        " seed=" + std::to_string(s.seed) + " init=" + std::to_string(s.lora.seed) +
-       " windows=" + std::to_string(w.size()) + " " + s.data_description;
+       " optim_bits=" + std::to_string(s.optim_bits) + " windows=" + std::to_string(w.size()) +
+       " " + s.data_description;
   return d;
 }
 
@@ -134,7 +136,7 @@ RecoverResult recover_lora(const Model& base, const Model& teacher_model,
 
   TrainModel student(base, s.lora);
   Teacher teacher(teacher_model);
-  AdamW opt(AdamWConfig{0.9, 0.999, 1e-8, 0.0});
+  AdamW opt(AdamWConfig{0.9, 0.999, 1e-8, 0.0, s.optim_bits});
   TrainLoopConfig cfg;
   cfg.schedule = {s.lr, s.lr * 0.1, s.warmup, s.steps};
   cfg.seed = s.seed;

@@ -11,9 +11,9 @@
 // once the adapter exists. A checkpoint made with other settings is refused, never mixed in.
 //
 // The defaults (rank 16, alpha 32, all seven projections, lr 1e-3 with 5 % warm-up and cosine
-// decay to a tenth, pure distillation at T = 2) are the ones measured in docs/training.md; a
-// peak learning rate of 2e-3 made polyglot q2_k's distillation loss climb above the untrained
-// base's within 70 steps.
+// decay to a tenth, pure distillation at T = 2, 8-bit AdamW moments) are the ones measured in
+// docs/training.md; a peak learning rate of 2e-3 made polyglot q2_k's distillation loss climb above
+// the untrained base's within 70 steps.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +26,16 @@
 namespace edgefit::train {
 
 struct RecoverSettings {
-  LoraConfig lora;                // rank, alpha, targets, initialisation seed
-  int64_t steps = 0;              // optimizer steps, one window each (0: one pass)
-  double minutes = 0;             // wall-clock budget (0: none); a rerun continues
-  double lr = 1e-3;               // peak learning rate
-  int64_t warmup = -1;            // warm-up steps (-1: 5 % of the steps)
-  double kd_weight = 1.0;         // share of the distillation loss (the rest cross-entropy)
-  double temperature = 2.0;       // distillation temperature
+  LoraConfig lora;           // rank, alpha, targets, initialisation seed
+  int64_t steps = 0;         // optimizer steps, one window each (0: one pass)
+  double minutes = 0;        // wall-clock budget (0: none); a rerun continues
+  double lr = 1e-3;          // peak learning rate
+  int64_t warmup = -1;       // warm-up steps (-1: 5 % of the steps)
+  double kd_weight = 1.0;    // share of the distillation loss (the rest cross-entropy)
+  double temperature = 2.0;  // distillation temperature
+  // AdamW's moments: 8-bit block-wise quantized (train/moments8.h; a quarter of the f32 state's
+  // memory, converging as f32 does on polyglot, docs/training.md) or 32 (f32).
+  int optim_bits = 8;
   uint64_t seed = 0;              // data order
   int64_t checkpoint_every = 20;  // steps between checkpoints
   std::string adapter_path;       // the adapter GGUF to write (required)

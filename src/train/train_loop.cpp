@@ -19,7 +19,7 @@ int64_t run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<i
     StepReport r;
     r.step = step;
     r.tokens = static_cast<int64_t>(ids.size());
-    model.params().zero_grad();
+    model.params().release_grads();  // sized block by block by the backward (parameters.h)
     LossSpec loss;
     std::vector<float> teacher_logits;
     if (cfg.teacher) {

@@ -152,6 +152,11 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
                                     bool checkpoint) {
   check_ids(ids);
   const int64_t n = static_cast<int64_t>(ids.size()), d = cfg_.d_model, L = cfg_.n_layers;
+  // Full training: every weight has a gradient from the start. LoRA: a block's adapters get
+  // theirs just before its backward (below), so released gradients (ParameterSet::release_grads)
+  // of the blocks below take no memory while the block inputs above are still held.
+  if (!is_lora())
+    for (Parameter& p : params_.all()) p.ensure_grad();
   forward_blocks(ids, checkpoint);
 
   // Output head with the loss (a few positions at a time), then the final norm.
@@ -160,18 +165,30 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
   const double value = head_loss(ids, loss, dx.data());
   rms_norm_backward(xs_.back().data(), output_norm_->value.data(), inv_rms_f_.data(), dx.data(), n,
                     d, dx.data(), output_norm_->grad.data());
+  std::vector<float>().swap(xf_);  // not needed by the blocks' backward
 
   // Blocks, last to first; under checkpointing each block's forward is re-run from its input.
   for (int64_t l = L - 1; l >= 0; --l) {
     BlockActivations* a = &acts_[static_cast<size_t>(l)];
-    std::vector<float> y_unused;
     if (checkpoint) {
+      // The recomputed output lands on the block's own output, xs_[l + 1], with the same values
+      // (every op is deterministic); nothing reads it any more, and it saves an [n, d] buffer.
+      // The last block needs no recomputation: the forward left its activations in acts_[0].
       a = &acts_[0];
-      y_unused.resize(static_cast<size_t>(n * d));
-      block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, y_unused.data());
+      if (l != L - 1)
+        block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, xs_[l + 1].data());
     }
+    for (auto& [name, layer] : block_linears(blocks_[l]))
+      if (layer->lora.a) {
+        layer->lora.a->ensure_grad();
+        layer->lora.b->ensure_grad();
+      }
     block_backward(cfg_, blocks_[l], *rope_table_, *a, dx.data(), dx.data());
+    // Block l+1's input is not needed any more (its recomputation is done): give it back, as
+    // the next blocks' adapter gradients are sized (23 × [n, d] f32 at tinyllama: 46 MiB).
+    std::vector<float>().swap(xs_[static_cast<size_t>(l + 1)]);
   }
+  std::vector<float>().swap(xs_[0]);
   if (tok_embd_) embedding_backward(ids.data(), dx.data(), n, d, tok_embd_->grad.data());
   return value;
 }

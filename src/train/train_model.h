@@ -10,8 +10,9 @@
 // Gradient checkpointing per block. Without it the forward keeps every block's activations
 // (BlockActivations, ~n·(4d + 3q + 4kv + 3ff) floats each) until the backward. With it the forward
 // keeps only each block's input [n, d] and the backward re-runs one block's forward just before
-// its backward, so activation memory is one block's worth plus n·d per block, at the price of a
-// second forward. Every op is deterministic (one writer per output, fixed order; see
+// its backward (the last block's needs none: the forward left it in place), so activation memory
+// is one block's worth plus n·d per block, freed block by block as the backward passes, at the
+// price of a second forward. Every op is deterministic (one writer per output, fixed order; see
 // train/linear.h), so checkpointed gradients equal the stored-activation ones bit for bit.
 //
 // LoRA mode (the second constructor) keeps the base frozen where it is: the matrices, the
@@ -19,13 +20,16 @@
 // quantized) type, run forward through model/matmul.h and backward row by row
 // (train/linear_layer.h); only the norm gains and biases are copied to f32 (a few KB per block).
 // params() then holds just the adapters. Memory: the mapped base, the adapters and their
-// gradients and optimizer moments, and the activations above.
+// gradients (sized block by block after params().release_grads(), see forward_backward) and
+// optimizer moments (8-bit in recovery), and the activations above; measured in
+// docs/training.md ("Memory").
 //
 // The room around this class (src/train/, below core, formats and model; used by the CLI):
 //   ops            linear.h, linear_layer.h (frozen/trainable + LoRA), embedding.h, rms_norm.h,
 //                  rope.h, attention.h, swiglu.h, losses.h — forward with saved state, backward
 //   model          block.h (one block), train_model.h (this), parameters.h, lora.h
-//   optimisation   adamw.h, lr_schedule.h, grad_clip.h, data_order.h, train_loop.h
+//   optimisation   adamw.h (moments8.h: 8-bit moments), lr_schedule.h, grad_clip.h, data_order.h,
+//                  train_loop.h
 //   recovery       teacher.h (teacher logits on the fly; LossSpec::kd_weight mixes LM and KD),
 //                  checkpoint.h (resume bit for bit), lora_gguf.h (llama.cpp adapter files),
 //                  lora_peft.h (PEFT folders), merge_lora.h (adapters folded into the base GGUF,
@@ -74,8 +78,11 @@ class TrainModel {
   bool is_lora() const { return frozen_embd_ != nullptr; }
 
   // Forward and backward over one sequence `ids` (positions 0 … n−1, n >= 2): returns the loss
-  // and adds its gradient to every parameter's grad (call params().zero_grad() first for a fresh
-  // gradient). With `checkpoint`, activations are recomputed block by block (see above).
+  // and adds its gradient to every parameter's grad (call params().zero_grad() or, cheaper in
+  // memory, params().release_grads() first for a fresh gradient: a released grad counts as zero
+  // and a LoRA adapter's is sized only when the backward reaches its block, while each block's
+  // input is freed once its backward is done). With `checkpoint`, activations are recomputed
+  // block by block (see above).
   double forward_backward(std::span<const int32_t> ids, const LossSpec& loss, bool checkpoint);
 
   // The loss alone (no gradients), e.g. for finite differences or validation.

@@ -169,6 +169,11 @@ TEST(Recover, BadArguments) {
   const auto r = test::run_edgefit(args);
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_EQ(r.err.rfind("edgefit: usage error:", 0), 0u) << r.err;
+  auto bits = recover_args(out, 2);
+  bits.insert(bits.end(), {"--optim-bits", "16"});  // 8 or 32
+  const auto b = test::run_edgefit(bits);
+  EXPECT_EQ(b.status, 2) << b.err;
+  EXPECT_EQ(b.err.rfind("edgefit: usage error:", 0), 0u) << b.err;
   auto wrong = recover_args(out, 2);
   wrong[3] = test::shared_path("ref/models/tiny-llama/gguf/tiny-llama-f32.gguf");  // --teacher
   const auto w = test::run_edgefit(wrong);

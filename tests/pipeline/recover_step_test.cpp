@@ -68,7 +68,7 @@ TEST(RecoverStep, ParamsBecomeTheRunsSettings) {
 TEST(RecoverStep, BadParamsNameTheField) {
   EXPECT_EQ(settings_error(R"({"kind": "lora", "params": {"rnk": 8}})"),
             "r.json: recovery[0].params.rnk: unknown parameter (known: rank, alpha, targets, "
-            "steps, minutes, lr, warmup, kd_weight, temperature, seed, ctx)");
+            "steps, minutes, lr, warmup, kd_weight, temperature, seed, ctx, optim_bits)");
   EXPECT_EQ(settings_error(R"({"kind": "lora", "params": {"rank": "8"}})"),
             "r.json: recovery[0].params.rank: expected an integer");
   EXPECT_EQ(settings_error(R"({"kind": "lora", "params": {"rank": 0}})"),

@@ -57,24 +57,27 @@ struct Killed : std::runtime_error {
   Killed() : std::runtime_error("killed") {}
 };
 
-TEST(Checkpoint, ResumedRunEqualsUninterruptedRun) {
+// With f32 moments and with 8-bit ones (train/moments8.h: the checkpoint stores the codes and
+// block scales as the optimizer holds them).
+void resumed_run_equals_uninterrupted_run(int bits) {
   Model base = load_model(shared_path(kBase));
+  const AdamWConfig adam{0.9, 0.999, 1e-8, 0.01, bits};
   const auto ex = examples(base.config.vocab_size);
   const int64_t total = 7;
 
   TrainModel straight(base, lora_config());
-  AdamW opt_straight;
+  AdamW opt_straight(adam);
   run_steps(straight, opt_straight, ex, loop_config(), 0, total);
 
   // The interrupted run checkpoints every 2 steps and dies during step 4 (after the checkpoint
   // of steps 0-3), so the work of step 4 is lost and redone.
-  const std::string dir = test::scratch_dir("train-checkpoint");
+  const std::string dir = test::scratch_dir("train-checkpoint-" + std::to_string(bits));
   TrainLoopConfig cfg = loop_config();
   cfg.checkpoint_path = dir + "/ckpt.safetensors";
   cfg.checkpoint_every = 2;
   {
     TrainModel first(base, lora_config());
-    AdamW opt;
+    AdamW opt(adam);
     auto die = [](const StepReport& r) {
       if (r.step == 4) throw Killed();
       return true;
@@ -82,7 +85,7 @@ TEST(Checkpoint, ResumedRunEqualsUninterruptedRun) {
     EXPECT_THROW(run_steps(first, opt, ex, cfg, 0, total, die), Killed);
   }
   TrainModel resumed(base, lora_config());
-  AdamW opt;
+  AdamW opt(adam);
   const int64_t next = load_checkpoint(cfg.checkpoint_path, resumed.params(), opt);
   EXPECT_EQ(next, 4);
   EXPECT_EQ(opt.steps(), 4);
@@ -94,6 +97,14 @@ TEST(Checkpoint, ResumedRunEqualsUninterruptedRun) {
       EXPECT_NE(p.value, std::vector<float>(p.value.size(), 0.0f)) << p.name;
     }
   }
+}
+
+TEST(Checkpoint, ResumedRunEqualsUninterruptedRun) {
+  resumed_run_equals_uninterrupted_run(32);
+}
+
+TEST(Checkpoint, ResumedRunEqualsUninterruptedRunWith8BitMoments) {
+  resumed_run_equals_uninterrupted_run(8);
 }
 
 TEST(Checkpoint, BadCheckpointsAreRefusedAndChangeNothing) {
