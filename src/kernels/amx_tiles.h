@@ -12,14 +12,26 @@
 // AVX-512 VNNI and tests can say why they skipped. Builds for other architectures never have AMX.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace edgefit::kernels {
 
+// The 64-byte operand of ldtilecfg (palette 1), shared by every AMX kernel (the int8 prefill
+// gemm here, training's bf16 products).
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;        // palette 1: 8 tiles of up to 16 rows × 64 bytes
+  uint8_t start_row = 0;      // restart point after an interrupted tile load/store
+  uint8_t reserved[14] = {};  // must be zero
+  uint16_t colsb[16] = {};    // bytes per row of tile i
+  uint8_t rows[16] = {};      // rows of tile i
+};
+static_assert(sizeof(TileConfig) == 64, "ldtilecfg reads 64 bytes");
+
 // What amx_support() found.
 struct AmxSupport {
   bool int8 = false;   // AMX-TILE + AMX-INT8 usable: tile state granted by the kernel
-  bool bf16 = false;   // AMX-TILE + AMX-BF16 usable (not used by any kernel yet)
+  bool bf16 = false;   // AMX-TILE + AMX-BF16 usable (training's bf16 products)
   std::string reason;  // why int8 is false ("" when it is true), for logs and skipped tests
 };
 

@@ -58,16 +58,6 @@ constexpr int kTileTokens = 16;  // tokens per tile product (M; also the C tile'
 // ms, Q4_K 17.3 vs 14.7 ms; 8 panels gained nothing more.
 constexpr int64_t kPanelGroup = 4;
 
-// The 64-byte operand of ldtilecfg (palette 1).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;        // palette 1: 8 tiles of up to 16 rows × 64 bytes
-  uint8_t start_row = 0;      // restart point after an interrupted tile load/store
-  uint8_t reserved[14] = {};  // must be zero
-  uint16_t colsb[16] = {};    // bytes per row of tile i
-  uint8_t rows[16] = {};      // rows of tile i
-};
-static_assert(sizeof(TileConfig) == 64, "ldtilecfg reads 64 bytes");
-
 // Tiles: tmm0/tmm3 = A (m tokens × one sub-block's bytes), tmm1/tmm4 = B (one sub-block of the
 // 16-row panel), tmm2/tmm5 = C (m tokens × 16 rows of int32), for even/odd sub-blocks. GCC's tile
 // intrinsics paste the tile number into the instruction text, so the calls spell them as literals.

@@ -11,26 +11,17 @@
 
 #include <cstdint>
 
+#include "kernels/amx_tiles.h"
 #include "train/gemm_bf16.h"
 
 namespace edgefit::train {
 namespace {
 
-// The 64-byte operand of ldtilecfg (palette 1), as kernels/gemm_amx.cpp lays it out.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;        // palette 1: 8 tiles of up to 16 rows × 64 bytes
-  uint8_t start_row = 0;      // restart point after an interrupted tile load/store
-  uint8_t reserved[14] = {};  // must be zero
-  uint16_t colsb[16] = {};    // bytes per row of tile i
-  uint8_t rows[16] = {};      // rows of tile i
-};
-static_assert(sizeof(TileConfig) == 64, "ldtilecfg reads 64 bytes");
-
 // Every tile is 16 rows of 64 bytes: C 16 rows × 16 f32, A 16 rows × 16 pairs, B 16 pairs × 16
 // columns' pairs. block() uses tmm0, tmm1 (C), tmm2 (A), tmm3, tmm4 (B); block_2x2() tmm0-3 (C),
 // tmm4, tmm5 (A), tmm6, tmm7 (B).
 void load_config() {
-  TileConfig cfg;
+  kernels::TileConfig cfg;
   for (int t = 0; t < 8; ++t) {
     cfg.rows[t] = 16;
     cfg.colsb[t] = 64;
