@@ -91,8 +91,7 @@ TrainProducts train_products(DType frozen) {
     return env == nullptr ? -1 : std::string(env) == "1" ? 1 : 0;
   }();
   static const bool available = cpu_has_avx512_bf16();
-  const bool block_quantized =
-      frozen != DType::F32 && frozen != DType::F16 && frozen != DType::BF16;
+  const bool block_quantized = dtype_row(frozen).quantized;  // the core table's row says it
   const bool bf16 = available && (forced == 1 || (forced == -1 && block_quantized));
   return bf16 ? TrainProducts::kBf16 : TrainProducts::kF32;
 }
