@@ -163,18 +163,19 @@ struct RowParams {
         dmin(qformat_info(F).has_min ? _mm512_load_ps(tile.dmin) : _mm512_setzero_ps()) {}
 };
 
-// One token's step of lane `lane` for 16 rows: prev + (d_row · d_act) · isum (isum: c_row's 16
-// int32, times the integer scale for k-quants), then the min term, as every table does.
+// One token's step of a lane for 16 rows: prev + (d_row · d_act) · isum (isum: c_row's 16 int32,
+// times the integer scale for k-quants), then the min term with the token's sub-block Σ as a float
+// (sum; Q4_K only, exact: |Σ| ≤ 32 · 127), as every table does.
 template <QFormat F>
-EDGEFIT_AMX_INLINE __m512 lane_step(const int32_t* c_row, const RowParams<F>& w,
-                                    const AChunkOf<F>& ac, int lane, __m512 prev) {
+EDGEFIT_AMX_INLINE __m512 lane_step(const int32_t* c_row, const RowParams<F>& w, float d_act,
+                                    float sum, __m512 prev) {
   constexpr QFormatInfo fi = qformat_info(F);
-  const __m512 ad = _mm512_set1_ps(ac.d[lane]);
+  const __m512 ad = _mm512_set1_ps(d_act);
   __m512 x = _mm512_cvtepi32_ps(_mm512_load_si512(c_row));
   if constexpr (fi.has_scale) x = _mm512_mul_ps(x, w.sc);
   __m512 a = _mm512_fmadd_ps(_mm512_mul_ps(w.d, ad), x, prev);
   if constexpr (fi.has_min) {
-    const __m512 mt = _mm512_mul_ps(w.m, _mm512_set1_ps(static_cast<float>(ac.sum[lane])));
+    const __m512 mt = _mm512_mul_ps(w.m, _mm512_set1_ps(sum));
     a = _mm512_fnmadd_ps(_mm512_mul_ps(w.dmin, ad), mt, a);
   }
   return a;
@@ -199,8 +200,9 @@ EDGEFIT_AMX_INLINE void epilogue(const int32_t* c, const TileOf<F>& tile, const 
   float(*f)[kAmxRows] = acc.v[lane];
   for (int t = 0; t < m; ++t) {
     const __m512 prev = kFirst ? _mm512_setzero_ps() : _mm512_load_ps(f[t]);
-    _mm512_store_ps(f[t],
-                    lane_step<F>(c + 16 * t, w, act_chunk<F>(act, act_stride, t, s), lane, prev));
+    const AChunkOf<F>& ac = act_chunk<F>(act, act_stride, t, s);
+    _mm512_store_ps(
+        f[t], lane_step<F>(c + 16 * t, w, ac.d[lane], static_cast<float>(ac.sum[lane]), prev));
   }
 }
 
@@ -286,16 +288,95 @@ void panel_tokens(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, siz
   epilogue_of(n_sub - 1);
 }
 
-// Sub-block s's sums (c: 16 rows of 16 int32, one per token) into the register accumulators a of
-// its lane, one per token: epilogue() without the load and store of each accumulator.
+// ---------------------------------------------------------------- 16 tokens' parameters
+
+// The activation scales of 16 tokens side by side per sub-block, [sub-block][token] (d), and for
+// Q4_K their Σ as floats (sum; exact: |Σ| ≤ 32 · 127), gathered once per 16-token tile for all the
+// panels of a group: the epilogue then reads token t's values at a fixed offset from one pointer,
+// a broadcast operand of its multiply, instead of a row pointer per token (16 of them do not fit
+// in the general registers; GCC reloaded them from the stack) and a scalar convert and shuffle
+// per Σ.
+struct TokenParams {
+  float* d;    // [sub-block][token]: the token's activation scale of that sub-block
+  float* sum;  // [sub-block][token]: the token's Σ of that sub-block's quants (Q4_K only)
+};
+
 template <QFormat F>
-EDGEFIT_AMX_INLINE void epilogue_regs(const int32_t* c, const TileOf<F>& tile, const uint8_t* act,
-                                      size_t act_stride, int64_t s, __m512 (&a)[kTileTokens]) {
-  const int lane = static_cast<int>(s % 16);
+size_t token_param_bytes(int64_t n) {
+  return static_cast<size_t>(n_chunks(F, n)) * 16 * kTileTokens * sizeof(float) *
+         (qformat_info(F).has_min ? 2 : 1);
+}
+
+// A chunk's 16 lanes of 16 tokens are one 16×16 transpose.
+template <QFormat F>
+void gather_token_params(const uint8_t* act, size_t act_stride, int64_t n, TokenParams tp) {
+  for (int64_t c = 0; c < n_chunks(F, n); ++c) {
+    __m512i v[kTileTokens];
+    for (int t = 0; t < kTileTokens; ++t)
+      v[t] = _mm512_loadu_si512(act_chunk<F>(act, act_stride, t, 16 * c).d);
+    transpose16x16(v);
+    for (int l = 0; l < 16; ++l) _mm512_storeu_si512(tp.d + (16 * c + l) * kTileTokens, v[l]);
+    if constexpr (qformat_info(F).has_min) {
+      for (int t = 0; t < kTileTokens; ++t) {
+        const __m512i sum = _mm512_loadu_si512(act_chunk<F>(act, act_stride, t, 16 * c).sum);
+        v[t] = _mm512_castps_si512(_mm512_cvtepi32_ps(sum));
+      }
+      transpose16x16(v);
+      for (int l = 0; l < 16; ++l) _mm512_storeu_si512(tp.sum + (16 * c + l) * kTileTokens, v[l]);
+    }
+  }
+}
+
+// Sub-block s's sums (c: 16 rows of 16 int32, one per token) into the register accumulators a of
+// its lane, one per token: epilogue() without the load and store of each accumulator. d, sum:
+// the sub-block's row of TokenParams.
+template <QFormat F>
+EDGEFIT_AMX_INLINE void epilogue_regs(const int32_t* c, const TileOf<F>& tile, const float* d,
+                                      const float* sum, __m512 (&a)[kTileTokens]) {
   const RowParams<F> w(tile);
 #pragma GCC unroll 16
   for (int t = 0; t < kTileTokens; ++t)
-    a[t] = lane_step<F>(c + 16 * t, w, act_chunk<F>(act, act_stride, t, s), lane, a[t]);
+    a[t] = lane_step<F>(c + 16 * t, w, d[t], qformat_info(F).has_min ? sum[t] : 0.f, a[t]);
+}
+
+// ---------------------------------------------------------------- Q6_K: d_row · d_act once
+
+// Q6_K's 16 sub-blocks of a chunk are one super-block: one d per row and, the activations being
+// Q8_K, one scale per token. So d_row · d_act, which lane_step() multiplies for every sub-block,
+// is the same 16 vectors for the whole chunk: q6k_factors() computes them once per chunk and
+// 16-token tile ([chunk][token][row]), and the epilogue takes them as fma operands. A multiply
+// fewer per token and sub-block, the same floats, so the same bits. (Q4_K's super-blocks share
+// them too, but with dmin · d_act as well the extra loads cost what the multiplies saved:
+// docs/runtime.md.)
+template <QFormat F>
+constexpr bool kFactorsOnce = F == QFormat::kQ6_K;
+
+// Bytes of one panel's factors against 16 tokens.
+size_t q6k_factor_bytes(int64_t n_sub) {
+  return static_cast<size_t>((n_sub + 15) / 16) * kTileTokens * kAmxRows * sizeof(float);
+}
+
+void q6k_factors(const TileOf<QFormat::kQ6_K>* panel, int64_t n_sub, const uint8_t* act,
+                 size_t act_stride, float* dd) {
+  for (int64_t s = 0; s < n_sub; s += 16) {
+    const __m512 wd = _mm512_load_ps(panel[s].d);
+    for (int t = 0; t < kTileTokens; ++t) {
+      const __m512 ad = _mm512_set1_ps(act_chunk<QFormat::kQ6_K>(act, act_stride, t, s).d[0]);
+      _mm512_store_ps(dd + (s / 16 * kTileTokens + t) * kAmxRows, _mm512_mul_ps(wd, ad));
+    }
+  }
+}
+
+// epilogue_regs() for Q6_K with its chunk's factors (dd: 16 tokens' vectors): a convert, the
+// integer scale's multiply and an fma per token, on the same values as lane_step().
+EDGEFIT_AMX_INLINE void epilogue_regs_q6k(const int32_t* c, const TileOf<QFormat::kQ6_K>& tile,
+                                          const float* dd, __m512 (&a)[kTileTokens]) {
+  const __m512 sc = _mm512_load_ps(tile.sc);
+#pragma GCC unroll 16
+  for (int t = 0; t < kTileTokens; ++t) {
+    const __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t)), sc);
+    a[t] = _mm512_fmadd_ps(_mm512_load_ps(dd + t * kAmxRows), x, a[t]);
+  }
 }
 
 // A full tile of 16 tokens against one panel, lane by lane: lane l's sub-blocks l, l + 16, …
@@ -304,13 +385,17 @@ EDGEFIT_AMX_INLINE void epilogue_regs(const int32_t* c, const TileOf<F>& tile, c
 // share the store port with the tile stores of C). Lanes are independent sums, so visiting them
 // one by one keeps each lane's order, and the result is panel_tokens()'s bit for bit. The next
 // sub-block's product is issued before this one's epilogue, and stored after it.
+// tp: the 16 tokens' parameters (gather_token_params). Q6_K: factors = q6k_factor_bytes() of
+// scratch for q6k_factors().
 template <QFormat F>
 void panel_full_tile(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, size_t act_stride,
-                     size_t plain_off, LaneAcc& acc, int32_t (*ring)[kTileTokens * 16]) {
+                     size_t plain_off, LaneAcc& acc, int32_t (*ring)[kTileTokens * 16],
+                     TokenParams tp, float* factors) {
   constexpr int kSubBytes = qformat_info(F).lane_len;
   const uint8_t* plain = act + plain_off;
   const auto stride = static_cast<long>(act_stride);
   const int64_t lanes = n_sub < 16 ? n_sub : 16;
+  if constexpr (kFactorsOnce<F>) q6k_factors(panel, n_sub, act, act_stride, factors);
   for (int64_t l = lanes; l < 16; ++l) std::memset(acc.v[l], 0, sizeof(acc.v[l]));
   // compute(): the tile product of sub-block s in tile set `slot`; store(): it into ring[slot].
   auto compute = [&](int64_t s, int slot) {
@@ -336,7 +421,11 @@ void panel_full_tile(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, 
     for (int64_t s = l; s < n_sub; s += 16) {
       const int64_t next = s + 16 < n_sub ? s + 16 : l + 1 < lanes ? l + 1 : -1;
       if (next >= 0) compute(next, 1 - slot);
-      epilogue_regs<F>(ring[slot], panel[s], act, act_stride, s, a);
+      if constexpr (kFactorsOnce<F>) {
+        epilogue_regs_q6k(ring[slot], panel[s], factors + s / 16 * kTileTokens * kAmxRows, a);
+      } else {
+        epilogue_regs<F>(ring[slot], panel[s], tp.d + s * kTileTokens, tp.sum + s * kTileTokens, a);
+      }
       if (next >= 0) store(1 - slot);
       slot = 1 - slot;
     }
@@ -357,11 +446,20 @@ void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
   constexpr size_t kRingBytes = 2 * kTileTokens * 16 * sizeof(int32_t);
   const int64_t n_panels = (n_rows + kAmxRows - 1) / kAmxRows;
   const int64_t group = n_panels < kPanelGroup ? n_panels : kPanelGroup;
-  // One scratch: the group's panels, the ring of C slots, the accumulators (64-byte multiples).
+  // One scratch: the group's panels, the ring of C slots, the accumulators, the 16 tokens'
+  // parameters, Q6_K's factors (all 64-byte multiples).
+  const size_t token_bytes = token_param_bytes<F>(n);
+  const size_t factor_bytes = kFactorsOnce<F> ? q6k_factor_bytes(n_sub) : 0;
   auto* scratch = static_cast<uint8_t*>(
-      thread_scratch(group * panel_size + kRingBytes + sizeof(LaneAcc), ScratchSlot::kPanel));
-  auto* ring = reinterpret_cast<int32_t(*)[kTileTokens * 16]>(scratch + group * panel_size);
-  auto& acc = *reinterpret_cast<LaneAcc*>(scratch + group * panel_size + kRingBytes);
+      thread_scratch(group * panel_size + kRingBytes + sizeof(LaneAcc) + token_bytes + factor_bytes,
+                     ScratchSlot::kPanel));
+  uint8_t* after_panels = scratch + group * panel_size;
+  auto* ring = reinterpret_cast<int32_t(*)[kTileTokens * 16]>(after_panels);
+  auto& acc = *reinterpret_cast<LaneAcc*>(after_panels + kRingBytes);
+  auto* token_floats = reinterpret_cast<float*>(after_panels + kRingBytes + sizeof(LaneAcc));
+  const TokenParams tp{token_floats, token_floats + n_chunks(F, n) * 16 * kTileTokens};
+  auto* factors =
+      reinterpret_cast<float*>(after_panels + kRingBytes + sizeof(LaneAcc) + token_bytes);
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(act);
   const size_t plain_off = panel_bytes<F>(n);
@@ -380,12 +478,14 @@ void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
         _tile_loadconfig(&cfg);
         configured = m;
       }
+      if (m == kTileTokens) gather_token_params<F>(ab + t0 * act_stride, act_stride, n, tp);
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t r0 = p * kAmxRows;
         const int rows = n_rows - r0 < kAmxRows ? static_cast<int>(n_rows - r0) : kAmxRows;
         const auto* panel = reinterpret_cast<const TileOf<F>*>(scratch + (p - p0) * panel_size);
         if (m == kTileTokens) {
-          panel_full_tile<F>(panel, n_sub, ab + t0 * act_stride, act_stride, plain_off, acc, ring);
+          panel_full_tile<F>(panel, n_sub, ab + t0 * act_stride, act_stride, plain_off, acc, ring,
+                             tp, factors);
         } else {
           panel_tokens<F>(panel, n_sub, ab + t0 * act_stride, act_stride, plain_off, m, acc, ring);
         }
