@@ -293,5 +293,35 @@ TEST(AmxGemm, OneCallOverSeveralPanelGroupsEqualsScalar) {
   }
 }
 
+// The full 16-token tiles gather each token's activation scales (and Q4_K's sums) into one
+// [sub-block][token] table per tile, and the k-quants take d_row · d_act once per super-block:
+// tokens whose magnitudes differ by powers of two (so each token's Q8 scales differ) and whose
+// signs alternate by sub-block must each get their own scale and sum, in every tile of the call
+// and across the super-blocks of a row. Just past each format's threshold, whole tiles only.
+TEST(AmxGemm, FullTilesKeepEachTokensScalesAndSums) {
+  SKIP_WITHOUT_AMX();
+  std::mt19937 rng(26);
+  const struct {
+    DType type;
+    int64_t n, toks;
+  } cases[] = {{DType::Q8_0, 512, 32},
+               {DType::Q4_0, 608, 48},
+               {DType::Q4_K, 768, 128},
+               {DType::Q6_K, 512, 256}};
+  for (const auto& c : cases) {
+    const std::vector<uint8_t> w = quantized_rows(c.type, 20, c.n, rng);
+    std::vector<float> x = random_floats(rng, c.toks * c.n);
+    for (int64_t t = 0; t < c.toks; ++t) {
+      for (int64_t i = 0; i < c.n; ++i) {
+        const float sign = (i / 16) % 3 == 0 ? -1.f : 1.f;  // sub-block sums of both signs
+        x[t * c.n + i] =
+            sign * std::fabs(x[t * c.n + i]) * std::ldexp(1.f, static_cast<int>(t % 7));
+      }
+    }
+    expect_amx_equals_scalar(c.type, w, 20, c.n, x, c.toks,
+                             std::string(dtype_name(c.type)) + " scaled tokens");
+  }
+}
+
 }  // namespace
 }  // namespace edgefit::kernels
