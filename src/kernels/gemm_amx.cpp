@@ -26,7 +26,9 @@
 // per 16 results, plus the scale multiply and min term of the k-quants) is the same work the VNNI
 // kernels do per sub-block, and about half the time: AMX replaces the integer products only.
 // Loop order: a call's panels in groups of 4, each 16-token tile against the 4 in turn (its
-// activations stay in L1/L2), and within a panel lane by lane (accumulators in registers).
+// activations stay in L1/L2), and within a panel lane by lane (accumulators in registers). The
+// epilogue's cost follows its loads more than its arithmetic (docs/runtime.md), so a full tile's
+// per-token scales are gathered once per tile into one table (gather_token_params).
 #include <cstring>
 
 #include "kernels/amx_panel.h"
@@ -346,7 +348,7 @@ EDGEFIT_AMX_INLINE void epilogue_regs(const int32_t* c, const TileOf<F>& tile, c
 // is the same 16 vectors for the whole chunk: q6k_factors() computes them once per chunk and
 // 16-token tile ([chunk][token][row]), and the epilogue takes them as fma operands. A multiply
 // fewer per token and sub-block, the same floats, so the same bits. (Q4_K's super-blocks share
-// them too, but with dmin · d_act as well the extra loads cost what the multiplies saved:
+// them too, but with dmin · d_act as well, two loads more per token made Q4_K 10-15 % slower:
 // docs/runtime.md.)
 template <QFormat F>
 constexpr bool kFactorsOnce = F == QFormat::kQ6_K;
@@ -356,12 +358,13 @@ size_t q6k_factor_bytes(int64_t n_sub) {
   return static_cast<size_t>((n_sub + 15) / 16) * kTileTokens * kAmxRows * sizeof(float);
 }
 
-void q6k_factors(const TileOf<QFormat::kQ6_K>* panel, int64_t n_sub, const uint8_t* act,
-                 size_t act_stride, float* dd) {
+// tok_d: TokenParams::d of the tile.
+void q6k_factors(const TileOf<QFormat::kQ6_K>* panel, int64_t n_sub, const float* tok_d,
+                 float* dd) {
   for (int64_t s = 0; s < n_sub; s += 16) {
     const __m512 wd = _mm512_load_ps(panel[s].d);
     for (int t = 0; t < kTileTokens; ++t) {
-      const __m512 ad = _mm512_set1_ps(act_chunk<QFormat::kQ6_K>(act, act_stride, t, s).d[0]);
+      const __m512 ad = _mm512_set1_ps(tok_d[s * kTileTokens + t]);
       _mm512_store_ps(dd + (s / 16 * kTileTokens + t) * kAmxRows, _mm512_mul_ps(wd, ad));
     }
   }
@@ -395,7 +398,7 @@ void panel_full_tile(const TileOf<F>* panel, int64_t n_sub, const uint8_t* act, 
   const uint8_t* plain = act + plain_off;
   const auto stride = static_cast<long>(act_stride);
   const int64_t lanes = n_sub < 16 ? n_sub : 16;
-  if constexpr (kFactorsOnce<F>) q6k_factors(panel, n_sub, act, act_stride, factors);
+  if constexpr (kFactorsOnce<F>) q6k_factors(panel, n_sub, tp.d, factors);
   for (int64_t l = lanes; l < 16; ++l) std::memset(acc.v[l], 0, sizeof(acc.v[l]));
   // compute(): the tile product of sub-block s in tile set `slot`; store(): it into ring[slot].
   auto compute = [&](int64_t s, int slot) {
