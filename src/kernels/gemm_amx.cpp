@@ -28,11 +28,8 @@
 // Loop order: a call's panels in groups of 4, each 16-token tile against the 4 in turn (its
 // activations stay in L1/L2), and within a panel lane by lane (accumulators in registers). The
 // epilogue's cost follows its loads more than its arithmetic (docs/runtime.md), so a full tile's
-// per-token scales are gathered into one table per tile (gather_token_params), once per thread
-// and matmul (token_table: the table outlives the call while the rows are not prepared again).
-#include <atomic>
+// per-token scales are gathered once per tile into one table (gather_token_params).
 #include <cstring>
-#include <vector>
 
 #include "kernels/amx_panel.h"
 #include "kernels/amx_tiles.h"
@@ -138,18 +135,11 @@ void append_plain(int64_t n, void* out) {
   }
 }
 
-// Counts the activation rows this table has prepared, in any thread: the gemm's per-thread table
-// of token parameters (TokenTable below) is valid only while no row was prepared since it was
-// gathered. Bumped once per row (a few hundred times per matmul, relaxed: the pool's barrier
-// between preparing and multiplying orders it).
-std::atomic<uint64_t> g_prepared_rows{0};
-
 // The VNNI table's panel row, then the plain quants.
 template <QFormat F>
 void amx_prep(const float* x, int64_t n, void* out) {
   vnni_packed<F>().prepare_act(x, n, out);
   append_plain<F>(n, out);
-  g_prepared_rows.fetch_add(1, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------- gemm
@@ -339,50 +329,6 @@ void gather_token_params(const uint8_t* act, size_t act_stride, int64_t n, Token
   }
 }
 
-// The token parameters of every full 16-token tile of a call's activations, [tile][TokenParams],
-// kept per thread across gemm calls. A matmul is many calls (one per 64-row task, matmul.cpp) on
-// the same prepared rows, and q/k/v or gate/up share them too: gathering once per thread and
-// matmul instead of once per call saves the 16×16 transposes of the other calls (~2.8 % of a
-// q4_0 pp512 at 2 threads was re-gathering the same tokens, 32 times for a 2048-row matrix).
-// The key says which rows the table was gathered from; g_prepared_rows says they have not been
-// prepared again since (the same scratch holds the next matmul's rows at the same address).
-struct TokenTable {
-  const uint8_t* act = nullptr;     // token 0's prepared row of the gathered call (nullptr: none)
-  size_t act_stride = 0;            // bytes between its rows
-  int64_t n = 0;                    // row width
-  int64_t tiles = 0;                // full 16-token tiles gathered
-  QFormat format = QFormat::kQ8_0;  // the row layout gathered
-  uint64_t prepared = 0;            // g_prepared_rows when gathered
-  std::vector<float> floats;        // tiles × token_param_bytes(n) of TokenParams
-};
-
-// The table for the n_tok / 16 full tiles of act: this thread's one if its key matches, else
-// gathered now. Tile i's TokenParams start at floats[i · token_param_bytes(n) / 4].
-template <QFormat F>
-TokenTable& token_table(const uint8_t* act, size_t act_stride, int64_t n, int64_t n_tok) {
-  thread_local TokenTable table;
-  const uint64_t prepared = g_prepared_rows.load(std::memory_order_relaxed);
-  const int64_t tiles = n_tok / kTileTokens;
-  if (table.act == act && table.act_stride == act_stride && table.n == n && table.tiles == tiles &&
-      table.format == F && table.prepared == prepared)
-    return table;
-  table.act = nullptr;  // no key while the floats change
-  const size_t tile_floats = token_param_bytes<F>(n) / sizeof(float);
-  table.floats.resize(static_cast<size_t>(tiles) * tile_floats);
-  for (int64_t i = 0; i < tiles; ++i) {
-    float* d = table.floats.data() + i * tile_floats;
-    gather_token_params<F>(act + i * kTileTokens * act_stride, act_stride, n,
-                           {d, d + n_chunks(F, n) * 16 * kTileTokens});
-  }
-  table.act = act;
-  table.act_stride = act_stride;
-  table.n = n;
-  table.tiles = tiles;
-  table.format = F;
-  table.prepared = prepared;
-  return table;
-}
-
 // Sub-block s's sums (c: 16 rows of 16 int32, one per token) into the register accumulators a of
 // its lane, one per token: epilogue() without the load and store of each accumulator. d, sum:
 // the sub-block's row of TokenParams.
@@ -503,19 +449,22 @@ void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
   constexpr size_t kRingBytes = 2 * kTileTokens * 16 * sizeof(int32_t);
   const int64_t n_panels = (n_rows + kAmxRows - 1) / kAmxRows;
   const int64_t group = n_panels < kPanelGroup ? n_panels : kPanelGroup;
-  // One scratch: the group's panels, the ring of C slots, the accumulators, Q6_K's factors (all
-  // 64-byte multiples).
+  // One scratch: the group's panels, the ring of C slots, the accumulators, the 16 tokens'
+  // parameters, Q6_K's factors (all 64-byte multiples).
+  const size_t token_bytes = token_param_bytes<F>(n);
   const size_t factor_bytes = kFactorsOnce<F> ? q6k_factor_bytes(n_sub) : 0;
-  auto* scratch = static_cast<uint8_t*>(thread_scratch(
-      group * panel_size + kRingBytes + sizeof(LaneAcc) + factor_bytes, ScratchSlot::kPanel));
+  auto* scratch = static_cast<uint8_t*>(
+      thread_scratch(group * panel_size + kRingBytes + sizeof(LaneAcc) + token_bytes + factor_bytes,
+                     ScratchSlot::kPanel));
   uint8_t* after_panels = scratch + group * panel_size;
   auto* ring = reinterpret_cast<int32_t(*)[kTileTokens * 16]>(after_panels);
   auto& acc = *reinterpret_cast<LaneAcc*>(after_panels + kRingBytes);
-  auto* factors = reinterpret_cast<float*>(after_panels + kRingBytes + sizeof(LaneAcc));
+  auto* token_floats = reinterpret_cast<float*>(after_panels + kRingBytes + sizeof(LaneAcc));
+  const TokenParams tp{token_floats, token_floats + n_chunks(F, n) * 16 * kTileTokens};
+  auto* factors =
+      reinterpret_cast<float*>(after_panels + kRingBytes + sizeof(LaneAcc) + token_bytes);
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(act);
-  TokenTable& table = token_table<F>(ab, act_stride, n, n_tok);
-  const size_t tile_floats = token_param_bytes<F>(n) / sizeof(float);
   const size_t plain_off = panel_bytes<F>(n);
   int configured = 0;  // token rows of the loaded tile configuration (0: none yet)
   for (int64_t p0 = 0; p0 < n_panels; p0 += group) {
@@ -532,10 +481,7 @@ void gemm_amx(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const v
         _tile_loadconfig(&cfg);
         configured = m;
       }
-      // This tile's parameters (full tiles only: the partial one reads its rows directly).
-      float* tile_d =
-          m == kTileTokens ? table.floats.data() + t0 / kTileTokens * tile_floats : nullptr;
-      const TokenParams tp{tile_d, tile_d ? tile_d + n_chunks(F, n) * 16 * kTileTokens : nullptr};
+      if (m == kTileTokens) gather_token_params<F>(ab + t0 * act_stride, act_stride, n, tp);
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t r0 = p * kAmxRows;
         const int rows = n_rows - r0 < kAmxRows ? static_cast<int>(n_rows - r0) : kAmxRows;

@@ -323,46 +323,5 @@ TEST(AmxGemm, FullTilesKeepEachTokensScalesAndSums) {
   }
 }
 
-// Each thread keeps the full tiles' token parameters across gemm calls on the same prepared rows
-// (a matmul's 64-row tasks): rows prepared again at the same address, from other inputs, must be
-// gathered again, and another stride or token count must not take the first rows' table.
-TEST(AmxGemm, TokenTableFollowsTheRowsAcrossCalls) {
-  SKIP_WITHOUT_AMX();
-  std::mt19937 rng(27);
-  const KernelDispatch& amx = kernel_dispatch_for(Isa::kAvx512Amx);
-  ThreadPool one(1);
-  for (DType type : {DType::Q4_0, DType::Q4_K}) {
-    const int64_t n = type == DType::Q4_K ? 512 : 608, rows = 32, toks = 128;
-    const std::vector<uint8_t> w = quantized_rows(type, rows, n, rng);
-    std::vector<uint8_t> packed(w.size());
-    const TensorView pv = repack_weight(view_of(type, w, rows, n), packed.data());
-    const FormatKernels* fk = packed_kernels(amx, packing_for(type));
-    ASSERT_NE(fk, nullptr);
-    const size_t stride = (fk->act_row_bytes(n) + 63) / 64 * 64;
-    std::vector<uint8_t> act(2 * stride * static_cast<size_t>(toks) + 64);
-    uint8_t* a = aligned64(act.data());
-    // Rounds: new inputs at the same address; the same rows at twice the stride; fewer tokens.
-    const struct {
-      size_t stride;
-      int64_t toks;
-    } rounds[] = {{stride, toks}, {stride, toks}, {2 * stride, toks}, {stride, toks - 16}};
-    for (const auto& r : rounds) {
-      const std::vector<float> x = random_floats(rng, r.toks * n);
-      for (int64_t t = 0; t < r.toks; ++t) fk->prepare_act(x.data() + t * n, n, a + t * r.stride);
-      std::vector<float> want(static_cast<size_t>(rows * r.toks));
-      matmul_with(kernel_dispatch_for(Isa::kScalar), view_of(type, w, rows, n), x.data(), r.toks,
-                  want.data(), &one);
-      for (int64_t r0 : {0, 16}) {  // two calls on the same rows: the second reuses the table
-        std::vector<float> got(static_cast<size_t>(16 * r.toks), NAN);
-        fk->gemm(n, pv.row(r0), pv.row_bytes(), 16, a, r.stride, r.toks, got.data(), 16);
-        for (int64_t t = 0; t < r.toks; ++t)
-          ASSERT_EQ(0, std::memcmp(&got[t * 16], &want[t * rows + r0], 16 * sizeof(float)))
-              << dtype_name(type) << " stride " << r.stride << " tokens " << r.toks << " row " << r0
-              << " token " << t;
-      }
-    }
-  }
-}
-
 }  // namespace
 }  // namespace edgefit::kernels
