@@ -110,8 +110,10 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
   const int64_t dy_pairs = (n_out + 1) / 2;
   std::vector<uint32_t> dy16(bf16 ? static_cast<size_t>(n * dy_pairs) : 0);
   if (bf16) pack_bf16_rows(dy, n, n_out, n_out, dy16.data());
-  // Q4_0 tiles of whole blocks (every chunk: cw and n_in are multiples of 32) go straight to bf16.
-  const bool q4_0 = bf16 && w.dtype == DType::Q4_0 && gemm16.pack_b_q4_0 && n_in % 32 == 0;
+  // Block-quantized tiles (whole blocks: cw and n_in are multiples of the block) go straight to
+  // bf16 where the table has a fused packing for the type.
+  const PackBQuantFn fused =
+      bf16 && !weight.direct && n_in % blck == 0 ? gemm16.pack_b_quant(w.dtype) : nullptr;
   ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
     std::vector<float> buf(weight.direct ? 0 : static_cast<size_t>(row_block * cw));
     // The weight tile [row_block, cw] as bf16 pairs.
@@ -125,9 +127,9 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
         const float* dys = dy + t0 * n_out + o0;
         const bool add = accumulate || o0 > 0;
         if (bf16) {
-          if (q4_0) {  // dequantized straight into bf16 pairs
+          if (fused) {  // dequantized straight into bf16 pairs
             const int64_t skip = i0 / weight.block * weight.q->type_size;
-            gemm16.pack_b_q4_0(w.row(o0) + skip, w.row(1) - w.row(0), rows, cols, w16.data());
+            fused(w.row(o0) + skip, w.row(1) - w.row(0), rows, cols, w16.data());
           } else {
             int64_t stride = 0;
             const float* tile = weight.tile(o0, rows, i0, cols, buf.data(), stride);

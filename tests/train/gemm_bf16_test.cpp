@@ -126,27 +126,36 @@ TEST(Bf16Gemm, DefaultProductsByWeightType) {
   EXPECT_EQ(train_products(DType::F16), TrainProducts::kF32);
 }
 
-// The fused Q4_0 → bf16 pairs packing gives the bits of dequantize_row then pack_b.
-TEST(Bf16Gemm, FusedQ4_0PackingEqualsDequantizeThenPack) {
+// The fused dequantize → bf16 pairs packing of every block-quantized type the frozen weights
+// come in gives the bits of dequantize_row then pack_b (an odd row count; a column slice that
+// starts one block into the row).
+TEST(Bf16Gemm, FusedPackingEqualsDequantizeThenPack) {
   if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
-  std::mt19937 rng(7);
-  const int64_t k = 7, n_in = 128, col0 = 32, cols = 64;  // an odd row count; a column slice
-  const auto w = random_vector(k * n_in, rng);
-  const QuantTraits* q = quant_traits(DType::Q4_0);
-  const size_t row_bytes = quant_row_size(DType::Q4_0, n_in);
-  std::vector<uint8_t> packed(k * row_bytes);
-  std::vector<float> deq(k * cols);
-  for (int64_t r = 0; r < k; ++r) {
-    q->quantize_row(w.data() + r * n_in, packed.data() + r * row_bytes, n_in, nullptr);
-    q->dequantize_row(packed.data() + r * row_bytes + col0 / 32 * q->type_size,
-                      deq.data() + r * cols, cols);
+  for (const DType type : {DType::Q4_0, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                           DType::Q5_K, DType::Q6_K}) {
+    SCOPED_TRACE(dtype_name(type));
+    std::mt19937 rng(7);
+    const QuantTraits* q = quant_traits(type);
+    const int64_t blk = q->block_size, k = 7, n_in = 3 * blk, col0 = blk, cols = 2 * blk;
+    const auto w = random_vector(k * n_in, rng);
+    const size_t row_bytes = quant_row_size(type, n_in);
+    std::vector<uint8_t> packed(k * row_bytes);
+    std::vector<float> deq(k * cols);
+    for (int64_t r = 0; r < k; ++r) {
+      q->quantize_row(w.data() + r * n_in, packed.data() + r * row_bytes, n_in, nullptr);
+      q->dequantize_row(packed.data() + r * row_bytes + col0 / blk * q->type_size,
+                        deq.data() + r * cols, cols);
+    }
+    const int64_t kp = (k + 1) / 2;
+    std::vector<uint32_t> fused(kp * cols), twin(kp * cols);
+    const PackBQuantFn pack = bf16_gemm_table_avx512().pack_b_quant(type);
+    ASSERT_NE(pack, nullptr);
+    pack(packed.data() + col0 / blk * q->type_size, static_cast<int64_t>(row_bytes), k, cols,
+         fused.data());
+    bf16_gemm_table_scalar().pack_b(deq.data(), k, cols, cols, twin.data());
+    EXPECT_EQ(fused, twin);
   }
-  const int64_t kp = (k + 1) / 2;
-  std::vector<uint32_t> fused(kp * cols), twin(kp * cols);
-  bf16_gemm_table_avx512().pack_b_q4_0(packed.data() + col0 / 32 * q->type_size,
-                                       static_cast<int64_t>(row_bytes), k, cols, fused.data());
-  bf16_gemm_table_scalar().pack_b(deq.data(), k, cols, cols, twin.data());
-  EXPECT_EQ(fused, twin);
+  EXPECT_EQ(bf16_gemm_table_scalar().pack_b_quant(DType::Q4_0), nullptr);
 }
 
 // The bf16 input gradient through a Q4_0 weight against the f32 one: both inputs rounded to 8

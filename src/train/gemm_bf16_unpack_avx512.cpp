@@ -1,0 +1,233 @@
+// Fused dequantize-to-bf16 packing for the bf16 products' B (train/gemm_bf16.h, pack_b_quant):
+// the frozen weight's tile rows are dequantized block by block (AVX-512, into a block-sized f32
+// buffer that stays in L1), rounded to bf16 and interleaved by row pairs, with no row-sized f32
+// tile in between.
+//
+// Bits. Each block dequantizer computes, per weight, exactly the f32 operations of src/quant's
+// dequantize_row_* in the same order (a scale product first, then times the level, then minus the
+// min product). Where the compiler contracts a multiply and a subtract into an FMA the product is
+// exact anyway (fp16 scale × 6-bit sub-scale × ≤5-bit level fits in 24 bits), so the fused
+// packing gives the bits of dequantize_row then pack_b (tests/train/gemm_bf16_test.cpp).
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "quant/block_formats.h"
+#include "train/gemm_bf16.h"
+#include "train/gemm_bf16_unpack.h"
+
+namespace edgefit::train {
+namespace {
+
+using namespace quant;
+
+float half(uint16_t h) {
+  return _cvtsh_ss(h);
+}
+
+// 16 bytes from p widened to 16 int32 lanes (unsigned).
+__m512i u8x16(const uint8_t* p) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// levels · scale (− min) for 16 int32 levels, as the scalar dequantizers write it.
+__m512 scaled(__m512i levels, float scale) {
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(levels), _mm512_set1_ps(scale));
+}
+__m512 scaled_minus(__m512i levels, float scale, float min) {
+  return _mm512_sub_ps(scaled(levels, scale), _mm512_set1_ps(min));
+}
+
+// 16 floats rounded to bf16 (ties to even) in the high halves of their lanes (bf16_bits()).
+__m512i round_bf16(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb);
+  return _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
+}
+
+// The low nibble of each lane (a function: a namespace-scope vector would be built at start-up,
+// on CPUs without AVX-512 too).
+__m512i low4() {
+  return _mm512_set1_epi32(15);
+}
+
+// --------------------------------------------------------------------- one block to 32/256 floats
+
+// Q8_0: q · d (quant/q_legacy.cpp).
+void block_q8_0(const uint8_t* p, float* out) {
+  BlockQ8_0 b;
+  std::memcpy(&b, p, sizeof b);
+  const float d = half(b.d);
+  for (int h = 0; h < 32; h += 16) {
+    const __m512i q =
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + h)));
+    _mm512_storeu_ps(out + h, scaled(q, d));
+  }
+}
+
+// Q4_0: (nibble − 8) · d, low nibbles first (quant/q_legacy.cpp).
+void block_q4_0(const uint8_t* p, float* out) {
+  BlockQ4_0 b;
+  std::memcpy(&b, p, sizeof b);
+  const float d = half(b.d);
+  const __m512i q = u8x16(b.qs), eight = _mm512_set1_epi32(8);
+  _mm512_storeu_ps(out, scaled(_mm512_sub_epi32(_mm512_and_si512(q, low4()), eight), d));
+  _mm512_storeu_ps(out + 16, scaled(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight), d));
+}
+
+// Q4_K / Q5_K's six-bit scale and min of sub-block j (quant/q_k_high.cpp's get_scale_min_k4).
+void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// Q4_K / Q5_K (with_high: the fifth bit from qh): d·sc·q − dmin·m per pair of 32-weight sub-blocks,
+// low nibbles first.
+template <typename Block, bool kWithHigh>
+void block_k4(const uint8_t* p, float* out) {
+  Block b;  // copied: rows of an mmapped file need not be 2-byte aligned
+  std::memcpy(&b, p, sizeof b);
+  const float d = half(b.d), min = half(b.dmin);
+  for (int is = 0; is < 8; is += 2, out += 64) {
+    int sc, m;
+    scale_min_k4(is, b.scales, sc, m);
+    const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
+    scale_min_k4(is + 1, b.scales, sc, m);
+    const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
+    const uint8_t* q = b.qs + 16 * is;
+    for (int l = 0; l < 32; l += 16) {
+      const __m512i bytes = u8x16(q + l);
+      __m512i lo = _mm512_and_si512(bytes, low4()), hi = _mm512_srli_epi32(bytes, 4);
+      if constexpr (kWithHigh) {
+        const __m512i qh = u8x16(b.qh + l);
+        const __m512i sixteen = _mm512_set1_epi32(16);
+        lo = _mm512_mask_add_epi32(lo, _mm512_test_epi32_mask(qh, _mm512_set1_epi32(1 << is)), lo,
+                                   sixteen);
+        hi = _mm512_mask_add_epi32(hi, _mm512_test_epi32_mask(qh, _mm512_set1_epi32(2 << is)), hi,
+                                   sixteen);
+      }
+      _mm512_storeu_ps(out + l, scaled_minus(lo, d1, m1));
+      _mm512_storeu_ps(out + 32 + l, scaled_minus(hi, d2, m2));
+    }
+  }
+}
+
+// Q6_K: d·sc·(q − 32), four 32-weight groups per 128-weight half (quant/q_k_high.cpp).
+void block_q6_k(const uint8_t* p, float* out) {
+  BlockQ6_K b;
+  std::memcpy(&b, p, sizeof b);
+  const float d = half(b.d);
+  const __m512i three = _mm512_set1_epi32(3), bias = _mm512_set1_epi32(32);
+  for (int h = 0; h < 2; ++h, out += 128) {
+    const uint8_t* ql = b.ql + 64 * h;
+    const uint8_t* qh = b.qh + 32 * h;
+    const int8_t* sc = b.scales + 8 * h;
+    for (int l = 0; l < 32; l += 16) {
+      const int is = l / 16;
+      const __m512i a = u8x16(ql + l), c = u8x16(ql + l + 32), hb = u8x16(qh + l);
+      const auto level = [&](__m512i nib, int shift) {
+        const __m512i high = _mm512_and_si512(_mm512_srli_epi32(hb, shift), three);
+        return _mm512_sub_epi32(_mm512_or_si512(nib, _mm512_slli_epi32(high, 4)), bias);
+      };
+      _mm512_storeu_ps(out + l, scaled(level(_mm512_and_si512(a, low4()), 0), d * sc[is]));
+      _mm512_storeu_ps(out + l + 32, scaled(level(_mm512_and_si512(c, low4()), 2), d * sc[is + 2]));
+      _mm512_storeu_ps(out + l + 64, scaled(level(_mm512_srli_epi32(a, 4), 4), d * sc[is + 4]));
+      _mm512_storeu_ps(out + l + 96, scaled(level(_mm512_srli_epi32(c, 4), 6), d * sc[is + 6]));
+    }
+  }
+}
+
+// Q2_K / Q3_K: weight e's two low bits sit in qs[32·(e / 128) + e % 32] at bit 2·((e % 128) / 32);
+// one 16-weight sub-block at a time (quant/q_k_low.cpp).
+__m512i two_bits(const uint8_t* qs, int e) {
+  const __m512i q = u8x16(qs + 32 * (e / 128) + e % 32);
+  return _mm512_and_si512(_mm512_srlv_epi32(q, _mm512_set1_epi32(2 * ((e % 128) / 32))),
+                          _mm512_set1_epi32(3));
+}
+
+void block_q2_k(const uint8_t* p, float* out) {
+  BlockQ2_K b;
+  std::memcpy(&b, p, sizeof b);
+  const float d = half(b.d), min = half(b.dmin);
+  for (int e = 0; e < 256; e += 16) {
+    const uint8_t sc = b.scales[e / 16];
+    const float dl = d * static_cast<float>(sc & 0xF), ml = min * static_cast<float>(sc >> 4);
+    _mm512_storeu_ps(out + e, scaled_minus(two_bits(b.qs, e), dl, ml));
+  }
+}
+
+// Q3_K's scale of sub-block j, bias removed (quant/q_k_low.cpp's q3_k_get_scale).
+int scale_q3_k(const uint8_t* s, int j) {
+  const int low = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+  const int high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return (low | (high << 4)) - 32;
+}
+
+void block_q3_k(const uint8_t* p, float* out) {
+  BlockQ3_K b;
+  std::memcpy(&b, p, sizeof b);
+  const float d = half(b.d);
+  for (int e = 0; e < 256; e += 16) {
+    const float dl = d * static_cast<float>(scale_q3_k(b.scales, e / 16));
+    const __m512i low = two_bits(b.qs, e);
+    // A clear hmask bit means minus 4.
+    const __mmask16 set =
+        _mm512_test_epi32_mask(u8x16(b.hmask + e % 32), _mm512_set1_epi32(1 << (e / 32)));
+    const __m512i level = _mm512_mask_sub_epi32(low, _knot_mask16(set), low, _mm512_set1_epi32(4));
+    _mm512_storeu_ps(out + e, scaled(level, dl));
+  }
+}
+
+// ------------------------------------------------------------------------ rows of blocks to pairs
+
+// pack_b() of rows of kBlock-weight blocks: per row pair and block, both rows' block dequantized
+// into L1 buffers, then rounded and interleaved 16 columns at a time.
+template <int kBlock, int kBytes, void (*kDequant)(const uint8_t*, float*)>
+void pack_blocks(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, uint32_t* packed) {
+  alignas(64) float even[kBlock], odd[kBlock];
+  for (int64_t p = 0; p < (k + 1) / 2; ++p) {
+    const uint8_t* row = w + 2 * p * row_bytes;
+    const bool has_odd = 2 * p + 1 < k;
+    for (int64_t j = 0; j < n; j += kBlock) {
+      kDequant(row + j / kBlock * kBytes, even);
+      if (has_odd) kDequant(row + row_bytes + j / kBlock * kBytes, odd);
+      uint32_t* out = packed + p * n + j;
+      for (int c = 0; c < kBlock; c += 16) {
+        const __m512i lo = _mm512_srli_epi32(round_bf16(_mm512_load_ps(even + c)), 16);
+        const __m512i hi = has_odd ? round_bf16(_mm512_load_ps(odd + c)) : _mm512_setzero_si512();
+        _mm512_storeu_si512(out + c, _mm512_or_si512(lo, hi));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+PackBQuantFn pack_b_quant_avx512(DType type) {
+  switch (type) {
+    case DType::Q4_0:
+      return pack_blocks<32, sizeof(BlockQ4_0), block_q4_0>;
+    case DType::Q8_0:
+      return pack_blocks<32, sizeof(BlockQ8_0), block_q8_0>;
+    case DType::Q2_K:
+      return pack_blocks<256, sizeof(BlockQ2_K), block_q2_k>;
+    case DType::Q3_K:
+      return pack_blocks<256, sizeof(BlockQ3_K), block_q3_k>;
+    case DType::Q4_K:
+      return pack_blocks<256, sizeof(BlockQ4_K), block_k4<BlockQ4_K, false>>;
+    case DType::Q5_K:
+      return pack_blocks<256, sizeof(BlockQ5_K), block_k4<BlockQ5_K, true>>;
+    case DType::Q6_K:
+      return pack_blocks<256, sizeof(BlockQ6_K), block_q6_k>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace edgefit::train
