@@ -42,8 +42,8 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
               p.data(), t1, false);
       for (int64_t t = t0; t < t1; ++t) {
         float* row = p.data() + (t - t0) * t1;
-        const float mx = *std::max_element(row, row + t + 1);
-        const double sum = vec.exp_shifted_sum(row, t + 1, mx);
+        const float mx = vec.max(row, t + 1);
+        const double sum = vec.exp_shifted_sum(row, t + 1, mx, row);
         const float inv = static_cast<float>(1.0 / sum);
         for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
         std::fill(row + t + 1, row + t1, 0.0f);

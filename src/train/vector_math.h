@@ -1,7 +1,8 @@
 // The element-wise f32 loops of a training step that call exp (attention's softmax rows, SwiGLU's
-// sigmoid), compiled per ISA with the GEMMs (train/gemm.h): Eigen's vectorised exp (a polynomial
-// within ~1 ulp of std::exp, range-clamped, so never NaN for finite inputs) over 4 (baseline), 8
-// (AVX2) or 16 (AVX-512) floats at a time instead of one libm call per element.
+// sigmoid, the cross-entropy's log-sum-exp), compiled per ISA with the GEMMs (train/gemm.h):
+// Eigen's vectorised exp (a polynomial within ~1 ulp of std::exp, range-clamped, so never NaN for
+// finite inputs) over 4 (baseline), 8 (AVX2) or 16 (AVX-512) floats at a time instead of one libm
+// call per element.
 //
 // Float order: as the GEMM tables, each table is deterministic (results depend on the values and
 // lengths only, never on the thread count), and the tables differ from each other in the last
@@ -13,8 +14,10 @@
 namespace edgefit::train {
 
 struct VectorMathTable {
-  // x[j] = exp(x[j] − shift) for j < n; returns the sum of the new x[j], accumulated in double.
-  double (*exp_shifted_sum)(float* x, int64_t n, float shift);
+  // The largest of x[0 .. n) (n >= 1).
+  float (*max)(const float* x, int64_t n);
+  // out[j] = exp(x[j] − shift) for j < n (out may be x); returns Σ out[j], accumulated in double.
+  double (*exp_shifted_sum)(const float* x, int64_t n, float shift, float* out);
   // The softmax backward of one row of scores: p[j] = exp(p[j] − lse), then
   // ds[j] = p[j] · (ds[j] − dot) (ds holds dp on entry), for j < n.
   void (*softmax_backward_row)(float* p, float* ds, int64_t n, float lse, float dot);
