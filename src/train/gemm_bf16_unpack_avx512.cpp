@@ -10,6 +10,7 @@
 // packing gives the bits of dequantize_row then pack_b (tests/train/gemm_bf16_test.cpp).
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
 
 #include "quant/block_formats.h"
@@ -21,7 +22,15 @@ namespace {
 
 using namespace quant;
 
-float half(uint16_t h) {
+// Blocks are read in place, never copied: a copy's small stores would stall the wide loads that
+// follow (store forwarding), and rows of an mmapped file need not be aligned. at(p, offset) is
+// the field at that offset (offsetof) of the block at p; half_at() an fp16 field as f32.
+const uint8_t* at(const uint8_t* p, size_t offset) {
+  return p + offset;
+}
+float half_at(const uint8_t* p, size_t offset) {
+  uint16_t h;
+  std::memcpy(&h, p + offset, sizeof h);
   return _cvtsh_ss(h);
 }
 
@@ -55,25 +64,21 @@ __m512i low4() {
 // --------------------------------------------------------------------- one block to 32/256 floats
 
 // Q8_0: q · d (quant/q_legacy.cpp).
-void block_q8_0(const uint8_t* p, float* out) {
-  BlockQ8_0 b;
-  std::memcpy(&b, p, sizeof b);
-  const float d = half(b.d);
-  for (int h = 0; h < 32; h += 16) {
-    const __m512i q =
-        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + h)));
-    _mm512_storeu_ps(out + h, scaled(q, d));
-  }
+// (The 32-weight blocks give their two halves in registers: no buffer between the dequantizing
+// and the rounding.)
+void block_q8_0(const uint8_t* p, __m512& lo, __m512& hi) {
+  const float d = half_at(p, offsetof(BlockQ8_0, d));
+  const auto* qs = reinterpret_cast<const __m128i*>(at(p, offsetof(BlockQ8_0, qs)));
+  lo = scaled(_mm512_cvtepi8_epi32(_mm_loadu_si128(qs)), d);
+  hi = scaled(_mm512_cvtepi8_epi32(_mm_loadu_si128(qs + 1)), d);
 }
 
 // Q4_0: (nibble − 8) · d, low nibbles first (quant/q_legacy.cpp).
-void block_q4_0(const uint8_t* p, float* out) {
-  BlockQ4_0 b;
-  std::memcpy(&b, p, sizeof b);
-  const float d = half(b.d);
-  const __m512i q = u8x16(b.qs), eight = _mm512_set1_epi32(8);
-  _mm512_storeu_ps(out, scaled(_mm512_sub_epi32(_mm512_and_si512(q, low4()), eight), d));
-  _mm512_storeu_ps(out + 16, scaled(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight), d));
+void block_q4_0(const uint8_t* p, __m512& lo, __m512& hi) {
+  const float d = half_at(p, offsetof(BlockQ4_0, d));
+  const __m512i q = u8x16(at(p, offsetof(BlockQ4_0, qs))), eight = _mm512_set1_epi32(8);
+  lo = scaled(_mm512_sub_epi32(_mm512_and_si512(q, low4()), eight), d);
+  hi = scaled(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight), d);
 }
 
 // Q4_K / Q5_K's six-bit scale and min of sub-block j (quant/q_k_high.cpp's get_scale_min_k4).
@@ -91,21 +96,21 @@ void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
 // low nibbles first.
 template <typename Block, bool kWithHigh>
 void block_k4(const uint8_t* p, float* out) {
-  Block b;  // copied: rows of an mmapped file need not be 2-byte aligned
-  std::memcpy(&b, p, sizeof b);
-  const float d = half(b.d), min = half(b.dmin);
+  const float d = half_at(p, offsetof(Block, d)), min = half_at(p, offsetof(Block, dmin));
+  const uint8_t* scales = at(p, offsetof(Block, scales));
+  const uint8_t* qs = at(p, offsetof(Block, qs));
   for (int is = 0; is < 8; is += 2, out += 64) {
     int sc, m;
-    scale_min_k4(is, b.scales, sc, m);
+    scale_min_k4(is, scales, sc, m);
     const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
-    scale_min_k4(is + 1, b.scales, sc, m);
+    scale_min_k4(is + 1, scales, sc, m);
     const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
-    const uint8_t* q = b.qs + 16 * is;
+    const uint8_t* q = qs + 16 * is;
     for (int l = 0; l < 32; l += 16) {
       const __m512i bytes = u8x16(q + l);
       __m512i lo = _mm512_and_si512(bytes, low4()), hi = _mm512_srli_epi32(bytes, 4);
       if constexpr (kWithHigh) {
-        const __m512i qh = u8x16(b.qh + l);
+        const __m512i qh = u8x16(at(p, offsetof(Block, qh)) + l);
         const __m512i sixteen = _mm512_set1_epi32(16);
         lo = _mm512_mask_add_epi32(lo, _mm512_test_epi32_mask(qh, _mm512_set1_epi32(1 << is)), lo,
                                    sixteen);
@@ -120,14 +125,12 @@ void block_k4(const uint8_t* p, float* out) {
 
 // Q6_K: d·sc·(q − 32), four 32-weight groups per 128-weight half (quant/q_k_high.cpp).
 void block_q6_k(const uint8_t* p, float* out) {
-  BlockQ6_K b;
-  std::memcpy(&b, p, sizeof b);
-  const float d = half(b.d);
+  const float d = half_at(p, offsetof(BlockQ6_K, d));
   const __m512i three = _mm512_set1_epi32(3), bias = _mm512_set1_epi32(32);
   for (int h = 0; h < 2; ++h, out += 128) {
-    const uint8_t* ql = b.ql + 64 * h;
-    const uint8_t* qh = b.qh + 32 * h;
-    const int8_t* sc = b.scales + 8 * h;
+    const uint8_t* ql = at(p, offsetof(BlockQ6_K, ql)) + 64 * h;
+    const uint8_t* qh = at(p, offsetof(BlockQ6_K, qh)) + 32 * h;
+    const auto* sc = reinterpret_cast<const int8_t*>(at(p, offsetof(BlockQ6_K, scales))) + 8 * h;
     for (int l = 0; l < 32; l += 16) {
       const int is = l / 16;
       const __m512i a = u8x16(ql + l), c = u8x16(ql + l + 32), hb = u8x16(qh + l);
@@ -152,13 +155,13 @@ __m512i two_bits(const uint8_t* qs, int e) {
 }
 
 void block_q2_k(const uint8_t* p, float* out) {
-  BlockQ2_K b;
-  std::memcpy(&b, p, sizeof b);
-  const float d = half(b.d), min = half(b.dmin);
+  const float d = half_at(p, offsetof(BlockQ2_K, d)), min = half_at(p, offsetof(BlockQ2_K, dmin));
+  const uint8_t* scales = at(p, offsetof(BlockQ2_K, scales));
+  const uint8_t* qs = at(p, offsetof(BlockQ2_K, qs));
   for (int e = 0; e < 256; e += 16) {
-    const uint8_t sc = b.scales[e / 16];
+    const uint8_t sc = scales[e / 16];
     const float dl = d * static_cast<float>(sc & 0xF), ml = min * static_cast<float>(sc >> 4);
-    _mm512_storeu_ps(out + e, scaled_minus(two_bits(b.qs, e), dl, ml));
+    _mm512_storeu_ps(out + e, scaled_minus(two_bits(qs, e), dl, ml));
   }
 }
 
@@ -170,21 +173,28 @@ int scale_q3_k(const uint8_t* s, int j) {
 }
 
 void block_q3_k(const uint8_t* p, float* out) {
-  BlockQ3_K b;
-  std::memcpy(&b, p, sizeof b);
-  const float d = half(b.d);
+  const float d = half_at(p, offsetof(BlockQ3_K, d));
+  const uint8_t* scales = at(p, offsetof(BlockQ3_K, scales));
+  const uint8_t* qs = at(p, offsetof(BlockQ3_K, qs));
+  const uint8_t* hmask = at(p, offsetof(BlockQ3_K, hmask));
   for (int e = 0; e < 256; e += 16) {
-    const float dl = d * static_cast<float>(scale_q3_k(b.scales, e / 16));
-    const __m512i low = two_bits(b.qs, e);
+    const float dl = d * static_cast<float>(scale_q3_k(scales, e / 16));
+    const __m512i low = two_bits(qs, e);
     // A clear hmask bit means minus 4.
     const __mmask16 set =
-        _mm512_test_epi32_mask(u8x16(b.hmask + e % 32), _mm512_set1_epi32(1 << (e / 32)));
+        _mm512_test_epi32_mask(u8x16(hmask + e % 32), _mm512_set1_epi32(1 << (e / 32)));
     const __m512i level = _mm512_mask_sub_epi32(low, _knot_mask16(set), low, _mm512_set1_epi32(4));
     _mm512_storeu_ps(out + e, scaled(level, dl));
   }
 }
 
 // ------------------------------------------------------------------------ rows of blocks to pairs
+
+// The even and odd rows' 16 floats as bf16 pairs (the odd row absent: zero high halves).
+__m512i pairs(__m512 even, __m512 odd, bool has_odd) {
+  const __m512i lo = _mm512_srli_epi32(round_bf16(even), 16);
+  return has_odd ? _mm512_or_si512(lo, round_bf16(odd)) : lo;
+}
 
 // pack_b() of rows of kBlock-weight blocks: per row pair and block, both rows' block dequantized
 // into L1 buffers, then rounded and interleaved 16 columns at a time.
@@ -198,11 +208,26 @@ void pack_blocks(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, uint
       kDequant(row + j / kBlock * kBytes, even);
       if (has_odd) kDequant(row + row_bytes + j / kBlock * kBytes, odd);
       uint32_t* out = packed + p * n + j;
-      for (int c = 0; c < kBlock; c += 16) {
-        const __m512i lo = _mm512_srli_epi32(round_bf16(_mm512_load_ps(even + c)), 16);
-        const __m512i hi = has_odd ? round_bf16(_mm512_load_ps(odd + c)) : _mm512_setzero_si512();
-        _mm512_storeu_si512(out + c, _mm512_or_si512(lo, hi));
-      }
+      for (int c = 0; c < kBlock; c += 16)
+        _mm512_storeu_si512(
+            out + c, pairs(_mm512_load_ps(even + c),
+                           has_odd ? _mm512_load_ps(odd + c) : _mm512_setzero_ps(), has_odd));
+    }
+  }
+}
+
+// pack_blocks() for 32-weight blocks, whose halves stay in registers.
+template <int kBytes, void (*kDequant)(const uint8_t*, __m512&, __m512&)>
+void pack_blocks32(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, uint32_t* packed) {
+  for (int64_t p = 0; p < (k + 1) / 2; ++p) {
+    const uint8_t* row = w + 2 * p * row_bytes;
+    const bool has_odd = 2 * p + 1 < k;
+    for (int64_t j = 0; j < n; j += 32) {
+      __m512 e_lo, e_hi, o_lo = _mm512_setzero_ps(), o_hi = _mm512_setzero_ps();
+      kDequant(row + j / 32 * kBytes, e_lo, e_hi);
+      if (has_odd) kDequant(row + row_bytes + j / 32 * kBytes, o_lo, o_hi);
+      _mm512_storeu_si512(packed + p * n + j, pairs(e_lo, o_lo, has_odd));
+      _mm512_storeu_si512(packed + p * n + j + 16, pairs(e_hi, o_hi, has_odd));
     }
   }
 }
@@ -212,9 +237,9 @@ void pack_blocks(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, uint
 PackBQuantFn pack_b_quant_avx512(DType type) {
   switch (type) {
     case DType::Q4_0:
-      return pack_blocks<32, sizeof(BlockQ4_0), block_q4_0>;
+      return pack_blocks32<sizeof(BlockQ4_0), block_q4_0>;
     case DType::Q8_0:
-      return pack_blocks<32, sizeof(BlockQ8_0), block_q8_0>;
+      return pack_blocks32<sizeof(BlockQ8_0), block_q8_0>;
     case DType::Q2_K:
       return pack_blocks<256, sizeof(BlockQ2_K), block_q2_k>;
     case DType::Q3_K:
