@@ -115,7 +115,8 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
   const PackBQuantFn fused =
       bf16 && !weight.direct && n_in % blck == 0 ? gemm16.pack_b_quant(w.dtype) : nullptr;
   ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
-    std::vector<float> buf(weight.direct ? 0 : static_cast<size_t>(row_block * cw));
+    // The f32 tile buffer, unless the weight is read in place or packed straight to bf16.
+    std::vector<float> buf(weight.direct || fused ? 0 : static_cast<size_t>(row_block * cw));
     // The weight tile [row_block, cw] as bf16 pairs.
     std::vector<uint32_t> w16(bf16 ? static_cast<size_t>(row_block / 2 * cw) : 0);
     for (int64_t task = b; task < e; ++task) {
