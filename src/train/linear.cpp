@@ -30,7 +30,7 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 constexpr int64_t kOutBlock = 64, kTokenBlock = 64, kColumnBlock = 256;
 
 void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in, const float* x,
-                    int64_t n, float* y) {
+                    int64_t n, float* y, float alpha, bool accumulate) {
   // Tasks own blocks y[t0:t1, o0:o1] = x[t0:t1] · W[o0:o1]ᵀ (+ b).
   const GemmTable& gemm = gemm_table();
   const int64_t n_o = (n_out + kOutBlock - 1) / kOutBlock;
@@ -40,8 +40,8 @@ void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in,
     for (int64_t task = k0; task < k1; ++task) {
       const int64_t o0 = task / n_t * kOutBlock, o1 = std::min(n_out, o0 + kOutBlock);
       const int64_t t0 = task % n_t * tb, t1 = std::min(n, t0 + tb);
-      gemm.nt(t1 - t0, o1 - o0, n_in, 1.0f, x + t0 * n_in, n_in, w + o0 * n_in, n_in,
-              y + t0 * n_out + o0, n_out, false);
+      gemm.nt(t1 - t0, o1 - o0, n_in, alpha, x + t0 * n_in, n_in, w + o0 * n_in, n_in,
+              y + t0 * n_out + o0, n_out, accumulate);
       if (b)
         for (int64_t t = t0; t < t1; ++t)
           for (int64_t o = o0; o < o1; ++o) y[t * n_out + o] += b[o];
