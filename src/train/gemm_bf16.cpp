@@ -7,6 +7,7 @@
 #include "core/cpu_features.h"
 #include "kernels/amx_tiles.h"
 #include "kernels/float_simd.h"
+#include "train/gemm_bf16_unpack.h"
 
 namespace edgefit::train {
 
@@ -107,6 +108,9 @@ const Bf16GemmTable& bf16_gemm_table_avx512() {
 }
 const Bf16GemmTable& bf16_gemm_table_amx() {
   return bf16_gemm_table_scalar();
+}
+DequantRowsFn dequantize_rows_avx512(DType) {
+  return nullptr;
 }
 #endif
 

@@ -232,27 +232,61 @@ void pack_blocks32(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, ui
   }
 }
 
+// The same block dequantizers writing f32 rows (the f32 products' tiles): out [k, n] row-major.
+template <int kBlock, int kBytes, void (*kDequant)(const uint8_t*, float*)>
+void rows_blocks(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, float* out) {
+  for (int64_t r = 0; r < k; ++r)
+    for (int64_t j = 0; j < n; j += kBlock)
+      kDequant(w + r * row_bytes + j / kBlock * kBytes, out + r * n + j);
+}
+
+template <int kBytes, void (*kDequant)(const uint8_t*, __m512&, __m512&)>
+void rows_blocks32(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, float* out) {
+  for (int64_t r = 0; r < k; ++r)
+    for (int64_t j = 0; j < n; j += 32) {
+      __m512 lo, hi;
+      kDequant(w + r * row_bytes + j / 32 * kBytes, lo, hi);
+      _mm512_storeu_ps(out + r * n + j, lo);
+      _mm512_storeu_ps(out + r * n + j + 16, hi);
+    }
+}
+
+// Both forms of a 256-weight (k-quant) block dequantizer, and of a 32-weight one.
+template <int kBytes, void (*kDequant)(const uint8_t*, float*)>
+constexpr FusedUnpack k_quant{pack_blocks<256, kBytes, kDequant>,
+                              rows_blocks<256, kBytes, kDequant>};
+template <int kBytes, void (*kDequant)(const uint8_t*, __m512&, __m512&)>
+constexpr FusedUnpack legacy{pack_blocks32<kBytes, kDequant>, rows_blocks32<kBytes, kDequant>};
+
+FusedUnpack unpack_avx512(DType type) {
+  switch (type) {
+    case DType::Q4_0:
+      return legacy<sizeof(BlockQ4_0), block_q4_0>;
+    case DType::Q8_0:
+      return legacy<sizeof(BlockQ8_0), block_q8_0>;
+    case DType::Q2_K:
+      return k_quant<sizeof(BlockQ2_K), block_q2_k>;
+    case DType::Q3_K:
+      return k_quant<sizeof(BlockQ3_K), block_q3_k>;
+    case DType::Q4_K:
+      return k_quant<sizeof(BlockQ4_K), block_k4<BlockQ4_K, false>>;
+    case DType::Q5_K:
+      return k_quant<sizeof(BlockQ5_K), block_k4<BlockQ5_K, true>>;
+    case DType::Q6_K:
+      return k_quant<sizeof(BlockQ6_K), block_q6_k>;
+    default:
+      return {nullptr, nullptr};
+  }
+}
+
 }  // namespace
 
 PackBQuantFn pack_b_quant_avx512(DType type) {
-  switch (type) {
-    case DType::Q4_0:
-      return pack_blocks32<sizeof(BlockQ4_0), block_q4_0>;
-    case DType::Q8_0:
-      return pack_blocks32<sizeof(BlockQ8_0), block_q8_0>;
-    case DType::Q2_K:
-      return pack_blocks<256, sizeof(BlockQ2_K), block_q2_k>;
-    case DType::Q3_K:
-      return pack_blocks<256, sizeof(BlockQ3_K), block_q3_k>;
-    case DType::Q4_K:
-      return pack_blocks<256, sizeof(BlockQ4_K), block_k4<BlockQ4_K, false>>;
-    case DType::Q5_K:
-      return pack_blocks<256, sizeof(BlockQ5_K), block_k4<BlockQ5_K, true>>;
-    case DType::Q6_K:
-      return pack_blocks<256, sizeof(BlockQ6_K), block_q6_k>;
-    default:
-      return nullptr;
-  }
+  return unpack_avx512(type).pack;
+}
+
+DequantRowsFn dequantize_rows_avx512(DType type) {
+  return unpack_avx512(type).rows;
 }
 
 }  // namespace edgefit::train

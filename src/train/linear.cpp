@@ -7,10 +7,12 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/float_simd.h"
 #include "model/matmul.h"
 #include "quant/quant_traits.h"
 #include "train/gemm.h"
 #include "train/gemm_bf16.h"
+#include "train/gemm_bf16_unpack.h"
 
 namespace edgefit::train {
 
@@ -59,12 +61,16 @@ struct WeightTiles {
   bool direct;           // F32, contiguous: no buffer
   const QuantTraits* q;  // the stored type's dequantizer (when not direct)
   int64_t block;         // the format's block size (1 when direct): column chunks align to it
+  DequantRowsFn fast;    // the AVX-512 dequantizer of the type (same bits), or nullptr
 
   explicit WeightTiles(const TensorView& weight)
       : w(weight),
         direct(weight.dtype == DType::F32 && weight.is_contiguous() && weight.packing == 0),
         q(direct ? nullptr : quant_traits(weight.dtype)),
-        block(direct ? 1 : (q ? q->block_size : 1)) {
+        block(direct ? 1 : (q ? q->block_size : 1)),
+        fast(!direct && kernels::float_simd() == kernels::FloatSimd::kAvx512
+                 ? dequantize_rows_avx512(weight.dtype)
+                 : nullptr) {
     if (!direct && (q == nullptr || q->dequantize_row == nullptr || w.packing != 0))
       throw Error("cannot dequantize weights of type " + std::string(dtype_name(w.dtype)));
   }
@@ -78,8 +84,12 @@ struct WeightTiles {
       return reinterpret_cast<const float*>(w.row(o0)) + i0;
     }
     const size_t skip = static_cast<size_t>(i0 / block * q->type_size);
-    for (int64_t r = 0; r < rows; ++r)
-      q->dequantize_row(w.row(o0 + r) + skip, buf + r * cols, cols);
+    if (fast) {
+      fast(w.row(o0) + skip, w.row(1) - w.row(0), rows, cols, buf);
+    } else {
+      for (int64_t r = 0; r < rows; ++r)
+        q->dequantize_row(w.row(o0 + r) + skip, buf + r * cols, cols);
+    }
     stride = cols;
     return buf;
   }

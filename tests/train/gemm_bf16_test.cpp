@@ -20,6 +20,7 @@
 #include "grad_check.h"
 #include "kernels/amx_tiles.h"
 #include "quant/quant_traits.h"
+#include "train/gemm_bf16_unpack.h"
 #include "train/linear.h"
 
 namespace edgefit::train {
@@ -128,7 +129,7 @@ TEST(Bf16Gemm, DefaultProductsByWeightType) {
 
 // The fused dequantize → bf16 pairs packing of every block-quantized type the frozen weights
 // come in gives the bits of dequantize_row then pack_b (an odd row count; a column slice that
-// starts one block into the row).
+// starts one block into the row), and its f32 rows the bits of dequantize_row.
 TEST(Bf16Gemm, FusedPackingEqualsDequantizeThenPack) {
   if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
   for (const DType type : {DType::Q4_0, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,
@@ -154,6 +155,13 @@ TEST(Bf16Gemm, FusedPackingEqualsDequantizeThenPack) {
          fused.data());
     bf16_gemm_table_scalar().pack_b(deq.data(), k, cols, cols, twin.data());
     EXPECT_EQ(fused, twin);
+    // The same dequantizers as f32 rows (the f32 products' tiles): dequantize_row's bits.
+    std::vector<float> rows(k * cols);
+    const DequantRowsFn dequant = dequantize_rows_avx512(type);
+    ASSERT_NE(dequant, nullptr);
+    dequant(packed.data() + col0 / blk * q->type_size, static_cast<int64_t>(row_bytes), k, cols,
+            rows.data());
+    EXPECT_EQ(0, std::memcmp(rows.data(), deq.data(), rows.size() * sizeof(float)));
   }
   EXPECT_EQ(bf16_gemm_table_scalar().pack_b_quant(DType::Q4_0), nullptr);
 }
