@@ -8,7 +8,8 @@
 
 namespace edgefit::train {
 
-// The AVX-512 fused packing of `type` (Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K), else nullptr.
+// The AVX-512 fused packing of `type` (Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and the sparse
+// Q4_2OF4, Q4_MASK50, Q4_MASK62), else nullptr.
 // Only call where the CPU has AVX-512 (F, BW) and F16C.
 PackBQuantFn pack_b_quant_avx512(DType type);
 

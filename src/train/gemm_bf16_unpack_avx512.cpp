@@ -10,10 +10,13 @@
 // packing gives the bits of dequantize_row then pack_b (tests/train/gemm_bf16_test.cpp).
 #include <immintrin.h>
 
+#include <bit>
 #include <cstddef>
 #include <cstring>
 
 #include "quant/block_formats.h"
+#include "quant/q_sparse.h"
+#include "quant/quant_traits.h"
 #include "train/gemm_bf16.h"
 #include "train/gemm_bf16_unpack.h"
 
@@ -188,6 +191,57 @@ void block_q3_k(const uint8_t* p, float* out) {
   }
 }
 
+// Sparse 4-bit blocks (quant/q_sparse.h): the kept values are Q4_0 blocks, in weight order;
+// vexpandps puts 16 weights' kept values at their positions (zeros elsewhere), as the scalar
+// decoders do one by one. A corrupt block goes to the scalar decoder, which throws its Error.
+template <int kValueBlocks>
+void q4_0_values(const uint8_t* blocks, float* vals) {
+  for (int b = 0; b < kValueBlocks; ++b) {
+    __m512 lo, hi;
+    block_q4_0(blocks + b * sizeof(BlockQ4_0), lo, hi);
+    _mm512_store_ps(vals + 32 * b, lo);
+    _mm512_store_ps(vals + 32 * b + 16, hi);
+  }
+}
+
+template <int kCapacity, DType kType>
+void block_q4_mask(const uint8_t* p, float* out) {
+  using Block = BlockQ4_Mask<kCapacity>;
+  const uint8_t* mask = at(p, offsetof(Block, mask));
+  int kept = 0;
+  for (int i = 0; i < 32; i += 8) {
+    uint64_t m;
+    std::memcpy(&m, mask + i, sizeof m);
+    kept += std::popcount(m);
+  }
+  if (kept > kCapacity) return quant_traits(kType)->dequantize_row(p, out, 256);
+  alignas(64) float vals[kCapacity];
+  q4_0_values<kCapacity / 32>(at(p, offsetof(Block, values)), vals);
+  for (int c = 0, k = 0; c < 256; c += 16) {
+    uint16_t m16;
+    std::memcpy(&m16, mask + c / 8, sizeof m16);
+    _mm512_storeu_ps(out + c, _mm512_maskz_expandloadu_ps(m16, vals + k));
+    k += std::popcount(m16);
+  }
+}
+
+// 2:4: each group of 4 keeps the two positions of its nibble (p0 | p1 << 2, p0 < p1).
+void block_q4_2of4(const uint8_t* p, float* out) {
+  const uint8_t* idx = at(p, offsetof(BlockQ4_2of4, idx));
+  alignas(64) float vals[128];
+  q4_0_values<4>(at(p, offsetof(BlockQ4_2of4, values)), vals);
+  for (int c = 0; c < 256; c += 16) {
+    uint32_t m16 = 0;
+    for (int g = 0; g < 4; ++g) {
+      const int group = c / 4 + g, nib = (idx[group / 2] >> (group % 2 ? 4 : 0)) & 0xF;
+      if (!valid_2of4_nibble(nib)) return quant_traits(DType::Q4_2OF4)->dequantize_row(p, out, 256);
+      m16 |= ((1u << (nib & 3)) | (1u << (nib >> 2))) << (4 * g);
+    }
+    _mm512_storeu_ps(out + c,
+                     _mm512_maskz_expandloadu_ps(static_cast<__mmask16>(m16), vals + c / 2));
+  }
+}
+
 // ------------------------------------------------------------------------ rows of blocks to pairs
 
 // The even and odd rows' 16 floats as bf16 pairs (the odd row absent: zero high halves).
@@ -274,6 +328,12 @@ FusedUnpack unpack_avx512(DType type) {
       return k_quant<sizeof(BlockQ5_K), block_k4<BlockQ5_K, true>>;
     case DType::Q6_K:
       return k_quant<sizeof(BlockQ6_K), block_q6_k>;
+    case DType::Q4_2OF4:
+      return k_quant<sizeof(BlockQ4_2of4), block_q4_2of4>;
+    case DType::Q4_MASK50:
+      return k_quant<sizeof(BlockQ4_Mask<128>), block_q4_mask<128, DType::Q4_MASK50>>;
+    case DType::Q4_MASK62:
+      return k_quant<sizeof(BlockQ4_Mask<96>), block_q4_mask<96, DType::Q4_MASK62>>;
     default:
       return {nullptr, nullptr};
   }
