@@ -7,6 +7,7 @@
 #include "core/thread_pool.h"
 #include "train/gemm.h"
 #include "train/linear.h"
+#include "train/vector_math.h"
 
 namespace edgefit::train {
 namespace {
@@ -29,6 +30,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
   const Layout L = layout_of(s);
   const int64_t n_blocks = (n + kAttentionRows - 1) / kAttentionRows;
   const GemmTable& gemm = gemm_table();
+  const VectorMathTable& vec = vector_math();
   ThreadPool::global().parallel_for(int64_t{s.n_heads} * n_blocks, 1, [&](int64_t b, int64_t e) {
     std::vector<float> p;  // the block's probabilities [rows, t1]
     for (int64_t item = b; item < e; ++item) {
@@ -40,12 +42,8 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
               p.data(), t1, false);
       for (int64_t t = t0; t < t1; ++t) {
         float* row = p.data() + (t - t0) * t1;
-        const float mx = *std::max_element(row, row + t + 1);
-        double sum = 0;
-        for (int64_t j = 0; j <= t; ++j) {
-          row[j] = std::exp(row[j] - mx);
-          sum += row[j];
-        }
+        const float mx = vec.max(row, t + 1);
+        const double sum = vec.exp_shifted_sum(row, t + 1, mx, row);
         const float inv = static_cast<float>(1.0 / sum);
         for (int64_t j = 0; j <= t; ++j) row[j] *= inv;
         std::fill(row + t + 1, row + t1, 0.0f);
@@ -65,6 +63,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
   // them (heads in order, then query blocks in order), so every output has one writer and a
   // fixed order.
   const GemmTable& gemm = gemm_table();
+  const VectorMathTable& vec = vector_math();
   ThreadPool::global().parallel_for(s.n_kv_heads, 1, [&](int64_t g0, int64_t g1) {
     std::vector<float> p, dp;  // one query block's probabilities and their gradient [rows, t1]
     for (int64_t g = g0; g < g1; ++g) {
@@ -92,10 +91,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
             const float D = dot_f32(dout + off, out + off, L.hd);
             float* pr = p.data() + (t - t0) * t1;
             float* dr = dp.data() + (t - t0) * t1;
-            for (int64_t j = 0; j <= t; ++j) {
-              pr[j] = std::exp(pr[j] - l);
-              dr[j] = pr[j] * (dr[j] - D);
-            }
+            vec.softmax_backward_row(pr, dr, t + 1, l, D);
             std::fill(pr + t + 1, pr + t1, 0.0f);
             std::fill(dr + t + 1, dr + t1, 0.0f);
           }

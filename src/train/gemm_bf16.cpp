@@ -7,6 +7,7 @@
 #include "core/cpu_features.h"
 #include "kernels/amx_tiles.h"
 #include "kernels/float_simd.h"
+#include "train/gemm_bf16_unpack.h"
 
 namespace edgefit::train {
 
@@ -66,6 +67,10 @@ void nn_scalar(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, int64_t
     }
 }
 
+PackBQuantFn no_fused_packing(DType) {
+  return nullptr;
+}
+
 bool cpu_has_avx512_bf16() {
   return cpu_features().avx512_bf16 && kernels::float_simd() == kernels::FloatSimd::kAvx512;
 }
@@ -73,7 +78,7 @@ bool cpu_has_avx512_bf16() {
 }  // namespace
 
 const Bf16GemmTable& bf16_gemm_table_scalar() {
-  static const Bf16GemmTable table{pack_b_scalar, nn_scalar, nullptr, "scalar"};
+  static const Bf16GemmTable table{pack_b_scalar, nn_scalar, no_fused_packing, "scalar"};
   return table;
 }
 
@@ -103,6 +108,9 @@ const Bf16GemmTable& bf16_gemm_table_avx512() {
 }
 const Bf16GemmTable& bf16_gemm_table_amx() {
   return bf16_gemm_table_scalar();
+}
+DequantRowsFn dequantize_rows_avx512(DType) {
+  return nullptr;
 }
 #endif
 

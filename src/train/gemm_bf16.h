@@ -22,6 +22,12 @@
 
 namespace edgefit::train {
 
+// pack_b() of block-quantized rows dequantized on the fly, with the same bits as the type's
+// dequantize_row then pack_b: w points at the tile's first block in its first row, rows are
+// row_bytes apart, n is a whole number of the type's blocks.
+using PackBQuantFn = void (*)(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n,
+                              uint32_t* packed);
+
 struct Bf16GemmTable {
   // packed[(kk / 2) · n + j] holds bf16(b[kk, j]) in its low (even kk) or high (odd kk) half,
   // for kk < k rounded up to even (a missing odd row is zero). b is row-major with stride ldb.
@@ -31,11 +37,9 @@ struct Bf16GemmTable {
   // stride ldb pairs); C row-major with stride ldc.
   void (*nn)(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, int64_t lda,
              const uint32_t* b, int64_t ldb, float* c, int64_t ldc, bool accumulate);
-  // pack_b() of Q4_0 rows dequantized on the fly (same bits as dequantize_row then pack_b):
-  // w points at the tile's first block in its first row, rows are row_bytes apart, n is a
-  // multiple of 32 (whole blocks). nullptr where the table has no fused form (scalar: the caller
-  // dequantizes rows and calls pack_b).
-  void (*pack_b_q4_0)(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, uint32_t* packed);
+  // The fused pack_b() of block-quantized rows of `type` (nullptr: none for this type here, or the
+  // scalar table: the caller dequantizes rows and calls pack_b).
+  PackBQuantFn (*pack_b_quant)(DType type);
   const char* isa;  // "scalar", "avx512bf16", "amxbf16"
 };
 

@@ -121,7 +121,7 @@ void nn(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, int64_t lda, c
 
 const Bf16GemmTable& bf16_gemm_table_amx() {
   const Bf16GemmTable& avx = bf16_gemm_table_avx512();
-  static const Bf16GemmTable table{avx.pack_b, nn, avx.pack_b_q4_0, "amxbf16"};
+  static const Bf16GemmTable table{avx.pack_b, nn, avx.pack_b_quant, "amxbf16"};
   return table;
 }
 

@@ -2,9 +2,8 @@
 // 8 rows × 32 columns (16 accumulators), B's column tail by masked loads and stores.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "train/gemm_bf16.h"
+#include "train/gemm_bf16_unpack.h"
 
 namespace edgefit::train {
 namespace {
@@ -32,40 +31,6 @@ void pack_b(const float* b, int64_t k, int64_t n, int64_t ldb, uint32_t* packed)
       const __m512i hi = has_odd ? round_bf16(_mm512_maskz_loadu_ps(mask, even + ldb + j))
                                  : _mm512_setzero_si512();
       _mm512_mask_storeu_epi32(packed + p * n + j, mask, _mm512_or_si512(lo, hi));
-    }
-  }
-}
-
-// One Q4_0 block's 32 weights as f32: (nibble − 8) · d, low nibbles first (columns 0-15), as
-// quant/q_legacy.cpp's dequantize_row_q4_0 (the products are exact in f32, so the same bits).
-void q4_0_block(const uint8_t* block, __m512& lo, __m512& hi) {
-  uint16_t d16;
-  std::memcpy(&d16, block, sizeof d16);
-  const __m512 d = _mm512_set1_ps(_cvtsh_ss(d16));
-  const __m512i q =
-      _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2)));
-  const __m512i eight = _mm512_set1_epi32(8);
-  lo = _mm512_mul_ps(
-      _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, _mm512_set1_epi32(15)), eight)), d);
-  hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight)), d);
-}
-
-void pack_b_q4_0(const uint8_t* w, int64_t row_bytes, int64_t k, int64_t n, uint32_t* packed) {
-  constexpr int64_t kBlockBytes = 18;  // fp16 scale + 16 bytes of nibbles
-  for (int64_t p = 0; p < (k + 1) / 2; ++p) {
-    const uint8_t* even = w + 2 * p * row_bytes;
-    const bool has_odd = 2 * p + 1 < k;
-    for (int64_t j = 0; j < n; j += 32) {
-      __m512 e_lo, e_hi, o_lo = _mm512_setzero_ps(), o_hi = _mm512_setzero_ps();
-      q4_0_block(even + j / 32 * kBlockBytes, e_lo, e_hi);
-      if (has_odd) q4_0_block(even + row_bytes + j / 32 * kBlockBytes, o_lo, o_hi);
-      uint32_t* out = packed + p * n + j;
-      _mm512_storeu_si512(out,
-                          _mm512_or_si512(_mm512_srli_epi32(round_bf16(e_lo), 16),
-                                          has_odd ? round_bf16(o_lo) : _mm512_setzero_si512()));
-      _mm512_storeu_si512(out + 16,
-                          _mm512_or_si512(_mm512_srli_epi32(round_bf16(e_hi), 16),
-                                          has_odd ? round_bf16(o_hi) : _mm512_setzero_si512()));
     }
   }
 }
@@ -116,7 +81,7 @@ void nn(int64_t m, int64_t n, int64_t k_pairs, const uint32_t* a, int64_t lda, c
 }  // namespace
 
 const Bf16GemmTable& bf16_gemm_table_avx512() {
-  static const Bf16GemmTable table{pack_b, nn, pack_b_q4_0, "avx512bf16"};
+  static const Bf16GemmTable table{pack_b, nn, pack_b_quant_avx512, "avx512bf16"};
   return table;
 }
 

@@ -7,10 +7,12 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/float_simd.h"
 #include "model/matmul.h"
 #include "quant/quant_traits.h"
 #include "train/gemm.h"
 #include "train/gemm_bf16.h"
+#include "train/gemm_bf16_unpack.h"
 
 namespace edgefit::train {
 
@@ -30,7 +32,7 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 constexpr int64_t kOutBlock = 64, kTokenBlock = 64, kColumnBlock = 256;
 
 void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in, const float* x,
-                    int64_t n, float* y) {
+                    int64_t n, float* y, float alpha, bool accumulate) {
   // Tasks own blocks y[t0:t1, o0:o1] = x[t0:t1] · W[o0:o1]ᵀ (+ b).
   const GemmTable& gemm = gemm_table();
   const int64_t n_o = (n_out + kOutBlock - 1) / kOutBlock;
@@ -40,8 +42,8 @@ void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in,
     for (int64_t task = k0; task < k1; ++task) {
       const int64_t o0 = task / n_t * kOutBlock, o1 = std::min(n_out, o0 + kOutBlock);
       const int64_t t0 = task % n_t * tb, t1 = std::min(n, t0 + tb);
-      gemm.nt(t1 - t0, o1 - o0, n_in, 1.0f, x + t0 * n_in, n_in, w + o0 * n_in, n_in,
-              y + t0 * n_out + o0, n_out, false);
+      gemm.nt(t1 - t0, o1 - o0, n_in, alpha, x + t0 * n_in, n_in, w + o0 * n_in, n_in,
+              y + t0 * n_out + o0, n_out, accumulate);
       if (b)
         for (int64_t t = t0; t < t1; ++t)
           for (int64_t o = o0; o < o1; ++o) y[t * n_out + o] += b[o];
@@ -59,12 +61,16 @@ struct WeightTiles {
   bool direct;           // F32, contiguous: no buffer
   const QuantTraits* q;  // the stored type's dequantizer (when not direct)
   int64_t block;         // the format's block size (1 when direct): column chunks align to it
+  DequantRowsFn fast;    // the AVX-512 dequantizer of the type (same bits), or nullptr
 
   explicit WeightTiles(const TensorView& weight)
       : w(weight),
         direct(weight.dtype == DType::F32 && weight.is_contiguous() && weight.packing == 0),
         q(direct ? nullptr : quant_traits(weight.dtype)),
-        block(direct ? 1 : (q ? q->block_size : 1)) {
+        block(direct ? 1 : (q ? q->block_size : 1)),
+        fast(!direct && kernels::float_simd() == kernels::FloatSimd::kAvx512
+                 ? dequantize_rows_avx512(weight.dtype)
+                 : nullptr) {
     if (!direct && (q == nullptr || q->dequantize_row == nullptr || w.packing != 0))
       throw Error("cannot dequantize weights of type " + std::string(dtype_name(w.dtype)));
   }
@@ -78,8 +84,12 @@ struct WeightTiles {
       return reinterpret_cast<const float*>(w.row(o0)) + i0;
     }
     const size_t skip = static_cast<size_t>(i0 / block * q->type_size);
-    for (int64_t r = 0; r < rows; ++r)
-      q->dequantize_row(w.row(o0 + r) + skip, buf + r * cols, cols);
+    if (fast) {
+      fast(w.row(o0) + skip, w.row(1) - w.row(0), rows, cols, buf);
+    } else {
+      for (int64_t r = 0; r < rows; ++r)
+        q->dequantize_row(w.row(o0 + r) + skip, buf + r * cols, cols);
+    }
     stride = cols;
     return buf;
   }
@@ -110,10 +120,13 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
   const int64_t dy_pairs = (n_out + 1) / 2;
   std::vector<uint32_t> dy16(bf16 ? static_cast<size_t>(n * dy_pairs) : 0);
   if (bf16) pack_bf16_rows(dy, n, n_out, n_out, dy16.data());
-  // Q4_0 tiles of whole blocks (every chunk: cw and n_in are multiples of 32) go straight to bf16.
-  const bool q4_0 = bf16 && w.dtype == DType::Q4_0 && gemm16.pack_b_q4_0 && n_in % 32 == 0;
+  // Block-quantized tiles (whole blocks: cw and n_in are multiples of the block) go straight to
+  // bf16 where the table has a fused packing for the type.
+  const PackBQuantFn fused =
+      bf16 && !weight.direct && n_in % blck == 0 ? gemm16.pack_b_quant(w.dtype) : nullptr;
   ThreadPool::global().parallel_for(n_cols * n_toks, 1, [&](int64_t b, int64_t e) {
-    std::vector<float> buf(weight.direct ? 0 : static_cast<size_t>(row_block * cw));
+    // The f32 tile buffer, unless the weight is read in place or packed straight to bf16.
+    std::vector<float> buf(weight.direct || fused ? 0 : static_cast<size_t>(row_block * cw));
     // The weight tile [row_block, cw] as bf16 pairs.
     std::vector<uint32_t> w16(bf16 ? static_cast<size_t>(row_block / 2 * cw) : 0);
     for (int64_t task = b; task < e; ++task) {
@@ -125,9 +138,9 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
         const float* dys = dy + t0 * n_out + o0;
         const bool add = accumulate || o0 > 0;
         if (bf16) {
-          if (q4_0) {  // dequantized straight into bf16 pairs
+          if (fused) {  // dequantized straight into bf16 pairs
             const int64_t skip = i0 / weight.block * weight.q->type_size;
-            gemm16.pack_b_q4_0(w.row(o0) + skip, w.row(1) - w.row(0), rows, cols, w16.data());
+            fused(w.row(o0) + skip, w.row(1) - w.row(0), rows, cols, w16.data());
           } else {
             int64_t stride = 0;
             const float* tile = weight.tile(o0, rows, i0, cols, buf.data(), stride);

@@ -26,9 +26,10 @@ namespace edgefit::train {
 float dot_f32(const float* a, const float* b, int64_t n);
 
 // y[t, o] = Σ_i x[t, i] · w[o, i] (+ b[o] when b is not null), for t < n. Parallel over rows o
-// (and tokens when n_out <= 64).
+// (and tokens when n_out <= 64). With `accumulate`, y[t, o] += alpha · Σ_i x[t, i] · w[o, i]
+// instead (b must be null): LoRA's B product adds its scaled delta in the GEMM itself.
 void linear_forward(const float* w, const float* b, int64_t n_out, int64_t n_in, const float* x,
-                    int64_t n, float* y);
+                    int64_t n, float* y, float alpha = 1.0f, bool accumulate = false);
 
 // dx[t, i] (+)= Σ_o dy[t, o] · W[o, i] for a weight W {n_out, n_in} of any dequantizable type;
 // `accumulate` adds to dx instead of overwriting it. Parallel over token chunks. With

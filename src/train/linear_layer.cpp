@@ -36,10 +36,10 @@ void linear_layer_forward(const LinearLayer& l, const float* x, int64_t n, float
   if (l.lora.a) {
     const LoraAdapter& ad = l.lora;
     const int64_t r = ad.a->shape[0];
-    std::vector<float> u(static_cast<size_t>(n * r)), delta(static_cast<size_t>(n * n_out));
+    std::vector<float> u(static_cast<size_t>(n * r));
     linear_forward(ad.a->value.data(), nullptr, r, n_in, x, n, u.data());
-    linear_forward(ad.b->value.data(), nullptr, n_out, r, u.data(), n, delta.data());
-    for (int64_t i = 0; i < n * n_out; ++i) y[i] += ad.scale * delta[i];
+    // y += s · (u · Bᵀ) in the GEMM: no [n, n_out] delta buffer, no serial pass over y.
+    linear_forward(ad.b->value.data(), nullptr, n_out, r, u.data(), n, y, ad.scale, true);
   }
 }
 

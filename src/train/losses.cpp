@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "train/vector_math.h"
 
 namespace edgefit::train {
 namespace {
@@ -25,6 +26,7 @@ double cross_entropy_rows(const float* logits, const int32_t* ids, int64_t n, in
                           int64_t t1, int64_t vocab, float* dlogits) {
   const int64_t count = n - 1;  // positions that predict a next token
   std::vector<double> per_pos(static_cast<size_t>(t1 - t0));
+  const VectorMathTable& vec = vector_math();
   ThreadPool::global().parallel_for(t1 - t0, 1, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       float* g = dlogits + r * vocab;
@@ -33,11 +35,15 @@ double cross_entropy_rows(const float* logits, const int32_t* ids, int64_t n, in
         continue;
       }
       const float* row = logits + r * vocab;
-      const double lse = log_sum_exp(row, vocab, 1.0);
+      // Softmax through the vector math: g = exp(row − max) once, the sum in double, then g
+      // scaled by 1 / (sum · count).
       const int32_t target = ids[t0 + r + 1];
-      per_pos[static_cast<size_t>(r)] = lse - row[target];
-      for (int64_t v = 0; v < vocab; ++v)
-        g[v] = static_cast<float>(std::exp(row[v] - lse) / static_cast<double>(count));
+      const float target_logit = row[target];
+      const float mx = vec.max(row, vocab);
+      const double sum = vec.exp_shifted_sum(row, vocab, mx, g);
+      per_pos[static_cast<size_t>(r)] = mx + std::log(sum) - target_logit;
+      const float scale = static_cast<float>(1.0 / (sum * static_cast<double>(count)));
+      for (int64_t v = 0; v < vocab; ++v) g[v] *= scale;
       g[target] -= static_cast<float>(1.0 / static_cast<double>(count));
     }
   });

@@ -7,8 +7,8 @@
 
 namespace edgefit::train {
 
-// h[i] = SiLU(gate[i]) · up[i] for i < n (the plain std::exp definition, not model/'s
-// vectorised approximation: gradients are checked against float64 PyTorch).
+// h[i] = SiLU(gate[i]) · up[i] for i < n (train/vector_math.h: Eigen's exp, within ~1 ulp of
+// std::exp, not model/'s coarser approximation: gradients are checked against float64 PyTorch).
 void swiglu_forward(const float* gate, const float* up, int64_t n, float* h);
 
 // d_gate and d_up (overwritten) from the saved gate, up and the gradient dh. Element by element,

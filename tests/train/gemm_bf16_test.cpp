@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -16,10 +17,12 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "grad_check.h"
 #include "kernels/amx_tiles.h"
 #include "quant/quant_traits.h"
+#include "train/gemm_bf16_unpack.h"
 #include "train/linear.h"
 
 namespace edgefit::train {
@@ -126,27 +129,62 @@ TEST(Bf16Gemm, DefaultProductsByWeightType) {
   EXPECT_EQ(train_products(DType::F16), TrainProducts::kF32);
 }
 
-// The fused Q4_0 → bf16 pairs packing gives the bits of dequantize_row then pack_b.
-TEST(Bf16Gemm, FusedQ4_0PackingEqualsDequantizeThenPack) {
-  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
-  std::mt19937 rng(7);
-  const int64_t k = 7, n_in = 128, col0 = 32, cols = 64;  // an odd row count; a column slice
-  const auto w = random_vector(k * n_in, rng);
-  const QuantTraits* q = quant_traits(DType::Q4_0);
-  const size_t row_bytes = quant_row_size(DType::Q4_0, n_in);
-  std::vector<uint8_t> packed(k * row_bytes);
-  std::vector<float> deq(k * cols);
-  for (int64_t r = 0; r < k; ++r) {
-    q->quantize_row(w.data() + r * n_in, packed.data() + r * row_bytes, n_in, nullptr);
-    q->dequantize_row(packed.data() + r * row_bytes + col0 / 32 * q->type_size,
-                      deq.data() + r * cols, cols);
+// Keeps 2 of every 4 (group 4) or 3 of every 8 (group 8) weights at random positions, zeroing
+// the rest, so the sparse formats (2:4, ≥ 50 %, ≥ 62.5 % pruned) can store them.
+void prune_randomly(std::vector<float>& w, int group, std::mt19937& rng) {
+  const int keep = group == 4 ? 2 : 3;
+  std::vector<int> pos(static_cast<size_t>(group));
+  for (size_t g = 0; g + group <= w.size(); g += group) {
+    for (int i = 0; i < group; ++i) pos[i] = i;
+    std::shuffle(pos.begin(), pos.end(), rng);
+    for (int i = keep; i < group; ++i) w[g + pos[i]] = 0.0f;
   }
-  const int64_t kp = (k + 1) / 2;
-  std::vector<uint32_t> fused(kp * cols), twin(kp * cols);
-  bf16_gemm_table_avx512().pack_b_q4_0(packed.data() + col0 / 32 * q->type_size,
-                                       static_cast<int64_t>(row_bytes), k, cols, fused.data());
-  bf16_gemm_table_scalar().pack_b(deq.data(), k, cols, cols, twin.data());
-  EXPECT_EQ(fused, twin);
+}
+
+// The fused dequantize → bf16 pairs packing of every block-quantized type the frozen weights
+// come in gives the bits of dequantize_row then pack_b (an odd row count; a column slice that
+// starts one block into the row), and its f32 rows the bits of dequantize_row.
+TEST(Bf16Gemm, FusedPackingEqualsDequantizeThenPack) {
+  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  for (const DType type :
+       {DType::Q4_0, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
+        DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62}) {
+    SCOPED_TRACE(dtype_name(type));
+    std::mt19937 rng(7);
+    const QuantTraits* q = quant_traits(type);
+    const int64_t blk = q->block_size, k = 7, n_in = 3 * blk, col0 = blk, cols = 2 * blk;
+    auto w = random_vector(k * n_in, rng);
+    if (is_sparse_dtype(type)) prune_randomly(w, type == DType::Q4_MASK62 ? 8 : 4, rng);
+    const size_t row_bytes = quant_row_size(type, n_in);
+    std::vector<uint8_t> packed(k * row_bytes);
+    std::vector<float> deq(k * cols);
+    for (int64_t r = 0; r < k; ++r) {
+      q->quantize_row(w.data() + r * n_in, packed.data() + r * row_bytes, n_in, nullptr);
+      q->dequantize_row(packed.data() + r * row_bytes + col0 / blk * q->type_size,
+                        deq.data() + r * cols, cols);
+    }
+    const int64_t kp = (k + 1) / 2;
+    std::vector<uint32_t> fused(kp * cols), twin(kp * cols);
+    const PackBQuantFn pack = bf16_gemm_table_avx512().pack_b_quant(type);
+    ASSERT_NE(pack, nullptr);
+    pack(packed.data() + col0 / blk * q->type_size, static_cast<int64_t>(row_bytes), k, cols,
+         fused.data());
+    bf16_gemm_table_scalar().pack_b(deq.data(), k, cols, cols, twin.data());
+    EXPECT_EQ(fused, twin);
+    // The same dequantizers as f32 rows (the f32 products' tiles): dequantize_row's bits.
+    std::vector<float> rows(k * cols);
+    const DequantRowsFn dequant = dequantize_rows_avx512(type);
+    ASSERT_NE(dequant, nullptr);
+    dequant(packed.data() + col0 / blk * q->type_size, static_cast<int64_t>(row_bytes), k, cols,
+            rows.data());
+    EXPECT_EQ(0, std::memcmp(rows.data(), deq.data(), rows.size() * sizeof(float)));
+  }
+  EXPECT_EQ(bf16_gemm_table_scalar().pack_b_quant(DType::Q4_0), nullptr);
+  // A corrupt sparse block (a 2:4 nibble with p0 = p1) is the scalar decoder's Error, not bits.
+  std::vector<uint8_t> corrupt(quant_row_size(DType::Q4_2OF4, 256), 0);
+  std::vector<float> out(256);
+  EXPECT_THROW(dequantize_rows_avx512(DType::Q4_2OF4)(corrupt.data(), 0, 1, 256, out.data()),
+               Error);
 }
 
 // The bf16 input gradient through a Q4_0 weight against the f32 one: both inputs rounded to 8
