@@ -153,8 +153,10 @@ TEST(TrainModelGrad, Stories260KGgufInterleaved) {
 }
 
 // Checkpointed gradients equal the stored-activation ones exactly, for each architecture
-// feature (qwen2 biases, qwen3 q/k norms, GQA llama) and both losses.
-void expect_checkpoint_exact(const std::string& path) {
+// feature (qwen2 biases, qwen3 q/k norms, GQA llama) and both losses, at the given block input
+// spacings (on stories260K's 5 blocks, 2 keeps inputs 0, 2, 4 and recomputes 1 and 3; 4
+// recomputes 1, 2, 3 in a row from block 0's; the 2-block tiny models keep both at any spacing).
+void expect_checkpoint_exact(const std::string& path, std::initializer_list<int> spacings = {2}) {
   SCOPED_TRACE(path);
   Model m = load_model(shared_path(path));
   TrainModel tm(m);
@@ -167,18 +169,24 @@ void expect_checkpoint_exact(const std::string& path) {
     const double plain = tm.forward_backward(ids, spec, false);
     std::vector<std::vector<float>> grads;
     for (const Parameter& p : tm.params().all()) grads.push_back(p.grad);
-    tm.params().zero_grad();
-    const double ckpt = tm.forward_backward(ids, spec, true);
-    EXPECT_EQ(plain, ckpt);
-    size_t i = 0;
-    for (const Parameter& p : tm.params().all()) EXPECT_EQ(p.grad, grads[i++]) << p.name;
+    for (const int spacing : spacings) {
+      SCOPED_TRACE(spacing);
+      tm.set_block_input_spacing(spacing);
+      tm.params().zero_grad();
+      const double ckpt = tm.forward_backward(ids, spec, true);
+      EXPECT_EQ(plain, ckpt);
+      size_t i = 0;
+      for (const Parameter& p : tm.params().all()) EXPECT_EQ(p.grad, grads[i++]) << p.name;
+    }
   }
+  EXPECT_THROW(tm.set_block_input_spacing(0), Error);
 }
 
 TEST(TrainModelGrad, CheckpointingIsExact) {
   expect_checkpoint_exact("ref/models/tiny-llama/hf");
   expect_checkpoint_exact("ref/models/tiny-qwen2/hf");
   expect_checkpoint_exact("ref/models/tiny-qwen3/hf");
+  expect_checkpoint_exact("models/stories260K/gguf/stories260K-f32.gguf", {2, 4});
 }
 
 TEST(TrainModelGrad, LossMatchesInferenceLogitsPath) {
