@@ -119,15 +119,15 @@ void BlockActivations::resize(const ArchConfig& c, int64_t n_positions, bool qk_
   this->n = n;
   train::resize(h, n * D.d);
   for (auto* v : {&inv_rms1, &inv_rms2}) train::resize(*v, n);
-  for (auto* v : {&q, &att}) train::resize(*v, n * D.q_dim);
+  train::resize(q, n * D.q_dim);
   for (auto* v : {&k, &v}) train::resize(*v, n * D.kv_dim);
   train::resize(q_lin, qk_norm ? n * D.q_dim : 0);
   train::resize(k_lin, qk_norm ? n * D.kv_dim : 0);
   train::resize(inv_rms_q, qk_norm ? n * c.n_heads : 0);
   train::resize(inv_rms_k, qk_norm ? n * c.n_kv_heads : 0);
-  train::resize(lse, n * c.n_heads);
-  // At least [n, d]: the forward parks xn1 and xn2 in them (a pruned FFN may be narrower than d).
-  for (auto* v : {&gate, &up, &act}) train::resize(*v, n * std::max(D.ff, D.d));
+  // At least [n, d] and [n, q_dim]: the forward parks xn1, att and xn2 in them (a pruned FFN may
+  // be narrower than those).
+  for (auto* v : {&gate, &up, &act}) train::resize(*v, n * std::max({D.ff, D.d, D.q_dim}));
 }
 
 void block_forward(const ArchConfig& c, const BlockParams& p, const RopeTable& rope, const float* x,
@@ -152,9 +152,11 @@ void block_forward(const ArchConfig& c, const BlockParams& p, const RopeTable& r
   linear_layer_forward(p.v, xn1, n, a.v.data());
   rope.forward(a.q.data(), n, c.n_heads);
   rope.forward(a.k.data(), n, c.n_kv_heads);
-  attention_forward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), n, a.att.data(),
-                    a.lse.data());
-  linear_layer_forward(p.o, a.att.data(), n, a.h.data());
+  // The attention output lives in `up` until the o projection is done (up is written after it).
+  float* att = a.up.data();
+  std::vector<float> lse(static_cast<size_t>(n * c.n_heads));
+  attention_forward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), n, att, lse.data());
+  linear_layer_forward(p.o, att, n, a.h.data());
   for (int64_t i = 0; i < n * D.d; ++i) a.h[i] += x[i];
   // xn2 lives in `act` until the gate and up projections are done (act is written after them).
   float* xn2 = a.act.data();
@@ -162,18 +164,22 @@ void block_forward(const ArchConfig& c, const BlockParams& p, const RopeTable& r
   linear_layer_forward(p.gate, xn2, n, a.gate.data());
   linear_layer_forward(p.up, xn2, n, a.up.data());
   swiglu_forward(a.gate.data(), a.up.data(), n * D.ff, a.act.data());
+  if (!y) return;
   linear_layer_forward(p.down, a.act.data(), n, y);
   for (int64_t i = 0; i < n * D.d; ++i) y[i] += a.h[i];
 }
 
-void block_norm_outputs(const ArchConfig& c, const BlockParams& p, const float* x,
-                        const BlockActivations& a, std::vector<float>& xn1,
-                        std::vector<float>& xn2) {
+void block_linear_inputs(const ArchConfig& c, const BlockParams& p, const float* x,
+                         const BlockActivations& a, std::vector<float>& xn1,
+                         std::vector<float>& att, std::vector<float>& xn2) {
   const int64_t n = a.n, d = c.d_model;
-  std::vector<float> inv_rms(static_cast<size_t>(n));
+  std::vector<float> inv_rms(static_cast<size_t>(n)), lse(static_cast<size_t>(n * c.n_heads));
   xn1.resize(static_cast<size_t>(n * d));
   xn2.resize(xn1.size());
+  att.resize(static_cast<size_t>(n * c.n_heads * c.head_dim));
   rms_norm_forward(x, p.attn_norm->value.data(), n, d, c.rms_eps, xn1.data(), inv_rms.data());
+  attention_forward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), n, att.data(),
+                    lse.data());
   rms_norm_forward(a.h.data(), p.ffn_norm->value.data(), n, d, c.rms_eps, xn2.data(),
                    inv_rms.data());
 }
@@ -236,18 +242,22 @@ void block_backward(const ArchConfig& c, const BlockParams& p, const RopeTable& 
   const Dims D = dims_of(c);
   const int64_t n = a.n;
   ffn_backward(c, p, a, dy);  // dy now holds d loss / d h
-  // Attention, h = x + o(att): its working buffers come from the consumed [n, d_ff] ones.
+  // Attention, h = x + o(att): its working buffers come from the consumed [n, d_ff] ones; the
+  // attention output and log-sum-exp are recomputed from the saved q, k, v.
   Workspace ws;
   for (auto* v : {&a.gate, &a.up, &a.act}) ws.add(*v);
+  float* att = ws.take(n * D.q_dim);
+  std::vector<float> lse(static_cast<size_t>(n * c.n_heads));
+  attention_forward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), n, att, lse.data());
   float* d_att = ws.take(n * D.q_dim);
   float* dq = ws.take(n * D.q_dim);
   float* dk = ws.take(n * D.kv_dim);
   float* dv = ws.take(n * D.kv_dim);
   float* xn1 = ws.take(n * D.d);
   float* d_xn = ws.take(n * D.d);
-  linear_layer_backward(p.o, a.att.data(), dy, n, d_att, false);
-  attention_backward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), a.att.data(),
-                     a.lse.data(), d_att, n, dq, dk, dv);
+  linear_layer_backward(p.o, att, dy, n, d_att, false);
+  attention_backward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), att, lse.data(), d_att,
+                     n, dq, dk, dv);
   rope.backward(dq, n, c.n_heads);
   rope.backward(dk, n, c.n_kv_heads);
   if (p.q_norm) {

@@ -112,16 +112,16 @@ void TrainModel::forward_blocks(std::span<const int32_t> ids, bool checkpoint) {
   } else {
     for (int64_t t = 0; t < n; ++t) dequantize_row(*frozen_embd_, ids[t], xs_[0].data() + t * d);
   }
-  std::vector<float> xn1, xn2;  // the observer's norm outputs
+  std::vector<float> xn1, att, xn2;  // the observer's recomputed inputs
   for (int64_t l = 0; l < L; ++l) {
     BlockActivations& a = acts_[checkpoint ? 0 : static_cast<size_t>(l)];
     const std::vector<float>& x = xs_[static_cast<size_t>(l)];
     xs_[static_cast<size_t>(l + 1)].resize(static_cast<size_t>(n * d));
     block_forward(cfg_, blocks_[l], *rope_table_, x.data(), n, a, xs_[l + 1].data());
     if (observer_) {
-      block_norm_outputs(cfg_, blocks_[l], x.data(), a, xn1, xn2);
+      block_linear_inputs(cfg_, blocks_[l], x.data(), a, xn1, att, xn2);
       const std::span<const float> act(a.act.data(), static_cast<size_t>(n * cfg_.d_ff));
-      observer_(static_cast<int>(l), BlockInputs{n, xn1, a.att, xn2, act});
+      observer_(static_cast<int>(l), BlockInputs{n, xn1, att, xn2, act});
     }
     // An input not kept is recomputed from the kept one below it in the backward.
     if (!keeps_input(l, checkpoint)) std::vector<float>().swap(xs_[static_cast<size_t>(l)]);
@@ -193,6 +193,7 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
   rms_norm_backward(xs_.back().data(), output_norm_->value.data(), inv_rms_f_.data(), dx.data(), n,
                     d, dx.data(), output_norm_->grad.data());
   std::vector<float>().swap(xf_);  // not needed by the blocks' backward
+  std::vector<float>().swap(xs_.back());
 
   // Blocks, last to first; under checkpointing each block's forward is re-run from its input,
   // itself recomputed first from the kept input below it when it was not kept.
@@ -200,12 +201,11 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
     BlockActivations* a = &acts_[static_cast<size_t>(l)];
     if (checkpoint) {
       a = &acts_[0];
-      // The last block needs no recomputation: the forward left its activations in acts_[0]. The
-      // recomputed output lands on the block's own output, xs_[l + 1], with the same values
-      // (every op is deterministic); nothing reads it any more, and it saves an [n, d] buffer.
+      // The last block needs no recomputation: the forward left its activations in acts_[0].
+      // The others' recomputation skips their output (the down projection): nothing reads it.
       if (l != L - 1) {
         if (xs_[static_cast<size_t>(l)].empty()) recompute_input(l, n);
-        block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, xs_[l + 1].data());
+        block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, nullptr);
       }
     }
     for (auto& [name, layer] : block_linears(blocks_[l]))
@@ -214,11 +214,10 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
         layer->lora.b->ensure_grad();
       }
     block_backward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), *a, dx.data());
-    // Block l+1's input is not needed any more (its recomputation is done): give it back, as
-    // the next blocks' adapter gradients are sized (up to 23 × [n, d] f32 at tinyllama: 46 MiB).
-    std::vector<float>().swap(xs_[static_cast<size_t>(l + 1)]);
+    // Its input is not needed any more: give it back, as the next blocks' adapter gradients are
+    // sized (up to 12 × [n, d] f32 at tinyllama's 22 blocks and spacing 2: 24 MiB).
+    std::vector<float>().swap(xs_[static_cast<size_t>(l)]);
   }
-  std::vector<float>().swap(xs_[0]);
   if (tok_embd_) embedding_backward(ids.data(), dx.data(), n, d, tok_embd_->grad.data());
   return value;
 }
