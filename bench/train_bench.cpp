@@ -51,6 +51,8 @@ void run_steps(benchmark::State& state, TrainModel& tm) {
   adam.state_bits = 8;
   if (const char* b = std::getenv("EDGEFIT_TRAIN_BENCH_OPTIM_BITS")) adam.state_bits = std::atoi(b);
   AdamW opt(adam);
+  if (const char* k = std::getenv("EDGEFIT_TRAIN_BENCH_SPACING"))
+    tm.set_block_input_spacing(std::atoi(k));
   for (auto _ : state) {
     tm.params().release_grads();  // as train_loop.cpp does
     benchmark::DoNotOptimize(tm.forward_backward(ids, {}, true));
@@ -110,8 +112,6 @@ void BM_LoraStepSynthTinyllamaQ4_0(benchmark::State& state) {
     for (std::string name; std::getline(list, name, ',');) lora.targets.push_back(name);
   }
   TrainModel tm(m, lora);
-  if (const char* k = std::getenv("EDGEFIT_TRAIN_BENCH_SPACING"))
-    tm.set_block_input_spacing(std::atoi(k));
   run_steps(state, tm);
 }
 

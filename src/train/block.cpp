@@ -113,85 +113,14 @@ std::vector<std::pair<const char*, LinearLayer*>> block_linears(BlockParams& p) 
   return out;
 }
 
-void BlockActivations::resize(const ArchConfig& c, int64_t n_positions, bool qk_norm) {
-  const Dims D = dims_of(c);
-  const int64_t n = n_positions;
-  this->n = n;
-  train::resize(h, n * D.d);
-  for (auto* v : {&inv_rms1, &inv_rms2}) train::resize(*v, n);
-  train::resize(q, n * D.q_dim);
-  for (auto* v : {&k, &v}) train::resize(*v, n * D.kv_dim);
-  train::resize(q_lin, qk_norm ? n * D.q_dim : 0);
-  train::resize(k_lin, qk_norm ? n * D.kv_dim : 0);
-  train::resize(inv_rms_q, qk_norm ? n * c.n_heads : 0);
-  train::resize(inv_rms_k, qk_norm ? n * c.n_kv_heads : 0);
-  // At least [n, d] and [n, q_dim]: the forward parks xn1, att and xn2 in them (a pruned FFN may
-  // be narrower than those).
-  for (auto* v : {&gate, &up, &act}) train::resize(*v, n * std::max({D.ff, D.d, D.q_dim}));
-}
-
-void block_forward(const ArchConfig& c, const BlockParams& p, const RopeTable& rope, const float* x,
-                   int64_t n, BlockActivations& a, float* y) {
-  const Dims D = dims_of(c);
-  const bool qk_norm = p.q_norm != nullptr;
-  if (a.n != n || a.q_lin.empty() == qk_norm) a.resize(c, n, qk_norm);
-  // xn1 lives in `gate` until the q, k, v projections are done (gate is written after them).
-  float* xn1 = a.gate.data();
-  rms_norm_forward(x, p.attn_norm->value.data(), n, D.d, c.rms_eps, xn1, a.inv_rms1.data());
-  if (qk_norm) {
-    linear_layer_forward(p.q, xn1, n, a.q_lin.data());
-    linear_layer_forward(p.k, xn1, n, a.k_lin.data());
-    rms_norm_forward(a.q_lin.data(), p.q_norm->value.data(), n * c.n_heads, c.head_dim, c.rms_eps,
-                     a.q.data(), a.inv_rms_q.data());
-    rms_norm_forward(a.k_lin.data(), p.k_norm->value.data(), n * c.n_kv_heads, c.head_dim,
-                     c.rms_eps, a.k.data(), a.inv_rms_k.data());
-  } else {
-    linear_layer_forward(p.q, xn1, n, a.q.data());
-    linear_layer_forward(p.k, xn1, n, a.k.data());
-  }
-  linear_layer_forward(p.v, xn1, n, a.v.data());
-  rope.forward(a.q.data(), n, c.n_heads);
-  rope.forward(a.k.data(), n, c.n_kv_heads);
-  // The attention output lives in `up` until the o projection is done (up is written after it).
-  float* att = a.up.data();
-  std::vector<float> lse(static_cast<size_t>(n * c.n_heads));
-  attention_forward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), n, att, lse.data());
-  linear_layer_forward(p.o, att, n, a.h.data());
-  for (int64_t i = 0; i < n * D.d; ++i) a.h[i] += x[i];
-  // xn2 lives in `act` until the gate and up projections are done (act is written after them).
-  float* xn2 = a.act.data();
-  rms_norm_forward(a.h.data(), p.ffn_norm->value.data(), n, D.d, c.rms_eps, xn2, a.inv_rms2.data());
-  linear_layer_forward(p.gate, xn2, n, a.gate.data());
-  linear_layer_forward(p.up, xn2, n, a.up.data());
-  swiglu_forward(a.gate.data(), a.up.data(), n * D.ff, a.act.data());
-  if (!y) return;
-  linear_layer_forward(p.down, a.act.data(), n, y);
-  for (int64_t i = 0; i < n * D.d; ++i) y[i] += a.h[i];
-}
-
-void block_linear_inputs(const ArchConfig& c, const BlockParams& p, const float* x,
-                         const BlockActivations& a, std::vector<float>& xn1,
-                         std::vector<float>& att, std::vector<float>& xn2) {
-  const int64_t n = a.n, d = c.d_model;
-  std::vector<float> inv_rms(static_cast<size_t>(n)), lse(static_cast<size_t>(n * c.n_heads));
-  xn1.resize(static_cast<size_t>(n * d));
-  xn2.resize(xn1.size());
-  att.resize(static_cast<size_t>(n * c.n_heads * c.head_dim));
-  rms_norm_forward(x, p.attn_norm->value.data(), n, d, c.rms_eps, xn1.data(), inv_rms.data());
-  attention_forward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), n, att.data(),
-                    lse.data());
-  rms_norm_forward(a.h.data(), p.ffn_norm->value.data(), n, d, c.rms_eps, xn2.data(),
-                   inv_rms.data());
-}
-
 namespace {
 
-// Hands out working buffers from the unused parts of activation buffers the backward has
-// consumed, and fresh ones only when those are full. Every taken buffer holds stale values: each
-// is fully written before it is read.
+// Hands out working buffers from the unused parts of activation buffers that are free at that
+// point, and fresh ones only when those are full. Every taken buffer holds stale values: each is
+// fully written before it is read.
 class Workspace {
  public:
-  void add(std::vector<float>& dead) { free_.push_back({dead.data(), dead.size()}); }
+  void add(std::vector<float>& free) { free_.push_back({free.data(), free.size()}); }
   float* take(int64_t size) {
     const size_t want = static_cast<size_t>(size);
     for (Region& r : free_)
@@ -209,9 +138,103 @@ class Workspace {
     float* data;  // first unused float
     size_t size;  // unused floats from there
   };
-  std::vector<Region> free_;               // consumed buffers' remaining space
+  std::vector<Region> free_;               // free buffers' remaining space
   std::vector<std::vector<float>> owned_;  // fallbacks (their data stays put when owned_ grows)
 };
+
+// The attention's inputs, recomputed by the backward rather than saved.
+struct AttentionInputs {
+  float *q, *k, *v;                          // [n, q_dim], [n, kv_dim] ×2 (q, k roped)
+  float *q_lin = nullptr, *k_lin = nullptr;  // q, k before their head norms (qwen3)
+  std::vector<float> inv_rms_q, inv_rms_k;   // the head norms' 1/rms [n·heads], [n·kv_heads]
+};
+
+// q, k, v from the attention norm's output xn1 [n, d], in buffers taken from `ws`.
+AttentionInputs attention_inputs(const ArchConfig& c, const BlockParams& p, const RopeTable& rope,
+                                 const float* xn1, int64_t n, Workspace& ws) {
+  const Dims D = dims_of(c);
+  AttentionInputs in;
+  in.q = ws.take(n * D.q_dim);
+  in.k = ws.take(n * D.kv_dim);
+  in.v = ws.take(n * D.kv_dim);
+  if (p.q_norm) {
+    in.q_lin = ws.take(n * D.q_dim);
+    in.k_lin = ws.take(n * D.kv_dim);
+    in.inv_rms_q.resize(static_cast<size_t>(n * c.n_heads));
+    in.inv_rms_k.resize(static_cast<size_t>(n * c.n_kv_heads));
+    linear_layer_forward(p.q, xn1, n, in.q_lin);
+    linear_layer_forward(p.k, xn1, n, in.k_lin);
+    rms_norm_forward(in.q_lin, p.q_norm->value.data(), n * c.n_heads, c.head_dim, c.rms_eps, in.q,
+                     in.inv_rms_q.data());
+    rms_norm_forward(in.k_lin, p.k_norm->value.data(), n * c.n_kv_heads, c.head_dim, c.rms_eps,
+                     in.k, in.inv_rms_k.data());
+  } else {
+    linear_layer_forward(p.q, xn1, n, in.q);
+    linear_layer_forward(p.k, xn1, n, in.k);
+  }
+  linear_layer_forward(p.v, xn1, n, in.v);
+  rope.forward(in.q, n, c.n_heads);
+  rope.forward(in.k, n, c.n_kv_heads);
+  return in;
+}
+
+}  // namespace
+
+void BlockActivations::resize(const ArchConfig& c, int64_t n_positions) {
+  const Dims D = dims_of(c);
+  const int64_t n = n_positions;
+  this->n = n;
+  train::resize(h, n * D.d);
+  for (auto* v : {&inv_rms1, &inv_rms2}) train::resize(*v, n);
+  // At least [n, d] and [n, q_dim]: the forward parks xn1, att and xn2 in them (a pruned FFN may
+  // be narrower than those).
+  for (auto* v : {&gate, &up, &act}) train::resize(*v, n * std::max({D.ff, D.d, D.q_dim}));
+}
+
+void block_forward(const ArchConfig& c, const BlockParams& p, const RopeTable& rope, const float* x,
+                   int64_t n, BlockActivations& a, float* y) {
+  const Dims D = dims_of(c);
+  if (a.n != n) a.resize(c, n);
+  // Until the o projection, xn1 lives in `gate`, the attention output in `up` and q, k, v in
+  // `act` (each is written after that).
+  float* xn1 = a.gate.data();
+  rms_norm_forward(x, p.attn_norm->value.data(), n, D.d, c.rms_eps, xn1, a.inv_rms1.data());
+  Workspace ws;
+  ws.add(a.act);
+  const AttentionInputs in = attention_inputs(c, p, rope, xn1, n, ws);
+  float* att = a.up.data();
+  std::vector<float> lse(static_cast<size_t>(n * c.n_heads));
+  attention_forward(attention_shape(c), in.q, in.k, in.v, n, att, lse.data());
+  linear_layer_forward(p.o, att, n, a.h.data());
+  for (int64_t i = 0; i < n * D.d; ++i) a.h[i] += x[i];
+  // xn2 lives in `act` until the gate and up projections are done (act is written after them).
+  float* xn2 = a.act.data();
+  rms_norm_forward(a.h.data(), p.ffn_norm->value.data(), n, D.d, c.rms_eps, xn2, a.inv_rms2.data());
+  linear_layer_forward(p.gate, xn2, n, a.gate.data());
+  linear_layer_forward(p.up, xn2, n, a.up.data());
+  swiglu_forward(a.gate.data(), a.up.data(), n * D.ff, a.act.data());
+  if (!y) return;
+  linear_layer_forward(p.down, a.act.data(), n, y);
+  for (int64_t i = 0; i < n * D.d; ++i) y[i] += a.h[i];
+}
+
+void block_linear_inputs(const ArchConfig& c, const BlockParams& p, const RopeTable& rope,
+                         const float* x, const BlockActivations& a, std::vector<float>& xn1,
+                         std::vector<float>& att, std::vector<float>& xn2) {
+  const int64_t n = a.n, d = c.d_model;
+  std::vector<float> inv_rms(static_cast<size_t>(n)), lse(static_cast<size_t>(n * c.n_heads));
+  xn1.resize(static_cast<size_t>(n * d));
+  xn2.resize(xn1.size());
+  att.resize(static_cast<size_t>(n * c.n_heads * c.head_dim));
+  rms_norm_forward(x, p.attn_norm->value.data(), n, d, c.rms_eps, xn1.data(), inv_rms.data());
+  Workspace ws;  // no free buffers: q, k, v in fresh ones
+  const AttentionInputs in = attention_inputs(c, p, rope, xn1.data(), n, ws);
+  attention_forward(attention_shape(c), in.q, in.k, in.v, n, att.data(), lse.data());
+  rms_norm_forward(a.h.data(), p.ffn_norm->value.data(), n, d, c.rms_eps, xn2.data(),
+                   inv_rms.data());
+}
+
+namespace {
 
 // FFN part of the backward, y = h + down(act): adds d loss / d h to dh (holding dy on entry).
 // Consumes a.gate, a.up, a.act.
@@ -242,32 +265,32 @@ void block_backward(const ArchConfig& c, const BlockParams& p, const RopeTable& 
   const Dims D = dims_of(c);
   const int64_t n = a.n;
   ffn_backward(c, p, a, dy);  // dy now holds d loss / d h
-  // Attention, h = x + o(att): its working buffers come from the consumed [n, d_ff] ones; the
-  // attention output and log-sum-exp are recomputed from the saved q, k, v.
+  // Attention, h = x + o(att): its inputs (xn1, q, k, v, att) are recomputed and its gradients
+  // computed in the consumed [n, d_ff] buffers.
   Workspace ws;
   for (auto* v : {&a.gate, &a.up, &a.act}) ws.add(*v);
+  float* xn1 = ws.take(n * D.d);
+  std::vector<float> inv_rms(static_cast<size_t>(n));  // equals a.inv_rms1
+  rms_norm_forward(x, p.attn_norm->value.data(), n, D.d, c.rms_eps, xn1, inv_rms.data());
+  const AttentionInputs in = attention_inputs(c, p, rope, xn1, n, ws);
   float* att = ws.take(n * D.q_dim);
   std::vector<float> lse(static_cast<size_t>(n * c.n_heads));
-  attention_forward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), n, att, lse.data());
+  attention_forward(attention_shape(c), in.q, in.k, in.v, n, att, lse.data());
   float* d_att = ws.take(n * D.q_dim);
   float* dq = ws.take(n * D.q_dim);
   float* dk = ws.take(n * D.kv_dim);
   float* dv = ws.take(n * D.kv_dim);
-  float* xn1 = ws.take(n * D.d);
   float* d_xn = ws.take(n * D.d);
   linear_layer_backward(p.o, att, dy, n, d_att, false);
-  attention_backward(attention_shape(c), a.q.data(), a.k.data(), a.v.data(), att, lse.data(), d_att,
-                     n, dq, dk, dv);
+  attention_backward(attention_shape(c), in.q, in.k, in.v, att, lse.data(), d_att, n, dq, dk, dv);
   rope.backward(dq, n, c.n_heads);
   rope.backward(dk, n, c.n_kv_heads);
   if (p.q_norm) {
-    rms_norm_backward(a.q_lin.data(), p.q_norm->value.data(), a.inv_rms_q.data(), dq, n * c.n_heads,
+    rms_norm_backward(in.q_lin, p.q_norm->value.data(), in.inv_rms_q.data(), dq, n * c.n_heads,
                       c.head_dim, dq, p.q_norm->grad.data());
-    rms_norm_backward(a.k_lin.data(), p.k_norm->value.data(), a.inv_rms_k.data(), dk,
-                      n * c.n_kv_heads, c.head_dim, dk, p.k_norm->grad.data());
+    rms_norm_backward(in.k_lin, p.k_norm->value.data(), in.inv_rms_k.data(), dk, n * c.n_kv_heads,
+                      c.head_dim, dk, p.k_norm->grad.data());
   }
-  std::vector<float> inv_rms(static_cast<size_t>(n));  // equals a.inv_rms1
-  rms_norm_forward(x, p.attn_norm->value.data(), n, D.d, c.rms_eps, xn1, inv_rms.data());
   linear_layer_backward(p.q, xn1, dq, n, d_xn, false);
   linear_layer_backward(p.k, xn1, dk, n, d_xn, true);
   linear_layer_backward(p.v, xn1, dv, n, d_xn, true);

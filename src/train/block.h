@@ -7,9 +7,9 @@
 //   xn2 = RMSNorm(h) · ffn_norm
 //   y = h + (SiLU(xn2·Wgateᵀ) ⊙ xn2·Wupᵀ)·Wdownᵀ
 // (biases: qwen2; per-head q/k norms: qwen3; both optional). The activations one backward needs
-// are the BlockActivations below: about n · (d + q_dim + 2·kv_dim + 3·d_ff) floats (qwen3: one
-// q_dim and kv_dim more), which gradient checkpointing (train/train_model.h) keeps for one block
-// at a time; the backward's own working memory beyond them is one [n, d_ff] buffer.
+// are the BlockActivations below: about n · (d + 3·d_ff) floats, which gradient checkpointing
+// (train/train_model.h) keeps for one block at a time; the backward's own working memory beyond
+// them is one [n, d_ff] buffer.
 #pragma once
 
 #include <cstdint>
@@ -55,29 +55,25 @@ const TensorView* bind_frozen(const Model& model, const std::string& name, int64
 // The seven LinearLayers of a block with their GGUF short names ("attn_q", …, "ffn_down").
 std::vector<std::pair<const char*, LinearLayer*>> block_linears(BlockParams& p);
 
-// What block_forward() saves for block_backward(), all row-major over n positions. Not saved,
-// because the backward recomputes them exactly (same op, same inputs): the block input x (the
-// caller holds it, train/train_model.h), the two norm outputs xn1 = RMSNorm(x) and xn2 =
-// RMSNorm(h) (one cheap pass over [n, d] each) and the attention output with its log-sum-exp
-// (one attention forward, ~3 % of the block's forward at n = 256), each landing in a buffer the
-// backward has already consumed. q_lin / k_lin exist only with qwen3's q/k norms (without them q
-// and k are the projections themselves, roped in place).
+// What block_forward() saves for block_backward(), all row-major over n positions: the FFN's
+// [n, d_ff] intermediates (a matrix product each to recompute) and the residual h. Everything else
+// the backward recomputes exactly (same ops, same inputs) into buffers it has already consumed:
+// the block input x (the caller holds it, train/train_model.h), the norm outputs xn1 = RMSNorm(x)
+// and xn2 = RMSNorm(h), q, k, v (the three projections of xn1, ~12 % of the block's forward at
+// tinyllama's shape), and the attention output with its log-sum-exp (one attention forward).
 struct BlockActivations {
-  int64_t n = 0;                        // positions held
-  std::vector<float> inv_rms1;          // [n] attention norm's 1/rms
-  std::vector<float> q_lin, inv_rms_q;  // [n, q_dim] q before its head norm; [n·heads] (qwen3)
-  std::vector<float> k_lin, inv_rms_k;  // [n, kv_dim] k before its head norm; [n·kv_heads]
-  std::vector<float> q, k, v;           // [n, q_dim], [n, kv_dim] ×2: attention inputs (roped)
-  std::vector<float> h;                 // [n, d] residual after attention
-  std::vector<float> inv_rms2;          // [n] FFN norm's 1/rms
+  int64_t n = 0;                // positions held
+  std::vector<float> inv_rms1;  // [n] attention norm's 1/rms
+  std::vector<float> h;         // [n, d] residual after attention
+  std::vector<float> inv_rms2;  // [n] FFN norm's 1/rms
   // [n, d_ff] gate and up projections and SiLU(gate)·up (each at least [n, d] and [n, q_dim]
-  // long: the forward writes xn1 into gate, the attention output into up and xn2 into act before
-  // they are computed). block_backward() reuses all three as its working buffers, so it consumes
-  // them.
+  // long: the forward writes xn1 into gate, the attention output into up, q, k, v and then xn2
+  // into act before they are computed). block_backward() reuses all three as its working
+  // buffers, so it consumes them.
   std::vector<float> gate, up, act;
 
-  // Sizes every buffer for n positions; `qk_norm`: with q_lin, k_lin and their 1/rms.
-  void resize(const ArchConfig& cfg, int64_t n_positions, bool qk_norm);
+  // Sizes every buffer for n positions.
+  void resize(const ArchConfig& cfg, int64_t n_positions);
 };
 
 // Runs the block on x [n, d] (positions 0 … n−1), saving activations into `a`, and writes the
@@ -89,8 +85,8 @@ void block_forward(const ArchConfig& cfg, const BlockParams& p, const RopeTable&
 // The inputs of q, k, v (xn1 [n, d]), o (att [n, q_dim]) and gate, up (xn2 [n, d]) of a block
 // that block_forward() ran on x, recomputed bit for bit (with a.act, all four linear inputs),
 // e.g. for a block observer.
-void block_linear_inputs(const ArchConfig& cfg, const BlockParams& p, const float* x,
-                         const BlockActivations& a, std::vector<float>& xn1,
+void block_linear_inputs(const ArchConfig& cfg, const BlockParams& p, const RopeTable& rope,
+                         const float* x, const BlockActivations& a, std::vector<float>& xn1,
                          std::vector<float>& att, std::vector<float>& xn2);
 
 // From dy = d loss / d y [n, d] (overwritten with dx = d loss / d x) and the block's input x

@@ -119,7 +119,7 @@ void TrainModel::forward_blocks(std::span<const int32_t> ids, bool checkpoint) {
     xs_[static_cast<size_t>(l + 1)].resize(static_cast<size_t>(n * d));
     block_forward(cfg_, blocks_[l], *rope_table_, x.data(), n, a, xs_[l + 1].data());
     if (observer_) {
-      block_linear_inputs(cfg_, blocks_[l], x.data(), a, xn1, att, xn2);
+      block_linear_inputs(cfg_, blocks_[l], *rope_table_, x.data(), a, xn1, att, xn2);
       const std::span<const float> act(a.act.data(), static_cast<size_t>(n * cfg_.d_ff));
       observer_(static_cast<int>(l), BlockInputs{n, xn1, att, xn2, act});
     }
