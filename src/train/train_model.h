@@ -8,12 +8,15 @@
 // Parameter::grad, in the model's own names and q/k row layout.
 //
 // Gradient checkpointing per block. Without it the forward keeps every block's activations
-// (BlockActivations, ~n·(4d + 3q + 4kv + 3ff) floats each) until the backward. With it the forward
-// keeps only each block's input [n, d] and the backward re-runs one block's forward just before
-// its backward (the last block's needs none: the forward left it in place), so activation memory
-// is one block's worth plus n·d per block, freed block by block as the backward passes, at the
-// price of a second forward. Every op is deterministic (one writer per output, fixed order; see
-// train/linear.h), so checkpointed gradients equal the stored-activation ones bit for bit.
+// (BlockActivations, ~n·(d + 3ff) floats each, plus every block input) until the backward. With it
+// the forward keeps every k-th block's input [n, d] (set_block_input_spacing; 2 by default) and
+// the backward re-runs one block's forward (without its output) just before its backward, after
+// recomputing that block's input from the kept one below when it was not kept (the last block
+// needs neither: the forward left its activations and input in place). Activation memory is one
+// block's worth plus ~L/k inputs, freed block by block as the backward passes, at the price of a
+// second forward and (k−1)/k of a third. Every op is deterministic (one writer per output, fixed
+// order; see train/linear.h), so checkpointed gradients equal the stored-activation ones bit for
+// bit, at every spacing.
 //
 // LoRA mode (the second constructor) keeps the base frozen where it is: the matrices, the
 // embedding table and the head stay the model's mmapped views in their stored (possibly
