@@ -5,9 +5,10 @@
 // tinyllama-1.1b --type q4_0` (written once to the temp folder; EDGEFIT_TRAIN_BENCH_LAYERS=N keeps
 // N of its 22 layers for a quick look; EDGEFIT_TRAIN_BENCH_TARGETS=q,k,v,o adapts those projections
 // only, e.g. to see how the peak RSS splits between the adapters' optimizer state and the fixed
-// buffers). AdamW keeps 8-bit moments as `edgefit recover` does by default;
-// EDGEFIT_TRAIN_BENCH_OPTIM_BITS=32 for f32 ones. Reports tokens/s and the process's peak RSS,
-// labelled with the quantized bases' input-gradient products ("bf16 amxbf16", "f32":
+// buffers; EDGEFIT_TRAIN_BENCH_SPACING=k keeps every k-th block input, see
+// TrainModel::set_block_input_spacing). AdamW keeps 8-bit moments as `edgefit recover` does by
+// default; EDGEFIT_TRAIN_BENCH_OPTIM_BITS=32 for f32 ones. Reports tokens/s and the process's peak
+// RSS, labelled with the quantized bases' input-gradient products ("bf16 amxbf16", "f32":
 // EDGEFIT_TRAIN_BF16=0 forces f32). Threads: EDGEFIT_THREADS or all cores.
 #include <benchmark/benchmark.h>
 
@@ -50,6 +51,8 @@ void run_steps(benchmark::State& state, TrainModel& tm) {
   adam.state_bits = 8;
   if (const char* b = std::getenv("EDGEFIT_TRAIN_BENCH_OPTIM_BITS")) adam.state_bits = std::atoi(b);
   AdamW opt(adam);
+  if (const char* k = std::getenv("EDGEFIT_TRAIN_BENCH_SPACING"))
+    tm.set_block_input_spacing(std::atoi(k));
   for (auto _ : state) {
     tm.params().release_grads();  // as train_loop.cpp does
     benchmark::DoNotOptimize(tm.forward_backward(ids, {}, true));

@@ -7,8 +7,9 @@
 //   xn2 = RMSNorm(h) · ffn_norm
 //   y = h + (SiLU(xn2·Wgateᵀ) ⊙ xn2·Wupᵀ)·Wdownᵀ
 // (biases: qwen2; per-head q/k norms: qwen3; both optional). The activations one backward needs
-// are the BlockActivations below: about n · (4·d + 3·q_dim + 4·kv_dim + 3·d_ff) floats, which
-// gradient checkpointing (train/train_model.h) keeps for one block at a time.
+// are the BlockActivations below: about n · (d + 3·d_ff) floats, which gradient checkpointing
+// (train/train_model.h) keeps for one block at a time; the backward's own working memory beyond
+// them is one [n, d_ff] buffer.
 #pragma once
 
 #include <cstdint>
@@ -54,30 +55,44 @@ const TensorView* bind_frozen(const Model& model, const std::string& name, int64
 // The seven LinearLayers of a block with their GGUF short names ("attn_q", …, "ffn_down").
 std::vector<std::pair<const char*, LinearLayer*>> block_linears(BlockParams& p);
 
-// What block_forward() saves for block_backward(), all row-major over n positions.
+// What block_forward() saves for block_backward(), all row-major over n positions: the FFN's
+// [n, d_ff] intermediates (a matrix product each to recompute) and the residual h. Everything else
+// the backward recomputes exactly (same ops, same inputs) into buffers it has already consumed:
+// the block input x (the caller holds it, train/train_model.h), the norm outputs xn1 = RMSNorm(x)
+// and xn2 = RMSNorm(h), q, k, v (the three projections of xn1, ~12 % of the block's forward at
+// tinyllama's shape), and the attention output with its log-sum-exp (one attention forward).
 struct BlockActivations {
-  int64_t n = 0;                        // positions held
-  std::vector<float> x;                 // [n, d] block input
-  std::vector<float> xn1, inv_rms1;     // [n, d] attention norm output; [n] its 1/rms
-  std::vector<float> q_lin, inv_rms_q;  // [n, q_dim] q before its head norm; [n·heads] (qwen3)
-  std::vector<float> k_lin, inv_rms_k;  // [n, kv_dim] k before its head norm; [n·kv_heads]
-  std::vector<float> q, k, v;           // [n, q_dim], [n, kv_dim] ×2: attention inputs (roped)
-  std::vector<float> att, lse;          // [n, q_dim] attention output; [heads, n] log-sum-exp
-  std::vector<float> h;                 // [n, d] residual after attention
-  std::vector<float> xn2, inv_rms2;     // [n, d] FFN norm output; [n] its 1/rms
-  std::vector<float> gate, up, act;     // [n, d_ff] gate and up projections, SiLU(gate)·up
+  int64_t n = 0;                // positions held
+  std::vector<float> inv_rms1;  // [n] attention norm's 1/rms
+  std::vector<float> h;         // [n, d] residual after attention
+  std::vector<float> inv_rms2;  // [n] FFN norm's 1/rms
+  // [n, d_ff] gate and up projections and SiLU(gate)·up (each at least [n, d] and [n, q_dim]
+  // long: the forward writes xn1 into gate, the attention output into up, q, k, v and then xn2
+  // into act before they are computed). block_backward() reuses all three as its working
+  // buffers, so it consumes them.
+  std::vector<float> gate, up, act;
 
+  // Sizes every buffer for n positions.
   void resize(const ArchConfig& cfg, int64_t n_positions);
 };
 
 // Runs the block on x [n, d] (positions 0 … n−1), saving activations into `a`, and writes the
-// block output into y [n, d] (may not alias x).
+// block output into y [n, d] (may not alias x; null: the output is not computed, as the
+// backward's recomputation of a block's activations does not need it).
 void block_forward(const ArchConfig& cfg, const BlockParams& p, const RopeTable& rope,
                    const float* x, int64_t n, BlockActivations& a, float* y);
 
-// From dy = d loss / d y, writes dx = d loss / d x [n, d] and adds every weight gradient to the
-// parameters' grad. dx may alias dy.
+// The inputs of q, k, v (xn1 [n, d]), o (att [n, q_dim]) and gate, up (xn2 [n, d]) of a block
+// that block_forward() ran on x, recomputed bit for bit (with a.act, all four linear inputs),
+// e.g. for a block observer.
+void block_linear_inputs(const ArchConfig& cfg, const BlockParams& p, const RopeTable& rope,
+                         const float* x, const BlockActivations& a, std::vector<float>& xn1,
+                         std::vector<float>& att, std::vector<float>& xn2);
+
+// From dy = d loss / d y [n, d] (overwritten with dx = d loss / d x) and the block's input x
+// [n, d], adds every weight gradient to the parameters' grad. Consumes `a`: its [n, d_ff]
+// buffers hold the backward's intermediate gradients (block_forward() refills them).
 void block_backward(const ArchConfig& cfg, const BlockParams& p, const RopeTable& rope,
-                    const BlockActivations& a, const float* dy, float* dx);
+                    const float* x, BlockActivations& a, float* dy);
 
 }  // namespace edgefit::train

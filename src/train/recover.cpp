@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <span>
 
 #include "core/error.h"
 #include "core/progress.h"
@@ -105,15 +106,15 @@ class StepReporter {
 std::map<std::string, std::vector<float>> adapted_hessians(
     TrainModel& student, const std::vector<std::vector<int32_t>>& windows, int64_t max_windows) {
   std::map<std::string, HessianAccumulator> acc;
-  student.set_block_observer([&](int layer, const BlockActivations& a) {
+  student.set_block_observer([&](int layer, const TrainModel::BlockInputs& a) {
     const std::string p = "blk." + std::to_string(layer) + ".";
-    const std::pair<const char*, const std::vector<float>*> inputs[] = {
-        {"attn_q", &a.xn1},   {"attn_k", &a.xn1}, {"attn_v", &a.xn1},  {"attn_output", &a.att},
-        {"ffn_gate", &a.xn2}, {"ffn_up", &a.xn2}, {"ffn_down", &a.act}};
+    const std::pair<const char*, std::span<const float>> inputs[] = {
+        {"attn_q", a.xn1},   {"attn_k", a.xn1}, {"attn_v", a.xn1},  {"attn_output", a.att},
+        {"ffn_gate", a.xn2}, {"ffn_up", a.xn2}, {"ffn_down", a.act}};
     for (const auto& [name, x] : inputs) {
-      const int64_t width = static_cast<int64_t>(x->size()) / a.n;
+      const int64_t width = static_cast<int64_t>(x.size()) / a.n;
       auto it = acc.try_emplace(p + name + ".weight", width).first;
-      it->second.add(x->data(), a.n);
+      it->second.add(x.data(), a.n);
     }
   });
   const int64_t n = std::min<int64_t>(max_windows, static_cast<int64_t>(windows.size()));

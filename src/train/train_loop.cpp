@@ -14,6 +14,7 @@ int64_t run_steps(TrainModel& model, AdamW& opt, const std::vector<std::vector<i
                   const std::function<bool(const StepReport&)>& report) {
   if (examples.empty()) throw Error("no training examples");
   const DataOrder order(static_cast<int64_t>(examples.size()), cfg.seed);
+  model.set_block_input_spacing(cfg.block_input_spacing);
   for (int64_t step = first; step < last; ++step) {
     const std::vector<int32_t>& ids = examples[static_cast<size_t>(order.at(step))];
     StepReport r;

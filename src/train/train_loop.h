@@ -22,6 +22,9 @@ struct TrainLoopConfig {
   double clip_norm = 1.0;        // global gradient norm bound (<= 0: no clipping)
   uint64_t seed = 0;             // data order (train/data_order.h)
   bool recompute_blocks = true;  // gradient checkpointing per block
+  // Under checkpointing, every k-th block input kept (TrainModel::set_block_input_spacing);
+  // the same gradients for every k, ~(k−1)/k of a forward more per step.
+  int block_input_spacing = 2;
   Teacher* teacher = nullptr;    // distillation teacher run on each window (null: LM loss only)
   double temperature = 2.0;      // distillation temperature
   double kd_weight = 1.0;        // share of the distillation loss (the rest cross-entropy)

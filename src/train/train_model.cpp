@@ -91,22 +91,49 @@ void TrainModel::check_ids(std::span<const int32_t> ids) const {
                   " is outside the vocabulary of " + std::to_string(cfg_.vocab_size));
 }
 
+void TrainModel::set_block_input_spacing(int k) {
+  if (k < 1) throw Error("block input spacing must be at least 1, got " + std::to_string(k));
+  block_input_spacing_ = k;
+}
+
+bool TrainModel::keeps_input(int64_t l, bool checkpoint) const {
+  return !checkpoint || l % block_input_spacing_ == 0 || l >= cfg_.n_layers - 1;
+}
+
 void TrainModel::forward_blocks(std::span<const int32_t> ids, bool checkpoint) {
   const int64_t n = static_cast<int64_t>(ids.size()), d = cfg_.d_model, L = cfg_.n_layers;
   if (!rope_table_ || rope_table_->n_positions() != n)
     rope_table_ = std::make_unique<RopeTable>(rope_, n);
   xs_.resize(static_cast<size_t>(L + 1));
-  for (auto& x : xs_) x.resize(static_cast<size_t>(n * d));
   acts_.resize(checkpoint ? 1 : static_cast<size_t>(L));
+  xs_[0].resize(static_cast<size_t>(n * d));
   if (tok_embd_) {
     embedding_forward(tok_embd_->value.data(), ids.data(), n, d, xs_[0].data());
   } else {
     for (int64_t t = 0; t < n; ++t) dequantize_row(*frozen_embd_, ids[t], xs_[0].data() + t * d);
   }
+  std::vector<float> xn1, att, xn2;  // the observer's recomputed inputs
   for (int64_t l = 0; l < L; ++l) {
     BlockActivations& a = acts_[checkpoint ? 0 : static_cast<size_t>(l)];
-    block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, a, xs_[l + 1].data());
-    if (observer_) observer_(static_cast<int>(l), a);
+    const std::vector<float>& x = xs_[static_cast<size_t>(l)];
+    xs_[static_cast<size_t>(l + 1)].resize(static_cast<size_t>(n * d));
+    block_forward(cfg_, blocks_[l], *rope_table_, x.data(), n, a, xs_[l + 1].data());
+    if (observer_) {
+      block_linear_inputs(cfg_, blocks_[l], *rope_table_, x.data(), a, xn1, att, xn2);
+      const std::span<const float> act(a.act.data(), static_cast<size_t>(n * cfg_.d_ff));
+      observer_(static_cast<int>(l), BlockInputs{n, xn1, att, xn2, act});
+    }
+    // An input not kept is recomputed from the kept one below it in the backward.
+    if (!keeps_input(l, checkpoint)) std::vector<float>().swap(xs_[static_cast<size_t>(l)]);
+  }
+}
+
+void TrainModel::recompute_input(int64_t l, int64_t n) {
+  int64_t s = l;
+  while (xs_[static_cast<size_t>(s)].empty()) --s;  // xs_[0] is always kept
+  for (int64_t j = s; j < l; ++j) {
+    xs_[static_cast<size_t>(j + 1)].resize(static_cast<size_t>(n * cfg_.d_model));
+    block_forward(cfg_, blocks_[j], *rope_table_, xs_[j].data(), n, acts_[0], xs_[j + 1].data());
   }
 }
 
@@ -166,29 +193,31 @@ double TrainModel::forward_backward(std::span<const int32_t> ids, const LossSpec
   rms_norm_backward(xs_.back().data(), output_norm_->value.data(), inv_rms_f_.data(), dx.data(), n,
                     d, dx.data(), output_norm_->grad.data());
   std::vector<float>().swap(xf_);  // not needed by the blocks' backward
+  std::vector<float>().swap(xs_.back());
 
-  // Blocks, last to first; under checkpointing each block's forward is re-run from its input.
+  // Blocks, last to first; under checkpointing each block's forward is re-run from its input,
+  // itself recomputed first from the kept input below it when it was not kept.
   for (int64_t l = L - 1; l >= 0; --l) {
     BlockActivations* a = &acts_[static_cast<size_t>(l)];
     if (checkpoint) {
-      // The recomputed output lands on the block's own output, xs_[l + 1], with the same values
-      // (every op is deterministic); nothing reads it any more, and it saves an [n, d] buffer.
-      // The last block needs no recomputation: the forward left its activations in acts_[0].
       a = &acts_[0];
-      if (l != L - 1)
-        block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, xs_[l + 1].data());
+      // The last block needs no recomputation: the forward left its activations in acts_[0].
+      // The others' recomputation skips their output (the down projection): nothing reads it.
+      if (l != L - 1) {
+        if (xs_[static_cast<size_t>(l)].empty()) recompute_input(l, n);
+        block_forward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), n, *a, nullptr);
+      }
     }
     for (auto& [name, layer] : block_linears(blocks_[l]))
       if (layer->lora.a) {
         layer->lora.a->ensure_grad();
         layer->lora.b->ensure_grad();
       }
-    block_backward(cfg_, blocks_[l], *rope_table_, *a, dx.data(), dx.data());
-    // Block l+1's input is not needed any more (its recomputation is done): give it back, as
-    // the next blocks' adapter gradients are sized (23 × [n, d] f32 at tinyllama: 46 MiB).
-    std::vector<float>().swap(xs_[static_cast<size_t>(l + 1)]);
+    block_backward(cfg_, blocks_[l], *rope_table_, xs_[l].data(), *a, dx.data());
+    // Its input is not needed any more: give it back, as the next blocks' adapter gradients are
+    // sized (up to 12 × [n, d] f32 at tinyllama's 22 blocks and spacing 2: 24 MiB).
+    std::vector<float>().swap(xs_[static_cast<size_t>(l)]);
   }
-  std::vector<float>().swap(xs_[0]);
   if (tok_embd_) embedding_backward(ids.data(), dx.data(), n, d, tok_embd_->grad.data());
   return value;
 }

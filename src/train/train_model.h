@@ -8,12 +8,15 @@
 // Parameter::grad, in the model's own names and q/k row layout.
 //
 // Gradient checkpointing per block. Without it the forward keeps every block's activations
-// (BlockActivations, ~n·(4d + 3q + 4kv + 3ff) floats each) until the backward. With it the forward
-// keeps only each block's input [n, d] and the backward re-runs one block's forward just before
-// its backward (the last block's needs none: the forward left it in place), so activation memory
-// is one block's worth plus n·d per block, freed block by block as the backward passes, at the
-// price of a second forward. Every op is deterministic (one writer per output, fixed order; see
-// train/linear.h), so checkpointed gradients equal the stored-activation ones bit for bit.
+// (BlockActivations, ~n·(d + 3ff) floats each, plus every block input) until the backward. With it
+// the forward keeps every k-th block's input [n, d] (set_block_input_spacing; 2 by default) and
+// the backward re-runs one block's forward (without its output) just before its backward, after
+// recomputing that block's input from the kept one below when it was not kept (the last block
+// needs neither: the forward left its activations and input in place). Activation memory is one
+// block's worth plus ~L/k inputs, freed block by block as the backward passes, at the price of a
+// second forward and (k−1)/k of a third. Every op is deterministic (one writer per output, fixed
+// order; see train/linear.h), so checkpointed gradients equal the stored-activation ones bit for
+// bit, at every spacing.
 //
 // LoRA mode (the second constructor) keeps the base frozen where it is: the matrices, the
 // embedding table and the head stay the model's mmapped views in their stored (possibly
@@ -91,16 +94,36 @@ class TrainModel {
   // Logits [n, vocab] of the sequence, as the training forward computes them.
   std::vector<float> logits(std::span<const int32_t> ids);
 
-  // Called after every block's forward with its layer and activations (the inputs of its linear
-  // layers: xn1, att, xn2, act), e.g. to collect GPTQ's Hessians for the merged export; empty:
-  // none.
-  using BlockObserver = std::function<void(int layer, const BlockActivations& a)>;
+  // Gradient checkpointing keeps every k-th block input (and the last block's) from the forward
+  // and recomputes the others from the kept one below when the backward reaches them: ~L/k + 2
+  // inputs of [n, d] held instead of L + 1, for k − 1 extra block forwards per k blocks. k = 1
+  // keeps all. Gradients are bit-identical for every k. Throws Error for k < 1.
+  void set_block_input_spacing(int k);
+  int block_input_spacing() const { return block_input_spacing_; }
+
+  // The inputs of a block's linear layers, [n, width] each, as the forward computed them.
+  struct BlockInputs {
+    int64_t n;                   // positions
+    std::span<const float> xn1;  // q, k, v input [n, d]
+    std::span<const float> att;  // o input [n, q_dim]
+    std::span<const float> xn2;  // gate, up input [n, d]
+    std::span<const float> act;  // down input [n, d_ff]
+  };
+  // Called after every block's forward with its layer and its linear layers' inputs, e.g. to
+  // collect GPTQ's Hessians for the merged export; empty: none.
+  using BlockObserver = std::function<void(int layer, const BlockInputs& in)>;
   void set_block_observer(BlockObserver fn) { observer_ = std::move(fn); }
 
  private:
   // Runs embedding and all blocks, leaving the final hidden states in xs_.back(); keeps every
   // block's activations in acts_ unless `checkpoint` (then only acts_[0] is used as scratch).
+  // Under `checkpoint`, only the inputs keeps_input() names stay in xs_ (the others are freed
+  // once their block has run).
   void forward_blocks(std::span<const int32_t> ids, bool checkpoint);
+  // Whether the forward keeps block l's input until the backward.
+  bool keeps_input(int64_t l, bool checkpoint) const;
+  // Refills xs_[s + 1 … l] by running blocks s … l−1 from the highest kept input xs_[s] below l.
+  void recompute_input(int64_t l, int64_t n);
   // Final norm of xs_.back() into xf_, saving its statistics.
   void final_norm(int64_t n);
   // Output head on xf_ and the loss, kHeadRows positions at a time (their logits and gradient
@@ -127,7 +150,8 @@ class TrainModel {
   const TensorView* frozen_embd_ = nullptr;  // {vocab, d} frozen table (LoRA)
   LinearLayer head_;                         // {vocab, d} output head (the table when tied)
   Parameter* output_norm_ = nullptr;         // [d]
-  std::vector<std::vector<float>> xs_;       // block inputs [n, d]; xs_[L] = last block's output
+  std::vector<std::vector<float>> xs_;       // block inputs [n, d] (empty: not kept); xs_[L] = out
+  int block_input_spacing_ = 2;              // see set_block_input_spacing()
   std::vector<BlockActivations> acts_;       // saved activations (one when checkpointing)
   std::vector<float> xf_, inv_rms_f_;        // final norm output [n, d] and its 1/rms [n]
   BlockObserver observer_;                   // see set_block_observer()

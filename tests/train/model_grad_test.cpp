@@ -11,14 +11,18 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "formats/hf_config.h"
 #include "formats/model.h"
 #include "formats/qk_permute.h"
 #include "formats/safetensors.h"
+#include "model/transformer.h"
 #include "test_data.h"
 #include "train/train_model.h"
 
@@ -153,8 +157,10 @@ TEST(TrainModelGrad, Stories260KGgufInterleaved) {
 }
 
 // Checkpointed gradients equal the stored-activation ones exactly, for each architecture
-// feature (qwen2 biases, qwen3 q/k norms, GQA llama) and both losses.
-void expect_checkpoint_exact(const std::string& path) {
+// feature (qwen2 biases, qwen3 q/k norms, GQA llama) and both losses, at the given block input
+// spacings (on stories260K's 5 blocks, 2 keeps inputs 0, 2, 4 and recomputes 1 and 3; 4
+// recomputes 1, 2, 3 in a row from block 0's; the 2-block tiny models keep both at any spacing).
+void expect_checkpoint_exact(const std::string& path, std::initializer_list<int> spacings = {2}) {
   SCOPED_TRACE(path);
   Model m = load_model(shared_path(path));
   TrainModel tm(m);
@@ -167,18 +173,60 @@ void expect_checkpoint_exact(const std::string& path) {
     const double plain = tm.forward_backward(ids, spec, false);
     std::vector<std::vector<float>> grads;
     for (const Parameter& p : tm.params().all()) grads.push_back(p.grad);
-    tm.params().zero_grad();
-    const double ckpt = tm.forward_backward(ids, spec, true);
-    EXPECT_EQ(plain, ckpt);
-    size_t i = 0;
-    for (const Parameter& p : tm.params().all()) EXPECT_EQ(p.grad, grads[i++]) << p.name;
+    for (const int spacing : spacings) {
+      SCOPED_TRACE(spacing);
+      tm.set_block_input_spacing(spacing);
+      tm.params().zero_grad();
+      const double ckpt = tm.forward_backward(ids, spec, true);
+      EXPECT_EQ(plain, ckpt);
+      size_t i = 0;
+      for (const Parameter& p : tm.params().all()) EXPECT_EQ(p.grad, grads[i++]) << p.name;
+    }
   }
+  EXPECT_THROW(tm.set_block_input_spacing(0), Error);
 }
 
 TEST(TrainModelGrad, CheckpointingIsExact) {
   expect_checkpoint_exact("ref/models/tiny-llama/hf");
   expect_checkpoint_exact("ref/models/tiny-qwen2/hf");
   expect_checkpoint_exact("ref/models/tiny-qwen3/hf");
+  expect_checkpoint_exact("models/stories260K/gguf/stories260K-f32.gguf", {2, 4});
+}
+
+TEST(TrainModelGrad, BlockObserverSeesTheInferenceLinearInputs) {
+  // The block observer's inputs (xn1, the attention output and xn2 recomputed after the block ran,
+  // act as saved) are the ones the inference pass (model/transformer.h, its own code) feeds each
+  // linear layer, up to the two passes' float order.
+  Model m = load_model(shared_path("models/stories260K/gguf/stories260K-f32.gguf"));
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 16; ++i) ids.push_back((i * 37 + 11) % m.config.vocab_size);
+  std::map<std::string, std::vector<float>> want, got;
+  Transformer t(m);
+  t.set_activation_observer([&](const std::string& name, const float* x, int64_t n, int64_t w) {
+    want[name].assign(x, x + n * w);
+  });
+  KVCache cache = t.make_cache(static_cast<int64_t>(ids.size()));
+  t.forward(ids, cache);
+  TrainModel tm(m);
+  tm.set_block_observer([&](int layer, const TrainModel::BlockInputs& in) {
+    const std::string p = "blk." + std::to_string(layer) + ".";
+    const std::pair<const char*, std::span<const float>> inputs[] = {
+        {"attn_q", in.xn1}, {"attn_output", in.att}, {"ffn_gate", in.xn2}, {"ffn_down", in.act}};
+    for (const auto& [name, x] : inputs) got[p + name + ".weight"].assign(x.begin(), x.end());
+  });
+  tm.loss(ids, {});
+  ASSERT_EQ(got.size(), static_cast<size_t>(4 * m.config.n_layers));
+  for (const auto& [name, x] : got) {
+    ASSERT_TRUE(want.count(name)) << name;
+    const std::vector<float>& w = want[name];
+    ASSERT_EQ(x.size(), w.size()) << name;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      num += (double{x[i]} - w[i]) * (double{x[i]} - w[i]);
+      den += double{w[i]} * w[i];
+    }
+    EXPECT_LT(std::sqrt(num / den), 1e-3) << name;
+  }
 }
 
 TEST(TrainModelGrad, LossMatchesInferenceLogitsPath) {
