@@ -504,6 +504,93 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
   return dot_mask_packed_pf<kVB>(n, w_row, act_row, 0);
 }
 
+// ---------------------------------------------------------------- Q4_QMASK62: expand per quarter
+//
+// A quarter's scale covers its 64 positions, so nothing is gathered: the quarter's levels are
+// brought to the start of a register (vpermt2b from the block's 96 unpacked levels, at the running
+// count of levels before the quarter), vpexpandb places them at the kept positions of the
+// quarter's 64-bit mask word with 8 elsewhere, and one vpdpbusd against the activations as they
+// are, started from −8 · Σ of each dword lane's 4 quants (prepared once per token, ActQMask),
+// leaves dword lane l = the exact Σ (level − 8) · quant of weights 4l … 4l + 3. Every lane of that
+// register belongs to one quarter, so one scale: one fused multiply-add into the quarter's 16
+// float lanes (kernels.h, the canonical order). Per block: 1 masked load and 3 nibble ops, then
+// per quarter 3 index ops, vpermt2b, vpexpandb, vpdpbusd, a conversion and an FMA.
+
+// One prepared activation block of the Q4_QMASK62 kernel.
+struct alignas(64) ActQMask {
+  int8_t qs[kSparseBlock];  // the Q8_K quants in weight order
+  int32_t start[4][16];  // [q][l]: −8 · Σ of quants 64q + 4l … 64q + 4l + 3 (vpdpbusd's start)
+  float d;               // the Q8_K block's scale
+};
+static_assert(sizeof(ActQMask) == 576);
+
+size_t qmask_act_bytes(int64_t n) {
+  return static_cast<size_t>(n / kSparseBlock) * sizeof(ActQMask);
+}
+
+void prep_qmask(const float* x, int64_t n, void* out) {
+  auto* a = static_cast<ActQMask*>(out);
+  const __m512i eight = _mm512_set1_epi8(8);
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    BlockQ8_K q;
+    prep_avx512_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
+    std::memcpy(a[b].qs, q.qs, sizeof a[b].qs);
+    a[b].d = q.d;
+    for (int v = 0; v < 4; ++v) {
+      const __m512i sum8 =
+          _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, _mm512_loadu_si512(q.qs + 64 * v));
+      _mm512_store_si512(a[b].start[v], _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
+    }
+  }
+}
+
+float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
+  using Q62 = BlockQ4_QMask62;
+  const auto* w = static_cast<const Q62*>(w_row);
+  const auto* a = static_cast<const ActQMask*>(act_row);
+  alignas(64) static constexpr uint8_t kIota[64] = {
+      0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+      22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+      44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
+  const __m512i iota = _mm512_load_si512(kIota);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+  const __m512i half = _mm512_set1_epi8(Q62::kHalf), skip = _mm512_set1_epi8(64 - Q62::kHalf);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                   _mm512_setzero_ps()};
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    const Q62& blk = w[b];
+    const ActQMask& x = a[b];
+    // levels 0-47 in lo's bytes 0-47, 48-95 in hi's (a masked load: never past the block)
+    const __m512i raw = _mm512_maskz_loadu_epi8((1ull << (Q62::capacity / 2)) - 1, blk.qs);
+    const __m512i lo = _mm512_and_si512(raw, low4);
+    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+    alignas(16) float s[4];  // d_q · activation d, the scalar twin's product
+    _mm_store_ps(s,
+                 _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d))),
+                            _mm_set1_ps(x.d)));
+    unsigned off = 0;  // levels before the quarter
+    for (int q = 0; q < 4; ++q) {
+      uint64_t m;
+      std::memcpy(&m, blk.mask + 8 * q, 8);
+      // level off + j: byte off + j of lo when below 48, else byte off + j − 48 of hi (vpermt2b
+      // index + 16); off + 63 ≤ 159 never wraps a byte. Levels past the block's count are never
+      // expanded (the loader bounds the count by 96).
+      __m512i at = _mm512_add_epi8(iota, _mm512_set1_epi8(static_cast<char>(off)));
+      at = _mm512_mask_add_epi8(at, _mm512_cmpge_epu8_mask(at, half), at, skip);
+      const __m512i lev = _mm512_permutex2var_epi8(lo, at, hi);
+      const __m512i wq = _mm512_mask_expand_epi8(eight, m, lev);
+      const __m512i isum =
+          _mm512_dpbusd_epi32(_mm512_load_si512(x.start[q]), wq, _mm512_load_si512(x.qs + 64 * q));
+      acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(s[q]), _mm512_cvtepi32_ps(isum), acc[q]);
+      off += static_cast<unsigned>(std::popcount(m));
+    }
+  }
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes,
+                  _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  return reduce16(lanes);
+}
+
 // Rows a gemm prefetches ahead. The sparse kernels spend more instructions per byte than the
 // dense ones, so the hardware prefetcher alone falls behind when they stream from DRAM (as the
 // unpacked dense gemv, dot_avx512vnni.cpp); the row kPrefetchRows ahead is prefetched whole
@@ -578,6 +665,12 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
       FormatKernels k = kernels_of<dot_mask_packed<3>>(DType::Q4_MASK62);
       k.packing = kPackingQ4_Mask62x1;
       k.gemm = gemm_rows_streamed<dot_mask_packed_pf<3>>;
+      return k;
+    }
+    case KernelSlot::kQ4_QMask62: {
+      FormatKernels k = kernels_of<dot_qmask62>(DType::Q4_QMASK62);
+      k.act_row_bytes = qmask_act_bytes;  // its own activation blocks (ActQMask)
+      k.prepare_act = prep_qmask;
       return k;
     }
     default:

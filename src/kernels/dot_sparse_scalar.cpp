@@ -109,11 +109,39 @@ float ref_dot_q4_mask62(int64_t n, const void* w, const void* a) {
   return dot_sparse<BlockQ4_Mask62, 3, gather_mask<96>>(n, w, a);
 }
 
+// Q4_QMASK62 in its canonical order (kernels.h, "The sparse types"): per quarter q, lane l sums
+// the exact integer products of weights 64q + 4l … 64q + 4l + 3 (pruned ones add nothing, as the
+// SIMD kernels' level 8 minus the activations' 8 · Σ does), 4 × 16 float lanes.
+float ref_dot_q4_qmask62(int64_t n, const void* w_row, const void* act_row) {
+  using Q62 = BlockQ4_QMask62;
+  const auto* w = static_cast<const Q62*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  constexpr int kQuarters = kSparseBlock / Q62::kQuarter;
+  float acc[kQuarters][kLanes] = {};
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    int k = 0;  // kept weights before the current one: its level's index
+    for (int q = 0; q < kQuarters; ++q) {
+      const float s = fp16_to_fp32(w[b].d[q]) * a[b].d;
+      for (int l = 0; l < kLanes; ++l) {
+        int32_t isum = 0;
+        for (int i = Q62::kQuarter * q + 4 * l; i < Q62::kQuarter * q + 4 * l + 4; ++i)
+          if ((w[b].mask[i / 8] >> (i % 8)) & 1)
+            isum += (qmask62_level(w[b], k++) - 8) * a[b].qs[i];
+        acc[q][l] = std::fma(s, static_cast<float>(isum), acc[q][l]);
+      }
+    }
+  }
+  float lanes[kLanes];
+  for (int l = 0; l < kLanes; ++l) lanes[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+  return reduce16(lanes);
+}
+
 void add_sparse_kernels(KernelDispatch& kd) {
   using S = KernelSlot;
   kd.set(S::kQ4_2of4, sparse_kernels<ref_dot_q4_2of4>(DType::Q4_2OF4))
       .set(S::kQ4_Mask50, sparse_kernels<ref_dot_q4_mask50>(DType::Q4_MASK50))
-      .set(S::kQ4_Mask62, sparse_kernels<ref_dot_q4_mask62>(DType::Q4_MASK62));
+      .set(S::kQ4_Mask62, sparse_kernels<ref_dot_q4_mask62>(DType::Q4_MASK62))
+      .set(S::kQ4_QMask62, sparse_kernels<ref_dot_q4_qmask62>(DType::Q4_QMASK62));
   // The packed layouts pay only where the AVX-512 kernels read them (below); the scalar table
   // has their twins, as for every packing, so the tests can compare against them.
   if (kd.isa == Isa::kScalar) {
@@ -135,7 +163,7 @@ void add_sparse_kernels(KernelDispatch& kd) {
   if ((kd.isa == Isa::kAvx512Vnni || kd.isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 &&
       cpu.avx512_vbmi) {
     for (const S s : {S::kQ4_2of4, S::kQ4_Mask50, S::kQ4_Mask62, S::kQ4_2of4x1, S::kQ4_Mask50x1,
-                      S::kQ4_Mask62x1})
+                      S::kQ4_Mask62x1, S::kQ4_QMask62})
       kd.set(s, avx512_sparse_kernels(s));
   }
 #endif
