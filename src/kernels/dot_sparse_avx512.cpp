@@ -514,7 +514,7 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
 // leaves dword lane l = the exact Σ (level − 8) · quant of weights 4l … 4l + 3. Every lane of that
 // register belongs to one quarter, so one scale: one fused multiply-add into the quarter's 16
 // float lanes (kernels.h, the canonical order). Per block: 1 masked load and 3 nibble ops, then
-// per quarter 3 index ops, vpermt2b, vpexpandb, vpdpbusd, a conversion and an FMA.
+// per quarter a table load, vpermt2b, vpexpandb, vpdpbusd, a conversion and an FMA.
 
 // One prepared activation block of the Q4_QMASK62 kernel.
 struct alignas(64) ActQMask {
@@ -544,45 +544,62 @@ void prep_qmask(const float* x, int64_t n, void* out) {
   }
 }
 
+// vpermt2b indices that bring levels off … off + 63 of a block to a register's start, for every
+// running offset 0 … 96: level v is byte v of the low-nibble register below 48, else byte v − 48
+// of the high one (index 64 + v − 48). A table row is one load; computing it (a broadcast of off,
+// an add, a compare and a masked add) cost 3 more port-5 µops per quarter, the kernel's bound.
+struct TablesQMask {
+  uint8_t at[BlockQ4_QMask62::capacity + 1][64];  // [off][j]: index of level off + j
+};
+constexpr TablesQMask make_tables_qmask() {
+  TablesQMask t{};
+  for (int off = 0; off <= BlockQ4_QMask62::capacity; ++off)
+    for (int j = 0; j < 64; ++j) {
+      const int v = off + j;  // past 95 never expanded: any index will do
+      t.at[off][j] = static_cast<uint8_t>((v < BlockQ4_QMask62::kHalf ? v : v + 16) & 127);
+    }
+  return t;
+}
+alignas(64) constexpr TablesQMask kTQ = make_tables_qmask();
+
+// Blocks whose quarter scales (d_q · activation d) one pass computes into a stack buffer before
+// the main pass reads them: from memory, each FMA's scale is a broadcast load (load ports); from
+// registers the compiler spreads them with 7 port-5 shuffles and broadcasts per block.
+constexpr int64_t kScaleChunk = 64;
+
 float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
   using Q62 = BlockQ4_QMask62;
   const auto* w = static_cast<const Q62*>(w_row);
   const auto* a = static_cast<const ActQMask*>(act_row);
-  alignas(64) static constexpr uint8_t kIota[64] = {
-      0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-      22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
-      44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
-  const __m512i iota = _mm512_load_si512(kIota);
   const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
-  const __m512i half = _mm512_set1_epi8(Q62::kHalf), skip = _mm512_set1_epi8(64 - Q62::kHalf);
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                    _mm512_setzero_ps()};
-  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    const Q62& blk = w[b];
-    const ActQMask& x = a[b];
-    // levels 0-47 in lo's bytes 0-47, 48-95 in hi's (a masked load: never past the block)
-    const __m512i raw = _mm512_maskz_loadu_epi8((1ull << (Q62::capacity / 2)) - 1, blk.qs);
-    const __m512i lo = _mm512_and_si512(raw, low4);
-    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-    alignas(16) float s[4];  // d_q · activation d, the scalar twin's product
-    _mm_store_ps(s,
-                 _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk.d))),
-                            _mm_set1_ps(x.d)));
-    unsigned off = 0;  // levels before the quarter
-    for (int q = 0; q < 4; ++q) {
-      uint64_t m;
-      std::memcpy(&m, blk.mask + 8 * q, 8);
-      // level off + j: byte off + j of lo when below 48, else byte off + j − 48 of hi (vpermt2b
-      // index + 16); off + 63 ≤ 159 never wraps a byte. Levels past the block's count are never
-      // expanded (the loader bounds the count by 96).
-      __m512i at = _mm512_add_epi8(iota, _mm512_set1_epi8(static_cast<char>(off)));
-      at = _mm512_mask_add_epi8(at, _mm512_cmpge_epu8_mask(at, half), at, skip);
-      const __m512i lev = _mm512_permutex2var_epi8(lo, at, hi);
-      const __m512i wq = _mm512_mask_expand_epi8(eight, m, lev);
-      const __m512i isum =
-          _mm512_dpbusd_epi32(_mm512_load_si512(x.start[q]), wq, _mm512_load_si512(x.qs + 64 * q));
-      acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(s[q]), _mm512_cvtepi32_ps(isum), acc[q]);
-      off += static_cast<unsigned>(std::popcount(m));
+  alignas(64) float scales[kScaleChunk][4];  // the scalar twin's products d_q · activation d
+  const int64_t nb = n / kSparseBlock;
+  for (int64_t b0 = 0; b0 < nb; b0 += kScaleChunk) {
+    const int64_t cnt = std::min(kScaleChunk, nb - b0);
+    for (int64_t j = 0; j < cnt; ++j) {
+      const __m128i d16 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b0 + j].d));
+      _mm_store_ps(scales[j], _mm_mul_ps(_mm_cvtph_ps(d16), _mm_set1_ps(a[b0 + j].d)));
+    }
+    for (int64_t j = 0; j < cnt; ++j) {
+      const Q62& blk = w[b0 + j];
+      const ActQMask& x = a[b0 + j];
+      // levels 0-47 in lo's bytes 0-47, 48-95 in hi's (a masked load: never past the block)
+      const __m512i raw = _mm512_maskz_loadu_epi8((1ull << (Q62::capacity / 2)) - 1, blk.qs);
+      const __m512i lo = _mm512_and_si512(raw, low4);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+      unsigned off = 0;  // levels before the quarter (≤ 96: the loader bounds the count)
+      for (int q = 0; q < 4; ++q) {
+        uint64_t m;
+        std::memcpy(&m, blk.mask + 8 * q, 8);
+        const __m512i lev = _mm512_permutex2var_epi8(lo, _mm512_load_si512(kTQ.at[off]), hi);
+        const __m512i wq = _mm512_mask_expand_epi8(eight, m, lev);
+        const __m512i isum = _mm512_dpbusd_epi32(_mm512_load_si512(x.start[q]), wq,
+                                                 _mm512_load_si512(x.qs + 64 * q));
+        acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(scales[j][q]), _mm512_cvtepi32_ps(isum), acc[q]);
+        off += static_cast<unsigned>(std::popcount(m));
+      }
     }
   }
   alignas(64) float lanes[kLanes];
