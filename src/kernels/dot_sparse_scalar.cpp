@@ -155,6 +155,8 @@ void add_sparse_kernels(KernelDispatch& kd) {
   // Every x86 SIMD table runs only where AVX2 does: the AVX2 2:4 kernel (table gathers) serves
   // them all; AVX-512 hosts with VBMI2 (vpcompressb gathers) and VBMI (vpermb places them: Ice
   // Lake, Sapphire Rapids, Zen 4) get the AVX-512 kernels of every sparse type instead.
+  // Q4_QMASK62 has an AVX-512 kernel only (vpexpandb per quarter); the AVX2, AVX-VNNI and NEON
+  // tables keep its scalar twin.
   const CpuFeatures& cpu = cpu_features();
   if (kd.isa != Isa::kScalar) {
     kd.set(S::kQ4_2of4, avx2_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
