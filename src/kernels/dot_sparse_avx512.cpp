@@ -504,29 +504,41 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
   return dot_mask_packed_pf<kVB>(n, w_row, act_row, 0);
 }
 
-// ---------------------------------------------------------------- Q4_QMASK62: expand per quarter
+// ---------------------------------------------------------------- Q4_QMASK62: expand per word
 //
-// A quarter's scale covers its 64 positions, so nothing is gathered: the quarter's levels are
-// brought to the start of a register (vpermt2b from the block's 96 unpacked levels, at the running
-// count of levels before the quarter), vpexpandb places them at the kept positions of the
-// quarter's 64-bit mask word with 8 elsewhere, and one vpdpbusd against the activations as they
-// are, started from −8 · Σ of each dword lane's 4 quants (prepared once per token, ActQMask),
-// leaves dword lane l = the exact Σ (level − 8) · quant of weights 4l … 4l + 3. Every lane of that
-// register belongs to one quarter, so one scale: one fused multiply-add into the quarter's 16
-// float lanes (kernels.h, the canonical order). Per block: 1 masked load and 3 nibble ops, then
-// per quarter a table load, vpermt2b, vpexpandb, vpdpbusd, a conversion and an FMA.
+// Nothing is gathered: each 64-slot mask word's levels are brought to the start of a register
+// (vpermt2b from the block's 96 unpacked levels, at the running count of levels before the word),
+// vpexpandb places them at the word's kept slots with 8 elsewhere, and one vpdpbusd against the
+// activations prepared in slot order (ActQMask) adds dword lane l = Σ (level − 8) · quant of slots
+// 64w + 4l … 64w + 4l + 3, all weights of quarter l % 4 (q_sparse.h). The 4 words accumulate in
+// one integer register started from −8 · Σ of each lane's 16 quants, so a block costs one
+// conversion and one FMA by its 4 scales broadcast to lanes l % 4 (kernels.h, the canonical
+// order). Per block: 1 masked load and 3 nibble ops, per word a table load, vpermt2b, vpexpandb
+// and vpdpbusd, then a conversion and an FMA.
 
 // One prepared activation block of the Q4_QMASK62 kernel.
 struct alignas(64) ActQMask {
-  int8_t qs[kSparseBlock];  // the Q8_K quants in weight order
-  int32_t start[4][16];  // [q][l]: −8 · Σ of quants 64q + 4l … 64q + 4l + 3 (vpdpbusd's start)
-  float d;               // the Q8_K block's scale
+  int8_t qs[kSparseBlock];  // the Q8_K quants in slot order (qmask62_position)
+  int32_t start[16];        // [l]: −8 · Σ of the 16 quants in lane l of the 4 words
+  float d;                  // the Q8_K block's scale
 };
-static_assert(sizeof(ActQMask) == 576);
+static_assert(sizeof(ActQMask) == 384);
 
 size_t qmask_act_bytes(int64_t n) {
   return static_cast<size_t>(n / kSparseBlock) * sizeof(ActQMask);
 }
+
+// Slot s's weight position (qmask62_position) for every s: prep_qmask reorders each token's quants
+// with it once per matmul (a byte copy loop: the activations are a small part of a gemv's bytes).
+struct SlotOrder {
+  uint8_t pos[kSparseBlock];  // [s]: qmask62_position(s)
+};
+constexpr SlotOrder make_slot_order() {
+  SlotOrder o{};
+  for (int s = 0; s < kSparseBlock; ++s) o.pos[s] = static_cast<uint8_t>(qmask62_position(s));
+  return o;
+}
+alignas(64) constexpr SlotOrder kSlots = make_slot_order();
 
 void prep_qmask(const float* x, int64_t n, void* out) {
   auto* a = static_cast<ActQMask*>(out);
@@ -534,13 +546,12 @@ void prep_qmask(const float* x, int64_t n, void* out) {
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
     BlockQ8_K q;
     prep_avx512_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
-    std::memcpy(a[b].qs, q.qs, sizeof a[b].qs);
+    for (int s = 0; s < kSparseBlock; ++s) a[b].qs[s] = q.qs[kSlots.pos[s]];
     a[b].d = q.d;
-    for (int v = 0; v < 4; ++v) {
-      const __m512i sum8 =
-          _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, _mm512_loadu_si512(q.qs + 64 * v));
-      _mm512_store_si512(a[b].start[v], _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
-    }
+    __m512i sum8 = _mm512_setzero_si512();
+    for (int v = 0; v < 4; ++v)
+      sum8 = _mm512_dpbusd_epi32(sum8, eight, _mm512_load_si512(a[b].qs + 64 * v));
+    _mm512_store_si512(a[b].start, _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
   }
 }
 
@@ -572,8 +583,7 @@ float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
   const auto* w = static_cast<const Q62*>(w_row);
   const auto* a = static_cast<const ActQMask*>(act_row);
   const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                   _mm512_setzero_ps()};
+  __m512 acc = _mm512_setzero_ps();
   alignas(64) float scales[kScaleChunk][4];  // the scalar twin's products d_q · activation d
   const int64_t nb = n / kSparseBlock;
   for (int64_t b0 = 0; b0 < nb; b0 += kScaleChunk) {
@@ -589,22 +599,23 @@ float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
       const __m512i raw = _mm512_maskz_loadu_epi8((1ull << (Q62::capacity / 2)) - 1, blk.qs);
       const __m512i lo = _mm512_and_si512(raw, low4);
       const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-      unsigned off = 0;  // levels before the quarter (≤ 96: the loader bounds the count)
-      for (int q = 0; q < 4; ++q) {
+      __m512i isum = _mm512_load_si512(x.start);
+      unsigned off = 0;  // levels before the word (≤ 96: the loader bounds the count)
+      for (int v = 0; v < 4; ++v) {
         uint64_t m;
-        std::memcpy(&m, blk.mask + 8 * q, 8);
+        std::memcpy(&m, blk.mask + 8 * v, 8);
         const __m512i lev = _mm512_permutex2var_epi8(lo, _mm512_load_si512(kTQ.at[off]), hi);
-        const __m512i wq = _mm512_mask_expand_epi8(eight, m, lev);
-        const __m512i isum = _mm512_dpbusd_epi32(_mm512_load_si512(x.start[q]), wq,
-                                                 _mm512_load_si512(x.qs + 64 * q));
-        acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(scales[j][q]), _mm512_cvtepi32_ps(isum), acc[q]);
+        const __m512i wv = _mm512_mask_expand_epi8(eight, m, lev);
+        isum = _mm512_dpbusd_epi32(isum, wv, _mm512_load_si512(x.qs + 64 * v));
         off += static_cast<unsigned>(std::popcount(m));
       }
+      // lane l's scale is quarter l % 4's: the block's 4 scales repeated
+      acc = _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_load_ps(scales[j])),
+                            _mm512_cvtepi32_ps(isum), acc);
     }
   }
   alignas(64) float lanes[kLanes];
-  _mm512_store_ps(lanes,
-                  _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+  _mm512_store_ps(lanes, acc);
   return reduce16(lanes);
 }
 

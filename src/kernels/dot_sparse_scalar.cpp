@@ -109,31 +109,25 @@ float ref_dot_q4_mask62(int64_t n, const void* w, const void* a) {
   return dot_sparse<BlockQ4_Mask62, 3, gather_mask<96>>(n, w, a);
 }
 
-// Q4_QMASK62 in its canonical order (kernels.h, "The sparse types"): per quarter q, lane l sums
-// the exact integer products of weights 64q + 4l … 64q + 4l + 3 (pruned ones add nothing, as the
-// SIMD kernels' level 8 minus the activations' 8 · Σ does), 4 × 16 float lanes.
+// Q4_QMASK62 in its canonical order (kernels.h, "The sparse types"): per block, lane l sums the
+// exact integer products of the kept slots 64w + 4l … 64w + 4l + 3 of all 4 mask words w (16
+// weights of quarter l % 4, q_sparse.h; pruned ones add nothing, as the SIMD kernel's level 8
+// minus the activations' 8 · Σ does), then one FMA by quarter l % 4's scale into float lane l.
 float ref_dot_q4_qmask62(int64_t n, const void* w_row, const void* act_row) {
   using Q62 = BlockQ4_QMask62;
   const auto* w = static_cast<const Q62*>(w_row);
   const auto* a = static_cast<const BlockQ8_K*>(act_row);
-  constexpr int kQuarters = kSparseBlock / Q62::kQuarter;
-  float acc[kQuarters][kLanes] = {};
+  float acc[kLanes] = {};
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    int k = 0;  // kept weights before the current one: its level's index
-    for (int q = 0; q < kQuarters; ++q) {
-      const float s = fp16_to_fp32(w[b].d[q]) * a[b].d;
-      for (int l = 0; l < kLanes; ++l) {
-        int32_t isum = 0;
-        for (int i = Q62::kQuarter * q + 4 * l; i < Q62::kQuarter * q + 4 * l + 4; ++i)
-          if ((w[b].mask[i / 8] >> (i % 8)) & 1)
-            isum += (qmask62_level(w[b], k++) - 8) * a[b].qs[i];
-        acc[q][l] = std::fma(s, static_cast<float>(isum), acc[q][l]);
-      }
-    }
+    int32_t isum[kLanes] = {};
+    int k = 0;  // kept slots before the current one: its level's index
+    for (int slot = 0; slot < kSparseBlock; ++slot)
+      if ((w[b].mask[slot / 8] >> (slot % 8)) & 1)
+        isum[slot % 64 / 4] += (qmask62_level(w[b], k++) - 8) * a[b].qs[qmask62_position(slot)];
+    for (int l = 0; l < kLanes; ++l)
+      acc[l] = std::fma(fp16_to_fp32(w[b].d[l % 4]) * a[b].d, static_cast<float>(isum[l]), acc[l]);
   }
-  float lanes[kLanes];
-  for (int l = 0; l < kLanes; ++l) lanes[l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
-  return reduce16(lanes);
+  return reduce16(acc);
 }
 
 void add_sparse_kernels(KernelDispatch& kd) {

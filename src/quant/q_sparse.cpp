@@ -230,18 +230,26 @@ void encode_q4_qmask62(const float* w, const uint8_t* pruned, int64_t n, const f
       throw Error("sparse mask encoding: block " + std::to_string(b) + " keeps " +
                   std::to_string(kept) + " weights (nonzero), more than the format's " +
                   std::to_string(Q62::capacity));
-    int k = 0;  // kept so far in the block
+    uint8_t level_at[kSparseBlock] = {};  // each kept weight's level, by position
     for (int q = 0; q < kSparseBlock / Q62::kQuarter; ++q) {
       float x[Q62::kQuarter], imp[Q62::kQuarter];
-      int c = 0;
+      int pos[Q62::kQuarter], c = 0;
       for (int i = q * Q62::kQuarter; i < (q + 1) * Q62::kQuarter; ++i) {
         if (pruned[base + i]) continue;
-        blk.mask[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+        pos[c] = i;
         x[c] = w[base + i];
         imp[c++] = importance ? importance[base + i] : 0.f;
       }
-      blk.d[q] = quantize_quarter(x, importance ? imp : nullptr, c, sigma2, levels + k);
-      k += c;
+      uint8_t L[Q62::kQuarter];
+      blk.d[q] = quantize_quarter(x, importance ? imp : nullptr, c, sigma2, L);
+      for (int j = 0; j < c; ++j) level_at[pos[j]] = L[j];
+    }
+    int k = 0;  // kept slots so far in the block
+    for (int slot = 0; slot < kSparseBlock; ++slot) {
+      const int i = qmask62_position(slot);
+      if (pruned[base + i]) continue;
+      blk.mask[slot / 8] |= static_cast<uint8_t>(1u << (slot % 8));
+      levels[k++] = level_at[i];
     }
     for (int j = 0; j < Q62::kHalf; ++j)
       blk.qs[j] = static_cast<uint8_t>(levels[j] | levels[j + Q62::kHalf] << 4);
@@ -258,11 +266,14 @@ void decode_q4_qmask62(const BlockQ4_QMask62* in, int64_t n, float* out) {
                   std::to_string(kept) + " weights kept, the format holds " +
                   std::to_string(Q62::capacity) + ")");
     float* o = out + b * kSparseBlock;
+    std::fill(o, o + kSparseBlock, 0.f);
     int k = 0;
-    for (int i = 0; i < kSparseBlock; ++i)
-      o[i] = (blk.mask[i / 8] >> (i % 8)) & 1 ? fp16_to_fp32(blk.d[i / Q62::kQuarter]) *
-                                                    static_cast<float>(qmask62_level(blk, k++) - 8)
-                                              : 0.f;
+    for (int slot = 0; slot < kSparseBlock; ++slot) {
+      if (!((blk.mask[slot / 8] >> (slot % 8)) & 1)) continue;
+      const int i = qmask62_position(slot);
+      o[i] =
+          fp16_to_fp32(blk.d[i / Q62::kQuarter]) * static_cast<float>(qmask62_level(blk, k++) - 8);
+    }
   }
 }
 

@@ -29,17 +29,22 @@
 //   kPerRowBlock does, for every method (exact counts per block); a mask with more bits than C set
 //   is a corrupt block. The bitmask costs 1 bit per weight, the same as the 2:4 index, which is why
 //   both formats come out at 104 bytes at 50 %.
-// - BlockQ4_QMask62: the same mask and capacity 96 as Q4_MASK62, but the values are not Q4_0
-//   blocks: one fp16 scale per 64-weight quarter (the mask's 64-bit word q) and the kept values'
-//   4-bit levels in weight order, value = d_q·(level − 8) for a kept weight of quarter q. Level k
-//   of the block (k-th kept weight, 0-based) is the low nibble of byte k for k < 48 and the high
-//   nibble of byte k − 48 otherwise (Q4_0's split halves, 48 wide), so one and, one shift and one
-//   and unpack all 96. Slots past the block's count hold level 8 (adds exactly 0).
-//   32 + 8 + 48 = 88 bytes per 256 weights = 2.75 bits per weight. Why: a Q4_MASK62 value block's
-//   32 values span a variable range of positions, so a kernel must gather the activations
-//   (compress); here a quarter's scale covers a fixed position range, so a kernel expands the
-//   quarter's levels into position order (vpexpandb, 8 where pruned) and takes a plain int8 dot
-//   with the activations as they are (kernels.h, "The sparse types"). Each quarter is quantized
+// - BlockQ4_QMask62: the same mask size and capacity 96 as Q4_MASK62, but the values are not Q4_0
+//   blocks: one fp16 scale per 64-weight quarter, value = d_q·(level − 8) for a kept weight of
+//   quarter q. Mask and levels are in slot order, not weight order: slot s (0-255) is weight
+//   qmask62_position(s) (below), bit s % 8 of mask byte s / 8 is set when that weight is kept, and
+//   level k of the block is that of the k-th kept slot. Level k is the low nibble of byte k for
+//   k < 48 and the high nibble of byte k − 48 otherwise (Q4_0's split halves, 48 wide), so one
+//   and, one shift and one and unpack all 96. Slots past the block's count hold level 8 (adds
+//   exactly 0). 32 + 8 + 48 = 88 bytes per 256 weights = 2.75 bits per weight.
+//   Why quarters: a Q4_MASK62 value block's 32 values span a variable range of positions, so a
+//   kernel must gather the activations (compress); here a scale covers a fixed position set, so a
+//   kernel expands each 64-slot word's levels into slot order (vpexpandb, 8 where pruned) and
+//   takes a plain int8 dot with activations prepared once per token in slot order (kernels.h,
+//   "The sparse types"). Why slot order: slots 64w … 64w + 63 (mask word w) hold 16 weights of
+//   every quarter, dword lane l (slots 4l … 4l + 3 of the word) weights of quarter l % 4, so the
+//   4 words' dot products add into one integer register whose lane l has quarter l % 4's scale:
+//   one conversion and one FMA per block instead of one per quarter. Each quarter is quantized
 //   like ggml's Q4_0 reference generalised to its kept count (0-64): d = (value of largest
 //   magnitude) / −8; with importance, ggml's importance search (make_qx_quants) against it,
 //   keeping the better under the importance-weighted error.
@@ -82,7 +87,7 @@ struct BlockQ4_QMask62 {
   static constexpr int capacity = 96;         // kept values a block can hold
   static constexpr int kQuarter = 64;         // weights per scale (one mask word)
   static constexpr int kHalf = capacity / 2;  // levels per nibble half (low: 0-47, high: 48-95)
-  uint8_t mask[kSparseBlock / 8];             // bit set = weight kept
+  uint8_t mask[kSparseBlock / 8];             // bit s set = the weight of slot s kept
   uint16_t d[kSparseBlock / kQuarter];        // fp16 scale of each 64-weight quarter
   uint8_t qs[capacity / 2];                   // levels: byte j = level j | level j + 48 << 4
 };
@@ -109,6 +114,12 @@ void decode_q4_mask(const BlockQ4_Mask<kCapacity>* in, int64_t n, float* out);
 void encode_q4_qmask62(const float* w, const uint8_t* pruned, int64_t n, const float* importance,
                        BlockQ4_QMask62* out);
 void decode_q4_qmask62(const BlockQ4_QMask62* in, int64_t n, float* out);
+// The weight (0-255) in slot s of a Q4_QMASK62 block: slot 64w + 4l + i (mask word w, dword lane
+// l, byte i) is weight i of the 4-weight group 4w + l / 4 of quarter l % 4.
+constexpr int qmask62_position(int s) {
+  const int w = s / 64, l = s % 64 / 4, i = s % 4;
+  return BlockQ4_QMask62::kQuarter * (l % 4) + 16 * w + 4 * (l / 4) + i;
+}
 // Level k (0 … 95) of a Q4_QMASK62 block.
 inline int qmask62_level(const BlockQ4_QMask62& b, int k) {
   return k < BlockQ4_QMask62::kHalf ? b.qs[k] & 0xF : b.qs[k - BlockQ4_QMask62::kHalf] >> 4;

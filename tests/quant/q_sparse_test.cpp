@@ -137,9 +137,10 @@ TEST(SparseTypes, CorruptBlocksAreFound) {
 }
 
 // The Q4_QMASK62 layout by hand (not by the encoder): per quarter the Q4_0 reference on its kept
-// values (largest magnitude → level 0, d = it / −8), levels in weight order, level k in the low
-// nibble of byte k (k < 48) or the high nibble of byte k − 48, level 8 past the count and in a
-// quarter without kept weights (scale 0).
+// values (largest magnitude → level 0, d = it / −8); mask and levels in slot order (slot
+// 64w + 4l + i = weight 64(l % 4) + 16w + 4(l / 4) + i), level k in the low nibble of byte k
+// (k < 48) or the high nibble of byte k − 48, level 8 past the count and in a quarter without
+// kept weights (scale 0).
 TEST(SparseTypes, QMask62LayoutByHand) {
   std::vector<float> w(256, 0.f);
   w[3] = -8.f, w[17] = 4.f, w[63] = 2.f;  // quarter 0: d = 1, levels 0, 12, 10
@@ -147,14 +148,16 @@ TEST(SparseTypes, QMask62LayoutByHand) {
   w[255] = 0.25f;                         // quarter 3: d = −0.03125, level 0; quarter 2 empty
   BlockQ4_QMask62 b;
   quantize_tensor(DType::Q4_QMASK62, w.data(), 1, 256, &b, nullptr);
+  // weight → slot: 3 → 3 (word 0, lane 0), 64 → 4 (word 0, lane 1), 17 → 65 (word 1, lane 0),
+  // 100 → 148 (word 2, lane 5), 63 → 243 (word 3, lane 12), 255 → 255 (word 3, lane 15)
   uint8_t mask_bytes[32] = {};
-  for (int i : {3, 17, 63, 64, 100, 255}) mask_bytes[i / 8] |= static_cast<uint8_t>(1 << (i % 8));
+  for (int s : {3, 4, 65, 148, 243, 255}) mask_bytes[s / 8] |= static_cast<uint8_t>(1 << (s % 8));
   EXPECT_EQ(0, std::memcmp(b.mask, mask_bytes, 32));
   EXPECT_EQ(fp16_to_fp32(b.d[0]), 1.f);
   EXPECT_EQ(fp16_to_fp32(b.d[1]), -0.375f);
   EXPECT_EQ(fp16_to_fp32(b.d[2]), 0.f);
   EXPECT_EQ(fp16_to_fp32(b.d[3]), -0.03125f);
-  const uint8_t levels[6] = {0, 12, 10, 0, 12, 0};
+  const uint8_t levels[6] = {0, 0, 12, 12, 10, 0};  // weights 3, 64, 17, 100, 63, 255
   for (int j = 0; j < 48; ++j) EXPECT_EQ(b.qs[j], (j < 6 ? levels[j] : 8) | 8 << 4) << "byte " << j;
   std::vector<float> back(256);
   dequantize_tensor(DType::Q4_QMASK62, &b, 1, 256, back.data());
@@ -162,7 +165,7 @@ TEST(SparseTypes, QMask62LayoutByHand) {
   // a level in the high half: level 50 = high nibble of byte 2
   b.qs[2] = static_cast<uint8_t>((b.qs[2] & 0x0F) | 0xF << 4);
   EXPECT_EQ(qmask62_level(b, 50), 15);
-  EXPECT_EQ(qmask62_level(b, 2), 10);
+  EXPECT_EQ(qmask62_level(b, 2), 12);
 }
 
 // With importances, every quarter keeps the better of ggml's search and the reference under the
