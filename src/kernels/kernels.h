@@ -35,12 +35,11 @@
 // scale per 256-block, so a value block's kept values, which span a variable number of 32-weight
 // blocks, share one activation scale). Value block v of a row (counted across the row) goes to
 // lane v % 16: lane += (fp16 d_v · activation d) · isum, then reduce16 as everywhere.
-// Q4_QMASK62 has no value blocks but one scale per 64-weight quarter, so its kernels expand the
-// quarter's levels into position order instead (level 8 where pruned) and need no gather: its
-// canonical order keeps 4 × 16 lanes, lane l of quarter q summing the exact integer dot of the
-// quarter's weights 4l … 4l + 3 (Σ (level − 8) · quant over the kept ones): acc[q][l] +=
-// (fp16 d_q · activation d) · isum per block, then lane l = (acc[0][l] + acc[1][l]) +
-// (acc[2][l] + acc[3][l]) and reduce16.
+// Q4_QMASK62 has no value blocks but one scale per 64-weight quarter and its mask and levels in
+// slot order (q_sparse.h), so its kernels expand each mask word's levels into slot order instead
+// (level 8 where pruned) and need no gather: per block, lane l sums the exact integer dot of the
+// kept slots 64w + 4l … 64w + 4l + 3 of all 4 words w (16 weights of quarter l % 4;
+// Σ (level − 8) · quant), lane l += (fp16 d_{l % 4} · activation d) · isum, then reduce16.
 #pragma once
 
 #include <cstddef>

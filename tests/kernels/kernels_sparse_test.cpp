@@ -61,9 +61,10 @@ std::vector<float> pruned_rows(DType t, int64_t rows, int64_t n, std::mt19937& r
     for (int i = 0; i < 256; ++i) idx[i] = i;
     std::shuffle(idx.begin(), idx.end(), rng);
     if (t == DType::Q4_QMASK62 && b % 5 == 2) {
-      // a full quarter (64 kept: its levels straddle the two nibble halves) and 32 others
-      const int q = static_cast<int>(b / 5 % 4);
-      std::stable_partition(idx.begin(), idx.end(), [q](int i) { return i / 64 == q; });
+      // a full mask word (64 kept slots: its levels straddle the two nibble halves) and 32 others;
+      // word v holds weights 16v … 16v + 15 of every quarter (q_sparse.h, slot order)
+      const int v = static_cast<int>(b / 5 % 4);
+      std::stable_partition(idx.begin(), idx.end(), [v](int i) { return i % 64 / 16 == v; });
       std::shuffle(idx.begin() + 64, idx.end(), rng);
     }
     for (int i = keep; i < 256; ++i) blk[idx[i]] = 0.f;
