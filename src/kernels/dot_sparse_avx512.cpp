@@ -578,7 +578,9 @@ alignas(64) constexpr TablesQMask kTQ = make_tables_qmask();
 // registers the compiler spreads them with 7 port-5 shuffles and broadcasts per block.
 constexpr int64_t kScaleChunk = 64;
 
-float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
+// pf: bytes ahead of the block being read that the row prefetches (kernels/prefetch.h), as the
+// packed sparse gemms do; the rows as stored are contiguous, so the stream crosses row ends.
+float dot_qmask62_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
   using Q62 = BlockQ4_QMask62;
   const auto* w = static_cast<const Q62*>(w_row);
   const auto* a = static_cast<const ActQMask*>(act_row);
@@ -595,6 +597,8 @@ float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
     for (int64_t j = 0; j < cnt; ++j) {
       const Q62& blk = w[b0 + j];
       const ActQMask& x = a[b0 + j];
+      // two lines per 88-byte block cover the stream (prefetch_ahead<88> would touch three)
+      prefetch_ahead<65>(&blk, pf);
       // levels 0-47 in lo's bytes 0-47, 48-95 in hi's (a masked load: never past the block)
       const __m512i raw = _mm512_maskz_loadu_epi8((1ull << (Q62::capacity / 2)) - 1, blk.qs);
       const __m512i lo = _mm512_and_si512(raw, low4);
@@ -617,6 +621,9 @@ float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
   alignas(64) float lanes[kLanes];
   _mm512_store_ps(lanes, acc);
   return reduce16(lanes);
+}
+float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
+  return dot_qmask62_pf(n, w_row, act_row, 0);
 }
 
 // Rows a gemm prefetches ahead. The sparse kernels spend more instructions per byte than the
@@ -699,6 +706,7 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
       FormatKernels k = kernels_of<dot_qmask62>(DType::Q4_QMASK62);
       k.act_row_bytes = qmask_act_bytes;  // its own activation blocks (ActQMask)
       k.prepare_act = prep_qmask;
+      k.gemm = gemm_rows_streamed<dot_qmask62_pf>;  // one prefetch stream, as the packed types
       return k;
     }
     default:
