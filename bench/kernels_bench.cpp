@@ -126,13 +126,13 @@ BENCHMARK(BM_VnniPeak)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisec
 
 // ---------------------------------------------------------------- matmuls
 
-constexpr DType kTypes[] = {DType::Q4_0,    DType::Q8_0,      DType::Q4_K,     DType::Q5_K,
-                            DType::Q6_K,    DType::F16,       DType::Q2_K,     DType::Q3_K,
-                            DType::Q4_1,    DType::Q5_0,      DType::Q5_1,     DType::IQ4_NL,
-                            DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62};
+constexpr DType kTypes[] = {DType::Q4_0,    DType::Q8_0,      DType::Q4_K,      DType::Q5_K,
+                            DType::Q6_K,    DType::F16,       DType::Q2_K,      DType::Q3_K,
+                            DType::Q4_1,    DType::Q5_0,      DType::Q5_1,      DType::IQ4_NL,
+                            DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62, DType::Q4_QMASK62};
 
 // edgefit's sparse types take pruned rows: the smallest magnitudes zeroed, 2 of every 4
-// (Q4_2OF4) or all but the capacity of every 256 (Q4_MASK50: 128, Q4_MASK62: 96).
+// (Q4_2OF4) or all but the capacity of every 256 (Q4_MASK50: 128, Q4_MASK62 and Q4_QMASK62: 96).
 void prune_for(DType t, std::vector<float>& f) {
   const size_t unit = t == DType::Q4_2OF4 ? 4 : 256;
   const size_t keep = t == DType::Q4_2OF4 ? 2 : t == DType::Q4_MASK50 ? 128 : 96;
@@ -339,7 +339,7 @@ const int kRegistered = [] {
     }
   }
   for (DType t : {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::F16, DType::Q2_K,
-                  DType::Q3_K, DType::Q4_2OF4, DType::Q4_MASK62}) {
+                  DType::Q3_K, DType::Q4_2OF4, DType::Q4_MASK62, DType::Q4_QMASK62}) {
     benchmark::RegisterBenchmark(("Decode/" + std::string(dtype_name(t))).c_str(), BM_Decode, t)
         ->Arg(1)
         ->Arg(2)

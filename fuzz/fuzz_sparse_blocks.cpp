@@ -1,6 +1,6 @@
-// libFuzzer target: sparse weight blocks (Q4_2OF4, Q4_MASK50, Q4_MASK62) as a hostile file holds
-// them. The loader's check (find_corrupt_sparse_block) must accept exactly the blocks the
-// decoder accepts, and on accepted blocks the best kernel table must equal the scalar twin bit
+// libFuzzer target: sparse weight blocks (Q4_2OF4, Q4_MASK50, Q4_MASK62, Q4_QMASK62) as a hostile
+// file holds them. The loader's check (find_corrupt_sparse_block) must accept exactly the blocks
+// the decoder accepts, and on accepted blocks the best kernel table must equal the scalar twin bit
 // for bit (no read past a block, whatever its index nibbles or mask), and so must its kernels on
 // the blocks repacked as the loader repacks them. First byte: the type.
 #include <cstdint>
@@ -16,8 +16,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace edgefit;
   if (size < 1) return 0;
-  const DType types[] = {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62};
-  const DType t = types[data[0] % 3];
+  const DType types[] = {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62, DType::Q4_QMASK62};
+  const DType t = types[data[0] % 4];
   const size_t block = quant_row_size(t, 256);
   const int64_t n_blocks = static_cast<int64_t>((size - 1) / block);
   if (n_blocks == 0) return 0;

@@ -133,3 +133,8 @@ put("device_profile", "host.json", json.dumps(dict(dev, ram_bytes=0, storage_byt
 # positions 0 and 1, zero scales; a mask block keeping 8 weights).
 put("sparse_blocks", "q4_2of4.bin", bytes([0]) + bytes([0x44] * 32) + bytes(72))
 put("sparse_blocks", "q4_mask62.bin", bytes([2]) + bytes([0xFF]) + bytes(31) + bytes(54))
+# q4_qmask62: 8 kept slots in mask word 0 and 8 in word 3 (slot order, src/quant/q_sparse.h;
+# levels spanning both nibble halves of 2 blocks), scales 1.0 (fp16 0x3C00)
+qmask = bytes([0xFF]) + bytes(23) + bytes([0xFF]) + bytes(7)
+put("sparse_blocks", "q4_qmask62.bin",
+    bytes([3]) + (qmask + struct.pack("<4H", *[0x3C00] * 4) + bytes(range(0, 240, 5)))*2)

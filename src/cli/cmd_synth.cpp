@@ -21,12 +21,14 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "random seed");
   cmd->add_option("--sparsity", o->sparsity,
                   "prune the blocks' matmuls by magnitude and store them sparse: 2:4 (q4_2of4), "
-                  "0.5 (q4_mask50) or a fraction up to 1 (q4_mask62, at most 96 of 256 kept)");
+                  "0.5 (q4_mask50) or a fraction up to 1 (q4_qmask62, at most 96 of 256 kept)");
+  cmd->add_option("--sparse-type", o->sparse_type,
+                  "store a --sparsity fraction as q4_mask50, q4_mask62 or q4_qmask62 instead");
   cmd->callback([o, out] {
     const uint64_t bytes = write_synth_model(*out, *o);
     std::string type = o->type;
     if (!o->sparsity.empty()) {
-      const SynthSparsity s = synth_sparse_type(o->sparsity);
+      const SynthSparsity s = synth_sparse_type(o->sparsity, o->sparse_type);
       type += ", block matmuls " + std::string(dtype_name(s.type)) + " (" +
               std::to_string(s.kept_per_block) + " of 256 kept)";
     }

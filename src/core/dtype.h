@@ -48,9 +48,10 @@ enum class DType : uint32_t {
   // edgefit's own sparse GGUF types (quant/q_sparse.h), far above ggml's ids so that a future
   // ggml type never collides; llama.cpp rejects them as an invalid tensor type, and such files
   // carry `edgefit.sparse = true` to say why.
-  Q4_2OF4 = 200,    // 2:4 sparse, kept values as Q4_0: 104 bytes per 256 weights
-  Q4_MASK50 = 201,  // bitmask + up to 128 of 256 values as Q4_0: 104 bytes per 256 weights
-  Q4_MASK62 = 202,  // bitmask + up to 96 of 256 values as Q4_0: 86 bytes per 256 weights
+  Q4_2OF4 = 200,     // 2:4 sparse, kept values as Q4_0: 104 bytes per 256 weights
+  Q4_MASK50 = 201,   // bitmask + up to 128 of 256 values as Q4_0: 104 bytes per 256 weights
+  Q4_MASK62 = 202,   // bitmask + up to 96 of 256 values as Q4_0: 86 bytes per 256 weights
+  Q4_QMASK62 = 203,  // bitmask + a scale per 64-weight quarter + up to 96 levels: 88 bytes
   // not in ggml: safetensors-only element types
   U8 = 1000,
   U16,
@@ -118,6 +119,7 @@ inline constexpr DTypeInfo kDTypes[] = {
     {DType::Q4_2OF4, "Q4_2OF4", 256, 104, true},
     {DType::Q4_MASK50, "Q4_MASK50", 256, 104, true},
     {DType::Q4_MASK62, "Q4_MASK62", 256, 86, true},
+    {DType::Q4_QMASK62, "Q4_QMASK62", 256, 88, true},
 };
 
 // Info for a dtype; nullptr for an id that is not a known type (e.g. from a hostile file).
@@ -139,9 +141,10 @@ const DTypeInfo* dtype_info_from_ggml(uint32_t ggml_id);
 // Parse a name, case-insensitive ("q4_k", "F16"); nullopt when unknown.
 std::optional<DType> dtype_from_name(std::string_view name);
 std::string_view dtype_name(DType t);
-// True for edgefit's own sparse GGUF types (Q4_2OF4, Q4_MASK50, Q4_MASK62).
+// True for edgefit's own sparse GGUF types (Q4_2OF4, Q4_MASK50, Q4_MASK62, Q4_QMASK62).
 constexpr bool is_sparse_dtype(DType t) {
-  return t == DType::Q4_2OF4 || t == DType::Q4_MASK50 || t == DType::Q4_MASK62;
+  return t == DType::Q4_2OF4 || t == DType::Q4_MASK50 || t == DType::Q4_MASK62 ||
+         t == DType::Q4_QMASK62;
 }
 
 // Bytes that n_elements of type t occupy, or nullopt if n_elements is not a whole number of blocks

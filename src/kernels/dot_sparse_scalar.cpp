@@ -109,11 +109,33 @@ float ref_dot_q4_mask62(int64_t n, const void* w, const void* a) {
   return dot_sparse<BlockQ4_Mask62, 3, gather_mask<96>>(n, w, a);
 }
 
+// Q4_QMASK62 in its canonical order (kernels.h, "The sparse types"): per block, lane l sums the
+// exact integer products of the kept slots 64w + 4l … 64w + 4l + 3 of all 4 mask words w (16
+// weights of quarter l % 4, q_sparse.h; pruned ones add nothing, as the SIMD kernel's level 8
+// minus the activations' 8 · Σ does), then one FMA by quarter l % 4's scale into float lane l.
+float ref_dot_q4_qmask62(int64_t n, const void* w_row, const void* act_row) {
+  using Q62 = BlockQ4_QMask62;
+  const auto* w = static_cast<const Q62*>(w_row);
+  const auto* a = static_cast<const BlockQ8_K*>(act_row);
+  float acc[kLanes] = {};
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    int32_t isum[kLanes] = {};
+    int k = 0;  // kept slots before the current one: its level's index
+    for (int slot = 0; slot < kSparseBlock; ++slot)
+      if ((w[b].mask[slot / 8] >> (slot % 8)) & 1)
+        isum[slot % 64 / 4] += (qmask62_level(w[b], k++) - 8) * a[b].qs[qmask62_position(slot)];
+    for (int l = 0; l < kLanes; ++l)
+      acc[l] = std::fma(fp16_to_fp32(w[b].d[l % 4]) * a[b].d, static_cast<float>(isum[l]), acc[l]);
+  }
+  return reduce16(acc);
+}
+
 void add_sparse_kernels(KernelDispatch& kd) {
   using S = KernelSlot;
   kd.set(S::kQ4_2of4, sparse_kernels<ref_dot_q4_2of4>(DType::Q4_2OF4))
       .set(S::kQ4_Mask50, sparse_kernels<ref_dot_q4_mask50>(DType::Q4_MASK50))
-      .set(S::kQ4_Mask62, sparse_kernels<ref_dot_q4_mask62>(DType::Q4_MASK62));
+      .set(S::kQ4_Mask62, sparse_kernels<ref_dot_q4_mask62>(DType::Q4_MASK62))
+      .set(S::kQ4_QMask62, sparse_kernels<ref_dot_q4_qmask62>(DType::Q4_QMASK62));
   // The packed layouts pay only where the AVX-512 kernels read them (below); the scalar table
   // has their twins, as for every packing, so the tests can compare against them.
   if (kd.isa == Isa::kScalar) {
@@ -127,6 +149,8 @@ void add_sparse_kernels(KernelDispatch& kd) {
   // Every x86 SIMD table runs only where AVX2 does: the AVX2 2:4 kernel (table gathers) serves
   // them all; AVX-512 hosts with VBMI2 (vpcompressb gathers) and VBMI (vpermb places them: Ice
   // Lake, Sapphire Rapids, Zen 4) get the AVX-512 kernels of every sparse type instead.
+  // Q4_QMASK62 has an AVX-512 kernel only (vpexpandb per quarter); the AVX2, AVX-VNNI and NEON
+  // tables keep its scalar twin.
   const CpuFeatures& cpu = cpu_features();
   if (kd.isa != Isa::kScalar) {
     kd.set(S::kQ4_2of4, avx2_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
@@ -135,7 +159,7 @@ void add_sparse_kernels(KernelDispatch& kd) {
   if ((kd.isa == Isa::kAvx512Vnni || kd.isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 &&
       cpu.avx512_vbmi) {
     for (const S s : {S::kQ4_2of4, S::kQ4_Mask50, S::kQ4_Mask62, S::kQ4_2of4x1, S::kQ4_Mask50x1,
-                      S::kQ4_Mask62x1})
+                      S::kQ4_Mask62x1, S::kQ4_QMask62})
       kd.set(s, avx512_sparse_kernels(s));
   }
 #endif

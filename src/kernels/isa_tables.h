@@ -78,6 +78,7 @@ float ref_dot_f32(int64_t n, const void* w, const void* a);
 float ref_dot_q4_2of4(int64_t n, const void* w, const void* a);
 float ref_dot_q4_mask50(int64_t n, const void* w, const void* a);
 float ref_dot_q4_mask62(int64_t n, const void* w, const void* a);
+float ref_dot_q4_qmask62(int64_t n, const void* w, const void* a);
 void add_sparse_kernels(KernelDispatch& kd);
 // The AVX-512 VBMI2 sparse kernels (vpcompressb gathers): slot entries for kd's sparse slots.
 FormatKernels avx512_sparse_kernels(KernelSlot slot);

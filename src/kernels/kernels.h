@@ -35,6 +35,11 @@
 // scale per 256-block, so a value block's kept values, which span a variable number of 32-weight
 // blocks, share one activation scale). Value block v of a row (counted across the row) goes to
 // lane v % 16: lane += (fp16 d_v · activation d) · isum, then reduce16 as everywhere.
+// Q4_QMASK62 has no value blocks but one scale per 64-weight quarter and its mask and levels in
+// slot order (q_sparse.h), so its kernels expand each mask word's levels into slot order instead
+// (level 8 where pruned) and need no gather: per block, lane l sums the exact integer dot of the
+// kept slots 64w + 4l … 64w + 4l + 3 of all 4 words w (16 weights of quarter l % 4;
+// Σ (level − 8) · quant), lane l += (fp16 d_{l % 4} · activation d) · isum, then reduce16.
 #pragma once
 
 #include <cstddef>
@@ -121,8 +126,9 @@ enum class KernelSlot : int {
 
   kQ4_Mask50x1,  // Q4_MASK50 as PackedQ4_MaskBlock<4> rows
   kQ4_Mask62x1,  // Q4_MASK62 as PackedQ4_MaskBlock<3> rows
+  kQ4_QMask62,   // Q4_QMASK62 weights (as stored: no packing pays, see q_sparse.h)
 };
-inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_Mask62x1) + 1;
+inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_QMask62) + 1;
 
 // What a slot holds: the kernels of weight_type stored with packing (0 = ggml's layout).
 struct KernelSlotInfo {

@@ -102,8 +102,12 @@ const SynthShape& find_synth_shape(const std::string& name) {
   throw UsageError("unknown --like '" + name + "' (known: " + names + ")");
 }
 
-SynthSparsity synth_sparse_type(const std::string& sparsity) {
-  if (sparsity == "2:4") return {DType::Q4_2OF4, 128};
+SynthSparsity synth_sparse_type(const std::string& sparsity, const std::string& sparse_type) {
+  if (sparsity == "2:4") {
+    if (!sparse_type.empty() && dtype_from_name(sparse_type) != DType::Q4_2OF4)
+      throw UsageError("--sparsity 2:4 is stored as q4_2of4, not --sparse-type " + sparse_type);
+    return {DType::Q4_2OF4, 128};
+  }
   size_t used = 0;
   double f = -1;
   try {
@@ -113,9 +117,19 @@ SynthSparsity synth_sparse_type(const std::string& sparsity) {
   }
   if (used != sparsity.size() || !(f >= 0.5 && f < 1))
     throw UsageError("--sparsity wants 2:4 or a fraction in [0.5, 1), got '" + sparsity + "'");
-  if (f == 0.5) return {DType::Q4_MASK50, 128};
+  DType type = f == 0.5 ? DType::Q4_MASK50 : DType::Q4_QMASK62;
+  if (!sparse_type.empty()) {
+    const auto t = dtype_from_name(sparse_type);
+    if (t != DType::Q4_MASK50 && t != DType::Q4_MASK62 && t != DType::Q4_QMASK62)
+      throw UsageError(
+          "--sparse-type wants q4_mask50, q4_mask62 or q4_qmask62 with a fraction, got '" +
+          sparse_type + "'");
+    type = *t;
+  }
+  const int capacity =
+      type == DType::Q4_MASK50 ? BlockQ4_Mask50::capacity : BlockQ4_QMask62::capacity;
   const int kept = 256 - static_cast<int>(std::ceil(256 * f));
-  return {DType::Q4_MASK62, std::min(kept, BlockQ4_Mask62::capacity)};
+  return {type, std::min(kept, capacity)};
 }
 
 uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
@@ -125,7 +139,9 @@ uint64_t write_synth_model(const std::string& path, const SynthOptions& o) {
   if (!preset)
     throw UsageError("unknown --type '" + o.type + "' (known: " + quant_preset_names() + ")");
   const bool sparse = !o.sparsity.empty();
-  const SynthSparsity sp = sparse ? synth_sparse_type(o.sparsity) : SynthSparsity{DType::F32, 0};
+  if (!sparse && !o.sparse_type.empty()) throw UsageError("--sparse-type needs --sparsity");
+  const SynthSparsity sp =
+      sparse ? synth_sparse_type(o.sparsity, o.sparse_type) : SynthSparsity{DType::F32, 0};
 
   // Tensors in llama.cpp's order, with HF-equivalent shapes (ne innermost first).
   const uint64_t d = c.d_model, ff = c.d_ff, q = uint64_t(c.n_heads) * c.head_dim,

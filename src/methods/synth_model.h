@@ -29,17 +29,22 @@ struct SynthOptions {
   std::string sparsity;                 // "": dense; "2:4" or a fraction F in [0.5, 1): the
                                         // blocks' matmuls pruned by magnitude to that pattern and
                                         // stored in edgefit's sparse types (synth_sparse_type)
+  std::string sparse_type;              // "": the --sparsity's default type; else the mask type
+                                        // a fraction is stored in (q4_mask50, q4_mask62,
+                                        // q4_qmask62), for side-by-side runs of the formats
   bool progress = true;                 // progress on stderr
 };
 
 // The sparse type and kept weights per 256-block of a --sparsity value: "2:4" → Q4_2OF4 (128);
-// F = 0.5 → Q4_MASK50 (128); 0.5 < F < 1 → Q4_MASK62, keeping 256 − ⌈256·F⌉ but at most its
-// capacity 96 (so F < 0.625 is stored 62.5 % sparse: every block must fit). UsageError otherwise.
+// F = 0.5 → Q4_MASK50 (128); 0.5 < F < 1 → Q4_QMASK62, keeping 256 − ⌈256·F⌉ but at most its
+// capacity 96 (so F < 0.625 is stored 62.5 % sparse: every block must fit). sparse_type (a mask
+// type's name) replaces a fraction's type, the count again capped by its capacity. UsageError
+// otherwise.
 struct SynthSparsity {
   DType type;          // the blocks' matmul type
   int kept_per_block;  // nonzeros kept per 256 weights (largest magnitudes; 2:4: 2 per 4)
 };
-SynthSparsity synth_sparse_type(const std::string& sparsity);
+SynthSparsity synth_sparse_type(const std::string& sparsity, const std::string& sparse_type = "");
 
 // Writes the model to `path` atomically; returns the file size.
 uint64_t write_synth_model(const std::string& path, const SynthOptions& options);

@@ -1,11 +1,15 @@
 // Scalar reference encode/decode of the sparse formats (see q_sparse.h).
 #include "quant/q_sparse.h"
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "core/fp16.h"
+#include "quant/quant_search.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {
@@ -148,6 +152,131 @@ template void encode_q4_mask<96>(const float*, const uint8_t*, int64_t, const fl
 template void decode_q4_mask<128>(const BlockQ4_Mask<128>*, int64_t, float*);
 template void decode_q4_mask<96>(const BlockQ4_Mask<96>*, int64_t, float*);
 
+// ---------------------------------------------------------------- Q4_QMASK62
+
+namespace {
+
+using Q62 = BlockQ4_QMask62;
+
+// The set bits of a block's mask.
+int mask_popcount(const uint8_t* mask) {
+  int kept = 0;
+  for (int i = 0; i < kSparseBlock / 8; ++i) kept += std::popcount(mask[i]);
+  return kept;
+}
+
+// Importance-weighted squared error of levels L (biased by 8) at fp16 scale d16.
+double quarter_error(const float* x, const float* imp, int c, uint16_t d16, const uint8_t* L) {
+  const float d = fp16_to_fp32(d16);
+  double e = 0;
+  for (int j = 0; j < c; ++j) {
+    const double diff = x[j] - d * static_cast<float>(L[j] - 8);
+    e += static_cast<double>(imp[j]) * diff * diff;
+  }
+  return e;
+}
+
+// The fp16 scale and the levels L (biased by 8) of a quarter's c ≤ 64 kept values x: ggml's Q4_0
+// reference (the value of largest magnitude maps to level 0) on c values; with importances imp,
+// ggml's Q4_0 importance search too (weights imp·√(σ² + x²), σ² of the row), keeping the one with
+// the lower importance-weighted error (ties: the search), as quantize_with_importance does per
+// Q4_0 block. A zero scale stores level 8 everywhere.
+uint16_t quantize_quarter(const float* x, const float* imp, int c, float sigma2, uint8_t* L) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < c; ++j)
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  const float d = max / -8;
+  const float id = d ? 1.0f / d : 0.0f;
+  uint16_t d16 = fp32_to_fp16(d);
+  for (int j = 0; j < c; ++j)
+    L[j] = static_cast<uint8_t>(
+        std::min(15, static_cast<int>(static_cast<int8_t>(quant::trunc_to_int(x[j] * id + 8.5f)))));
+  if (imp && c > 0) {
+    float weight[Q62::kQuarter];
+    int8_t Ls[Q62::kQuarter];
+    for (int j = 0; j < c; ++j) weight[j] = imp[j] * std::sqrt(sigma2 + x[j] * x[j]);
+    const uint16_t s16 = fp32_to_fp16(quant::make_qx_quants(c, 8, x, Ls, 1, weight));
+    uint8_t Lu[Q62::kQuarter];
+    for (int j = 0; j < c; ++j) Lu[j] = static_cast<uint8_t>(Ls[j]);
+    if (quarter_error(x, imp, c, s16, Lu) <= quarter_error(x, imp, c, d16, L)) {
+      d16 = s16;
+      std::copy(Lu, Lu + c, L);
+    }
+  }
+  if (fp16_to_fp32(d16) == 0.f) std::fill(L, L + c, uint8_t{8});
+  return d16;
+}
+
+}  // namespace
+
+void encode_q4_qmask62(const float* w, const uint8_t* pruned, int64_t n, const float* importance,
+                       BlockQ4_QMask62* out) {
+  check_whole_blocks(n);
+  float sigma2 = 0;  // σ² of the row's values (ggml's importance weighting), pruned zeros included
+  for (int64_t i = 0; i < n; ++i) sigma2 += pruned[i] ? 0.f : w[i] * w[i];
+  sigma2 /= static_cast<float>(n);
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    const int64_t base = b * kSparseBlock;
+    Q62& blk = out[b];
+    uint8_t levels[Q62::capacity];
+    std::fill(levels, levels + Q62::capacity, uint8_t{8});
+    std::fill(blk.mask, blk.mask + kSparseBlock / 8, uint8_t{0});
+    int kept = 0;
+    for (int i = 0; i < kSparseBlock; ++i) kept += !pruned[base + i];
+    if (kept > Q62::capacity)
+      throw Error("sparse mask encoding: block " + std::to_string(b) + " keeps " +
+                  std::to_string(kept) + " weights (nonzero), more than the format's " +
+                  std::to_string(Q62::capacity));
+    uint8_t level_at[kSparseBlock] = {};  // each kept weight's level, by position
+    for (int q = 0; q < kSparseBlock / Q62::kQuarter; ++q) {
+      float x[Q62::kQuarter], imp[Q62::kQuarter];
+      int pos[Q62::kQuarter], c = 0;
+      for (int i = q * Q62::kQuarter; i < (q + 1) * Q62::kQuarter; ++i) {
+        if (pruned[base + i]) continue;
+        pos[c] = i;
+        x[c] = w[base + i];
+        imp[c++] = importance ? importance[base + i] : 0.f;
+      }
+      uint8_t L[Q62::kQuarter];
+      blk.d[q] = quantize_quarter(x, importance ? imp : nullptr, c, sigma2, L);
+      for (int j = 0; j < c; ++j) level_at[pos[j]] = L[j];
+    }
+    int k = 0;  // kept slots so far in the block
+    for (int slot = 0; slot < kSparseBlock; ++slot) {
+      const int i = qmask62_position(slot);
+      if (pruned[base + i]) continue;
+      blk.mask[slot / 8] |= static_cast<uint8_t>(1u << (slot % 8));
+      levels[k++] = level_at[i];
+    }
+    for (int j = 0; j < Q62::kHalf; ++j)
+      blk.qs[j] = static_cast<uint8_t>(levels[j] | levels[j + Q62::kHalf] << 4);
+  }
+}
+
+void decode_q4_qmask62(const BlockQ4_QMask62* in, int64_t n, float* out) {
+  check_whole_blocks(n);
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    const Q62& blk = in[b];
+    const int kept = mask_popcount(blk.mask);
+    if (kept > Q62::capacity)
+      throw Error("sparse mask block " + std::to_string(b) + ": corrupt mask (" +
+                  std::to_string(kept) + " weights kept, the format holds " +
+                  std::to_string(Q62::capacity) + ")");
+    float* o = out + b * kSparseBlock;
+    std::fill(o, o + kSparseBlock, 0.f);
+    int k = 0;
+    for (int slot = 0; slot < kSparseBlock; ++slot) {
+      if (!((blk.mask[slot / 8] >> (slot % 8)) & 1)) continue;
+      const int i = qmask62_position(slot);
+      o[i] =
+          fp16_to_fp32(blk.d[i / Q62::kQuarter]) * static_cast<float>(qmask62_level(blk, k++) - 8);
+    }
+  }
+}
+
 }  // namespace edgefit
 
 namespace edgefit {
@@ -168,12 +297,13 @@ int64_t find_corrupt_sparse_block(DType t, const void* blocks, int64_t n, std::s
       }
     return -1;
   }
+  // every mask type starts its block with the 256-bit mask
   const int capacity = t == DType::Q4_MASK50 ? BlockQ4_Mask50::capacity : BlockQ4_Mask62::capacity;
-  const size_t bytes = t == DType::Q4_MASK50 ? sizeof(BlockQ4_Mask50) : sizeof(BlockQ4_Mask62);
+  static_assert(BlockQ4_QMask62::capacity == BlockQ4_Mask62::capacity);
+  const size_t bytes = dtype_info(t)->type_size;
   for (int64_t i = 0; i < n_blocks; ++i) {
     const uint8_t* mask = static_cast<const uint8_t*>(blocks) + static_cast<size_t>(i) * bytes;
-    int kept = 0;
-    for (int k = 0; k < kSparseBlock / 8; ++k) kept += std::popcount(mask[k]);
+    const int kept = mask_popcount(mask);
     if (kept > capacity) {
       if (why)
         *why = "mask keeps " + std::to_string(kept) + " weights, the format holds " +
@@ -204,6 +334,10 @@ void quantize_row_q4_mask50(const float* src, void* dst, int64_t n, const float*
 void quantize_row_q4_mask62(const float* src, void* dst, int64_t n, const float* importance) {
   encode_q4_mask(src, zeros_of(src, n).data(), n, importance, static_cast<BlockQ4_Mask62*>(dst));
 }
+void quantize_row_q4_qmask62(const float* src, void* dst, int64_t n, const float* importance) {
+  encode_q4_qmask62(src, zeros_of(src, n).data(), n, importance,
+                    static_cast<BlockQ4_QMask62*>(dst));
+}
 void dequantize_row_q4_2of4(const void* src, float* dst, int64_t n) {
   decode_q4_2of4(static_cast<const BlockQ4_2of4*>(src), n, dst);
 }
@@ -212,6 +346,9 @@ void dequantize_row_q4_mask50(const void* src, float* dst, int64_t n) {
 }
 void dequantize_row_q4_mask62(const void* src, float* dst, int64_t n) {
   decode_q4_mask(static_cast<const BlockQ4_Mask62*>(src), n, dst);
+}
+void dequantize_row_q4_qmask62(const void* src, float* dst, int64_t n) {
+  decode_q4_qmask62(static_cast<const BlockQ4_QMask62*>(src), n, dst);
 }
 
 }  // namespace edgefit

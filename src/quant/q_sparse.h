@@ -1,7 +1,7 @@
 // Sparse storage formats that remove bytes: pruned weights are not stored at all. These are
-// edgefit's own GGUF types (core/dtype.h: Q4_2OF4 = 200, Q4_MASK50 = 201, Q4_MASK62 = 202; the
-// files carry `edgefit.sparse = true`); llama.cpp refuses them as an invalid tensor type. The
-// int8-dot kernels live in src/kernels (dot_sparse_*).
+// edgefit's own GGUF types (core/dtype.h: Q4_2OF4 = 200, Q4_MASK50 = 201, Q4_MASK62 = 202,
+// Q4_QMASK62 = 203; the files carry `edgefit.sparse = true`); llama.cpp refuses them as an invalid
+// tensor type. The int8-dot kernels live in src/kernels (dot_sparse_*).
 //
 // As a quantization type (quant_traits), the input's exact zeros are the pruned weights: a
 // pruned model (edgefit prune, dense with exact zeros) quantizes with `--type q4_2of4`,
@@ -29,8 +29,28 @@
 //   kPerRowBlock does, for every method (exact counts per block); a mask with more bits than C set
 //   is a corrupt block. The bitmask costs 1 bit per weight, the same as the 2:4 index, which is why
 //   both formats come out at 104 bytes at 50 %.
+// - BlockQ4_QMask62: the same mask size and capacity 96 as Q4_MASK62, but the values are not Q4_0
+//   blocks: one fp16 scale per 64-weight quarter, value = d_q·(level − 8) for a kept weight of
+//   quarter q. Mask and levels are in slot order, not weight order: slot s (0-255) is weight
+//   qmask62_position(s) (below), bit s % 8 of mask byte s / 8 is set when that weight is kept, and
+//   level k of the block is that of the k-th kept slot. Level k is the low nibble of byte k for
+//   k < 48 and the high nibble of byte k − 48 otherwise (Q4_0's split halves, 48 wide), so one
+//   and, one shift and one and unpack all 96. Slots past the block's count hold level 8 (adds
+//   exactly 0). 32 + 8 + 48 = 88 bytes per 256 weights = 2.75 bits per weight.
+//   Why quarters: a Q4_MASK62 value block's 32 values span a variable range of positions, so a
+//   kernel must gather the activations (compress); here a scale covers a fixed position set, so a
+//   kernel expands each 64-slot word's levels into slot order (vpexpandb, 8 where pruned) and
+//   takes a plain int8 dot with activations prepared once per token in slot order (kernels.h,
+//   "The sparse types"). Why slot order: slots 64w … 64w + 63 (mask word w) hold 16 weights of
+//   every quarter, dword lane l (slots 4l … 4l + 3 of the word) weights of quarter l % 4, so the
+//   4 words' dot products add into one integer register whose lane l has quarter l % 4's scale:
+//   one conversion and one FMA per block instead of one per quarter. Each quarter is quantized
+//   like ggml's Q4_0 reference generalised to its kept count (0-64): d = (value of largest
+//   magnitude) / −8; with importance, ggml's importance search (make_qx_quants) against it,
+//   keeping the better under the importance-weighted error.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -63,6 +83,17 @@ using BlockQ4_Mask62 = BlockQ4_Mask<96>;   // ≥ 62.5 % sparse per block
 static_assert(sizeof(BlockQ4_Mask50) == 104);
 static_assert(sizeof(BlockQ4_Mask62) == 86);
 
+struct BlockQ4_QMask62 {
+  static constexpr int capacity = 96;         // kept values a block can hold
+  static constexpr int kQuarter = 64;         // weights per scale (one mask word)
+  static constexpr int kHalf = capacity / 2;  // levels per nibble half (low: 0-47, high: 48-95)
+  uint8_t mask[kSparseBlock / 8];             // bit s set = the weight of slot s kept
+  uint16_t d[kSparseBlock / kQuarter];        // fp16 scale of each 64-weight quarter
+  uint8_t qs[capacity / 2];                   // levels: byte j = level j | level j + 48 << 4
+};
+static_assert(sizeof(BlockQ4_QMask62) == 88);
+static_assert(offsetof(BlockQ4_QMask62, d) == 32 && offsetof(BlockQ4_QMask62, qs) == 40);
+
 // Encodes n weights (a whole number of 256-blocks) with their mask (1 = pruned; the pruned
 // weights' values are ignored). importance: null, or n per-weight importances for the Q4_0
 // quantizer (gathered like the values). Throws Error when n is not whole blocks or when a group
@@ -79,6 +110,21 @@ void decode_q4_2of4(const BlockQ4_2of4* in, int64_t n, float* out);
 template <int kCapacity>
 void decode_q4_mask(const BlockQ4_Mask<kCapacity>* in, int64_t n, float* out);
 
+// The same for Q4_QMASK62 (pruned: 1 = pruned; importance as above).
+void encode_q4_qmask62(const float* w, const uint8_t* pruned, int64_t n, const float* importance,
+                       BlockQ4_QMask62* out);
+void decode_q4_qmask62(const BlockQ4_QMask62* in, int64_t n, float* out);
+// The weight (0-255) in slot s of a Q4_QMASK62 block: slot 64w + 4l + i (mask word w, dword lane
+// l, byte i) is weight i of the 4-weight group 4w + l / 4 of quarter l % 4.
+constexpr int qmask62_position(int s) {
+  const int w = s / 64, l = s % 64 / 4, i = s % 4;
+  return BlockQ4_QMask62::kQuarter * (l % 4) + 16 * w + 4 * (l / 4) + i;
+}
+// Level k (0 … 95) of a Q4_QMASK62 block.
+inline int qmask62_level(const BlockQ4_QMask62& b, int k) {
+  return k < BlockQ4_QMask62::kHalf ? b.qs[k] & 0xF : b.qs[k - BlockQ4_QMask62::kHalf] >> 4;
+}
+
 // Checks every index nibble (2:4) or mask popcount (mask formats) of n weights' blocks without
 // decoding: returns the first corrupt block's index and a description, or -1. The loader runs
 // it on every sparse tensor so the kernels may trust their input.
@@ -88,8 +134,10 @@ int64_t find_corrupt_sparse_block(DType t, const void* blocks, int64_t n, std::s
 void quantize_row_q4_2of4(const float* src, void* dst, int64_t n, const float* importance);
 void quantize_row_q4_mask50(const float* src, void* dst, int64_t n, const float* importance);
 void quantize_row_q4_mask62(const float* src, void* dst, int64_t n, const float* importance);
+void quantize_row_q4_qmask62(const float* src, void* dst, int64_t n, const float* importance);
 void dequantize_row_q4_2of4(const void* src, float* dst, int64_t n);
 void dequantize_row_q4_mask50(const void* src, float* dst, int64_t n);
 void dequantize_row_q4_mask62(const void* src, float* dst, int64_t n);
+void dequantize_row_q4_qmask62(const void* src, float* dst, int64_t n);
 
 }  // namespace edgefit

@@ -60,7 +60,7 @@ constexpr QuantTraits row(QuantTraits facts) {
 
 // GPTQ's codes per format: Q8_0 keeps ggml's symmetric [-127, 127]; Q3_K's level is q − 4 (q = 2
 // low bits + high bit); Q6_K's q − 32.
-constexpr std::array<QuantTraits, 18> kTraits = {
+constexpr std::array<QuantTraits, 19> kTraits = {
     row<DType::F32, float, quantize_row_f32, dequantize_row_f32>({.vec_dot_type = DType::F32}),
     row<DType::F16, uint16_t, quantize_row_f16, dequantize_row_f16>({.vec_dot_type = DType::F16}),
     row<DType::BF16, uint16_t, quantize_row_bf16, dequantize_row_bf16>(
@@ -145,6 +145,8 @@ constexpr std::array<QuantTraits, 18> kTraits = {
     row<DType::Q4_MASK50, BlockQ4_Mask50, quantize_row_q4_mask50, dequantize_row_q4_mask50>(
         {.uses_importance = true, .vec_dot_type = DType::Q8_K}),
     row<DType::Q4_MASK62, BlockQ4_Mask62, quantize_row_q4_mask62, dequantize_row_q4_mask62>(
+        {.uses_importance = true, .vec_dot_type = DType::Q8_K}),
+    row<DType::Q4_QMASK62, BlockQ4_QMask62, quantize_row_q4_qmask62, dequantize_row_q4_qmask62>(
         {.uses_importance = true, .vec_dot_type = DType::Q8_K}),
 };
 

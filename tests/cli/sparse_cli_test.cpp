@@ -23,11 +23,13 @@ std::string scratch() {
   return dir;
 }
 
-// A one-layer tinyllama-shaped synth model with --sparsity s (written once per run).
-std::string synth(const std::string& s) {
-  const std::string out = scratch() + "/sparse-synth-" + (s == "2:4" ? "2of4" : s) + ".gguf";
-  const auto r = test::run_edgefit({"synth", "--like", "tinyllama-1.1b", "--layers", "1", "--type",
-                                    "q4_0", "--sparsity", s, out});
+// A one-layer tinyllama-shaped synth model with --sparsity s (and --sparse-type type if given).
+std::string synth(const std::string& s, const std::string& type = "") {
+  const std::string out = scratch() + "/sparse-synth-" + (s == "2:4" ? "2of4" : s) + type + ".gguf";
+  std::vector<std::string> args = {"synth",  "--like", "tinyllama-1.1b", "--layers", "1",
+                                   "--type", "q4_0",   "--sparsity",     s,          out};
+  if (!type.empty()) args.insert(args.end(), {"--sparse-type", type});
+  const auto r = test::run_edgefit(args);
   EXPECT_EQ(r.status, 0) << r.err;
   return out;
 }
@@ -56,12 +58,16 @@ TEST(SparseCli, SynthWritesTheTypesAndInspectNamesThem) {
   EXPECT_NE(r.out.find("Q4_0"), std::string::npos);  // embeddings as q4_0's preset has them
   const auto m = test::run_edgefit({"inspect", mask});
   ASSERT_EQ(m.status, 0) << m.err;
-  EXPECT_NE(m.out.find("Q4_MASK62"), std::string::npos) << m.out;
+  EXPECT_NE(m.out.find("Q4_QMASK62"), std::string::npos) << m.out;
   const GgufFile f(mask);
   ASSERT_NE(f.find("edgefit.sparse"), nullptr);
   EXPECT_EQ(f.find("edgefit.sparse")->as_int(), 1);
-  // 86 bytes per 256 weights: the FFN matrix is 0.6 of its q4_0 size
-  EXPECT_EQ(f.find_tensor("blk.0.ffn_up.weight")->nbytes, 5632ull * 2048 / 256 * 86);
+  // 88 bytes per 256 weights: the FFN matrix is 0.61 of its q4_0 size
+  EXPECT_EQ(f.find_tensor("blk.0.ffn_up.weight")->nbytes, 5632ull * 2048 / 256 * 88);
+  // --sparse-type keeps the older mask62 writable (86 bytes per 256)
+  const GgufFile old(synth("0.6", "q4_mask62"));
+  EXPECT_EQ(old.find_tensor("blk.0.ffn_up.weight")->type, DType::Q4_MASK62);
+  EXPECT_EQ(old.find_tensor("blk.0.ffn_up.weight")->nbytes, 5632ull * 2048 / 256 * 86);
 }
 
 TEST(SparseCli, BenchRunsTheSparseKernels) {
@@ -73,7 +79,7 @@ TEST(SparseCli, CorruptBlocksAreOneErrorLine) {
   // 2:4: byte 5 of block 3 of blk.0.ffn_up.weight = groups 10, 11 with p0 = p1 = 1
   const std::string bad_idx = corrupt(synth("2:4"), "blk.0.ffn_up.weight", 3 * 104 + 5, 1, 0x55,
                                       scratch() + "/sparse-bad-idx.gguf");
-  // mask62: 24 of block 0's 32 mask bytes all set: 192 weights kept, the format holds 96
+  // qmask62: 24 of block 0's 32 mask bytes all set: 192 weights kept, the format holds 96
   const std::string bad_mask = corrupt(synth("0.6"), "blk.0.attn_q.weight", 0, 24, 0xFF,
                                        scratch() + "/sparse-bad-mask.gguf");
   for (const auto& [file, what] : {std::pair{bad_idx, std::string("blk.0.ffn_up.weight")},
@@ -106,6 +112,15 @@ TEST(SparseCli, BadSparsityIsAUsageError) {
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("--sparsity"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(scratch() + "/never.gguf"));
+  // a --sparse-type that is not a mask type, or 2:4 stored as a mask type
+  for (const auto& [sparsity, type] : {std::pair{"0.6", "q4_0"}, std::pair{"2:4", "q4_qmask62"}}) {
+    const auto t =
+        test::run_edgefit({"synth", "--like", "tinyllama-1.1b", "--layers", "1", "--sparsity",
+                           sparsity, "--sparse-type", type, scratch() + "/never.gguf"});
+    EXPECT_EQ(t.status, 2) << t.err;
+    EXPECT_NE(t.err.find("--sparse-type"), std::string::npos) << t.err;
+    EXPECT_FALSE(std::filesystem::exists(scratch() + "/never.gguf"));
+  }
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // edgefit's sparse types end to end: polyglot with every block matmul pruned by magnitude (2:4,
-// and 62.5 % per 256-block) and stored as Q4_2OF4 / Q4_MASK62. Its perplexity through the sparse
-// kernels must equal the dequantize-then-f32 path within 0.1 % (the bound), and a corrupt
-// block in such a file is an Error naming the tensor and block when the model is loaded for a
-// forward pass.
+// and 62.5 % per 256-block) and stored as Q4_2OF4 / Q4_MASK62 / Q4_QMASK62. Its perplexity through
+// the sparse kernels must equal the dequantize-then-f32 path within 0.1 % (the bound), and
+// a corrupt block in such a file is an Error naming the tensor and block when the model is loaded
+// for a forward pass.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -85,7 +85,7 @@ double ppl(const std::string& gguf, MatmulFn kernel) {
 }
 
 TEST(SparseRuntime, PrunedPerplexityEqualsTheDequantizedF32Path) {
-  for (DType type : {DType::Q4_2OF4, DType::Q4_MASK62}) {
+  for (DType type : {DType::Q4_2OF4, DType::Q4_MASK62, DType::Q4_QMASK62}) {
     const std::string gguf = sparse_polyglot(type);
     const GgufFile f(gguf);
     ASSERT_NE(f.find("edgefit.sparse"), nullptr);  // other tools' "invalid type" is explainable

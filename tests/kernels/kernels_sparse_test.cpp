@@ -28,10 +28,13 @@ namespace {
 using namespace test_util;
 using quant::BlockQ8_K;
 
-constexpr DType kSparseTypes[] = {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62};
+constexpr DType kSparseTypes[] = {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62,
+                                  DType::Q4_QMASK62};
+// The types with a packed layout (Q4_QMASK62 is read as stored).
+constexpr DType kPackedSparseTypes[] = {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62};
 
 int capacity_of(DType t) {
-  return t == DType::Q4_MASK62 ? 96 : 128;
+  return t == DType::Q4_MASK62 || t == DType::Q4_QMASK62 ? 96 : 128;
 }
 
 // rows × n floats whose exact zeros follow type t's pattern: 2:4 (random positions, some groups
@@ -51,12 +54,19 @@ std::vector<float> pruned_rows(DType t, int64_t rows, int64_t n, std::mt19937& r
       continue;
     }
     const int cap = capacity_of(t);
-    const int keep = b % 5 == 0   ? cap
-                     : b % 5 == 1 ? 0
+    const int keep = b % 5 == 0 || (t == DType::Q4_QMASK62 && b % 5 == 2) ? cap
+                     : b % 5 == 1                                         ? 0
                                   : std::uniform_int_distribution<int>(1, cap)(rng);
     std::vector<int> idx(256);
     for (int i = 0; i < 256; ++i) idx[i] = i;
     std::shuffle(idx.begin(), idx.end(), rng);
+    if (t == DType::Q4_QMASK62 && b % 5 == 2) {
+      // a full mask word (64 kept slots: its levels straddle the two nibble halves) and 32 others;
+      // word v holds weights 16v … 16v + 15 of every quarter (q_sparse.h, slot order)
+      const int v = static_cast<int>(b / 5 % 4);
+      std::stable_partition(idx.begin(), idx.end(), [v](int i) { return i % 64 / 16 == v; });
+      std::shuffle(idx.begin() + 64, idx.end(), rng);
+    }
     for (int i = keep; i < 256; ++i) blk[idx[i]] = 0.f;
   }
   return w;
@@ -119,6 +129,20 @@ TEST(SparseKernels, SimdTablesRunTheirOwnTwoOfFourKernel) {
     ++tables;
   }
   EXPECT_GE(tables, 1);
+}
+
+// Q4_QMASK62 has its own kernel on AVX-512 hosts with VBMI2 (vpexpandb per quarter); the AVX2,
+// AVX-VNNI and NEON tables run the scalar twin (still an int8 kernel, never dequantize-then-f32).
+TEST(SparseKernels, QMask62RunsTheExpandKernelOnAvx512Vbmi2) {
+  const FormatKernels* rk = kernel_dispatch_for(Isa::kScalar).find(DType::Q4_QMASK62);
+  const CpuFeatures& cpu = cpu_features();
+  for (Isa isa : simd_isas()) {
+    const FormatKernels* fk = kernel_dispatch_for(isa).find(DType::Q4_QMASK62);
+    ASSERT_NE(fk, nullptr);
+    const bool own =
+        (isa == Isa::kAvx512Vnni || isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 && cpu.avx512_vbmi;
+    EXPECT_EQ(fk->vec_dot != rk->vec_dot, own) << isa_name(isa);
+  }
 }
 
 // The scalar twin against dequantize-then-dot in double: the integer sums are exact, so only the
@@ -225,7 +249,8 @@ TEST(SparseKernels, PackedRowsRoundTripToTheSameBytes) {
   EXPECT_EQ(packing_for(DType::Q4_2OF4), kPackingQ4_2of4x1);
   EXPECT_EQ(packing_for(DType::Q4_MASK50), kPackingQ4_Mask50x1);
   EXPECT_EQ(packing_for(DType::Q4_MASK62), kPackingQ4_Mask62x1);
-  for (DType t : kSparseTypes)
+  EXPECT_EQ(packing_for(DType::Q4_QMASK62), 0) << "read as stored";
+  for (DType t : kPackedSparseTypes)
     for (int64_t n : {256, 768, 5632}) {
       const int64_t rows = 5;
       const auto w = sparse_rows(t, rows, n, rng);
@@ -290,7 +315,7 @@ TEST(SparseKernels, PackedMaskClearsPadding) {
 TEST(SparseKernels, PackedEqualsScalarBitForBit) {
   std::mt19937 rng(15);
   int tables = 0;
-  for (DType t : kSparseTypes) {
+  for (DType t : kPackedSparseTypes) {
     const FormatKernels* rk = kernel_dispatch_for(Isa::kScalar).find(t);
     for (Isa isa : supported_isas()) {
       const KernelDispatch& kd = kernel_dispatch_for(isa);
@@ -332,7 +357,7 @@ TEST(SparseKernels, PackedEqualsScalarBitForBit) {
   EXPECT_GE(tables, 3) << "the scalar table always has the packed twins";
   const CpuFeatures& cpu = cpu_features();
   if (isa_supported(Isa::kAvx512Vnni) && cpu.avx512_vbmi && cpu.avx512_vbmi2) {
-    for (DType t : kSparseTypes)
+    for (DType t : kPackedSparseTypes)
       EXPECT_NE(packed_kernels(kernel_dispatch_for(Isa::kAvx512Vnni), packing_for(t)), nullptr);
   }
 }
