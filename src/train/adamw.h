@@ -11,6 +11,9 @@
 // corrections are computed in double. Together with the learning-rate schedule
 // (train/lr_schedule.h) and gradient clipping (train/grad_clip.h) this is one optimizer step;
 // the state (step count, m, v) is what a resumable checkpoint must save besides the weights.
+// The step runs on the thread pool (core/thread_pool.h), split by kMomentBlock-value block of
+// each parameter: a fixed split whose blocks share nothing, so the bits do not depend on the
+// thread count.
 #pragma once
 
 #include <cstdint>
@@ -61,11 +64,14 @@ class AdamW {
   std::vector<Moment8> m8_;            // 8-bit first moments (state_bits 8)
   std::vector<Moment8> v8_;            // 8-bit sqrt of the second moments (state_bits 8)
 
-  // One step of parameter `p` and its moments (updated in place), with the step's constants.
+  // One step of the kMomentBlock values of parameter `p` and its moments (updated in place) that
+  // start at `begin` (a multiple of kMomentBlock; the last block may be short), with the step's
+  // constants. Blocks are independent: the thread pool runs them in any order.
   struct StepConstants;
   void update_f32(const StepConstants& c, Parameter& p, std::vector<float>& m,
-                  std::vector<float>& v) const;
-  void update_8bit(const StepConstants& c, Parameter& p, Moment8& m, Moment8& v) const;
+                  std::vector<float>& v, int64_t begin) const;
+  void update_8bit(const StepConstants& c, Parameter& p, Moment8& m, Moment8& v,
+                   int64_t begin) const;
 };
 
 }  // namespace edgefit::train

@@ -2,11 +2,14 @@
 // worked out by hand from the published definitions (or recomputed here independently).
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <numbers>
 #include <set>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "train/adamw.h"
 #include "train/data_order.h"
 #include "train/grad_clip.h"
@@ -68,6 +71,125 @@ TEST(AdamW, SeveralStepsMatchTheUpdateRule) {
     }
   }
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(p.value[i], want[i], 1e-5) << i;
+}
+
+// The serial AdamW step as it was before the thread pool (one parameter after another, 8-bit
+// moments one block after another), kept here as the reference the pooled step must equal bit for
+// bit: same float expressions in the same order.
+struct SerialAdamW {
+  double b1d = 0.9, b2d = 0.999, eps = 1e-8, wd = 0.01;  // hyperparameters
+  bool eight_bit = false;                                // 8-bit block-wise moments
+  int64_t t = 0;                                         // steps taken
+  std::vector<std::vector<float>> m, v;                  // f32 moments per parameter
+  std::vector<Moment8> m8, v8;                           // 8-bit moments (v8: sqrt(v))
+
+  void step(std::vector<Parameter>& ps, double lr) {
+    if (m.empty() && m8.empty())
+      for (const Parameter& p : ps) {
+        const int64_t n = static_cast<int64_t>(p.value.size());
+        m.emplace_back(p.value.size(), 0.0f);
+        v.emplace_back(p.value.size(), 0.0f);
+        m8.push_back(Moment8::zeros(n, MomentCode::kSigned));
+        v8.push_back(Moment8::zeros(n, MomentCode::kUnsigned));
+      }
+    ++t;
+    const double bc1 = 1.0 - std::pow(b1d, static_cast<double>(t)),
+                 bc2 = 1.0 - std::pow(b2d, static_cast<double>(t));
+    const float decay = static_cast<float>(1.0 - lr * wd), b1 = static_cast<float>(b1d),
+                b2 = static_cast<float>(b2d), c1 = static_cast<float>(1.0 - b1d),
+                c2 = static_cast<float>(1.0 - b2d);
+    for (size_t k = 0; k < ps.size(); ++k) {
+      Parameter& p = ps[k];
+      if (!eight_bit) {
+        for (size_t i = 0; i < p.value.size(); ++i) {
+          const float g = p.grad[i];
+          m[k][i] = b1 * m[k][i] + c1 * g;
+          v[k][i] = b2 * v[k][i] + c2 * g * g;
+          const double denom = std::sqrt(v[k][i] / bc2) + eps;
+          p.value[i] = static_cast<float>(p.value[i] * decay - lr * (m[k][i] / bc1) / denom);
+        }
+        continue;
+      }
+      const int64_t n = static_cast<int64_t>(p.value.size());
+      float mb[kMomentBlock], vb[kMomentBlock];
+      for (int64_t b = 0; b < n; b += kMomentBlock) {
+        const size_t len = static_cast<size_t>(std::min(kMomentBlock, n - b));
+        dequantize_moment_block(m8[k], MomentCode::kSigned, b, {mb, len});
+        dequantize_moment_block(v8[k], MomentCode::kUnsigned, b, {vb, len});
+        for (size_t i = 0; i < len; ++i) {
+          const size_t j = static_cast<size_t>(b) + i;
+          const float g = p.grad[j];
+          mb[i] = b1 * mb[i] + c1 * g;
+          vb[i] = b2 * (vb[i] * vb[i]) + c2 * g * g;
+          const double denom = std::sqrt(vb[i] / bc2) + eps;
+          p.value[j] = static_cast<float>(p.value[j] * decay - lr * (mb[i] / bc1) / denom);
+          vb[i] = std::sqrt(vb[i]);
+        }
+        quantize_moment_block({mb, len}, MomentCode::kSigned, b, m8[k]);
+        quantize_moment_block({vb, len}, MomentCode::kUnsigned, b, v8[k]);
+      }
+    }
+  }
+};
+
+// The bytes of floats, so that −0 ≠ +0 and the comparison is exact.
+std::vector<uint32_t> bits(const std::vector<float>& x) {
+  std::vector<uint32_t> out;
+  for (float e : x) out.push_back(std::bit_cast<uint32_t>(e));
+  return out;
+}
+
+// The pooled step equals the serial one bit for bit, on 1, 2 and 3 threads, f32 and 8-bit, over
+// three steps (so the moments are not zero): parameters of odd sizes (not multiples of 256) and
+// one larger than a pool task (8 blocks), so tasks start and end inside parameters.
+TEST(AdamW, PooledStepEqualsTheSerialOneOnAnyThreadCount) {
+  const std::vector<int64_t> sizes = {3, 300, 2500, 1000, 1};  // 1 + 2 + 10 + 4 + 1 blocks
+  for (const int state_bits : {32, 8}) {
+    ParameterSet init;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      Parameter& p = init.add("p" + std::to_string(k), {sizes[k]});
+      for (size_t i = 0; i < p.value.size(); ++i)
+        p.value[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i) + k));
+    }
+    // Gradients of step t: a spread of magnitudes (an outlier every 97 values) and signs.
+    auto set_grads = [](std::vector<Parameter>& ps, int t) {
+      for (size_t k = 0; k < ps.size(); ++k)
+        for (size_t i = 0; i < ps[k].grad.size(); ++i)
+          ps[k].grad[i] = static_cast<float>(std::cos(1.1 * static_cast<double>(i) + t + k) *
+                                             (i % 97 == 0 ? 30.0 : 0.01 * (1 + i % 7)));
+    };
+    std::vector<Parameter> want = init.all();
+    SerialAdamW serial;  // the defaults, as AdamWConfig below
+    serial.eight_bit = state_bits == 8;
+    for (int t = 1; t <= 3; ++t) {
+      set_grads(want, t);
+      serial.step(want, 0.01 * t);
+    }
+    for (const int threads : {1, 2, 3}) {
+      ThreadPool::set_global_threads(threads);
+      ParameterSet ps = init;
+      AdamW opt({0.9, 0.999, 1e-8, 0.01, state_bits});
+      for (int t = 1; t <= 3; ++t) {
+        set_grads(ps.all(), t);
+        opt.step(ps, 0.01 * t);
+      }
+      for (size_t k = 0; k < sizes.size(); ++k) {
+        SCOPED_TRACE(::testing::Message()
+                     << state_bits << " bits, " << threads << " threads, p" << k);
+        EXPECT_EQ(bits(ps.all()[k].value), bits(want[k].value));
+        if (state_bits == 32) {
+          EXPECT_EQ(bits(opt.first_moments()[k]), bits(serial.m[k]));
+          EXPECT_EQ(bits(opt.second_moments()[k]), bits(serial.v[k]));
+        } else {
+          EXPECT_EQ(opt.first_moments8()[k].codes, serial.m8[k].codes);
+          EXPECT_EQ(bits(opt.first_moments8()[k].absmax), bits(serial.m8[k].absmax));
+          EXPECT_EQ(opt.second_moments8()[k].codes, serial.v8[k].codes);
+          EXPECT_EQ(bits(opt.second_moments8()[k].absmax), bits(serial.v8[k].absmax));
+        }
+      }
+    }
+    ThreadPool::set_global_threads(0);
+  }
 }
 
 TEST(LrSchedule, WarmupThenCosine) {
