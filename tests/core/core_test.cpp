@@ -128,8 +128,24 @@ TEST(ThreadPool, WakesSpinningAndSleepingWorkers) {
     std::mutex mu;
     pool.parallel_for(300, 1, [&](int64_t b, int64_t e) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
-      std::lock_guard lock(mu);
-      ids.insert(std::this_thread::get_id());
+      {
+        std::lock_guard lock(mu);
+        ids.insert(std::this_thread::get_id());
+      }
+      // The thread with the first chunk waits (up to 5 s) for a second thread to show up, so a
+      // loaded host that schedules the woken workers late cannot let one thread finish the job
+      // alone: only workers that never wake fail this.
+      if (b == 0) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        for (;;) {
+          {
+            std::lock_guard lock(mu);
+            if (ids.size() > 1) break;
+          }
+          if (std::chrono::steady_clock::now() > deadline) break;
+          std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+      }
       for (int64_t i = b; i < e; ++i) sum += i;
     });
     EXPECT_EQ(sum.load(), 300 * 299 / 2) << "rep " << rep;
