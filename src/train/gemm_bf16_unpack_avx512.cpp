@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "kernels/panel.h"  // scale_min_k4, scale_q3_k: the k-quants' scale unpacking
 #include "quant/block_formats.h"
 #include "quant/q_sparse.h"
 #include "quant/quant_traits.h"
@@ -24,6 +25,8 @@ namespace edgefit::train {
 namespace {
 
 using namespace quant;
+using kernels::detail::scale_min_k4;
+using kernels::detail::scale_q3_k;
 
 // Blocks are read in place, never copied: a copy's small stores would stall the wide loads that
 // follow (store forwarding), and rows of an mmapped file need not be aligned. at(p, offset) is
@@ -84,17 +87,6 @@ void block_q4_0(const uint8_t* p, __m512& lo, __m512& hi) {
   hi = scaled(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight), d);
 }
 
-// Q4_K / Q5_K's six-bit scale and min of sub-block j (quant/q_k_high.cpp's get_scale_min_k4).
-void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 // Q4_K / Q5_K (with_high: the fifth bit from qh): d·sc·q − dmin·m per pair of 32-weight sub-blocks,
 // low nibbles first.
 template <typename Block, bool kWithHigh>
@@ -104,9 +96,9 @@ void block_k4(const uint8_t* p, float* out) {
   const uint8_t* qs = at(p, offsetof(Block, qs));
   for (int is = 0; is < 8; is += 2, out += 64) {
     int sc, m;
-    scale_min_k4(is, scales, sc, m);
+    scale_min_k4(is, scales, &sc, &m);
     const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
-    scale_min_k4(is + 1, scales, sc, m);
+    scale_min_k4(is + 1, scales, &sc, &m);
     const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
     const uint8_t* q = qs + 16 * is;
     for (int l = 0; l < 32; l += 16) {
@@ -166,13 +158,6 @@ void block_q2_k(const uint8_t* p, float* out) {
     const float dl = d * static_cast<float>(sc & 0xF), ml = min * static_cast<float>(sc >> 4);
     _mm512_storeu_ps(out + e, scaled_minus(two_bits(qs, e), dl, ml));
   }
-}
-
-// Q3_K's scale of sub-block j, bias removed (quant/q_k_low.cpp's q3_k_get_scale).
-int scale_q3_k(const uint8_t* s, int j) {
-  const int low = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-  const int high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-  return (low | (high << 4)) - 32;
 }
 
 void block_q3_k(const uint8_t* p, float* out) {
