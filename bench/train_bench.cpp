@@ -9,7 +9,8 @@
 // TrainModel::set_block_input_spacing). AdamW keeps 8-bit moments as `edgefit recover` does by
 // default; EDGEFIT_TRAIN_BENCH_OPTIM_BITS=32 for f32 ones. Reports tokens/s and the process's peak
 // RSS, labelled with the quantized bases' input-gradient products ("bf16 amxbf16", "f32":
-// EDGEFIT_TRAIN_BF16=0 forces f32). Threads: EDGEFIT_THREADS or all cores.
+// EDGEFIT_TRAIN_BF16=0 forces f32); and that input gradient alone through a q4_0 weight
+// (GFLOP/s, f32 against bf16 products). Threads: EDGEFIT_THREADS or all cores.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -23,8 +24,10 @@
 #include "formats/model.h"
 #include "methods/quantize_model.h"
 #include "methods/synth_model.h"
+#include "quant/quant_traits.h"
 #include "train/adamw.h"
 #include "train/gemm_bf16.h"
+#include "train/linear.h"
 #include "train/train_model.h"
 
 namespace {
@@ -135,7 +138,45 @@ void BM_AdamWStep(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(p.value.size()));
 }
 
+// The frozen base's input gradient alone (train/linear.h): dx = dy · W through a q4_0 weight of
+// tinyllama's q/o shape (2048 × 2048) over 256 tokens, with the f32 products (Arg 0) and the bf16
+// ones (Arg 1: the process's table, as the step uses them). "GFLOPs" counts 2 · n · n_out · n_in
+// per iteration, dequantization included in the time: the products' efficiency against the core's
+// FMA (or vdpbf16ps / AMX) peak.
+void BM_InputGradientQ4_0(benchmark::State& state) {
+  const int64_t n = 256, n_out = 2048, n_in = 2048;
+  const QuantTraits* q = quant_traits(DType::Q4_0);
+  const size_t row_bytes = quant_row_size(DType::Q4_0, n_in);
+  std::vector<uint8_t> packed(static_cast<size_t>(n_out) * row_bytes);
+  std::vector<float> row(static_cast<size_t>(n_in)), dy(static_cast<size_t>(n * n_out)),
+      dx(static_cast<size_t>(n * n_in));
+  for (int64_t o = 0; o < n_out; ++o) {
+    for (int64_t i = 0; i < n_in; ++i)
+      row[static_cast<size_t>(i)] = 0.01f * static_cast<float>((o * 7919 + i * 104729) % 201 - 100);
+    q->quantize_row(row.data(), packed.data() + o * row_bytes, n_in, nullptr);
+  }
+  for (size_t i = 0; i < dy.size(); ++i)
+    dy[i] = 1e-3f * static_cast<float>((i * 7919) % 2001) - 1.0f;
+  const int64_t shape[2] = {n_out, n_in};
+  const TensorView w = TensorView::contiguous(DType::Q4_0, shape, packed.data());
+  const bool bf16 = state.range(0) == 1;
+  if (bf16 && train_products(DType::Q4_0) != TrainProducts::kBf16) {
+    state.SkipWithError("no bf16 products on this CPU");
+    return;
+  }
+  for (auto _ : state) {
+    linear_backward_input(w, dy.data(), n, dx.data(), false,
+                          bf16 ? TrainProducts::kBf16 : TrainProducts::kF32);
+    benchmark::DoNotOptimize(dx.data());
+  }
+  state.counters["GFLOPs"] = benchmark::Counter(2e-9 * static_cast<double>(n * n_out * n_in),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["threads"] = ThreadPool::global().size();
+  state.SetLabel(bf16 ? std::string("bf16 ") + bf16_gemm_table().isa : "f32");
+}
+
 BENCHMARK(BM_AdamWStep)->Arg(32)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_InputGradientQ4_0)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LoraStepF32Base)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LoraStepF16Base)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LoraStepQ2KBase)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -11,9 +11,10 @@
 //
 // Float order: each output starts from C (or 0) and adds, pair by pair in k order, the odd then
 // the even product (Intel's order for vdpbf16ps; a product of two bf16 is exact in f32). The
-// scalar table does exactly that, so the tables agree up to the instruction's flushing of
-// denormals to zero. AMX-BF16 adds the even product first (and its leftovers go through
-// AVX512-BF16): equal within float-order tolerance. Every table's order is fixed by the shapes.
+// scalar table does exactly that, and so does the AVX-512 one, with f32 FMAs on the widened inputs
+// (bit-identical to it; vdpbf16ps would flush denormals and was slower, gemm_bf16_avx512.cpp).
+// AMX-BF16 adds the even product first (and its leftovers go through the AVX-512 table): equal
+// within float-order tolerance. Every table's order is fixed by the shapes.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +41,7 @@ struct Bf16GemmTable {
   // The fused pack_b() of block-quantized rows of `type` (nullptr: none for this type here, or the
   // scalar table: the caller dequantizes rows and calls pack_b).
   PackBQuantFn (*pack_b_quant)(DType type);
-  const char* isa;  // "scalar", "avx512bf16", "amxbf16"
+  const char* isa;  // "scalar", "avx512bf16" (chosen on AVX512-BF16 CPUs), "amxbf16"
 };
 
 // x rounded to the nearest bf16 (ties to even), as the high 16 bits of an f32.
@@ -68,7 +69,7 @@ TrainProducts train_products(DType frozen);
 // may use AMX tiles (kernels/amx_tiles.h), else the AVX512-BF16 one; elsewhere the scalar one.
 const Bf16GemmTable& bf16_gemm_table();
 const Bf16GemmTable& bf16_gemm_table_scalar();
-const Bf16GemmTable& bf16_gemm_table_avx512();  // only call where the CPU has AVX512-BF16
+const Bf16GemmTable& bf16_gemm_table_avx512();  // only where kernels::float_simd() is AVX-512
 const Bf16GemmTable& bf16_gemm_table_amx();     // only where amx_support().bf16 also holds
 
 }  // namespace edgefit::train

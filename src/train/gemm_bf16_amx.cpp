@@ -3,7 +3,7 @@
 // the packed layouts of gemm_bf16.h are exactly AMX's (A rows of 16 pairs = 64 bytes, B rows of 16
 // columns' pairs = 64 bytes), so tiles load straight from them. What is left over (rows past the
 // last multiple of 16, columns past the last of 16, k pairs past the last of 16) goes through the
-// AVX512-BF16 table. Float order: fixed by the shapes (the split into AMX blocks and leftovers
+// AVX-512 table. Float order: fixed by the shapes (the split into AMX blocks and leftovers
 // depends on m, n and k only), so deterministic for any thread count; AMX adds each pair's even
 // product before the odd one, the scalar twin the reverse, hence "equal within float-order
 // tolerance".

@@ -113,13 +113,22 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
   const int64_t row_block = bf16 ? 256 : 64;
   const int64_t blck = weight.block;
   const int64_t cw = std::min(n_in, (kColumns + blck - 1) / blck * blck);
-  const int64_t n_cols = (n_in + cw - 1) / cw, n_toks = (n + kTokens - 1) / kTokens;
+  const int64_t n_cols = (n_in + cw - 1) / cw;
+  // Wide bf16 products (8 column chunks or more: enough tasks for the pool) take twice the tokens
+  // per task, so each weight tile is dequantized once per 256 tokens, not twice. The split does
+  // not change any dx element's sum (row blocks, then pairs, in order), only who computes it.
+  const int64_t tokens = bf16 && n_cols >= 8 ? 2 * kTokens : kTokens;
+  const int64_t n_toks = (n + tokens - 1) / tokens;
   const GemmTable& gemm = gemm_table();
   const Bf16GemmTable& gemm16 = bf16_gemm_table();
-  // dy as bf16 pairs once for all tasks (row blocks start at even rows: row_block is even).
+  // dy as bf16 pairs once for all tasks, on the pool by rows (row blocks start at even rows:
+  // row_block is even).
   const int64_t dy_pairs = (n_out + 1) / 2;
   std::vector<uint32_t> dy16(bf16 ? static_cast<size_t>(n * dy_pairs) : 0);
-  if (bf16) pack_bf16_rows(dy, n, n_out, n_out, dy16.data());
+  if (bf16)
+    ThreadPool::global().parallel_for(n, 16, [&](int64_t r0, int64_t r1) {
+      pack_bf16_rows(dy + r0 * n_out, r1 - r0, n_out, n_out, dy16.data() + r0 * dy_pairs);
+    });
   // Block-quantized tiles (whole blocks: cw and n_in are multiples of the block) go straight to
   // bf16 where the table has a fused packing for the type.
   const PackBQuantFn fused =
@@ -130,7 +139,7 @@ void linear_backward_input(const TensorView& w, const float* dy, int64_t n, floa
     // The weight tile [row_block, cw] as bf16 pairs.
     std::vector<uint32_t> w16(bf16 ? static_cast<size_t>(row_block / 2 * cw) : 0);
     for (int64_t task = b; task < e; ++task) {
-      const int64_t t0 = task / n_cols * kTokens, t1 = std::min(n, t0 + kTokens);
+      const int64_t t0 = task / n_cols * tokens, t1 = std::min(n, t0 + tokens);
       const int64_t i0 = task % n_cols * cw, i1 = std::min(n_in, i0 + cw), cols = i1 - i0;
       float* dxs = dx + t0 * n_in + i0;
       for (int64_t o0 = 0; o0 < n_out; o0 += row_block) {

@@ -1,6 +1,6 @@
 // The bf16 products of the frozen weights' input gradient (train/gemm_bf16.h): the rounding and
 // packing against a direct reading of the format, the scalar table against sums in double of the
-// bf16-rounded inputs, the AVX512-BF16 table against the scalar twin (where the CPU has it), and
+// bf16-rounded inputs, the AVX-512 table (bit for bit) and the AMX one against the scalar twin, and
 // linear_backward_input's bf16 path (the process's table) against its f32 path on a block-quantized
 // weight.
 #include "train/gemm_bf16.h"
@@ -21,6 +21,7 @@
 #include "core/thread_pool.h"
 #include "grad_check.h"
 #include "kernels/amx_tiles.h"
+#include "kernels/float_simd.h"
 #include "quant/quant_traits.h"
 #include "train/gemm_bf16_unpack.h"
 #include "train/linear.h"
@@ -78,44 +79,55 @@ TEST(Bf16Gemm, ScalarTableMatchesRoundedProducts) {
     }
 }
 
-// A fast table against the scalar twin: the same packed bits, outputs within float-order
-// tolerance. Shapes cover whole AMX blocks and every kind of leftover (rows, columns, k pairs).
-void expect_equals_twin(const Bf16GemmTable& fast) {
+// A fast table against the scalar twin: the same packed bits, outputs bit for bit (`exact`: the
+// twin's float order) or within float-order tolerance. Shapes cover whole AMX blocks, every kind
+// of leftover (rows, columns, k pairs) and a weight tile of linear_backward_input's length.
+void expect_equals_twin(const Bf16GemmTable& fast, bool exact) {
   std::mt19937 rng(3);
   const Bf16GemmTable& twin = bf16_gemm_table_scalar();
   for (const auto& [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{8, 64, 32},
                                 {32, 64, 64},
                                 {21, 63, 70},
                                 {37, 70, 53},
-                                {48, 64, 48}}) {
-    const int64_t kp = (k + 1) / 2;
-    const auto a = random_vector(m * k, rng), b = random_vector(k * (n + 3), rng),
+                                {48, 64, 48},
+                                {19, 256, 96}}) {
+    // A's rows are packed 3 pairs wider than the product reads (a slice of a wider dy, as
+    // linear_backward_input passes it); its odd-k zero pad is the scalar test's above.
+    const int64_t kp = (k + 1) / 2, lda = kp + 3;
+    const auto a = random_vector(m * 2 * lda, rng), b = random_vector(k * (n + 3), rng),
                c0 = random_vector(m * (n + 5), rng);
-    std::vector<uint32_t> ap(m * kp), bp_fast(kp * n), bp_twin(kp * n);
-    pack_bf16_rows(a.data(), m, k, k, ap.data());
+    std::vector<uint32_t> ap(m * lda), bp_fast(kp * n), bp_twin(kp * n);
+    pack_bf16_rows(a.data(), m, 2 * lda, 2 * lda, ap.data());
     fast.pack_b(b.data(), k, n, n + 3, bp_fast.data());  // a row stride wider than n
     twin.pack_b(b.data(), k, n, n + 3, bp_twin.data());
     ASSERT_EQ(bp_fast, bp_twin);  // the same bits: packing rounds with integer arithmetic
     for (bool accumulate : {false, true}) {
       std::vector<float> c_fast = c0, c_twin = c0;
-      fast.nn(m, n, kp, ap.data(), kp, bp_fast.data(), n, c_fast.data(), n + 5, accumulate);
-      twin.nn(m, n, kp, ap.data(), kp, bp_twin.data(), n, c_twin.data(), n + 5, accumulate);
-      for (size_t i = 0; i < c0.size(); ++i)
+      fast.nn(m, n, kp, ap.data(), lda, bp_fast.data(), n, c_fast.data(), n + 5, accumulate);
+      twin.nn(m, n, kp, ap.data(), lda, bp_twin.data(), n, c_twin.data(), n + 5, accumulate);
+      for (size_t i = 0; i < c0.size(); ++i) {
+        if (exact) {
+          ASSERT_EQ(c_fast[i], c_twin[i])
+              << fast.isa << " " << m << "x" << k << "x" << n << " at " << i;
+        }
         ASSERT_NEAR(c_fast[i], c_twin[i], 1e-5f * (1 + std::fabs(c_twin[i])))
             << fast.isa << " " << m << "x" << k << "x" << n << " at " << i;
+      }
     }
   }
 }
 
+// The AVX-512 table multiplies the widened bf16 inputs with FMAs in the twin's order (exact
+// products), so it needs AVX-512 only and gives the twin's bits.
 TEST(Bf16Gemm, Avx512TableEqualsScalarTwin) {
-  if (!cpu_features().avx512_bf16) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
-  expect_equals_twin(bf16_gemm_table_avx512());
+  if (kernels::float_simd() != kernels::FloatSimd::kAvx512) GTEST_SKIP() << "no AVX-512 here";
+  expect_equals_twin(bf16_gemm_table_avx512(), true);
 }
 
 TEST(Bf16Gemm, AmxTableEqualsScalarTwin) {
   if (!cpu_features().avx512_bf16 || !kernels::amx_support().bf16)
     GTEST_SKIP() << "no AMX-BF16 for this process: " << kernels::amx_support().reason;
-  expect_equals_twin(bf16_gemm_table_amx());
+  expect_equals_twin(bf16_gemm_table_amx(), false);
 }
 
 // The default choice: bf16 for block-quantized frozen weights where the CPU has it, f32 for
