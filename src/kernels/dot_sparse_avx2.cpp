@@ -7,6 +7,8 @@
 // vpgatherdd, picks the kept activation quants of 8 weights into 4 fixed bytes. A value block's
 // 32 kept quants come out of two in-lane shuffles in the order 0-7, 16-23 | 8-15, 24-31, and its
 // nibbles are unpacked into the same order, so the products pair up without a cross-lane move.
+// The mask types compress each mask byte's quants with one pshufb; Q4_QMASK62 expands each mask
+// byte's levels with one (below).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -18,11 +20,13 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "core/fp16.h"
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/qmask_act.h"
 #include "kernels/sparse_controls.h"
 #include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
@@ -146,6 +150,123 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   return reduce16(lanes);
 }
 
+// ---------------------------------------------------------------- Q4_QMASK62: pshufb expand
+//
+// No vpexpandb: a block's 96 levels are unpacked as level − 8 bytes (level k at byte k) into a
+// ring kQAhead blocks before the block that reads them (loads at any offset right after the
+// stores could not be forwarded), and each 128-bit lane expands two mask bytes (16 slots) with one
+// pshufb from the 16 bytes at its first level: the controls (qmask_act.h) give a kept slot its
+// level's index and a pruned one 0x80, which reads 0; + 8 makes it the level, or 8 where pruned.
+// One vpmaddubsw + vpmaddwd against the activations in slot order (QMaskSlotAct) then sums each
+// dword lane's 4 slots exactly, as the AVX-512 kernel's vpdpbusd: 32 slots are 8 of the 16 lanes
+// of a mask word, so lanes 0-7 and 8-15 accumulate in two registers started from −8 · Σ of their
+// quants, and a block ends in two conversions and two FMAs by its 4 scales (lane l: d_{l % 4}).
+constexpr int kQRing = 4, kQAhead = 2;
+constexpr int kLevelBytes = 128;  // 96 levels, then room for a 16-byte load at any offset ≤ 96
+
+// A block's levels − 8 into dst (32-byte aligned): levels 0-47 are qs's low nibbles, 48-95 its
+// high ones (q_sparse.h).
+inline void unpack_levels(const uint8_t* qs, int8_t* dst) {
+  const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));  // bytes 0-31
+  const __m256i q1 =
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + 32)));
+  const __m256i low4 = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+  const auto lev = [&](__m256i x) { return _mm256_sub_epi8(_mm256_and_si256(x, low4), eight); };
+  _mm256_store_si256(reinterpret_cast<__m256i*>(dst), lev(q0));
+  _mm_store_si128(reinterpret_cast<__m128i*>(dst + 32), _mm256_castsi256_si128(lev(q1)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 48), lev(_mm256_srli_epi16(q0, 4)));
+  _mm_store_si128(reinterpret_cast<__m128i*>(dst + 80),
+                  _mm256_castsi256_si128(lev(_mm256_srli_epi16(q1, 4))));
+}
+
+// The pshufb control of two mask bytes m0, m1 whose levels start at bytes 0 and p0 of the source.
+inline __m128i expand_control(uint32_t m0, uint32_t p0, uint32_t m1) {
+  const __m128i c0 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(&kQMaskExpand.at[0][m0]));
+  return _mm_castpd_si128(_mm_loadh_pd(_mm_castsi128_pd(c0),
+                                       reinterpret_cast<const double*>(&kQMaskExpand.at[p0][m1])));
+}
+
+// 32 slots' exact dword-lane sums (8 lanes of a mask word): mask bytes m (4, little-endian)
+// whose first level is lv[0], against their slot-order activation quants x.
+inline __m256i group_isums(uint32_t m, const int8_t* lv, const int8_t* x) {
+  const auto p0 = static_cast<uint32_t>(std::popcount(m & 0xFFu));
+  const auto p01 = static_cast<uint32_t>(std::popcount(m & 0xFFFFu));
+  const auto p2 = static_cast<uint32_t>(std::popcount(m & 0xFF0000u));
+  const __m256i ctrl = _mm256_set_m128i(expand_control((m >> 16) & 0xFF, p2, m >> 24),
+                                        expand_control(m & 0xFF, p0, (m >> 8) & 0xFF));
+  const __m256i src = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lv))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(lv + p01)), 1);
+  const __m256i wv = _mm256_add_epi8(_mm256_shuffle_epi8(src, ctrl), _mm256_set1_epi8(8));
+  const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(wv, xv), _mm256_set1_epi16(1));
+}
+
+// The exact dword-lane sums of one block: lo += lanes 0-7 of each mask word (its first 32
+// slots), hi += lanes 8-15 (its last 32). Both stay in registers across the 4 words.
+inline void qmask_block_isums(const BlockQ4_QMask62& blk, const int8_t* lv, const int8_t* qs,
+                              __m256i& lo, __m256i& hi) {
+  unsigned off = 0;  // levels before the group (≤ 96: the loader bounds the count)
+#pragma GCC unroll 4
+  for (int v = 0; v < 4; ++v) {
+    uint64_t m;
+    std::memcpy(&m, blk.mask + 8 * v, 8);
+    const auto m0 = static_cast<uint32_t>(m), m1 = static_cast<uint32_t>(m >> 32);
+    lo = _mm256_add_epi32(lo, group_isums(m0, lv + off, qs + 64 * v));
+    off += static_cast<unsigned>(std::popcount(m0));
+    hi = _mm256_add_epi32(hi, group_isums(m1, lv + off, qs + 64 * v + 32));
+    off += static_cast<unsigned>(std::popcount(m1));
+  }
+}
+
+// pf: bytes ahead of the block being read that the row prefetches (sparse_gemm_rows_streamed).
+float dot_qmask62_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
+  const auto* w = static_cast<const BlockQ4_QMask62*>(w_row);
+  const auto* a = static_cast<const QMaskSlotAct*>(act_row);
+  alignas(32) int8_t ring[kQRing][kLevelBytes];
+  for (auto& r : ring)  // the bytes past 96 are loaded (never selected): defined all the same
+    _mm256_store_si256(reinterpret_cast<__m256i*>(r + 96), _mm256_setzero_si256());
+  const int64_t nb = n / kSparseBlock;
+  for (int64_t b = 0; b < std::min<int64_t>(kQAhead, nb); ++b)
+    unpack_levels(w[b].qs, ring[b % kQRing]);
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // float lanes 0-7, 8-15
+  for (int64_t b = 0; b < nb; ++b) {
+    if (pf > 0) {  // two lines per 88-byte block cover the stream
+      const char* ahead = reinterpret_cast<const char*>(&w[b]) + pf;
+      _mm_prefetch(ahead, _MM_HINT_T0);
+      _mm_prefetch(ahead + 64, _MM_HINT_T0);
+    }
+    if (b + kQAhead < nb) unpack_levels(w[b + kQAhead].qs, ring[(b + kQAhead) % kQRing]);
+    __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[b].start));
+    __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(a[b].start + 8));
+    qmask_block_isums(w[b], ring[b % kQRing], a[b].qs, lo, hi);
+    // the scalar twin's products d_q · activation d, lane l's the quarter l % 4's
+    const __m128 s =
+        _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].d))),
+                   _mm_set1_ps(a[b].d));
+    const __m256 s8 = _mm256_set_m128(s, s);
+    acc[0] = _mm256_fmadd_ps(s8, _mm256_cvtepi32_ps(lo), acc[0]);
+    acc[1] = _mm256_fmadd_ps(s8, _mm256_cvtepi32_ps(hi), acc[1]);
+  }
+  alignas(32) float out[kLanes];
+  _mm256_store_ps(out, acc[0]);
+  _mm256_store_ps(out + 8, acc[1]);
+  return reduce16(out);
+}
+float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
+  return dot_qmask62_pf(n, w_row, act_row, 0);
+}
+
+// The slot-order activations: the AVX2 Q8_K quantization (byte-identical) per block, reordered.
+void prep_qmask_avx2(const float* x, int64_t n, void* out) {
+  auto* a = static_cast<QMaskSlotAct*>(out);
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    BlockQ8_K q;
+    prep_avx2_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
+    qmask_slot_act_from_q8_k(q, &a[b]);
+  }
+}
+
 // The twin's entry with the kernel and the AVX2 activation quantization (byte-identical).
 template <VecDotFn Dot>
 FormatKernels avx2_entry(const FormatKernels& scalar_twin) {
@@ -156,6 +277,13 @@ FormatKernels avx2_entry(const FormatKernels& scalar_twin) {
 
 }  // namespace
 
+FormatKernels avx2_sparse_qmask62_kernels(const FormatKernels& scalar_twin) {
+  FormatKernels k = with_sparse_dot<dot_qmask62>(scalar_twin);
+  k.act_row_bytes = qmask_slot_act_bytes;  // its own activation blocks (QMaskSlotAct)
+  k.prepare_act = prep_qmask_avx2;
+  k.gemm = sparse_gemm_rows_streamed<dot_qmask62_pf>;  // one prefetch stream, as on AVX-512
+  return k;
+}
 FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin) {
   return avx2_entry<dot_2of4>(scalar_twin);
 }

@@ -1,6 +1,6 @@
 // NEON kernels of the sparse types (kernels.h, "The sparse types"), bit-identical to the scalar
 // twins in dot_sparse_scalar.cpp; registered in the NEON and NEON-dotprod tables (plain Advanced
-// SIMD only, so one file serves both).
+// SIMD only, so one file serves both; Q4_QMASK62's sdot variant is dot_sparse_qmask_dotprod.cpp).
 //
 // 2:4, gather by table: every index byte (2 groups, 8 weights) keeps exactly 4, so the control of
 // one index byte (sparse_controls.h) picks its 4 kept activation quants out of 8, and one `tbl` per
@@ -23,6 +23,7 @@
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/qmask_act.h"
 #include "kernels/sparse_controls.h"
 #include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
@@ -118,7 +119,23 @@ float dot_mask(int64_t n, const void* w_row, const void* act_row) {
   return reduce16(lanes);
 }
 
+// ---------------------------------------------------------------- Q4_QMASK62: tbl expand
+//
+// Plain NEON's lane_dot: smull by halves, one pairwise add of the two (|each pair| ≤ 2 · 8 · 128,
+// in int16) and a pairwise widening accumulate give dword lane j the Σ of bytes 4j … 4j + 3.
+inline int32x4_t lane_dot(int32x4_t acc, int8x16_t w, int8x16_t x) {
+  const int16x8_t lo = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+  const int16x8_t hi = vmull_high_s8(w, x);
+  return vpadalq_s16(acc, vpaddq_s16(lo, hi));
+}
+
+#include "kernels/dot_sparse_qmask_neon.inc"
+
 }  // namespace
+
+FormatKernels neon_sparse_qmask62_kernels(const FormatKernels& scalar_twin) {
+  return qmask62_entry(scalar_twin);
+}
 
 FormatKernels neon_sparse_mask_kernels(const FormatKernels& scalar_twin) {
   return scalar_twin.weight_type == DType::Q4_MASK50 ? with_sparse_dot<dot_mask<4>>(scalar_twin)

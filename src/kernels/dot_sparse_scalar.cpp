@@ -12,6 +12,7 @@
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
+#include "kernels/qmask_act.h"
 #include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
 
@@ -130,6 +131,30 @@ float ref_dot_q4_qmask62(int64_t n, const void* w_row, const void* act_row) {
   return reduce16(acc);
 }
 
+size_t qmask_slot_act_bytes(int64_t n) {
+  return static_cast<size_t>(n / kSparseBlock) * sizeof(QMaskSlotAct);
+}
+
+void qmask_slot_act_from_q8_k(const BlockQ8_K& q, QMaskSlotAct* out) {
+  for (int s = 0; s < kSparseBlock; ++s) out->qs[s] = q.qs[qmask62_position(s)];
+  for (int l = 0; l < kLanes; ++l) {
+    int32_t sum = 0;
+    for (int w = 0; w < 4; ++w)
+      for (int i = 0; i < 4; ++i) sum += out->qs[64 * w + 4 * l + i];
+    out->start[l] = -8 * sum;
+  }
+  out->d = q.d;
+}
+
+void prep_qmask_slot_act(const float* x, int64_t n, void* out) {
+  auto* a = static_cast<QMaskSlotAct*>(out);
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    BlockQ8_K q;
+    quantize_act_q8_k(x + b * kSparseBlock, &q, kSparseBlock);
+    qmask_slot_act_from_q8_k(q, &a[b]);
+  }
+}
+
 void add_sparse_kernels(KernelDispatch& kd) {
   using S = KernelSlot;
   kd.set(S::kQ4_2of4, sparse_kernels<ref_dot_q4_2of4>(DType::Q4_2OF4))
@@ -149,12 +174,13 @@ void add_sparse_kernels(KernelDispatch& kd) {
   // Every x86 SIMD table runs only where AVX2 does: the AVX2 2:4 kernel (table gathers) serves
   // them all; AVX-512 hosts with VBMI2 (vpcompressb gathers) and VBMI (vpermb places them: Ice
   // Lake, Sapphire Rapids, Zen 4) get the AVX-512 kernels of every sparse type instead.
-  // Q4_QMASK62 has an AVX-512 kernel only (vpexpandb per quarter); the AVX2, AVX-VNNI and NEON
-  // tables keep its scalar twin.
+  // Q4_QMASK62 expands each mask byte's levels with one pshufb control on AVX2 (vpexpandb per
+  // mask word on AVX-512 VBMI2).
   const CpuFeatures& cpu = cpu_features();
   if (kd.isa != Isa::kScalar) {
     kd.set(S::kQ4_2of4, avx2_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
     for (const S s : {S::kQ4_Mask50, S::kQ4_Mask62}) kd.set(s, avx2_sparse_mask_kernels(kd.at(s)));
+    kd.set(S::kQ4_QMask62, avx2_sparse_qmask62_kernels(kd.at(S::kQ4_QMask62)));
   }
   if ((kd.isa == Isa::kAvx512Vnni || kd.isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 &&
       cpu.avx512_vbmi) {
@@ -167,6 +193,9 @@ void add_sparse_kernels(KernelDispatch& kd) {
   if (kd.isa == Isa::kNeon || kd.isa == Isa::kNeonDotprod) {
     kd.set(S::kQ4_2of4, neon_sparse_2of4_kernels(kd.at(S::kQ4_2of4)));
     for (const S s : {S::kQ4_Mask50, S::kQ4_Mask62}) kd.set(s, neon_sparse_mask_kernels(kd.at(s)));
+    const FormatKernels& twin = kd.at(S::kQ4_QMask62);
+    kd.set(S::kQ4_QMask62, kd.isa == Isa::kNeonDotprod ? neon_dotprod_sparse_qmask62_kernels(twin)
+                                                       : neon_sparse_qmask62_kernels(twin));
   }
 #endif
 }

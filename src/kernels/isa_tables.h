@@ -90,6 +90,11 @@ FormatKernels avx2_sparse_mask_kernels(const FormatKernels& scalar_twin);
 FormatKernels neon_sparse_2of4_kernels(const FormatKernels& scalar_twin);
 // The NEON mask kernels (tbl per mask byte), likewise.
 FormatKernels neon_sparse_mask_kernels(const FormatKernels& scalar_twin);
+// The Q4_QMASK62 table-expand kernels (one shuffle control per mask byte, activations in slot
+// order: qmask_act.h): AVX2 (pshufb; AVX2 and AVX-VNNI tables), NEON and NEON-dotprod (tbl).
+FormatKernels avx2_sparse_qmask62_kernels(const FormatKernels& scalar_twin);
+FormatKernels neon_sparse_qmask62_kernels(const FormatKernels& scalar_twin);
+FormatKernels neon_dotprod_sparse_qmask62_kernels(const FormatKernels& scalar_twin);
 
 // Shared by every table: f32 activations are used as they are.
 void copy_f32_act(const float* x, int64_t n, void* out);

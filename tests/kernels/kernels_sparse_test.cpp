@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/fp16.h"
 #include "kernel_test_util.h"
 #include "kernels/isa_tables.h"
 #include "kernels/kernels.h"
@@ -131,17 +132,63 @@ TEST(SparseKernels, SimdTablesRunTheirOwnTwoOfFourKernel) {
   EXPECT_GE(tables, 1);
 }
 
-// Q4_QMASK62 has its own kernel on AVX-512 hosts with VBMI2 (vpexpandb per quarter); the AVX2,
-// AVX-VNNI and NEON tables run the scalar twin (still an int8 kernel, never dequantize-then-f32).
-TEST(SparseKernels, QMask62RunsTheExpandKernelOnAvx512Vbmi2) {
+// Q4_QMASK62 has its own kernel on every SIMD table: vpexpandb per mask word on AVX-512 hosts with
+// VBMI2, a pshufb control per mask byte on AVX2 and AVX-VNNI (and AVX-512 without VBMI2), tbl on
+// both NEON tables; each prepares its own slot-order activations.
+TEST(SparseKernels, QMask62RunsItsOwnKernelOnEverySimdTable) {
   const FormatKernels* rk = kernel_dispatch_for(Isa::kScalar).find(DType::Q4_QMASK62);
-  const CpuFeatures& cpu = cpu_features();
   for (Isa isa : simd_isas()) {
     const FormatKernels* fk = kernel_dispatch_for(isa).find(DType::Q4_QMASK62);
     ASSERT_NE(fk, nullptr);
-    const bool own =
-        (isa == Isa::kAvx512Vnni || isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 && cpu.avx512_vbmi;
-    EXPECT_EQ(fk->vec_dot != rk->vec_dot, own) << isa_name(isa);
+    EXPECT_NE(fk->vec_dot, rk->vec_dot) << isa_name(isa);
+    EXPECT_NE(fk->prepare_act, rk->prepare_act) << isa_name(isa);
+  }
+}
+
+// Hand-made Q4_QMASK62 blocks at the table kernels' edges: mask bytes of 8 kept (a shuffle's
+// whole 16-byte source), of 0, runs that put the 96th level last in a word, levels at 0 and 15
+// (the extreme products) against activations at their extremes; every table bit for bit equal
+// to the scalar twin.
+TEST(SparseKernels, QMask62EdgePatternsEqualScalarOnEveryTable) {
+  using Q62 = BlockQ4_QMask62;
+  std::mt19937 rng(15);
+  const int64_t n = 1024, nb = n / 256;
+  const KernelDispatch& ref = kernel_dispatch_for(Isa::kScalar);
+  std::vector<float> x = random_floats(rng, n);
+  for (int64_t i = 0; i < n; i += 37) x[i] = i % 2 ? 3.f : -3.f;  // the block maxima: quants ±127
+  for (int pattern = 0; pattern < 4; ++pattern) {
+    std::vector<Q62> w(nb);
+    for (int64_t b = 0; b < nb; ++b) {
+      Q62& blk = w[b];
+      std::memset(blk.mask, 0, sizeof blk.mask);
+      for (int j = 0; j < 32; ++j) {
+        // 0: the first 96 slots; 1: the last 96 (the 96th level last in a word); 2: 3 of every
+        // word's 8 bytes; 3: every 4th byte full and another 2 of 8, shifted by block
+        const int r = (j + static_cast<int>(b)) % 4;
+        const bool full = pattern == 0   ? j < 12
+                          : pattern == 1 ? j >= 20
+                          : pattern == 2 ? j % 8 < 3
+                                         : r == 0;
+        blk.mask[j] = full ? 0xFF : pattern == 3 && r == 2 ? 0x81 : 0;
+      }
+      int kept = 0;
+      for (uint8_t m : blk.mask) kept += std::popcount(m);
+      ASSERT_LE(kept, Q62::capacity);
+      for (int q = 0; q < 4; ++q) blk.d[q] = fp32_to_fp16(0.01f * static_cast<float>(q + 1 + b));
+      for (int j = 0; j < Q62::kHalf; ++j)
+        blk.qs[j] = static_cast<uint8_t>((j + b) % 3 == 0 ? 0xF0 : (j + b) % 3 == 1 ? 0x0F : rng());
+    }
+    const FormatKernels* rk = ref.find(DType::Q4_QMASK62);
+    for (Isa isa : simd_isas()) {
+      const FormatKernels* fk = kernel_dispatch_for(isa).find(DType::Q4_QMASK62);
+      std::vector<uint8_t> act(fk->act_row_bytes(n) + 64), ref_act(rk->act_row_bytes(n));
+      uint8_t* a = aligned64(act.data());
+      fk->prepare_act(x.data(), n, a);
+      rk->prepare_act(x.data(), n, ref_act.data());
+      const float want = rk->vec_dot(n, w.data(), ref_act.data());
+      EXPECT_EQ(std::bit_cast<uint32_t>(fk->vec_dot(n, w.data(), a)), std::bit_cast<uint32_t>(want))
+          << isa_name(isa) << " pattern " << pattern;
+    }
   }
 }
 
