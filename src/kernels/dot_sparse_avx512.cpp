@@ -5,7 +5,8 @@
 // Both kernels lay the products of a block's value blocks out in the same 16 dword lanes (see
 // "2:4, in the lane layout"), so a block reduces with two lane swaps. 2:4 gathers with
 // vpmultishiftqb + two-table vpermb from activations prepared in a matching order; the mask
-// types with vpcompressb per quarter through a small buffer. GCC 12's AVX-512 headers
+// types with vpcompressb per quarter through a small buffer. Q4_QMASK62's kernel is in
+// dot_qmask_avx512.cpp (same flags), registered here. GCC 12's AVX-512 headers
 // self-initialize "undefined" registers (GCC bug 105593): silence it for the header only, as
 // dot_avx512vnni.cpp does.
 #pragma GCC diagnostic push
@@ -33,6 +34,7 @@ using quant::BlockQ8_K;
 
 namespace {
 
+#include "kernels/sparse_avx512.inc"
 #include "kernels/sparse_lanes.inc"
 
 // The 16 dword lanes of s, lane l holding products of value block l % 4, folded to the 4 sums
@@ -222,16 +224,6 @@ void prep_2of4_expand(const float* x, int64_t n, void* out) {
   }
 }
 
-// Prefetches the bytes [p + pf, p + pf + kBytes) (every line they touch: kBytes + 63 covers a
-// span that starts mid-line). pf = 0: none (the hardware prefetcher's alone).
-template <int kBytes>
-inline void prefetch_ahead(const void* p, int64_t pf) {
-  if (pf <= 0) return;
-  const char* ahead = static_cast<const char*>(p) + pf;
-#pragma GCC unroll 16
-  for (int off = 0; off < kBytes + 63; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
-}
-
 // One packed 2:4 block's exact integer lane sums: lane l holds products of value block l % 4
 // (quarter-offsets already taken off in lanes 0-3, so the 4 lanes of a value block sum to its
 // isum).
@@ -296,7 +288,10 @@ inline __m512 quad_2of4_expand(const PackedQ4_2of4Block* w, const ActExpand* a, 
 
 // pf: bytes ahead of the blocks being read that the row prefetches (kernels/prefetch.h), as the
 // dense packed gemv does: one smooth stream ahead, across row ends, instead of bursts of rows.
-float dot_2of4_packed_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
+// Inlined into the gemm (gemm_rows_streamed): a call per 8-block row cost a prologue and an
+// epilogue.
+inline __attribute__((always_inline)) float dot_2of4_packed_pf(int64_t n, const void* w_row,
+                                                               const void* act_row, int64_t pf) {
   const auto* w = static_cast<const PackedQ4_2of4Block*>(w_row);
   const auto* a = static_cast<const ActExpand*>(act_row);
   __m512 acc = _mm512_setzero_ps();
@@ -310,9 +305,7 @@ float dot_2of4_packed_pf(int64_t n, const void* w_row, const void* act_row, int6
     prefetch_ahead<3 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
     acc = quad_2of4_expand(&w[b], &a[b], static_cast<int>(nb - b), acc);
   }
-  alignas(64) float lanes[kLanes];
-  _mm512_store_ps(lanes, acc);
-  return reduce16(lanes);
+  return reduce16_zmm(acc);
 }
 float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
   return dot_2of4_packed_pf(n, w_row, act_row, 0);
@@ -504,128 +497,6 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
   return dot_mask_packed_pf<kVB>(n, w_row, act_row, 0);
 }
 
-// ---------------------------------------------------------------- Q4_QMASK62: expand per word
-//
-// Nothing is gathered: each 64-slot mask word's levels are brought to the start of a register
-// (vpermt2b from the block's 96 unpacked levels, at the running count of levels before the word),
-// vpexpandb places them at the word's kept slots with 8 elsewhere, and one vpdpbusd against the
-// activations prepared in slot order (ActQMask) adds dword lane l = Σ (level − 8) · quant of slots
-// 64w + 4l … 64w + 4l + 3, all weights of quarter l % 4 (q_sparse.h). The 4 words accumulate in
-// one integer register started from −8 · Σ of each lane's 16 quants, so a block costs one
-// conversion and one FMA by its 4 scales broadcast to lanes l % 4 (kernels.h, the canonical
-// order). Per block: 1 masked load and 3 nibble ops, per word a table load, vpermt2b, vpexpandb
-// and vpdpbusd, then a conversion and an FMA.
-
-// One prepared activation block of the Q4_QMASK62 kernel.
-struct alignas(64) ActQMask {
-  int8_t qs[kSparseBlock];  // the Q8_K quants in slot order (qmask62_position)
-  int32_t start[16];        // [l]: −8 · Σ of the 16 quants in lane l of the 4 words
-  float d;                  // the Q8_K block's scale
-};
-static_assert(sizeof(ActQMask) == 384);
-
-size_t qmask_act_bytes(int64_t n) {
-  return static_cast<size_t>(n / kSparseBlock) * sizeof(ActQMask);
-}
-
-// Slot s's weight position (qmask62_position) for every s: prep_qmask reorders each token's quants
-// with it once per matmul (a byte copy loop: the activations are a small part of a gemv's bytes).
-struct SlotOrder {
-  uint8_t pos[kSparseBlock];  // [s]: qmask62_position(s)
-};
-constexpr SlotOrder make_slot_order() {
-  SlotOrder o{};
-  for (int s = 0; s < kSparseBlock; ++s) o.pos[s] = static_cast<uint8_t>(qmask62_position(s));
-  return o;
-}
-alignas(64) constexpr SlotOrder kSlots = make_slot_order();
-
-void prep_qmask(const float* x, int64_t n, void* out) {
-  auto* a = static_cast<ActQMask*>(out);
-  const __m512i eight = _mm512_set1_epi8(8);
-  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    BlockQ8_K q;
-    prep_avx512_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
-    for (int s = 0; s < kSparseBlock; ++s) a[b].qs[s] = q.qs[kSlots.pos[s]];
-    a[b].d = q.d;
-    __m512i sum8 = _mm512_setzero_si512();
-    for (int v = 0; v < 4; ++v)
-      sum8 = _mm512_dpbusd_epi32(sum8, eight, _mm512_load_si512(a[b].qs + 64 * v));
-    _mm512_store_si512(a[b].start, _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
-  }
-}
-
-// vpermt2b indices that bring levels off … off + 63 of a block to a register's start, for every
-// running offset 0 … 96: level v is byte v of the low-nibble register below 48, else byte v − 48
-// of the high one (index 64 + v − 48). A table row is one load; computing it (a broadcast of off,
-// an add, a compare and a masked add) cost 3 more port-5 µops per quarter, the kernel's bound.
-struct TablesQMask {
-  uint8_t at[BlockQ4_QMask62::capacity + 1][64];  // [off][j]: index of level off + j
-};
-constexpr TablesQMask make_tables_qmask() {
-  TablesQMask t{};
-  for (int off = 0; off <= BlockQ4_QMask62::capacity; ++off)
-    for (int j = 0; j < 64; ++j) {
-      const int v = off + j;  // past 95 never expanded: any index will do
-      t.at[off][j] = static_cast<uint8_t>((v < BlockQ4_QMask62::kHalf ? v : v + 16) & 127);
-    }
-  return t;
-}
-alignas(64) constexpr TablesQMask kTQ = make_tables_qmask();
-
-// Blocks whose quarter scales (d_q · activation d) one pass computes into a stack buffer before
-// the main pass reads them: from memory, each FMA's scale is a broadcast load (load ports); from
-// registers the compiler spreads them with 7 port-5 shuffles and broadcasts per block.
-constexpr int64_t kScaleChunk = 64;
-
-// pf: bytes ahead of the block being read that the row prefetches (kernels/prefetch.h), as the
-// packed sparse gemms do; the rows as stored are contiguous, so the stream crosses row ends.
-float dot_qmask62_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
-  using Q62 = BlockQ4_QMask62;
-  const auto* w = static_cast<const Q62*>(w_row);
-  const auto* a = static_cast<const ActQMask*>(act_row);
-  const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
-  __m512 acc = _mm512_setzero_ps();
-  alignas(64) float scales[kScaleChunk][4];  // the scalar twin's products d_q · activation d
-  const int64_t nb = n / kSparseBlock;
-  for (int64_t b0 = 0; b0 < nb; b0 += kScaleChunk) {
-    const int64_t cnt = std::min(kScaleChunk, nb - b0);
-    for (int64_t j = 0; j < cnt; ++j) {
-      const __m128i d16 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b0 + j].d));
-      _mm_store_ps(scales[j], _mm_mul_ps(_mm_cvtph_ps(d16), _mm_set1_ps(a[b0 + j].d)));
-    }
-    for (int64_t j = 0; j < cnt; ++j) {
-      const Q62& blk = w[b0 + j];
-      const ActQMask& x = a[b0 + j];
-      // two lines per 88-byte block cover the stream (prefetch_ahead<88> would touch three)
-      prefetch_ahead<65>(&blk, pf);
-      // levels 0-47 in lo's bytes 0-47, 48-95 in hi's (a masked load: never past the block)
-      const __m512i raw = _mm512_maskz_loadu_epi8((1ull << (Q62::capacity / 2)) - 1, blk.qs);
-      const __m512i lo = _mm512_and_si512(raw, low4);
-      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
-      __m512i isum = _mm512_load_si512(x.start);
-      unsigned off = 0;  // levels before the word (≤ 96: the loader bounds the count)
-      for (int v = 0; v < 4; ++v) {
-        uint64_t m;
-        std::memcpy(&m, blk.mask + 8 * v, 8);
-        const __m512i lev = _mm512_permutex2var_epi8(lo, _mm512_load_si512(kTQ.at[off]), hi);
-        const __m512i wv = _mm512_mask_expand_epi8(eight, m, lev);
-        isum = _mm512_dpbusd_epi32(isum, wv, _mm512_load_si512(x.qs + 64 * v));
-        off += static_cast<unsigned>(std::popcount(m));
-      }
-      // lane l's scale is quarter l % 4's: the block's 4 scales repeated
-      acc = _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_load_ps(scales[j])),
-                            _mm512_cvtepi32_ps(isum), acc);
-    }
-  }
-  alignas(64) float lanes[kLanes];
-  _mm512_store_ps(lanes, acc);
-  return reduce16(lanes);
-}
-float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
-  return dot_qmask62_pf(n, w_row, act_row, 0);
-}
-
 // Rows a gemm prefetches ahead. The sparse kernels spend more instructions per byte than the
 // dense ones, so the hardware prefetcher alone falls behind when they stream from DRAM (as the
 // unpacked dense gemv, dot_avx512vnni.cpp); the row kPrefetchRows ahead is prefetched whole
@@ -641,21 +512,6 @@ void gemm_rows(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const 
       _mm_prefetch(reinterpret_cast<const char*>(wr + kPrefetchRows * w_stride + off), _MM_HINT_T0);
     for (int64_t t = 0; t < n_tok; ++t)
       y[t * y_stride + r] = Dot(n, wr, static_cast<const uint8_t*>(act) + t * act_stride);
-  }
-}
-
-// The packed rows' gemm: rows are contiguous (w_stride = the row's bytes), so the first token's
-// pass over them prefetches packed_prefetch_bytes() ahead as one stream (prefetch.h: 2 KiB on
-// Intel, none elsewhere); later tokens find the row in cache.
-template <float (*DotPf)(int64_t, const void*, const void*, int64_t)>
-void gemm_rows_streamed(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
-                        size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
-  const int64_t pf = packed_prefetch_bytes();
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const auto* wr = static_cast<const uint8_t*>(w) + r * w_stride;
-    for (int64_t t = 0; t < n_tok; ++t)
-      y[t * y_stride + r] =
-          DotPf(n, wr, static_cast<const uint8_t*>(act) + t * act_stride, t == 0 ? pf : 0);
   }
 }
 
@@ -702,13 +558,8 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
       k.gemm = gemm_rows_streamed<dot_mask_packed_pf<3>>;
       return k;
     }
-    case KernelSlot::kQ4_QMask62: {
-      FormatKernels k = kernels_of<dot_qmask62>(DType::Q4_QMASK62);
-      k.act_row_bytes = qmask_act_bytes;  // its own activation blocks (ActQMask)
-      k.prepare_act = prep_qmask;
-      k.gemm = gemm_rows_streamed<dot_qmask62_pf>;  // one prefetch stream, as the packed types
-      return k;
-    }
+    case KernelSlot::kQ4_QMask62:
+      return avx512_qmask62_kernels();  // dot_qmask_avx512.cpp
     default:
       return kernels_of<dot_mask<3>>(DType::Q4_MASK62);
   }

@@ -82,6 +82,8 @@ float ref_dot_q4_qmask62(int64_t n, const void* w, const void* a);
 void add_sparse_kernels(KernelDispatch& kd);
 // The AVX-512 VBMI2 sparse kernels (vpcompressb gathers): slot entries for kd's sparse slots.
 FormatKernels avx512_sparse_kernels(KernelSlot slot);
+// Its Q4_QMASK62 entry (vpexpandb per mask word; dot_qmask_avx512.cpp).
+FormatKernels avx512_qmask62_kernels();
 // The AVX2 2:4 kernel (table gathers): the scalar twin's entry with its dot and gemm replaced.
 FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin);
 // The AVX2 mask kernels (pshufb per mask byte), likewise.

@@ -249,6 +249,32 @@ TEST(SparseKernels, EveryTableEqualsScalarBitForBit) {
       }
 }
 
+// A one-token gemm (decode) takes its own path where a kernel streams its rows (the AVX-512
+// Q4_QMASK62 gemv unpacks levels a few blocks ahead across row ends): bit for bit the scalar
+// twin's vec_dot, also for rows shorter than that distance (n = 256: one block per row).
+TEST(SparseKernels, OneTokenGemmEqualsScalarBitForBit) {
+  std::mt19937 rng(17);
+  const KernelDispatch& ref = kernel_dispatch_for(Isa::kScalar);
+  for (Isa isa : simd_isas())
+    for (DType t : kSparseTypes)
+      for (int64_t n : {256, 768, 2048}) {
+        const int64_t rows = 9;
+        const auto w = sparse_rows(t, rows, n, rng);
+        const size_t rb = quant_row_size(t, n);
+        const FormatKernels* fk = kernel_dispatch_for(isa).find(t);
+        const FormatKernels* rk = ref.find(t);
+        ASSERT_NE(fk, nullptr);
+        const PreparedActs pa = prepare_acts(*fk, *rk, n, 1, rng);
+        std::vector<float> y(rows);
+        fk->gemm(n, w.data(), rb, rows, pa.act, pa.act_bytes, 1, y.data(), rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          const float want = rk->vec_dot(n, w.data() + r * rb, pa.ref);
+          EXPECT_EQ(std::bit_cast<uint32_t>(y[r]), std::bit_cast<uint32_t>(want))
+              << isa_name(isa) << " " << dtype_name(t) << " n=" << n << " row " << r;
+        }
+      }
+}
+
 // Through matmul_with (activation preparation, row tasks, threads) on every table: each output
 // equals the scalar twin's vec_dot of that row and token bit for bit.
 TEST(SparseKernels, MatmulEqualsScalarVecDotOnEveryTable) {

@@ -1,0 +1,187 @@
+// The AVX-512 kernel of Q4_QMASK62 (kernels.h, "The sparse types"), bit-identical to the scalar
+// twin ref_dot_q4_qmask62 (dot_sparse_scalar.cpp). Compiled with VBMI and VBMI2 as
+// dot_sparse_avx512.cpp, whose avx512_sparse_kernels registers it where CPUID reports both. GCC
+// 12's AVX-512 headers self-initialize "undefined" registers (GCC bug 105593): silence it for the
+// header only, as dot_avx512vnni.cpp does.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <bit>
+#include <cstring>
+
+#include "kernels/isa_tables.h"
+#include "kernels/kernels.h"
+#include "kernels/panel.h"
+#include "kernels/prefetch.h"
+#include "quant/q_sparse.h"
+
+namespace edgefit::kernels::detail {
+
+using quant::BlockQ8_K;
+
+namespace {
+
+#include "kernels/sparse_avx512.inc"
+
+// Nothing is gathered: each 64-slot mask word's levels, unpacked to bytes a few blocks ahead (a
+// ring, below), are placed by one vpexpandb from memory at the running count of levels before the
+// word, at the word's kept slots with 8 elsewhere, and one vpdpbusd against the activations
+// prepared in slot order (ActQMask) adds dword lane l = Σ (level − 8) · quant of slots
+// 64w + 4l … 64w + 4l + 3, all weights of quarter l % 4 (q_sparse.h). The 4 words accumulate in
+// integer registers started from −8 · Σ of each lane's 16 quants, so a block costs one
+// conversion and one FMA by its 4 scales broadcast to lanes l % 4 (kernels.h, the canonical
+// order). Per block: 1 masked load, 3 nibble ops and 2 stores (the unpacking), per word a
+// vpexpandb and a vpdpbusd, then a conversion and an FMA.
+
+// One prepared activation block of the Q4_QMASK62 kernel.
+struct alignas(64) ActQMask {
+  int8_t qs[kSparseBlock];  // the Q8_K quants in slot order (qmask62_position)
+  int32_t start[16];        // [l]: −8 · Σ of the 16 quants in lane l of the 4 words
+  float d;                  // the Q8_K block's scale
+};
+static_assert(sizeof(ActQMask) == 384);
+
+size_t qmask_act_bytes(int64_t n) {
+  return static_cast<size_t>(n / kSparseBlock) * sizeof(ActQMask);
+}
+
+// Slot s's weight position (qmask62_position) for every s: prep_qmask reorders each token's quants
+// with it once per matmul (a byte copy loop: the activations are a small part of a gemv's bytes).
+struct SlotOrder {
+  uint8_t pos[kSparseBlock];  // [s]: qmask62_position(s)
+};
+constexpr SlotOrder make_slot_order() {
+  SlotOrder o{};
+  for (int s = 0; s < kSparseBlock; ++s) o.pos[s] = static_cast<uint8_t>(qmask62_position(s));
+  return o;
+}
+alignas(64) constexpr SlotOrder kSlots = make_slot_order();
+
+void prep_qmask(const float* x, int64_t n, void* out) {
+  auto* a = static_cast<ActQMask*>(out);
+  const __m512i eight = _mm512_set1_epi8(8);
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    BlockQ8_K q;
+    prep_avx512_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
+    for (int s = 0; s < kSparseBlock; ++s) a[b].qs[s] = q.qs[kSlots.pos[s]];
+    a[b].d = q.d;
+    __m512i sum8 = _mm512_setzero_si512();
+    for (int v = 0; v < 4; ++v)
+      sum8 = _mm512_dpbusd_epi32(sum8, eight, _mm512_load_si512(a[b].qs + 64 * v));
+    _mm512_store_si512(a[b].start, _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
+  }
+}
+
+// Unpacked levels of the blocks kLevelsAhead before the one being read (a ring, as the packed
+// mask kernels' gathered rows): each word's levels then start at a byte address, and one
+// vpexpandb from memory places them, without the vpermt2b (and its table row) that brought them
+// to a register's start. Reloading right after the stores could not be forwarded (two stores,
+// unaligned) and would wait for them.
+constexpr int kLevelRing = 4;    // unpacked blocks in the ring
+constexpr int kLevelsAhead = 3;  // blocks between a block's unpacking and its expands
+struct alignas(64) LevelRow {
+  uint8_t v[128];  // level k in byte k (0-95); 96-111 written by the high store, never expanded
+};
+
+// Block blk's 96 levels into row, one byte each.
+inline void unpack_levels(const BlockQ4_QMask62& blk, LevelRow* row) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  // levels 0-47 in the low nibbles of bytes 0-47, 48-95 in the high ones (never past the block)
+  const __m512i raw = _mm512_maskz_loadu_epi8((1ull << BlockQ4_QMask62::kHalf) - 1, blk.qs);
+  _mm512_store_si512(row->v, _mm512_and_si512(raw, low4));
+  _mm512_storeu_si512(row->v + BlockQ4_QMask62::kHalf,
+                      _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4));
+}
+
+// acc += the block's 16 canonical lanes: lane l += (d_{l % 4} · activation d) · (exact integer
+// sum of lane l over the 4 words), lev = the block's unpacked levels.
+inline __m512 qmask62_block(const BlockQ4_QMask62& blk, const ActQMask& x, const uint8_t* lev,
+                            __m512 acc) {
+  const __m512i eight = _mm512_set1_epi8(8);
+  // two chains of 2 vpdpbusd: half the block's latency
+  __m512i part[2] = {_mm512_load_si512(x.start), _mm512_setzero_si512()};
+  unsigned off = 0;  // levels before the word (≤ 96: the loader bounds the count)
+  for (int v = 0; v < 4; ++v) {
+    uint64_t m;
+    std::memcpy(&m, blk.mask + 8 * v, 8);
+    const __m512i wv = _mm512_mask_expandloadu_epi8(eight, _cvtu64_mask64(m), lev + off);
+    part[v / 2] = _mm512_dpbusd_epi32(part[v / 2], wv, _mm512_load_si512(x.qs + 64 * v));
+    off += static_cast<unsigned>(std::popcount(m));
+  }
+  const __m512i isum = _mm512_add_epi32(part[0], part[1]);
+  // the 4 quarter scales in every 128-bit lane (a broadcast load, no shuffle), times the
+  // activation's: the scalar twin's product d_q · activation d
+  uint64_t d4;
+  std::memcpy(&d4, blk.d, sizeof d4);
+  const __m512 d = _mm512_cvtph_ps(_mm256_set1_epi64x(static_cast<int64_t>(d4)));
+  const __m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(x.d));
+  return _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(isum), acc);
+}
+
+// y[r] = row r · the activation row, for n_rows rows w_stride apart, as one stream of blocks:
+// the unpacking runs kLevelsAhead blocks ahead across row ends, and nothing is set up per row
+// (a call, a scale pass, the ring's first blocks and reduce16 through memory per 8-block row of
+// a 2048-wide gemv were ~12 % of its cache-hot time). pf: bytes ahead of the block being read
+// that it prefetches (kernels/prefetch.h, 0: none), one stream across row ends as the packed
+// sparse gemms.
+void gemv_qmask62(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const ActQMask* a,
+                  float* y, int64_t pf) {
+  using Q62 = BlockQ4_QMask62;
+  const int64_t nb = n / kSparseBlock;
+  const auto row = [&](int64_t r) {
+    return reinterpret_cast<const Q62*>(static_cast<const uint8_t*>(w) + r * w_stride);
+  };
+  LevelRow ring[kLevelRing];
+  int64_t next_row = 0, next_b = 0, next_g = 0;  // the next block to unpack, its ring index
+  const auto unpack_next = [&] {
+    if (next_row == n_rows) return;
+    unpack_levels(row(next_row)[next_b], &ring[next_g++ % kLevelRing]);
+    if (++next_b == nb) next_b = 0, ++next_row;
+  };
+  for (int k = 0; k < kLevelsAhead; ++k) unpack_next();
+  int64_t g = 0;  // ring index of the block being read
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const Q62* wr = row(r);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b, ++g) {
+      // two lines per 88-byte block cover the stream (prefetch_ahead<88> would touch three)
+      prefetch_ahead<65>(&wr[b], pf);
+      unpack_next();
+      acc = qmask62_block(wr[b], a[b], ring[g % kLevelRing].v, acc);
+    }
+    y[r] = reduce16_zmm(acc);
+  }
+}
+
+float dot_qmask62_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
+  float y;
+  gemv_qmask62(n, w_row, 0, 1, static_cast<const ActQMask*>(act_row), &y, pf);
+  return y;
+}
+float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
+  return dot_qmask62_pf(n, w_row, act_row, 0);
+}
+
+// Q4_QMASK62's gemm: a one-token product streams its rows (gemv_qmask62); with more tokens every
+// row is taken once per token, the first pass prefetching as gemm_rows_streamed.
+void gemm_qmask62(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
+                  size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
+  if (n_tok == 1) {
+    gemv_qmask62(n, w, w_stride, n_rows, static_cast<const ActQMask*>(act), y,
+                 packed_prefetch_bytes());
+    return;
+  }
+  gemm_rows_streamed<dot_qmask62_pf>(n, w, w_stride, n_rows, act, act_stride, n_tok, y, y_stride);
+}
+
+}  // namespace
+
+FormatKernels avx512_qmask62_kernels() {
+  return {DType::Q4_QMASK62, 0,          DType::Q8_K, kSparseBlock,
+          qmask_act_bytes,   prep_qmask, dot_qmask62, gemm_qmask62};
+}
+
+}  // namespace edgefit::kernels::detail
