@@ -18,6 +18,7 @@
 #include "formats/gguf_arch.h"
 #include "formats/model.h"
 #include "quant/quant_traits.h"
+#include "quant/zero_fraction.h"
 
 namespace edgefit::cli {
 namespace {
@@ -29,26 +30,6 @@ struct InspectOptions {
   bool json = false;      // print one JSON object instead of tables
   bool sparsity = false;  // read every weight for its fraction of exact zeros
 };
-
-// The fraction of a tensor's values that are exactly 0 once dequantized, a row at a time; -1
-// for a type without a dequantizer (it has no meaningful zeros to count).
-double zero_fraction(const TensorView& v) {
-  if (v.numel() == 0 || !v.is_contiguous()) return -1;
-  const int64_t rows = v.n_rows(), cols = v.row_size();
-  const size_t row_bytes = v.nbytes() / static_cast<size_t>(rows);
-  std::vector<float> row(static_cast<size_t>(cols));
-  int64_t zeros = 0;
-  try {
-    for (int64_t r = 0; r < rows; ++r) {
-      dequantize_tensor(v.dtype, static_cast<const uint8_t*>(v.data) + r * row_bytes, 1, cols,
-                        row.data());
-      for (const float x : row) zeros += x == 0.f;
-    }
-  } catch (const Error&) {
-    return -1;
-  }
-  return static_cast<double>(zeros) / static_cast<double>(v.numel());
-}
 
 // Sum of the sizes of the files a model was read from.
 uint64_t files_bytes(const std::set<std::string>& files) {

@@ -25,6 +25,7 @@
 #include "methods/quantize_model.h"
 #include "methods/quantize_recipe.h"
 #include "model/transformer.h"
+#include "pipeline/candidate_sparsity.h"
 #include "pipeline/recipe_cost.h"
 #include "pipeline/recover_step.h"
 #include "pipeline/stage_cache.h"
@@ -115,6 +116,12 @@ std::vector<std::string> eval_files(const CompressOptions& o) {
   return {o.text};
 }
 
+// The methods that run on the layer-streaming calibration driver (GPTQ and the pruning methods
+// of the registry; a recipe's rules' sparsity is carried out by the latter).
+bool is_calibrated_method(const std::string& m) {
+  return m == "gptq" || m == "magnitude" || m == "wanda" || m == "sparsegpt";
+}
+
 // The recipe of --recipe, checked against the model (nullopt without one).
 std::optional<Recipe> recipe_of_file(const CompressOptions& o, const Model& model) {
   if (o.recipe_file.empty()) return std::nullopt;
@@ -123,11 +130,13 @@ std::optional<Recipe> recipe_of_file(const CompressOptions& o, const Model& mode
   Recipe r = read_recipe(o.recipe_file);
   check_recipe_against_model(r, model, o.recipe_file);
   const std::string& m = r.method.name;
-  if (m != "rtn" && m != "imatrix" && m != "gptq")
-    throw Error("method.name: compress builds rtn, imatrix and gptq recipes; quantize a '" + m +
-                    "' recipe with `edgefit quantize --recipe`",
-                o.recipe_file);
-  if (m != "rtn" && o.calib.empty())
+  if (m != "rtn" && m != "imatrix" && !is_calibrated_method(m))
+    throw Error(
+        "method.name: compress builds rtn, imatrix, gptq, magnitude, wanda and sparsegpt "
+        "recipes; quantize a '" +
+            m + "' recipe with `edgefit quantize --recipe`",
+        o.recipe_file);
+  if (m != "rtn" && m != "magnitude" && o.calib.empty())
     throw UsageError("the recipe's method is " + m + ": give calibration text with --calib");
   return r;
 }
@@ -374,7 +383,8 @@ void run_recovery_steps(const CompressRun& run, const CandidateResult& c, const 
 }
 
 // Quantizes one candidate into c.file from the loaded model: RTN (with the importance matrix
-// when there is one) or GPTQ on the calibration text, windows of the evaluation length.
+// when there is one), or GPTQ or a pruning method on the calibration text, windows of the
+// evaluation length.
 void build_candidate(const CompressRun& run, const CandidateResult& c, const ImatrixStage& im) {
   const CompressOptions& o = run.options;
   const Recipe recipe = parse_recipe(c.recipe_json.dump(), o.recipe_file);
@@ -383,7 +393,7 @@ void build_candidate(const CompressRun& run, const CandidateResult& c, const Ima
   // after it, before validation (run_recovery_steps).
   QuantizeOptions qo = quantize_options_from_recipe(recipe, o.recipe_file, true);
   qo.show_progress = true;
-  if (c.method != "gptq") {
+  if (!is_calibrated_method(c.method)) {
     if (c.method == "imatrix") {
       qo.imatrix = im.imatrix ? &*im.imatrix : nullptr;
       qo.imatrix_path = im.path;
@@ -394,7 +404,7 @@ void build_candidate(const CompressRun& run, const CandidateResult& c, const Ima
     return;
   }
   CalibratedOptions co;
-  co.method = "gptq";
+  co.method = c.method;  // gptq, or a pruning method (magnitude needs no text)
   co.calib_files = o.calib;
   co.seqlen = run.eval.ctx;
   // As many windows as the calibration token budget allows (128 at most, GPTQ's usual N).
@@ -470,6 +480,11 @@ CandidateResult build_and_validate(const CompressRun& run, const StageCache& sta
   quantize_stage(run, stages, c, in.imatrix);
   c.cost.file_bytes = fs::file_size(c.file);  // the real size replaces the estimate
   const Model quantized = load_model(c.file);
+  if (recipe_prunes(parse_recipe(c.recipe_json.dump(), run.options.recipe_file))) {
+    ModelSparsity s = model_sparsity(quantized);
+    c.tensor_sparsity = std::move(s.tensors);
+    c.layer_sparsity = std::move(s.layers);
+  }
   const EvalOutcome outcome = validate_stage(run, stages, c, quantized, in.base, in.tok);
   c.built = true;
   c.overall = outcome.overall;

@@ -26,6 +26,35 @@ const CandidateResult* chosen(const CompressReport& r) {
   return r.chosen >= 0 ? &r.candidates[static_cast<size_t>(r.chosen)] : nullptr;
 }
 
+// The weights' sparsity across layers, one line per matrix kind (a pruned candidate only).
+std::string sparsity_chart(const CandidateResult& c) {
+  static const std::regex layer_re(R"(blk\.(\d+)\.([a-z_]+)\.weight)");
+  std::map<std::string, LineSeries> kinds;
+  for (const auto& [name, z] : c.tensor_sparsity) {
+    std::smatch m;
+    if (!std::regex_match(name, m, layer_re)) continue;
+    auto& s = kinds[m[2]];
+    s.name = m[2];
+    s.x.push_back(std::stod(m[1]));
+    s.y.push_back(100.0 * z);
+  }
+  std::vector<LineSeries> series;
+  for (auto& [k, s] : kinds) series.push_back(s);
+  return svg_line_chart(series, {"Sparsity across layers (" + c.recipe + ", as stored)",
+                                 "layer (block index)", "exact zeros (%)", 520, 320});
+}
+
+// The per-layer sparsity table: the share of exact zeros in each block's matrices.
+std::string sparsity_table(const CandidateResult& c) {
+  std::string h = "<h2>Sparsity per layer (" + xml_escape(c.recipe) +
+                  ")</h2><table id=\"sparsity\"><tr><th>layer</th><th>exact zeros %</th></tr>";
+  for (size_t l = 0; l < c.layer_sparsity.size(); ++l)
+    if (c.layer_sparsity[l] >= 0)
+      h += "<tr><td>" + std::to_string(l) + "</td><td>" + fmt("%.2f", 100.0 * c.layer_sparsity[l]) +
+           "</td></tr>";
+  return h + "</table>";
+}
+
 }  // namespace
 
 nlohmann::ordered_json report_to_json(const CompressReport& r) {
@@ -93,6 +122,11 @@ nlohmann::ordered_json report_to_json(const CompressReport& r) {
       cj["ppl"] = c.overall.ppl;
       cj["top1_agreement"] = c.overall.top1;
       cj["max_dppl_pct"] = c.max_dppl_pct;
+      if (!c.layer_sparsity.empty()) {
+        cj["layer_sparsity"] = c.layer_sparsity;  // index = block; -1: nothing readable
+        auto& ts = cj["tensor_sparsity"] = ojson::object();
+        for (const auto& [name, z] : c.tensor_sparsity) ts[name] = z;
+      }
     } else {
       cj["kld_mean"] = nullptr;
       cj["ppl"] = nullptr;
@@ -208,6 +242,7 @@ std::string report_to_html(const CompressReport& r) {
     h += svg_line_chart(series,
                         {"Bits per weight across layers (" + c->recipe + "; F32 norms left out)",
                          "layer (block index)", "bits per weight", 520, 320});
+    if (!c->tensor_sparsity.empty()) h += sparsity_chart(*c);
   }
   {
     LineSeries roof{"roofline", {}, {}, true}, pred{"predicted", {}, {}, false},
@@ -266,6 +301,7 @@ std::string report_to_html(const CompressReport& r) {
            "</td><td>" + fmt("%.5f", q.kld_mean) + "</td><td>" + fmt("%.3f", q.top1) + "</td></tr>";
     }
     h += "</table>";
+    if (!c->layer_sparsity.empty()) h += sparsity_table(*c);
   }
   h += "<h2>Device profile</h2><table class=\"notes\"><tr><th>field</th><th>source</th></tr>";
   for (const auto& [k, note] : r.device.notes)

@@ -33,6 +33,10 @@ struct CandidateResult {
   double max_dppl_pct = 0;                         // worst language's ΔPPL in percent
   double measured_tps = -1;  // decode tokens/s measured on the host (−1: not measured)
   std::vector<std::pair<std::string, double>> tensor_bits;  // per tensor: name → bits per weight
+  // Pruned recipes only (empty otherwise), read back from the written file: the fraction of
+  // exact zeros per block matrix, and per layer (zeros over values of the block's matrices).
+  std::vector<std::pair<std::string, double>> tensor_sparsity;
+  std::vector<double> layer_sparsity;
   nlohmann::ordered_json recipe_json;  // the candidate's recipe (recipe/recipe.h JSON form)
 };
 

@@ -219,6 +219,37 @@ TEST(Compress, RecipeIsTheOneCandidateAndTheReportEmbedsIt) {
   EXPECT_EQ(g.find_tensor("blk.2.ffn_down.weight")->type, DType::Q4_0);
 }
 
+TEST(Compress, PrunedRecipeReportsTheStoredSparsityPerLayer) {
+  // issue 19: the report shows a pruned candidate's sparsity per layer, as read back from the file.
+  const std::string out = test::scratch_dir("compress-pruned");
+  const std::string recipe = out + "/r.json";
+  std::ofstream(recipe) << R"({"schema_version": 1, "name": "q8_0-up24", "base": "q8_0",
+    "method": {"name": "magnitude"},
+    "rules": [{"match": "ffn_up", "layers": [0, 1], "sparsity": {"kind": "n:m", "n": 2, "m": 4}}]})";
+  std::vector<std::string> args = compress_args("raspberry-pi-5", out);
+  const auto at = std::find(args.begin(), args.end(), "--recipes");
+  args.erase(at, at + 2);
+  args.insert(args.begin() + 2, {"--recipe", recipe});
+  const auto r = test::run_edgefit(args);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(read_file(out + "/report.json"));
+  ASSERT_EQ(j["candidates"].size(), 1u);
+  const auto& c = j["candidates"][0];
+  ASSERT_TRUE(c.contains("layer_sparsity")) << c.dump();
+  const auto& ts = c["tensor_sparsity"];
+  // 2 of every 4 pruned, and Q8_0 rounds a few more small weights to 0
+  EXPECT_GE(ts["blk.0.ffn_up.weight"].get<double>(), 0.5);
+  EXPECT_LT(ts["blk.0.ffn_up.weight"].get<double>(), 0.55);
+  EXPECT_GE(ts["blk.1.ffn_up.weight"].get<double>(), 0.5);
+  EXPECT_LT(ts["blk.2.ffn_up.weight"].get<double>(), 0.05);  // outside the rule's layers
+  EXPECT_LT(ts["blk.0.ffn_gate.weight"].get<double>(), 0.05);
+  const auto& ls = c["layer_sparsity"];
+  ASSERT_GE(ls.size(), 3u);
+  EXPECT_GT(ls[0].get<double>(), ls[2].get<double>() + 0.05);
+  EXPECT_GT(ls[1].get<double>(), ls[2].get<double>() + 0.05);
+  EXPECT_NE(read_file(out + "/report.html").find("id=\"sparsity\""), std::string::npos);
+}
+
 TEST(Compress, TruncatedCachedOutputIsRebuiltNotReportedCached) {
   // issue 21: a cached stage output is checked against its recorded size and hash before reuse.
   const std::string out = test::scratch_dir("compress-truncated");

@@ -84,6 +84,26 @@ TEST(CompressReport, JsonHasTheDocumentedFields) {
   EXPECT_EQ(j["decision"]["runner_up"], "q8_0");
 }
 
+TEST(CompressReport, PrunedCandidateShowsItsSparsityPerLayer) {
+  CompressReport r = sample_report();
+  CandidateResult& c = r.candidates[1];  // the chosen one
+  for (int l = 0; l < 6; ++l) {
+    c.tensor_sparsity.emplace_back("blk." + std::to_string(l) + ".ffn_up.weight", 0.1 * l);
+    c.layer_sparsity.push_back(0.05 * l);
+  }
+  const auto j = report_to_json(r);
+  EXPECT_FALSE(j["candidates"][0].contains("layer_sparsity"));  // not pruned: no key
+  ASSERT_EQ(j["candidates"][1]["layer_sparsity"].size(), 6u);
+  EXPECT_DOUBLE_EQ(j["candidates"][1]["layer_sparsity"][4].get<double>(), 0.2);
+  EXPECT_DOUBLE_EQ(j["candidates"][1]["tensor_sparsity"]["blk.3.ffn_up.weight"].get<double>(),
+                   0.1 * 3);
+  const std::string html = report_to_html(r);
+  EXPECT_NE(html.find("Sparsity across layers (q4_k_m"), std::string::npos);
+  EXPECT_NE(html.find("<table id=\"sparsity\">"), std::string::npos);
+  EXPECT_NE(html.find("<tr><td>5</td><td>25.00</td></tr>"), std::string::npos);
+  EXPECT_EQ(report_to_html(sample_report()).find("id=\"sparsity\""), std::string::npos);
+}
+
 TEST(CompressReport, HtmlSaysWhyTheRecipeWon) {
   const std::string html = report_to_html(sample_report());
   EXPECT_NE(html.find("<p id=\"decision\"><b>Why</b> q4_k_m won on quality: the lowest mean KLD; "
