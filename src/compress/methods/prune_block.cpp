@@ -16,11 +16,11 @@ SparsityPattern layer_pattern(const std::string& text, double owl_fraction) {
   return SparsityPattern::unstructured(owl_fraction);
 }
 
-MaskScope mask_scope_for(DType /*type*/, MaskScope method_default) {
-  // Every type today stores dense rows, so the method's own comparison group is free. The sparse
-  // storage types (one 256-input block holds a bounded count of kept weights) will return
-  // MaskScope::kPerRowBlock here.
-  return method_default;
+MaskScope mask_scope_for(DType type, MaskScope method_default) {
+  // Dense types store whole rows, so the method's own comparison group is free. A sparse storage
+  // type holds a bounded count of kept weights per 256-input block: every block must get its
+  // exact share (prune/sparse_formats.h checks that the share fits before any work).
+  return is_sparse_dtype(type) ? MaskScope::kPerRowBlock : method_default;
 }
 
 std::vector<uint8_t> quantize_pruned(const std::vector<float>& w, int64_t rows, int64_t cols,
