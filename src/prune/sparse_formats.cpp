@@ -1,6 +1,7 @@
 #include "prune/sparse_formats.h"
 
 #include <cctype>
+#include <cstdio>
 
 #include "model/block_linears.h"
 
@@ -13,10 +14,16 @@ std::string lower_name(DType t) {
   return s;
 }
 
-// "0.625": the smallest unstructured fraction whose every block keeps at most `capacity`.
-std::string min_fraction_text(int capacity) {
-  return SparsityPattern::unstructured(1.0 - static_cast<double>(capacity) / kSparseBlock)
-      .to_string();
+// A fraction as a user writes it ("0.6", not to_string()'s round-trip "0.59999999999999998").
+std::string short_number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
+
+// "0.6" or "2:4" for messages.
+std::string short_pattern(const SparsityPattern& p) {
+  return p.is_n_of_m() ? p.to_string() : short_number(p.fraction());
 }
 
 }  // namespace
@@ -45,15 +52,16 @@ std::string sparse_storage_misfit(DType type, const SparsityPattern& pattern, do
     if (pattern.is_n_of_m() && 4 % pattern.m() == 0 && pattern.n() * 4 / pattern.m() <= 2)
       return "";
     return name + " keeps at most 2 of every 4 consecutive weights: it needs --sparsity 2:4, not " +
-           pattern.to_string();
+           short_pattern(pattern);
   }
   const std::string fits = " (" + name + " keeps at most " + std::to_string(cap) + " of every " +
                            std::to_string(kSparseBlock) + " weights: --sparsity " +
-                           min_fraction_text(cap) + " or more)";
+                           short_number(1.0 - static_cast<double>(cap) / kSparseBlock) +
+                           " or more)";
   if (pattern.is_n_of_m()) {
     if (kSparseBlock % pattern.m() == 0 && pattern.n() * (kSparseBlock / pattern.m()) <= cap)
       return "";
-    return "--sparsity " + pattern.to_string() + " keeps more weights per block than " + name +
+    return "--sparsity " + short_pattern(pattern) + " keeps more weights per block than " + name +
            " holds" + fits;
   }
   // Per row block [a, b), floor(f·b) − floor(f·a) >= floor(f·256) are pruned.
@@ -61,9 +69,9 @@ std::string sparse_storage_misfit(DType type, const SparsityPattern& pattern, do
   if (lowest > 0 && kSparseBlock - prune_count(lowest, kSparseBlock) <= cap) return "";
   if (owl_lambda >= 0)
     return "--owl lets a layer's sparsity go down to --sparsity − --owl-lambda = " +
-           std::to_string(lowest) + ", more kept weights per block than " + name + " holds" +
-           fits;
-  return "--sparsity " + pattern.to_string() + " keeps more weights per block than " + name +
+           short_number(lowest) + ", more kept weights per block than " + name + " holds" + fits +
+           "; raise --sparsity or lower --owl-lambda";
+  return "--sparsity " + short_pattern(pattern) + " keeps more weights per block than " + name +
          " holds" + fits;
 }
 
