@@ -343,6 +343,21 @@ TEST(PruneMethods, RecipeSparseFormatRules) {
     EXPECT_NE(std::string(e.what()).find("q4_qmask62"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(dir + "/bad.gguf"));
+  // A sparse format on a weight no rule prunes: the quantizer's error names the weight.
+  const Recipe dense = parse_recipe(
+      R"({"schema_version": 1, "base": "q4_0", "method": {"name": "magnitude"},
+          "rules": [{"match": "ffn_up", "format": "q4_2of4"},
+                    {"match": "attn_q", "sparsity": {"kind": "n:m", "n": 2, "m": 4}}]})",
+      "dense.json");
+  try {
+    quantize_model_calibrated(kF32, dir + "/dense.gguf",
+                              quantize_options_from_recipe(dense, "dense.json"),
+                              small_calibrated("magnitude", dir + "/wd"));
+    FAIL() << "dense weights were stored as q4_2of4";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("blk.0.ffn_up.weight"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir + "/dense.gguf"));
 }
 
 }  // namespace

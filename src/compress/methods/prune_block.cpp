@@ -1,6 +1,7 @@
 #include "compress/methods/prune_block.h"
 
 #include <span>
+#include <string_view>
 
 #include "compress/method_registry.h"
 #include "compress/methods/gptq/gptq_block.h"
@@ -54,12 +55,17 @@ void PruneBlockMethod::compress(const BlockJob& job) {
     const std::string text = job.target_sparsity ? job.target_sparsity(name) : "";
     std::vector<float> w = job.source_f32(name);
     auto bytes = std::make_shared<std::vector<uint8_t>>();
-    if (text.empty()) {  // a weight the rules leave dense is only rounded
-      *bytes = quantize_pruned(w, l.rows, l.cols, l.type, &st);
-    } else {
-      l.pattern = layer_pattern(text, owl_fraction);
-      l.pattern.check_row(l.cols, "'" + name + "'");
-      *bytes = prune_linear(l, std::move(w));
+    try {
+      if (text.empty()) {  // a weight the rules leave dense is only rounded
+        *bytes = quantize_pruned(w, l.rows, l.cols, l.type, &st);
+      } else {
+        l.pattern = layer_pattern(text, owl_fraction);
+        l.pattern.check_row(l.cols, "'" + name + "'");
+        *bytes = prune_linear(l, std::move(w));
+      }
+    } catch (const Error& e) {  // e.g. a sparse type's block over its capacity: say which weight
+      if (std::string_view(e.what()).find(name) != std::string_view::npos) throw;
+      throw Error("'" + name + "': " + e.what());
     }
     job.put(name, l.type, *bytes);
     job.install(name, l.type, bytes);
