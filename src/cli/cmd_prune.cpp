@@ -129,8 +129,8 @@ void add_prune_command(CLI::App& app) {
                       "; sparsegpt into a quantized type prunes and quantizes in one pass. "
                       "Or a sparse type that stores only the kept weights: " +
                       kSparseTypeNames +
-                      ": every pruned block linear weight in it (its values rounded after "
-                      "pruning, sparsegpt too), token_embd/output/norms as the q4_0 preset");
+                      ": every pruned block linear weight in it (sparsegpt: pruned and "
+                      "quantized in one pass), token_embd/output/norms as the q4_0 preset");
   cmd->add_option("--calib", opts->calib.calib_files,
                   "calibration text files (wanda, sparsegpt, --owl; e.g. one per language)");
   cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")

@@ -87,7 +87,8 @@ std::map<std::string, std::string> resolve_sparsity(const Model& model,
 
 // Throws Error naming the tensor when a pruned weight's type is a sparse storage type whose
 // blocks cannot hold its pattern (with OWL's band), before any work. True when a pruned weight is
-// stored sparse: its kept values are rounded after pruning by the type's quantizer.
+// stored sparse (SparseGPT rounds its kept values jointly on the type's grid, the other methods
+// after pruning with the type's quantizer).
 bool check_sparse_storage(const std::map<std::string, std::string>& sparsity,
                           const std::unordered_map<std::string, DType>& types,
                           const CalibratedOptions& co) {
@@ -285,8 +286,9 @@ QuantizeResult quantize_model_calibrated(const Model& model, const std::string& 
 
   std::unordered_map<std::string, DType> types;
   for (const auto& t : plan.tensors) types[t.name] = t.to;
-  if (check_sparse_storage(sparsity, types, co))
-    plan.metadata.push_back({"edgefit.prune.sparse_values", GgufValue::make_string("rtn")});
+  if (check_sparse_storage(sparsity, types, co))  // SparseGPT rounds on the type's grid
+    plan.metadata.push_back({"edgefit.prune.sparse_values",
+                             GgufValue::make_string(co.method == "sparsegpt" ? "joint" : "rtn")});
   auto target_type = [&types](const std::string& name) {
     const auto it = types.find(name);
     if (it == types.end()) throw Error("tensor '" + name + "' is not in the quantization plan");

@@ -8,9 +8,9 @@
 // a per-block minimum round them to the nearest code. A sparse storage type (2:4, bitmask) is one
 // more type: its traits-table quantizer receives the same zeroed weights (exact zeros = pruned)
 // and stores only the kept ones; mask_scope_for() gives it masks bounded per 256-block
-// (MaskScope::kPerRowBlock). Every method, SparseGPT included, prunes in f32 and then rounds the
-// kept values with the sparse type's quantizer (GPTQ has no grid for values gathered across
-// positions); the file says so in edgefit.prune.sparse_values = "rtn".
+// (MaskScope::kPerRowBlock). Magnitude and Wanda prune, then round the kept values with the
+// sparse type's quantizer; SparseGPT rounds them jointly on the type's grid (sparsegpt_grid); the
+// file says which in edgefit.prune.sparse_values ("rtn" / "joint").
 //
 // OWL (prune/owl.h): the paper measures every layer's outlier ratio on the DENSE model, with the
 // Wanda score |W|·‖X‖, whatever the pruning method. wants_dense_pass() asks the driver for that
