@@ -17,6 +17,7 @@
 #include "methods/quantize_recipe.h"
 #include "odd_ffn_model.h"
 #include "polyglot_fixture.h"
+#include "prune/sparse_formats.h"
 #include "quant/quant_traits.h"
 #include "recipe/recipe.h"
 #include "test_data.h"
@@ -303,6 +304,19 @@ TEST(PruneMethods, RecipeSparsityRulesBecomePruningRules) {
           "rules": [{"match": "ffn_", "sparsity": {"kind": "structured", "keep_layers": [0]}}]})",
       "s.json");
   EXPECT_THROW(quantize_options_from_recipe(s, "s.json"), Error);
+}
+
+// SparseGPT into a sparse type through the driver: one joint pass on the type's grid (the file
+// says "joint"), 2:4 kept in every group of the stored weights.
+TEST(PruneMethods, SparseGptJointIntoQ4_2of4) {
+  const std::string dir = scratch_dir("prune-sgpt-2of4");
+  QuantizeOptions qo = pruned_to("2:4", "q4_0");
+  qo.rules.push_back(sparse_block_override(DType::Q4_2OF4));
+  quantize_model_calibrated(kF32, dir + "/o.gguf", qo, small_calibrated("sparsegpt", dir + "/w"));
+  const GgufFile f(dir + "/o.gguf");
+  EXPECT_EQ(f.find_tensor("blk.1.attn_v.weight")->type, DType::Q4_2OF4);
+  EXPECT_EQ(f.get_string("edgefit.prune.sparse_values"), "joint");
+  expect_n_of_m(load_model(dir + "/o.gguf"), 2, 4, /*rounded=*/true);
 }
 
 // A recipe rule with a sparse format and a sparsity prunes into that format (masks per 256-block);
