@@ -2,7 +2,9 @@
 //  [--type f16|f32|q4_k_m…] [--calib FILE…] [--ctx N]`: prunes the linear weights of every block to
 // the pattern, streamed block by block on the calibration pipeline (each block calibrated on what
 // the already-pruned blocks before it output), resumable through "<OUT>.work/" like GPTQ, then
-// stores the model in --type (default f16) with the pruned weights as zeros. SparseGPT into a
+// stores the model in --type (default f16) with the pruned weights as zeros, or, with a sparse
+// --type (q4_2of4, q4_mask50/62, q4_qmask62), the block linear weights in that type (pruned
+// weights not stored) and the other tensors as the q4_0 preset. SparseGPT into a
 // type GPTQ can target prunes and quantizes in one pass; magnitude and Wanda prune, then round
 // with the calibration statistics as importance. Magnitude needs no calibration text (unless
 // --owl); Wanda and SparseGPT do.
@@ -18,12 +20,18 @@
 #include "core/output_path.h"
 #include "core/progress.h"
 #include "methods/quantize_model.h"
+#include "prune/sparse_formats.h"
 #include "quant/presets.h"
 
 namespace edgefit::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The sparse storage types --type takes besides the presets (prune/sparse_formats.h).
+constexpr const char* kSparseTypeNames =
+    "q4_2of4 (2:4), q4_mask50 (>= 0.5), q4_mask62 and "
+    "q4_qmask62 (>= 0.625)";
 
 struct PruneCliOptions {
   std::string input;              // model to prune
@@ -41,6 +49,9 @@ void run_prune(PruneCliOptions c) {
   if (c.structured.requested()) {  // heads, FFN channels, layers: a smaller dense model
     if (!c.method.empty() || !c.sparsity.empty())
       throw UsageError("--structured cannot be combined with --method/--sparsity yet");
+    if (sparse_storage_type(c.type))
+      throw UsageError("--structured writes a smaller dense model; --type " + c.type +
+                       " stores unstructured or 2:4 pruning (--method/--sparsity)");
     c.structured.calib = c.calib.calib_files;
     run_structured_prune(c.structured, c.input, c.output);
     return;
@@ -55,14 +66,28 @@ void run_prune(PruneCliOptions c) {
   if (c.damp > 0 &&
       !m->read_param("damp", nlohmann::ordered_json(c.damp), "--damp", c.input, c.calib))
     throw UsageError("--damp is not a setting of --method " + c.method);
-  const QuantPreset* preset = find_quant_preset(c.type);
+  QuantizeOptions o;
+  const std::optional<DType> sparse = sparse_storage_type(c.type);
+  const QuantPreset* preset =
+      find_quant_preset(sparse ? std::string(kSparseStorageBasePreset) : c.type);
   if (!preset)
-    throw UsageError("unknown --type '" + c.type + "' (known: " + quant_preset_names() + ")");
+    throw UsageError("unknown --type '" + c.type + "' (known: " + quant_preset_names() +
+                     ", and for the pruned block weights " + kSparseTypeNames + ")");
+  if (sparse) {  // block linear weights sparse, the rest as the q4_0 preset stores it
+    std::string why;
+    try {
+      why = sparse_storage_misfit(*sparse, SparsityPattern::parse(c.sparsity),
+                                  c.calib.owl.enabled ? c.calib.owl.lambda : -1);
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+    if (!why.empty()) throw UsageError(why);
+    o.rules.push_back(sparse_block_override(*sparse));
+  }
   std::vector<std::string> inputs = {c.input, c.calib.tokenizer};
   inputs.insert(inputs.end(), c.calib.calib_files.begin(), c.calib.calib_files.end());
   check_output_not_input(c.output, inputs);
 
-  QuantizeOptions o;
   o.preset = std::string(preset->name);
   o.method = c.method;
   SparsityRule rule;
@@ -74,7 +99,8 @@ void run_prune(PruneCliOptions c) {
   std::printf("wrote %s: %s %s%s, %zu tensors, %.2f MiB, %.3f bits per weight, %s in %s\n",
               c.output.c_str(), c.method.c_str(), c.sparsity.c_str(),
               c.calib.owl.enabled ? " (OWL)" : "", r.tensors.size(),
-              static_cast<double>(r.file_bytes) / 1048576.0, r.bits_per_weight(), o.preset.c_str(),
+              static_cast<double>(r.file_bytes) / 1048576.0, r.bits_per_weight(),
+              sparse ? (c.type + " + " + o.preset).c_str() : o.preset.c_str(),
               format_duration(r.seconds).c_str());
 }
 
@@ -100,7 +126,11 @@ void add_prune_command(CLI::App& app) {
                   "OWL: outlier threshold, a multiple of the layer's mean score (default 5)");
   cmd->add_option("--type", opts->type,
                   "storage of the output (default f16): " + quant_preset_names() +
-                      "; sparsegpt into a quantized type prunes and quantizes in one pass");
+                      "; sparsegpt into a quantized type prunes and quantizes in one pass. "
+                      "Or a sparse type that stores only the kept weights: " +
+                      kSparseTypeNames +
+                      ": every pruned block linear weight in it (sparsegpt: pruned and "
+                      "quantized in one pass), token_embd/output/norms as the q4_0 preset");
   cmd->add_option("--calib", opts->calib.calib_files,
                   "calibration text files (wanda, sparsegpt, --owl; e.g. one per language)");
   cmd->add_option("--calib-weights", opts->calib.calib_weights, "relative token share per file")

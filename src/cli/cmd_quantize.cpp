@@ -20,6 +20,7 @@
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
 #include "methods/quantize_recipe.h"
+#include "prune/sparse_formats.h"
 #include "quant/presets.h"
 #include "recipe/recipe.h"
 
@@ -106,12 +107,18 @@ QuantizeOptions options_from_flags(const QuantizeCliOptions& c, std::string& typ
   }
   if (type.empty())
     throw UsageError("--type or --recipe is required (types: " + quant_preset_names() + ")");
+  QuantizeOptions o;
+  // A sparse type (a pruned model's block weights, prune/sparse_formats.h) on the q4_0 preset.
+  if (const std::optional<DType> sparse = sparse_storage_type(type)) {
+    o.rules.push_back(sparse_block_override(*sparse));
+    type = std::string(kSparseStorageBasePreset);
+  }
   const QuantPreset* preset = find_quant_preset(type);
   if (!preset)
     throw UsageError("unknown quantization type '" + type + "' (known: " + quant_preset_names() +
-                     ", or a llama_ftype number)");
+                     ", or a llama_ftype number; q4_2of4, q4_mask50, q4_mask62, q4_qmask62 for "
+                     "a pruned model)");
   type = std::string(preset->name);  // "Q4_K", "15" → "q4_k_m"
-  QuantizeOptions o;
   o.preset = type;
   o.pure = c.pure;
   return o;
@@ -315,7 +322,9 @@ void add_quantize_command(CLI::App& app) {
                   "threads, as llama-quantize takes them (same as -t)");
   cmd->add_option(
       "--type", opts->type,
-      "preset: " + quant_preset_names() + " (any case; q4_k = q4_k_m; llama_ftype ids)");
+      "preset: " + quant_preset_names() +
+          " (any case; q4_k = q4_k_m; llama_ftype ids); or, for a pruned model (exact zeros), "
+          "q4_2of4, q4_mask50, q4_mask62, q4_qmask62: block linear weights sparse, the rest q4_0");
   cmd->add_flag("--allow-requantize", opts->allow_requantize,
                 "allow quantizing already-quantized weights again (as llama-quantize)");
   cmd->add_option("--imatrix", opts->imatrix, "importance matrix: llama.cpp .dat or GGUF");

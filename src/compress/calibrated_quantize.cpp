@@ -18,6 +18,7 @@
 #include "export/write_quantized_gguf.h"
 #include "formats/gguf_arch.h"
 #include "formats/qk_permute.h"
+#include "prune/sparse_formats.h"
 #include "prune/sparsity_pattern.h"
 #include "quant/quant_traits.h"
 #include "recipe/recipe.h"
@@ -82,6 +83,25 @@ std::map<std::string, std::string> resolve_sparsity(const Model& model,
     }
   }
   return out;
+}
+
+// Throws Error naming the tensor when a pruned weight's type is a sparse storage type whose
+// blocks cannot hold its pattern (with OWL's band), before any work. True when a pruned weight is
+// stored sparse (SparseGPT rounds its kept values jointly on the type's grid, the other methods
+// after pruning with the type's quantizer).
+bool check_sparse_storage(const std::map<std::string, std::string>& sparsity,
+                          const std::unordered_map<std::string, DType>& types,
+                          const CalibratedOptions& co) {
+  bool any = false;
+  for (const auto& [name, text] : sparsity) {
+    const auto it = types.find(name);
+    if (it == types.end() || !is_sparse_dtype(it->second)) continue;
+    const std::string why = sparse_storage_misfit(it->second, SparsityPattern::parse(text),
+                                                  co.owl.enabled ? co.owl.lambda : -1);
+    if (!why.empty()) throw Error("'" + name + "': " + why);
+    any = true;
+  }
+  return any;
 }
 
 // The calibration windows of `co` for `model`, recorded in rep (files and token counts) and as
@@ -266,6 +286,9 @@ QuantizeResult quantize_model_calibrated(const Model& model, const std::string& 
 
   std::unordered_map<std::string, DType> types;
   for (const auto& t : plan.tensors) types[t.name] = t.to;
+  if (check_sparse_storage(sparsity, types, co))  // SparseGPT rounds on the type's grid
+    plan.metadata.push_back({"edgefit.prune.sparse_values",
+                             GgufValue::make_string(co.method == "sparsegpt" ? "joint" : "rtn")});
   auto target_type = [&types](const std::string& name) {
     const auto it = types.find(name);
     if (it == types.end()) throw Error("tensor '" + name + "' is not in the quantization plan");

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "quant/q_sparse.h"
 #include "quant/quant_traits.h"
 #include "solve/gptq_grid.h"
 
@@ -253,7 +254,7 @@ Plan make_plan(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
   o.pattern.check_row(cols);
   int64_t bs = 1;
   if (o.type != DType::F32) {
-    p.grid = format_grid(o.type);
+    p.grid = sparsegpt_grid(o.type);
     p.qt = quant_traits(o.type);
     if (!p.grid || !p.qt)
       throw Error("SparseGPT cannot produce " + std::string(dtype_name(o.type)) + " weights");
@@ -275,8 +276,13 @@ Plan make_plan(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
 
 }  // namespace
 
-bool sparsegpt_exact_zero(DType type) {
+const FormatGrid* sparsegpt_grid(DType type) {
   const FormatGrid* g = format_grid(type);
+  return g ? g : sparse_format_grid(type);
+}
+
+bool sparsegpt_exact_zero(DType type) {
+  const FormatGrid* g = sparsegpt_grid(type);
   if (type == DType::F32) return true;
   if (!g || g->has_offset) return false;
   if (!g->table) return true;

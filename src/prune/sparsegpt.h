@@ -71,6 +71,7 @@
 #include "core/dtype.h"
 #include "prune/mask_select.h"
 #include "prune/sparsity_pattern.h"
+#include "quant/format_grid.h"
 #include "solve/gptq.h"
 
 namespace edgefit {
@@ -80,8 +81,8 @@ struct SparseGptOptions {
   MaskScope scope = MaskScope::kPerRow;  // comparison group of an unstructured mask block
   int mask_block = 128;                  // columns per adaptive mask choice (unstructured; the
                                          // paper's Bs)
-  DType type = DType::F32;               // F32: prune only; a gptq_supports() format: prune and
-                                         // quantize into it in the same pass
+  DType type = DType::F32;               // F32: prune only; a sparsegpt_grid() format: prune
+                                         // and quantize into it in the same pass
   GptqOptions gptq;                      // dampening, lazy-batch width, thread pool; act_order
                                          // must stay off (columns run in their own order)
 };
@@ -97,6 +98,12 @@ struct SparseGptResult {
   double proxy_loss = 0;        // Σ (w − q)² / U_jj² / 2: the OBS error estimate
   double damp = 0;              // dampening λ actually used
 };
+
+// The grid SparseGPT rounds `type` on: its GPTQ grid (format_grid.h), or a sparse storage type's
+// (quant/q_sparse.h: q4_2of4, q4_mask50/62, q4_qmask62 — the mask is then the type's index or
+// bitmask, fitted per 256-block after the lookahead zeroed the block's pruned weights); nullptr
+// when SparseGPT can only prune into it (prune in f32, round after).
+const FormatGrid* sparsegpt_grid(DType type);
 
 // True when `type` dequantizes its zero code to exactly 0 for every block (see above).
 bool sparsegpt_exact_zero(DType type);

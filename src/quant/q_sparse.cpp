@@ -277,6 +277,121 @@ void decode_q4_qmask62(const BlockQ4_QMask62* in, int64_t n, float* out) {
   }
 }
 
+// ---------------------------------------------------------------- GPTQ grids (SparseGPT joint)
+
+namespace {
+
+// Stores 4-bit level `level` in value slot `slot` of consecutive Q4_0 blocks (ggml's nibble
+// order: slot k of a block is the low nibble of qs[k] for k < 16, the high one of qs[k − 16]).
+void put_level(BlockQ4_0* vb, int slot, uint8_t level) {
+  uint8_t* qs = vb[slot / kQK].qs;
+  const int k = slot % kQK, half = kQK / 2;
+  if (k < half)
+    qs[k] = static_cast<uint8_t>((qs[k] & 0xF0) | level);
+  else
+    qs[k - half] = static_cast<uint8_t>((qs[k - half] & 0x0F) | level << 4);
+}
+
+bool kept_bit(const uint8_t* mask, int i) {
+  return (mask[i / 8] >> (i % 8)) & 1;
+}
+
+void decode_grid_q4_2of4(const void* b, float* step, float* off) {
+  const auto& blk = *static_cast<const BlockQ4_2of4*>(b);
+  std::fill(step, step + kSparseBlock, 0.f);
+  std::fill(off, off + kSparseBlock, 0.f);
+  for (int g = 0; g < kSparseBlock / 4; ++g) {
+    const int nib = (blk.idx[g / 2] >> (g % 2 ? 4 : 0)) & 0xF;
+    const float d = fp16_to_fp32(blk.values[2 * g / kQK].d);  // slots 2g, 2g + 1
+    step[g * 4 + (nib & 3)] = d;
+    step[g * 4 + (nib >> 2)] = d;
+  }
+}
+void pack_grid_q4_2of4(void* b, const uint8_t* q) {
+  auto& blk = *static_cast<BlockQ4_2of4*>(b);
+  for (int g = 0; g < kSparseBlock / 4; ++g) {
+    const int nib = (blk.idx[g / 2] >> (g % 2 ? 4 : 0)) & 0xF;
+    put_level(blk.values, 2 * g, q[g * 4 + (nib & 3)]);
+    put_level(blk.values, 2 * g + 1, q[g * 4 + (nib >> 2)]);
+  }
+}
+
+template <int kCapacity>
+void decode_grid_q4_mask(const void* b, float* step, float* off) {
+  const auto& blk = *static_cast<const BlockQ4_Mask<kCapacity>*>(b);
+  std::fill(off, off + kSparseBlock, 0.f);
+  for (int i = 0, k = 0; i < kSparseBlock; ++i)
+    step[i] = kept_bit(blk.mask, i) && k < kCapacity ? fp16_to_fp32(blk.values[k++ / kQK].d) : 0.f;
+}
+template <int kCapacity>
+void pack_grid_q4_mask(void* b, const uint8_t* q) {
+  auto& blk = *static_cast<BlockQ4_Mask<kCapacity>*>(b);
+  int k = 0;
+  for (int i = 0; i < kSparseBlock && k < kCapacity; ++i)
+    if (kept_bit(blk.mask, i)) put_level(blk.values, k++, q[i]);
+  for (; k < kCapacity; ++k) put_level(blk.values, k, 8);  // empty slots add 0
+}
+
+void decode_grid_q4_qmask62(const void* b, float* step, float* off) {
+  const auto& blk = *static_cast<const Q62*>(b);
+  std::fill(step, step + kSparseBlock, 0.f);
+  std::fill(off, off + kSparseBlock, 0.f);
+  for (int slot = 0; slot < kSparseBlock; ++slot)
+    if (kept_bit(blk.mask, slot)) {
+      const int i = qmask62_position(slot);
+      step[i] = fp16_to_fp32(blk.d[i / Q62::kQuarter]);
+    }
+}
+void pack_grid_q4_qmask62(void* b, const uint8_t* q) {
+  auto& blk = *static_cast<Q62*>(b);
+  uint8_t levels[Q62::capacity];
+  std::fill(levels, levels + Q62::capacity, uint8_t{8});  // empty slots add 0
+  for (int slot = 0, k = 0; slot < kSparseBlock && k < Q62::capacity; ++slot)
+    if (kept_bit(blk.mask, slot)) levels[k++] = q[qmask62_position(slot)];
+  for (int j = 0; j < Q62::kHalf; ++j)
+    blk.qs[j] = static_cast<uint8_t>(levels[j] | levels[j + Q62::kHalf] << 4);
+}
+
+template <typename Block>
+constexpr FormatGrid sparse_grid(DType t, void (*decode)(const void*, float*, float*),
+                                 void (*pack)(void*, const uint8_t*)) {
+  FormatGrid g;
+  g.type = t;
+  g.block_size = kSparseBlock;
+  g.type_size = sizeof(Block);
+  g.q_min = 0;
+  g.q_max = 15;
+  g.zero = 8;
+  g.decode = decode;
+  g.pack = pack;
+  return g;
+}
+
+}  // namespace
+
+const FormatGrid* sparse_format_grid(DType type) {
+  static const FormatGrid k2of4 =
+      sparse_grid<BlockQ4_2of4>(DType::Q4_2OF4, decode_grid_q4_2of4, pack_grid_q4_2of4);
+  static const FormatGrid kMask50 = sparse_grid<BlockQ4_Mask50>(
+      DType::Q4_MASK50, decode_grid_q4_mask<128>, pack_grid_q4_mask<128>);
+  static const FormatGrid kMask62 =
+      sparse_grid<BlockQ4_Mask62>(DType::Q4_MASK62, decode_grid_q4_mask<96>, pack_grid_q4_mask<96>);
+  static const FormatGrid kQMask62 =
+      sparse_grid<Q62>(DType::Q4_QMASK62, decode_grid_q4_qmask62, pack_grid_q4_qmask62);
+  switch (type) {
+    case DType::Q4_2OF4:
+      return &k2of4;
+    case DType::Q4_MASK50:
+      return &kMask50;
+    case DType::Q4_MASK62:
+      return &kMask62;
+    case DType::Q4_QMASK62:
+      return &kQMask62;
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace edgefit
 
 namespace edgefit {

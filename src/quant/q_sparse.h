@@ -56,6 +56,7 @@
 
 #include "core/dtype.h"
 #include "quant/block_formats.h"
+#include "quant/format_grid.h"
 
 namespace edgefit {
 
@@ -129,6 +130,14 @@ inline int qmask62_level(const BlockQ4_QMask62& b, int k) {
 // decoding: returns the first corrupt block's index and a description, or -1. The loader runs
 // it on every sparse tensor so the kernels may trust their input.
 int64_t find_corrupt_sparse_block(DType t, const void* blocks, int64_t n, std::string* why);
+
+// SparseGPT's joint pass into a sparse type (prune/sparsegpt.h): a GPTQ grid (format_grid.h),
+// value = step · (q − 8), or nullptr for other types. Not in the traits table, so GPTQ proper
+// (which moves the pruned zeros) never targets the sparse types. The type's quantizer fits a
+// block with the pruned weights at exactly 0, so its index or mask is the pruning mask; decode
+// gives each position it keeps the scale of its value block and every other position step 0;
+// pack keeps index, mask and scales and writes the codes of the kept positions only.
+const FormatGrid* sparse_format_grid(DType type);
 
 // The quant_traits rows: quantize (exact zeros = pruned) and dequantize.
 void quantize_row_q4_2of4(const float* src, void* dst, int64_t n, const float* importance);

@@ -17,6 +17,7 @@
 #include "methods/quantize_recipe.h"
 #include "odd_ffn_model.h"
 #include "polyglot_fixture.h"
+#include "prune/sparse_formats.h"
 #include "quant/quant_traits.h"
 #include "recipe/recipe.h"
 #include "test_data.h"
@@ -303,6 +304,74 @@ TEST(PruneMethods, RecipeSparsityRulesBecomePruningRules) {
           "rules": [{"match": "ffn_", "sparsity": {"kind": "structured", "keep_layers": [0]}}]})",
       "s.json");
   EXPECT_THROW(quantize_options_from_recipe(s, "s.json"), Error);
+}
+
+// SparseGPT into a sparse type through the driver: one joint pass on the type's grid (the file
+// says "joint"), 2:4 kept in every group of the stored weights.
+TEST(PruneMethods, SparseGptJointIntoQ4_2of4) {
+  const std::string dir = scratch_dir("prune-sgpt-2of4");
+  QuantizeOptions qo = pruned_to("2:4", "q4_0");
+  qo.rules.push_back(sparse_block_override(DType::Q4_2OF4));
+  quantize_model_calibrated(kF32, dir + "/o.gguf", qo, small_calibrated("sparsegpt", dir + "/w"));
+  const GgufFile f(dir + "/o.gguf");
+  EXPECT_EQ(f.find_tensor("blk.1.attn_v.weight")->type, DType::Q4_2OF4);
+  EXPECT_EQ(f.get_string("edgefit.prune.sparse_values"), "joint");
+  expect_n_of_m(load_model(dir + "/o.gguf"), 2, 4, /*rounded=*/true);
+}
+
+// A recipe rule with a sparse format and a sparsity prunes into that format (masks per 256-block);
+// one whose blocks cannot hold the pattern is an Error naming the tensor before anything is
+// written.
+TEST(PruneMethods, RecipeSparseFormatRules) {
+  const std::string dir = scratch_dir("prune-recipe-sparse");
+  const Recipe r = parse_recipe(
+      R"({"schema_version": 1, "base": "q4_0", "method": {"name": "magnitude"},
+          "rules": [{"match": "ffn_", "format": "q4_2of4", "sparsity": {"kind": "n:m", "n": 2, "m": 4}},
+                    {"match": "attn_q", "format": "q4_qmask62",
+                     "sparsity": {"kind": "unstructured", "fraction": 0.625}}]})",
+      "r.json");
+  const CalibratedOptions co = small_calibrated("magnitude", dir + "/w");
+  quantize_model_calibrated(kF32, dir + "/o.gguf", quantize_options_from_recipe(r, "r.json"), co);
+  const GgufFile f(dir + "/o.gguf");
+  EXPECT_EQ(f.find_tensor("blk.2.ffn_down.weight")->type, DType::Q4_2OF4);
+  EXPECT_EQ(f.find_tensor("blk.2.attn_q.weight")->type, DType::Q4_QMASK62);
+  EXPECT_EQ(f.find_tensor("blk.2.attn_k.weight")->type, DType::Q4_0);
+  ASSERT_NE(f.find("edgefit.prune.sparse_values"), nullptr);
+  // Every 256-block of attn_q keeps exactly 96 (0.625 per block, not only per row).
+  const Model m = load_model(dir + "/o.gguf");
+  const std::vector<float> q = values(m, "blk.2.attn_q.weight");
+  for (size_t b = 0; b < q.size(); b += 256)
+    EXPECT_GE(zeros_in(q.data() + b, 256), 160) << "block " << b / 256;
+
+  const Recipe bad = parse_recipe(
+      R"({"schema_version": 1, "base": "q4_0", "method": {"name": "magnitude"},
+          "rules": [{"match": "ffn_up", "format": "q4_qmask62", "sparsity": {"kind": "n:m", "n": 2, "m": 4}}]})",
+      "bad.json");
+  try {
+    quantize_model_calibrated(kF32, dir + "/bad.gguf",
+                              quantize_options_from_recipe(bad, "bad.json"),
+                              small_calibrated("magnitude", dir + "/wb"));
+    FAIL() << "2:4 was stored as q4_qmask62";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ffn_up.weight"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("q4_qmask62"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir + "/bad.gguf"));
+  // A sparse format on a weight no rule prunes: the quantizer's error names the weight.
+  const Recipe dense = parse_recipe(
+      R"({"schema_version": 1, "base": "q4_0", "method": {"name": "magnitude"},
+          "rules": [{"match": "ffn_up", "format": "q4_2of4"},
+                    {"match": "attn_q", "sparsity": {"kind": "n:m", "n": 2, "m": 4}}]})",
+      "dense.json");
+  try {
+    quantize_model_calibrated(kF32, dir + "/dense.gguf",
+                              quantize_options_from_recipe(dense, "dense.json"),
+                              small_calibrated("magnitude", dir + "/wd"));
+    FAIL() << "dense weights were stored as q4_2of4";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("blk.0.ffn_up.weight"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir + "/dense.gguf"));
 }
 
 }  // namespace

@@ -192,6 +192,42 @@ TEST(SparseGpt, JointQuantizationAddsLittleToPruning) {
     }
 }
 
+// Into the sparse storage types (their own grids, quant/q_sparse.h): the stored mask is the
+// pruning mask (every pruned weight reads as exactly 0, no block is corrupt), and the joint pass
+// adds less to pruning's error than rounding the pruned weights with the type's quantizer.
+TEST(SparseGpt, JointIntoSparseTypesKeepsTheMaskAndBeatsRounding) {
+  const Layer l(512, 32, 512, 7);
+  std::vector<float> imp(static_cast<size_t>(l.cols));
+  for (int64_t j = 0; j < l.cols; ++j)
+    imp[static_cast<size_t>(j)] = l.h[static_cast<size_t>(j * l.cols + j)];
+  const std::pair<DType, const char*> cases[] = {{DType::Q4_2OF4, "2:4"},
+                                                 {DType::Q4_MASK50, "0.5"},
+                                                 {DType::Q4_MASK62, "0.625"},
+                                                 {DType::Q4_QMASK62, "0.7"}};
+  for (const auto& [type, text] : cases) {
+    SCOPED_TRACE(std::string(dtype_name(type)) + " " + text);
+    ASSERT_NE(sparsegpt_grid(type), nullptr);
+    const auto o = options(text, type, MaskScope::kPerRowBlock);
+    const auto joint = sparsegpt_prune(l.w.data(), l.rows, l.cols, l.h.data(), o);
+    ASSERT_EQ(joint.bytes.size(), quant_row_size(type, l.cols) * l.rows);
+    EXPECT_EQ(joint.inexact_zeros, 0);
+    const auto q = l.dequantized(joint.bytes, type);  // throws on a corrupt block
+    int64_t missed = 0;
+    for (size_t i = 0; i < q.size(); ++i) missed += joint.pruned[i] && q[i] != 0.f;
+    EXPECT_EQ(missed, 0);
+    const auto pruned = sparsegpt_prune(l.w.data(), l.rows, l.cols, l.h.data(),
+                                        options(text, DType::F32, MaskScope::kPerRowBlock));
+    EXPECT_NO_THROW(check_mask(joint.pruned.data(), l.rows, l.cols, o.pattern, o.scope));
+    std::vector<uint8_t> rtn(quant_row_size(type, l.cols) * l.rows);
+    quantize_tensor(type, pruned.weights.data(), l.rows, l.cols, rtn.data(), imp.data());
+    const double e_prune = l.error_of(pruned.weights);
+    const double added_joint = l.error_of(q) - e_prune;
+    const double added_rtn = l.error_of(l.dequantized(rtn, type)) - e_prune;
+    EXPECT_LT(added_joint, 0.6 * added_rtn) << "joint adds " << added_joint << " to pruning's "
+                                            << e_prune << ", RTN adds " << added_rtn;
+  }
+}
+
 TEST(SparseGpt, RefusesImpossibleRequests) {
   const Layer l(64, 8, 96, 8);
   // 96 columns are not whole groups of 10.

@@ -1,6 +1,7 @@
 #include "compress/methods/prune_block.h"
 
 #include <span>
+#include <string_view>
 
 #include "compress/method_registry.h"
 #include "compress/methods/gptq/gptq_block.h"
@@ -16,11 +17,11 @@ SparsityPattern layer_pattern(const std::string& text, double owl_fraction) {
   return SparsityPattern::unstructured(owl_fraction);
 }
 
-MaskScope mask_scope_for(DType /*type*/, MaskScope method_default) {
-  // Every type today stores dense rows, so the method's own comparison group is free. The sparse
-  // storage types (one 256-input block holds a bounded count of kept weights) will return
-  // MaskScope::kPerRowBlock here.
-  return method_default;
+MaskScope mask_scope_for(DType type, MaskScope method_default) {
+  // Dense types store whole rows, so the method's own comparison group is free. A sparse storage
+  // type holds a bounded count of kept weights per 256-input block: every block must get its
+  // exact share (prune/sparse_formats.h checks that the share fits before any work).
+  return is_sparse_dtype(type) ? MaskScope::kPerRowBlock : method_default;
 }
 
 std::vector<uint8_t> quantize_pruned(const std::vector<float>& w, int64_t rows, int64_t cols,
@@ -54,12 +55,17 @@ void PruneBlockMethod::compress(const BlockJob& job) {
     const std::string text = job.target_sparsity ? job.target_sparsity(name) : "";
     std::vector<float> w = job.source_f32(name);
     auto bytes = std::make_shared<std::vector<uint8_t>>();
-    if (text.empty()) {  // a weight the rules leave dense is only rounded
-      *bytes = quantize_pruned(w, l.rows, l.cols, l.type, &st);
-    } else {
-      l.pattern = layer_pattern(text, owl_fraction);
-      l.pattern.check_row(l.cols, "'" + name + "'");
-      *bytes = prune_linear(l, std::move(w));
+    try {
+      if (text.empty()) {  // a weight the rules leave dense is only rounded
+        *bytes = quantize_pruned(w, l.rows, l.cols, l.type, &st);
+      } else {
+        l.pattern = layer_pattern(text, owl_fraction);
+        l.pattern.check_row(l.cols, "'" + name + "'");
+        *bytes = prune_linear(l, std::move(w));
+      }
+    } catch (const Error& e) {  // e.g. a sparse type's block over its capacity: say which weight
+      if (std::string_view(e.what()).find(name) != std::string_view::npos) throw;
+      throw Error("'" + name + "': " + e.what());
     }
     job.put(name, l.type, *bytes);
     job.install(name, l.type, bytes);

@@ -5,10 +5,12 @@
 // Output: the pruned weights are exact zeros in the f32 values handed to the type's quantizer
 // through the traits table (quantize_tensor), so the storage is whatever --type chose: float
 // types keep them exactly, the symmetric block formats dequantize them to exactly 0, formats with
-// a per-block minimum round them to the nearest code. A sparse storage type (2:4, bitmask) is then
-// one more --type value: its traits-table quantizer receives the same zeroed weights; only
-// mask_scope_for() must learn that it needs masks bounded per 256-block (MaskScope::
-// kPerRowBlock).
+// a per-block minimum round them to the nearest code. A sparse storage type (2:4, bitmask) is one
+// more type: its traits-table quantizer receives the same zeroed weights (exact zeros = pruned)
+// and stores only the kept ones; mask_scope_for() gives it masks bounded per 256-block
+// (MaskScope::kPerRowBlock). Magnitude and Wanda prune, then round the kept values with the
+// sparse type's quantizer; SparseGPT rounds them jointly on the type's grid (sparsegpt_grid); the
+// file says which in edgefit.prune.sparse_values ("rtn" / "joint").
 //
 // OWL (prune/owl.h): the paper measures every layer's outlier ratio on the DENSE model, with the
 // Wanda score |W|·‖X‖, whatever the pruning method. wants_dense_pass() asks the driver for that
@@ -69,7 +71,7 @@ class PruneBlockMethod : public BlockMethod {
 // The pattern a weight's text names, after OWL's per-layer fraction (owl < 0: none).
 SparsityPattern layer_pattern(const std::string& text, double owl_fraction);
 // The mask's comparison group for `type` given the method's own choice. Dense storage types
-// take the method's; the sparse storage types will need kPerRowBlock here.
+// take the method's; the sparse storage types take kPerRowBlock.
 MaskScope mask_scope_for(DType type, MaskScope method_default);
 // Quantizes pruned f32 weights into `type` with the input's importance (imatrix-like mean x²;
 // empty: none), the path of the methods that prune first and round after.

@@ -13,7 +13,7 @@ std::vector<uint8_t> SparseGptBlockMethod::prune_linear(const Linear& l, std::ve
   o.pattern = l.pattern;
   o.scope = mask_scope_for(l.type, options_.scope);
   o.mask_block = options_.mask_block;
-  o.type = gptq_supports(l.type) ? l.type : DType::F32;  // joint pass where GPTQ can round
+  o.type = sparsegpt_grid(l.type) ? l.type : DType::F32;  // joint pass where there is a grid
   o.gptq = options_.gptq;
   SparseGptResult r = sparsegpt_prune(w.data(), l.rows, l.cols, *h_[g], o);
   // The group's factor is no longer needed once its last weight is done.
