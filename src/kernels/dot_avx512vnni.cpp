@@ -27,9 +27,16 @@ constexpr int weight_offset(QFormat f) {
   return weight_offset_for(WeightOperand::kVpdpbusd, f);
 }
 
-constexpr int kTileRows = 4;       // weight rows per register tile (each its own vpdpbusd operand)
-constexpr int kTileTokens = 3;     // tokens per register tile: 4×3 int + 4×3 float accumulators
-constexpr int64_t kTokBlock = 64;  // tokens sharing one unpacked 4-row panel (fits in L2)
+constexpr int kTileRows = 4;        // weight rows per register tile (each its own vpdpbusd operand)
+constexpr int kTileTokens = 3;      // tokens per register tile: 4×3 int + 4×3 float accumulators
+constexpr int64_t kTokBlock = 64;   // float gemm: tokens per block (whole 4-token tiles)
+constexpr int64_t kPanelRows = 64;  // rows unpacked at once: a matmul task (matmul.cpp)
+
+// Tokens per block of the quantized gemm, whose activations stay in L2 while the panel's rows
+// walk them: a whole number of register tiles, so a 512-token prompt has one partial tile (8
+// blocks of 63, then 3 + 3 + 2) instead of a 1-token tile per 64-token block (tile<Q4_K, 4, 1>:
+// ~3 % of the Q4_K tile samples for 1/64 of the tokens).
+constexpr int64_t kQTokBlock = 21 * kTileTokens;
 
 inline __m128i ld128(const uint8_t* p) {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
@@ -137,6 +144,28 @@ inline void store_regs(const WRegs<G>& w, WChunk<G>* out) {
   _mm512_store_ps(out->dmin, w.dmin);
   _mm512_store_si512(out->sc, w.sc);
   _mm512_store_si512(out->m, w.m);
+}
+
+// One chunk of the gemm's per-thread panel: WChunk with the integer scale and min as floats,
+// converted once when the panel is built instead of once per (row, token) pair in the tile's
+// epilogue. Exact: |sc|, |m| < 2^8.
+template <int G>
+struct alignas(64) GemmChunk {
+  uint8_t q[G][kLanes][4];  // as WChunk::q: levels + offset as u8, group g, lane l
+  float d[kLanes];          // as WChunk::d: lane scales
+  float dmin[kLanes];       // as WChunk::dmin: lane min scales
+  float sc[kLanes];         // WChunk::sc as floats: lane integer scales (1 without)
+  float m[kLanes];          // WChunk::m as floats: lane integer mins (0 without)
+};
+static_assert(sizeof(GemmChunk<8>) == sizeof(WChunk<8>) && sizeof(GemmChunk<4>) == 512);
+
+template <int G>
+inline void store_panel(const WRegs<G>& w, GemmChunk<G>* out) {
+  for (int g = 0; g < G; ++g) _mm512_store_si512(out->q[g], w.q[g]);
+  _mm512_store_ps(out->d, w.d);
+  _mm512_store_ps(out->dmin, w.dmin);
+  _mm512_store_ps(out->sc, _mm512_cvtepi32_ps(w.sc));
+  _mm512_store_ps(out->m, _mm512_cvtepi32_ps(w.m));
 }
 
 template <int G>
@@ -503,6 +532,8 @@ template <QFormat F>
 using AChunkOf = AChunk<kG<F>>;
 template <QFormat F>
 using WRegsOf = WRegs<kG<F>>;
+template <QFormat F>
+using GemmChunkOf = GemmChunk<kG<F>>;
 
 template <QFormat F>
 constexpr int64_t kChunkBytes = chunk_elems(F) /
@@ -564,6 +595,38 @@ inline float hsum(__m512 v) {  // reduce16's order: 16 → 8 → 4 → 2 → 1
   return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
 }
 
+// hsum of a, b, c, d in lanes 0-3, each folded in reduce16's order: the same pairs added, four
+// accumulators per shuffle (hsum alone is 7 dependent instructions per accumulator).
+inline __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  // 16 → 8: 128-bit lanes 0, 1 of a (+ lanes 2, 3) and of b side by side.
+  const __m512 ab =
+      _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+  const __m512 cd =
+      _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+  // 8 → 4: lane k of the result holds the 4 partial sums of accumulator k.
+  const __m512 s4 =
+      _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+  // 4 → 2 → 1 inside each 128-bit lane: (x0 + x2) + (x1 + x3).
+  const __m512 s2 = _mm512_add_ps(s4, _mm512_permute_ps(s4, 0x4E));
+  const __m512 s1 = _mm512_add_ps(s2, _mm512_permute_ps(s2, 0xB1));
+  const __m512i first = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_castps512_ps128(_mm512_permutexvar_ps(first, s1));
+}
+
+// y[t · ys + r] = the folded facc[r][t]: four rows of a token as one 16-byte store.
+template <int R, int T>
+EDGEFIT_INLINE void store_sums(const __m512 (&facc)[R][T], float* y, int64_t ys) {
+#pragma GCC unroll 4
+  for (int t = 0; t < T; ++t) {
+    if constexpr (R == 4) {
+      _mm_storeu_ps(y + t * ys, hsum4(facc[0][t], facc[1][t], facc[2][t], facc[3][t]));
+    } else {
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) y[t * ys + r] = hsum(facc[r][t]);
+    }
+  }
+}
+
 // Turns 16 exact sub-block sums x into the canonical float lane update (kernels.h).
 template <QFormat F>
 EDGEFIT_INLINE __m512 epilogue(__m512i x, __m512 wd, __m512 wdmin, __m512i wsc, __m512i wm,
@@ -575,6 +638,27 @@ EDGEFIT_INLINE __m512 epilogue(__m512i x, __m512 wd, __m512 wdmin, __m512i wsc, 
   if constexpr (fi.has_min) {
     const __m512i mt = _mm512_mullo_epi32(wm, as);
     facc = _mm512_fnmadd_ps(_mm512_mul_ps(wdmin, ad), _mm512_cvtepi32_ps(mt), facc);
+  }
+  return facc;
+}
+
+// The gemm tile's epilogue: epilogue<F>'s floats, with the integer scale and min products done as
+// float multiplies of exact integers. Every format keeps |x · sc| and |m · Σ| below 2^24 (Q5_K,
+// the largest: 32 · 128 · 31 · 63 < 2^23), so float(x) · float(sc) == float(x · sc), no
+// rounding. Why: vpmulld is two port-0 µops on Intel cores, where vpdpbusd also runs; a float
+// multiply can take port 5. Q4_K had four vpmulld µops and two converts per (row, token, chunk)
+// on port 0 beside its 8 vpdpbusd; now one convert.
+template <QFormat F>
+EDGEFIT_INLINE __m512 epilogue_panel(__m512i x, const GemmChunk<qformat_info(F).groups>& wc,
+                                     __m512 ad, __m512i as, __m512 asf, __m512 facc) {
+  constexpr QFormatInfo fi = qformat_info(F);
+  if constexpr (weight_offset(F) != 0) x = _mm512_sub_epi32(x, as);
+  __m512 xf = _mm512_cvtepi32_ps(x);
+  if constexpr (fi.has_scale) xf = _mm512_mul_ps(xf, _mm512_load_ps(wc.sc));
+  facc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_load_ps(wc.d), ad), xf, facc);
+  if constexpr (fi.has_min) {
+    const __m512 mt = _mm512_mul_ps(_mm512_load_ps(wc.m), asf);
+    facc = _mm512_fnmadd_ps(_mm512_mul_ps(_mm512_load_ps(wc.dmin), ad), mt, facc);
   }
   return facc;
 }
@@ -654,7 +738,7 @@ EDGEFIT_INLINE float gemv_row(const uint8_t* row, size_t w_stride, int64_t n, co
 // Gemm register tile: R panel rows × T tokens over all nc chunks; G vpdpbusd per (row, token)
 // per chunk, the weights and activations each loaded once per chunk.
 template <QFormat F, int R, int T>
-void tile(const WChunkOf<F>* const* wr, const AChunkOf<F>* const* at, int64_t nc, float* y,
+void tile(const GemmChunkOf<F>* const* wr, const AChunkOf<F>* const* at, int64_t nc, float* y,
           int64_t ys) {
   __m512 facc[R][T];
 #pragma GCC unroll 4
@@ -683,23 +767,18 @@ void tile(const WChunkOf<F>* const* wr, const AChunkOf<F>* const* at, int64_t nc
     for (int t = 0; t < T; ++t) {
       const __m512 ad = _mm512_load_ps(at[t][c].d);
       const __m512i as = _mm512_load_si512(at[t][c].sum);
+      // The sums as floats once per token, shared by the R rows (only min terms read them).
+      const __m512 asf = qformat_info(F).has_min ? _mm512_cvtepi32_ps(as) : _mm512_setzero_ps();
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        const WChunkOf<F>& wc = wr[r][c];
-        facc[r][t] =
-            epilogue<F>(acc[r][t], _mm512_load_ps(wc.d), _mm512_load_ps(wc.dmin),
-                        _mm512_load_si512(wc.sc), _mm512_load_si512(wc.m), ad, as, facc[r][t]);
-      }
+      for (int r = 0; r < R; ++r)
+        facc[r][t] = epilogue_panel<F>(acc[r][t], wr[r][c], ad, as, asf, facc[r][t]);
     }
   }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int t = 0; t < T; ++t) y[t * ys + r] = hsum(facc[r][t]);
+  store_sums<R, T>(facc, y, ys);
 }
 
 template <QFormat F, int R>
-void tile_rows(int tn, const WChunkOf<F>* const* wr, const AChunkOf<F>* const* at, int64_t nc,
+void tile_rows(int tn, const GemmChunkOf<F>* const* wr, const AChunkOf<F>* const* at, int64_t nc,
                float* y, int64_t ys) {
   switch (tn) {
     case 1:
@@ -723,10 +802,37 @@ void gemv_q(int64_t n, const uint8_t* wb, size_t w_stride, int64_t n_rows, const
     y[r] = gemv_row<F, kPacked>(wb + r * w_stride, w_stride, n, a, nc, pf);
 }
 
+// One 4-row panel group against tokens [t0, t1): register tiles of up to 3 tokens.
+template <QFormat F>
+void tile_group(const GemmChunkOf<F>* const* wr, int rn, const uint8_t* ab, size_t act_stride,
+                int64_t t0, int64_t t1, int64_t nc, float* y, int64_t ys) {
+  using AC = AChunkOf<F>;
+  for (int64_t t = t0; t < t1; t += kTileTokens) {
+    const int tn = t1 - t < kTileTokens ? static_cast<int>(t1 - t) : kTileTokens;
+    const AC* at[kTileTokens];
+    for (int i = 0; i < tn; ++i) at[i] = reinterpret_cast<const AC*>(ab + (t + i) * act_stride);
+    float* yt = y + t * ys;
+    switch (rn) {
+      case 1:
+        tile_rows<F, 1>(tn, wr, at, nc, yt, ys);
+        break;
+      case 2:
+        tile_rows<F, 2>(tn, wr, at, nc, yt, ys);
+        break;
+      case 3:
+        tile_rows<F, 3>(tn, wr, at, nc, yt, ys);
+        break;
+      default:
+        tile_rows<F, 4>(tn, wr, at, nc, yt, ys);
+        break;
+    }
+  }
+}
+
 template <QFormat F, bool kPacked = false>
 void gemm_q(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
             size_t act_stride, int64_t n_tok, float* y, int64_t ys) {
-  using WC = WChunkOf<F>;
+  using WC = GemmChunkOf<F>;
   using AC = AChunkOf<F>;
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(act);
@@ -734,42 +840,30 @@ void gemm_q(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const voi
     gemv_q<F, kPacked>(n, wb, w_stride, n_rows, reinterpret_cast<const AC*>(ab), y);
     return;
   }
-  // Unpack 4 whole rows once per token block; every token tile of the block reuses them.
+  // Unpack up to kPanelRows whole rows once; every 64-token block then reuses them. (Unpacking 4
+  // rows per token block instead rebuilt each panel 8 times for 512 tokens: ~5 % of a Q4_K
+  // prefill's samples.) A 64-row task's panel is 192 KiB (Q4_K, n = 2048) to 528 KiB (n = 5632),
+  // beside a token block's activations in L2.
   const int64_t nc = n_chunks(F, n);
-  auto* panel = static_cast<WC*>(thread_scratch(kTileRows * nc * sizeof(WC)));
-  for (int64_t t0 = 0; t0 < n_tok; t0 += kTokBlock) {
-    const int64_t t1 = t0 + kTokBlock < n_tok ? t0 + kTokBlock : n_tok;
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kTileRows) {
-      const int rn = n_rows - r0 < kTileRows ? static_cast<int>(n_rows - r0) : kTileRows;
-      const WC* wr[kTileRows];
-      for (int r = 0; r < rn; ++r) {
-        const uint8_t* row = wb + (r0 + r) * w_stride;
-        for (int64_t c = 0; c < nc; ++c) {
-          WRegsOf<F> regs;
-          unpack_regs<F, kPacked>(row, n, c, regs);
-          store_regs(regs, panel + r * nc + c);
-        }
-        wr[r] = panel + r * nc;
+  const int64_t max_rows = n_rows < kPanelRows ? n_rows : kPanelRows;
+  auto* panel = static_cast<WC*>(thread_scratch(max_rows * nc * sizeof(WC)));
+  for (int64_t p0 = 0; p0 < n_rows; p0 += kPanelRows) {
+    const int64_t pn = n_rows - p0 < kPanelRows ? n_rows - p0 : kPanelRows;
+    for (int64_t r = 0; r < pn; ++r) {
+      const uint8_t* row = wb + (p0 + r) * w_stride;
+      for (int64_t c = 0; c < nc; ++c) {
+        WRegsOf<F> regs;
+        unpack_regs<F, kPacked>(row, n, c, regs);
+        store_panel(regs, panel + r * nc + c);
       }
-      for (int64_t t = t0; t < t1; t += kTileTokens) {
-        const int tn = t1 - t < kTileTokens ? static_cast<int>(t1 - t) : kTileTokens;
-        const AC* at[kTileTokens];
-        for (int i = 0; i < tn; ++i) at[i] = reinterpret_cast<const AC*>(ab + (t + i) * act_stride);
-        float* yt = y + t * ys + r0;
-        switch (rn) {
-          case 1:
-            tile_rows<F, 1>(tn, wr, at, nc, yt, ys);
-            break;
-          case 2:
-            tile_rows<F, 2>(tn, wr, at, nc, yt, ys);
-            break;
-          case 3:
-            tile_rows<F, 3>(tn, wr, at, nc, yt, ys);
-            break;
-          default:
-            tile_rows<F, 4>(tn, wr, at, nc, yt, ys);
-            break;
-        }
+    }
+    for (int64_t t0 = 0; t0 < n_tok; t0 += kQTokBlock) {
+      const int64_t t1 = t0 + kQTokBlock < n_tok ? t0 + kQTokBlock : n_tok;
+      for (int64_t r0 = 0; r0 < pn; r0 += kTileRows) {
+        const int rn = pn - r0 < kTileRows ? static_cast<int>(pn - r0) : kTileRows;
+        const WC* wr[kTileRows];
+        for (int r = 0; r < rn; ++r) wr[r] = panel + (r0 + r) * nc;
+        tile_group<F>(wr, rn, ab, act_stride, t0, t1, nc, y + p0 + r0, ys);
       }
     }
   }

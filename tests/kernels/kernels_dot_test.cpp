@@ -399,5 +399,64 @@ TEST(Dot, GemmEqualsVecDotOnEveryPath) {
   }
 }
 
+// The gemm's epilogue multiplies a sub-block's exact sum by its integer scale (and the min by
+// the activation sum) as floats, which is exact only while the products stay below 2^24. Rows of
+// the largest levels and scales (all bits set, or Q6_K's -32 levels and -128 scales) against
+// activations that quantize to ±127 give the largest products each format can make.
+TEST(Dot, GemmEqualsScalarAtTheLargestKQuantSums) {
+  struct Case {
+    DType type;
+    size_t d_off;     // the block's fp16 d
+    int dmin_off;     // the block's fp16 dmin (-1: none)
+    size_t sc_off;    // first byte of its scales
+    size_t sc_bytes;  // bytes of scales
+  };
+  using namespace quant;
+  const Case cases[] = {{DType::Q2_K, offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin),
+                         offsetof(BlockQ2_K, scales), sizeof(BlockQ2_K::scales)},
+                        {DType::Q3_K, offsetof(BlockQ3_K, d), -1, offsetof(BlockQ3_K, scales),
+                         sizeof(BlockQ3_K::scales)},
+                        {DType::Q4_K, offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin),
+                         offsetof(BlockQ4_K, scales), sizeof(BlockQ4_K::scales)},
+                        {DType::Q5_K, offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin),
+                         offsetof(BlockQ5_K, scales), sizeof(BlockQ5_K::scales)},
+                        {DType::Q6_K, offsetof(BlockQ6_K, d), -1, offsetof(BlockQ6_K, scales),
+                         sizeof(BlockQ6_K::scales)}};
+  const int64_t n = 512, rows = 4, toks = 3;  // one whole 4-row × 3-token register tile
+  const uint16_t one = 0x3C00;                // fp16 1.0
+  for (Isa isa : simd_isas()) {
+    for (const Case& c : cases) {
+      for (uint8_t qfill : {uint8_t{0x00}, uint8_t{0xFF}}) {
+        for (uint8_t sfill : {uint8_t{0xFF}, uint8_t{0x80}}) {
+          const size_t bb = quant_row_size(c.type, 256), rb = quant_row_size(c.type, n);
+          std::vector<uint8_t> w(rb * rows, qfill);
+          for (size_t b = 0; b < w.size() / bb; ++b) {
+            uint8_t* blk = w.data() + b * bb;
+            std::memset(blk + c.sc_off, sfill, c.sc_bytes);
+            std::memcpy(blk + c.d_off, &one, 2);
+            if (c.dmin_off >= 0) std::memcpy(blk + c.dmin_off, &one, 2);
+          }
+          std::vector<float> got(rows * toks), want(rows * toks);
+          for (int pass = 0; pass < 2; ++pass) {
+            const FormatKernels* fk =
+                kernel_dispatch_for(pass == 0 ? isa : Isa::kScalar).find(c.type);
+            const size_t stride = (fk->act_row_bytes(n) + 63) / 64 * 64;
+            std::vector<uint8_t> buf(stride * toks + 64);
+            uint8_t* a = aligned64(buf.data());
+            for (int64_t tk = 0; tk < toks; ++tk) {
+              const std::vector<float> x(n, tk == 1 ? -1.f : 1.f);  // quants -127 or 127
+              fk->prepare_act(x.data(), n, a + tk * stride);
+            }
+            fk->gemm(n, w.data(), rb, rows, a, stride, toks, (pass == 0 ? got : want).data(), rows);
+          }
+          ASSERT_TRUE(std::isfinite(want[0]) && want[0] != 0) << dtype_name(c.type);
+          EXPECT_EQ(got, want) << isa_name(isa) << " " << dtype_name(c.type) << " fill "
+                               << int{qfill} << " scales " << int{sfill};
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace edgefit::kernels
