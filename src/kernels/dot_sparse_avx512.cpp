@@ -25,6 +25,7 @@
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
 #include "kernels/prefetch.h"
+#include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -288,7 +289,7 @@ inline __m512 quad_2of4_expand(const PackedQ4_2of4Block* w, const ActExpand* a, 
 
 // pf: bytes ahead of the blocks being read that the row prefetches (kernels/prefetch.h), as the
 // dense packed gemv does: one smooth stream ahead, across row ends, instead of bursts of rows.
-// Inlined into the gemm (gemm_rows_streamed): a call per 8-block row cost a prologue and an
+// Inlined into the gemm (sparse_gemm_rows_streamed): a call per 8-block row cost a prologue and an
 // epilogue.
 inline __attribute__((always_inline)) float dot_2of4_packed_pf(int64_t n, const void* w_row,
                                                                const void* act_row, int64_t pf) {
@@ -539,7 +540,7 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_2of4x1: {
       FormatKernels k = kernels_of<dot_2of4_packed>(DType::Q4_2OF4);
       k.packing = kPackingQ4_2of4x1;
-      k.gemm = gemm_rows_streamed<dot_2of4_packed_pf>;
+      k.gemm = sparse_gemm_rows_streamed<dot_2of4_packed_pf>;
       k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand)
       k.prepare_act = prep_2of4_expand;
       return k;
@@ -549,13 +550,13 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_Mask50x1: {
       FormatKernels k = kernels_of<dot_mask_packed<4>>(DType::Q4_MASK50);
       k.packing = kPackingQ4_Mask50x1;
-      k.gemm = gemm_rows_streamed<dot_mask_packed_pf<4>>;
+      k.gemm = sparse_gemm_rows_streamed<dot_mask_packed_pf<4>>;
       return k;
     }
     case KernelSlot::kQ4_Mask62x1: {
       FormatKernels k = kernels_of<dot_mask_packed<3>>(DType::Q4_MASK62);
       k.packing = kPackingQ4_Mask62x1;
-      k.gemm = gemm_rows_streamed<dot_mask_packed_pf<3>>;
+      k.gemm = sparse_gemm_rows_streamed<dot_mask_packed_pf<3>>;
       return k;
     }
     case KernelSlot::kQ4_QMask62:

@@ -1,5 +1,5 @@
 // Internal to src/kernels: the row loop the sparse kernels' gemm entries share (scalar, AVX2,
-// NEON; the AVX-512 one adds a row prefetch). Portable code only. Every Dot is a kernel in its
+// NEON, AVX-512). Portable code only. Every Dot is a kernel in its
 // file's anonymous namespace, so each instantiation has internal linkage: an ISA-flagged file's
 // copy can never stand in for another file's.
 #pragma once
