@@ -556,7 +556,7 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
       // 4 KiB ahead on Intel (kPf2of4): Decode/Q4_2OF4 CPU time 34.0-35.4 ms at 2 KiB, 31.5-33.7
       // at 4 KiB, 31.8-33.5 at 6 KiB (session 15, shared host, 3 interleaved rounds)
       k.gemm = sparse_gemm_rows_streamed<dot_2of4_packed_pf, kPf2of4>;
-      k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand)
+      k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand, scales)
       k.prepare_act = prep_2of4_expand;
       return k;
     }
