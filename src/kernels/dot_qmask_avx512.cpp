@@ -16,6 +16,8 @@
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
 #include "kernels/prefetch.h"
+#include "kernels/qmask_act.h"
+#include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -29,50 +31,18 @@ namespace {
 // Nothing is gathered: each 64-slot mask word's levels, unpacked to bytes a few blocks ahead (a
 // ring, below), are placed by one vpexpandb from memory at the running count of levels before the
 // word, at the word's kept slots with 8 elsewhere, and one vpdpbusd against the activations
-// prepared in slot order (ActQMask) adds dword lane l = Σ (level − 8) · quant of slots
+// prepared in slot order (QMaskSlotAct) adds dword lane l = Σ (level − 8) · quant of slots
 // 64w + 4l … 64w + 4l + 3, all weights of quarter l % 4 (q_sparse.h). The 4 words accumulate in
 // integer registers started from −8 · Σ of each lane's 16 quants, so a block costs one
 // conversion and one FMA by its 4 scales broadcast to lanes l % 4 (kernels.h, the canonical
 // order). Per block: 1 masked load, 3 nibble ops and 2 stores (the unpacking), per word a
 // vpexpandb and a vpdpbusd, then a conversion and an FMA.
 
-// One prepared activation block of the Q4_QMASK62 kernel.
-struct alignas(64) ActQMask {
-  int8_t qs[kSparseBlock];  // the Q8_K quants in slot order (qmask62_position)
-  int32_t start[16];        // [l]: −8 · Σ of the 16 quants in lane l of the 4 words
-  float d;                  // the Q8_K block's scale
-};
-static_assert(sizeof(ActQMask) == 384);
-
-size_t qmask_act_bytes(int64_t n) {
-  return static_cast<size_t>(n / kSparseBlock) * sizeof(ActQMask);
-}
-
-// Slot s's weight position (qmask62_position) for every s: prep_qmask reorders each token's quants
-// with it once per matmul (a byte copy loop: the activations are a small part of a gemv's bytes).
-struct SlotOrder {
-  uint8_t pos[kSparseBlock];  // [s]: qmask62_position(s)
-};
-constexpr SlotOrder make_slot_order() {
-  SlotOrder o{};
-  for (int s = 0; s < kSparseBlock; ++s) o.pos[s] = static_cast<uint8_t>(qmask62_position(s));
-  return o;
-}
-alignas(64) constexpr SlotOrder kSlots = make_slot_order();
-
+// The activations are prepared once per token in slot order with the −8 · Σ lane starts
+// (QMaskSlotAct, kernels/qmask_act.h: the layout the AVX2 and NEON kernels read too), from the
+// AVX-512 Q8_K quantization (byte-identical to the scalar one).
 void prep_qmask(const float* x, int64_t n, void* out) {
-  auto* a = static_cast<ActQMask*>(out);
-  const __m512i eight = _mm512_set1_epi8(8);
-  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    BlockQ8_K q;
-    prep_avx512_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
-    for (int s = 0; s < kSparseBlock; ++s) a[b].qs[s] = q.qs[kSlots.pos[s]];
-    a[b].d = q.d;
-    __m512i sum8 = _mm512_setzero_si512();
-    for (int v = 0; v < 4; ++v)
-      sum8 = _mm512_dpbusd_epi32(sum8, eight, _mm512_load_si512(a[b].qs + 64 * v));
-    _mm512_store_si512(a[b].start, _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
-  }
+  prep_qmask_slot_act_via(x, n, out, prep_avx512_q8_k);
 }
 
 // Unpacked levels of the blocks kLevelsAhead before the one being read (a ring, as the packed
@@ -98,7 +68,7 @@ inline void unpack_levels(const BlockQ4_QMask62& blk, LevelRow* row) {
 
 // acc += the block's 16 canonical lanes: lane l += (d_{l % 4} · activation d) · (exact integer
 // sum of lane l over the 4 words), lev = the block's unpacked levels.
-inline __m512 qmask62_block(const BlockQ4_QMask62& blk, const ActQMask& x, const uint8_t* lev,
+inline __m512 qmask62_block(const BlockQ4_QMask62& blk, const QMaskSlotAct& x, const uint8_t* lev,
                             __m512 acc) {
   const __m512i eight = _mm512_set1_epi8(8);
   // two chains of 2 vpdpbusd: half the block's latency
@@ -127,7 +97,7 @@ inline __m512 qmask62_block(const BlockQ4_QMask62& blk, const ActQMask& x, const
 // a 2048-wide gemv were ~12 % of its cache-hot time). pf: bytes ahead of the block being read
 // that it prefetches (kernels/prefetch.h, 0: none), one stream across row ends as the packed
 // sparse gemms.
-void gemv_qmask62(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const ActQMask* a,
+void gemv_qmask62(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const QMaskSlotAct* a,
                   float* y, int64_t pf) {
   using Q62 = BlockQ4_QMask62;
   const int64_t nb = n / kSparseBlock;
@@ -158,30 +128,36 @@ void gemv_qmask62(int64_t n, const void* w, size_t w_stride, int64_t n_rows, con
 
 float dot_qmask62_pf(int64_t n, const void* w_row, const void* act_row, int64_t pf) {
   float y;
-  gemv_qmask62(n, w_row, 0, 1, static_cast<const ActQMask*>(act_row), &y, pf);
+  gemv_qmask62(n, w_row, 0, 1, static_cast<const QMaskSlotAct*>(act_row), &y, pf);
   return y;
 }
 float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
   return dot_qmask62_pf(n, w_row, act_row, 0);
 }
 
+// Prefetch distance in units of packed_prefetch_bytes() (4 KiB on Intel): Decode/Q4_QMASK62/1
+// CPU time, 2 KiB against 4 KiB on the loaded session-15 host: medians of 3 rounds 35.4 against
+// 32.9 ms, then 3 of 4 interleaved pairs 9-10 % less at 4 KiB (34.8 → 31.6 ms), one 5 % more.
+constexpr int kPfQMask = 2;
+
 // Q4_QMASK62's gemm: a one-token product streams its rows (gemv_qmask62); with more tokens every
-// row is taken once per token, the first pass prefetching as gemm_rows_streamed.
+// row is taken once per token, the first pass prefetching as sparse_gemm_rows_streamed.
 void gemm_qmask62(int64_t n, const void* w, size_t w_stride, int64_t n_rows, const void* act,
                   size_t act_stride, int64_t n_tok, float* y, int64_t y_stride) {
   if (n_tok == 1) {
-    gemv_qmask62(n, w, w_stride, n_rows, static_cast<const ActQMask*>(act), y,
-                 packed_prefetch_bytes());
+    gemv_qmask62(n, w, w_stride, n_rows, static_cast<const QMaskSlotAct*>(act), y,
+                 kPfQMask * packed_prefetch_bytes());
     return;
   }
-  gemm_rows_streamed<dot_qmask62_pf>(n, w, w_stride, n_rows, act, act_stride, n_tok, y, y_stride);
+  sparse_gemm_rows_streamed<dot_qmask62_pf, kPfQMask>(n, w, w_stride, n_rows, act, act_stride,
+                                                      n_tok, y, y_stride);
 }
 
 }  // namespace
 
 FormatKernels avx512_qmask62_kernels() {
-  return {DType::Q4_QMASK62, 0,          DType::Q8_K, kSparseBlock,
-          qmask_act_bytes,   prep_qmask, dot_qmask62, gemm_qmask62};
+  return {DType::Q4_QMASK62,    0,          DType::Q8_K, kSparseBlock,
+          qmask_slot_act_bytes, prep_qmask, dot_qmask62, gemm_qmask62};
 }
 
 }  // namespace edgefit::kernels::detail

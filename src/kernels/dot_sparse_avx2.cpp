@@ -259,12 +259,7 @@ float dot_qmask62(int64_t n, const void* w_row, const void* act_row) {
 
 // The slot-order activations: the AVX2 Q8_K quantization (byte-identical) per block, reordered.
 void prep_qmask_avx2(const float* x, int64_t n, void* out) {
-  auto* a = static_cast<QMaskSlotAct*>(out);
-  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
-    BlockQ8_K q;
-    prep_avx2_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
-    qmask_slot_act_from_q8_k(q, &a[b]);
-  }
+  prep_qmask_slot_act_via(x, n, out, prep_avx2_q8_k);
 }
 
 // The twin's entry with the kernel and the AVX2 activation quantization (byte-identical).

@@ -25,6 +25,7 @@
 #include "kernels/kernels.h"
 #include "kernels/panel.h"
 #include "kernels/prefetch.h"
+#include "kernels/sparse_gemm.h"
 #include "quant/q_sparse.h"
 
 namespace edgefit::kernels::detail {
@@ -178,16 +179,25 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
 // per token. Per block: 2 loads and 6 nibble ops, 4 expands, 4 vpdpbusd, the two-swap reduction.
 
 // One prepared activation block of the expand kernel: the Q8_K quants in the packed register
-// order, the scale, and 8 · the sum of each quarter's quants.
+// order and −8 · the sum of each quarter's quants, the seed of the block's dot chain. A row of
+// them is followed by one ExpandQuadScales per 4 blocks.
 struct alignas(64) ActExpand {
   int8_t qs[kSparseBlock];  // byte 64k + 4l + j = quant of weight 64(l % 4) + 16k + 4(l / 4) + j
-  float d;                  // the Q8_K block's scale
-  int32_t offset8[4];       // 8 · Σ of the quants of weights 64v … 64v + 63
+  int32_t start[4];         // −8 · Σ of the quants of weights 64v … 64v + 63
 };
 static_assert(sizeof(ActExpand) == 320);
 
+// The Q8_K scales of blocks 4q … 4q + 3 in the canonical lanes of the kernel's 4-block step
+// (lanes 4j … 4j + 3 = block 4q + j's, 0 past the row's last block): laid out once per token,
+// one load per 4 blocks instead of 4 masked broadcasts.
+struct alignas(64) ExpandQuadScales {
+  float d[16];  // [4j + v]: scale of block 4q + j
+};
+
 size_t expand_act_bytes(int64_t n) {
-  return static_cast<size_t>(n / kSparseBlock) * sizeof(ActExpand);
+  const int64_t nb = n / kSparseBlock;
+  return static_cast<size_t>(nb) * sizeof(ActExpand) +
+         static_cast<size_t>((nb + 3) / 4) * sizeof(ExpandQuadScales);
 }
 
 // vpermt2d indices of the expand order: register k, dword l = dword 4k + l / 4 of quarter l % 4,
@@ -204,11 +214,13 @@ constexpr TablesExpandAct make_tables_expand_act() {
 alignas(64) constexpr TablesExpandAct kTExpandAct = make_tables_expand_act();
 
 void prep_2of4_expand(const float* x, int64_t n, void* out) {
+  const int64_t nb = n / kSparseBlock;
   auto* a = static_cast<ActExpand*>(out);
-  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+  auto* quads = reinterpret_cast<ExpandQuadScales*>(a + nb);
+  for (int64_t b = 0; b < nb; ++b) {
     BlockQ8_K q;
     prep_avx512_q8_k(x + b * kSparseBlock, kSparseBlock, &q);
-    a[b].d = q.d;
+    for (int v = 0; v < 4; ++v) quads[b / 4].d[4 * (b % 4) + v] = q.d;
     __m512i r[4];  // quarter v's 64 quants
     for (int v = 0; v < 4; ++v) r[v] = _mm512_loadu_si512(q.qs + 64 * v);
     for (int k = 0; k < 4; ++k) {
@@ -219,18 +231,22 @@ void prep_2of4_expand(const float* x, int64_t n, void* out) {
       _mm512_storeu_si512(a[b].qs + 64 * k, _mm512_mask_blend_epi32(0xCCCC, q01, q23));
     }
     for (int v = 0; v < 4; ++v)  // the quarter's sum from its 4 exact 16-quant sums
-      a[b].offset8[v] =
-          8 * (q.bsums[4 * v] + q.bsums[4 * v + 1] + q.bsums[4 * v + 2] + q.bsums[4 * v + 3]);
+      a[b].start[v] =
+          -8 * (q.bsums[4 * v] + q.bsums[4 * v + 1] + q.bsums[4 * v + 2] + q.bsums[4 * v + 3]);
   }
+  for (int64_t b = nb; b % 4 != 0; ++b)
+    for (int v = 0; v < 4; ++v) quads[b / 4].d[4 * (b % 4) + v] = 0.f;
 }
 
 // One packed 2:4 block's exact integer lane sums: lane l holds products of value block l % 4
-// (quarter-offsets already taken off in lanes 0-3, so the 4 lanes of a value block sum to its
-// isum).
+// (the quarter offsets seed lanes 0-3, so the 4 lanes of a value block sum to its isum). One
+// chain of 4 vpdpbusd: the blocks of a 4-block step are independent, so out-of-order execution
+// overlaps their chains, and neither an add of two chains nor a subtraction remains.
 inline __m512i block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand& act) {
   const __m512i eight = _mm512_set1_epi8(8);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  __m512i s[2];  // two dependency chains of 2 vpdpbusd
+  // the seeds in lanes 0-3 (a zero-extending 128-bit load: no shuffle)
+  __m512i s = _mm512_zextsi128_si512(_mm_load_si128(reinterpret_cast<const __m128i*>(act.start)));
   for (int h = 0; h < 2; ++h) {
     // 32 levels of register 2h in the low nibbles, of 2h + 1 in the high ones; each register
     // keeps exactly 32, so the expands read the low 32 bytes only
@@ -241,13 +257,10 @@ inline __m512i block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand&
         _mm512_mask_expand_epi8(eight, _cvtu64_mask64(blk.mask[2 * h]), _mm512_castsi256_si512(lo));
     const __m512i w1 = _mm512_mask_expand_epi8(eight, _cvtu64_mask64(blk.mask[2 * h + 1]),
                                                _mm512_castsi256_si512(hi));
-    s[h] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, _mm512_load_si512(act.qs + 128 * h));
-    s[h] = _mm512_dpbusd_epi32(s[h], w1, _mm512_load_si512(act.qs + 128 * h + 64));
+    s = _mm512_dpbusd_epi32(s, w0, _mm512_load_si512(act.qs + 128 * h));
+    s = _mm512_dpbusd_epi32(s, w1, _mm512_load_si512(act.qs + 128 * h + 64));
   }
-  // the offsets in lanes 0-3 (a zero-extending 128-bit load: no shuffle)
-  const __m512i off =
-      _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(act.offset8)));
-  return _mm512_sub_epi32(_mm512_add_epi32(s[0], s[1]), off);
+  return s;
 }
 
 // Four blocks' lane sums s[j] folded into one register, lanes 4j … 4j + 3 = block j's 4 isums:
@@ -264,12 +277,12 @@ inline __m512i fold_blocks4(const __m512i s[4]) {
 
 // Blocks w[0] … w[cnt − 1] (cnt ≤ 4) into the 16 canonical lanes: block j's value block v in lane
 // 4j + v, += (d_v · act_d) · isum_v, each lane the scalar twin's std::fma (lanes of absent blocks
-// untouched). The scales are gathered with masked broadcasts from memory (load ports, no shuffle).
-inline __m512 quad_2of4_expand(const PackedQ4_2of4Block* w, const ActExpand* a, int cnt,
-                               __m512 acc) {
+// untouched). The weight scales are gathered with masked broadcasts from memory (load ports, no
+// shuffle), the activation scales are one load (ExpandQuadScales).
+inline __m512 quad_2of4_expand(const PackedQ4_2of4Block* w, const ActExpand* a,
+                               const ExpandQuadScales& act_d, int cnt, __m512 acc) {
   __m512i s[4];
   __m256i d16 = _mm256_setzero_si256();
-  __m512 act_d = _mm512_setzero_ps();
   for (int j = 0; j < 4; ++j) {
     if (j >= cnt) {
       s[j] = _mm512_setzero_si512();
@@ -278,17 +291,15 @@ inline __m512 quad_2of4_expand(const PackedQ4_2of4Block* w, const ActExpand* a, 
     s[j] = block_2of4_expand(w[j], a[j]);
     d16 = _mm256_mask_broadcastq_epi64(d16, static_cast<__mmask8>(1u << j),
                                        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[j].d)));
-    act_d = _mm512_mask_broadcastss_ps(act_d, static_cast<__mmask16>(0xFu << (4 * j)),
-                                       _mm_load_ss(&a[j].d));
   }
-  const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(d16), act_d);
+  const __m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(d16), _mm512_load_ps(act_d.d));
   const __m512 is = _mm512_cvtepi32_ps(fold_blocks4(s));
   return _mm512_mask3_fmadd_ps(sc, is, acc, static_cast<__mmask16>((1u << (4 * cnt)) - 1));
 }
 
 // pf: bytes ahead of the blocks being read that the row prefetches (kernels/prefetch.h), as the
 // dense packed gemv does: one smooth stream ahead, across row ends, instead of bursts of rows.
-// Inlined into the gemm (gemm_rows_streamed): a call per 8-block row cost a prologue and an
+// Inlined into the gemm (sparse_gemm_rows_streamed): a call per 8-block row cost a prologue and an
 // epilogue.
 inline __attribute__((always_inline)) float dot_2of4_packed_pf(int64_t n, const void* w_row,
                                                                const void* act_row, int64_t pf) {
@@ -296,17 +307,20 @@ inline __attribute__((always_inline)) float dot_2of4_packed_pf(int64_t n, const 
   const auto* a = static_cast<const ActExpand*>(act_row);
   __m512 acc = _mm512_setzero_ps();
   const int64_t nb = n / kSparseBlock;
+  const auto* quads = reinterpret_cast<const ExpandQuadScales*>(a + nb);
   int64_t b = 0;
   for (; b + 4 <= nb; b += 4) {
     prefetch_ahead<4 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
-    acc = quad_2of4_expand(&w[b], &a[b], 4, acc);
+    acc = quad_2of4_expand(&w[b], &a[b], quads[b / 4], 4, acc);
   }
   if (b < nb) {
     prefetch_ahead<3 * sizeof(PackedQ4_2of4Block)>(&w[b], pf);
-    acc = quad_2of4_expand(&w[b], &a[b], static_cast<int>(nb - b), acc);
+    acc = quad_2of4_expand(&w[b], &a[b], quads[b / 4], static_cast<int>(nb - b), acc);
   }
   return reduce16_zmm(acc);
 }
+// The 2:4 gemm's prefetch distance in units of packed_prefetch_bytes() (see the kernel table).
+constexpr int kPf2of4 = 2;
 float dot_2of4_packed(int64_t n, const void* w_row, const void* act_row) {
   return dot_2of4_packed_pf(n, w_row, act_row, 0);
 }
@@ -539,8 +553,10 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_2of4x1: {
       FormatKernels k = kernels_of<dot_2of4_packed>(DType::Q4_2OF4);
       k.packing = kPackingQ4_2of4x1;
-      k.gemm = gemm_rows_streamed<dot_2of4_packed_pf>;
-      k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand)
+      // 4 KiB ahead on Intel (kPf2of4): Decode/Q4_2OF4 CPU time 34.0-35.4 ms at 2 KiB, 31.5-33.7
+      // at 4 KiB, 31.8-33.5 at 6 KiB (session 15, shared host, 3 interleaved rounds)
+      k.gemm = sparse_gemm_rows_streamed<dot_2of4_packed_pf, kPf2of4>;
+      k.act_row_bytes = expand_act_bytes;  // its own activation blocks (ActExpand, scales)
       k.prepare_act = prep_2of4_expand;
       return k;
     }
@@ -549,13 +565,13 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     case KernelSlot::kQ4_Mask50x1: {
       FormatKernels k = kernels_of<dot_mask_packed<4>>(DType::Q4_MASK50);
       k.packing = kPackingQ4_Mask50x1;
-      k.gemm = gemm_rows_streamed<dot_mask_packed_pf<4>>;
+      k.gemm = sparse_gemm_rows_streamed<dot_mask_packed_pf<4>>;
       return k;
     }
     case KernelSlot::kQ4_Mask62x1: {
       FormatKernels k = kernels_of<dot_mask_packed<3>>(DType::Q4_MASK62);
       k.packing = kPackingQ4_Mask62x1;
-      k.gemm = gemm_rows_streamed<dot_mask_packed_pf<3>>;
+      k.gemm = sparse_gemm_rows_streamed<dot_mask_packed_pf<3>>;
       return k;
     }
     case KernelSlot::kQ4_QMask62:

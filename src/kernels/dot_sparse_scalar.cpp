@@ -146,13 +146,16 @@ void qmask_slot_act_from_q8_k(const BlockQ8_K& q, QMaskSlotAct* out) {
   out->d = q.d;
 }
 
-void prep_qmask_slot_act(const float* x, int64_t n, void* out) {
+void prep_qmask_slot_act_via(const float* x, int64_t n, void* out, PrepareActFn q8_k) {
   auto* a = static_cast<QMaskSlotAct*>(out);
   for (int64_t b = 0; b < n / kSparseBlock; ++b) {
     BlockQ8_K q;
-    quantize_act_q8_k(x + b * kSparseBlock, &q, kSparseBlock);
+    q8_k(x + b * kSparseBlock, kSparseBlock, &q);
     qmask_slot_act_from_q8_k(q, &a[b]);
   }
+}
+void prep_qmask_slot_act(const float* x, int64_t n, void* out) {
+  prep_qmask_slot_act_via(x, n, out, prep_q8_k_act);
 }
 
 void add_sparse_kernels(KernelDispatch& kd) {

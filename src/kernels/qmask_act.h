@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/kernels.h"
 #include "quant/block_formats.h"
 #include "quant/q_sparse.h"
 
@@ -28,6 +29,9 @@ size_t qmask_slot_act_bytes(int64_t n);
 void qmask_slot_act_from_q8_k(const quant::BlockQ8_K& q, QMaskSlotAct* out);
 // n floats quantized to Q8_K (the scalar quantize_act_q8_k) and reordered: QMaskSlotAct rows.
 void prep_qmask_slot_act(const float* x, int64_t n, void* out);
+// The same with q8_k (an ISA's byte-identical Q8_K quantization, e.g. prep_avx512_q8_k) quantizing
+// each block: every kernel of the type reads one layout, prepared by this one loop.
+void prep_qmask_slot_act_via(const float* x, int64_t n, void* out, PrepareActFn q8_k);
 
 // [p][m]: the byte-shuffle control (8 bytes, little-endian) that puts the kept levels of mask byte
 // m, read from a source whose byte p is the byte's first level, at its kept slots: slot i gets
