@@ -87,6 +87,7 @@ void detect_x86(CpuFeatures& f) {
   f.avx512vl = f.avx512f && bit(b, 31);
   f.avx512_vbmi2 = f.avx512f && bit(c, 6);
   f.avx512_vbmi = f.avx512f && bit(c, 1);
+  f.gfni = avx && bit(c, 8);
   f.avx512vnni = f.avx512f && bit(c, 11);
   f.avx512_fp16 = f.avx512f && bit(d, 23);
   f.amx_bf16 = bit(d, 22);

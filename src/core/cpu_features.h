@@ -27,6 +27,7 @@ struct CpuFeatures {
   bool amx_bf16 = false;      // AMX bf16 tile products (CPUID only, as amx_tile)
   bool avx512_vbmi2 = false;  // AVX-512 VBMI2 (byte/word compress, expand, shifts)
   bool avx512_vbmi = false;   // AVX-512 VBMI (vpermb: any-byte permutes of a 512-bit register)
+  bool gfni = false;          // GFNI (gf2p8affineqb: any bit matrix per byte, e.g. a nibble shift)
   // AArch64 (HWCAP / HWCAP2).
   bool neon = false;       // Advanced SIMD (mandatory on AArch64)
   bool dotprod = false;    // SDOT/UDOT int8 dot products

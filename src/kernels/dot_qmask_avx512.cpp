@@ -35,7 +35,7 @@ namespace {
 // 64w + 4l … 64w + 4l + 3, all weights of quarter l % 4 (q_sparse.h). The 4 words accumulate in
 // integer registers started from −8 · Σ of each lane's 16 quants, so a block costs one
 // conversion and one FMA by its 4 scales broadcast to lanes l % 4 (kernels.h, the canonical
-// order). Per block: 1 masked load, 3 nibble ops and 2 stores (the unpacking), per word a
+// order). Per block: 1 masked load, 2 nibble ops and 2 stores (the unpacking), per word a
 // vpexpandb and a vpdpbusd, then a conversion and an FMA.
 
 // The activations are prepared once per token in slot order with the −8 · Σ lane starts
@@ -50,8 +50,10 @@ void prep_qmask(const float* x, int64_t n, void* out) {
 // vpexpandb from memory places them, without the vpermt2b (and its table row) that brought them
 // to a register's start. Reloading right after the stores could not be forwarded (two stores,
 // unaligned) and would wait for them.
-constexpr int kLevelRing = 4;    // unpacked blocks in the ring
-constexpr int kLevelsAhead = 3;  // blocks between a block's unpacking and its expands
+// 8 ahead (ring of 16): GemvHot/Q4_QMASK62 36.8 → 31.0 us against 3 ahead (session 16, quiet
+// host, medians of 5; 6 and 12 ahead were in between), Decode/Q4_QMASK62 within the noise.
+constexpr int kLevelRing = 16;   // unpacked blocks in the ring
+constexpr int kLevelsAhead = 8;  // blocks between a block's unpacking and its expands
 struct alignas(64) LevelRow {
   uint8_t v[128];  // level k in byte k (0-95); 96-111 written by the high store, never expanded
 };
@@ -62,8 +64,7 @@ inline void unpack_levels(const BlockQ4_QMask62& blk, LevelRow* row) {
   // levels 0-47 in the low nibbles of bytes 0-47, 48-95 in the high ones (never past the block)
   const __m512i raw = _mm512_maskz_loadu_epi8((1ull << BlockQ4_QMask62::kHalf) - 1, blk.qs);
   _mm512_store_si512(row->v, _mm512_and_si512(raw, low4));
-  _mm512_storeu_si512(row->v + BlockQ4_QMask62::kHalf,
-                      _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4));
+  _mm512_storeu_si512(row->v + BlockQ4_QMask62::kHalf, high_nibbles(raw));
 }
 
 // acc += the block's 16 canonical lanes: lane l += (d_{l % 4} · activation d) · (exact integer
@@ -71,17 +72,20 @@ inline void unpack_levels(const BlockQ4_QMask62& blk, LevelRow* row) {
 inline __m512 qmask62_block(const BlockQ4_QMask62& blk, const QMaskSlotAct& x, const uint8_t* lev,
                             __m512 acc) {
   const __m512i eight = _mm512_set1_epi8(8);
-  // two chains of 2 vpdpbusd: half the block's latency
-  __m512i part[2] = {_mm512_load_si512(x.start), _mm512_setzero_si512()};
+  // one chain from the lane starts (blocks overlap their chains): no add, no zeroed register
+  __m512i isum = _mm512_load_si512(x.start);
   unsigned off = 0;  // levels before the word (≤ 96: the loader bounds the count)
   for (int v = 0; v < 4; ++v) {
+    // the mask register loaded from memory (a load uop; a kmovq from a general register would
+    // take port 5, which the expands already fill), its count through a general register
+    const __mmask64 k =
+        _load_mask64(reinterpret_cast<__mmask64*>(const_cast<uint8_t*>(blk.mask + 8 * v)));
     uint64_t m;
     std::memcpy(&m, blk.mask + 8 * v, 8);
-    const __m512i wv = _mm512_mask_expandloadu_epi8(eight, _cvtu64_mask64(m), lev + off);
-    part[v / 2] = _mm512_dpbusd_epi32(part[v / 2], wv, _mm512_load_si512(x.qs + 64 * v));
+    const __m512i wv = _mm512_mask_expandloadu_epi8(eight, k, lev + off);
+    isum = _mm512_dpbusd_epi32(isum, wv, _mm512_load_si512(x.qs + 64 * v));
     off += static_cast<unsigned>(std::popcount(m));
   }
-  const __m512i isum = _mm512_add_epi32(part[0], part[1]);
   // the 4 quarter scales in every 128-bit lane (a broadcast load, no shuffle), times the
   // activation's: the scalar twin's product d_q · activation d
   uint64_t d4;

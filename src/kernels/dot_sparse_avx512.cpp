@@ -51,7 +51,7 @@ inline __m128i fold_lanes4(__m512i s) {
 inline __m512i lane_products(__m512i qb, __m512i g0, __m512i g1) {
   const __m512i low4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
   const __m512i lev0 = _mm512_and_si512(qb, low4);
-  const __m512i lev1 = _mm512_and_si512(_mm512_srli_epi16(qb, 4), low4);
+  const __m512i lev1 = high_nibbles(qb);
   __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lev0, g0);
   s = _mm512_dpbusd_epi32(s, lev1, g1);
   __m512i o = _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, g0);
@@ -176,7 +176,7 @@ float dot_2of4(int64_t n, const void* w_row, const void* act_row) {
 // positions filled with 8 (level 0), against the activations prepared in the same register
 // order (prep_2of4_expand); vpdpbusd then sums (level + 8 or 8) · quant over every position of a
 // quarter, so isum_v = that − 8 · Σ of quarter v's quants, which the preparation computes once
-// per token. Per block: 2 loads and 6 nibble ops, 4 expands, 4 vpdpbusd, the two-swap reduction.
+// per token. Per block: 2 loads and 4 nibble ops, 4 expands, 4 vpdpbusd, the two-swap reduction.
 
 // One prepared activation block of the expand kernel: the Q8_K quants in the packed register
 // order and −8 · the sum of each quarter's quants, the seed of the block's dot chain. A row of
@@ -252,7 +252,7 @@ inline __m512i block_2of4_expand(const PackedQ4_2of4Block& blk, const ActExpand&
     // keeps exactly 32, so the expands read the low 32 bytes only
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs[h]));
     const __m256i lo = _mm256_and_si256(q, low4);
-    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+    const __m256i hi = high_nibbles(q);
     const __m512i w0 =
         _mm512_mask_expand_epi8(eight, _cvtu64_mask64(blk.mask[2 * h]), _mm512_castsi256_si512(lo));
     const __m512i w1 = _mm512_mask_expand_epi8(eight, _cvtu64_mask64(blk.mask[2 * h + 1]),

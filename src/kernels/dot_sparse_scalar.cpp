@@ -186,7 +186,7 @@ void add_sparse_kernels(KernelDispatch& kd) {
     kd.set(S::kQ4_QMask62, avx2_sparse_qmask62_kernels(kd.at(S::kQ4_QMask62)));
   }
   if ((kd.isa == Isa::kAvx512Vnni || kd.isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 &&
-      cpu.avx512_vbmi) {
+      cpu.avx512_vbmi && cpu.gfni) {
     for (const S s : {S::kQ4_2of4, S::kQ4_Mask50, S::kQ4_Mask62, S::kQ4_2of4x1, S::kQ4_Mask50x1,
                       S::kQ4_Mask62x1, S::kQ4_QMask62})
       kd.set(s, avx512_sparse_kernels(s));

@@ -429,7 +429,7 @@ TEST(SparseKernels, PackedEqualsScalarBitForBit) {
   }
   EXPECT_GE(tables, 3) << "the scalar table always has the packed twins";
   const CpuFeatures& cpu = cpu_features();
-  if (isa_supported(Isa::kAvx512Vnni) && cpu.avx512_vbmi && cpu.avx512_vbmi2) {
+  if (isa_supported(Isa::kAvx512Vnni) && cpu.avx512_vbmi && cpu.avx512_vbmi2 && cpu.gfni) {
     for (DType t : kPackedSparseTypes)
       EXPECT_NE(packed_kernels(kernel_dispatch_for(Isa::kAvx512Vnni), packing_for(t)), nullptr);
   }
