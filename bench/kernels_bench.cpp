@@ -132,10 +132,14 @@ constexpr DType kTypes[] = {DType::Q4_0,    DType::Q8_0,      DType::Q4_K,      
                             DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62, DType::Q4_QMASK62};
 
 // edgefit's sparse types take pruned rows: the smallest magnitudes zeroed, 2 of every 4
-// (Q4_2OF4) or all but the capacity of every 256 (Q4_MASK50: 128, Q4_MASK62 and Q4_QMASK62: 96).
+// (Q4_2OF4), 12 of every 32 (Q4_QMASK62, as edgefit's pruning and synth keep it, so its packing
+// holds every block) or all but the capacity of every 256 (Q4_MASK50: 128, Q4_MASK62: 96).
 void prune_for(DType t, std::vector<float>& f) {
-  const size_t unit = t == DType::Q4_2OF4 ? 4 : 256;
-  const size_t keep = t == DType::Q4_2OF4 ? 2 : t == DType::Q4_MASK50 ? 128 : 96;
+  const size_t unit = t == DType::Q4_2OF4 ? 4 : t == DType::Q4_QMASK62 ? 32 : 256;
+  const size_t keep = t == DType::Q4_2OF4      ? 2
+                      : t == DType::Q4_QMASK62 ? 12
+                      : t == DType::Q4_MASK50  ? 128
+                                               : 96;
   std::vector<size_t> order(unit);
   for (size_t base = 0; base + unit <= f.size(); base += unit) {
     for (size_t i = 0; i < unit; ++i) order[i] = base + i;

@@ -149,6 +149,7 @@ constexpr KernelSlotInfo kSlots[kNumKernelSlots] = {
     {DType::Q4_MASK50, kPackingQ4_Mask50x1, "q4_mask50_x1"},
     {DType::Q4_MASK62, kPackingQ4_Mask62x1, "q4_mask62_x1"},
     {DType::Q4_QMASK62, 0, "q4_qmask62"},
+    {DType::Q4_QMASK62, kPackingQ4_QMask62x1, "q4_qmask62_x1"},
 };
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ6_K)].weight_type == DType::Q6_K);
 static_assert(kSlots[static_cast<int>(KernelSlot::kF32)].weight_type == DType::F32);
@@ -160,6 +161,7 @@ static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_Mask62)].weight_type == DT
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_2of4x1)].packing == kPackingQ4_2of4x1);
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_Mask62x1)].packing == kPackingQ4_Mask62x1);
 static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_QMask62)].weight_type == DType::Q4_QMASK62);
+static_assert(kSlots[static_cast<int>(KernelSlot::kQ4_QMask62x1)].packing == kPackingQ4_QMask62x1);
 
 // A missing row would leave a zero row behind (F32, packing 0) and a repeated one shadow its
 // twin in kernel_slot's search: both make two rows alike.

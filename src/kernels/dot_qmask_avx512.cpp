@@ -157,11 +157,70 @@ void gemm_qmask62(int64_t n, const void* w, size_t w_stride, int64_t n_rows, con
                                                       n_tok, y, y_stride);
 }
 
+// ---------------------------------------------------------------- packed: expand from the block
+//
+// On PackedQ4_QMask62Block rows (kernels.h: slot half 0's levels in the low nibbles, half 1's in
+// the high ones) every mask word's levels start at a byte of the block itself: vpexpandb loads
+// them straight from the weights, pruned slots filled with 0x88 (level 8 in either nibble), and
+// one and (words 0, 1) or one GFNI nibble shift (words 2, 3) leaves the levels. No ring: its two
+// stores and reloads per block cost more than the two extra nibble ops.
+
+// acc + one packed block's 16 canonical lanes, as qmask62_block (x: its activations).
+inline __m512 qmask62_packed_block(const PackedQ4_QMask62Block& blk, const QMaskSlotAct& x,
+                                   __m512 acc) {
+  const __m512i fill = _mm512_set1_epi8(static_cast<char>(0x88)), low4 = _mm512_set1_epi8(0x0F);
+  uint64_t m[4];
+  std::memcpy(m, blk.mask, sizeof m);
+  const unsigned c0 = static_cast<unsigned>(std::popcount(m[0]));
+  const unsigned c2 = static_cast<unsigned>(std::popcount(m[2]));
+  const auto expand = [&](int w, unsigned at) {  // word w's levels from byte `at`, both nibbles
+    const __mmask64 k =
+        _load_mask64(reinterpret_cast<__mmask64*>(const_cast<uint8_t*>(blk.mask + 8 * w)));
+    return _mm512_mask_expandloadu_epi8(fill, k, blk.qs + at);
+  };
+  // one chain from the lane starts, as qmask62_block
+  __m512i isum = _mm512_dpbusd_epi32(_mm512_load_si512(x.start),
+                                     _mm512_and_si512(expand(0, 0), low4), _mm512_load_si512(x.qs));
+  isum = _mm512_dpbusd_epi32(isum, _mm512_and_si512(expand(1, c0), low4),
+                             _mm512_load_si512(x.qs + 64));
+  isum = _mm512_dpbusd_epi32(isum, high_nibbles(expand(2, 0)), _mm512_load_si512(x.qs + 128));
+  isum = _mm512_dpbusd_epi32(isum, high_nibbles(expand(3, c2)), _mm512_load_si512(x.qs + 192));
+  uint64_t d4;
+  std::memcpy(&d4, blk.d, sizeof d4);
+  const __m512 d = _mm512_cvtph_ps(_mm256_set1_epi64x(static_cast<int64_t>(d4)));
+  const __m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(x.d));
+  return _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(isum), acc);
+}
+
+// One packed row · the activation row, prefetching pf bytes ahead (0: none).
+inline __attribute__((always_inline)) float dot_qmask62_packed_pf(int64_t n, const void* w_row,
+                                                                  const void* act_row, int64_t pf) {
+  const auto* w = static_cast<const PackedQ4_QMask62Block*>(w_row);
+  const auto* a = static_cast<const QMaskSlotAct*>(act_row);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / kSparseBlock; ++b) {
+    prefetch_ahead<65>(&w[b], pf);  // two lines per 88-byte block cover the stream
+    acc = qmask62_packed_block(w[b], a[b], acc);
+  }
+  return reduce16_zmm(acc);
+}
+float dot_qmask62_packed(int64_t n, const void* w_row, const void* act_row) {
+  return dot_qmask62_packed_pf(n, w_row, act_row, 0);
+}
+
 }  // namespace
 
 FormatKernels avx512_qmask62_kernels() {
   return {DType::Q4_QMASK62,    0,          DType::Q8_K, kSparseBlock,
           qmask_slot_act_bytes, prep_qmask, dot_qmask62, gemm_qmask62};
+}
+
+FormatKernels avx512_qmask62_packed_kernels() {
+  FormatKernels k = avx512_qmask62_kernels();
+  k.packing = kPackingQ4_QMask62x1;
+  k.vec_dot = dot_qmask62_packed;
+  k.gemm = sparse_gemm_rows_streamed<dot_qmask62_packed_pf, kPfQMask>;
+  return k;
 }
 
 }  // namespace edgefit::kernels::detail

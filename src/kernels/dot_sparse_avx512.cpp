@@ -576,6 +576,8 @@ FormatKernels avx512_sparse_kernels(KernelSlot slot) {
     }
     case KernelSlot::kQ4_QMask62:
       return avx512_qmask62_kernels();  // dot_qmask_avx512.cpp
+    case KernelSlot::kQ4_QMask62x1:
+      return avx512_qmask62_packed_kernels();  // dot_qmask_avx512.cpp
     default:
       return kernels_of<dot_mask<3>>(DType::Q4_MASK62);
   }

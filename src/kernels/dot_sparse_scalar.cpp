@@ -171,7 +171,9 @@ void add_sparse_kernels(KernelDispatch& kd) {
         .set(S::kQ4_Mask50x1,
              packed_twin<DType::Q4_MASK50, kPackingQ4_Mask50x1, ref_dot_q4_mask50>())
         .set(S::kQ4_Mask62x1,
-             packed_twin<DType::Q4_MASK62, kPackingQ4_Mask62x1, ref_dot_q4_mask62>());
+             packed_twin<DType::Q4_MASK62, kPackingQ4_Mask62x1, ref_dot_q4_mask62>())
+        .set(S::kQ4_QMask62x1,
+             packed_twin<DType::Q4_QMASK62, kPackingQ4_QMask62x1, ref_dot_q4_qmask62>());
   }
 #if defined(__x86_64__)
   // Every x86 SIMD table runs only where AVX2 does: the AVX2 2:4 kernel (table gathers) serves
@@ -188,7 +190,7 @@ void add_sparse_kernels(KernelDispatch& kd) {
   if ((kd.isa == Isa::kAvx512Vnni || kd.isa == Isa::kAvx512Amx) && cpu.avx512_vbmi2 &&
       cpu.avx512_vbmi && cpu.gfni) {
     for (const S s : {S::kQ4_2of4, S::kQ4_Mask50, S::kQ4_Mask62, S::kQ4_2of4x1, S::kQ4_Mask50x1,
-                      S::kQ4_Mask62x1, S::kQ4_QMask62})
+                      S::kQ4_Mask62x1, S::kQ4_QMask62, S::kQ4_QMask62x1})
       kd.set(s, avx512_sparse_kernels(s));
   }
 #endif

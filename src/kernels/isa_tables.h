@@ -84,6 +84,8 @@ void add_sparse_kernels(KernelDispatch& kd);
 FormatKernels avx512_sparse_kernels(KernelSlot slot);
 // Its Q4_QMASK62 entry (vpexpandb per mask word; dot_qmask_avx512.cpp).
 FormatKernels avx512_qmask62_kernels();
+// Its PackedQ4_QMask62Block entry (vpexpandb straight from the block; the same file).
+FormatKernels avx512_qmask62_packed_kernels();
 // The AVX2 2:4 kernel (table gathers): the scalar twin's entry with its dot and gemm replaced.
 FormatKernels avx2_sparse_2of4_kernels(const FormatKernels& scalar_twin);
 // The AVX2 mask kernels (pshufb per mask byte), likewise.

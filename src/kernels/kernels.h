@@ -126,9 +126,10 @@ enum class KernelSlot : int {
 
   kQ4_Mask50x1,  // Q4_MASK50 as PackedQ4_MaskBlock<4> rows
   kQ4_Mask62x1,  // Q4_MASK62 as PackedQ4_MaskBlock<3> rows
-  kQ4_QMask62,   // Q4_QMASK62 weights (as stored: no packing pays, see q_sparse.h)
+  kQ4_QMask62,   // Q4_QMASK62 weights (as stored)
+  kQ4_QMask62x1,  // Q4_QMASK62 as PackedQ4_QMask62Block rows (slot halves of ≤ 48 kept)
 };
-inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_QMask62) + 1;
+inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_QMask62x1) + 1;
 
 // What a slot holds: the kernels of weight_type stored with packing (0 = ggml's layout).
 struct KernelSlotInfo {
@@ -216,6 +217,7 @@ inline constexpr uint8_t kPackingQ4_2of4x1 = 8;  // Q4_2OF4 rows of PackedQ4_2of
 
 inline constexpr uint8_t kPackingQ4_Mask50x1 = 9;   // Q4_MASK50 rows of PackedQ4_MaskBlock<4>
 inline constexpr uint8_t kPackingQ4_Mask62x1 = 10;  // Q4_MASK62 rows of PackedQ4_MaskBlock<3>
+inline constexpr uint8_t kPackingQ4_QMask62x1 = 11;  // Q4_QMASK62 rows of PackedQ4_QMask62Block
 
 // The row-interleaved float layout: rows 4g…4g+3 occupy the bytes of those 4 rows, as runs of
 // kInterleaveRun weights, run-major: run b of row 4g+r (weights 16b…16b+15) is at element
@@ -301,6 +303,24 @@ struct PackedQ4_MaskBlock {
 };
 static_assert(sizeof(PackedQ4_MaskBlock<4>) == 104 && sizeof(PackedQ4_MaskBlock<3>) == 86,
               "same bytes as 1 BlockQ4_Mask50 / BlockQ4_Mask62");
+
+// 1 Q4_QMASK62 block for the AVX-512 direct-expand kernel (dot_qmask_avx512.cpp), only for
+// blocks whose slot halves keep at most 48 each (mask words 0-1 = slots 0-127 = weights
+// 64q + 0 … 64q + 31 of every quarter q, words 2-3 the other 32 of each quarter). The file keeps
+// levels in one run of kept slots split 48 / 48 over the nibbles, so a mask word's levels may
+// start in the low nibbles and end in the high ones, and the as-stored kernel first unpacks them
+// to bytes in a ring. Here half 0's levels are the low nibbles and half 1's the high nibbles,
+// each from byte 0: word 0 expands from byte 0, word 1 from byte c0, word 2 from byte 0 and word
+// 3 from byte c2 (c = the word's kept count), straight from the block with vpexpandb, then one
+// and (one shift and one and) per word. Same bytes, scales and mask as stored; a weight whose
+// blocks do not all fit is not repacked (can_repack) and runs as stored.
+struct PackedQ4_QMask62Block {
+  uint8_t mask[32];  // as stored (bit s set = the weight of slot s kept)
+  uint16_t d[4];     // as stored: fp16 scale of each 64-weight quarter
+  uint8_t qs[48];    // byte j: low nibble = level j of half 0, high = level j of half 1 (slot
+                     // order within the half; 8 = level 0 past the half's count)
+};
+static_assert(sizeof(PackedQ4_QMask62Block) == 88, "same bytes as 1 BlockQ4_QMask62");
 
 // The packing repacking gives a ggml weight type (0: none exists), weights per packed chunk of
 // one row, and rows per packing group (1, or kInterleaveRows for the float packings).

@@ -3,6 +3,7 @@
 // inverse); everything else (rows, tails, threads) is shared. The float packings move whole runs
 // of weights between 4 rows instead (interleave_group / the row's runs in unpack_packed_row).
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstring>
 #include <type_traits>
@@ -278,6 +279,75 @@ void unpack_q4_mask(const uint8_t* src, uint8_t* dst) {
   std::memcpy(dst, &b, sizeof b);
 }
 
+// ---------------------------------------------------------------- Q4_QMASK62: 1 block, halves
+
+// Set bits of x. This file is built for every x86-64 CPU, where std::popcount is a libgcc call
+// (no POPCNT instruction assumed): that call was 12 % of loading a Q4_QMASK62 model.
+constexpr int bit_count(uint64_t x) {
+  x -= (x >> 1) & 0x5555555555555555ull;
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+  return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+}
+static_assert(bit_count(0) == 0 && bit_count(~0ull) == 64 && bit_count(0x8000000000000101ull) == 3);
+
+// Kept slots of mask words 2h and 2h + 1 (slot half h) of a Q4_QMASK62 block.
+int qmask62_half_count(const uint8_t* mask, int h) {
+  uint64_t w[2];
+  std::memcpy(w, mask + 16 * h, sizeof w);
+  return bit_count(w[0]) + bit_count(w[1]);
+}
+
+// Whether a Q4_QMASK62 block has a packed form: each slot half keeps at most 48.
+bool qmask62_fits(const uint8_t* src) {
+  constexpr int kHalf = BlockQ4_QMask62::kHalf;
+  return qmask62_half_count(src, 0) <= kHalf && qmask62_half_count(src, 1) <= kHalf;
+}
+
+// Nibble k % 48 of qs (low for k < 48, high otherwise): level k in the file's split.
+void set_nibble48(uint8_t* qs, int k, int level) {
+  const int shift = k < BlockQ4_QMask62::kHalf ? 0 : 4;
+  uint8_t& byte = qs[k % BlockQ4_QMask62::kHalf];
+  byte = static_cast<uint8_t>((byte & ~(0xF << shift)) | level << shift);
+}
+
+// Level k of the file's run ↔ level k − c01 of half 1 for k ≥ c01 (c01 = half 0's count):
+// the packed nibble index of file level k is k (half 0) or 48 + k − c01 (half 1). Byte by byte
+// (this runs over every block of a model at load): half 0's levels are the file's low nibbles
+// 0 … c01 − 1 (c01 ≤ 48), half 1's continue from the file's level c01.
+void pack_q4_qmask62(const uint8_t* src, uint8_t* dst) {
+  constexpr int kHalf = BlockQ4_QMask62::kHalf;
+  BlockQ4_QMask62 b;
+  std::memcpy(&b, src, sizeof b);
+  PackedQ4_QMask62Block c;
+  std::memcpy(c.mask, b.mask, sizeof c.mask);
+  std::memcpy(c.d, b.d, sizeof c.d);
+  const int c01 = qmask62_half_count(b.mask, 0), c23 = qmask62_half_count(b.mask, 1);
+  for (int j = 0; j < kHalf; ++j) {
+    const int lo = j < c01 ? b.qs[j] & 0xF : 8;
+    const int k = c01 + j;  // the file's level for half 1's level j
+    const int hi = j >= c23 ? 8 : k < kHalf ? b.qs[k] & 0xF : b.qs[k - kHalf] >> 4;
+    c.qs[j] = static_cast<uint8_t>(lo | hi << 4);
+  }
+  std::memcpy(dst, &c, sizeof c);
+}
+
+void unpack_q4_qmask62(const uint8_t* src, uint8_t* dst) {
+  PackedQ4_QMask62Block c;
+  std::memcpy(&c, src, sizeof c);
+  BlockQ4_QMask62 b;
+  std::memcpy(b.mask, c.mask, sizeof b.mask);
+  std::memcpy(b.d, c.d, sizeof b.d);
+  std::memset(b.qs, 0x88, sizeof b.qs);  // level 8 past the count, as the encoder writes
+  const int c01 = qmask62_half_count(c.mask, 0), count = c01 + qmask62_half_count(c.mask, 1);
+  for (int k = 0; k < count; ++k) {
+    const int j = k < c01 ? k : BlockQ4_QMask62::kHalf + k - c01;
+    set_nibble48(b.qs, k,
+                 (c.qs[j % BlockQ4_QMask62::kHalf] >> (j < BlockQ4_QMask62::kHalf ? 0 : 4)) & 0xF);
+  }
+  std::memcpy(dst, &b, sizeof b);
+}
+
 // ---------------------------------------------------------------- the table of packings
 
 using ChunkFn = void (*)(const uint8_t* src, uint8_t* dst);
@@ -292,6 +362,8 @@ struct PackingInfo {
   ChunkFn pack;           // ggml chunk → packed chunk (nullptr: runs move as they are)
   ChunkFn unpack;         // packed chunk → ggml chunk (nullptr: likewise)
   KernelSlot slot;        // the dispatch-table slot of its kernels
+  bool (*fits)(const uint8_t* chunk) = nullptr;  // whether a ggml chunk has a packed form
+                                                 // (nullptr: every chunk has)
 };
 
 constexpr PackingInfo kPackings[] = {
@@ -315,6 +387,8 @@ constexpr PackingInfo kPackings[] = {
      pack_q4_mask<4>, unpack_q4_mask<4>, KernelSlot::kQ4_Mask50x1},
     {kPackingQ4_Mask62x1, DType::Q4_MASK62, 1, kSparseBlock, sizeof(PackedQ4_MaskBlock<3>),
      pack_q4_mask<3>, unpack_q4_mask<3>, KernelSlot::kQ4_Mask62x1},
+    {kPackingQ4_QMask62x1, DType::Q4_QMASK62, 1, kSparseBlock, sizeof(PackedQ4_QMask62Block),
+     pack_q4_qmask62, unpack_q4_qmask62, KernelSlot::kQ4_QMask62x1, qmask62_fits},
 };
 
 const PackingInfo* info_of(uint8_t packing) {
@@ -384,12 +458,27 @@ bool whole_groups(const PackingInfo& p, const TensorView& w) {
          (w.n_rows() % p.group_rows == 0 && w.row_size() % p.chunk_weights == 0);
 }
 
+// True when every full chunk of w has a packed form (PackingInfo::fits). Rows in parallel: at
+// load this is the first pass over a mapped file's pages.
+bool every_chunk_fits(const PackingInfo& p, const TensorView& w) {
+  if (p.fits == nullptr) return true;
+  const int64_t full = w.row_size() / p.chunk_weights;
+  std::atomic<bool> all{true};
+  ThreadPool::global().parallel_for(w.n_rows(), 64, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1 && all.load(std::memory_order_relaxed); ++r)
+      for (int64_t c = 0; c < full; ++c)
+        if (!p.fits(w.row(r) + c * p.chunk_bytes)) all.store(false, std::memory_order_relaxed);
+  });
+  return all.load();
+}
+
 }  // namespace
 
 bool can_repack(const KernelDispatch& kd, const TensorView& w) {
   const PackingInfo* p = info_of(packing_for(w.dtype));
   return p != nullptr && packed_kernels(kd, p->id) != nullptr && w.packing == 0 && w.ndim == 2 &&
-         w.row_size() >= p->chunk_weights && w.is_contiguous() && whole_groups(*p, w);
+         w.row_size() >= p->chunk_weights && w.is_contiguous() && whole_groups(*p, w) &&
+         every_chunk_fits(*p, w);
 }
 
 TensorView repack_weight(const TensorView& w, uint8_t* dst) {
@@ -397,7 +486,7 @@ TensorView repack_weight(const TensorView& w, uint8_t* dst) {
   if (p == nullptr || w.packing != 0 || w.ndim != 2 || !w.is_contiguous())
     throw Error(
         "repack_weight: only contiguous 2-D Q4_0, Q8_0, Q4_K, Q6_K, F16, BF16, F32, Q4_2OF4, "
-        "Q4_MASK50 or Q4_MASK62 weights in ggml's layout can be repacked, not " +
+        "Q4_MASK50, Q4_MASK62 or Q4_QMASK62 weights in ggml's layout can be repacked, not " +
         std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
         (w.packing != 0 ? " (already packed)" : ""));
   if (!whole_groups(*p, w))
@@ -405,6 +494,10 @@ TensorView repack_weight(const TensorView& w, uint8_t* dst) {
                 " cannot be interleaved: rows must come in groups of " +
                 std::to_string(p->group_rows) + " and be a multiple of " +
                 std::to_string(p->chunk_weights) + " wide");
+  if (!every_chunk_fits(*p, w))
+    throw Error("repack_weight: " + std::string(dtype_name(w.dtype)) + " " + w.shape_string() +
+                " has a block its packing cannot hold (Q4_QMASK62: more than 48 kept in a slot "
+                "half)");
   const size_t rb = w.row_bytes();
   if (p->group_rows > 1) {
     ThreadPool::global().parallel_for(w.n_rows() / p->group_rows, 16, [&](int64_t g0, int64_t g1) {

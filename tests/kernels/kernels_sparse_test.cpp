@@ -12,9 +12,11 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/error.h"
 #include "core/fp16.h"
 #include "kernel_test_util.h"
 #include "kernels/isa_tables.h"
@@ -31,8 +33,9 @@ using quant::BlockQ8_K;
 
 constexpr DType kSparseTypes[] = {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62,
                                   DType::Q4_QMASK62};
-// The types with a packed layout (Q4_QMASK62 is read as stored).
-constexpr DType kPackedSparseTypes[] = {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62};
+// The types with a packed layout (Q4_QMASK62's only for blocks of ≤ 48 kept per slot half).
+constexpr DType kPackedSparseTypes[] = {DType::Q4_2OF4, DType::Q4_MASK50, DType::Q4_MASK62,
+                                        DType::Q4_QMASK62};
 
 int capacity_of(DType t) {
   return t == DType::Q4_MASK62 || t == DType::Q4_QMASK62 ? 96 : 128;
@@ -73,8 +76,44 @@ std::vector<float> pruned_rows(DType t, int64_t rows, int64_t n, std::mt19937& r
   return w;
 }
 
-std::vector<uint8_t> sparse_rows(DType t, int64_t rows, int64_t n, std::mt19937& rng) {
-  const std::vector<float> w = pruned_rows(t, rows, n, rng);
+// The same for Q4_QMASK62 blocks that its packing holds: at most 48 kept in each slot half (half
+// h = weights 64q + 32h … 64q + 32h + 31 of every quarter q; mask word w = weights 64q + 16w …
+// 64q + 16w + 15). Per block: both halves full, none kept, one word of each half holding all of
+// its half's 48 (words 0 and 3: a word after an empty one starts at byte 0, word 1 after 48
+// levels), or random counts up to 48 per half at random positions.
+std::vector<float> qmask62_packable_rows(int64_t rows, int64_t n, std::mt19937& rng) {
+  std::vector<float> w = random_floats(rng, rows * n, 0.05f);
+  for (int64_t b = 0; b < rows * n / 256; ++b) {
+    float* blk = w.data() + b * 256;
+    for (int h = 0; h < 2; ++h) {
+      std::vector<int> idx;  // the half's weights, the kept ones first
+      if (b % 5 == 2) {      // word 2h (h = 0) or 2h + 1 (h = 1) first: 48 of its 64
+        const int word = h == 0 ? 0 : 3;
+        for (int q = 0; q < 4; ++q)
+          for (int j = 0; j < 16; ++j) idx.push_back(64 * q + 16 * word + j);
+        std::shuffle(idx.begin(), idx.end(), rng);
+        for (int q = 0; q < 4; ++q)
+          for (int j = 0; j < 16; ++j) idx.push_back(64 * q + 16 * (word ^ 1) + j);
+      } else {
+        for (int q = 0; q < 4; ++q)
+          for (int j = 0; j < 32; ++j) idx.push_back(64 * q + 32 * h + j);
+        std::shuffle(idx.begin(), idx.end(), rng);
+      }
+      const int keep = b % 5 == 0 || b % 5 == 2 ? 48
+                       : b % 5 == 1             ? 0
+                                                : std::uniform_int_distribution<int>(1, 48)(rng);
+      for (size_t i = static_cast<size_t>(keep); i < idx.size(); ++i) blk[idx[i]] = 0.f;
+    }
+  }
+  return w;
+}
+
+// Type t's blocks for rows × n weights; packable: Q4_QMASK62 blocks its packing holds.
+std::vector<uint8_t> sparse_rows(DType t, int64_t rows, int64_t n, std::mt19937& rng,
+                                 bool packable = false) {
+  const std::vector<float> w = packable && t == DType::Q4_QMASK62
+                                   ? qmask62_packable_rows(rows, n, rng)
+                                   : pruned_rows(t, rows, n, rng);
   std::vector<uint8_t> out(quant_row_size(t, n) * rows);
   quantize_tensor(t, w.data(), rows, n, out.data(), nullptr);
   return out;
@@ -280,9 +319,14 @@ TEST(SparseKernels, OneTokenGemmEqualsScalarBitForBit) {
 TEST(SparseKernels, MatmulEqualsScalarVecDotOnEveryTable) {
   std::mt19937 rng(13);
   const KernelDispatch& ref = kernel_dispatch_for(Isa::kScalar);
-  for (DType t : kSparseTypes) {
+  const std::pair<DType, bool> kData[] = {{DType::Q4_2OF4, false},
+                                          {DType::Q4_MASK50, false},
+                                          {DType::Q4_MASK62, false},
+                                          {DType::Q4_QMASK62, false},
+                                          {DType::Q4_QMASK62, true}};
+  for (const auto& [t, packable] : kData) {
     const int64_t n = 1024, rows = 37, n_tok = 2;
-    const auto w = sparse_rows(t, rows, n, rng);
+    const auto w = sparse_rows(t, rows, n, rng, packable);
     const auto x = random_floats(rng, n * n_tok);
     const int64_t shape[2] = {rows, n};
     const TensorView v = TensorView::contiguous(t, shape, w.data());
@@ -322,11 +366,11 @@ TEST(SparseKernels, PackedRowsRoundTripToTheSameBytes) {
   EXPECT_EQ(packing_for(DType::Q4_2OF4), kPackingQ4_2of4x1);
   EXPECT_EQ(packing_for(DType::Q4_MASK50), kPackingQ4_Mask50x1);
   EXPECT_EQ(packing_for(DType::Q4_MASK62), kPackingQ4_Mask62x1);
-  EXPECT_EQ(packing_for(DType::Q4_QMASK62), 0) << "read as stored";
+  EXPECT_EQ(packing_for(DType::Q4_QMASK62), kPackingQ4_QMask62x1);
   for (DType t : kPackedSparseTypes)
     for (int64_t n : {256, 768, 5632}) {
       const int64_t rows = 5;
-      const auto w = sparse_rows(t, rows, n, rng);
+      const auto w = sparse_rows(t, rows, n, rng, /*packable=*/true);
       std::vector<uint8_t> packed(w.size());
       const TensorView pv = repack_weight(view_of(t, w, rows, n), packed.data());
       EXPECT_EQ(pv.packing, packing_for(t));
@@ -337,6 +381,10 @@ TEST(SparseKernels, PackedRowsRoundTripToTheSameBytes) {
         unpack_packed_row(pv, r, back.data());
         EXPECT_EQ(0, std::memcmp(back.data(), w.data() + r * rb, rb))
             << dtype_name(t) << " n=" << n << " row " << r;
+      }
+      if (t == DType::Q4_QMASK62) {  // mask and scales where the file has them
+        EXPECT_EQ(0, std::memcmp(packed.data(), w.data(), 40)) << "n=" << n;
+        continue;
       }
       // the scales come first, as in every packed chunk, and keep their values
       const auto* orig = reinterpret_cast<const quant::BlockQ4_0*>(
@@ -381,6 +429,40 @@ TEST(SparseKernels, PackedMaskClearsPadding) {
   EXPECT_EQ(p->qs[3][15], 0x88);
 }
 
+// Q4_QMASK62 levels move between the nibble halves when packed: half 0's levels stay the low
+// nibbles from byte 0, half 1's (the file's levels c01 …) become the high nibbles from byte 0,
+// and 8 fills both past their counts. A weight with one block of 49 kept in a half is not
+// repacked (it runs as stored) and repack_weight refuses it.
+TEST(SparseKernels, PackedQMask62SplitsTheLevelsByHalf) {
+  BlockQ4_QMask62 b{};
+  b.mask[0] = 0x07;   // slots 0-2 kept (half 0: 3 levels)
+  b.mask[16] = 0x03;  // slots 128-129 kept (half 1: 2 levels)
+  b.d[0] = 0x3C00;
+  for (int k = 0; k < 48; ++k) b.qs[k] = 0x88;
+  b.qs[0] = 0x81, b.qs[1] = 0x82, b.qs[2] = 0x83, b.qs[3] = 0x84, b.qs[4] = 0x85;  // levels 1-5
+  std::vector<uint8_t> w(sizeof b);
+  std::memcpy(w.data(), &b, sizeof b);
+  std::vector<uint8_t> packed(w.size()), back(w.size());
+  const TensorView pv = repack_weight(view_of(DType::Q4_QMASK62, w, 1, 256), packed.data());
+  const auto* p = reinterpret_cast<const PackedQ4_QMask62Block*>(packed.data());
+  EXPECT_EQ(p->qs[0], 0x41) << "level 0 of half 0 low, level 0 of half 1 (file level 3) high";
+  EXPECT_EQ(p->qs[1], 0x52);
+  EXPECT_EQ(p->qs[2], 0x83) << "half 1 has only 2 levels: 8 above";
+  EXPECT_EQ(p->qs[3], 0x88);
+  unpack_packed_row(pv, 0, back.data());
+  EXPECT_EQ(back, w);
+
+  std::mt19937 rng(18);
+  auto big = sparse_rows(DType::Q4_QMASK62, 3, 512, rng, /*packable=*/true);
+  auto* last = reinterpret_cast<BlockQ4_QMask62*>(big.data()) + 5;
+  std::memset(last->mask, 0, sizeof last->mask);
+  std::memset(last->mask, 0xFF, 6);  // 48 kept in word 0 …
+  last->mask[8] = 0x01;              // … and 1 in word 1: 49 in half 0
+  const TensorView v = view_of(DType::Q4_QMASK62, big, 3, 512);
+  for (Isa isa : supported_isas()) EXPECT_FALSE(can_repack(kernel_dispatch_for(isa), v));
+  EXPECT_THROW(repack_weight(v, packed.data()), Error);
+}
+
 // Every table with packed sparse kernels (the scalar twins; AVX-512 with VBMI2) against the
 // scalar twin on the unpacked rows, gemm and vec_dot, bit for bit: odd row and token counts,
 // rows of 1, 3, 8 and 22 blocks (a partial 4-block group of lanes), every split of rows into
@@ -398,7 +480,7 @@ TEST(SparseKernels, PackedEqualsScalarBitForBit) {
       EXPECT_EQ(fk->packing, packing_for(t));
       for (int64_t n : {256, 768, 2048, 5632}) {
         const int64_t rows = 7, n_tok = 3;
-        const auto w = sparse_rows(t, rows, n, rng);
+        const auto w = sparse_rows(t, rows, n, rng, /*packable=*/true);
         const TensorView v = view_of(t, w, rows, n);
         ASSERT_TRUE(can_repack(kd, v)) << isa_name(isa);
         std::vector<uint8_t> packed(w.size());
@@ -427,7 +509,7 @@ TEST(SparseKernels, PackedEqualsScalarBitForBit) {
       }
     }
   }
-  EXPECT_GE(tables, 3) << "the scalar table always has the packed twins";
+  EXPECT_GE(tables, 4) << "the scalar table always has the packed twins";
   const CpuFeatures& cpu = cpu_features();
   if (isa_supported(Isa::kAvx512Vnni) && cpu.avx512_vbmi && cpu.avx512_vbmi2 && cpu.gfni) {
     for (DType t : kPackedSparseTypes)
