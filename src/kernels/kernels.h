@@ -124,9 +124,9 @@ enum class KernelSlot : int {
   kQ4_Mask62,  // Q4_MASK62 weights
   kQ4_2of4x1,  // Q4_2OF4 as PackedQ4_2of4Block rows
 
-  kQ4_Mask50x1,  // Q4_MASK50 as PackedQ4_MaskBlock<4> rows
-  kQ4_Mask62x1,  // Q4_MASK62 as PackedQ4_MaskBlock<3> rows
-  kQ4_QMask62,   // Q4_QMASK62 weights (as stored)
+  kQ4_Mask50x1,   // Q4_MASK50 as PackedQ4_MaskBlock<4> rows
+  kQ4_Mask62x1,   // Q4_MASK62 as PackedQ4_MaskBlock<3> rows
+  kQ4_QMask62,    // Q4_QMASK62 weights (as stored)
   kQ4_QMask62x1,  // Q4_QMASK62 as PackedQ4_QMask62Block rows (slot halves of ≤ 48 kept)
 };
 inline constexpr int kNumKernelSlots = static_cast<int>(KernelSlot::kQ4_QMask62x1) + 1;
@@ -215,8 +215,8 @@ inline constexpr uint8_t kPackingBF16x4 = 6;     // BF16, likewise
 inline constexpr uint8_t kPackingF32x4 = 7;      // F32, likewise
 inline constexpr uint8_t kPackingQ4_2of4x1 = 8;  // Q4_2OF4 rows of PackedQ4_2of4Block
 
-inline constexpr uint8_t kPackingQ4_Mask50x1 = 9;   // Q4_MASK50 rows of PackedQ4_MaskBlock<4>
-inline constexpr uint8_t kPackingQ4_Mask62x1 = 10;  // Q4_MASK62 rows of PackedQ4_MaskBlock<3>
+inline constexpr uint8_t kPackingQ4_Mask50x1 = 9;    // Q4_MASK50 rows of PackedQ4_MaskBlock<4>
+inline constexpr uint8_t kPackingQ4_Mask62x1 = 10;   // Q4_MASK62 rows of PackedQ4_MaskBlock<3>
 inline constexpr uint8_t kPackingQ4_QMask62x1 = 11;  // Q4_QMASK62 rows of PackedQ4_QMask62Block
 
 // The row-interleaved float layout: rows 4g…4g+3 occupy the bytes of those 4 rows, as runs of
