@@ -19,9 +19,10 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--type", o->type, "quantization preset (q4_0, q4_k_m, q8_0, f16, …)");
   cmd->add_option("--layers", o->n_layers, "fewer layers than the real model (for quick tests)");
   cmd->add_option("--seed", o->seed, "random seed");
-  cmd->add_option("--sparsity", o->sparsity,
-                  "prune the blocks' matmuls by magnitude and store them sparse: 2:4 (q4_2of4), "
-                  "0.5 (q4_mask50) or a fraction up to 1 (q4_qmask62, at most 96 of 256 kept)");
+  cmd->add_option(
+      "--sparsity", o->sparsity,
+      "prune the blocks' matmuls by magnitude and store them sparse: 2:4 (q4_2of4), "
+      "0.5 (q4_mask50) or a fraction up to 1 (q4_qmask62, at most 12 of every 32 kept)");
   cmd->add_option("--sparse-type", o->sparse_type,
                   "store a --sparsity fraction as q4_mask50, q4_mask62 or q4_qmask62 instead");
   cmd->callback([o, out] {

@@ -39,15 +39,26 @@ ArchConfig shape(const std::string& arch, int layers, int d, int ff, int heads, 
   return c;
 }
 
+// Inputs per run whose kept count a sparse type bounds, as pruning into it chooses masks
+// (prune/sparse_formats.h, sparse_mask_block(); methods cannot depend on prune): 2:4 groups of
+// 4, q4_qmask62 runs of 32 (at most 12 kept, for its fast kernel), whole 256-blocks otherwise.
+size_t synth_mask_run(DType type) {
+  if (type == DType::Q4_2OF4) return 4;
+  return type == DType::Q4_QMASK62 ? 32 : static_cast<size_t>(kSparseBlock);
+}
+
 // Weight rows are drawn from a small pool of pre-quantized random rows (N(0, 0.02²) before
 // quantization): real block contents at a fraction of the cost of quantizing a billion weights.
-// Zeroes the smallest magnitudes of every 256-block (2:4: of every group of 4) so that exactly
-// kept_per_block stay (2 per group).
+// Zeroes the smallest magnitudes of every run (synth_mask_run) so that exactly kept_per_block
+// stay in each 256-block, run k of a block keeping its cumulative share
+// floor(kept·(k+1)/R) − floor(kept·k/R) of the R runs (2:4: 2 per group; q4_qmask62 at 96: 12
+// per 32, at 76: 9 or 10).
 void prune_by_magnitude(DType type, int kept_per_block, std::vector<float>& w) {
-  const bool two_of_four = type == DType::Q4_2OF4;
-  const size_t unit = two_of_four ? 4 : 256, keep = two_of_four ? 2 : kept_per_block;
+  const size_t unit = synth_mask_run(type), runs = static_cast<size_t>(kSparseBlock) / unit;
+  const size_t kept = static_cast<size_t>(kept_per_block);
   std::vector<size_t> order(unit);
   for (size_t base = 0; base + unit <= w.size(); base += unit) {
+    const size_t k = base / unit % runs, keep = kept * (k + 1) / runs - kept * k / runs;
     for (size_t i = 0; i < unit; ++i) order[i] = i;
     std::nth_element(order.begin(), order.begin() + keep, order.end(), [&](size_t a, size_t b) {
       return std::fabs(w[base + a]) > std::fabs(w[base + b]);

@@ -37,9 +37,10 @@ struct SynthOptions {
 
 // The sparse type and kept weights per 256-block of a --sparsity value: "2:4" → Q4_2OF4 (128);
 // F = 0.5 → Q4_MASK50 (128); 0.5 < F < 1 → Q4_QMASK62, keeping 256 − ⌈256·F⌉ but at most its
-// capacity 96 (so F < 0.625 is stored 62.5 % sparse: every block must fit). sparse_type (a mask
-// type's name) replaces a fraction's type, the count again capped by its capacity. UsageError
-// otherwise.
+// capacity 96 (so F < 0.625 is stored 62.5 % sparse: every block must fit), spread over the
+// block's 32-weight runs as pruning into q4_qmask62 does (at most 12 per run). sparse_type (a
+// mask type's name) replaces a fraction's type, the count again capped by its capacity.
+// UsageError otherwise.
 struct SynthSparsity {
   DType type;          // the blocks' matmul type
   int kept_per_block;  // nonzeros kept per 256 weights (largest magnitudes; 2:4: 2 per 4)

@@ -42,12 +42,36 @@ void mark_lowest(const float* scores, int64_t n, int64_t stride, int64_t count, 
   for (int64_t k = 0; k < count; ++k) pruned[idx[k] * stride] = 1;
 }
 
+namespace {
+
+// Throws Error for a kPerRowBlock group without a positive block width.
+void check_group(const MaskGroup& g) {
+  if (g.scope == MaskScope::kPerRowBlock && g.row_block < 1)
+    throw Error("mask row blocks of " + std::to_string(g.row_block) + " inputs are impossible");
+}
+
+int64_t count_ones(const uint8_t* m, int64_t n) {
+  int64_t c = 0;
+  for (int64_t i = 0; i < n; ++i) c += m[i] != 0;
+  return c;
+}
+
+[[noreturn]] void mask_mismatch(const SparsityPattern& p, const std::string& where, int64_t got,
+                                int64_t want) {
+  throw Error("mask does not follow sparsity " + p.to_string() + ": " + where + " prunes " +
+              std::to_string(got) + " weights, the pattern " + std::to_string(want));
+}
+
+}  // namespace
+
 std::vector<uint8_t> select_mask(const float* scores, int64_t rows, int64_t cols,
-                                 const SparsityPattern& p, MaskScope scope) {
+                                 const SparsityPattern& p, MaskGroup g) {
   if (rows <= 0 || cols <= 0)
     throw Error("cannot prune an empty matrix [" + std::to_string(rows) + ", " +
                 std::to_string(cols) + "]");
   p.check_row(cols);
+  check_group(g);
+  const MaskScope scope = g.scope;
   std::vector<uint8_t> pruned(static_cast<size_t>(rows * cols), 0);
   if (p.is_n_of_m()) {
     const int64_t m = p.m(), drop = p.m() - p.n();
@@ -60,8 +84,8 @@ std::vector<uint8_t> select_mask(const float* scores, int64_t rows, int64_t cols
       mark_lowest(scores + r * cols, cols, 1, drop, pruned.data() + r * cols);
   } else if (scope == MaskScope::kPerRowBlock) {
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t a = 0; a < cols; a += kMaskRowBlock) {
-        const int64_t b = std::min(a + kMaskRowBlock, cols);
+      for (int64_t a = 0; a < cols; a += g.row_block) {
+        const int64_t b = std::min(a + g.row_block, cols);
         mark_lowest(scores + r * cols + a, b - a, 1,
                     prune_count(p.fraction(), b) - prune_count(p.fraction(), a),
                     pruned.data() + r * cols + a);
@@ -86,25 +110,11 @@ PrunedWeights apply_mask(const float* w, int64_t rows, int64_t cols, std::vector
   return out;
 }
 
-namespace {
-
-int64_t count_ones(const uint8_t* m, int64_t n) {
-  int64_t c = 0;
-  for (int64_t i = 0; i < n; ++i) c += m[i] != 0;
-  return c;
-}
-
-[[noreturn]] void mask_mismatch(const SparsityPattern& p, const std::string& where, int64_t got,
-                                int64_t want) {
-  throw Error("mask does not follow sparsity " + p.to_string() + ": " + where + " prunes " +
-              std::to_string(got) + " weights, the pattern " + std::to_string(want));
-}
-
-}  // namespace
-
 void check_mask(const uint8_t* pruned, int64_t rows, int64_t cols, const SparsityPattern& p,
-                MaskScope scope) {
+                MaskGroup g) {
   p.check_row(cols);
+  check_group(g);
+  const MaskScope scope = g.scope;
   if (p.is_n_of_m()) {
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t g = 0; g < cols; g += p.m())
@@ -118,8 +128,8 @@ void check_mask(const uint8_t* pruned, int64_t rows, int64_t cols, const Sparsit
         mask_mismatch(p, "row " + std::to_string(r), c, want);
   } else if (scope == MaskScope::kPerRowBlock) {
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t a = 0; a < cols; a += kMaskRowBlock) {
-        const int64_t b = std::min(a + kMaskRowBlock, cols);
+      for (int64_t a = 0; a < cols; a += g.row_block) {
+        const int64_t b = std::min(a + g.row_block, cols);
         const int64_t want = prune_count(p.fraction(), b) - prune_count(p.fraction(), a);
         if (const int64_t c = count_ones(pruned + r * cols + a, b - a); c != want)
           mask_mismatch(p, "row " + std::to_string(r) + " block at " + std::to_string(a), c, want);

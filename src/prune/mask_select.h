@@ -17,13 +17,26 @@ namespace edgefit {
 enum class MaskScope {
   kPerRow,       // floor(f · cols) per output row: Wanda's choice, every row keeps the same count
   kPerLayer,     // floor(f · rows · cols) over the whole matrix: classic magnitude pruning
-  kPerRowBlock,  // per row, in blocks of kMaskRowBlock inputs, block [a, b) pruning
-                 // floor(f · b) − floor(f · a): the row still prunes floor(f · cols), and every
-                 // block a bounded count, which the sparse storage formats need
+  kPerRowBlock,  // per row, in aligned blocks of MaskGroup::row_block inputs, block [a, b)
+                 // pruning floor(f · b) − floor(f · a): the row still prunes floor(f · cols), and
+                 // every block a bounded count, which the sparse storage formats need
 };
 
-// Inputs per block of MaskScope::kPerRowBlock (the sparse storage formats' block).
+// The default inputs per block of MaskScope::kPerRowBlock (the sparse storage formats' block).
 inline constexpr int64_t kMaskRowBlock = 256;
+
+// A comparison group in full: the scope, and the block width when it is kPerRowBlock. A bare
+// MaskScope converts to it with the default width, so callers that need no other width name the
+// scope alone; the sparse types pick theirs through sparse_mask_block() (prune/sparse_formats.h:
+// 32 for q4_qmask62, whose fast kernel needs at most 12 kept per 32-input run).
+struct MaskGroup {
+  MaskScope scope = MaskScope::kPerRow;  // which weights are compared
+  int64_t row_block = kMaskRowBlock;     // kPerRowBlock: inputs per block (>= 1; ignored by the
+                                         // other scopes)
+  MaskGroup() = default;
+  // Implicit on purpose: a scope alone is the group with the default block width.
+  MaskGroup(MaskScope s, int64_t block = kMaskRowBlock) : scope(s), row_block(block) {}  // NOLINT
+};
 
 // Marks the `count` lowest of scores[0 … n) (element i at scores[i · stride]) as pruned in
 // pruned[i · stride] (other elements are left as they are). Ties: among equal scores the lower
@@ -32,10 +45,10 @@ inline constexpr int64_t kMaskRowBlock = 256;
 void mark_lowest(const float* scores, int64_t n, int64_t stride, int64_t count, uint8_t* pruned);
 
 // The mask of `pattern` over scores [rows, cols]. Throws Error when the pattern does not fit the
-// rows (N:M on cols not divisible by M) or the shape is empty.
+// rows (N:M on cols not divisible by M), the shape is empty or a row block is below 1.
 std::vector<uint8_t> select_mask(const float* scores, int64_t rows, int64_t cols,
                                  const SparsityPattern& pattern,
-                                 MaskScope scope = MaskScope::kPerRow);
+                                 MaskGroup group = MaskScope::kPerRow);
 
 // Weights with a mask applied, and the count of pruned weights.
 struct PrunedWeights {
@@ -51,6 +64,6 @@ PrunedWeights apply_mask(const float* w, int64_t rows, int64_t cols, std::vector
 // pruned per group; an unstructured fraction with exactly floor(f · group) per comparison group.
 // The check tests (and a loader) use: a mask that claims a pattern has to keep it.
 void check_mask(const uint8_t* pruned, int64_t rows, int64_t cols, const SparsityPattern& pattern,
-                MaskScope scope = MaskScope::kPerRow);
+                MaskGroup group = MaskScope::kPerRow);
 
 }  // namespace edgefit

@@ -45,15 +45,15 @@ std::vector<float> wanda_scores(const float* w, int64_t rows, int64_t cols, cons
 }
 
 PrunedWeights magnitude_prune(const float* w, int64_t rows, int64_t cols,
-                              const SparsityPattern& pattern, MaskScope scope) {
+                              const SparsityPattern& pattern, MaskGroup group) {
   const auto scores = magnitude_scores(w, rows, cols);
-  return apply_mask(w, rows, cols, select_mask(scores.data(), rows, cols, pattern, scope));
+  return apply_mask(w, rows, cols, select_mask(scores.data(), rows, cols, pattern, group));
 }
 
 PrunedWeights wanda_prune(const float* w, int64_t rows, int64_t cols, const float* norms,
-                          const SparsityPattern& pattern, MaskScope scope) {
+                          const SparsityPattern& pattern, MaskGroup group) {
   const auto scores = wanda_scores(w, rows, cols, norms);
-  return apply_mask(w, rows, cols, select_mask(scores.data(), rows, cols, pattern, scope));
+  return apply_mask(w, rows, cols, select_mask(scores.data(), rows, cols, pattern, group));
 }
 
 }  // namespace edgefit

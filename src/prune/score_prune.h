@@ -35,9 +35,9 @@ std::vector<float> wanda_scores(const float* w, int64_t rows, int64_t cols, cons
 // W with the lowest-magnitude weights zeroed to `pattern`.
 PrunedWeights magnitude_prune(const float* w, int64_t rows, int64_t cols,
                               const SparsityPattern& pattern,
-                              MaskScope scope = MaskScope::kPerLayer);
+                              MaskGroup group = MaskScope::kPerLayer);
 // W with the lowest Wanda scores zeroed to `pattern` (norms: ‖X_j‖₂ per input channel).
 PrunedWeights wanda_prune(const float* w, int64_t rows, int64_t cols, const float* norms,
-                          const SparsityPattern& pattern, MaskScope scope = MaskScope::kPerRow);
+                          const SparsityPattern& pattern, MaskGroup group = MaskScope::kPerRow);
 
 }  // namespace edgefit

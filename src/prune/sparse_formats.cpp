@@ -42,8 +42,18 @@ int sparse_block_capacity(DType type) {
   }
 }
 
+int64_t sparse_mask_block(DType type) {
+  if (sparse_block_capacity(type) == 0) return 0;
+  return type == DType::Q4_QMASK62 ? 32 : kSparseBlock;
+}
+
+int sparse_run_capacity(DType type) {
+  return static_cast<int>(sparse_block_capacity(type) * sparse_mask_block(type) / kSparseBlock);
+}
+
 std::string sparse_storage_misfit(DType type, const SparsityPattern& pattern, double owl_lambda) {
-  const int cap = sparse_block_capacity(type);
+  const int cap = sparse_run_capacity(type);
+  const int64_t run = sparse_mask_block(type);
   if (cap == 0) return "";
   const std::string name = lower_name(type);
   if (pattern.dense()) return name + " stores pruned weights only: it needs a --sparsity";
@@ -55,24 +65,26 @@ std::string sparse_storage_misfit(DType type, const SparsityPattern& pattern, do
            short_pattern(pattern);
   }
   const std::string fits = " (" + name + " keeps at most " + std::to_string(cap) + " of every " +
-                           std::to_string(kSparseBlock) + " weights: --sparsity " +
-                           short_number(1.0 - static_cast<double>(cap) / kSparseBlock) +
+                           std::to_string(run) + " weights: --sparsity " +
+                           short_number(1.0 - static_cast<double>(cap) / static_cast<double>(run)) +
                            " or more)";
+  const std::string per = run == kSparseBlock ? "block" : std::to_string(run) + "-weight run";
   if (pattern.is_n_of_m()) {
-    if (kSparseBlock % pattern.m() == 0 && pattern.n() * (kSparseBlock / pattern.m()) <= cap)
-      return "";
-    return "--sparsity " + short_pattern(pattern) + " keeps more weights per block than " + name +
-           " holds" + fits;
+    // Whole groups in every run, N kept in each (a group wider than the run could keep all of
+    // its N in one run).
+    if (run % pattern.m() == 0 && pattern.n() * (run / pattern.m()) <= cap) return "";
+    return "--sparsity " + short_pattern(pattern) + " keeps more weights per " + per + " than " +
+           name + " holds" + fits;
   }
-  // Per row block [a, b), floor(f·b) − floor(f·a) >= floor(f·256) are pruned.
+  // Per run [a, b), floor(f·b) − floor(f·a) >= floor(f·run) are pruned.
   const double lowest = owl_lambda >= 0 ? pattern.fraction() - owl_lambda : pattern.fraction();
-  if (lowest > 0 && kSparseBlock - prune_count(lowest, kSparseBlock) <= cap) return "";
+  if (lowest > 0 && run - prune_count(lowest, run) <= cap) return "";
   if (owl_lambda >= 0)
     return "--owl lets a layer's sparsity go down to --sparsity − --owl-lambda = " +
-           short_number(lowest) + ", more kept weights per block than " + name + " holds" + fits +
-           "; raise --sparsity or lower --owl-lambda";
-  return "--sparsity " + short_pattern(pattern) + " keeps more weights per block than " + name +
-         " holds" + fits;
+           short_number(lowest) + ", more kept weights per " + per + " than " + name + " holds" +
+           fits + "; raise --sparsity or lower --owl-lambda";
+  return "--sparsity " + short_pattern(pattern) + " keeps more weights per " + per + " than " +
+         name + " holds" + fits;
 }
 
 std::optional<DType> sparse_storage_type(std::string_view name) {

@@ -1,7 +1,16 @@
 // What pruning must know about the sparse storage formats (quant/q_sparse.h: GGUF types in the
-// quant traits table): how many weights a 256-block keeps at most, whether a sparsity pattern
-// (masks chosen per row block, MaskScope::kPerRowBlock) fits every block, and how a sparse type
-// named as a whole-model `--type` becomes a storage plan.
+// quant traits table): how many weights a 256-block keeps at most, the row runs whose kept count
+// pruning bounds for the type (MaskScope::kPerRowBlock's blocks), whether a sparsity pattern fits
+// every run, and how a sparse type named as a whole-model `--type` becomes a storage plan.
+//
+// The runs are the 256-blocks themselves, except for q4_qmask62 (session 16): there every aligned
+// run of 32 inputs keeps at most 12 (capacity 96 · 32 / 256). A block's slot half h (slots
+// 128h … 128h + 127, qmask62_position) is weights 64q + 32h … 64q + 32h + 31 of its quarters q,
+// i.e. 4 of the block's 8 runs, so each half keeps at most 48: what the AVX-512 kernel that puts
+// words 0-1's levels in the low nibbles and words 2-3's in the high ones needs (issue 19). The
+// format itself still holds any 96 of 256 (other files load and run on the slower kernel); at
+// --sparsity f >= 0.625 the per-32 shares floor(f·b) − floor(f·a) prune >= 20 each and add up to
+// the same per-256 and per-row counts as before, so only the placement is finer.
 //
 // A sparse type stores pruned weights only, so it is a type for the pruned block matmuls, not a
 // preset: `--type q4_2of4` (edgefit prune, edgefit quantize) stores every block linear weight in
@@ -29,9 +38,17 @@ inline constexpr std::string_view kSparseStorageBasePreset = "q4_0";
 // Kept weights a 256-block of `type` holds at most (0: not a sparse type).
 int sparse_block_capacity(DType type);
 
-// "" when every 256-block that `pattern` prunes (unstructured: per row block) fits `type`, else
-// one line saying why and what fits. owl_lambda >= 0: OWL moves each layer's unstructured
-// fraction by up to ±owl_lambda, and the lowest must fit too. "" for a type that is not sparse.
+// Inputs per aligned row run whose kept count pruning into `type` bounds: the row block of its
+// masks (MaskScope::kPerRowBlock). 32 for q4_qmask62, kSparseBlock for the other sparse types,
+// 0 for a type that is not sparse.
+int64_t sparse_mask_block(DType type);
+// Kept weights such a run may hold: the block capacity scaled to the run (q4_qmask62: 12 of 32).
+int sparse_run_capacity(DType type);
+
+// "" when every run (sparse_mask_block) that `pattern` prunes (unstructured: per row block) fits
+// `type`, else one line saying why and what fits. owl_lambda >= 0: OWL moves each layer's
+// unstructured fraction by up to ±owl_lambda, and the lowest must fit too. "" for a type that is
+// not sparse.
 std::string sparse_storage_misfit(DType type, const SparsityPattern& pattern,
                                   double owl_lambda = -1);
 

@@ -244,13 +244,14 @@ Plan make_plan(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
   p.cols = cols;
   p.h = &h;
   p.pattern = o.pattern;
-  p.scope = o.scope;
+  p.scope = o.scope.scope;
   if (rows <= 0 || cols <= 0) throw Error("SparseGPT: empty weight");
   if (h.n != cols) throw Error("SparseGPT: Hessian width does not match the weight");
   for (int64_t j = 0; j < cols; ++j)
     if (h.perm[static_cast<size_t>(j)] != j)
       throw Error("SparseGPT: the Hessian was prepared with act-order; prepare it without");
-  if (o.mask_block < 1) throw Error("SparseGPT: mask_block must be at least 1");
+  if (o.mask_block < 1 || o.scope.row_block < 1)
+    throw Error("SparseGPT: mask_block and the scope's row_block must be at least 1");
   o.pattern.check_row(cols);
   int64_t bs = 1;
   if (o.type != DType::F32) {
@@ -264,10 +265,11 @@ Plan make_plan(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
                   std::string(dtype_name(o.type)) + " blocks");
     p.row_bytes = quant_row_size(o.type, cols);
   }
-  // Per-row blocks: mask blocks that tile each kMaskRowBlock, whose cumulative-floor shares then
-  // add up to the block's share.
-  p.mask_block = o.scope == MaskScope::kPerRowBlock ? std::gcd<int64_t>(o.mask_block, kMaskRowBlock)
-                                                    : o.mask_block;
+  // Per-row blocks: mask blocks that tile each row block, whose cumulative-floor shares then add
+  // up to the block's share.
+  p.mask_block = p.scope == MaskScope::kPerRowBlock
+                     ? std::gcd<int64_t>(o.mask_block, o.scope.row_block)
+                     : o.mask_block;
   // A lazy batch holds whole mask blocks (or N:M groups) and whole quantization blocks.
   const int64_t unit = lcm64(o.pattern.is_n_of_m() ? o.pattern.m() : p.mask_block, bs);
   p.lazy = std::max(unit, (o.gptq.block_size / unit) * unit);
@@ -315,7 +317,7 @@ SparseGptResult sparsegpt_prune(const float* w, int64_t rows, int64_t cols, cons
       chunks[static_cast<size_t>(k)] = load_chunk(p, k * per, std::min(rows, (k + 1) * per));
   });
   const bool layer_masks =
-      !o.pattern.is_n_of_m() && !o.pattern.dense() && o.scope == MaskScope::kPerLayer;
+      !o.pattern.is_n_of_m() && !o.pattern.dense() && p.scope == MaskScope::kPerLayer;
   for (int64_t i1 = 0; i1 < cols; i1 += p.lazy) {
     const int64_t i2 = std::min(i1 + p.lazy, cols);
     for (int64_t c0 = i1, c1; c0 < i2; c0 = c1) {

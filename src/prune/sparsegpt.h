@@ -17,7 +17,9 @@
 // - unstructured: per block of `mask_block` columns, the block's share of the pruned count
 //   (cumulative floors, so a row or layer gets exactly floor(f · size) over all its blocks),
 //   compared per row or over all rows of the block (MaskScope; kPerRowBlock takes mask blocks
-//   that tile the 256-input blocks, gcd(mask_block, 256), so each gets its exact share);
+//   that tile its row blocks, gcd(mask_block, row_block), so each gets its exact share: 256
+//   inputs for most sparse types, so 128-column mask blocks as unstructured; 32 for q4_qmask62,
+//   whose masks are then chosen every 32 columns);
 // - N:M: per group of M columns of each row, when the group is reached.
 //
 // Joint quantization (the paper's "SparseGPT + GPTQ", §3.3): with a target format of
@@ -78,7 +80,7 @@ namespace edgefit {
 
 struct SparseGptOptions {
   SparsityPattern pattern;               // what to prune
-  MaskScope scope = MaskScope::kPerRow;  // comparison group of an unstructured mask block
+  MaskGroup scope = MaskScope::kPerRow;  // comparison group of an unstructured mask block
   int mask_block = 128;                  // columns per adaptive mask choice (unstructured; the
                                          // paper's Bs)
   DType type = DType::F32;               // F32: prune only; a sparsegpt_grid() format: prune

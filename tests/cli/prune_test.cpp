@@ -13,6 +13,7 @@
 #include "model/block_linears.h"
 #include "odd_ffn_model.h"
 #include "prune/score_prune.h"
+#include "prune/sparse_formats.h"
 #include "quant/quant_traits.h"
 #include "run_command.h"
 #include "test_data.h"
@@ -118,9 +119,10 @@ double eval_ppl(const std::string& model) {
 }
 
 // The f32 prune's mask of a block weight (1 = pruned). 2:4: the `--type f32` prune's zeros; an
-// unstructured fraction: magnitude per 256-input block, the comparison group a sparse type needs
-// (the f32 prune compares the whole layer, so its mask is another one).
-std::vector<uint8_t> f32_prune_mask(const std::string& sparsity, const std::string& name) {
+// unstructured fraction: magnitude per row run of the sparse type (256 inputs, q4_qmask62 32),
+// the comparison group it needs (the f32 prune compares the whole layer, so its mask is another).
+std::vector<uint8_t> f32_prune_mask(const std::string& sparsity, DType type,
+                                    const std::string& name) {
   std::vector<uint8_t> mask;
   if (sparsity == "2:4") {
     for (float v : dequantized(GgufFile(pruned(sparsity, "f32")), name)) mask.push_back(v == 0.0f);
@@ -130,7 +132,8 @@ std::vector<uint8_t> f32_prune_mask(const std::string& sparsity, const std::stri
   const GgufTensorInfo* t = src.find_tensor(name);
   const std::vector<float> w = dequantized(src, name);
   return magnitude_prune(w.data(), static_cast<int64_t>(t->ne[1]), static_cast<int64_t>(t->ne[0]),
-                         SparsityPattern::parse(sparsity), MaskScope::kPerRowBlock)
+                         SparsityPattern::parse(sparsity),
+                         {MaskScope::kPerRowBlock, sparse_mask_block(type)})
       .pruned;
 }
 
@@ -145,7 +148,7 @@ void check_sparse_prune(const std::string& sparsity, const std::string& type, DT
       EXPECT_EQ(t.type, dtype) << t.name;
       // Every weight the f32 prune zeroes reads as exactly 0; a kept one may round to 0.
       const std::vector<float> ws = dequantized(s, t.name);
-      const std::vector<uint8_t> mask = f32_prune_mask(sparsity, t.name);
+      const std::vector<uint8_t> mask = f32_prune_mask(sparsity, dtype, t.name);
       ASSERT_EQ(mask.size(), ws.size());
       int64_t zeros = 0, missed = 0, extra = 0;
       for (size_t i = 0; i < ws.size(); ++i) {

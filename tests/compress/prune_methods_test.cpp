@@ -18,6 +18,7 @@
 #include "odd_ffn_model.h"
 #include "polyglot_fixture.h"
 #include "prune/sparse_formats.h"
+#include "qmask62_runs.h"
 #include "quant/quant_traits.h"
 #include "recipe/recipe.h"
 #include "test_data.h"
@@ -319,7 +320,51 @@ TEST(PruneMethods, SparseGptJointIntoQ4_2of4) {
   expect_n_of_m(load_model(dir + "/o.gguf"), 2, 4, /*rounded=*/true);
 }
 
-// A recipe rule with a sparse format and a sparsity prunes into that format (masks per 256-block);
+// Pruned by `method` at 0.625 into q4_qmask62: every aligned 32-input run of every block linear
+// row keeps at most 12 (counted on the decoded weights: a kept weight may read as 0, a pruned one
+// always does), and the stored masks say so too (qmask62_runs.h reads them from the bytes): at
+// most 48 kept per slot half, 12 per run, 96 per block. With masks per 256-block alone (before
+// session 16) 42 % of the runs kept more than 12 (up to 29) and 45 % of the slot halves more than
+// 48 (Wanda and SparseGPT, polyglot at 0.625 with the full calibration).
+void expect_qmask62_runs(const std::string& method) {
+  const std::string dir = scratch_dir("prune-qmask62-runs-" + method);
+  QuantizeOptions qo = pruned_to("0.625", "q4_0");
+  qo.rules.push_back(sparse_block_override(DType::Q4_QMASK62));
+  CalibratedOptions co = small_calibrated(method, dir + "/w");
+  if (method == "magnitude") co.calib_files.clear();
+  quantize_model_calibrated(kF32, dir + "/o.gguf", qo, co);
+  const GgufFile f(dir + "/o.gguf");
+  const Model m = load_model(dir + "/o.gguf");
+  for (int l = 0; l < m.config.n_layers; ++l)
+    for (const std::string& name : block_linear_names(l)) {
+      const GgufTensorInfo* t = f.find_tensor(name);
+      ASSERT_EQ(t->type, DType::Q4_QMASK62) << name;
+      const int64_t n = static_cast<int64_t>(t->ne[0] * t->ne[1]);
+      const test::QMask62Counts c = test::qmask62_counts(f.tensor_data(*t), n / kSparseBlock);
+      EXPECT_EQ(c.blocks, n / kSparseBlock) << name;
+      EXPECT_LE(c.max_half, 48) << name;
+      EXPECT_LE(c.max_run, 12) << name;
+      EXPECT_EQ(c.kept, c.blocks * 96) << name;  // 0.625 prunes exactly 20 of every 32
+      const std::vector<float> w = values(m, name);
+      for (size_t r = 0; r < w.size(); r += 32)
+        ASSERT_GE(zeros_in(w.data() + r, 32), 20) << name << " run " << r / 32;
+    }
+}
+
+TEST(PruneMethods, MagnitudeIntoQ4_QMask62KeepsAtMost12Per32) {
+  expect_qmask62_runs("magnitude");
+}
+
+TEST(PruneMethods, WandaIntoQ4_QMask62KeepsAtMost12Per32) {
+  expect_qmask62_runs("wanda");
+}
+
+TEST(PruneMethods, SparseGptIntoQ4_QMask62KeepsAtMost12Per32) {
+  expect_qmask62_runs("sparsegpt");
+}
+
+// A recipe rule with a sparse format and a sparsity prunes into that format (masks per 256-block,
+// q4_qmask62 per 32-input run);
 // one whose blocks cannot hold the pattern is an Error naming the tensor before anything is
 // written.
 TEST(PruneMethods, RecipeSparseFormatRules) {

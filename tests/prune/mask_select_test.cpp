@@ -97,6 +97,36 @@ TEST(MaskSelect, PerRowBlockSharesTheRowsCountOutOverItsBlocks) {
       Error);
 }
 
+TEST(MaskSelect, PerRowBlockOf32BoundsEveryRun) {
+  // q4_qmask62's runs (prune/sparse_formats.h): 0.625 prunes exactly 20 of every aligned 32, the
+  // same 160 per 256 and per-row count as 256-blocks; ascending scores put all of a 256-block's
+  // lowest in its first runs, which 256-blocks would prune whole.
+  const int64_t cols = 512;
+  std::vector<float> s(cols);
+  for (int64_t j = 0; j < cols; ++j) s[j] = static_cast<float>(j % 256);
+  const auto p = SparsityPattern::unstructured(0.625);
+  const auto runs = select_mask(s.data(), 1, cols, p, {MaskScope::kPerRowBlock, 32});
+  const auto blocks = select_mask(s.data(), 1, cols, p, MaskScope::kPerRowBlock);
+  for (int64_t a = 0; a < cols; a += 32) {
+    int64_t in_run = 0;
+    for (int64_t j = a; j < a + 32; ++j) in_run += runs[j];
+    EXPECT_EQ(in_run, 20) << "run at " << a;
+    for (int64_t j = a; j < a + 20; ++j) EXPECT_EQ(runs[j], 1) << j;  // the run's lowest 20
+  }
+  EXPECT_NO_THROW(check_mask(runs.data(), 1, cols, p, MaskScope::kPerRowBlock));
+  EXPECT_NO_THROW(check_mask(runs.data(), 1, cols, p, {MaskScope::kPerRowBlock, 32}));
+  EXPECT_NO_THROW(check_mask(blocks.data(), 1, cols, p, MaskScope::kPerRowBlock));
+  EXPECT_THROW(check_mask(blocks.data(), 1, cols, p, {MaskScope::kPerRowBlock, 32}), Error);
+  // A row that is not whole runs: the last, partial run gets its cumulative share (0.5 · 40 − 16).
+  const auto odd = select_mask(s.data(), 1, 40, SparsityPattern::unstructured(0.5),
+                               {MaskScope::kPerRowBlock, 32});
+  int64_t tail = 0;
+  for (int64_t j = 32; j < 40; ++j) tail += odd[j];
+  EXPECT_EQ(tail, 4);
+  EXPECT_THROW(select_mask(s.data(), 1, cols, p, {MaskScope::kPerRowBlock, 0}), Error);
+  EXPECT_THROW(check_mask(runs.data(), 1, cols, p, {MaskScope::kPerRowBlock, -32}), Error);
+}
+
 TEST(MaskSelect, CheckMaskRejectsAWrongMask) {
   std::vector<uint8_t> m = {1, 1, 0, 0, 1, 0, 0, 0};
   EXPECT_THROW(check_mask(m.data(), 1, 8, SparsityPattern::n_of_m(2, 4)), Error);

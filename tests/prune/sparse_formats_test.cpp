@@ -12,6 +12,7 @@
 #include "prune/mask_select.h"
 #include "prune/score_prune.h"
 #include "prune/sparsegpt.h"
+#include "qmask62_runs.h"
 #include "quant/quant_traits.h"
 #include "synthetic_layer.h"
 
@@ -166,6 +167,49 @@ TEST(SparseFormats, SparseGptPerRowBlockFitsTheMaskFormat) {
       EXPECT_EQ(back[i], 0.f) << i;
     }
   }
+}
+
+TEST(SparseFormats, QMask62BoundsRunsOf32) {
+  // The runs pruning bounds: q4_qmask62 12 of every 32, the others their whole 256-block.
+  EXPECT_EQ(sparse_mask_block(DType::Q4_QMASK62), 32);
+  EXPECT_EQ(sparse_run_capacity(DType::Q4_QMASK62), 12);
+  EXPECT_EQ(sparse_mask_block(DType::Q4_MASK62), 256);
+  EXPECT_EQ(sparse_run_capacity(DType::Q4_MASK62), 96);
+  EXPECT_EQ(sparse_run_capacity(DType::Q4_MASK50), 128);
+  EXPECT_EQ(sparse_mask_block(DType::Q4_0), 0);
+  const auto misfit = [](DType t, const char* s, double owl = -1) {
+    return sparse_storage_misfit(t, SparsityPattern::parse(s), owl);
+  };
+  for (const char* fits : {"0.625", "0.7", "0.9", "3:8", "1:4", "12:32", "5:16"})
+    EXPECT_EQ(misfit(DType::Q4_QMASK62, fits), "") << fits;
+  for (const char* over : {"0.62", "0.5", "2:4", "13:32", "24:64", "96:256"}) {
+    const std::string why = misfit(DType::Q4_QMASK62, over);
+    EXPECT_NE(why.find("12 of every 32"), std::string::npos) << over << ": " << why;
+  }
+  // Groups wider than a run fit the 256-block types, not q4_qmask62 (all 24 may sit in one run).
+  EXPECT_EQ(misfit(DType::Q4_MASK62, "24:64"), "");
+  EXPECT_EQ(misfit(DType::Q4_QMASK62, "0.7", 0.05), "");
+  EXPECT_NE(misfit(DType::Q4_QMASK62, "0.7", 0.08).find("--owl"), std::string::npos);
+}
+
+TEST(SparseFormats, SparseGptRunsOf32FitQMask62Halves) {
+  // SparseGPT with q4_qmask62's runs: every aligned 32 keeps at most 12 (0.7: 9 or 10), so every
+  // stored block's slot half (4 runs, qmask62_position) holds at most 48.
+  const int64_t n = 256, rows = 8, cols = 512;
+  const auto x = test::make_inputs(n, cols, 43, 8, 37, 6.f);
+  const auto w = test::random_weights(rows, cols, 44);
+  const auto h = test::hessian_of(x, n, cols);
+  SparseGptOptions o;
+  o.pattern = SparsityPattern::unstructured(0.7);
+  o.scope = {MaskScope::kPerRowBlock, sparse_mask_block(DType::Q4_QMASK62)};
+  o.type = DType::Q4_QMASK62;
+  const auto r = sparsegpt_prune(w.data(), rows, cols, h.data(), o);
+  ASSERT_NO_THROW(check_mask(r.pruned.data(), rows, cols, o.pattern, o.scope));
+  const test::QMask62Counts c = test::qmask62_counts(r.bytes.data(), rows * cols / kSparseBlock);
+  EXPECT_EQ(c.blocks, rows * cols / kSparseBlock);
+  EXPECT_LE(c.max_run, 10);
+  EXPECT_LE(c.max_half, 40);
+  EXPECT_EQ(c.kept, rows * cols - r.pruned_count);
 }
 
 }  // namespace

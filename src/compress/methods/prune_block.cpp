@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "prune/owl.h"
 #include "prune/score_prune.h"
+#include "prune/sparse_formats.h"
 
 namespace edgefit {
 
@@ -17,11 +18,13 @@ SparsityPattern layer_pattern(const std::string& text, double owl_fraction) {
   return SparsityPattern::unstructured(owl_fraction);
 }
 
-MaskScope mask_scope_for(DType type, MaskScope method_default) {
+MaskGroup mask_scope_for(DType type, MaskScope method_default) {
   // Dense types store whole rows, so the method's own comparison group is free. A sparse storage
-  // type holds a bounded count of kept weights per 256-input block: every block must get its
-  // exact share (prune/sparse_formats.h checks that the share fits before any work).
-  return is_sparse_dtype(type) ? MaskScope::kPerRowBlock : method_default;
+  // type holds a bounded count of kept weights per 256-input block (q4_qmask62: per 32-input run,
+  // for its fast kernel): every run must get its exact share (prune/sparse_formats.h checks that
+  // the share fits before any work).
+  if (!is_sparse_dtype(type)) return method_default;
+  return {MaskScope::kPerRowBlock, sparse_mask_block(type)};
 }
 
 std::vector<uint8_t> quantize_pruned(const std::vector<float>& w, int64_t rows, int64_t cols,

@@ -7,10 +7,11 @@
 // types keep them exactly, the symmetric block formats dequantize them to exactly 0, formats with
 // a per-block minimum round them to the nearest code. A sparse storage type (2:4, bitmask) is one
 // more type: its traits-table quantizer receives the same zeroed weights (exact zeros = pruned)
-// and stores only the kept ones; mask_scope_for() gives it masks bounded per 256-block
-// (MaskScope::kPerRowBlock). Magnitude and Wanda prune, then round the kept values with the
-// sparse type's quantizer; SparseGPT rounds them jointly on the type's grid (sparsegpt_grid); the
-// file says which in edgefit.prune.sparse_values ("rtn" / "joint").
+// and stores only the kept ones; mask_scope_for() gives it masks bounded per 256-block, or per
+// 32-input run for q4_qmask62 (MaskScope::kPerRowBlock, prune/sparse_formats.h). Magnitude and
+// Wanda prune, then round the kept values with the sparse type's quantizer; SparseGPT rounds them
+// jointly on the type's grid (sparsegpt_grid); the file says which in edgefit.prune.sparse_values
+// ("rtn" / "joint").
 //
 // OWL (prune/owl.h): the paper measures every layer's outlier ratio on the DENSE model, with the
 // Wanda score |W|·‖X‖, whatever the pruning method. wants_dense_pass() asks the driver for that
@@ -71,8 +72,9 @@ class PruneBlockMethod : public BlockMethod {
 // The pattern a weight's text names, after OWL's per-layer fraction (owl < 0: none).
 SparsityPattern layer_pattern(const std::string& text, double owl_fraction);
 // The mask's comparison group for `type` given the method's own choice. Dense storage types
-// take the method's; the sparse storage types take kPerRowBlock.
-MaskScope mask_scope_for(DType type, MaskScope method_default);
+// take the method's; the sparse storage types take kPerRowBlock in their sparse_mask_block()
+// runs (256 inputs; q4_qmask62 32).
+MaskGroup mask_scope_for(DType type, MaskScope method_default);
 // Quantizes pruned f32 weights into `type` with the input's importance (imatrix-like mean x²;
 // empty: none), the path of the methods that prune first and round after.
 std::vector<uint8_t> quantize_pruned(const std::vector<float>& w, int64_t rows, int64_t cols,
