@@ -44,10 +44,34 @@ void mark_lowest(const float* scores, int64_t n, int64_t stride, int64_t count, 
 
 namespace {
 
-// Throws Error for a kPerRowBlock group without a positive block width.
+// Throws Error for a kPerRowBlock group without a positive block width, or a kPerRowHalfBlock
+// group whose blocks are not 8 runs.
 void check_group(const MaskGroup& g) {
-  if (g.scope == MaskScope::kPerRowBlock && g.row_block < 1)
+  if ((g.scope == MaskScope::kPerRowBlock && g.row_block < 1) ||
+      (g.scope == MaskScope::kPerRowHalfBlock && (g.row_block < 8 || g.row_block % 8 != 0)))
     throw Error("mask row blocks of " + std::to_string(g.row_block) + " inputs are impossible");
+}
+
+// The inputs of half h of the block at a (B inputs; kPerRowHalfBlock), in input order; a short
+// last block (b − a < B) is one group, returned whole for h = 0 and empty for h = 1.
+std::vector<int64_t> half_inputs(int64_t a, int64_t b, int64_t B, int h) {
+  std::vector<int64_t> idx;
+  if (b - a < B) {
+    if (h == 0)
+      for (int64_t i = a; i < b; ++i) idx.push_back(i);
+    return idx;
+  }
+  const int64_t run = B / 8;
+  for (int64_t k = h; k < 8; k += 2)
+    for (int64_t j = 0; j < run; ++j) idx.push_back(a + k * run + j);
+  return idx;
+}
+
+// Pruned count of half h of the block [a, b) (kPerRowHalfBlock).
+int64_t half_share(double f, int64_t a, int64_t b, int64_t B, int h) {
+  if (b - a < B) return h == 0 ? prune_count(f, b) - prune_count(f, a) : 0;
+  const int64_t mid = a + B / 2;
+  return h == 0 ? prune_count(f, mid) - prune_count(f, a) : prune_count(f, b) - prune_count(f, mid);
 }
 
 int64_t count_ones(const uint8_t* m, int64_t n) {
@@ -89,6 +113,22 @@ std::vector<uint8_t> select_mask(const float* scores, int64_t rows, int64_t cols
         mark_lowest(scores + r * cols + a, b - a, 1,
                     prune_count(p.fraction(), b) - prune_count(p.fraction(), a),
                     pruned.data() + r * cols + a);
+      }
+  } else if (scope == MaskScope::kPerRowHalfBlock) {
+    std::vector<float> s;
+    std::vector<uint8_t> m;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t a = 0; a < cols; a += g.row_block) {
+        const int64_t b = std::min(a + g.row_block, cols);
+        for (int h = 0; h < 2; ++h) {  // gather the half's scores, mark, scatter the marks
+          const std::vector<int64_t> idx = half_inputs(a, b, g.row_block, h);
+          s.resize(idx.size());
+          m.assign(idx.size(), 0);
+          for (size_t i = 0; i < idx.size(); ++i) s[i] = scores[r * cols + idx[i]];
+          mark_lowest(s.data(), static_cast<int64_t>(idx.size()), 1,
+                      half_share(p.fraction(), a, b, g.row_block, h), m.data());
+          for (size_t i = 0; i < idx.size(); ++i) pruned[r * cols + idx[i]] = m[i];
+        }
       }
   } else {
     mark_lowest(scores, rows * cols, 1, prune_count(p.fraction(), rows * cols), pruned.data());
@@ -133,6 +173,20 @@ void check_mask(const uint8_t* pruned, int64_t rows, int64_t cols, const Sparsit
         const int64_t want = prune_count(p.fraction(), b) - prune_count(p.fraction(), a);
         if (const int64_t c = count_ones(pruned + r * cols + a, b - a); c != want)
           mask_mismatch(p, "row " + std::to_string(r) + " block at " + std::to_string(a), c, want);
+      }
+  } else if (scope == MaskScope::kPerRowHalfBlock) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t a = 0; a < cols; a += g.row_block) {
+        const int64_t b = std::min(a + g.row_block, cols);
+        for (int h = 0; h < 2; ++h) {
+          int64_t c = 0;
+          for (int64_t i : half_inputs(a, b, g.row_block, h)) c += pruned[r * cols + i] != 0;
+          if (const int64_t want = half_share(p.fraction(), a, b, g.row_block, h); c != want)
+            mask_mismatch(p,
+                          "row " + std::to_string(r) + " block at " + std::to_string(a) + " half " +
+                              std::to_string(h),
+                          c, want);
+        }
       }
   } else {
     const int64_t want = prune_count(p.fraction(), rows * cols);

@@ -20,6 +20,11 @@ enum class MaskScope {
   kPerRowBlock,  // per row, in aligned blocks of MaskGroup::row_block inputs, block [a, b)
                  // pruning floor(f · b) − floor(f · a): the row still prunes floor(f · cols), and
                  // every block a bounded count, which the sparse storage formats need
+  kPerRowHalfBlock,  // as kPerRowBlock, each block split in two interleaved halves of its 8 runs
+                     // (row_block / 8 inputs each; half h = runs h, h + 2, h + 4, h + 6), the
+                     // first half pruning floor(f · (a + B/2)) − floor(f · a), the second the rest
+                     // of the block's share: q4_qmask62's slot halves (weights 64q + 32h …),
+                     // chosen whole by the methods that score every weight at once
 };
 
 // The default inputs per block of MaskScope::kPerRowBlock (the sparse storage formats' block).
@@ -31,8 +36,9 @@ inline constexpr int64_t kMaskRowBlock = 256;
 // 32 for q4_qmask62, whose fast kernel needs at most 12 kept per 32-input run).
 struct MaskGroup {
   MaskScope scope = MaskScope::kPerRow;  // which weights are compared
-  int64_t row_block = kMaskRowBlock;     // kPerRowBlock: inputs per block (>= 1; ignored by the
-                                         // other scopes)
+  int64_t row_block = kMaskRowBlock;     // kPerRowBlock, kPerRowHalfBlock: inputs per block
+                                         // (>= 1; kPerRowHalfBlock: a multiple of 8; ignored by
+                                         // the other scopes)
   MaskGroup() = default;
   // Implicit on purpose: a scope alone is the group with the default block width.
   MaskGroup(MaskScope s, int64_t block = kMaskRowBlock) : scope(s), row_block(block) {}  // NOLINT

@@ -252,6 +252,8 @@ Plan make_plan(const float* w, int64_t rows, int64_t cols, const GptqHessian& h,
       throw Error("SparseGPT: the Hessian was prepared with act-order; prepare it without");
   if (o.mask_block < 1 || o.scope.row_block < 1)
     throw Error("SparseGPT: mask_block and the scope's row_block must be at least 1");
+  if (o.scope.scope == MaskScope::kPerRowHalfBlock)  // chosen column block by column block
+    throw Error("SparseGPT cannot choose masks per interleaved half block: use row blocks");
   o.pattern.check_row(cols);
   int64_t bs = 1;
   if (o.type != DType::F32) {

@@ -119,8 +119,9 @@ double eval_ppl(const std::string& model) {
 }
 
 // The f32 prune's mask of a block weight (1 = pruned). 2:4: the `--type f32` prune's zeros; an
-// unstructured fraction: magnitude per row run of the sparse type (256 inputs, q4_qmask62 32),
-// the comparison group it needs (the f32 prune compares the whole layer, so its mask is another).
+// unstructured fraction: magnitude per row block of the sparse type (256 inputs; q4_qmask62: per
+// slot half, its two interleaved halves of 128), the comparison group it needs (the f32 prune
+// compares the whole layer, so its mask is another).
 std::vector<uint8_t> f32_prune_mask(const std::string& sparsity, DType type,
                                     const std::string& name) {
   std::vector<uint8_t> mask;
@@ -133,7 +134,9 @@ std::vector<uint8_t> f32_prune_mask(const std::string& sparsity, DType type,
   const std::vector<float> w = dequantized(src, name);
   return magnitude_prune(w.data(), static_cast<int64_t>(t->ne[1]), static_cast<int64_t>(t->ne[0]),
                          SparsityPattern::parse(sparsity),
-                         {MaskScope::kPerRowBlock, sparse_mask_block(type)})
+                         type == DType::Q4_QMASK62
+                             ? MaskGroup{MaskScope::kPerRowHalfBlock, 256}
+                             : MaskGroup{MaskScope::kPerRowBlock, sparse_mask_block(type)})
       .pruned;
 }
 

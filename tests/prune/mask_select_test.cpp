@@ -127,6 +127,40 @@ TEST(MaskSelect, PerRowBlockOf32BoundsEveryRun) {
   EXPECT_THROW(check_mask(runs.data(), 1, cols, p, {MaskScope::kPerRowBlock, -32}), Error);
 }
 
+TEST(MaskSelect, PerRowHalfBlockPrunesEachInterleavedHalf) {
+  // q4_qmask62's slot halves: in a 256-block, half 0 = runs of 32 at 0, 64, 128, 192, half 1 the
+  // runs between. Scores rising with the input put the block's 160 lowest in its first 160
+  // inputs, which a plain 256-block would prune; each half here prunes exactly its 80 lowest:
+  // half 0 runs 0 and 64 whole (64) and 16 of run 128, half 1 likewise from run 32.
+  const int64_t cols = 512;
+  std::vector<float> s(cols);
+  for (int64_t j = 0; j < cols; ++j) s[j] = static_cast<float>(j % 256);
+  const auto p = SparsityPattern::unstructured(0.625);
+  const auto m = select_mask(s.data(), 2, cols / 2, p, {MaskScope::kPerRowHalfBlock, 256});
+  for (int64_t r = 0; r < 2; ++r) {
+    const uint8_t* row = m.data() + r * 256;
+    int64_t half[2] = {0, 0};
+    for (int64_t j = 0; j < 256; ++j) half[(j / 32) % 2] += row[j];
+    EXPECT_EQ(half[0], 80);
+    EXPECT_EQ(half[1], 80);
+    for (int64_t j : {0, 31, 64, 95, 128, 143}) EXPECT_EQ(row[j], 1) << j;    // half 0's lowest
+    for (int64_t j : {144, 159, 192, 255}) EXPECT_EQ(row[j], 0) << j;         // half 0 kept
+    for (int64_t j : {32, 63, 96, 127, 160, 175}) EXPECT_EQ(row[j], 1) << j;  // half 1's lowest
+    for (int64_t j : {176, 191, 224}) EXPECT_EQ(row[j], 0) << j;
+  }
+  EXPECT_NO_THROW(check_mask(m.data(), 2, 256, p, {MaskScope::kPerRowHalfBlock, 256}));
+  EXPECT_NO_THROW(check_mask(m.data(), 2, 256, p, MaskScope::kPerRowBlock));
+  // the plain 256-block mask prunes 128 in half 0 and 32 in half 1
+  const auto plain = select_mask(s.data(), 2, 256, p, MaskScope::kPerRowBlock);
+  EXPECT_THROW(check_mask(plain.data(), 2, 256, p, {MaskScope::kPerRowHalfBlock, 256}), Error);
+  // a short last block (40 of 256 inputs) is one group with its cumulative share
+  const auto odd = select_mask(s.data(), 1, 296, p, {MaskScope::kPerRowHalfBlock, 256});
+  int64_t tail = 0;
+  for (int64_t j = 256; j < 296; ++j) tail += odd[j];
+  EXPECT_EQ(tail, 185 - 160);
+  EXPECT_THROW(select_mask(s.data(), 1, cols, p, {MaskScope::kPerRowHalfBlock, 12}), Error);
+}
+
 TEST(MaskSelect, CheckMaskRejectsAWrongMask) {
   std::vector<uint8_t> m = {1, 1, 0, 0, 1, 0, 0, 0};
   EXPECT_THROW(check_mask(m.data(), 1, 8, SparsityPattern::n_of_m(2, 4)), Error);

@@ -73,8 +73,10 @@ class PruneBlockMethod : public BlockMethod {
 SparsityPattern layer_pattern(const std::string& text, double owl_fraction);
 // The mask's comparison group for `type` given the method's own choice. Dense storage types
 // take the method's; the sparse storage types take kPerRowBlock in their sparse_mask_block()
-// runs (256 inputs; q4_qmask62 32).
-MaskGroup mask_scope_for(DType type, MaskScope method_default);
+// runs (256 inputs; q4_qmask62 32), except that q4_qmask62 takes its two slot halves per
+// 256-block (kPerRowHalfBlock) for methods that do not choose masks column block by column block
+// (column_blocks: SparseGPT).
+MaskGroup mask_scope_for(DType type, MaskScope method_default, bool column_blocks = false);
 // Quantizes pruned f32 weights into `type` with the input's importance (imatrix-like mean x²;
 // empty: none), the path of the methods that prune first and round after.
 std::vector<uint8_t> quantize_pruned(const std::vector<float>& w, int64_t rows, int64_t cols,

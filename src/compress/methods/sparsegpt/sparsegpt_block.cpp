@@ -11,7 +11,7 @@ std::vector<uint8_t> SparseGptBlockMethod::prune_linear(const Linear& l, std::ve
   if (!h_[g]) h_[g] = gptq_prepare(l.stats->hessian->finalize().data(), l.cols, options_.gptq);
   SparseGptOptions o;
   o.pattern = l.pattern;
-  o.scope = mask_scope_for(l.type, options_.scope);
+  o.scope = mask_scope_for(l.type, options_.scope, /*column_blocks=*/true);
   o.mask_block = options_.mask_block;
   o.type = sparsegpt_grid(l.type) ? l.type : DType::F32;  // joint pass where there is a grid
   o.gptq = options_.gptq;
