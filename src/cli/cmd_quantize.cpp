@@ -3,7 +3,6 @@
 // quantizes a GGUF or Hugging Face model into a GGUF llama.cpp loads, with llama.cpp's per-tensor
 // type rules (quant/presets.h). Prints one line per tensor as it is written (or a progress bar
 // with --quiet), then the file size and bits per weight.
-#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <list>
@@ -16,6 +15,7 @@
 #include "core/error.h"
 #include "core/output_path.h"
 #include "core/progress.h"
+#include "core/strings.h"
 #include "core/thread_pool.h"
 #include "methods/imatrix_file.h"
 #include "methods/quantize_model.h"
@@ -80,18 +80,13 @@ nlohmann::ordered_json tensor_json(const QuantizedTensor& t) {
           {"note", t.note}};
 }
 
-std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-
 // llama-quantize refuses to quantize already-quantized weights again unless asked: each rounding
 // adds error, so the result is worse than quantizing the original. Same flag, same message.
 void check_no_requantize(const QuantizePlan& plan) {
   for (const QuantizedTensor& t : plan.tensors) {
     const DTypeInfo* from = dtype_info(t.from);
     if (from && from->quantized && t.to != t.from)
-      throw Error("requantizing from type " + lower(std::string(dtype_name(t.from))) +
+      throw Error("requantizing from type " + ascii_lower(dtype_name(t.from)) +
                   " is disabled (tensor '" + t.name +
                   "'); pass --allow-requantize to quantize already-quantized weights again "
                   "(quality suffers: quantize the original F32/F16/BF16 model if you can)");

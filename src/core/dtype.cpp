@@ -1,20 +1,8 @@
 #include "core/dtype.h"
 
-#include <cctype>
+#include "core/strings.h"
 
 namespace edgefit {
-namespace {
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(a[i])) !=
-        std::toupper(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-}  // namespace
 
 const DTypeInfo* dtype_info_from_ggml(uint32_t ggml_id) {
   if (ggml_id >= 1000) return nullptr;  // our own ids are not valid in a GGUF file
@@ -23,7 +11,7 @@ const DTypeInfo* dtype_info_from_ggml(uint32_t ggml_id) {
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   for (const auto& info : kDTypes)
-    if (iequal(info.name, name)) return info.type;
+    if (ascii_iequal(info.name, name)) return info.type;
   return std::nullopt;
 }
 

@@ -3,7 +3,6 @@
 #include "methods/quantize_model.h"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include "core/error.h"
 #include "core/output_path.h"
 #include "core/progress.h"
+#include "core/strings.h"
 #include "formats/gguf_arch.h"
 #include "formats/gguf_writer.h"
 #include "formats/hf_config.h"
@@ -57,8 +57,7 @@ std::string hf_model_name(const std::string& path) {
   if (!fs::is_directory(p)) p = p.parent_path();
   if (p.filename().empty()) p = p.parent_path();
   std::string name = p.filename().string();
-  std::string lower = name;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = ascii_lower(name);
   if ((lower == "hf" || lower == "huggingface") && p.has_parent_path())
     name = p.parent_path().filename().string();
   return name;

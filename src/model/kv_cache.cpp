@@ -1,11 +1,11 @@
 #include "model/kv_cache.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstring>
 
 #include "core/fp16.h"
+#include "core/strings.h"
 
 namespace edgefit {
 namespace {
@@ -68,8 +68,7 @@ const char* kv_type_name(KVType t) {
 }
 
 KVType parse_kv_type(std::string_view name) {
-  std::string s(name);
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string s = ascii_lower(name);
   if (s == "f32") return KVType::F32;
   if (s == "f16") return KVType::F16;
   if (s == "q8_0") return KVType::Q8_0;

@@ -1,17 +1,15 @@
 #include "prune/sparse_formats.h"
 
-#include <cctype>
 #include <cstdio>
 
+#include "core/strings.h"
 #include "model/block_linears.h"
 
 namespace edgefit {
 namespace {
 
 std::string lower_name(DType t) {
-  std::string s(dtype_name(t));
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+  return ascii_lower(dtype_name(t));
 }
 
 // A fraction as a user writes it ("0.6", not to_string()'s round-trip "0.59999999999999998").

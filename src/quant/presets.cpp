@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "quant/quant_traits.h"
 
 namespace edgefit {
@@ -55,15 +56,6 @@ constexpr QuantPreset kPresets[] = {
     {"q3_k_s", kQ3_K_S, DType::Q3_K, "3.44 bpw k-quant"},
     {"q2_k", kQ2_K, DType::Q2_K, "2.63 bpw k-quant, attn_v/attn_output/ffn_down Q3_K+"},
 };
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 bool contains(std::string_view s, std::string_view part) {
   return s.find(part) != std::string_view::npos;
@@ -220,9 +212,9 @@ const QuantPreset* find_quant_preset(std::string_view name) {
   constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
       {"q3_k", "q3_k_m"}, {"q4_k", "q4_k_m"}, {"q5_k", "q5_k_m"}};
   for (const auto& [alias, target] : kAliases)
-    if (iequal(alias, name)) name = target;
+    if (ascii_iequal(alias, name)) name = target;
   for (const auto& p : kPresets)
-    if (iequal(p.name, name)) return &p;
+    if (ascii_iequal(p.name, name)) return &p;
   // A llama_ftype number, as llama-quantize also takes ("15" is q4_k_m).
   if (!name.empty() && name.size() <= 4 &&
       name.find_first_not_of("0123456789") == std::string_view::npos) {
@@ -248,8 +240,7 @@ DType parse_quant_type(std::string_view name) {
     std::string known;
     for (const auto& q : all_quant_traits()) {
       if (!known.empty()) known += ", ";
-      for (char c : dtype_name(q.type))
-        known += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      known += ascii_lower(dtype_name(q.type));
     }
     throw UsageError("unknown tensor type '" + std::string(name) + "' (known: " + known + ")");
   }

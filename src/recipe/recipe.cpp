@@ -9,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/strings.h"
 #include "formats/model.h"
 #include "quant/presets.h"
 #include "quant/quant_traits.h"
@@ -22,12 +23,6 @@ using ojson = nlohmann::ordered_json;
 // Errors carry the field path ("rules[2].format") in front of the message.
 [[noreturn]] void fail(const std::string& file, const std::string& field, const std::string& msg) {
   throw Error(field + ": " + msg, file);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -114,7 +109,7 @@ MethodSpec parse_method(const json& j, const std::string& path, const std::strin
   Reader r(j, path, file);
   r.only({"name", "params"});
   MethodSpec m;
-  m.name = lower(r.str("name", "rtn"));
+  m.name = ascii_lower(r.str("name", "rtn"));
   const auto& known = recipe_method_names();
   if (std::find(known.begin(), known.end(), m.name) == known.end())
     fail(file, r.field("name"), "unknown method '" + m.name + "' (known: " + join(known) + ")");
@@ -134,7 +129,7 @@ Sparsity parse_sparsity(const json& j, const std::string& path, const std::strin
   Reader r(j, path, file);
   r.only({"kind", "fraction", "n", "m", "keep_heads", "keep_ffn", "keep_layers"});
   Sparsity s;
-  const std::string kind = lower(r.str("kind", "none"));
+  const std::string kind = ascii_lower(r.str("kind", "none"));
   if (kind == "none") {
     r.only({"kind"});
   } else if (kind == "unstructured") {
@@ -188,8 +183,9 @@ TensorRule parse_rule(const json& j, const std::string& path, const std::string&
     rule.layer_first = l[0];
     rule.layer_last = l[1];
   }
-  if (r.has("format")) rule.format = parse_format(lower(r.str("format")), r.field("format"), file);
-  rule.packing = lower(r.str("packing", "default"));
+  if (r.has("format"))
+    rule.format = parse_format(ascii_lower(r.str("format")), r.field("format"), file);
+  rule.packing = ascii_lower(r.str("packing", "default"));
   if (rule.packing != "default" && rule.packing != "none")
     fail(file, r.field("packing"), "unknown packing '" + rule.packing + "' (known: default, none)");
   if (r.has("sparsity"))
@@ -202,7 +198,7 @@ RecoveryStep parse_recovery(const json& j, const std::string& path, const std::s
   Reader r(j, path, file);
   r.only({"kind", "params"});
   RecoveryStep s;
-  s.kind = lower(r.str("kind"));
+  s.kind = ascii_lower(r.str("kind"));
   if (s.kind != "lora" && s.kind != "qat" && s.kind != "distill")
     fail(file, r.field("kind"),
          "unknown recovery step '" + s.kind + "' (known: lora, qat, distill)");
@@ -214,7 +210,7 @@ ExportTarget parse_export(const json& j, const std::string& path, const std::str
   Reader r(j, path, file);
   r.only({"format", "path"});
   ExportTarget e;
-  e.format = lower(r.str("format", "gguf"));
+  e.format = ascii_lower(r.str("format", "gguf"));
   if (e.format != "gguf" && e.format != "safetensors")
     fail(file, r.field("format"),
          "unknown export format '" + e.format + "' (known: gguf, safetensors)");
@@ -296,7 +292,7 @@ Recipe parse_recipe(std::string_view json_text, const std::string& file) {
     fail(file, "schema_version",
          "version " + std::to_string(rec.schema_version) +
              " is not supported (this edgefit reads " + std::to_string(kRecipeSchemaVersion) + ")");
-  rec.base = lower(r.str("base", rec.base));
+  rec.base = ascii_lower(r.str("base", rec.base));
   if (!find_quant_preset(rec.base))
     fail(file, "base", "unknown preset '" + rec.base + "' (known: " + quant_preset_names() + ")");
   rec.name = r.str("name", rec.base);
@@ -321,7 +317,7 @@ nlohmann::ordered_json recipe_to_json(const Recipe& rec) {
   for (const auto& rule : rec.rules) {
     ojson r = {{"match", rule.match}};
     if (rule.layer_first) r["layers"] = {*rule.layer_first, *rule.layer_last};
-    if (rule.format) r["format"] = lower(dtype_name(*rule.format));
+    if (rule.format) r["format"] = ascii_lower(dtype_name(*rule.format));
     if (rule.packing != "default") r["packing"] = rule.packing;
     if (rule.sparsity.kind != SparsityKind::kNone) r["sparsity"] = sparsity_json(rule.sparsity);
     if (rule.method) r["method"] = method_json(*rule.method);
@@ -381,8 +377,9 @@ void check_recipe_against_model(const Recipe& rec, const Model& model, const std
         const auto* info = dtype_info(*rule.format);
         if (info && row % static_cast<int64_t>(info->block_size) != 0)
           fail(file, path + ".format",
-               lower(dtype_name(*rule.format)) + " blocks of " + std::to_string(info->block_size) +
-                   " do not divide the row width " + std::to_string(row) + " of " + t.name);
+               ascii_lower(dtype_name(*rule.format)) + " blocks of " +
+                   std::to_string(info->block_size) + " do not divide the row width " +
+                   std::to_string(row) + " of " + t.name);
       }
     }
   }
