@@ -2,7 +2,7 @@
 // twin ref_dot_q4_qmask62 (dot_sparse_scalar.cpp). Compiled with VBMI and VBMI2 as
 // dot_sparse_avx512.cpp, whose avx512_sparse_kernels registers it where CPUID reports both. GCC
 // 12's AVX-512 headers self-initialize "undefined" registers (GCC bug 105593): silence it for the
-// header only, as dot_avx512vnni.cpp does.
+// header only, as common_avx512vnni.inc does.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -8,7 +8,7 @@
 // types with vpcompressb per quarter through a small buffer. Q4_QMASK62's kernel is in
 // dot_qmask_avx512.cpp (same flags), registered here. GCC 12's AVX-512 headers
 // self-initialize "undefined" registers (GCC bug 105593): silence it for the header only, as
-// dot_avx512vnni.cpp does.
+// common_avx512vnni.inc does.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -513,7 +513,7 @@ float dot_mask_packed(int64_t n, const void* w_row, const void* act_row) {
 
 // Rows a gemm prefetches ahead. The sparse kernels spend more instructions per byte than the
 // dense ones, so the hardware prefetcher alone falls behind when they stream from DRAM (as the
-// unpacked dense gemv, dot_avx512vnni.cpp); the row kPrefetchRows ahead is prefetched whole
+// unpacked dense gemv, gemv_q_avx512vnni.cpp); the row kPrefetchRows ahead is prefetched whole
 // before each row (prefetches never fault, so past the last row is harmless).
 constexpr int64_t kPrefetchRows = 4;
 

@@ -32,8 +32,8 @@ inline constexpr int64_t kMaskRowBlock = 256;
 
 // A comparison group in full: the scope, and the block width when it is kPerRowBlock. A bare
 // MaskScope converts to it with the default width, so callers that need no other width name the
-// scope alone; the sparse types pick theirs through sparse_mask_block() (prune/sparse_formats.h:
-// 32 for q4_qmask62, whose fast kernel needs at most 12 kept per 32-input run).
+// scope alone; the sparse types pick theirs through mask_scope_for() (compress/methods/
+// prune_block.h: q4_qmask62 per slot half, or per 32-input run for SparseGPT).
 struct MaskGroup {
   MaskScope scope = MaskScope::kPerRow;  // which weights are compared
   int64_t row_block = kMaskRowBlock;     // kPerRowBlock, kPerRowHalfBlock: inputs per block

@@ -26,9 +26,9 @@
 //   slots past the block's count hold zeros. C = 128 (≥ 50 %): 104 bytes, 3.25 bits per weight;
 //   C = 96 (≥ 62.5 %): 86 bytes, 2.69 bits per weight. A block keeping more than C weights cannot
 //   be stored, so the pruning must bound every 256-block, not only the row: MaskScope::
-//   kPerRowBlock does, for every method (exact counts per block); a mask with more bits than C set
-//   is a corrupt block. The bitmask costs 1 bit per weight, the same as the 2:4 index, which is why
-//   both formats come out at 104 bytes at 50 %.
+//   kPerRowBlock does, for every method (exact counts per 256-block; q4_qmask62: below); a mask
+//   with more bits than C set is a corrupt block. The bitmask costs 1 bit per weight, the same as
+//   the 2:4 index, which is why both formats come out at 104 bytes at 50 %.
 // - BlockQ4_QMask62: the same mask size and capacity 96 as Q4_MASK62, but the values are not Q4_0
 //   blocks: one fp16 scale per 64-weight quarter, value = d_q·(level − 8) for a kept weight of
 //   quarter q. Mask and levels are in slot order, not weight order: slot s (0-255) is weight
@@ -48,6 +48,12 @@
 //   like ggml's Q4_0 reference generalised to its kept count (0-64): d = (value of largest
 //   magnitude) / −8; with importance, ggml's importance search (make_qx_quants) against it,
 //   keeping the better under the importance-weighted error.
+//   Packed at load (kernels.h PackedQ4_QMask62Block) where every block keeps at most 48 in each
+//   slot half (slots 0-127 = weights 64q + 0 … 31 of the quarters q, slots 128-255 the other 32 of
+//   each): the AVX-512 kernel's nibble split needs it. Pruning into q4_qmask62 keeps it: magnitude
+//   and Wanda choose each half's 48 whole (MaskScope::kPerRowHalfBlock), SparseGPT and `edgefit
+//   synth` keep at most 12 of every aligned 32 (prune/sparse_formats.h). The format itself still
+//   holds any 96 of 256; such blocks run on the as-stored kernel.
 #pragma once
 
 #include <cstddef>
