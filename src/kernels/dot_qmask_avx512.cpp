@@ -67,6 +67,17 @@ inline void unpack_levels(const BlockQ4_QMask62& blk, LevelRow* row) {
   _mm512_storeu_si512(row->v + BlockQ4_QMask62::kHalf, high_nibbles(raw));
 }
 
+// acc + a block's 16 canonical lanes: lane l += (d_{l % 4} · act_d) · isum lane l, d = the
+// block's 4 fp16 quarter scales, broadcast to every 128-bit lane (the scalar twin's product
+// d_q · activation d, then one FMA).
+inline __m512 scaled_lanes(const uint16_t* d, float act_d, __m512i isum, __m512 acc) {
+  uint64_t d4;
+  std::memcpy(&d4, d, sizeof d4);
+  const __m512 d16 = _mm512_cvtph_ps(_mm256_set1_epi64x(static_cast<int64_t>(d4)));
+  const __m512 sc = _mm512_mul_ps(d16, _mm512_set1_ps(act_d));
+  return _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(isum), acc);
+}
+
 // acc += the block's 16 canonical lanes: lane l += (d_{l % 4} · activation d) · (exact integer
 // sum of lane l over the 4 words), lev = the block's unpacked levels.
 inline __m512 qmask62_block(const BlockQ4_QMask62& blk, const QMaskSlotAct& x, const uint8_t* lev,
@@ -86,13 +97,7 @@ inline __m512 qmask62_block(const BlockQ4_QMask62& blk, const QMaskSlotAct& x, c
     isum = _mm512_dpbusd_epi32(isum, wv, _mm512_load_si512(x.qs + 64 * v));
     off += static_cast<unsigned>(std::popcount(m));
   }
-  // the 4 quarter scales in every 128-bit lane (a broadcast load, no shuffle), times the
-  // activation's: the scalar twin's product d_q · activation d
-  uint64_t d4;
-  std::memcpy(&d4, blk.d, sizeof d4);
-  const __m512 d = _mm512_cvtph_ps(_mm256_set1_epi64x(static_cast<int64_t>(d4)));
-  const __m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(x.d));
-  return _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(isum), acc);
+  return scaled_lanes(blk.d, x.d, isum, acc);
 }
 
 // y[r] = row r · the activation row, for n_rows rows w_stride apart, as one stream of blocks:
@@ -185,11 +190,7 @@ inline __m512 qmask62_packed_block(const PackedQ4_QMask62Block& blk, const QMask
                              _mm512_load_si512(x.qs + 64));
   isum = _mm512_dpbusd_epi32(isum, high_nibbles(expand(2, 0)), _mm512_load_si512(x.qs + 128));
   isum = _mm512_dpbusd_epi32(isum, high_nibbles(expand(3, c2)), _mm512_load_si512(x.qs + 192));
-  uint64_t d4;
-  std::memcpy(&d4, blk.d, sizeof d4);
-  const __m512 d = _mm512_cvtph_ps(_mm256_set1_epi64x(static_cast<int64_t>(d4)));
-  const __m512 sc = _mm512_mul_ps(d, _mm512_set1_ps(x.d));
-  return _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(isum), acc);
+  return scaled_lanes(blk.d, x.d, isum, acc);
 }
 
 // One packed row · the activation row, prefetching pf bytes ahead (0: none).

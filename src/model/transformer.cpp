@@ -168,12 +168,15 @@ RepackStats Transformer::repack_weights() {
   // and reads them 5-15 % faster off 2 MiB pages (core/huge_buffer.h). Only mapped-file weights
   // are copied, because only their old pages can be handed back (memory keeps one copy).
   const bool huge = huge_pages_available();
-  std::vector<const TensorView**> todo;
+  // Each weight to move, and whether it is repacked (can_repack scans a Q4_QMASK62 weight's
+  // blocks: asked once per weight).
+  std::vector<std::pair<const TensorView**, bool>> todo;
   auto want = [&](const TensorView*& w) {
     if (w == nullptr) return;
-    if (kernels::can_repack(kd, *w) ||
+    const bool repack = kernels::can_repack(kd, *w);
+    if (repack ||
         (huge && w->packing == 0 && w->is_contiguous() && is_file_mapping(w->data, w->nbytes())))
-      todo.push_back(&w);
+      todo.emplace_back(&w, repack);
   };
   for (LayerWeights& lw : layers_)
     for (const TensorView** w : {&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down})
@@ -185,15 +188,15 @@ RepackStats Transformer::repack_weights() {
   // where the row width allows.
   auto aligned = [](uint64_t b) { return (b + 63) & ~uint64_t{63}; };
   uint64_t total = 0;
-  for (const TensorView** w : todo) total += aligned((*w)->nbytes());
+  for (const auto& [w, repack] : todo) total += aligned((*w)->nbytes());
   HugeBuffer arena(total);
   uint64_t off = 0;
-  for (const TensorView** w : todo) {
+  for (const auto& [w, repack] : todo) {
     const TensorView& src = **w;
     const uint64_t bytes = src.nbytes();
     uint8_t* dst = arena.data() + off;
     std::unique_ptr<TensorView> view;
-    if (kernels::can_repack(kd, src)) {
+    if (repack) {
       view = std::make_unique<TensorView>(kernels::repack_weight(src, dst));
       ++st.tensors;
     } else {
