@@ -52,19 +52,19 @@ void check_group(const MaskGroup& g) {
     throw Error("mask row blocks of " + std::to_string(g.row_block) + " inputs are impossible");
 }
 
-// The inputs of half h of the block at a (B inputs; kPerRowHalfBlock), in input order; a short
-// last block (b − a < B) is one group, returned whole for h = 0 and empty for h = 1.
-std::vector<int64_t> half_inputs(int64_t a, int64_t b, int64_t B, int h) {
-  std::vector<int64_t> idx;
+// The inputs of half h of the block at a (B inputs; kPerRowHalfBlock), in input order, into idx
+// (its capacity reused from block to block); a short last block (b − a < B) is one group, whole
+// for h = 0 and empty for h = 1.
+void half_inputs(int64_t a, int64_t b, int64_t B, int h, std::vector<int64_t>& idx) {
+  idx.clear();
   if (b - a < B) {
     if (h == 0)
       for (int64_t i = a; i < b; ++i) idx.push_back(i);
-    return idx;
+    return;
   }
   const int64_t run = B / 8;
   for (int64_t k = h; k < 8; k += 2)
     for (int64_t j = 0; j < run; ++j) idx.push_back(a + k * run + j);
-  return idx;
 }
 
 // Pruned count of half h of the block [a, b) (kPerRowHalfBlock).
@@ -115,13 +115,14 @@ std::vector<uint8_t> select_mask(const float* scores, int64_t rows, int64_t cols
                     pruned.data() + r * cols + a);
       }
   } else if (scope == MaskScope::kPerRowHalfBlock) {
-    std::vector<float> s;
-    std::vector<uint8_t> m;
+    std::vector<int64_t> idx;  // the half's inputs
+    std::vector<float> s;      // their scores
+    std::vector<uint8_t> m;    // their marks
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t a = 0; a < cols; a += g.row_block) {
         const int64_t b = std::min(a + g.row_block, cols);
         for (int h = 0; h < 2; ++h) {  // gather the half's scores, mark, scatter the marks
-          const std::vector<int64_t> idx = half_inputs(a, b, g.row_block, h);
+          half_inputs(a, b, g.row_block, h, idx);
           s.resize(idx.size());
           m.assign(idx.size(), 0);
           for (size_t i = 0; i < idx.size(); ++i) s[i] = scores[r * cols + idx[i]];
@@ -175,12 +176,14 @@ void check_mask(const uint8_t* pruned, int64_t rows, int64_t cols, const Sparsit
           mask_mismatch(p, "row " + std::to_string(r) + " block at " + std::to_string(a), c, want);
       }
   } else if (scope == MaskScope::kPerRowHalfBlock) {
+    std::vector<int64_t> idx;  // the half's inputs
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t a = 0; a < cols; a += g.row_block) {
         const int64_t b = std::min(a + g.row_block, cols);
         for (int h = 0; h < 2; ++h) {
           int64_t c = 0;
-          for (int64_t i : half_inputs(a, b, g.row_block, h)) c += pruned[r * cols + i] != 0;
+          half_inputs(a, b, g.row_block, h, idx);
+          for (int64_t i : idx) c += pruned[r * cols + i] != 0;
           if (const int64_t want = half_share(p.fraction(), a, b, g.row_block, h); c != want)
             mask_mismatch(p,
                           "row " + std::to_string(r) + " block at " + std::to_string(a) + " half " +
