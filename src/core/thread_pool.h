@@ -1,6 +1,7 @@
 // A persistent pool of worker threads for data-parallel loops. The calling thread takes part,
 // so a pool of n threads starts n-1 workers. A job is split into contiguous chunks handed out
-// through an atomic counter, so uneven work balances itself.
+// through an atomic counter, so uneven work balances itself; chunks shrink towards the job's end
+// (a guided split, run_chunks), so the threads finish together.
 //
 // Why workers spin before they sleep. Decoding one token runs ~180 short parallel loops (7 matrix
 // products and attention per layer) of ~100 µs each; waking a thread blocked on a futex costs tens
@@ -60,7 +61,8 @@ class ThreadPool {
   void worker_loop();
   void stop_workers();  // wakes every worker with stop_ set and joins it
   void run_chunks();
-  void run_job(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
+  int64_t chunk_at(int64_t begin) const;  // the size of the chunk that starts at begin
+  void run_job(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn);
 
   int n_threads_;                        // workers + the caller
   std::vector<std::thread> workers_;     // n_threads_-1 worker threads
@@ -71,11 +73,11 @@ class ThreadPool {
   std::atomic<bool> stop_{false};        // shutting down
   std::atomic<bool> busy_{false};        // one caller owns the job fields below (run_job)
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;  // current job
-  int64_t n_ = 0, chunk_ = 1;                                  // current job's range and chunk size
-  std::atomic<int64_t> next_{0};                               // next chunk start
-  std::atomic<int> active_{0};                                 // threads still inside the job
-  std::mutex error_mu_;                                        // guards error_
-  std::exception_ptr error_;                                   // first exception from fn
+  int64_t n_ = 0, min_chunk_ = 1;  // current job's range and its shortest chunk (but the last)
+  std::atomic<int64_t> next_{0};   // next chunk start
+  std::atomic<int> active_{0};     // threads still inside the job
+  std::mutex error_mu_;            // guards error_
+  std::exception_ptr error_;       // first exception from fn
 };
 
 }  // namespace edgefit

@@ -1,6 +1,7 @@
 // Core utilities: dtype table, tensor views, atomic files, progress output, thread pool.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -113,6 +114,45 @@ TEST(ThreadPool, CoversEveryIndexOnceAndPropagatesErrors) {
     std::atomic<int64_t> sum{0};
     pool.parallel_for(10, 1, [&](int64_t b, int64_t e) { sum += e - b; });
     EXPECT_EQ(sum.load(), 10);
+  }
+}
+
+// The guided split: chunks tile [0, n) in shrinking order (1/(2·threads) of what is left, at
+// least the grain and ~1/16 of a thread's share, the last one possibly shorter), and the split is
+// the same every run whichever thread takes which chunk.
+TEST(ThreadPool, ChunksShrinkTowardsTheEndAndRepeatRunToRun) {
+  ThreadPool pool(2);
+  const auto split = [&](int64_t n, int64_t grain) {
+    std::mutex mu;
+    std::vector<std::pair<int64_t, int64_t>> chunks;
+    pool.parallel_for(n, grain, [&](int64_t b, int64_t e) {
+      std::lock_guard lock(mu);
+      chunks.emplace_back(b, e);
+    });
+    std::sort(chunks.begin(), chunks.end());
+    return chunks;
+  };
+  const auto chunks = split(1000, 7);
+  ASSERT_GE(chunks.size(), 8u);
+  EXPECT_EQ(chunks.front(), std::make_pair(int64_t{0}, int64_t{250}));  // a quarter of 1000
+  int64_t at = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const auto [b, e] = chunks[i];
+    EXPECT_EQ(b, at) << "chunk " << i;
+    if (i + 1 < chunks.size()) {
+      EXPECT_GE(e - b, 32) << "at least 1000 / 32, chunk " << i;
+      if (i > 0) {
+        EXPECT_LE(e - b, chunks[i - 1].second - chunks[i - 1].first) << "chunk " << i;
+      }
+    }
+    at = e;
+  }
+  EXPECT_EQ(at, 1000);
+  for (int rep = 0; rep < 5; ++rep) EXPECT_EQ(split(1000, 7), chunks) << "rep " << rep;
+  for (const auto& [b, e] : split(100, 40)) {  // the grain bounds the shortest chunk
+    if (e < 100) {
+      EXPECT_GE(e - b, 40);
+    }
   }
 }
 
