@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
@@ -113,8 +114,9 @@ __attribute__((target("avx2,fma"))) void sweep_avx2(const float* const* w, int64
 
 SweepFn pick_sweep() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (__builtin_cpu_supports("avx512f")) return sweep_avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return sweep_avx2;
+  const CpuFeatures& cpu = cpu_features();  // the project's one CPUID probe (OS state included)
+  if (cpu.avx512f) return sweep_avx512;
+  if (cpu.avx2 && cpu.fma) return sweep_avx2;
 #endif
   return sweep_base;
 }
